@@ -1,0 +1,86 @@
+"""The ``backrx`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from backrx._version import __version__
+from backrx.errors import EngineError, RuleError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="backrx",
+        description="Turn a back-pain profile into a safe, staged exercise program that explains "
+        "itself. backrx does not diagnose.",
+    )
+    parser.add_argument("--version", action="version", version=f"backrx {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    rec = sub.add_parser("recommend", help="recommend a program for a profile (YAML or JSON file)")
+    rec.add_argument("profile", help="profile file (.yaml, .yml or .json)")
+    rec.add_argument("--rules", metavar="DIR", help="rule pack folder (default: the bundled pack)")
+    rec.add_argument("--format", choices=("json", "text", "md"), default="text",
+                     help="json: the Recommendation; text: explain(); md: a client handout")
+    rec.add_argument("--engine", choices=("auto", "durable", "reference"), default="auto",
+                     help=argparse.SUPPRESS)
+
+    check = sub.add_parser("check", help="validate a rule pack; exit 1 listing every problem")
+    check.add_argument("dir", nargs="?", help="rule pack folder (default: the bundled pack)")
+
+    schema = sub.add_parser("schema", help="print JSON Schemas (Profile, Recommendation, rule file)")
+    schema.add_argument("which", nargs="?", default="all",
+                        choices=("all", "profile", "recommendation", "rules", "vocabulary"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    out = sys.stdout
+    try:
+        if args.command == "recommend":
+            from backrx.profile import load_profile
+            from backrx.ruleset import load_rules
+
+            rules = load_rules(args.rules, engine=args.engine)
+            rec = rules.recommend(load_profile(args.profile))
+            if args.format == "json":
+                out.write(rec.model_dump_json(indent=2) + "\n")
+            elif args.format == "md":
+                out.write(rec.to_markdown())
+            else:
+                out.write(rec.explain() + "\n")
+            return 0
+        if args.command == "check":
+            from backrx.ruleset import load_rules
+
+            rules = load_rules(args.dir)
+            out.write(f"ok: {rules.name} {rules.version}, {len(rules.rule_ids)} rules, "
+                      f"{len(rules.pack.exercises)} exercises, {len(rules.pack.sources)} sources "
+                      f"({rules.digest})\n")
+            return 0
+        from backrx.schema import schemas
+
+        found = schemas()
+        data = found if args.which == "all" else found[args.which]
+        out.write(json.dumps(data, indent=2) + "\n")
+        return 0
+    except RuleError as exc:
+        sys.stderr.write(str(exc) + "\n")
+        return 1
+    except ValidationError as exc:
+        sys.stderr.write(f"invalid profile:\n{exc}\n")
+        return 2
+    except (OSError, ValueError, EngineError) as exc:
+        sys.stderr.write(f"backrx: {exc}\n")
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,128 @@
+"""Running a pack's layers over one profile: what the rules concluded, and the trace."""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+
+from backrx._engine import Engine
+from backrx.condition import Value, fields_of
+from backrx.rulepack import DoseSpec, Exclude, Pack, Prescribe, Rule
+from backrx.vocabulary import URGENCIES
+
+#: Urgencies that replace the exercise program with a referral.
+BLOCKING = ("emergency", "urgent")
+
+
+@dataclass
+class Fired:
+    """A rule that fired, with its rendered rationale and the values it matched."""
+
+    rule: Rule
+    rationale: str
+    matched: dict[str, Value | None]
+
+
+@dataclass
+class Decision:
+    """Everything the rule layers concluded for one profile."""
+
+    values: dict[str, Value]
+    fired: list[Fired] = field(default_factory=list)
+    urgency: str | None = None
+    referral_reasons: list[str] = field(default_factory=list)
+    referral_rules: list[str] = field(default_factory=list)
+    safety_net: list[str] = field(default_factory=list)
+    pathways: list[str] = field(default_factory=list)
+    risk: str | None = None
+    prescribes: list[tuple[Prescribe, Rule]] = field(default_factory=list)
+    excludes: list[tuple[Exclude, Rule]] = field(default_factory=list)
+    doses: list[tuple[DoseSpec, Rule]] = field(default_factory=list)
+    schedule: dict[str, tuple[int, Rule]] = field(default_factory=dict)
+
+    @property
+    def refers(self) -> bool:
+        """True when a referral replaces the exercise program."""
+        return self.urgency in BLOCKING
+
+    def rationale_of(self, rule_id: str) -> str:
+        """The rendered rationale of a rule that fired."""
+        for item in self.fired:
+            if item.rule.id == rule_id:
+                return item.rationale
+        return ""  # pragma: no cover - only asked about rules that fired
+
+
+_FORMATTER = string.Formatter()
+
+
+def _show(value: Value | None) -> str:
+    if value is None:
+        return "not recorded"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, frozenset):
+        return ", ".join(sorted(v.replace("_", " ") for v in value)) or "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, str):
+        return value.replace("_", " ")
+    return str(value)
+
+
+def render(template: str, values: dict[str, Value]) -> str:
+    """Fill a rationale template: only ``{field.path}`` names, checked at load time."""
+    out: list[str] = []
+    for literal, name, _, _ in _FORMATTER.parse(template):
+        out.append(literal)
+        if name is not None:
+            out.append(_show(values.get(name)))
+    return "".join(out)
+
+
+def _apply(decision: Decision, rule: Rule) -> None:
+    then = rule.then
+    if then.refer is not None:
+        current = decision.urgency
+        if current is None or URGENCIES.index(then.refer.urgency) < URGENCIES.index(current):
+            decision.urgency = then.refer.urgency
+        if then.refer.reason not in decision.referral_reasons:
+            decision.referral_reasons.append(then.refer.reason)
+        decision.referral_rules.append(rule.id)
+    for text in then.safety_net:
+        if text not in decision.safety_net:
+            decision.safety_net.append(text)
+    for name in then.pathways:
+        if name not in decision.pathways:
+            decision.pathways.append(name)
+    if then.risk is not None:
+        decision.risk = then.risk
+    decision.prescribes.extend((p, rule) for p in then.prescribe)
+    decision.excludes.extend((e, rule) for e in then.exclude)
+    decision.doses.extend((d, rule) for d in then.dose)
+    for item in then.schedule:
+        decision.schedule[item.phase] = (item.weeks, rule)
+
+
+def decide(pack: Pack, engine: Engine, values: dict[str, Value]) -> Decision:
+    """Run every layer in order; stop after triage when a referral replaces exercise."""
+    decision = Decision(dict(values))
+    current = decision.values
+    for index, layer in enumerate(pack.layers):
+        if index > 0 and decision.refers:
+            break
+        for position in engine.match(index, current):
+            rule = layer.rules[position]
+            matched = {name: current.get(name) for name in sorted(fields_of(rule.when))}
+            decision.fired.append(Fired(rule, render(rule.rationale, current), matched))
+            _apply(decision, rule)
+            for name, value in rule.then.set:
+                pending = f"derived.{name}"
+                decision.values.setdefault(pending, value)
+        if decision.urgency is not None:
+            current["referral_urgency"] = decision.urgency
+        if decision.pathways:
+            current["pathways"] = frozenset(decision.pathways)
+        if decision.risk is not None:
+            current["startback_risk"] = decision.risk
+    return decision

@@ -1,0 +1,174 @@
+"""The output: a Recommendation, its program, and the trace that explains it."""
+
+from __future__ import annotations
+
+from typing import Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DISCLAIMER = (
+    "backrx supports clinicians and informed users in choosing exercise for back pain. "
+    "It does not diagnose, and it does not replace an assessment by a qualified health "
+    "professional. Stop and seek care if your symptoms change as the safety-net advice describes."
+)
+
+MatchedValue = Union[bool, int, float, str, list[str], None]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Exercise(_Out):
+    """A catalog exercise, as prescribed."""
+
+    id: str
+    name: str
+    category: Literal[
+        "mobility", "flexibility", "balance", "strength", "aerobic", "soft_tissue", "education"
+    ]
+    direction: Literal["extension", "flexion", "neutral"]
+    load: int = Field(ge=1, le=5)
+    equipment: list[str]
+    settings: list[str]
+    targets: list[str]
+    instructions: str
+    easier: str | None = None
+    harder: str | None = None
+
+
+class Dose(_Out):
+    """How much: each part is None where it does not apply."""
+
+    sets: int | None = None
+    reps: int | None = None
+    hold_seconds: int | None = None
+    minutes: int | None = None
+    sessions_per_week: int | None = None
+
+    def describe(self) -> str:
+        """The dose in words, e.g. "2 sets x 10 reps, 3 times a week"."""
+        parts: list[str] = []
+        if self.sets and self.reps:
+            parts.append(f"{self.sets} set{'s' if self.sets != 1 else ''} x {self.reps} reps")
+        elif self.reps:
+            parts.append(f"{self.reps} reps")
+        elif self.sets:
+            parts.append(f"{self.sets} sets")
+        if self.hold_seconds:
+            parts.append(f"hold {self.hold_seconds} s each")
+        if self.minutes:
+            parts.append(f"{self.minutes} minutes")
+        if self.sessions_per_week:
+            n = self.sessions_per_week
+            parts.append("daily" if n == 7 else f"{n} time{'s' if n != 1 else ''} a week")
+        return ", ".join(parts) if parts else "as advised"
+
+
+class Prescription(_Out):
+    """One exercise in a phase: what, how much, why, and on whose authority."""
+
+    exercise: Exercise
+    dose: Dose
+    rationale: str
+    sources: list[str]
+    rule_ids: list[str]
+
+
+class Phase(_Out):
+    """A stage of the program, with the criteria for moving on."""
+
+    id: str
+    name: str
+    goal: str
+    start_week: int
+    end_week: int
+    progress_when: list[str]
+    prescriptions: list[Prescription]
+
+
+class Exclusion(_Out):
+    """An exercise left out, and why."""
+
+    exercise_id: str
+    exercise_name: str
+    phases: list[str]
+    reasons: list[str]
+    rule_ids: list[str]
+
+
+class Program(_Out):
+    """The staged program."""
+
+    phases: list[Phase]
+    excluded: list[Exclusion] = Field(default_factory=list)
+
+
+class Referral(_Out):
+    """A referral: how soon, and why."""
+
+    urgency: Literal["emergency", "urgent", "routine"]
+    reasons: list[str]
+    rule_ids: list[str]
+
+
+class Classification(_Out):
+    """What the classification rules concluded."""
+
+    stage: Literal["acute", "subacute", "chronic"]
+    pathways: list[str]
+    startback_risk: Literal["low", "medium", "high"] | None
+
+
+class Firing(_Out):
+    """One rule that fired: why, on what evidence, and the values that made it fire."""
+
+    rule_id: str
+    layer: str
+    title: str
+    rationale: str
+    sources: list[str]
+    matched: dict[str, MatchedValue]
+
+
+class Reference(_Out):
+    """A cited source."""
+
+    id: str
+    citation: str
+    url: str | None = None
+
+
+class RulesetInfo(_Out):
+    """Which rule pack made the decision."""
+
+    name: str
+    version: str
+    digest: str
+
+
+class Recommendation(_Out):
+    """The result of :func:`backrx.recommend`."""
+
+    outcome: Literal["program", "refer"]
+    referral: Referral | None
+    program: Program | None
+    classification: Classification
+    rationale: list[str]
+    safety_net: list[str]
+    trace: list[Firing]
+    references: list[Reference]
+    ruleset: RulesetInfo
+    disclaimer: str = DISCLAIMER
+
+    def explain(self) -> str:
+        """A readable account of why this plan."""
+        from backrx.report import explain
+
+        return explain(self)
+
+    def to_markdown(self) -> str:
+        """A handout the person can follow: phases, what to do, how much, why, when to stop."""
+        from backrx.report import handout
+
+        return handout(self)

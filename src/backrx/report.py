@@ -1,0 +1,114 @@
+"""Plain-text explanations and Markdown handouts of a Recommendation."""
+
+from __future__ import annotations
+
+from backrx.recommendation import Recommendation
+
+_URGENCY = {
+    "emergency": "EMERGENCY: seek care today, at an emergency department",
+    "urgent": "URGENT: see a doctor within a day or two, before starting this program",
+    "routine": "ROUTINE: ask for a specialist referral; the program can go on meanwhile",
+}
+
+
+def _words(value: str) -> str:
+    return value.replace("_", " ")
+
+
+def explain(rec: Recommendation) -> str:
+    """The story of the decision: outcome, reasons, program, exclusions, and the rules."""
+    lines: list[str] = []
+    c = rec.classification
+    if rec.outcome == "refer":
+        lines.append("Outcome: referral instead of exercise.")
+    else:
+        lines.append("Outcome: an exercise program.")
+    if rec.referral is not None:
+        lines.append(f"Referral: {_URGENCY[rec.referral.urgency]}.")
+        lines.extend(f"  - {reason}" for reason in rec.referral.reasons)
+    risk = c.startback_risk or "not determined (the STarT Back screen is missing or incomplete)"
+    lines.append(
+        f"Stage: {c.stage}. Pathways: {', '.join(_words(p) for p in c.pathways) or 'none'}. "
+        f"STarT Back risk: {risk}."
+    )
+    if rec.rationale:
+        lines.append("")
+        lines.append("Why:")
+        lines.extend(f"  - {reason}" for reason in rec.rationale)
+    if rec.program is not None:
+        for phase in rec.program.phases:
+            lines.append("")
+            lines.append(f"{phase.name} (weeks {phase.start_week}-{phase.end_week}): {phase.goal}")
+            for p in phase.prescriptions:
+                lines.append(f"  * {p.exercise.name}: {p.dose.describe()}")
+                lines.append(f"      why: {p.rationale}")
+                lines.append(f"      rules: {', '.join(p.rule_ids)}; sources: {', '.join(p.sources)}")
+            if phase.progress_when:
+                lines.append("  Move on when: " + "; ".join(phase.progress_when))
+        if rec.program.excluded:
+            lines.append("")
+            lines.append("Left out:")
+            for e in rec.program.excluded:
+                lines.append(f"  - {e.exercise_name} ({', '.join(e.phases)}): {' '.join(e.reasons)}")
+    if rec.safety_net:
+        lines.append("")
+        lines.append("Stop and seek care if:")
+        lines.extend(f"  - {item}" for item in rec.safety_net)
+    lines.append("")
+    lines.append("Rules that fired, in order:")
+    for f in rec.trace:
+        lines.append(f"  {f.rule_id}: {f.title}")
+    lines.append("")
+    lines.append(f"Rule pack: {rec.ruleset.name} {rec.ruleset.version} ({rec.ruleset.digest[:19]})")
+    lines.append(rec.disclaimer)
+    return "\n".join(lines)
+
+
+def handout(rec: Recommendation) -> str:
+    """A Markdown handout the person can follow."""
+    out: list[str] = ["# Your back exercise plan", ""]
+    if rec.outcome == "refer":
+        assert rec.referral is not None
+        out += ["## Please seek medical care first", "", f"**{_URGENCY[rec.referral.urgency]}.**", ""]
+        out += [f"- {reason}" for reason in rec.referral.reasons]
+        out += ["", "Exercise is not recommended until a clinician has seen you.", ""]
+    else:
+        assert rec.program is not None
+        if rec.referral is not None:
+            out += ["## A referral to arrange", "", f"{_URGENCY[rec.referral.urgency]}.", ""]
+            out += [f"- {reason}" for reason in rec.referral.reasons]
+            out.append("")
+        out += ["## Why this plan", ""]
+        out += [f"- {reason}" for reason in rec.rationale]
+        out.append("")
+        for phase in rec.program.phases:
+            out += [f"## {phase.name} (weeks {phase.start_week} to {phase.end_week})", "",
+                    f"**Goal:** {phase.goal}", ""]
+            out += ["| Exercise | How much | Why |", "|---|---|---|"]
+            for p in phase.prescriptions:
+                why = p.rationale.replace("|", "/")
+                out.append(f"| {p.exercise.name} | {p.dose.describe()} | {why} |")
+            out.append("")
+            out.append("**How to do them**")
+            out.append("")
+            for p in phase.prescriptions:
+                out.append(f"- **{p.exercise.name}.** {p.exercise.instructions}")
+            out.append("")
+            if phase.progress_when:
+                out.append("**Move on when:**")
+                out.append("")
+                out += [f"- {item}" for item in phase.progress_when]
+                out.append("")
+        if rec.program.excluded:
+            out += ["## Left out for now", ""]
+            out += [f"- **{e.exercise_name}**: {' '.join(e.reasons)}" for e in rec.program.excluded]
+            out.append("")
+    if rec.safety_net:
+        out += ["## Stop and seek care if", ""]
+        out += [f"- {item}" for item in rec.safety_net]
+        out.append("")
+    out += ["## Sources", ""]
+    out += [f"- [{ref.id}] {ref.citation}" + (f" <{ref.url}>" if ref.url else "")
+            for ref in rec.references]
+    out += ["", "---", "", f"*{rec.disclaimer}*", ""]
+    return "\n".join(out)

@@ -1,0 +1,1133 @@
+"""Reading and validating a rule pack: YAML files in, a checked :class:`Pack` out.
+
+A pack is a folder::
+
+    pack.yaml        name, version, description
+    sources.yaml     the bibliography
+    exercises.yaml   the exercise catalog
+    phases.yaml      the program's phases, in order
+    *.yaml           rule files, each ``layer: <name>`` and ``rules: [...]``
+    cases/           golden cases (read by tests and audits, not by the loader)
+
+Packs are untrusted input. The whole pack is checked before anything runs and
+every problem is reported at once in one :class:`RuleError`; nothing of a broken
+pack is loaded.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import re
+import string
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from backrx import _yaml
+from backrx.condition import (
+    AllOf,
+    AnyOf,
+    AtLeast,
+    Condition,
+    NotOf,
+    Scalar,
+    Test,
+    depth_of,
+    fields_of,
+    size_of,
+)
+from backrx.errors import Problem, RuleError
+from backrx.profile import EQUIPMENT, SETTINGS
+from backrx.vocabulary import CONCLUDED_BY, FIELDS, PATHWAYS, RISKS, URGENCIES, FieldSpec
+
+#: The layers, in the order they run. Each reads only what earlier layers concluded.
+LAYERS: tuple[str, ...] = ("triage", "classification", "components", "exclusions", "dosing")
+LAYER_ACTIONS: dict[str, tuple[str, ...]] = {
+    "triage": ("refer", "safety_net", "set", "explain"),
+    "classification": ("pathway", "risk", "set", "safety_net", "explain"),
+    "components": ("prescribe", "pathway", "set", "explain"),
+    "exclusions": ("exclude", "explain"),
+    "dosing": ("dose", "schedule", "explain"),
+}
+CATEGORIES = ("mobility", "flexibility", "balance", "strength", "aerobic", "soft_tissue", "education")
+DIRECTIONS = ("extension", "flexion", "neutral")
+DOSE_KINDS = ("hold", "reps", "stretch", "timed", "education")
+SOURCE_KINDS = ("guideline", "trial", "review", "prediction-rule", "consensus", "practitioner")
+DOSE_FIELDS = ("sets", "reps", "hold_seconds", "minutes", "sessions_per_week")
+DOSE_LIMITS = {"sets": 10, "reps": 100, "hold_seconds": 600, "minutes": 240, "sessions_per_week": 14}
+
+# Limits that keep a hostile or oversized pack from hanging the engine.
+MAX_FILE_BYTES = 2_000_000
+MAX_FILES = 200
+MAX_RULES = 20_000
+MAX_CONDITION_NODES = 64
+MAX_CONDITION_DEPTH = 10
+MAX_AT_LEAST_ITEMS = 8
+MAX_IN_VALUES = 50
+MAX_DERIVED = 100
+MAX_TEXT = 4000
+MAX_NUMBER = 1e12
+
+_ID = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
+_RULE_ID = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*(?:\.[a-z0-9]+(?:[-_][a-z0-9]+)*)+$")
+_VAR = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+_FIELD_REF = re.compile(r"^[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*$")
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    citation: str
+    year: int | None
+    kind: str
+    url: str | None
+    verified: bool
+    note: str
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    id: str
+    name: str
+    category: str
+    direction: str
+    load: int
+    dose_kind: str
+    equipment: tuple[str, ...]
+    settings: tuple[str, ...]
+    targets: tuple[str, ...]
+    tags: tuple[str, ...]
+    instructions: str
+    easier: str | None
+    harder: str | None
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PhaseDef:
+    id: str
+    name: str
+    goal: str
+    weeks: int
+    progress_when: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Refer:
+    urgency: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Prescribe:
+    phase: str
+    exercises: tuple[str, ...]
+    pick: int
+
+
+@dataclass(frozen=True)
+class Exclude:
+    exercises: tuple[str, ...] = ()
+    directions: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    max_load: int | None = None
+    phases: tuple[str, ...] = ()  # empty: every phase
+
+
+@dataclass(frozen=True)
+class DoseSpec:
+    kind: str
+    phases: tuple[str, ...]  # empty: every phase
+    values: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    phase: str
+    weeks: int
+
+
+@dataclass(frozen=True)
+class Then:
+    refer: Refer | None = None
+    safety_net: tuple[str, ...] = ()
+    set: tuple[tuple[str, Scalar], ...] = ()
+    pathways: tuple[str, ...] = ()
+    risk: str | None = None
+    prescribe: tuple[Prescribe, ...] = ()
+    exclude: tuple[Exclude, ...] = ()
+    dose: tuple[DoseSpec, ...] = ()
+    schedule: tuple[Schedule, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    layer: str
+    priority: int
+    when: Condition
+    then: Then
+    rationale: str
+    sources: tuple[str, ...]
+    file: str
+    line: int
+    reads: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    rules: tuple[Rule, ...]  # in pack order: priority, then rule id
+    fields: tuple[str, ...]  # every field this layer's conditions read
+
+    @property
+    def index(self) -> int:
+        return LAYERS.index(self.name)
+
+
+@dataclass(frozen=True)
+class Pack:
+    """A validated rule pack. Build one with :func:`read_pack`."""
+
+    name: str
+    version: str
+    description: str
+    digest: str
+    path: str
+    layers: tuple[Layer, ...]
+    exercises: dict[str, CatalogEntry]
+    sources: dict[str, Source]
+    phases: tuple[PhaseDef, ...]
+    derived: dict[str, FieldSpec] = field(default_factory=dict)
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        """Every rule, in trace order (layer, priority, rule id)."""
+        return tuple(rule for layer in self.layers for rule in layer.rules)
+
+    def field(self, path: str) -> FieldSpec:
+        """The spec of a field a condition may read in this pack."""
+        return self.derived[path] if path in self.derived else FIELDS[path]
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class _Ctx:
+    """Collects problems while reading one file."""
+
+    def __init__(self, problems: list[Problem], file: str) -> None:
+        self.problems = problems
+        self.file = file
+        self.rule_id: str | None = None
+
+    def add(self, line: int | None, code: str, message: str, where: str = "") -> None:
+        self.problems.append(Problem(self.file, line, self.rule_id, code, message, where))
+
+
+def _line_of(node: Any, key: str | int | None = None) -> int | None:
+    if key is not None:
+        if isinstance(node, _yaml.LDict) and isinstance(key, str):
+            return node.key_lines.get(key, node.line)
+        if isinstance(node, _yaml.LList) and isinstance(key, int) and key < len(node.item_lines):
+            return node.item_lines[key]
+    return getattr(node, "line", None)
+
+
+def _hint(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _keys(ctx: _Ctx, node: Any, where: str, required: Iterable[str], allowed: Iterable[str]) -> bool:
+    """Check a mapping's keys; report unknown and missing keys."""
+    if not isinstance(node, dict):
+        ctx.add(_line_of(node), "wrong-type", f"expected a mapping, got {_kind(node)}", where)
+        return False
+    allowed = tuple(allowed)
+    ok = True
+    for key in node:
+        if key not in allowed:
+            ctx.add(_line_of(node, key), "unknown-key", f"unknown key {key!r}{_hint(key, allowed)}",
+                    _join(where, key))
+            ok = False
+    for key in required:
+        if key not in node:
+            ctx.add(_line_of(node), "missing-key", f"missing required key {key!r}", where)
+            ok = False
+    return ok
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    return "a mapping"
+
+
+def _join(where: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{where}[{key}]"
+    return f"{where}.{key}" if where else key
+
+
+def _text(ctx: _Ctx, node: Any, key: str, where: str, *, required: bool = True) -> str | None:
+    value = node.get(key) if isinstance(node, dict) else None
+    if value is None:
+        if required and isinstance(node, dict) and key in node:
+            ctx.add(_line_of(node, key), "wrong-type", f"{key} must be text", _join(where, key))
+        return None
+    if not isinstance(value, str) or not value.strip():
+        ctx.add(_line_of(node, key), "wrong-type", f"{key} must be non-empty text", _join(where, key))
+        return None
+    if len(value) > MAX_TEXT:
+        ctx.add(_line_of(node, key), "too-long", f"{key} is longer than {MAX_TEXT} characters",
+                _join(where, key))
+        return None
+    return value.strip()
+
+
+def _int(ctx: _Ctx, node: Any, key: str, where: str, low: int, high: int) -> int | None:
+    value = node.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        ctx.add(_line_of(node, key), "wrong-type", f"{key} must be a whole number", _join(where, key))
+        return None
+    if not low <= value <= high:
+        ctx.add(_line_of(node, key), "out-of-range", f"{key} must be from {low} to {high}",
+                _join(where, key))
+        return None
+    return value
+
+
+def _str_list(ctx: _Ctx, node: Any, key: str, where: str, *, vocabulary: Iterable[str] | None = None,
+              code: str = "unknown-value", allow_scalar: bool = False) -> tuple[str, ...]:
+    value = node.get(key) if isinstance(node, dict) else None
+    if value is None:
+        return ()
+    if allow_scalar and isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        ctx.add(_line_of(node, key), "wrong-type", f"{key} must be a list of text", _join(where, key))
+        return ()
+    vocab = tuple(vocabulary) if vocabulary is not None else None
+    out: list[str] = []
+    for i, item in enumerate(value):
+        if vocab is not None and item not in vocab:
+            ctx.add(_line_of(value, i) if isinstance(value, _yaml.LList) else _line_of(node, key),
+                    code, f"{item!r} is not one of {', '.join(vocab)}{_hint(item, vocab)}",
+                    _join(_join(where, key), i))
+            continue
+        if item not in out:
+            out.append(item)
+    return tuple(out)
+
+
+def _read_file(path: Path, rel: str, problems: list[Problem]) -> Any:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        problems.append(Problem(rel, None, None, "unreadable-file", f"cannot read: {exc.strerror}"))
+        return None
+    if size > MAX_FILE_BYTES:
+        problems.append(Problem(rel, None, None, "file-too-large",
+                                f"file is {size} bytes; the limit is {MAX_FILE_BYTES}"))
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(Problem(rel, None, None, "unreadable-file", f"cannot read as UTF-8: {exc}"))
+        return None
+    try:
+        return _yaml.load(text, rel)
+    except _yaml.YamlError as exc:
+        problems.append(Problem(rel, exc.line, None, exc.code, exc.message))
+        return None
+
+
+# --------------------------------------------------------------------------- pack parts
+
+
+def _read_meta(ctx: _Ctx, doc: Any) -> tuple[str, str, str]:
+    if not _keys(ctx, doc, "", ("name", "version"), ("name", "version", "description")):
+        if not isinstance(doc, dict):
+            return ("", "", "")
+    name = _text(ctx, doc, "name", "") or ""
+    version = doc.get("version")
+    if isinstance(version, (int, float)) and not isinstance(version, bool):
+        version = str(version)
+    if not isinstance(version, str) or not version:
+        if "version" in doc:
+            ctx.add(_line_of(doc, "version"), "wrong-type", "version must be text", "version")
+        version = ""
+    description = _text(ctx, doc, "description", "", required=False) or ""
+    return name, version, description
+
+
+def _read_list_doc(ctx: _Ctx, doc: Any, key: str) -> list[tuple[int, Any]]:
+    if not _keys(ctx, doc, "", (key,), (key,)):
+        return []
+    items = doc[key]
+    if not isinstance(items, list):
+        ctx.add(_line_of(doc, key), "wrong-type", f"{key} must be a list", key)
+        return []
+    return list(enumerate(items))
+
+
+def _read_sources(ctx: _Ctx, doc: Any) -> dict[str, Source]:
+    out: dict[str, Source] = {}
+    allowed = ("id", "citation", "year", "kind", "url", "verified", "note", "title")
+    for i, node in _read_list_doc(ctx, doc, "sources"):
+        where = f"sources[{i}]"
+        if not _keys(ctx, node, where, ("id", "citation", "kind"), allowed):
+            continue
+        sid = _check_id(ctx, node, where, _ID)
+        citation = _text(ctx, node, "citation", where)
+        kind = node.get("kind")
+        if kind not in SOURCE_KINDS:
+            ctx.add(_line_of(node, "kind"), "unknown-value",
+                    f"kind {kind!r} is not one of {', '.join(SOURCE_KINDS)}", _join(where, "kind"))
+        year = node.get("year")
+        if year is not None and (isinstance(year, bool) or not isinstance(year, int)):
+            ctx.add(_line_of(node, "year"), "wrong-type", "year must be a whole number",
+                    _join(where, "year"))
+            year = None
+        verified = node.get("verified", False)
+        if not isinstance(verified, bool):
+            ctx.add(_line_of(node, "verified"), "wrong-type", "verified must be true or false",
+                    _join(where, "verified"))
+        url = _text(ctx, node, "url", where, required=False)
+        note = _text(ctx, node, "note", where, required=False) or ""
+        if sid is None or citation is None:
+            continue
+        if sid in out:
+            ctx.add(_line_of(node, "id"), "duplicate-id", f"source id {sid!r} is defined twice",
+                    _join(where, "id"))
+            continue
+        out[sid] = Source(sid, citation, year, str(kind), url, bool(verified), note)
+    return out
+
+
+def _check_id(ctx: _Ctx, node: Any, where: str, pattern: re.Pattern[str]) -> str | None:
+    value = node.get("id")
+    if not isinstance(value, str) or not pattern.match(value):
+        shape = "dotted, lower-case words (layer.name)" if pattern is _RULE_ID else "lower-case kebab-case"
+        ctx.add(_line_of(node, "id"), "bad-id", f"id {value!r} must be {shape}", _join(where, "id"))
+        return None
+    return value
+
+
+def _read_exercises(ctx: _Ctx, doc: Any) -> dict[str, tuple[CatalogEntry, int | None]]:
+    out: dict[str, tuple[CatalogEntry, int | None]] = {}
+    required = ("id", "name", "category", "direction", "load", "dose_kind", "settings", "instructions",
+                "sources")
+    allowed = (*required, "equipment", "targets", "tags", "easier", "harder")
+    for i, node in _read_list_doc(ctx, doc, "exercises"):
+        where = f"exercises[{i}]"
+        if not _keys(ctx, node, where, required, allowed):
+            continue
+        eid = _check_id(ctx, node, where, _ID)
+        name = _text(ctx, node, "name", where)
+        instructions = _text(ctx, node, "instructions", where)
+        enums = {}
+        for key, vocab in (("category", CATEGORIES), ("direction", DIRECTIONS), ("dose_kind", DOSE_KINDS)):
+            value = node.get(key)
+            if value not in vocab:
+                ctx.add(_line_of(node, key), "unknown-value",
+                        f"{key} {value!r} is not one of {', '.join(vocab)}{_hint(str(value), vocab)}",
+                        _join(where, key))
+            enums[key] = str(value)
+        load = _int(ctx, node, "load", where, 1, 5)
+        equipment = _str_list(ctx, node, "equipment", where, vocabulary=EQUIPMENT)
+        settings = _str_list(ctx, node, "settings", where, vocabulary=SETTINGS)
+        if not settings and "settings" in node:
+            ctx.add(_line_of(node, "settings"), "missing-value", "settings must name at least one place",
+                    _join(where, "settings"))
+        targets = _str_list(ctx, node, "targets", where)
+        tags = _str_list(ctx, node, "tags", where)
+        for t in tags:
+            if not _ID.match(t):
+                ctx.add(_line_of(node, "tags"), "bad-id", f"tag {t!r} must be kebab-case",
+                        _join(where, "tags"))
+        links = {}
+        for key in ("easier", "harder"):
+            value = node.get(key)
+            if value is not None and not isinstance(value, str):
+                ctx.add(_line_of(node, key), "wrong-type", f"{key} must be an exercise id or null",
+                        _join(where, key))
+                value = None
+            links[key] = value
+        sources = _str_list(ctx, node, "sources", where)
+        if eid is None or name is None or instructions is None or load is None:
+            continue
+        if eid in out:
+            ctx.add(_line_of(node, "id"), "duplicate-id", f"exercise id {eid!r} is defined twice",
+                    _join(where, "id"))
+            continue
+        entry = CatalogEntry(eid, name, enums["category"], enums["direction"], load, enums["dose_kind"],
+                             equipment, settings, targets, tags, instructions, links["easier"],
+                             links["harder"], sources)
+        out[eid] = (entry, _line_of(node))
+    return out
+
+
+def _read_phases(ctx: _Ctx, doc: Any) -> list[PhaseDef]:
+    out: list[PhaseDef] = []
+    for i, node in _read_list_doc(ctx, doc, "phases"):
+        where = f"phases[{i}]"
+        if not _keys(ctx, node, where, ("id", "name", "goal", "weeks", "progress_when"),
+                     ("id", "name", "goal", "weeks", "progress_when")):
+            continue
+        pid = _check_id(ctx, node, where, _ID)
+        name = _text(ctx, node, "name", where)
+        goal = _text(ctx, node, "goal", where)
+        weeks = _int(ctx, node, "weeks", where, 1, 52)
+        progress = _str_list(ctx, node, "progress_when", where)
+        if pid is None or name is None or goal is None or weeks is None:
+            continue
+        if any(p.id == pid for p in out):
+            ctx.add(_line_of(node, "id"), "duplicate-id", f"phase id {pid!r} is defined twice",
+                    _join(where, "id"))
+            continue
+        out.append(PhaseDef(pid, name, goal, weeks, progress))
+    if not out and not ctx.problems:
+        ctx.add(_line_of(doc), "missing-value", "a pack needs at least one phase", "phases")
+    return out
+
+
+# --------------------------------------------------------------------------- conditions
+
+
+class _Scope:
+    """The fields a rule in one layer may read, and what it has read."""
+
+    def __init__(self, layer: str, derived: dict[str, tuple[str, FieldSpec]]) -> None:
+        self.layer = layer
+        self.derived = derived
+        self.read: set[str] = set()
+
+    def lookup(self, ctx: _Ctx, name: str, line: int | None, where: str) -> FieldSpec | None:
+        here = LAYERS.index(self.layer)
+        if name.startswith("derived."):
+            found = self.derived.get(name)
+            if found is None:
+                names = list(self.derived)
+                ctx.add(line, "unknown-field",
+                        f"no rule sets {name!r}{_hint(name, names)}", where)
+                return None
+            set_in, spec = found
+            if LAYERS.index(set_in) >= here:
+                ctx.add(line, "layer-order",
+                        f"{name!r} is set in the {set_in} layer; a {self.layer} rule can read only "
+                        "what earlier layers concluded", where)
+                return None
+            self.read.add(name)
+            return spec
+        spec = FIELDS.get(name)
+        if spec is None:
+            ctx.add(line, "unknown-field", f"unknown field {name!r}{_hint(name, FIELDS)}", where)
+            return None
+        concluded_in = CONCLUDED_BY.get(name)
+        if concluded_in is not None and LAYERS.index(concluded_in) >= here:
+            ctx.add(line, "layer-order",
+                    f"{name!r} is concluded by the {concluded_in} layer; a {self.layer} rule can read "
+                    "only what earlier layers concluded", where)
+            return None
+        self.read.add(name)
+        return spec
+
+
+def _scalar_ok(spec: FieldSpec, value: Any) -> str | None:
+    """Why ``value`` cannot be compared with ``spec`` (None when it can)."""
+    if spec.kind == "bool":
+        return None if isinstance(value, bool) else f"{spec.path} is true/false, not {_kind(value)}"
+    if spec.kind in ("int", "float"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"{spec.path} is a number, not {_kind(value)}"
+        if value != value or abs(value) > MAX_NUMBER:
+            return f"{value!r} is not a usable number"
+        return None
+    if spec.kind in ("enum", "list"):
+        if not isinstance(value, str):
+            return f"{spec.path} takes one of {', '.join(spec.values)}, not {_kind(value)}"
+        if value not in spec.values:
+            return (f"{value!r} is not a value of {spec.path}{_hint(value, spec.values)}; "
+                    f"expected one of {', '.join(spec.values)}")
+        return None
+    return f"{spec.path} cannot be compared"  # pragma: no cover
+
+
+def _parse_test(ctx: _Ctx, scope: _Scope, name: str, ops: Any, line: int | None,
+                where: str) -> Condition | None:
+    spec = scope.lookup(ctx, name, line, where)
+    if not isinstance(ops, dict):
+        ops = {"eq": ops}  # shorthand: field: value
+    if not ops:
+        ctx.add(line, "empty-condition", f"no operator given for {name!r}", where)
+        return None
+    tests: list[Condition] = []
+    for op, value in ops.items():
+        op_line = _line_of(ops, op) if isinstance(ops, _yaml.LDict) else line
+        op_where = _join(where, op)
+        if op not in ("eq", "in", "lt", "lte", "gt", "gte", "contains", "exists"):
+            choices = ("eq", "in", "lt", "lte", "gt", "gte", "contains", "exists")
+            ctx.add(op_line, "unknown-operator",
+                    f"unknown operator {op!r}{_hint(str(op), choices)}; use one of {', '.join(choices)}",
+                    op_where)
+            continue
+        if spec is None:
+            continue
+        if op not in spec.operators:
+            ctx.add(op_line, "operator-not-allowed",
+                    f"{op!r} does not apply to {name} ({spec.kind}); use one of "
+                    f"{', '.join(spec.operators)}", op_where)
+            continue
+        if op == "exists":
+            if not isinstance(value, bool):
+                ctx.add(op_line, "type-mismatch", "exists takes true or false", op_where)
+                continue
+            tests.append(Test(name, "exists", value))
+        elif op == "in":
+            if not isinstance(value, list) or not value or len(value) > MAX_IN_VALUES:
+                ctx.add(op_line, "type-mismatch",
+                        f"in takes a list of 1 to {MAX_IN_VALUES} values", op_where)
+                continue
+            bad = [why for why in (_scalar_ok(spec, v) for v in value) if why]
+            if bad:
+                ctx.add(op_line, "type-mismatch" if "not a value" not in bad[0] else "unknown-value",
+                        bad[0], op_where)
+                continue
+            tests.append(Test(name, "in", tuple(dict.fromkeys(value))))
+        else:
+            why = _scalar_ok(spec, value)
+            if why:
+                ctx.add(op_line, "unknown-value" if "not a value" in why else "type-mismatch", why,
+                        op_where)
+                continue
+            tests.append(Test(name, op, value))
+    if len(tests) != len(ops):
+        return None
+    return tests[0] if len(tests) == 1 else AllOf(tuple(tests))
+
+
+def _parse_condition(ctx: _Ctx, scope: _Scope, node: Any, where: str, depth: int = 0) -> Condition | None:
+    line = _line_of(node)
+    if depth > MAX_CONDITION_DEPTH:
+        ctx.add(line, "condition-too-deep", f"conditions nest deeper than {MAX_CONDITION_DEPTH}", where)
+        return None
+    if not isinstance(node, dict):
+        ctx.add(line, "wrong-type", f"a condition must be a mapping, got {_kind(node)}", where)
+        return None
+    if len(node) != 1:
+        keys = ", ".join(map(str, node)) or "nothing"
+        ctx.add(line, "ambiguous-condition",
+                f"a condition has exactly one key (found {keys}); combine tests with all: [...]", where)
+        return None
+    ((key, value),) = node.items()
+    key_line = _line_of(node, key)
+    here = _join(where, key)
+    if key in ("all", "any"):
+        if not isinstance(value, list) or not value:
+            ctx.add(key_line, "wrong-type", f"{key} takes a non-empty list of conditions", here)
+            return None
+        items = [_parse_condition(ctx, scope, item, _join(here, i), depth + 1) for i, item in enumerate(value)]
+        if any(item is None for item in items):
+            return None
+        parsed = tuple(i for i in items if i is not None)
+        return AllOf(parsed) if key == "all" else AnyOf(parsed)
+    if key == "not":
+        item = _parse_condition(ctx, scope, value, here, depth + 1)
+        return NotOf(item) if item is not None else None
+    if key == "at_least":
+        if not _keys(ctx, value, here, ("count", "of"), ("count", "of")):
+            return None
+        of = value["of"]
+        if not isinstance(of, list) or not 2 <= len(of) <= MAX_AT_LEAST_ITEMS:
+            ctx.add(_line_of(value, "of"), "wrong-type",
+                    f"at_least.of takes a list of 2 to {MAX_AT_LEAST_ITEMS} conditions", _join(here, "of"))
+            return None
+        count = _int(ctx, value, "count", here, 1, len(of))
+        items = [_parse_condition(ctx, scope, item, _join(_join(here, "of"), i), depth + 1)
+                 for i, item in enumerate(of)]
+        if count is None or any(item is None for item in items):
+            return None
+        return AtLeast(count, tuple(i for i in items if i is not None))
+    if not isinstance(key, str) or not _FIELD_REF.match(key):
+        ctx.add(key_line, "unknown-field", f"{key!r} is not a field name", here)
+        return None
+    return _parse_test(ctx, scope, key, value, key_line, here)
+
+
+# --------------------------------------------------------------------------- rules
+
+
+_FORMATTER = string.Formatter()
+
+
+def _check_template(ctx: _Ctx, scope: _Scope, text: str, line: int | None, where: str) -> bool:
+    """Rationale templates may name fields as {field.path}; nothing else is interpreted."""
+    try:
+        parts = list(_FORMATTER.parse(text))
+    except ValueError as exc:
+        ctx.add(line, "bad-template", f"rationale template is malformed: {exc}", where)
+        return False
+    ok = True
+    for _, name, spec, conversion in parts:
+        if name is None:
+            continue
+        if not _FIELD_REF.match(name) or spec or conversion:
+            ctx.add(line, "bad-template",
+                    f"{{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}} "
+                    "is not allowed: a template may only name a field, like {age}", where)
+            ok = False
+            continue
+        if scope.lookup(ctx, name, line, where) is None:
+            ok = False
+    return ok
+
+
+def _parse_then(ctx: _Ctx, node: Any, layer: str, where: str, known: _Known) -> Then | None:
+    allowed = LAYER_ACTIONS[layer]
+    if not isinstance(node, dict) or not node:
+        ctx.add(_line_of(node), "wrong-type", "then must be a mapping of actions", where)
+        return None
+    before = len(ctx.problems)
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        line = _line_of(node, key)
+        here = _join(where, key)
+        every = tuple(a for acts in LAYER_ACTIONS.values() for a in acts)
+        if key not in every:
+            ctx.add(line, "unknown-action", f"unknown action {key!r}{_hint(str(key), every)}", here)
+            continue
+        if key not in allowed:
+            home = [name for name, acts in LAYER_ACTIONS.items() if key in acts]
+            ctx.add(line, "action-not-allowed",
+                    f"{key!r} belongs in the {' or '.join(home)} layer, not {layer}", here)
+            continue
+        if key == "refer":
+            if _keys(ctx, value, here, ("urgency", "reason"), ("urgency", "reason")):
+                urgency = value["urgency"]
+                reason = _text(ctx, value, "reason", here)
+                if urgency not in URGENCIES:
+                    ctx.add(_line_of(value, "urgency"), "unknown-value",
+                            f"urgency {urgency!r} is not one of {', '.join(URGENCIES)}", here)
+                elif reason:
+                    out["refer"] = Refer(urgency, reason)
+        elif key == "explain":
+            if value is not True:
+                ctx.add(line, "wrong-type",
+                        "explain takes true: the rule's only conclusion is its rationale", here)
+        elif key == "safety_net":
+            items = [value] if isinstance(value, str) else value
+            if not isinstance(items, list) or not all(isinstance(t, str) and t.strip() for t in items):
+                ctx.add(line, "wrong-type", "safety_net takes text or a list of text", here)
+            else:
+                out["safety_net"] = tuple(t.strip() for t in items)
+        elif key == "set":
+            pairs = []
+            if not isinstance(value, dict) or not value:
+                ctx.add(line, "wrong-type", "set takes a mapping of name: value", here)
+            else:
+                for name, v in value.items():
+                    if not isinstance(name, str) or not _VAR.match(name):
+                        ctx.add(_line_of(value, name), "bad-id",
+                                f"derived name {name!r} must be lower_snake_case", _join(here, name))
+                    elif not isinstance(v, (bool, int, float, str)) or (
+                        isinstance(v, float) and (v != v or abs(v) > MAX_NUMBER)):
+                        ctx.add(_line_of(value, name), "wrong-type",
+                                f"derived {name!r} must be true/false, a number or text",
+                                _join(here, name))
+                    else:
+                        pairs.append((name, v))
+                out["set"] = tuple(pairs)
+        elif key == "pathway":
+            names = [value] if isinstance(value, str) else value
+            if not isinstance(names, list) or not names:
+                ctx.add(line, "wrong-type", "pathway takes a pathway name or a list of them", here)
+            else:
+                good = []
+                for name in names:
+                    if name not in PATHWAYS:
+                        ctx.add(line, "unknown-value",
+                                f"pathway {name!r} is not one of {', '.join(PATHWAYS)}"
+                                f"{_hint(str(name), PATHWAYS)}", here)
+                    else:
+                        good.append(name)
+                out["pathways"] = tuple(good)
+        elif key == "risk":
+            if value not in RISKS:
+                ctx.add(line, "unknown-value", f"risk {value!r} is not one of {', '.join(RISKS)}", here)
+            else:
+                out["risk"] = value
+        elif key == "prescribe":
+            out["prescribe"] = tuple(_parse_prescribe(ctx, value, here, known))
+        elif key == "exclude":
+            out["exclude"] = tuple(_parse_exclude(ctx, value, here, known))
+        elif key == "dose":
+            out["dose"] = tuple(_parse_dose(ctx, value, here, known))
+        elif key == "schedule":
+            out["schedule"] = tuple(_parse_schedule(ctx, value, here, known))
+    if len(ctx.problems) != before:
+        return None
+    return Then(**out)
+
+
+@dataclass
+class _Known:
+    exercises: set[str]
+    phases: set[str]
+    tags: set[str]
+    refs: list[tuple[str, str, int | None, str, str | None, str]]  # kind, id, line, where, rule, file
+
+
+def _as_items(ctx: _Ctx, value: Any, where: str) -> list[tuple[int, Any]]:
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        ctx.add(_line_of(value), "wrong-type", "expected at least one entry", where)
+    return list(enumerate(items))
+
+
+def _phase_list(ctx: _Ctx, node: Any, key: str, where: str, known: _Known) -> tuple[str, ...]:
+    phases = _str_list(ctx, node, key, where, allow_scalar=True)
+    for p in phases:
+        if p not in known.phases:
+            ctx.add(_line_of(node, key), "unknown-phase",
+                    f"unknown phase {p!r}{_hint(p, known.phases)}", _join(where, key))
+    return phases
+
+
+def _parse_prescribe(ctx: _Ctx, value: Any, where: str, known: _Known) -> list[Prescribe]:
+    out = []
+    for i, node in _as_items(ctx, value, where):
+        here = _join(where, i) if isinstance(value, list) else where
+        if not _keys(ctx, node, here, ("phase", "exercises"), ("phase", "exercises", "pick")):
+            continue
+        phase = node.get("phase")
+        if phase not in known.phases:
+            ctx.add(_line_of(node, "phase"), "unknown-phase",
+                    f"unknown phase {phase!r}{_hint(str(phase), known.phases)}", _join(here, "phase"))
+            continue
+        exercises = _str_list(ctx, node, "exercises", here, allow_scalar=True)
+        for e in exercises:
+            known.refs.append(("exercise", e, _line_of(node, "exercises"), _join(here, "exercises"),
+                               ctx.rule_id, ctx.file))
+        pick = _int(ctx, node, "pick", here, 1, 20) if "pick" in node else 1
+        if exercises and pick is not None:
+            out.append(Prescribe(str(phase), exercises, pick))
+        elif not exercises:
+            ctx.add(_line_of(node, "exercises"), "missing-value", "exercises must name at least one",
+                    _join(here, "exercises"))
+    return out
+
+
+def _parse_exclude(ctx: _Ctx, value: Any, where: str, known: _Known) -> list[Exclude]:
+    out = []
+    keys = ("exercises", "direction", "tags", "category", "max_load", "phases")
+    for i, node in _as_items(ctx, value, where):
+        here = _join(where, i) if isinstance(value, list) else where
+        if not _keys(ctx, node, here, (), keys):
+            continue
+        if not any(k in node for k in keys[:-1]):
+            ctx.add(_line_of(node), "missing-value",
+                    "exclude needs exercises, direction, tags, category or max_load", here)
+            continue
+        exercises = _str_list(ctx, node, "exercises", here, allow_scalar=True)
+        for e in exercises:
+            known.refs.append(("exercise", e, _line_of(node, "exercises"), _join(here, "exercises"),
+                               ctx.rule_id, ctx.file))
+        directions = _str_list(ctx, node, "direction", here, vocabulary=DIRECTIONS, allow_scalar=True)
+        tags = _str_list(ctx, node, "tags", here, allow_scalar=True)
+        for t in tags:
+            known.refs.append(("tag", t, _line_of(node, "tags"), _join(here, "tags"), ctx.rule_id, ctx.file))
+        categories = _str_list(ctx, node, "category", here, vocabulary=CATEGORIES, allow_scalar=True)
+        max_load = _int(ctx, node, "max_load", here, 1, 5) if "max_load" in node else None
+        phases = _phase_list(ctx, node, "phases", here, known)
+        out.append(Exclude(exercises, directions, tags, categories, max_load, phases))
+    return out
+
+
+def _parse_dose(ctx: _Ctx, value: Any, where: str, known: _Known) -> list[DoseSpec]:
+    out = []
+    for i, node in _as_items(ctx, value, where):
+        here = _join(where, i) if isinstance(value, list) else where
+        if not _keys(ctx, node, here, ("kind",), ("kind", "phases", *DOSE_FIELDS)):
+            continue
+        kind = node.get("kind")
+        if kind not in DOSE_KINDS:
+            ctx.add(_line_of(node, "kind"), "unknown-value",
+                    f"dose kind {kind!r} is not one of {', '.join(DOSE_KINDS)}", _join(here, "kind"))
+            continue
+        phases = _phase_list(ctx, node, "phases", here, known)
+        values = []
+        for f in DOSE_FIELDS:
+            if f in node:
+                v = _int(ctx, node, f, here, 1, DOSE_LIMITS[f])
+                if v is not None:
+                    values.append((f, v))
+        if not values:
+            ctx.add(_line_of(node), "missing-value", f"dose needs one of {', '.join(DOSE_FIELDS)}", here)
+            continue
+        out.append(DoseSpec(str(kind), phases, tuple(values)))
+    return out
+
+
+def _parse_schedule(ctx: _Ctx, value: Any, where: str, known: _Known) -> list[Schedule]:
+    out = []
+    for i, node in _as_items(ctx, value, where):
+        here = _join(where, i) if isinstance(value, list) else where
+        if not _keys(ctx, node, here, ("phase", "weeks"), ("phase", "weeks")):
+            continue
+        phase = node.get("phase")
+        weeks = _int(ctx, node, "weeks", here, 1, 52)
+        if phase not in known.phases:
+            ctx.add(_line_of(node, "phase"), "unknown-phase", f"unknown phase {phase!r}",
+                    _join(here, "phase"))
+        elif weeks is not None:
+            out.append(Schedule(str(phase), weeks))
+    return out
+
+
+_RULE_KEYS = ("id", "title", "priority", "when", "then", "rationale", "sources")
+
+
+def _read_rule_file(ctx: _Ctx, doc: Any, known: _Known,
+                    derived: dict[str, tuple[str, FieldSpec]]) -> tuple[str, list[tuple[Any, str]]] | None:
+    """First pass over a rule file: its layer, and the rule nodes. Records derived names."""
+    if not _keys(ctx, doc, "", ("layer", "rules"), ("layer", "rules", "description")):
+        return None
+    layer = doc["layer"]
+    if layer not in LAYERS:
+        ctx.add(_line_of(doc, "layer"), "unknown-layer",
+                f"unknown layer {layer!r}{_hint(str(layer), LAYERS)}; layers are {', '.join(LAYERS)}",
+                "layer")
+        return None
+    rules = doc["rules"]
+    if not isinstance(rules, list):
+        ctx.add(_line_of(doc, "rules"), "wrong-type", "rules must be a list", "rules")
+        return None
+    nodes = []
+    for i, node in enumerate(rules):
+        nodes.append((node, f"rules[{i}]"))
+        then = node.get("then") if isinstance(node, dict) else None
+        sets = then.get("set") if isinstance(then, dict) else None
+        if isinstance(sets, dict) and "set" in LAYER_ACTIONS[layer]:
+            for name, value in sets.items():
+                if isinstance(name, str) and isinstance(value, (bool, int, float, str)):
+                    path = f"derived.{name}"
+                    spec = _derived_spec(path, value)
+                    previous = derived.get(path)
+                    if previous is not None and (previous[0] != layer or previous[1].kind != spec.kind):
+                        ctx.add(_line_of(sets, name), "type-mismatch",
+                                f"{path} is set as {previous[1].kind} in the {previous[0]} layer and as "
+                                f"{spec.kind} in the {layer} layer", "then.set")
+                    elif previous is not None and spec.kind == "enum":
+                        merged = tuple(dict.fromkeys((*previous[1].values, *spec.values)))
+                        derived[path] = (layer, FieldSpec(path, "enum", merged, origin="derived"))
+                    else:
+                        derived[path] = (layer, spec)
+    return str(layer), nodes
+
+
+def _derived_spec(path: str, value: Scalar) -> FieldSpec:
+    if isinstance(value, bool):
+        return FieldSpec(path, "bool", origin="derived")
+    if isinstance(value, int):
+        return FieldSpec(path, "int", origin="derived")
+    if isinstance(value, float):
+        return FieldSpec(path, "float", origin="derived")
+    return FieldSpec(path, "enum", (value,), origin="derived")
+
+
+def _parse_rule(ctx: _Ctx, node: Any, where: str, layer: str, known: _Known,
+                derived: dict[str, tuple[str, FieldSpec]], file: str) -> Rule | None:
+    ctx.rule_id = None
+    if isinstance(node, dict) and isinstance(node.get("id"), str):
+        ctx.rule_id = node["id"]
+    if not _keys(ctx, node, where, ("id", "title", "when", "then", "rationale", "sources"), _RULE_KEYS):
+        return None
+    before = len(ctx.problems)
+    rid = _check_id(ctx, node, where, _RULE_ID)
+    title = _text(ctx, node, "title", where)
+    priority = _int(ctx, node, "priority", where, 0, 1_000_000) if "priority" in node else 100
+    scope = _Scope(layer, derived)
+    when = _parse_condition(ctx, scope, node["when"], "when")
+    if when is not None:
+        if size_of(when) > MAX_CONDITION_NODES:
+            ctx.add(_line_of(node, "when"), "condition-too-large",
+                    f"the condition has {size_of(when)} parts; the limit is {MAX_CONDITION_NODES}", "when")
+        if depth_of(when) > MAX_CONDITION_DEPTH:  # pragma: no cover - caught while parsing
+            ctx.add(_line_of(node, "when"), "condition-too-deep", "the condition nests too deeply", "when")
+    then = _parse_then(ctx, node["then"], layer, "then", known)
+    rationale = _text(ctx, node, "rationale", where)
+    if rationale is not None:
+        _check_template(ctx, scope, rationale, _line_of(node, "rationale"), "rationale")
+    sources = _str_list(ctx, node, "sources", where)
+    if not sources and isinstance(node.get("sources"), list):
+        ctx.add(_line_of(node, "sources"), "missing-value", "a rule cites at least one source", "sources")
+    for s in sources:
+        known.refs.append(("source", s, _line_of(node, "sources"), "sources", ctx.rule_id, ctx.file))
+    if len(ctx.problems) != before or None in (rid, title, priority, when, then, rationale):
+        return None
+    assert rid and title and priority is not None and when and then and rationale
+    reads = frozenset(scope.read)
+    return Rule(rid, title, layer, priority, when, then, rationale, sources, file, _line_of(node) or 0,
+                reads)
+
+
+# --------------------------------------------------------------------------- the pack
+
+
+REQUIRED_FILES = ("pack.yaml", "sources.yaml", "exercises.yaml", "phases.yaml")
+
+
+def bundled_path() -> Path:
+    """The folder of the rule pack shipped with backrx."""
+    here = Path(__file__).resolve().parent
+    installed = here / "_bundled_rules"
+    if installed.is_dir():
+        return installed
+    return here.parent.parent / "rules"  # a source checkout
+
+
+def digest_of(root: Path) -> str:
+    """A hash of the pack's content: every top-level YAML file, by name and bytes."""
+    h = hashlib.sha256()
+    for path in sorted(root.glob("*.yaml")):
+        h.update(path.name.encode())
+        h.update(b"\0")
+        h.update(path.read_bytes())
+        h.update(b"\0")
+    return "sha256:" + h.hexdigest()
+
+
+def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
+    """Read and validate a rule pack; raise :class:`RuleError` listing every problem."""
+    root = Path(path) if path is not None else bundled_path()
+    problems: list[Problem] = []
+    if not root.is_dir():
+        raise RuleError([Problem(str(root), None, None, "not-a-pack", "no such folder")])
+    files = sorted(root.glob("*.yaml"))
+    if len(files) > MAX_FILES:
+        raise RuleError([Problem(str(root), None, None, "too-many-files",
+                                 f"{len(files)} YAML files; the limit is {MAX_FILES}")])
+    for required in REQUIRED_FILES:
+        if not (root / required).is_file():
+            problems.append(Problem(required, None, None, "missing-file",
+                                    f"a pack needs {required}"))
+    docs: dict[str, Any] = {}
+    for f in files:
+        doc = _read_file(f, f.name, problems)
+        if doc is not None:
+            docs[f.name] = doc
+        elif f.name not in [p.file for p in problems]:
+            problems.append(Problem(f.name, None, None, "empty-file", "the file is empty"))
+
+    meta_ctx = _Ctx(problems, "pack.yaml")
+    name, version, description = _read_meta(meta_ctx, docs.get("pack.yaml", {"name": "", "version": ""}))
+    sources = _read_sources(_Ctx(problems, "sources.yaml"), docs["sources.yaml"]) \
+        if "sources.yaml" in docs else {}
+    ex_ctx = _Ctx(problems, "exercises.yaml")
+    catalog = _read_exercises(ex_ctx, docs["exercises.yaml"]) if "exercises.yaml" in docs else {}
+    phases = _read_phases(_Ctx(problems, "phases.yaml"), docs["phases.yaml"]) \
+        if "phases.yaml" in docs else []
+
+    known = _Known(set(catalog), {p.id for p in phases},
+                   {t for entry, _ in catalog.values() for t in entry.tags}, [])
+    for eid, (entry, line) in catalog.items():
+        ex_ctx.rule_id = None
+        for key in ("easier", "harder"):
+            target = getattr(entry, key)
+            if target is not None and target not in catalog:
+                ex_ctx.add(line, "unknown-exercise",
+                           f"{eid}.{key} names {target!r}, which is not in the catalog"
+                           f"{_hint(target, catalog)}", key)
+            if target == eid:
+                ex_ctx.add(line, "bad-link", f"{eid}.{key} names the exercise itself", key)
+        for s in entry.sources:
+            if s not in sources:
+                ex_ctx.add(line, "unknown-source",
+                           f"{eid} cites {s!r}, which is not in sources.yaml{_hint(s, sources)}", "sources")
+
+    # Rule files: first every file's layer and derived names, then the rules themselves.
+    derived: dict[str, tuple[str, FieldSpec]] = {}
+    rule_files: list[tuple[_Ctx, str, list[tuple[Any, str]]]] = []
+    for fname, doc in docs.items():
+        if fname in REQUIRED_FILES:
+            continue
+        ctx = _Ctx(problems, fname)
+        found = _read_rule_file(ctx, doc, known, derived)
+        if found is not None:
+            rule_files.append((ctx, found[0], found[1]))
+    if len(derived) > MAX_DERIVED:
+        problems.append(Problem("", None, None, "too-many-derived",
+                                f"{len(derived)} derived names; the limit is {MAX_DERIVED}"))
+    by_layer: dict[str, list[Rule]] = {layer: [] for layer in LAYERS}
+    seen: dict[str, tuple[str, int | None]] = {}
+    total = 0
+    for ctx, layer, nodes in rule_files:
+        for node, where in nodes:
+            total += 1
+            if total > MAX_RULES:
+                ctx.add(_line_of(node), "too-many-rules", f"a pack holds at most {MAX_RULES} rules", where)
+                break
+            rule = _parse_rule(ctx, node, where, layer, known, derived, ctx.file)
+            if rule is None:
+                continue
+            if rule.id in seen:
+                first_file, first_line = seen[rule.id]
+                ctx.rule_id = rule.id
+                ctx.add(rule.line, "duplicate-id",
+                        f"rule id {rule.id!r} is already used at {first_file}:{first_line}", "id")
+                continue
+            seen[rule.id] = (ctx.file, rule.line)
+            by_layer[layer].append(rule)
+
+    # References into the catalog, the tags and the bibliography.
+    for kind, ref, line, where, rule_id, file in known.refs:
+        pool: set[str] | dict[str, Any]
+        pool, code = {"exercise": (known.exercises, "unknown-exercise"),
+                      "tag": (known.tags, "unknown-tag"),
+                      "source": (set(sources), "unknown-source")}[kind]
+        if ref not in pool:
+            problems.append(Problem(file, line, rule_id, code,
+                                    f"{kind} {ref!r} is not defined in the pack{_hint(ref, pool)}", where))
+
+    # Derived names that no later layer reads are dead conclusions.
+    read_by_later: set[str] = set()
+    for layer_rules in by_layer.values():
+        for rule in layer_rules:
+            read_by_later |= rule.reads
+    for path, (layer, _) in derived.items():
+        if path not in read_by_later:
+            setter = next((r for r in by_layer[layer] if any(f"derived.{n}" == path for n, _ in r.then.set)),
+                          None)
+            problems.append(Problem(setter.file if setter else "?", setter.line if setter else None,
+                                    setter.id if setter else None, "unused-conclusion",
+                                    f"{path} is set but no later layer reads it", "then.set"))
+
+    if problems:
+        raise RuleError(problems)
+
+    layers = tuple(
+        Layer(layer, tuple(sorted(rules, key=lambda r: (r.priority, r.id))),
+              tuple(sorted({f for r in rules for f in fields_of(r.when)})))
+        for layer, rules in by_layer.items()
+    )
+    return Pack(name, version, description, digest_of(root), str(root), layers,
+                {eid: entry for eid, (entry, _) in catalog.items()}, sources, tuple(phases),
+                {path: spec for path, (_, spec) in derived.items()})

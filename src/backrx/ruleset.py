@@ -1,0 +1,180 @@
+"""A loaded rule pack with its engine: the object that makes recommendations."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from backrx._engine import EngineName, make_engine
+from backrx.decision import Decision, decide
+from backrx.facts import profile_values
+from backrx.planner import plan
+from backrx.profile import Profile
+from backrx.recommendation import (
+    Classification,
+    Firing,
+    Recommendation,
+    Reference,
+    Referral,
+    RulesetInfo,
+)
+from backrx.rulepack import Pack, Rule, read_pack
+
+ProfileInput = Profile | Mapping[str, Any]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, frozenset):
+        return sorted(value)
+    return value
+
+
+class RuleSet:
+    """A validated rule pack bound to an engine. Safe to share between threads.
+
+    Build one with :func:`backrx.load_rules`.
+    """
+
+    def __init__(self, pack: Pack, engine: EngineName = "auto") -> None:
+        self._pack = pack
+        self._engine = make_engine(pack, engine)
+        self._info = RulesetInfo(name=pack.name, version=pack.version, digest=pack.digest)
+
+    @property
+    def name(self) -> str:
+        """The pack's name (pack.yaml)."""
+        return self._pack.name
+
+    @property
+    def version(self) -> str:
+        """The pack's version (pack.yaml)."""
+        return self._pack.version
+
+    @property
+    def digest(self) -> str:
+        """A hash of the pack's content."""
+        return self._pack.digest
+
+    @property
+    def path(self) -> str:
+        """The folder the pack was read from."""
+        return self._pack.path
+
+    @property
+    def engine(self) -> str:
+        """Which engine runs the rules: ``"durable"`` or ``"reference"``."""
+        return self._engine.name
+
+    @property
+    def pack(self) -> Pack:
+        """The validated pack: its rules, catalog, sources and phases."""
+        return self._pack
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        """Every rule id, in trace order."""
+        return tuple(rule.id for rule in self._pack.rules)
+
+    def __repr__(self) -> str:
+        return (f"RuleSet(name={self.name!r}, version={self.version!r}, rules={len(self.rule_ids)}, "
+                f"engine={self.engine!r})")
+
+    def decide(self, profile: ProfileInput) -> Decision:
+        """The rules' raw conclusions for a profile (before planning)."""
+        valid = profile if isinstance(profile, Profile) else Profile.model_validate(profile)
+        return decide(self._pack, self._engine, profile_values(valid))
+
+    def recommend(self, profile: ProfileInput) -> Recommendation:
+        """The recommendation for one profile.
+
+        Raises ``pydantic.ValidationError`` when the profile is invalid.
+        """
+        valid = profile if isinstance(profile, Profile) else Profile.model_validate(profile)
+        decision = decide(self._pack, self._engine, profile_values(valid))
+        return self._build(valid, decision)
+
+    def recommend_many(self, profiles: Iterable[ProfileInput]) -> list[Recommendation]:
+        """Recommendations for many profiles; the same results as calling recommend on each."""
+        return [self.recommend(profile) for profile in profiles]
+
+    def _build(self, profile: Profile, decision: Decision) -> Recommendation:
+        pack = self._pack
+        referral = None
+        if decision.urgency is not None:
+            referral = Referral(urgency=decision.urgency,  # type: ignore[arg-type]
+                                reasons=list(decision.referral_reasons),
+                                rule_ids=list(decision.referral_rules))
+        program = None if decision.refers else plan(pack, profile, decision)
+        trace = [
+            Firing(rule_id=f.rule.id, layer=f.rule.layer, title=f.rule.title, rationale=f.rationale,
+                   sources=list(f.rule.sources),
+                   matched={k: _jsonable(v) for k, v in f.matched.items()})
+            for f in decision.fired
+        ]
+        rationale = [f.rationale for f in decision.fired if f.rule.layer in ("triage", "classification")]
+        cited: dict[str, None] = {}
+        for f in decision.fired:
+            cited.update(dict.fromkeys(f.rule.sources))
+        if program is not None:
+            for phase in program.phases:
+                for p in phase.prescriptions:
+                    cited.update(dict.fromkeys(p.sources))
+        references = [
+            Reference(id=sid, citation=pack.sources[sid].citation, url=pack.sources[sid].url)
+            for sid in sorted(cited)
+        ]
+        assert profile.stage is not None
+        return Recommendation(
+            outcome="refer" if decision.refers else "program",
+            referral=referral,
+            program=program,
+            classification=Classification(stage=profile.stage, pathways=list(decision.pathways),
+                                          startback_risk=decision.risk),  # type: ignore[arg-type]
+            rationale=rationale,
+            safety_net=list(decision.safety_net),
+            trace=trace,
+            references=references,
+            ruleset=self._info,
+        )
+
+    def rule(self, rule_id: str) -> Rule:
+        """The rule with this id (``KeyError`` if there is none)."""
+        for rule in self._pack.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
+
+
+def load_rules(path: str | os.PathLike[str] | None = None, *, engine: EngineName = "auto") -> RuleSet:
+    """Load and validate a rule pack folder; ``None`` loads the pack bundled with backrx.
+
+    Raises :class:`backrx.RuleError` listing every problem when the pack is broken.
+    ``engine`` picks the engine: ``"auto"`` (durable_rules where it imports, else the
+    pure-Python reference evaluator), ``"durable"`` or ``"reference"``.
+    """
+    return RuleSet(read_pack(path), engine)
+
+
+_default: RuleSet | None = None
+_default_lock = threading.Lock()
+
+
+def default_rules() -> RuleSet:
+    """The bundled pack, loaded once on first use."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = load_rules()
+    return _default
+
+
+def recommend(profile: ProfileInput, *, rules: RuleSet | None = None) -> Recommendation:
+    """The recommendation for ``profile`` (a Profile or a plain mapping).
+
+    Uses the bundled rule pack unless ``rules`` is given. Raises
+    ``pydantic.ValidationError`` when the profile is invalid.
+    """
+    return (rules if rules is not None else default_rules()).recommend(profile)

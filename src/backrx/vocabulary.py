@@ -1,0 +1,170 @@
+"""The field vocabulary that rule conditions may read, declared once.
+
+Profile fields are read off :class:`backrx.Profile` itself, so the rule loader can
+never drift from the input model. Three kinds of field are added:
+
+* scores the facts layer derives from the profile (``startback.total``,
+  ``startback.psychosocial``);
+* conclusions of earlier rule layers (``referral_urgency``, ``pathways``,
+  ``startback_risk``);
+* ``derived.<name>`` variables that a rule's ``then.set`` defines.
+"""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+import annotated_types
+from pydantic import BaseModel
+
+from backrx.profile import Profile
+
+Kind = Literal["bool", "int", "float", "enum", "list"]
+
+PATHWAYS: tuple[str, ...] = (
+    "mckenzie_extension",
+    "mckenzie_flexion",
+    "stabilization",
+    "lower_crossed",
+    "stenosis",
+    "general_conditioning",
+)
+URGENCIES: tuple[str, ...] = ("emergency", "urgent", "routine")
+RISKS: tuple[str, ...] = ("low", "medium", "high")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """What a condition may test on one field."""
+
+    path: str
+    kind: Kind
+    values: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    origin: str = "profile"  # profile | score | conclusion | derived
+    description: str = ""
+
+    @property
+    def operators(self) -> tuple[str, ...]:
+        """The operators that make sense for this field."""
+        if self.kind == "list":
+            return ("contains", "exists")
+        if self.kind in ("int", "float"):
+            return ("eq", "in", "lt", "lte", "gt", "gte", "exists")
+        if self.kind == "enum":
+            return ("eq", "in", "exists")
+        return ("eq", "exists")
+
+
+def _unwrap(annotation: Any) -> tuple[Any, list[Any]]:
+    """Strip Optional and Annotated; return the core type and its constraints."""
+    metadata: list[Any] = []
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            args = get_args(annotation)
+            annotation = args[0]
+            metadata.extend(args[1:])
+        elif origin in (Union, types.UnionType):
+            args = [a for a in get_args(annotation) if a is not type(None)]
+            if len(args) != 1:  # pragma: no cover - the Profile has no such unions
+                raise TypeError(f"unsupported union {annotation!r}")
+            annotation = args[0]
+        else:
+            return annotation, metadata
+
+
+def _bounds(metadata: list[Any]) -> tuple[float | None, float | None]:
+    low: float | None = None
+    high: float | None = None
+    for item in metadata:
+        for constraint in getattr(item, "metadata", [item]):
+            if isinstance(constraint, annotated_types.Ge):
+                low = float(constraint.ge)  # type: ignore[arg-type]
+            elif isinstance(constraint, annotated_types.Le):
+                high = float(constraint.le)  # type: ignore[arg-type]
+    return low, high
+
+
+def _model_fields(model: type[BaseModel], prefix: str) -> list[FieldSpec]:
+    specs: list[FieldSpec] = []
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        core, metadata = _unwrap(info.annotation)
+        metadata.extend(info.metadata)
+        description = info.description or ""
+        if isinstance(core, type) and issubclass(core, BaseModel):
+            specs.extend(_model_fields(core, path + "."))
+            continue
+        if get_origin(core) is list:
+            (item,) = get_args(core)
+            item_core, _ = _unwrap(item)
+            specs.append(FieldSpec(path, "list", tuple(get_args(item_core)), description=description))
+        elif get_origin(core) is Literal:
+            specs.append(FieldSpec(path, "enum", tuple(get_args(core)), description=description))
+        elif core is bool:
+            specs.append(FieldSpec(path, "bool", description=description))
+        elif core in (int, float):
+            low, high = _bounds(metadata)
+            kind: Kind = "int" if core is int else "float"
+            specs.append(FieldSpec(path, kind, (), low, high, description=description))
+        else:  # pragma: no cover - guarded by test_vocabulary
+            raise TypeError(f"field {path} has a type the rule language cannot test: {core!r}")
+    return specs
+
+
+def _build() -> dict[str, FieldSpec]:
+    specs = {spec.path: spec for spec in _model_fields(Profile, "")}
+    # duration_weeks is absent when only stage was given; stage is always present.
+    specs["startback.total"] = FieldSpec(
+        "startback.total", "int", (), 0, 9, "score",
+        "STarT Back total (0..9); absent unless all nine items are answered",
+    )
+    specs["startback.psychosocial"] = FieldSpec(
+        "startback.psychosocial", "int", (), 0, 5, "score",
+        "STarT Back psychosocial subscale, items 5 to 9 (0..5); absent unless complete",
+    )
+    specs["referral_urgency"] = FieldSpec(
+        "referral_urgency", "enum", URGENCIES, origin="conclusion",
+        description="the highest referral urgency concluded by the triage layer",
+    )
+    specs["pathways"] = FieldSpec(
+        "pathways", "list", PATHWAYS, origin="conclusion",
+        description="the pathways concluded by the classification layer",
+    )
+    specs["startback_risk"] = FieldSpec(
+        "startback_risk", "enum", RISKS, origin="conclusion",
+        description="the STarT Back risk group concluded by the classification layer",
+    )
+    return dict(sorted(specs.items()))
+
+
+#: Every field a condition may read, except ``derived.*`` variables.
+FIELDS: dict[str, FieldSpec] = _build()
+
+#: Which layer's rules conclude each conclusion field.
+CONCLUDED_BY: dict[str, str] = {
+    "referral_urgency": "triage",
+    "pathways": "classification",  # the components layer may add general_conditioning
+    "startback_risk": "classification",
+}
+
+
+def as_data() -> list[dict[str, Any]]:
+    """The vocabulary as plain data, for editors, linters and the docs."""
+    return [
+        {
+            "field": spec.path,
+            "kind": spec.kind,
+            "values": list(spec.values),
+            "minimum": spec.minimum,
+            "maximum": spec.maximum,
+            "origin": spec.origin,
+            "operators": list(spec.operators),
+            "description": spec.description,
+        }
+        for spec in FIELDS.values()
+    ]

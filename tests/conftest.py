@@ -1,0 +1,63 @@
+"""Shared fixtures: the bundled pack on each engine, and a profile builder."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+import backrx
+from backrx._engine import durable_available
+from backrx.rulepack import bundled_path
+
+settings.register_profile(
+    "backrx", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("backrx")
+
+ENGINES = ["reference", "durable"] if durable_available() else ["reference"]
+needs_durable = pytest.mark.skipif(not durable_available(), reason="durable_rules does not import here")
+
+
+def base_profile(**overrides: Any) -> dict[str, Any]:
+    """A plain, valid profile: chronic low back pain, no flags, nothing special."""
+    data: dict[str, Any] = {
+        "age": 45,
+        "duration_weeks": 20,
+        "pain_site": "lower",
+        "leg_pain": "none",
+        "pain_intensity": 4,
+        "tolerance": "moderate",
+        "red_flags": [],
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture(scope="session")
+def rules() -> backrx.RuleSet:
+    """The bundled pack on the default engine."""
+    return backrx.load_rules()
+
+
+@pytest.fixture(scope="session")
+def reference_rules() -> backrx.RuleSet:
+    """The bundled pack on the pure-Python reference engine."""
+    return backrx.load_rules(engine="reference")
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def each_engine(request: pytest.FixtureRequest) -> backrx.RuleSet:
+    """The bundled pack on every engine available here."""
+    return backrx.load_rules(engine=request.param)
+
+
+@pytest.fixture
+def pack_copy(tmp_path: Path) -> Path:
+    """A writable copy of the bundled pack."""
+    target = tmp_path / "pack"
+    shutil.copytree(bundled_path(), target, ignore=shutil.ignore_patterns("cases"))
+    return target

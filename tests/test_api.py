@@ -1,0 +1,67 @@
+"""The public surface is pinned: names, types and documented behaviour."""
+
+from __future__ import annotations
+
+import inspect
+
+import backrx
+
+
+def test_all_is_pinned() -> None:
+    """backrx.__all__ lists exactly the documented public names, sorted."""
+    assert backrx.__all__ == [
+        "Classification",
+        "Dose",
+        "EngineError",
+        "Exclusion",
+        "Exercise",
+        "Firing",
+        "Phase",
+        "Prescription",
+        "Problem",
+        "Profile",
+        "Program",
+        "Recommendation",
+        "Reference",
+        "Referral",
+        "RuleError",
+        "RuleSet",
+        "RulesetInfo",
+        "__version__",
+        "load_profile",
+        "load_rules",
+        "recommend",
+    ]
+    assert backrx.__all__ == sorted(backrx.__all__)
+    for name in backrx.__all__:
+        assert hasattr(backrx, name), name
+
+
+def test_signatures_match_the_contract() -> None:
+    """recommend and load_rules have the signatures API.md fixes."""
+    rec = inspect.signature(backrx.recommend)
+    assert list(rec.parameters) == ["profile", "rules"]
+    assert rec.parameters["rules"].kind is inspect.Parameter.KEYWORD_ONLY
+    load = inspect.signature(backrx.load_rules)
+    assert list(load.parameters)[0] == "path"
+    assert load.parameters["path"].default is None
+
+
+def test_rule_error_is_a_value_error() -> None:
+    """RuleError subclasses ValueError and carries a list of problems."""
+    assert issubclass(backrx.RuleError, ValueError)
+    err = backrx.RuleError([backrx.Problem("a.yaml", 3, "x.y", "bad-id", "msg")])
+    assert err.problems[0].line == 3
+    assert "a.yaml:3" in str(err)
+
+
+def test_version_is_a_string() -> None:
+    """__version__ is a dotted version string."""
+    assert backrx.__version__.count(".") == 2
+
+
+def test_package_is_typed() -> None:
+    """The package ships a py.typed marker."""
+    from importlib.resources import files
+
+    assert files("backrx").joinpath("py.typed").is_file()
