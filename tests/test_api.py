@@ -43,7 +43,7 @@ def test_signatures_match_the_contract() -> None:
     assert list(rec.parameters) == ["profile", "rules"]
     assert rec.parameters["rules"].kind is inspect.Parameter.KEYWORD_ONLY
     load = inspect.signature(backrx.load_rules)
-    assert list(load.parameters)[0] == "path"
+    assert next(iter(load.parameters)) == "path"
     assert load.parameters["path"].default is None
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from tests.conftest import base_profile
 
 from backrx import Profile, load_profile
 from backrx.profile import StartBack, stage_for_weeks
-from tests.conftest import base_profile
 
 
 def _locs(exc: ValidationError) -> list[tuple[str | int, ...]]:
@@ -97,9 +97,9 @@ def test_duplicate_list_items_are_merged() -> None:
 
 def test_startback_scores_need_every_answer() -> None:
     """STarT Back scores exist only when all nine items are answered."""
-    answers = dict(leg_pain=True, shoulder_neck_pain=False, walked_short_distances=True,
-                   dressed_slowly=False, not_safe_to_be_active=True, worrying_thoughts=True,
-                   pain_terrible=False, not_enjoying=True, bothersomeness=3)
+    answers = {"leg_pain": True, "shoulder_neck_pain": False, "walked_short_distances": True,
+                   "dressed_slowly": False, "not_safe_to_be_active": True, "worrying_thoughts": True,
+                   "pain_terrible": False, "not_enjoying": True, "bothersomeness": 3}
     full = StartBack.model_validate(answers)
     assert (full.total, full.psychosocial) == (6, 4)
     partial = StartBack.model_validate({**answers, "bothersomeness": None})
@@ -108,9 +108,9 @@ def test_startback_scores_need_every_answer() -> None:
 
 def test_bothersomeness_scores_only_very_much_or_extremely() -> None:
     """Bothersomeness adds a point only at 'very much' (3) or 'extremely' (4)."""
-    base = dict(leg_pain=False, shoulder_neck_pain=False, walked_short_distances=False,
-                dressed_slowly=False, not_safe_to_be_active=False, worrying_thoughts=False,
-                pain_terrible=False, not_enjoying=False)
+    base = {"leg_pain": False, "shoulder_neck_pain": False, "walked_short_distances": False,
+                "dressed_slowly": False, "not_safe_to_be_active": False, "worrying_thoughts": False,
+                "pain_terrible": False, "not_enjoying": False}
     assert [StartBack.model_validate({**base, "bothersomeness": b}).total for b in range(5)] == [
         0, 0, 0, 1, 1]
 

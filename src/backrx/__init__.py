@@ -15,9 +15,9 @@ from backrx.recommendation import (
     Phase,
     Prescription,
     Program,
+    Recommendation,
     Reference,
     Referral,
-    Recommendation,
     RulesetInfo,
 )
 from backrx.ruleset import RuleSet, load_rules, recommend

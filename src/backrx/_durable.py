@@ -28,6 +28,7 @@ uses) and contains every hazard measured in shared/knowledge/durable-rules.md:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -37,7 +38,7 @@ from typing import Any
 
 import durable_rules_engine as _dre
 
-from backrx.condition import AllOf, AnyOf, AtLeast, Condition, NotOf, Test, Value
+from backrx.condition import AllOf, AnyOf, AtLeast, Condition, FieldTest, NotOf, Value
 from backrx.errors import EngineError
 from backrx.rulepack import Pack
 
@@ -82,15 +83,22 @@ def dumps(obj: Any) -> str:
     raise TypeError(f"cannot send {type(obj).__name__} to the engine")  # pragma: no cover
 
 
+def _flat(op: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    flat: list[dict[str, Any]] = []
+    for item in items:
+        flat.extend(item.get(op, [item]))
+    return flat[0] if len(flat) == 1 else {op: flat}
+
+
 def _or(items: list[dict[str, Any]]) -> dict[str, Any]:
-    return items[0] if len(items) == 1 else {"$or": items}
+    return _flat("$or", items)
 
 
 def _and(items: list[dict[str, Any]]) -> dict[str, Any]:
-    return items[0] if len(items) == 1 else {"$and": items}
+    return _flat("$and", items)
 
 
-def _test(test: Test, negate: bool) -> dict[str, Any]:
+def _test(test: FieldTest, negate: bool) -> dict[str, Any]:
     key = fact_key(test.field)
     absent = {"$nex": {key: 1}}
     op, value = test.op, test.value
@@ -114,7 +122,7 @@ def _test(test: Test, negate: bool) -> dict[str, Any]:
 
 def compile_condition(condition: Condition, negate: bool = False) -> dict[str, Any]:
     """A condition tree as a durable test, with ``not`` pushed down to the tests."""
-    if isinstance(condition, Test):
+    if isinstance(condition, FieldTest):
         return _test(condition, negate)
     if isinstance(condition, NotOf):
         return compile_condition(condition.item, not negate)
@@ -188,10 +196,8 @@ class _Shard:
 
 def _free(handles: list[int]) -> None:
     for handle in handles:
-        try:
+        with contextlib.suppress(Exception):  # best effort at shutdown
             _dre.delete_ruleset(handle)
-        except Exception:  # pragma: no cover - best effort at shutdown  # noqa: BLE001
-            pass
 
 
 class DurableEngine:
@@ -260,8 +266,6 @@ class DurableEngine:
             raise EngineError(f"durable_rules failed: {exc}") from None
         finally:
             if started:
-                try:
+                with contextlib.suppress(_dre.error):
                     _dre.delete_state(handle, _SID)
-                except _dre.error:  # pragma: no cover
-                    pass
         return fired

@@ -51,16 +51,16 @@ class LList(list[Any]):
 
 
 class _Loader(yaml.SafeLoader):
-    def compose_node(self, parent: Node | None, index: object) -> Node | None:  # type: ignore[override]
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
         if self.check_event(AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             raise YamlError(
                 str(self.name),
                 event.start_mark.line + 1,
                 "yaml-alias",
                 "YAML aliases (*name) are not allowed in backrx files; write the value out",
             )
-        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        return super().compose_node(parent, index)
 
 
 _SCALARS = yaml.SafeLoader("")

@@ -19,18 +19,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Union
 
-Scalar = Union[bool, int, float, str]
+Scalar = bool | int | float | str
 #: A fact value: a scalar, or a frozenset for list fields.
-Value = Union[bool, int, float, str, frozenset[str]]
+Value = bool | int | float | str | frozenset[str]
 
 OPERATORS: tuple[str, ...] = ("eq", "in", "lt", "lte", "gt", "gte", "contains", "exists")
 COMBINATORS: tuple[str, ...] = ("all", "any", "not", "at_least")
 
 
 @dataclass(frozen=True)
-class Test:
+class FieldTest:
     """One field test, e.g. ``age lt 40``."""
 
     field: str
@@ -59,10 +58,10 @@ class AtLeast:
     items: tuple[Condition, ...]
 
 
-Condition = Union[Test, AllOf, AnyOf, NotOf, AtLeast]
+Condition = FieldTest | AllOf | AnyOf | NotOf | AtLeast
 
 
-def _test(test: Test, values: Mapping[str, Value]) -> bool:
+def _test(test: FieldTest, values: Mapping[str, Value]) -> bool:
     if test.field not in values:
         return test.op == "exists" and test.value is False
     actual = values[test.field]
@@ -91,7 +90,7 @@ def _test(test: Test, values: Mapping[str, Value]) -> bool:
 
 def evaluate(condition: Condition, values: Mapping[str, Value]) -> bool:
     """Whether ``condition`` holds for the fact ``values`` (the reference semantics)."""
-    if isinstance(condition, Test):
+    if isinstance(condition, FieldTest):
         return _test(condition, values)
     if isinstance(condition, AllOf):
         return all(evaluate(item, values) for item in condition.items)
@@ -110,7 +109,7 @@ def evaluate(condition: Condition, values: Mapping[str, Value]) -> bool:
 
 def fields_of(condition: Condition) -> set[str]:
     """Every field the condition reads."""
-    if isinstance(condition, Test):
+    if isinstance(condition, FieldTest):
         return {condition.field}
     if isinstance(condition, NotOf):
         return fields_of(condition.item)
@@ -122,7 +121,7 @@ def fields_of(condition: Condition) -> set[str]:
 
 def size_of(condition: Condition) -> int:
     """The number of nodes in the tree."""
-    if isinstance(condition, Test):
+    if isinstance(condition, FieldTest):
         return 1
     if isinstance(condition, NotOf):
         return 1 + size_of(condition.item)
@@ -131,7 +130,7 @@ def size_of(condition: Condition) -> int:
 
 def depth_of(condition: Condition) -> int:
     """The nesting depth of the tree (a single test has depth 1)."""
-    if isinstance(condition, Test):
+    if isinstance(condition, FieldTest):
         return 1
     if isinstance(condition, NotOf):
         return 1 + depth_of(condition.item)

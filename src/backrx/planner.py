@@ -56,8 +56,8 @@ class _Planner:
         self.pack = pack
         self.decision = decision
         prefs = profile.resolved_preferences
-        self.settings = set(prefs.settings)
-        self.equipment = set(prefs.equipment)
+        self.settings: set[str] = set(prefs.settings)
+        self.equipment: set[str] = set(prefs.equipment)
         if "gym" in self.settings:
             self.equipment |= GYM_EQUIPMENT
         self.blocked: dict[str, _Blocked] = {}

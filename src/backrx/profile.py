@@ -188,12 +188,14 @@ class StartBack(_Model):
         return sum(physical) + sum(self._psychosocial_items())
 
 
+def _home() -> list[Setting]:
+    return ["home"]
+
+
 class Preferences(_Model):
     """Where and how the person wants to exercise. Missing means home, no equipment."""
 
-    settings: Annotated[list[Setting], Field(min_length=1)] = Field(
-        default_factory=lambda: ["home"]
-    )
+    settings: Annotated[list[Setting], Field(min_length=1)] = Field(default_factory=_home)
     equipment: list[Equipment] = Field(default_factory=list)
     enjoys: list[Enjoys] = Field(default_factory=list)
     minutes_per_session: Annotated[int, Field(ge=5, le=180)] | None = None

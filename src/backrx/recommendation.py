@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,7 +12,7 @@ DISCLAIMER = (
     "professional. Stop and seek care if your symptoms change as the safety-net advice describes."
 )
 
-MatchedValue = Union[bool, int, float, str, list[str], None]
+MatchedValue = bool | int | float | str | list[str] | None
 
 
 class _Out(BaseModel):

@@ -32,9 +32,9 @@ from backrx.condition import (
     AnyOf,
     AtLeast,
     Condition,
+    FieldTest,
     NotOf,
     Scalar,
-    Test,
     depth_of,
     fields_of,
     size_of,
@@ -363,9 +363,10 @@ def _read_file(path: Path, rel: str, problems: list[Problem]) -> Any:
 
 
 def _read_meta(ctx: _Ctx, doc: Any) -> tuple[str, str, str]:
-    if not _keys(ctx, doc, "", ("name", "version"), ("name", "version", "description")):
-        if not isinstance(doc, dict):
-            return ("", "", "")
+    if not _keys(ctx, doc, "", ("name", "version"), ("name", "version", "description")) and not isinstance(
+        doc, dict
+    ):
+        return ("", "", "")
     name = _text(ctx, doc, "name", "") or ""
     version = doc.get("version")
     if isinstance(version, (int, float)) and not isinstance(version, bool):
@@ -537,8 +538,8 @@ class _Scope:
                 return None
             self.read.add(name)
             return spec
-        spec = FIELDS.get(name)
-        if spec is None:
+        known = FIELDS.get(name)
+        if known is None:
             ctx.add(line, "unknown-field", f"unknown field {name!r}{_hint(name, FIELDS)}", where)
             return None
         concluded_in = CONCLUDED_BY.get(name)
@@ -548,7 +549,7 @@ class _Scope:
                     "only what earlier layers concluded", where)
             return None
         self.read.add(name)
-        return spec
+        return known
 
 
 def _scalar_ok(spec: FieldSpec, value: Any) -> str | None:
@@ -600,7 +601,7 @@ def _parse_test(ctx: _Ctx, scope: _Scope, name: str, ops: Any, line: int | None,
             if not isinstance(value, bool):
                 ctx.add(op_line, "type-mismatch", "exists takes true or false", op_where)
                 continue
-            tests.append(Test(name, "exists", value))
+            tests.append(FieldTest(name, "exists", value))
         elif op == "in":
             if not isinstance(value, list) or not value or len(value) > MAX_IN_VALUES:
                 ctx.add(op_line, "type-mismatch",
@@ -611,14 +612,14 @@ def _parse_test(ctx: _Ctx, scope: _Scope, name: str, ops: Any, line: int | None,
                 ctx.add(op_line, "type-mismatch" if "not a value" not in bad[0] else "unknown-value",
                         bad[0], op_where)
                 continue
-            tests.append(Test(name, "in", tuple(dict.fromkeys(value))))
+            tests.append(FieldTest(name, "in", tuple(dict.fromkeys(value))))
         else:
             why = _scalar_ok(spec, value)
             if why:
                 ctx.add(op_line, "unknown-value" if "not a value" in why else "type-mismatch", why,
                         op_where)
                 continue
-            tests.append(Test(name, op, value))
+            tests.append(FieldTest(name, op, value))
     if len(tests) != len(ops):
         return None
     return tests[0] if len(tests) == 1 else AllOf(tuple(tests))
@@ -644,7 +645,9 @@ def _parse_condition(ctx: _Ctx, scope: _Scope, node: Any, where: str, depth: int
         if not isinstance(value, list) or not value:
             ctx.add(key_line, "wrong-type", f"{key} takes a non-empty list of conditions", here)
             return None
-        items = [_parse_condition(ctx, scope, item, _join(here, i), depth + 1) for i, item in enumerate(value)]
+        items = [
+            _parse_condition(ctx, scope, item, _join(here, i), depth + 1) for i, item in enumerate(value)
+        ]
         if any(item is None for item in items):
             return None
         parsed = tuple(i for i in items if i is not None)

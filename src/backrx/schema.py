@@ -6,7 +6,7 @@ from typing import Any
 
 from backrx.profile import Profile
 from backrx.recommendation import Recommendation
-from backrx.rulepack import CATEGORIES, DIRECTIONS, DOSE_FIELDS, DOSE_KINDS, LAYERS
+from backrx.rulepack import _RULE_ID, CATEGORIES, DIRECTIONS, DOSE_FIELDS, DOSE_KINDS, LAYERS
 from backrx.vocabulary import FIELDS, PATHWAYS, RISKS, URGENCIES, as_data
 
 _TEXT = {"type": "string", "minLength": 1}
@@ -96,7 +96,7 @@ def rule_file_schema() -> dict[str, Any]:
                 "additionalProperties": False,
                 "required": ["id", "title", "when", "then", "rationale", "sources"],
                 "properties": {
-                    "id": {"type": "string", "pattern": r"^[a-z0-9]+([-_][a-z0-9]+)*(\.[a-z0-9]+([-_][a-z0-9]+)*)+$"},
+                    "id": {"type": "string", "pattern": _RULE_ID.pattern},
                     "title": _TEXT,
                     "priority": {"type": "integer", "minimum": 0},
                     "when": {"$ref": "#/$defs/condition"},

@@ -69,10 +69,10 @@ def _unwrap(annotation: Any) -> tuple[Any, list[Any]]:
             annotation = args[0]
             metadata.extend(args[1:])
         elif origin in (Union, types.UnionType):
-            args = [a for a in get_args(annotation) if a is not type(None)]
-            if len(args) != 1:  # pragma: no cover - the Profile has no such unions
+            members = [a for a in get_args(annotation) if a is not type(None)]
+            if len(members) != 1:  # pragma: no cover - the Profile has no such unions
                 raise TypeError(f"unsupported union {annotation!r}")
-            annotation = args[0]
+            annotation = members[0]
         else:
             return annotation, metadata
 
