@@ -74,7 +74,7 @@ MAX_NUMBER = 1e12
 _ID = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 _RULE_ID = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*(?:\.[a-z0-9]+(?:[-_][a-z0-9]+)*)+$")
 _VAR = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
-_FIELD_REF = re.compile(r"^[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*$")
+_FIELD_REF = re.compile(r"^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*$")
 
 
 # --------------------------------------------------------------------------- data
@@ -432,8 +432,8 @@ def _check_id(ctx: _Ctx, node: Any, where: str, pattern: re.Pattern[str]) -> str
     return value
 
 
-def _read_exercises(ctx: _Ctx, doc: Any) -> dict[str, tuple[CatalogEntry, int | None]]:
-    out: dict[str, tuple[CatalogEntry, int | None]] = {}
+def _read_exercises(ctx: _Ctx, doc: Any) -> dict[str, tuple[CatalogEntry, Any, str]]:
+    out: dict[str, tuple[CatalogEntry, Any, str]] = {}
     required = ("id", "name", "category", "direction", "load", "dose_kind", "settings", "instructions",
                 "sources")
     allowed = (*required, "equipment", "targets", "tags", "easier", "harder")
@@ -482,7 +482,7 @@ def _read_exercises(ctx: _Ctx, doc: Any) -> dict[str, tuple[CatalogEntry, int | 
         entry = CatalogEntry(eid, name, enums["category"], enums["direction"], load, enums["dose_kind"],
                              equipment, settings, targets, tags, instructions, links["easier"],
                              links["harder"], sources)
-        out[eid] = (entry, _line_of(node))
+        out[eid] = (entry, node, where)
     return out
 
 
@@ -1041,7 +1041,7 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
             problems.append(Problem(f.name, None, None, "empty-file", "the file is empty"))
 
     meta_ctx = _Ctx(problems, "pack.yaml")
-    name, version, description = _read_meta(meta_ctx, docs.get("pack.yaml", {"name": "", "version": ""}))
+    name, version, description = _read_meta(meta_ctx, docs["pack.yaml"]) if "pack.yaml" in docs else ("", "", "")
     sources = _read_sources(_Ctx(problems, "sources.yaml"), docs["sources.yaml"]) \
         if "sources.yaml" in docs else {}
     ex_ctx = _Ctx(problems, "exercises.yaml")
@@ -1050,21 +1050,23 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
         if "phases.yaml" in docs else []
 
     known = _Known(set(catalog), {p.id for p in phases},
-                   {t for entry, _ in catalog.values() for t in entry.tags}, [])
-    for eid, (entry, line) in catalog.items():
+                   {t for entry, _, _ in catalog.values() for t in entry.tags}, [])
+    for eid, (entry, node, where) in catalog.items():
         ex_ctx.rule_id = None
         for key in ("easier", "harder"):
             target = getattr(entry, key)
             if target is not None and target not in catalog:
-                ex_ctx.add(line, "unknown-exercise",
+                ex_ctx.add(_line_of(node, key), "unknown-exercise",
                            f"{eid}.{key} names {target!r}, which is not in the catalog"
-                           f"{_hint(target, catalog)}", key)
+                           f"{_hint(target, catalog)}", _join(where, key))
             if target == eid:
-                ex_ctx.add(line, "bad-link", f"{eid}.{key} names the exercise itself", key)
+                ex_ctx.add(_line_of(node, key), "bad-link", f"{eid}.{key} names the exercise itself",
+                           _join(where, key))
         for s in entry.sources:
             if s not in sources:
-                ex_ctx.add(line, "unknown-source",
-                           f"{eid} cites {s!r}, which is not in sources.yaml{_hint(s, sources)}", "sources")
+                ex_ctx.add(_line_of(node, "sources"), "unknown-source",
+                           f"{eid} cites {s!r}, which is not in sources.yaml{_hint(s, sources)}",
+                           _join(where, "sources"))
 
     # Rule files: first every file's layer and derived names, then the rules themselves.
     derived: dict[str, tuple[str, FieldSpec]] = {}
@@ -1112,11 +1114,14 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
 
     # Derived names that no later layer reads are dead conclusions.
     read_by_later: set[str] = set()
+    set_by_loaded: set[str] = set()
     for layer_rules in by_layer.values():
         for rule in layer_rules:
             read_by_later |= rule.reads
+            set_by_loaded |= {f"derived.{n}" for n, _ in rule.then.set}
     for path, (layer, _) in derived.items():
-        if path not in read_by_later:
+        # A setter that failed to load has its own problem already.
+        if path in set_by_loaded and path not in read_by_later:
             setter = next((r for r in by_layer[layer] if any(f"derived.{n}" == path for n, _ in r.then.set)),
                           None)
             problems.append(Problem(setter.file if setter else "?", setter.line if setter else None,
@@ -1132,5 +1137,5 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
         for layer, rules in by_layer.items()
     )
     return Pack(name, version, description, digest_of(root), str(root), layers,
-                {eid: entry for eid, (entry, _) in catalog.items()}, sources, tuple(phases),
+                {eid: entry for eid, (entry, _, _) in catalog.items()}, sources, tuple(phases),
                 {path: spec for path, (_, spec) in derived.items()})

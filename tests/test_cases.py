@@ -1,0 +1,83 @@
+"""Golden cases in rules/cases/: each named profile gets the outcome its case states."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import backrx
+from backrx.rulepack import bundled_path
+
+CASE_KEYS = {"outcome", "urgency", "stage", "risk", "pathways", "not_pathways", "fired", "not_fired",
+             "prescribed", "not_prescribed", "not_prescribed_in", "excluded", "max_load_in", "minutes"}
+
+
+def _cases() -> list[Any]:
+    out = []
+    for path in sorted((bundled_path() / "cases").glob("*.yaml")):
+        for case in yaml.safe_load(path.read_text(encoding="utf-8"))["cases"]:
+            out.append(pytest.param(case, id=f"{path.stem}/{case['name']}"))
+    return out
+
+
+CASES = _cases()
+
+
+def _prescribed(rec: backrx.Recommendation, phase: str | None = None) -> set[str]:
+    if rec.program is None:
+        return set()
+    return {p.exercise.id for ph in rec.program.phases if phase in (None, ph.id) for p in ph.prescriptions}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden_case(case: dict[str, Any], rules: backrx.RuleSet) -> None:
+    """The case's profile gets every outcome the case states."""
+    expect = case["expect"]
+    assert set(expect) <= CASE_KEYS, set(expect) - CASE_KEYS
+    rec = rules.recommend(case["profile"])
+    fired = [f.rule_id for f in rec.trace]
+    if "outcome" in expect:
+        assert rec.outcome == expect["outcome"]
+    if "urgency" in expect:
+        assert (rec.referral.urgency if rec.referral else None) == expect["urgency"]
+    if "stage" in expect:
+        assert rec.classification.stage == expect["stage"]
+    if "risk" in expect:
+        assert rec.classification.startback_risk == expect["risk"]
+    assert set(expect.get("pathways", [])) <= set(rec.classification.pathways)
+    assert not set(expect.get("not_pathways", [])) & set(rec.classification.pathways)
+    assert set(expect.get("fired", [])) <= set(fired)
+    assert not set(expect.get("not_fired", [])) & set(fired)
+    assert set(expect.get("prescribed", [])) <= _prescribed(rec)
+    assert not set(expect.get("not_prescribed", [])) & _prescribed(rec)
+    for phase, ids in expect.get("not_prescribed_in", {}).items():
+        assert not set(ids) & _prescribed(rec, phase), phase
+    excluded = {e.exercise_id for e in rec.program.excluded} if rec.program else set()
+    assert set(expect.get("excluded", [])) <= excluded
+    for phase, cap in expect.get("max_load_in", {}).items():
+        assert rec.program is not None
+        loads = [p.exercise.load for ph in rec.program.phases if ph.id == phase for p in ph.prescriptions]
+        assert loads and max(loads) <= cap
+    for exercise, by_phase in expect.get("minutes", {}).items():
+        assert rec.program is not None
+        got = {ph.id: p.dose.minutes for ph in rec.program.phases for p in ph.prescriptions
+               if p.exercise.id == exercise}
+        assert got == by_phase
+
+
+def test_there_are_enough_cases() -> None:
+    """The pack ships at least 40 golden cases with unique names."""
+    names = [c.values[0]["name"] for c in CASES]
+    assert len(names) >= 40
+    assert len(set(names)) == len(names)
+
+
+def test_every_rule_fires_in_some_case(rules: backrx.RuleSet) -> None:
+    """Rule coverage: every rule of the bundled pack fires for at least one golden case."""
+    fired: set[str] = set()
+    for param in CASES:
+        fired |= {f.rule_id for f in rules.recommend(param.values[0]["profile"]).trace}
+    assert [rule_id for rule_id in rules.rule_ids if rule_id not in fired] == []
