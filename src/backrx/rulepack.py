@@ -1041,7 +1041,9 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
             problems.append(Problem(f.name, None, None, "empty-file", "the file is empty"))
 
     meta_ctx = _Ctx(problems, "pack.yaml")
-    name, version, description = _read_meta(meta_ctx, docs["pack.yaml"]) if "pack.yaml" in docs else ("", "", "")
+    name, version, description = (
+        _read_meta(meta_ctx, docs["pack.yaml"]) if "pack.yaml" in docs else ("", "", "")
+    )
     sources = _read_sources(_Ctx(problems, "sources.yaml"), docs["sources.yaml"]) \
         if "sources.yaml" in docs else {}
     ex_ctx = _Ctx(problems, "exercises.yaml")
