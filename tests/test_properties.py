@@ -1,0 +1,70 @@
+"""Properties a clinician cares about, over generated profiles on the bundled pack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+
+import backrx
+from backrx.profile import GYM_EQUIPMENT
+from backrx.testing import profiles
+
+OPPOSITE = {"extension": "flexion", "flexion": "extension"}
+
+
+@settings(max_examples=300)
+@given(profile=profiles())
+def test_phase_one_never_goes_against_the_preference(profile: dict[str, Any],
+                                                     rules: backrx.RuleSet) -> None:
+    """Phase 1 holds no exercise in the direction opposite to the directional preference."""
+    rec = rules.recommend(profile)
+    opposite = OPPOSITE.get(profile.get("directional_preference", "unknown"))
+    if rec.program is None or opposite is None:
+        return
+    calm = rec.program.phases[0]
+    assert [p.exercise.id for p in calm.prescriptions if p.exercise.direction == opposite] == []
+
+
+@settings(max_examples=300)
+@given(profile=profiles())
+def test_nothing_needs_what_the_person_lacks(profile: dict[str, Any], rules: backrx.RuleSet) -> None:
+    """No prescription needs equipment or a setting the person did not list."""
+    rec = rules.recommend(profile)
+    if rec.program is None:
+        return
+    prefs = profile.get("preferences") or {}
+    places = set(prefs.get("settings", ["home"]))
+    kit = set(prefs.get("equipment", [])) | (GYM_EQUIPMENT if "gym" in places else set())
+    for phase in rec.program.phases:
+        for p in phase.prescriptions:
+            assert set(p.exercise.equipment) <= kit, p.exercise.id
+            assert places & set(p.exercise.settings), p.exercise.id
+
+
+@settings(max_examples=300)
+@given(profile=profiles())
+def test_every_prescription_explains_itself(profile: dict[str, Any], rules: backrx.RuleSet) -> None:
+    """Every prescription has a rationale, sources that resolve, and rule ids found in the trace."""
+    rec = rules.recommend(profile)
+    if rec.program is None:
+        return
+    fired = {f.rule_id for f in rec.trace}
+    for phase in rec.program.phases:
+        assert phase.prescriptions, f"phase {phase.id} is empty"
+        for p in phase.prescriptions:
+            assert p.rationale.strip()
+            assert p.sources and set(p.sources) <= set(rules.pack.sources)
+            assert p.rule_ids and set(p.rule_ids) <= fired
+    for f in rec.trace:
+        assert f.rationale.strip() and f.sources
+
+
+@settings(max_examples=200)
+@given(profile=profiles(pain_intensity=8))
+def test_severe_pain_keeps_phase_one_light(profile: dict[str, Any], rules: backrx.RuleSet) -> None:
+    """With pain of 7/10 or more, every phase-1 exercise has load 2 or less."""
+    rec = rules.recommend(profile)
+    if rec.program is None:
+        return
+    assert all(p.exercise.load <= 2 for p in rec.program.phases[0].prescriptions)
