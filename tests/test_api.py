@@ -10,11 +10,17 @@ import backrx
 def test_all_is_pinned() -> None:
     """backrx.__all__ lists exactly the documented public names, sorted."""
     assert backrx.__all__ == [
+        "AdjustmentRound",
+        "Change",
         "Classification",
         "Dose",
+        "Elimination",
         "EngineError",
         "Exclusion",
         "Exercise",
+        "ExerciseResponse",
+        "Feedback",
+        "FeedbackError",
         "Firing",
         "Phase",
         "Prescription",
@@ -28,9 +34,12 @@ def test_all_is_pinned() -> None:
         "RuleSet",
         "RulesetInfo",
         "__version__",
+        "adjust",
+        "load_feedback",
         "load_profile",
         "load_rules",
         "recommend",
+        "replay",
     ]
     assert backrx.__all__ == sorted(backrx.__all__)
     for name in backrx.__all__:

@@ -4,11 +4,16 @@ backrx supports clinicians and informed users; it does not diagnose.
 """
 
 from backrx._version import __version__
-from backrx.errors import EngineError, Problem, RuleError
+from backrx.adjust import adjust, replay
+from backrx.errors import EngineError, FeedbackError, Problem, RuleError
+from backrx.feedback import ExerciseResponse, Feedback, load_feedback
 from backrx.profile import Profile, load_profile
 from backrx.recommendation import (
+    AdjustmentRound,
+    Change,
     Classification,
     Dose,
+    Elimination,
     Exclusion,
     Exercise,
     Firing,
@@ -23,11 +28,17 @@ from backrx.recommendation import (
 from backrx.ruleset import RuleSet, load_rules, recommend
 
 __all__ = [
+    "AdjustmentRound",
+    "Change",
     "Classification",
     "Dose",
+    "Elimination",
     "EngineError",
     "Exclusion",
     "Exercise",
+    "ExerciseResponse",
+    "Feedback",
+    "FeedbackError",
     "Firing",
     "Phase",
     "Prescription",
@@ -41,7 +52,10 @@ __all__ = [
     "RuleSet",
     "RulesetInfo",
     "__version__",
+    "adjust",
+    "load_feedback",
     "load_profile",
     "load_rules",
     "recommend",
+    "replay",
 ]

@@ -30,6 +30,12 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--engine", choices=("auto", "durable", "reference"), default="auto",
                      help=argparse.SUPPRESS)
 
+    adj = sub.add_parser("adjust", help="adjust a recommendation from next-day feedback")
+    adj.add_argument("recommendation", help="a Recommendation as JSON (from recommend --format json)")
+    adj.add_argument("feedback", help="feedback file (.yaml, .yml or .json)")
+    adj.add_argument("--rules", metavar="DIR", help="the rule pack that made the recommendation")
+    adj.add_argument("--format", choices=("json", "text", "md"), default="json")
+
     check = sub.add_parser("check", help="validate a rule pack; exit 1 listing every problem")
     check.add_argument("dir", nargs="?", help="rule pack folder (default: the bundled pack)")
 
@@ -57,6 +63,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 out.write(rec.explain() + "\n")
             return 0
+        if args.command == "adjust":
+            from pathlib import Path
+
+            from backrx.adjust import adjust
+            from backrx.feedback import load_feedback
+            from backrx.recommendation import Recommendation
+            from backrx.ruleset import load_rules
+
+            rec = Recommendation.model_validate_json(Path(args.recommendation).read_text(encoding="utf-8"))
+            pack = load_rules(args.rules) if args.rules else None
+            new = adjust(rec, load_feedback(args.feedback), rules=pack)
+            if args.format == "json":
+                out.write(new.model_dump_json(indent=2) + "\n")
+            elif args.format == "md":
+                out.write(new.to_markdown())
+            else:
+                out.write(new.explain() + "\n")
+            return 0
         if args.command == "check":
             from backrx.ruleset import load_rules
 
@@ -75,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(str(exc) + "\n")
         return 1
     except ValidationError as exc:
-        sys.stderr.write(f"invalid profile:\n{exc}\n")
+        sys.stderr.write(f"invalid input:\n{exc}\n")
         return 2
     except (OSError, ValueError, EngineError) as exc:
         sys.stderr.write(f"backrx: {exc}\n")

@@ -109,7 +109,7 @@ def decide(pack: Pack, engine: Engine, values: dict[str, Value]) -> Decision:
     decision = Decision(dict(values))
     current = decision.values
     for index, layer in enumerate(pack.layers):
-        if index > 0 and decision.refers:
+        if layer.name == "adjust" or (index > 0 and decision.refers):
             break
         for position in engine.match(index, current):
             rule = layer.rules[position]

@@ -165,7 +165,7 @@ class _Planner:
                       rule_ids=b.rule_ids)
             for eid, b in sorted(self.blocked.items())
         ]
-        return Program(phases=phases, excluded=excluded)
+        return Program(phases=phases, excluded=excluded, current_phase=phases[0].id if phases else "")
 
 
 def plan(pack: Pack, profile: Profile, decision: Decision) -> Program:

@@ -6,6 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backrx.feedback import Feedback
+from backrx.profile import Profile
+
 DISCLAIMER = (
     "backrx supports clinicians and informed users in choosing exercise for back pain. "
     "It does not diagnose, and it does not replace an assessment by a qualified health "
@@ -97,11 +100,33 @@ class Exclusion(_Out):
     rule_ids: list[str]
 
 
+class Elimination(_Out):
+    """Elimination mode: exercises that may have made things worse come back one per day."""
+
+    phase: str
+    testing: str | None = Field(description="the exercise brought back on its own for this day")
+    queue: list[Prescription] = Field(description="the exercises still to bring back, in order")
+
+
 class Program(_Out):
     """The staged program."""
 
     phases: list[Phase]
     excluded: list[Exclusion] = Field(default_factory=list)
+    current_phase: str = Field(default="", description="the phase the person is in now")
+    dropped: list[str] = Field(
+        default_factory=list,
+        description="exercises dropped for making things worse; they return only one at a time",
+    )
+    elimination: Elimination | None = None
+
+    @property
+    def phase_now(self) -> Phase:
+        """The current phase."""
+        for phase in self.phases:
+            if phase.id == self.current_phase:
+                return phase
+        return self.phases[0]
 
 
 class Referral(_Out):
@@ -147,8 +172,35 @@ class RulesetInfo(_Out):
     digest: str
 
 
+Action = Literal["drop", "regress", "hold", "progress", "suspend", "reintroduce", "advance"]
+
+
+class Change(_Out):
+    """One change that :func:`backrx.adjust` made, with what it was before and after."""
+
+    action: Action
+    phase: str
+    exercise_id: str | None
+    before: Prescription | None
+    after: Prescription | None
+    reason: str
+    rule_ids: list[str]
+
+
+class AdjustmentRound(_Out):
+    """One call of :func:`backrx.adjust`: the feedback, the rules that fired, what changed."""
+
+    round: int
+    feedback: Feedback
+    phase_before: str
+    phase_after: str
+    changes: list[Change]
+    trace: list[Firing]
+    elimination_after: Elimination | None = None
+
+
 class Recommendation(_Out):
-    """The result of :func:`backrx.recommend`."""
+    """The result of :func:`backrx.recommend` (and of :func:`backrx.adjust`)."""
 
     outcome: Literal["program", "refer"]
     referral: Referral | None
@@ -159,6 +211,10 @@ class Recommendation(_Out):
     trace: list[Firing]
     references: list[Reference]
     ruleset: RulesetInfo
+    profile: Profile | None = Field(default=None, description="the profile this was made for")
+    adjustments: list[AdjustmentRound] = Field(
+        default_factory=list, description="every adjustment since the recommendation, in order"
+    )
     disclaimer: str = DISCLAIMER
 
     def explain(self) -> str:

@@ -50,6 +50,20 @@ def explain(rec: Recommendation) -> str:
             lines.append("Left out:")
             for e in rec.program.excluded:
                 lines.append(f"  - {e.exercise_name} ({', '.join(e.phases)}): {' '.join(e.reasons)}")
+    if rec.adjustments:
+        lines.append("")
+        lines.append("Adjustments (test and measure):")
+        for round_ in rec.adjustments:
+            lines.append(f"  Round {round_.round} ({round_.phase_before} -> {round_.phase_after}):")
+            for change in round_.changes:
+                name = change.exercise_id or change.phase
+                lines.append(f"    - {change.action} {name}: {change.reason}")
+            if not round_.changes:
+                lines.append("    - no change")
+    if rec.program is not None and rec.program.elimination is not None:
+        mode = rec.program.elimination
+        nxt = mode.queue[0].exercise.name if mode.queue else "none (the last one)"
+        lines.append(f"Elimination mode: testing {mode.testing} on its own; next to come back: {nxt}.")
     if rec.safety_net:
         lines.append("")
         lines.append("Stop and seek care if:")
@@ -81,8 +95,15 @@ def handout(rec: Recommendation) -> str:
         out += ["## Why this plan", ""]
         out += [f"- {reason}" for reason in rec.rationale]
         out.append("")
+        if rec.program.elimination is not None:
+            mode = rec.program.elimination
+            nxt = f" Next to come back: {mode.queue[0].exercise.name}." if mode.queue else ""
+            out += ["## Finding what made you worse", "",
+                    f"Some exercises are paused. Today, do {mode.testing} on its own with the rest of "
+                    f"your plan, and note how you feel tomorrow.{nxt}", ""]
         for phase in rec.program.phases:
-            out += [f"## {phase.name} (weeks {phase.start_week} to {phase.end_week})", "",
+            now = " (you are here)" if phase.id == rec.program.current_phase and rec.adjustments else ""
+            out += [f"## {phase.name} (weeks {phase.start_week} to {phase.end_week}){now}", "",
                     f"**Goal:** {phase.goal}", ""]
             out += ["| Exercise | How much | Why |", "|---|---|---|"]
             for p in phase.prescriptions:

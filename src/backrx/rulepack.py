@@ -41,16 +41,20 @@ from backrx.condition import (
 )
 from backrx.errors import Problem, RuleError
 from backrx.profile import EQUIPMENT, SETTINGS
-from backrx.vocabulary import CONCLUDED_BY, FIELDS, PATHWAYS, RISKS, URGENCIES, FieldSpec
+from backrx.vocabulary import ADJUST_FIELDS, CONCLUDED_BY, FIELDS, PATHWAYS, RISKS, URGENCIES, FieldSpec
 
 #: The layers, in the order they run. Each reads only what earlier layers concluded.
-LAYERS: tuple[str, ...] = ("triage", "classification", "components", "exclusions", "dosing")
+LAYERS: tuple[str, ...] = ("triage", "classification", "components", "exclusions", "dosing", "adjust")
+#: The layers :func:`backrx.recommend` runs; ``adjust`` runs in :func:`backrx.adjust`.
+RECOMMEND_LAYERS: tuple[str, ...] = LAYERS[:5]
+ADJUST_ACTIONS: tuple[str, ...] = ("drop", "regress", "hold", "progress")  # most conservative first
 LAYER_ACTIONS: dict[str, tuple[str, ...]] = {
     "triage": ("refer", "safety_net", "set", "explain"),
     "classification": ("pathway", "risk", "set", "safety_net", "explain"),
     "components": ("prescribe", "pathway", "set", "explain"),
     "exclusions": ("exclude", "explain"),
     "dosing": ("dose", "schedule", "explain"),
+    "adjust": ("adjust", "stop_direction", "eliminate", "advance", "refer", "safety_net", "explain"),
 }
 CATEGORIES = ("mobility", "flexibility", "balance", "strength", "aerobic", "soft_tissue", "education")
 DIRECTIONS = ("extension", "flexion", "neutral")
@@ -165,6 +169,10 @@ class Then:
     exclude: tuple[Exclude, ...] = ()
     dose: tuple[DoseSpec, ...] = ()
     schedule: tuple[Schedule, ...] = ()
+    adjust: str | None = None
+    stop_direction: bool = False
+    eliminate: bool = False
+    advance: bool = False
 
 
 @dataclass(frozen=True)
@@ -522,6 +530,8 @@ class _Scope:
         self.read: set[str] = set()
 
     def lookup(self, ctx: _Ctx, name: str, line: int | None, where: str) -> FieldSpec | None:
+        if self.layer == "adjust" or name in ADJUST_FIELDS:
+            return self._lookup_adjust(ctx, name, line, where)
         here = LAYERS.index(self.layer)
         if name.startswith("derived."):
             found = self.derived.get(name)
@@ -550,6 +560,20 @@ class _Scope:
             return None
         self.read.add(name)
         return known
+
+
+    def _lookup_adjust(self, ctx: _Ctx, name: str, line: int | None, where: str) -> FieldSpec | None:
+        spec = ADJUST_FIELDS.get(name)
+        if self.layer != "adjust":
+            ctx.add(line, "layer-order", f"{name!r} is feedback; only adjust rules can read it", where)
+            return None
+        if spec is None:
+            ctx.add(line, "unknown-field",
+                    f"unknown field {name!r} for an adjust rule{_hint(name, ADJUST_FIELDS)}; adjust rules "
+                    "read response.*, exercise.*, feedback.* and program.*", where)
+            return None
+        self.read.add(name)
+        return spec
 
 
 def _scalar_ok(spec: FieldSpec, value: Any) -> str | None:
@@ -735,6 +759,18 @@ def _parse_then(ctx: _Ctx, node: Any, layer: str, where: str, known: _Known) -> 
             if value is not True:
                 ctx.add(line, "wrong-type",
                         "explain takes true: the rule's only conclusion is its rationale", here)
+        elif key == "adjust":
+            if value not in ADJUST_ACTIONS:
+                ctx.add(line, "unknown-value",
+                        f"adjust {value!r} is not one of {', '.join(ADJUST_ACTIONS)}"
+                        f"{_hint(str(value), ADJUST_ACTIONS)}", here)
+            else:
+                out["adjust"] = value
+        elif key in ("stop_direction", "eliminate", "advance"):
+            if value is not True:
+                ctx.add(line, "wrong-type", f"{key} takes true", here)
+            else:
+                out[key] = True
         elif key == "safety_net":
             items = [value] if isinstance(value, str) else value
             if not isinstance(items, list) or not all(isinstance(t, str) and t.strip() for t in items):

@@ -137,6 +137,7 @@ class RuleSet:
             trace=trace,
             references=references,
             ruleset=self._info,
+            profile=profile,
         )
 
     def rule(self, rule_id: str) -> Rule:

@@ -145,6 +145,50 @@ def _build() -> dict[str, FieldSpec]:
 #: Every field a condition may read, except ``derived.*`` variables.
 FIELDS: dict[str, FieldSpec] = _build()
 
+_DIRECTIONS = ("extension", "flexion", "neutral")
+_CATEGORIES = ("mobility", "flexibility", "balance", "strength", "aerobic", "soft_tissue", "education")
+
+
+def _adjust_fields() -> dict[str, FieldSpec]:
+    from backrx.profile import RED_FLAGS
+
+    specs = [
+        FieldSpec("response.pain_during", "int", (), 0, 10, "feedback", "pain during the exercise, 0..10"),
+        FieldSpec("response.next_day", "enum", ("better", "same", "worse"), origin="feedback",
+                  description="how the person felt the day after"),
+        FieldSpec("response.peripheralized", "bool", origin="feedback",
+                  description="symptoms spread further down the leg"),
+        FieldSpec("exercise.direction", "enum", _DIRECTIONS, origin="feedback"),
+        FieldSpec("exercise.category", "enum", _CATEGORIES, origin="feedback"),
+        FieldSpec("exercise.load", "int", (), 1, 5, "feedback"),
+        FieldSpec("exercise.has_easier", "bool", origin="feedback",
+                  description="an easier variant exists that the person can do"),
+        FieldSpec("exercise.has_harder", "bool", origin="feedback",
+                  description="a harder variant exists that the person can do"),
+        FieldSpec("exercise.reintroduced", "bool", origin="feedback",
+                  description="the exercise is being reintroduced on its own (elimination)"),
+        FieldSpec("feedback.responses", "int", (), 0, 200, "feedback", "number of responses"),
+        FieldSpec("feedback.worse_count", "int", (), 0, 200, "feedback",
+                  "number of exercises reported worse the next day"),
+        FieldSpec("feedback.peripheralized_any", "bool", origin="feedback",
+                  description="any exercise spread symptoms down the leg"),
+        FieldSpec("feedback.all_settled", "bool", origin="feedback",
+                  description="every response: pain 3/10 or less, the same or better next day"),
+        FieldSpec("feedback.covers_phase", "bool", origin="feedback",
+                  description="every exercise of the current phase has a response"),
+        FieldSpec("feedback.new_red_flags", "list", RED_FLAGS, origin="feedback",
+                  description="red flags reported since the recommendation"),
+        FieldSpec("program.elimination", "bool", origin="feedback",
+                  description="elimination mode is active"),
+        FieldSpec("program.has_next_phase", "bool", origin="feedback",
+                  description="the current phase is not the last"),
+    ]
+    return {spec.path: spec for spec in specs}
+
+
+#: The fields adjust rules read: one exercise's response, the exercise, the whole feedback.
+ADJUST_FIELDS: dict[str, FieldSpec] = _adjust_fields()
+
 #: Which layer's rules conclude each conclusion field.
 CONCLUDED_BY: dict[str, str] = {
     "referral_urgency": "triage",
@@ -166,5 +210,5 @@ def as_data() -> list[dict[str, Any]]:
             "operators": list(spec.operators),
             "description": spec.description,
         }
-        for spec in FIELDS.values()
+        for spec in (*FIELDS.values(), *ADJUST_FIELDS.values())
     ]

@@ -1,0 +1,234 @@
+"""Test and measure: adjust() follows the pack's adjust rules and keeps a replayable trail."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+from tests.conftest import base_profile
+
+import backrx
+from backrx.profile import RED_FLAGS
+from backrx.rulepack import bundled_path
+from backrx.testing import profiles
+
+EXTENSION = base_profile(age=34, duration_weeks=22, leg_pain="buttock_thigh", pain_intensity=5,
+                         directional_preference="extension")
+ADJUST_CASE_KEYS = {"outcome", "urgency", "phase", "fired", "not_fired", "actions", "present", "absent",
+                    "dropped", "elimination_testing", "safety_net_contains", "dose"}
+
+
+def _adjust_cases() -> list[Any]:
+    out = []
+    for path in sorted((bundled_path() / "cases" / "adjust").glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for case in doc["cases"]:
+            case = dict(case, profile=doc["profiles"][case["profile"]])
+            out.append(pytest.param(case, id=f"{path.stem}/{case['name']}"))
+    return out
+
+
+ADJUST_CASES = _adjust_cases()
+
+
+def _ids(rec: backrx.Recommendation) -> set[str]:
+    assert rec.program is not None
+    return {p.exercise.id for p in rec.program.phase_now.prescriptions}
+
+
+@pytest.mark.parametrize("case", ADJUST_CASES)
+def test_golden_adjustment(case: dict[str, Any], rules: backrx.RuleSet) -> None:
+    """Each golden adjustment case gets the result it states after its rounds of feedback."""
+    expect = case["expect"]
+    assert set(expect) <= ADJUST_CASE_KEYS, set(expect) - ADJUST_CASE_KEYS
+    rec = rules.recommend(case["profile"])
+    for feedback in case["rounds"]:
+        rec = backrx.adjust(rec, feedback, rules=rules)
+    last = rec.adjustments[-1]
+    fired = {f.rule_id for f in last.trace}
+    assert set(expect.get("fired", [])) <= fired
+    assert not set(expect.get("not_fired", [])) & fired
+    if "outcome" in expect:
+        assert rec.outcome == expect["outcome"]
+    if "urgency" in expect:
+        assert rec.referral is not None and rec.referral.urgency == expect["urgency"]
+    if rec.program is None:
+        return
+    if "phase" in expect:
+        assert rec.program.current_phase == expect["phase"]
+    actions: dict[str | None, set[str]] = {}
+    for change in last.changes:
+        actions.setdefault(change.exercise_id, set()).add(change.action)
+    for exercise_id, action in expect.get("actions", {}).items():
+        assert action in actions.get(exercise_id, set()), (exercise_id, actions)
+    assert set(expect.get("present", [])) <= _ids(rec)
+    assert not set(expect.get("absent", [])) & _ids(rec)
+    assert set(expect.get("dropped", [])) <= set(rec.program.dropped)
+    if "elimination_testing" in expect:
+        assert rec.program.elimination is not None
+        assert rec.program.elimination.testing == expect["elimination_testing"]
+    if "safety_net_contains" in expect:
+        assert any(expect["safety_net_contains"] in s for s in rec.safety_net)
+    for exercise_id, dose in expect.get("dose", {}).items():
+        p = next(p for p in rec.program.phase_now.prescriptions if p.exercise.id == exercise_id)
+        assert p.dose.model_dump(exclude_none=True, exclude={"sessions_per_week"}) == dose
+
+
+def test_enough_adjustment_cases_cover_every_adjust_rule(rules: backrx.RuleSet) -> None:
+    """At least 12 golden adjustment cases, and every adjust rule fires in one of them."""
+    assert len(ADJUST_CASES) >= 12
+    fired: set[str] = set()
+    for param in ADJUST_CASES:
+        case = param.values[0]
+        rec = rules.recommend(case["profile"])
+        for feedback in case["rounds"]:
+            rec = backrx.adjust(rec, feedback, rules=rules)
+            fired |= {f.rule_id for f in rec.adjustments[-1].trace}
+    adjust_rules = [r for r in rules.rule_ids if r.startswith("adjust.")]
+    assert [r for r in adjust_rules if r not in fired] == []
+
+
+def test_elimination_end_to_end(rules: backrx.RuleSet) -> None:
+    """Over several days, elimination brings back one exercise a day and finds the culprit."""
+    rec = rules.recommend(EXTENSION)
+    rec = backrx.adjust(rec, {"responses": [
+        {"exercise_id": "prone-press-up", "pain_during": 3, "next_day": "worse"},
+        {"exercise_id": "cat-camel", "pain_during": 2, "next_day": "worse"},
+        {"exercise_id": "single-leg-stance", "pain_during": 1, "next_day": "worse"},
+    ]}, rules=rules)
+    assert rec.program is not None and rec.program.elimination is not None
+    assert rec.program.elimination.testing == "prone-press-up"
+    assert [p.exercise.id for p in rec.program.elimination.queue] == ["cat-camel", "single-leg-stance"]
+    assert "Next: Cat-camel" in rec.adjustments[-1].changes[-1].reason
+    # Day 2: prone-press-up on its own was fine; cat-camel comes back.
+    rec = backrx.adjust(rec, {"responses": [
+        {"exercise_id": "prone-press-up", "pain_during": 2, "next_day": "same"}]}, rules=rules)
+    assert rec.program is not None and rec.program.elimination is not None
+    assert rec.program.elimination.testing == "cat-camel"
+    # Day 3: cat-camel on its own made things worse: it is the culprit and is dropped.
+    rec = backrx.adjust(rec, {"responses": [
+        {"exercise_id": "cat-camel", "pain_during": 2, "next_day": "worse"}]}, rules=rules)
+    assert rec.program is not None and "cat-camel" in rec.program.dropped
+    assert rec.program.elimination is not None and rec.program.elimination.testing == "single-leg-stance"
+    # Day 4: the last one is fine; elimination ends with the culprit out and the rest back.
+    rec = backrx.adjust(rec, {"responses": [
+        {"exercise_id": "single-leg-stance", "pain_during": 1, "next_day": "better"}]}, rules=rules)
+    assert rec.program is not None and rec.program.elimination is None
+    assert {"prone-press-up", "single-leg-stance"} <= _ids(rec)
+    assert "cat-camel" not in _ids(rec)
+    assert "Elimination" not in rec.explain() or "testing" not in rec.explain().split("Elimination")[-1]
+
+
+@st.composite
+def _scenario(draw: st.DrawFn) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    profile = draw(profiles(red_flags=[]))
+    rounds = []
+    for _ in range(draw(st.integers(1, 3))):
+        rounds.append({
+            "pick": draw(st.lists(st.integers(0, 30), max_size=6)),
+            "pain": draw(st.lists(st.integers(0, 10), min_size=6, max_size=6)),
+            "day": draw(st.lists(st.sampled_from(["better", "same", "worse"]), min_size=6, max_size=6)),
+            "peri": draw(st.lists(st.booleans(), min_size=6, max_size=6)),
+            "flags": draw(st.one_of(st.just([]), st.just([]), st.lists(st.sampled_from(RED_FLAGS),
+                                                                         max_size=2, unique=True))),
+        })
+    return profile, rounds
+
+
+def _feedback(rec: backrx.Recommendation, spec: dict[str, Any]) -> dict[str, Any]:
+    assert rec.program is not None
+    present = [p.exercise.id for p in rec.program.phase_now.prescriptions]
+    chosen = list(dict.fromkeys(present[i % len(present)] for i in spec["pick"])) if present else []
+    return {
+        "responses": [
+            {"exercise_id": eid, "pain_during": spec["pain"][k], "next_day": spec["day"][k],
+             "peripheralized": spec["peri"][k]}
+            for k, eid in enumerate(chosen)
+        ],
+        "new_red_flags": spec["flags"],
+    }
+
+
+@settings(max_examples=200)
+@given(scenario=_scenario())
+def test_adjustment_properties(scenario: tuple[dict[str, Any], list[dict[str, Any]]],
+                               rules: backrx.RuleSet) -> None:
+    """Worse or spreading never raises a dose, worse never stays unchanged, red flags refer, trail replays."""
+    profile, specs = scenario
+    original = rules.recommend(profile)
+    rec = original
+    for spec in specs:
+        if rec.program is None:
+            break
+        feedback = _feedback(rec, spec)
+        before = {p.exercise.id: p for p in rec.program.phase_now.prescriptions}
+        nxt = backrx.adjust(rec, feedback, rules=rules)
+        assert nxt.model_dump_json() == backrx.adjust(rec, feedback, rules=rules).model_dump_json()
+        if feedback["new_red_flags"]:
+            assert nxt.referral is not None
+            if set(feedback["new_red_flags"]) - {"inflammatory_back_pain"}:
+                assert nxt.outcome == "refer" and nxt.program is None
+        bad_day = any(r["next_day"] == "worse" or r["peripheralized"] for r in feedback["responses"])
+        if nxt.program is not None and bad_day:
+            for change in nxt.adjustments[-1].changes:
+                if change.before is not None and change.after is not None and \
+                        change.before.exercise.id == change.after.exercise.id:
+                    for name in ("sets", "reps", "hold_seconds", "minutes"):
+                        b, a = getattr(change.before.dose, name), getattr(change.after.dose, name)
+                        assert b is None or a is None or a <= b, (change.action, name)
+                if change.before is not None and change.after is not None and \
+                        change.before.exercise.id != change.after.exercise.id and change.action == "regress":
+                    assert change.after.exercise.load <= change.before.exercise.load
+        if nxt.program is not None:
+            for r in feedback["responses"]:
+                if r["next_day"] == "worse":
+                    changed = {c.exercise_id for c in nxt.adjustments[-1].changes
+                               if c.action in ("drop", "regress", "suspend")
+                               or (c.before is not None and c.after is not None and c.before != c.after)}
+                    assert r["exercise_id"] in changed or r["exercise_id"] not in before
+        rec = nxt
+    if original.program is not None and rec.program is not None:
+        assert backrx.replay(original.program, rec.adjustments) == rec.program
+    assert backrx.Recommendation.model_validate_json(rec.model_dump_json()) == rec
+
+
+def test_feedback_errors_name_the_field(rules: backrx.RuleSet) -> None:
+    """Feedback about an exercise not in the current phase is refused, naming the response."""
+    rec = rules.recommend(EXTENSION)
+    with pytest.raises(ValidationError) as info:
+        backrx.adjust(rec, {"responses": [{"exercise_id": "leg-press", "pain_during": 1,
+                                           "next_day": "same"}]}, rules=rules)
+    assert info.value.errors()[0]["loc"] == ("responses", 0, "exercise_id")
+    with pytest.raises(ValidationError):
+        backrx.adjust(rec, {"responses": [{"exercise_id": "cat-camel", "pain_during": 11,
+                                           "next_day": "same"}]}, rules=rules)
+
+
+def test_another_pack_is_refused(rules: backrx.RuleSet, pack_copy: Path) -> None:
+    """A recommendation is adjusted only by the pack that made it."""
+    (pack_copy / "pack.yaml").write_text("name: other\nversion: '9'\n")
+    other = backrx.load_rules(pack_copy, engine="reference")
+    rec = rules.recommend(EXTENSION)
+    with pytest.raises(backrx.FeedbackError):
+        backrx.adjust(rec, {"responses": []}, rules=other)
+
+
+def test_cli_adjust(tmp_path: Path, capsys: pytest.CaptureFixture[str], rules: backrx.RuleSet) -> None:
+    """`backrx adjust REC.json FEEDBACK.yaml` prints the adjusted recommendation."""
+    from backrx.cli import main
+
+    rec_path = tmp_path / "rec.json"
+    rec_path.write_text(rules.recommend(EXTENSION).model_dump_json())
+    fb_path = tmp_path / "fb.yaml"
+    fb_path.write_text("responses:\n  - {exercise_id: cat-camel, pain_during: 2, next_day: worse}\n")
+    assert main(["adjust", str(rec_path), str(fb_path)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["adjustments"][0]["changes"][0]["action"] == "drop"
+    assert main(["adjust", str(rec_path), str(fb_path), "--format", "md"]) == 0
+    assert "Left out for now" in capsys.readouterr().out
