@@ -2,8 +2,8 @@
 
 Usage: python benchmarks/memory.py [--n 100000] [--engine durable|reference]
 
-Prints RSS growth after warm-up at checkpoints, as absolute MB and as a ratio of the
-reference engine's growth over the same profiles in the same run (when --compare is given).
+Prints RSS growth after warm-up at checkpoints, in MB; with --compare it also runs the reference
+engine on the same profiles in the same process and prints the difference.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from tests.conftest import base_profile, needs_durable
 
 import backrx
 from backrx._engine import ReferenceEngine
-from backrx.condition import AllOf, AnyOf, AtLeast, Condition, FieldTest, NotOf, Value, evaluate
+from backrx.condition import AllOf, AnyOf, AtLeast, Condition, FieldTest, NotOf, Value, alternatives, evaluate
 from backrx.rulepack import Layer, Pack, Rule, Then, read_pack
 from backrx.testing import profiles
 
@@ -119,7 +119,9 @@ _trees = st.recursive(
 @given(_trees)
 def test_condition_trees_match_reference(condition: Condition) -> None:
     """Arbitrary all/any/not/at_least trees compile to durable with the reference meaning."""
-    from backrx._durable import DurableEngine
+    from backrx._durable import DurableEngine, compile_condition, split
+
+    assert len(split(compile_condition(condition))) <= alternatives(condition)
 
     engine = DurableEngine(_pack_of(condition))
     for values in _VALUES:

@@ -467,3 +467,14 @@ def test_every_problem_names_a_file_of_the_pack(pack_copy: Path) -> None:
     problems = problems_of(pack_copy)
     names = {path.name for path in pack_copy.glob("*.yaml")}
     assert all(p.file in names for p in problems), listing(problems)
+
+
+def test_condition_that_spreads_too_far_is_refused(pack_copy: Path) -> None:
+    """Nested at_least that would expand to millions of engine patterns is refused, not compiled."""
+    inner = ("{at_least: {count: 3, of: [{age: {gt: 1}}, {age: {gt: 2}}, {age: {gt: 3}}, "
+             "{age: {gt: 4}}, {age: {gt: 5}}, {age: {gt: 6}}]}}")
+    bomb = "{at_least: {count: 4, of: [" + ", ".join([inner] * 6) + "]}}"
+    replace(pack_copy / "classification.yaml", "when: {stage: acute}", f"when: {bomb}")
+    problems = problems_of(pack_copy)
+    codes = {(p.rule_id, p.code) for p in problems}
+    assert ("classify.stage.acute", "condition-too-complex") in codes, listing(problems)

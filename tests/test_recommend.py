@@ -220,3 +220,20 @@ def test_cli_schema_prints_every_schema(capsys: pytest.CaptureFixture[str]) -> N
     data = json.loads(capsys.readouterr().out)
     assert set(data) == {"profile", "recommendation", "rules", "vocabulary"}
     assert "red_flags" in data["profile"]["required"]
+
+
+def test_rule_schema_accepts_every_bundled_rule_file() -> None:
+    """`backrx schema rules` validates every rule file of the bundled pack (editors can use it)."""
+    import jsonschema
+    import yaml
+
+    from backrx.rulepack import REQUIRED_FILES, bundled_path
+    from backrx.schema import rule_file_schema
+
+    validator = jsonschema.Draft202012Validator(rule_file_schema())
+    files = [p for p in sorted(bundled_path().glob("*.yaml")) if p.name not in REQUIRED_FILES]
+    assert len(files) >= 6
+    for path in files:
+        errors = [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text()))]
+        assert errors == [], (path.name, errors[:3])
+    assert not validator.is_valid({"layer": "triage", "rules": [{"id": "Bad"}]})

@@ -17,6 +17,7 @@ property test holds the two to identical decisions.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -135,3 +136,27 @@ def depth_of(condition: Condition) -> int:
     if isinstance(condition, NotOf):
         return 1 + depth_of(condition.item)
     return 1 + max((depth_of(item) for item in condition.items), default=0)
+
+
+def alternatives(condition: Condition, negate: bool = False) -> int:
+    """How many alternative patterns the condition becomes once ``not`` is pushed down and
+    ``any`` / ``in`` / ``at_least`` are spread out (an upper bound for ``at_least``).
+
+    Engines that compile conditions (durable_rules) pay for each alternative, so the
+    loader bounds this number, not only the size of the tree.
+    """
+    if isinstance(condition, FieldTest):
+        if condition.op == "in":
+            assert isinstance(condition.value, tuple)
+            return 2 if negate else len(condition.value)
+        return 2 if negate and condition.op in ("eq", "lt", "lte", "gt", "gte") else 1
+    if isinstance(condition, NotOf):
+        return alternatives(condition.item, not negate)
+    if isinstance(condition, AtLeast):
+        count = len(condition.items) - condition.count + 1 if negate else condition.count
+        widest = max(alternatives(item, negate) for item in condition.items)
+        return math.comb(len(condition.items), count) * int(widest**count)
+    parts = [alternatives(item, negate) for item in condition.items]
+    if isinstance(condition, AllOf) != negate:  # a conjunction multiplies
+        return int(math.prod(parts))
+    return sum(parts)

@@ -35,6 +35,7 @@ from backrx.condition import (
     FieldTest,
     NotOf,
     Scalar,
+    alternatives,
     depth_of,
     fields_of,
     size_of,
@@ -69,6 +70,7 @@ MAX_FILES = 200
 MAX_RULES = 20_000
 MAX_CONDITION_NODES = 64
 MAX_CONDITION_DEPTH = 10
+MAX_ALTERNATIVES = 256  # patterns one condition may expand to (see condition.alternatives)
 MAX_AT_LEAST_ITEMS = 8
 MAX_IN_VALUES = 50
 MAX_DERIVED = 100
@@ -1009,6 +1011,10 @@ def _parse_rule(ctx: _Ctx, node: Any, where: str, layer: str, known: _Known,
         if size_of(when) > MAX_CONDITION_NODES:
             ctx.add(_line_of(node, "when"), "condition-too-large",
                     f"the condition has {size_of(when)} parts; the limit is {MAX_CONDITION_NODES}", "when")
+        elif alternatives(when) > MAX_ALTERNATIVES:
+            ctx.add(_line_of(node, "when"), "condition-too-complex",
+                    f"the condition spreads into {alternatives(when)} alternatives (nested any, in or "
+                    f"at_least); the limit is {MAX_ALTERNATIVES}: split it into several rules", "when")
         if depth_of(when) > MAX_CONDITION_DEPTH:  # pragma: no cover - caught while parsing
             ctx.add(_line_of(node, "when"), "condition-too-deep", "the condition nests too deeply", "when")
     then = _parse_then(ctx, node["then"], layer, "then", known)

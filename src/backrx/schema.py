@@ -6,8 +6,17 @@ from typing import Any
 
 from backrx.profile import Profile
 from backrx.recommendation import Recommendation
-from backrx.rulepack import _RULE_ID, CATEGORIES, DIRECTIONS, DOSE_FIELDS, DOSE_KINDS, LAYERS
-from backrx.vocabulary import FIELDS, PATHWAYS, RISKS, URGENCIES, as_data
+from backrx.rulepack import (
+    _RULE_ID,
+    ADJUST_ACTIONS,
+    CATEGORIES,
+    DIRECTIONS,
+    DOSE_FIELDS,
+    DOSE_KINDS,
+    DOSE_LIMITS,
+    LAYERS,
+)
+from backrx.vocabulary import ADJUST_FIELDS, FIELDS, PATHWAYS, RISKS, URGENCIES, as_data
 
 _TEXT = {"type": "string", "minLength": 1}
 _TEXTS = {"oneOf": [_TEXT, {"type": "array", "items": _TEXT, "minItems": 1}]}
@@ -26,7 +35,7 @@ def _condition_schema() -> dict[str, Any]:
             "contains": {"type": "string"}, "exists": {"type": "boolean"},
         },
     }
-    field_names = [*FIELDS, "derived.<name>"]
+    field_names = [*FIELDS, *ADJUST_FIELDS, "derived.<name>"]
     return {
         "description": "Exactly one key: all, any, not, at_least, or a field name "
         f"({', '.join(field_names)}) mapped to operators or to a value (eq).",
@@ -50,24 +59,27 @@ def _condition_schema() -> dict[str, Any]:
 
 def rule_file_schema() -> dict[str, Any]:
     """The JSON Schema of a rule file (``layer`` plus ``rules``)."""
-    phases = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+    ids = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}
+    phases = ids
     dose_item = {
         "type": "object", "additionalProperties": False, "required": ["kind"],
         "properties": {"kind": {"enum": list(DOSE_KINDS)}, "phases": phases,
-                       **{f: {"type": "integer", "minimum": 1} for f in DOSE_FIELDS}},
+                       **{f: {"type": "integer", "minimum": 1, "maximum": DOSE_LIMITS[f]}
+                          for f in DOSE_FIELDS}},
     }
     prescribe_item = {
         "type": "object", "additionalProperties": False, "required": ["phase", "exercises"],
-        "properties": {"phase": {"type": "string"}, "pick": {"type": "integer", "minimum": 1},
-                       "exercises": {"type": "array", "items": {"type": "string"}, "minItems": 1}},
+        "properties": {"phase": {"type": "string"},
+                       "pick": {"type": "integer", "minimum": 1, "maximum": 20},
+                       "exercises": ids},
     }
     exclude_item = {
         "type": "object", "additionalProperties": False,
         "properties": {
-            "exercises": {"type": "array", "items": {"type": "string"}},
+            "exercises": ids,
             "direction": {"oneOf": [{"enum": list(DIRECTIONS)},
                                     {"type": "array", "items": {"enum": list(DIRECTIONS)}}]},
-            "tags": {"type": "array", "items": {"type": "string"}},
+            "tags": ids,
             "category": {"oneOf": [{"enum": list(CATEGORIES)},
                                    {"type": "array", "items": {"enum": list(CATEGORIES)}}]},
             "max_load": {"type": "integer", "minimum": 1, "maximum": 5},
@@ -98,7 +110,7 @@ def rule_file_schema() -> dict[str, Any]:
                 "properties": {
                     "id": {"type": "string", "pattern": _RULE_ID.pattern},
                     "title": _TEXT,
-                    "priority": {"type": "integer", "minimum": 0},
+                    "priority": {"type": "integer", "minimum": 0, "maximum": 1_000_000},
                     "when": {"$ref": "#/$defs/condition"},
                     "then": {
                         "type": "object", "additionalProperties": False, "minProperties": 1,
@@ -121,7 +133,12 @@ def rule_file_schema() -> dict[str, Any]:
                                 "type": "object", "additionalProperties": False,
                                 "required": ["phase", "weeks"],
                                 "properties": {"phase": {"type": "string"},
-                                               "weeks": {"type": "integer", "minimum": 1}}}),
+                                               "weeks": {"type": "integer", "minimum": 1,
+                                                         "maximum": 52}}}),
+                            "adjust": {"enum": list(ADJUST_ACTIONS)},
+                            "stop_direction": {"const": True},
+                            "eliminate": {"const": True},
+                            "advance": {"const": True},
                         },
                     },
                     "rationale": _TEXT,
