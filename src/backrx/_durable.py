@@ -170,6 +170,17 @@ def split(test: dict[str, Any]) -> list[dict[str, Any]]:
     return [part for alt in body[pick]["$or"] for part in split(_and([*rest, alt]))]
 
 
+def _plain_floats(fact: dict[str, Any]) -> bool:
+    return not any(isinstance(v, float) and "e" in repr(v) for v in fact.values())
+
+
+def fact_json(fact: dict[str, Any]) -> str:
+    """A flat fact as JSON: the C encoder, unless a float would be written in a form durable refuses."""
+    if _plain_floats(fact):
+        return json.dumps(fact, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return dumps(fact)
+
+
 def encode(values: Mapping[str, Value], fields: tuple[str, ...]) -> dict[str, Any]:
     """The durable fact for one layer: only the fields it reads, flat."""
     fact: dict[str, Any] = {"sid": _SID, _GUARD_KEY: 1}
@@ -237,7 +248,7 @@ class DurableEngine:
         fields, shards = self._layers[layer]
         if not shards:
             return []
-        fact = dumps(encode(values, fields))
+        fact = fact_json(encode(values, fields))
         fired: set[int] = set()
         with self._lock:
             for shard in shards:
@@ -256,7 +267,8 @@ class DurableEngine:
             result = _dre.start_action_for_state(handle, state)
             while result:
                 started = True
-                action = next(iter(json.loads(result[1])))
+                message: str = result[1]  # '{"r12_0":{...}}': our own rule names, no escapes
+                action = message[2:message.index('"', 2)]
                 position = shard.positions.get(action)
                 if position is not None:
                     fired.append(position)

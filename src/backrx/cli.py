@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     adj.add_argument("--rules", metavar="DIR", help="the rule pack that made the recommendation")
     adj.add_argument("--format", choices=("json", "text", "md"), default="json")
 
+    aud = sub.add_parser("audit", help="audit a rule pack with generated profiles (needs hypothesis)")
+    aud.add_argument("dir", nargs="?", help="rule pack folder (default: the bundled pack)")
+    aud.add_argument("--examples", type=int, default=500, help="generated profiles (default 500)")
+    aud.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    aud.add_argument("--format", choices=("text", "json"), default="text")
+
     check = sub.add_parser("check", help="validate a rule pack; exit 1 listing every problem")
     check.add_argument("dir", nargs="?", help="rule pack folder (default: the bundled pack)")
 
@@ -81,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 out.write(new.explain() + "\n")
             return 0
+        if args.command == "audit":
+            from backrx.audit import audit_command
+
+            return audit_command(args.dir, args.examples, args.seed, args.format)
         if args.command == "check":
             from backrx.ruleset import load_rules
 

@@ -9,11 +9,13 @@ one fits; the candidate is then listed among the exclusions with its reasons.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
+from typing import Any
 
 from backrx.decision import Decision
 from backrx.profile import GYM_EQUIPMENT, Profile
-from backrx.recommendation import Dose, Exclusion, Exercise, Phase, Prescription, Program
+from backrx.recommendation import Dose, Exercise, Prescription, Program
 from backrx.rulepack import DOSE_FIELDS, CatalogEntry, Exclude, Pack, Rule
 
 MAX_REGRESSIONS = 6
@@ -49,6 +51,18 @@ def _blocks(rule_exclude: Exclude, entry: CatalogEntry) -> bool:
 
 def _words(values: list[str] | tuple[str, ...]) -> str:
     return ", ".join(v.replace("_", " ") for v in values)
+
+
+@functools.lru_cache(maxsize=8192)
+def exercise_data(entry: CatalogEntry) -> Exercise:
+    """The output Exercise of a catalog entry, built once: models are immutable, and pydantic
+    takes an existing instance without validating it again."""
+    return Exercise.model_validate({
+        "id": entry.id, "name": entry.name, "category": entry.category, "direction": entry.direction,
+        "load": entry.load, "equipment": entry.equipment, "settings": entry.settings,
+        "targets": entry.targets, "instructions": entry.instructions, "easier": entry.easier,
+        "harder": entry.harder,
+    })
 
 
 class _Planner:
@@ -99,6 +113,10 @@ class _Planner:
         return None, moved_by, notes
 
     def dose(self, entry: CatalogEntry, phase: str) -> tuple[Dose, list[str]]:
+        values, rule_ids = self.dose_values(entry, phase)
+        return Dose(**values), rule_ids
+
+    def dose_values(self, entry: CatalogEntry, phase: str) -> tuple[dict[str, int], list[str]]:
         values: dict[str, int] = {}
         rule_ids: list[str] = []
         for spec, rule in self.decision.doses:
@@ -106,31 +124,30 @@ class _Planner:
                 values.update(spec.values)
                 if rule.id not in rule_ids:
                     rule_ids.append(rule.id)
-        return Dose(**{k: v for k, v in values.items() if k in DOSE_FIELDS}), rule_ids
+        return {k: v for k, v in values.items() if k in DOSE_FIELDS}, rule_ids
 
     def prescription(self, entry: CatalogEntry, rule: Rule, phase: str, moved_by: list[str],
                      notes: list[str]) -> Prescription:
-        dose, dose_rules = self.dose(entry, phase)
+        return Prescription.model_validate(self.prescription_data(entry, rule, phase, moved_by, notes))
+
+    def prescription_data(self, entry: CatalogEntry, rule: Rule, phase: str, moved_by: list[str],
+                          notes: list[str]) -> dict[str, Any]:
+        """A prescription as plain data; the Recommendation validates it once, in one pass."""
+        dose, dose_rules = self.dose_values(entry, phase)
         rationale = self.decision.rationale_of(rule.id)
         if notes:
             rationale += f" Using {entry.name} instead. " + " ".join(notes)
         sources = list(dict.fromkeys((*rule.sources, *entry.sources)))
         rule_ids = list(dict.fromkeys((rule.id, *moved_by, *dose_rules)))
-        exercise = Exercise(
-            id=entry.id, name=entry.name, category=entry.category,  # type: ignore[arg-type]
-            direction=entry.direction, load=entry.load,  # type: ignore[arg-type]
-            equipment=list(entry.equipment), settings=list(entry.settings),
-            targets=list(entry.targets), instructions=entry.instructions,
-            easier=entry.easier, harder=entry.harder,
-        )
-        return Prescription(exercise=exercise, dose=dose, rationale=rationale, sources=sources,
-                            rule_ids=rule_ids)
+        return {"exercise": exercise_data(entry), "dose": dose, "rationale": rationale,
+                "sources": sources, "rule_ids": rule_ids}
 
-    def plan(self) -> Program:
-        phases: list[Phase] = []
+    def plan(self) -> dict[str, Any]:
+        """The program as plain data (see :func:`plan`)."""
+        phases: list[dict[str, Any]] = []
         week = 1
         for phase_def in self.pack.phases:
-            chosen: list[Prescription] = []
+            chosen: list[dict[str, Any]] = []
             taken: set[str] = set()
             for spec, rule in self.decision.prescribes:
                 if spec.phase != phase_def.id:
@@ -143,14 +160,14 @@ class _Planner:
                     if entry is None or entry.id in taken:
                         continue
                     taken.add(entry.id)
-                    chosen.append(self.prescription(entry, rule, phase_def.id, moved_by, notes))
+                    chosen.append(self.prescription_data(entry, rule, phase_def.id, moved_by, notes))
                     count += 1
             weeks = self.decision.schedule.get(phase_def.id, (phase_def.weeks, None))[0]
-            phases.append(Phase(
-                id=phase_def.id, name=phase_def.name, goal=phase_def.goal, start_week=week,
-                end_week=week + weeks - 1, progress_when=list(phase_def.progress_when),
-                prescriptions=chosen,
-            ))
+            phases.append({
+                "id": phase_def.id, "name": phase_def.name, "goal": phase_def.goal, "start_week": week,
+                "end_week": week + weeks - 1, "progress_when": list(phase_def.progress_when),
+                "prescriptions": chosen,
+            })
             week += weeks
         # Exercises a rule names outright are reported even when no rule asked for them.
         for excl, rule in self.decision.excludes:
@@ -161,13 +178,19 @@ class _Planner:
                     self.blocked.setdefault(eid, _Blocked(entry.name)).add(
                         phase, [self.decision.rationale_of(rule.id)], [rule.id])
         excluded = [
-            Exclusion(exercise_id=eid, exercise_name=b.name, phases=b.phases, reasons=b.reasons,
-                      rule_ids=b.rule_ids)
+            {"exercise_id": eid, "exercise_name": b.name, "phases": b.phases, "reasons": b.reasons,
+             "rule_ids": b.rule_ids}
             for eid, b in sorted(self.blocked.items())
         ]
-        return Program(phases=phases, excluded=excluded, current_phase=phases[0].id if phases else "")
+        return {"phases": phases, "excluded": excluded,
+                "current_phase": phases[0]["id"] if phases else ""}
+
+
+def plan_data(pack: Pack, profile: Profile, decision: Decision) -> dict[str, Any]:
+    """The staged program, as plain data validated later in one pass with the Recommendation."""
+    return _Planner(pack, profile, decision).plan()
 
 
 def plan(pack: Pack, profile: Profile, decision: Decision) -> Program:
     """The staged program for a profile the rules did not refer."""
-    return _Planner(pack, profile, decision).plan()
+    return Program.model_validate(plan_data(pack, profile, decision))

@@ -10,16 +10,9 @@ from typing import Any
 from backrx._engine import EngineName, make_engine
 from backrx.decision import Decision, decide
 from backrx.facts import profile_values
-from backrx.planner import plan
+from backrx.planner import plan_data
 from backrx.profile import Profile
-from backrx.recommendation import (
-    Classification,
-    Firing,
-    Recommendation,
-    Reference,
-    Referral,
-    RulesetInfo,
-)
+from backrx.recommendation import Recommendation, RulesetInfo
 from backrx.rulepack import Pack, Rule, read_pack
 
 ProfileInput = Profile | Mapping[str, Any]
@@ -100,17 +93,17 @@ class RuleSet:
         return [self.recommend(profile) for profile in profiles]
 
     def _build(self, profile: Profile, decision: Decision) -> Recommendation:
+        """Assemble the result as plain data and validate it once, in one pass."""
         pack = self._pack
         referral = None
         if decision.urgency is not None:
-            referral = Referral(urgency=decision.urgency,  # type: ignore[arg-type]
-                                reasons=list(decision.referral_reasons),
-                                rule_ids=list(decision.referral_rules))
-        program = None if decision.refers else plan(pack, profile, decision)
+            referral = {"urgency": decision.urgency, "reasons": list(decision.referral_reasons),
+                        "rule_ids": list(decision.referral_rules)}
+        program = None if decision.refers else plan_data(pack, profile, decision)
         trace = [
-            Firing(rule_id=f.rule.id, layer=f.rule.layer, title=f.rule.title, rationale=f.rationale,
-                   sources=list(f.rule.sources),
-                   matched={k: _jsonable(v) for k, v in f.matched.items()})
+            {"rule_id": f.rule.id, "layer": f.rule.layer, "title": f.rule.title,
+             "rationale": f.rationale, "sources": list(f.rule.sources),
+             "matched": {k: _jsonable(v) for k, v in f.matched.items()}}
             for f in decision.fired
         ]
         rationale = [f.rationale for f in decision.fired if f.rule.layer in ("triage", "classification")]
@@ -118,27 +111,26 @@ class RuleSet:
         for f in decision.fired:
             cited.update(dict.fromkeys(f.rule.sources))
         if program is not None:
-            for phase in program.phases:
-                for p in phase.prescriptions:
-                    cited.update(dict.fromkeys(p.sources))
+            for phase in program["phases"]:
+                for p in phase["prescriptions"]:
+                    cited.update(dict.fromkeys(p["sources"]))
         references = [
-            Reference(id=sid, citation=pack.sources[sid].citation, url=pack.sources[sid].url)
+            {"id": sid, "citation": pack.sources[sid].citation, "url": pack.sources[sid].url}
             for sid in sorted(cited)
         ]
-        assert profile.stage is not None
-        return Recommendation(
-            outcome="refer" if decision.refers else "program",
-            referral=referral,
-            program=program,
-            classification=Classification(stage=profile.stage, pathways=list(decision.pathways),
-                                          startback_risk=decision.risk),  # type: ignore[arg-type]
-            rationale=rationale,
-            safety_net=list(decision.safety_net),
-            trace=trace,
-            references=references,
-            ruleset=self._info,
-            profile=profile,
-        )
+        return Recommendation.model_validate({
+            "outcome": "refer" if decision.refers else "program",
+            "referral": referral,
+            "program": program,
+            "classification": {"stage": profile.stage, "pathways": list(decision.pathways),
+                               "startback_risk": decision.risk},
+            "rationale": rationale,
+            "safety_net": list(decision.safety_net),
+            "trace": trace,
+            "references": references,
+            "ruleset": self._info,
+            "profile": profile,
+        })
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id (``KeyError`` if there is none)."""

@@ -4,13 +4,27 @@
 mappings, and reaches every corner of the vocabulary: every red flag, every
 pathway trigger and the boundary values the bundled pack tests (4 and 12
 weeks, Hicks' age 40 and straight-leg raise 91 degrees, STarT totals 3/4).
+
+``vocabulary_events(profile)`` names the corners one profile reaches, and
+``record_events(profile)`` reports them as Hypothesis ``event()`` statistics, so a
+test can show that a run reached all of :data:`VOCABULARY_TARGETS`::
+
+    @given(profiles())
+    def test_my_pack(profile):
+        record_events(profile)   # see them with pytest --hypothesis-show-statistics
+        ...
+
+``feedback(rec)`` generates next-day feedback for the exercises of a recommendation,
+for tests of :func:`backrx.adjust`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any, get_args
 
 try:
+    from hypothesis import event
     from hypothesis import strategies as st
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
@@ -18,19 +32,26 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from backrx import profile as _p
+from backrx.recommendation import Recommendation
 
 #: Values at and beside the boundaries the bundled rules test.
 BOUNDARY_WEEKS = (0.0, 1.9, 2.0, 3.9, 3.99, 4.0, 4.01, 11.9, 11.99, 12.0, 12.01, 52.0)
 BOUNDARY_AGES = (18, 39, 40, 41, 48, 49, 50, 70)
 BOUNDARY_SLR = (80.0, 90.0, 91.0, 91.5, 92.0)
+BOUNDARY_SITTING = (5.9, 6.0, 8.0)
+
+_STARTBACK_ITEMS = ("leg_pain", "shoulder_neck_pain", "walked_short_distances", "dressed_slowly",
+                    "not_safe_to_be_active", "worrying_thoughts", "pain_terrible", "not_enjoying")
+_OPPOSITE = {"extension": "flexion", "flexion": "extension"}
 
 
 def _maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.one_of(st.none(), strategy)
 
 
-def _sublist(values: tuple[str, ...]) -> st.SearchStrategy[list[str]]:
-    return st.lists(st.sampled_from(values), unique=True, max_size=len(values))
+def _sublist(values: tuple[str, ...], max_size: int | None = None) -> st.SearchStrategy[list[str]]:
+    return st.lists(st.sampled_from(values), unique=True,
+                    max_size=len(values) if max_size is None else max_size)
 
 
 def _number(low: float, high: float, boundaries: tuple[float, ...] = ()) -> st.SearchStrategy[float]:
@@ -38,71 +59,123 @@ def _number(low: float, high: float, boundaries: tuple[float, ...] = ()) -> st.S
     return st.one_of(plain, st.sampled_from(boundaries)) if boundaries else plain
 
 
-def findings() -> st.SearchStrategy[dict[str, Any]]:
-    """Examination findings, with any item possibly unexamined."""
-    activities = get_args(_p.Activity)
-    return st.fixed_dictionaries(
-        {},
-        optional={
-            "straight_leg_raise_deg": _maybe(_number(0, 180, BOUNDARY_SLR)),
-            "aberrant_movement": _maybe(st.booleans()),
-            "prone_instability_test": _maybe(st.booleans()),
-            "hamstring_tightness": _maybe(st.booleans()),
-            "glute_weakness": _maybe(st.booleans()),
-            "sitting_hours_per_day": _maybe(_number(0, 24, (5.9, 6.0, 8.0))),
-            "eases_with": _maybe(_sublist(activities)),
-            "worse_with": _maybe(_sublist(activities)),
-            "posture": _maybe(_sublist(get_args(_p.Posture))),
-        },
+def _leaning(values: tuple[str, ...], favoured: tuple[str, ...]) -> st.SearchStrategy[list[str]]:
+    """Sub-lists of ``values`` that often hold one of ``favoured`` (the items rules test)."""
+    return st.one_of(
+        _sublist(values),
+        st.tuples(st.sampled_from(favoured), _sublist(values, 2)).map(
+            lambda pair: list(dict.fromkeys((pair[0], *pair[1])))),
     )
+
+
+# Strategies are built once: rebuilding them for every example costs more than drawing from them.
+_ACTIVITIES: tuple[str, ...] = get_args(_p.Activity)
+_SLR = _number(0, 180, BOUNDARY_SLR)
+_SITTING = _number(0, 24, BOUNDARY_SITTING)
+_WORSE = _leaning(_ACTIVITIES, ("walking", "standing", "sitting"))
+_EASES = _leaning(_ACTIVITIES, ("sitting", "bending_forward"))
+_POSTURE = _sublist(get_args(_p.Posture))
+
+#: Findings with any item possibly unexamined.
+_SPARSE_FINDINGS = st.fixed_dictionaries(
+    {},
+    optional={
+        "straight_leg_raise_deg": _maybe(_SLR),
+        "aberrant_movement": _maybe(st.booleans()),
+        "prone_instability_test": _maybe(st.booleans()),
+        "hamstring_tightness": _maybe(st.booleans()),
+        "glute_weakness": _maybe(st.booleans()),
+        "sitting_hours_per_day": _maybe(_SITTING),
+        "eases_with": _maybe(_sublist(_ACTIVITIES)),
+        "worse_with": _maybe(_sublist(_ACTIVITIES)),
+        "posture": _maybe(_POSTURE),
+    },
+)
+#: A full examination: every item recorded, leaning towards the values the pathway rules test,
+#: so that the clusters (Hicks 3 of 4, stenosis 4 of 5, the sitting pattern) are reached often.
+_FULL_FINDINGS = st.fixed_dictionaries(
+    {
+        "straight_leg_raise_deg": _SLR,
+        "aberrant_movement": st.booleans(),
+        "prone_instability_test": st.booleans(),
+        "hamstring_tightness": st.booleans(),
+        "glute_weakness": st.booleans(),
+        "sitting_hours_per_day": _SITTING,
+        "eases_with": _EASES,
+        "worse_with": _WORSE,
+    },
+    optional={"posture": _POSTURE},
+)
+_FINDINGS = st.one_of(_SPARSE_FINDINGS, _FULL_FINDINGS)
+
+_STARTBACK_COMPLETE = st.fixed_dictionaries(
+    {**{name: st.booleans() for name in _STARTBACK_ITEMS}, "bothersomeness": st.integers(0, 4)}
+)
+_STARTBACK_PARTIAL = st.fixed_dictionaries(
+    {}, optional={**{name: _maybe(st.booleans()) for name in _STARTBACK_ITEMS},
+                  "bothersomeness": _maybe(st.integers(0, 4))}
+)
+_STARTBACK = st.one_of(_STARTBACK_COMPLETE, _STARTBACK_COMPLETE, _STARTBACK_COMPLETE,
+                       _STARTBACK_PARTIAL)
+
+_PREFERENCES = st.fixed_dictionaries(
+    {},
+    optional={
+        "settings": st.lists(st.sampled_from(_p.SETTINGS), unique=True, min_size=1),
+        "equipment": _sublist(_p.EQUIPMENT),
+        "enjoys": _sublist(get_args(_p.Enjoys)),
+        "minutes_per_session": st.integers(5, 180),
+        "sessions_per_week": st.integers(1, 14),
+        "goals": _sublist(get_args(_p.Goal)),
+    },
+)
+
+_HISTORY = st.fixed_dictionaries(
+    {},
+    optional={
+        "osteoporosis": _maybe(st.booleans()),
+        "recent_spinal_surgery_weeks": _maybe(_number(0, 520)),
+        "pregnant": _maybe(st.booleans()),
+        "long_term_corticosteroids": _maybe(st.booleans()),
+    },
+)
+
+#: Screened and clear (twice as likely), exactly one flag, or up to three at once.
+_RED_FLAGS: st.SearchStrategy[list[str]] = st.one_of(
+    st.just([]), st.just([]),
+    st.sampled_from(_p.RED_FLAGS).map(lambda flag: [flag]),
+    _sublist(_p.RED_FLAGS, 3),
+)
+_AGE = st.one_of(st.integers(10, 110), st.sampled_from(BOUNDARY_AGES))
+_WEEKS = _number(0, 520, BOUNDARY_WEEKS)
+_SECTIONS = (("findings", _FINDINGS), ("history", _HISTORY), ("startback", _STARTBACK),
+             ("preferences", _PREFERENCES))
+
+
+def findings() -> st.SearchStrategy[dict[str, Any]]:
+    """Examination findings: sometimes sparse (items unexamined), sometimes a full examination."""
+    return _FINDINGS
 
 
 def startback() -> st.SearchStrategy[dict[str, Any]]:
     """STarT Back answers: usually complete, sometimes with unanswered items."""
-    items = ("leg_pain", "shoulder_neck_pain", "walked_short_distances", "dressed_slowly",
-             "not_safe_to_be_active", "worrying_thoughts", "pain_terrible", "not_enjoying")
-    complete = st.fixed_dictionaries(
-        {**{name: st.booleans() for name in items}, "bothersomeness": st.integers(0, 4)}
-    )
-    partial = st.fixed_dictionaries(
-        {}, optional={**{name: _maybe(st.booleans()) for name in items},
-                      "bothersomeness": _maybe(st.integers(0, 4))}
-    )
-    return st.one_of(complete, complete, complete, partial)
+    return _STARTBACK
 
 
 def preferences() -> st.SearchStrategy[dict[str, Any]]:
     """Exercise preferences: settings, equipment, likes, time and goals."""
-    return st.fixed_dictionaries(
-        {},
-        optional={
-            "settings": st.lists(st.sampled_from(_p.SETTINGS), unique=True, min_size=1),
-            "equipment": _sublist(_p.EQUIPMENT),
-            "enjoys": _sublist(get_args(_p.Enjoys)),
-            "minutes_per_session": st.integers(5, 180),
-            "sessions_per_week": st.integers(1, 14),
-            "goals": _sublist(get_args(_p.Goal)),
-        },
-    )
+    return _PREFERENCES
 
 
 def history() -> st.SearchStrategy[dict[str, Any]]:
     """Medical history, any item possibly unknown."""
-    return st.fixed_dictionaries(
-        {},
-        optional={
-            "osteoporosis": _maybe(st.booleans()),
-            "recent_spinal_surgery_weeks": _maybe(_number(0, 520)),
-            "pregnant": _maybe(st.booleans()),
-            "long_term_corticosteroids": _maybe(st.booleans()),
-        },
-    )
+    return _HISTORY
 
 
 @st.composite
 def _profile(draw: st.DrawFn, fixed: dict[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "age": draw(st.one_of(st.integers(10, 110), st.sampled_from(BOUNDARY_AGES))),
+        "age": draw(_AGE),
         "pain_site": draw(st.sampled_from(get_args(_p.PainSite))),
         "leg_pain": draw(st.sampled_from(get_args(_p.LegPain))),
         "bilateral_leg_symptoms": draw(st.booleans()),
@@ -110,19 +183,16 @@ def _profile(draw: st.DrawFn, fixed: dict[str, Any]) -> dict[str, Any]:
         "tolerance": draw(st.sampled_from(get_args(_p.Tolerance))),
         "directional_preference": draw(st.sampled_from(get_args(_p.Direction))),
         "centralizes": draw(_maybe(st.booleans())),
-        "red_flags": draw(st.one_of(
-            st.just([]), st.just([]), _sublist(_p.RED_FLAGS).map(lambda v: v[:3])
-        )),
+        "red_flags": draw(_RED_FLAGS),
     }
     how = draw(st.sampled_from(("weeks", "stage", "both")))
-    weeks = draw(_number(0, 520, BOUNDARY_WEEKS))
+    weeks = draw(_WEEKS)
     if how in ("weeks", "both"):
         data["duration_weeks"] = weeks
     if how in ("stage", "both"):
         data["stage"] = _p.stage_for_weeks(weeks) if how == "both" else draw(
             st.sampled_from(get_args(_p.Stage)))
-    for key, strategy in (("findings", findings()), ("history", history()),
-                          ("startback", startback()), ("preferences", preferences())):
+    for key, strategy in _SECTIONS:
         if draw(st.booleans()):
             data[key] = draw(strategy)
     if "duration_weeks" in fixed and "stage" not in fixed:
@@ -136,3 +206,259 @@ def _profile(draw: st.DrawFn, fixed: dict[str, Any]) -> dict[str, Any]:
 def profiles(**fixed_fields: Any) -> st.SearchStrategy[dict[str, Any]]:
     """Valid profiles as plain mappings; ``fixed_fields`` override generated top-level fields."""
     return _profile(fixed_fields)
+
+
+@st.composite
+def _feedback(draw: st.DrawFn, ids: tuple[str, ...]) -> dict[str, Any]:
+    chosen = draw(st.lists(st.sampled_from(ids), unique=True, max_size=len(ids))) if ids else []
+    responses = [
+        {
+            "exercise_id": exercise_id,
+            "pain_during": draw(st.integers(0, 10)),
+            "next_day": draw(st.sampled_from(("better", "same", "worse"))),
+            "peripheralized": draw(st.booleans()),
+        }
+        for exercise_id in chosen
+    ]
+    new_flags = draw(st.one_of(st.just([]), st.just([]), st.just([]),
+                               st.sampled_from(_p.RED_FLAGS).map(lambda flag: [flag])))
+    return {"responses": responses, "new_red_flags": new_flags}
+
+
+def feedback(rec: Recommendation | None = None, *,
+             exercise_ids: Iterable[str] | None = None) -> st.SearchStrategy[dict[str, Any]]:
+    """Valid next-day feedback, as plain mappings, for the input of :func:`backrx.adjust`.
+
+    Responses name exercises of ``rec``'s program (or ``exercise_ids``), each at most once;
+    new red flags are rare. With neither, the feedback has no responses.
+    """
+    ids: list[str] = list(exercise_ids or ())
+    if rec is not None and rec.program is not None:
+        ids += [p.exercise.id for phase in rec.program.phases for p in phase.prescriptions]
+    return _feedback(tuple(dict.fromkeys(ids)))
+
+
+# --------------------------------------------------------------------------- corner cases
+
+#: The plainest valid profile: chronic low back pain, no flags, nothing special.
+PLAIN_PROFILE: dict[str, Any] = {
+    "age": 45, "duration_weeks": 20.0, "pain_site": "lower", "leg_pain": "none", "pain_intensity": 4,
+    "tolerance": "moderate", "red_flags": [],
+}
+
+
+def corners() -> list[dict[str, Any]]:
+    """Fixed fields for the corner cases an audit always checks, each laid over :data:`PLAIN_PROFILE`.
+
+    Random generation reaches every corner in a long run (see :data:`VOCABULARY_TARGETS`),
+    but a short one may miss, say, one red flag on its own. These corners are checked on every
+    run: each red flag alone, each directional preference (also with low tolerance), the
+    load-cap and stage boundaries, each setting, and the pathway patterns. ``profiles(**c)``
+    generates the profiles around corner ``c``.
+    """
+    out: list[dict[str, Any]] = [{}]
+    out += [{"red_flags": [flag]} for flag in _p.RED_FLAGS]
+    out.append({"red_flags": ["progressive_neurological_deficit"], "bilateral_leg_symptoms": True})
+    for direction in ("extension", "flexion", "none"):
+        out.append({"directional_preference": direction})
+        out.append({"directional_preference": direction, "tolerance": "low", "pain_intensity": 8})
+    out += [{"pain_intensity": 6}, {"pain_intensity": 7}, {"tolerance": "low"}]
+    out += [{"duration_weeks": weeks} for weeks in (0.0, 1.9, 2.0, 3.99, 4.0, 11.99, 12.0)]
+    out += [{"age": age} for age in (18, 39, 40, 48, 49, 90)]
+    out += [{"pain_site": site} for site in ("middle", "upper")]
+    out += [{"preferences": {"settings": [place]}} for place in _p.SETTINGS]
+    out.append({"preferences": {"settings": list(_p.SETTINGS), "equipment": list(_p.EQUIPMENT),
+                                "enjoys": list(get_args(_p.Enjoys)), "goals": list(get_args(_p.Goal))}})
+    out.append({"findings": {"posture": list(get_args(_p.Posture))}})
+    out.append({"age": 39, "findings": {"straight_leg_raise_deg": 91.5, "aberrant_movement": True}})
+    out.append({"age": 39, "findings": {"straight_leg_raise_deg": 91.0, "aberrant_movement": True}})
+    out.append({"findings": {"aberrant_movement": True, "prone_instability_test": True}})
+    out.append({"age": 67, "leg_pain": "below_knee", "bilateral_leg_symptoms": True,
+                "findings": {"worse_with": ["walking"], "eases_with": ["sitting"]}})
+    out.append({"findings": {"hamstring_tightness": True, "glute_weakness": True,
+                             "sitting_hours_per_day": 6.0}})
+    out.append({"history": {"osteoporosis": True},
+                "findings": {"hamstring_tightness": True, "glute_weakness": True, "worse_with": ["sitting"]},
+                "preferences": {"settings": ["gym"], "enjoys": ["resistance_training"],
+                                "goals": ["lifting_at_work"]}})
+    agree = dict.fromkeys(_STARTBACK_ITEMS, False)
+    for physical, psychosocial, bother in ((3, 0, 0), (4, 0, 0), (1, 3, 0), (1, 3, 3)):
+        answers = dict(agree)
+        for name in _STARTBACK_ITEMS[:physical]:
+            answers[name] = True
+        for name in _STARTBACK_ITEMS[4:4 + psychosocial]:
+            answers[name] = True
+        out.append({"startback": {**answers, "bothersomeness": bother}})
+    return out
+
+
+def corner_profile(fixed: Mapping[str, Any]) -> dict[str, Any]:
+    """:data:`PLAIN_PROFILE` with the corner's fields laid over it."""
+    return {**PLAIN_PROFILE, **fixed}
+
+
+# --------------------------------------------------------------------------- vocabulary coverage
+
+#: The pathways the bundled pack concludes, and the profile patterns that trigger them.
+PATHWAY_TRIGGERS = ("mckenzie_extension", "mckenzie_flexion", "stenosis", "stabilization",
+                    "lower_crossed", "general_conditioning")
+#: Boundary values every audit run should reach (the cut-offs of the bundled pack).
+BOUNDARY_TARGETS: tuple[tuple[str, float], ...] = (
+    ("duration_weeks", 3.99), ("duration_weeks", 4.0), ("duration_weeks", 11.99),
+    ("duration_weeks", 12.0), ("age", 39), ("age", 40), ("age", 48), ("age", 49),
+    ("findings.straight_leg_raise_deg", 91.0), ("findings.straight_leg_raise_deg", 91.5),
+    ("findings.sitting_hours_per_day", 6.0), ("pain_intensity", 6), ("pain_intensity", 7),
+    ("startback.total", 3), ("startback.total", 4),
+    ("startback.psychosocial", 3), ("startback.psychosocial", 4),
+)
+
+
+def _label(field: str, value: object) -> str:
+    return f"{field}={value:g}" if isinstance(value, float) else f"{field}={value}"
+
+
+#: Every event label :func:`vocabulary_events` can give; a good run of ``profiles()`` reaches all.
+VOCABULARY_TARGETS: tuple[str, ...] = (
+    *(f"red flag: {flag}" for flag in _p.RED_FLAGS),
+    "red flags: none", "red flags: several",
+    *(f"pathway trigger: {name}" for name in PATHWAY_TRIGGERS),
+    *(f"boundary: {_label(field, value)}" for field, value in BOUNDARY_TARGETS),
+    *(f"stage: {stage}" for stage in get_args(_p.Stage)),
+    *(f"directional_preference: {d}" for d in get_args(_p.Direction)),
+    *(f"tolerance: {t}" for t in get_args(_p.Tolerance)),
+    *(f"leg_pain: {v}" for v in get_args(_p.LegPain)),
+    *(f"pain_site: {v}" for v in get_args(_p.PainSite)),
+    *(f"startback: {v}" for v in ("complete", "incomplete", "absent")),
+    *(f"setting: {v}" for v in _p.SETTINGS),
+    "preferences: absent",
+    *(f"equipment: {v}" for v in _p.EQUIPMENT),
+    *(f"enjoys: {v}" for v in get_args(_p.Enjoys)),
+    *(f"goal: {v}" for v in get_args(_p.Goal)),
+    *(f"posture: {v}" for v in get_args(_p.Posture)),
+    "history: osteoporosis",
+)
+
+
+def _startback_scores(answers: Mapping[str, Any] | None) -> tuple[int, int] | None:
+    if answers is None:
+        return None
+    screen = _p.StartBack.model_validate(dict(answers))
+    if screen.total is None or screen.psychosocial is None:
+        return None
+    return screen.total, screen.psychosocial
+
+
+def pathway_triggers(profile: Mapping[str, Any]) -> list[str]:
+    """The pathways whose trigger pattern (as the bundled pack defines it) this profile shows.
+
+    Read straight off the profile, independent of any rule pack: a directional preference,
+    the stenosis cluster (4 of 5, no extension preference), the Hicks rule (3 of 4) or the
+    movement-control pair, and the sitting pattern. ``general_conditioning`` when none holds.
+    """
+    found: list[str] = []
+    direction = profile.get("directional_preference", "unknown")
+    if direction in _OPPOSITE:
+        found.append(f"mckenzie_{direction}")
+    f = profile.get("findings") or {}
+    worse = set(f.get("worse_with") or ())
+    eases = set(f.get("eases_with") or ())
+    stenosis = [
+        profile["age"] > 48,
+        bool(profile.get("bilateral_leg_symptoms")),
+        profile["leg_pain"] in ("buttock_thigh", "below_knee"),
+        bool(worse & {"walking", "standing"}),
+        bool(eases & {"sitting", "bending_forward"}),
+    ]
+    if direction != "extension" and sum(stenosis) >= 4:
+        found.append("stenosis")
+    slr = f.get("straight_leg_raise_deg")
+    hicks = [profile["age"] < 40, slr is not None and slr > 91, f.get("aberrant_movement") is True,
+             f.get("prone_instability_test") is True]
+    if sum(hicks) >= 3 or (hicks[2] and hicks[3]):
+        found.append("stabilization")
+    sitting = f.get("sitting_hours_per_day")
+    if (f.get("hamstring_tightness") is True and f.get("glute_weakness") is True
+            and ((sitting is not None and sitting >= 6) or "sitting" in worse)):
+        found.append("lower_crossed")
+    return found or ["general_conditioning"]
+
+
+def vocabulary_events(profile: Mapping[str, Any]) -> list[str]:
+    """The corners of the vocabulary one profile reaches, as labels from :data:`VOCABULARY_TARGETS`."""
+    out: list[str] = []
+    flags = list(profile.get("red_flags") or ())
+    out += [f"red flag: {flag}" for flag in flags]
+    if not flags:
+        out.append("red flags: none")
+    elif len(flags) > 1:
+        out.append("red flags: several")
+    out += [f"pathway trigger: {name}" for name in pathway_triggers(profile)]
+    f = profile.get("findings") or {}
+    values: dict[str, Any] = {
+        "duration_weeks": profile.get("duration_weeks"),
+        "age": profile.get("age"),
+        "pain_intensity": profile.get("pain_intensity"),
+        "findings.straight_leg_raise_deg": f.get("straight_leg_raise_deg"),
+        "findings.sitting_hours_per_day": f.get("sitting_hours_per_day"),
+    }
+    scores = _startback_scores(profile.get("startback"))
+    if scores is not None:
+        values["startback.total"], values["startback.psychosocial"] = scores
+    out += [f"boundary: {_label(field, value)}" for field, value in BOUNDARY_TARGETS
+            if values.get(field) is not None and values[field] == value]
+    weeks = profile.get("duration_weeks")
+    stage = profile.get("stage") or (_p.stage_for_weeks(weeks) if weeks is not None else None)
+    if stage is not None:
+        out.append(f"stage: {stage}")
+    for key in ("directional_preference", "tolerance", "leg_pain", "pain_site"):
+        if key in profile:
+            out.append(f"{key}: {profile[key]}")
+    if "directional_preference" not in profile:
+        out.append("directional_preference: unknown")
+    out.append("startback: " + ("absent" if profile.get("startback") is None
+                                else "complete" if scores is not None else "incomplete"))
+    prefs = profile.get("preferences")
+    if prefs is None:
+        out.append("preferences: absent")
+    else:
+        for key, label in (("settings", "setting"), ("equipment", "equipment"), ("enjoys", "enjoys"),
+                           ("goals", "goal")):
+            out += [f"{label}: {v}" for v in prefs.get(key) or ()]
+    out += [f"posture: {v}" for v in f.get("posture") or ()]
+    if (profile.get("history") or {}).get("osteoporosis") is True:
+        out.append("history: osteoporosis")
+    return out
+
+
+def record_events(profile: Mapping[str, Any]) -> list[str]:
+    """Report :func:`vocabulary_events` as Hypothesis ``event()`` statistics; return the labels.
+
+    Call it inside a ``@given`` test; ``pytest --hypothesis-show-statistics`` then shows how
+    often each corner of the vocabulary was generated.
+    """
+    labels = vocabulary_events(profile)
+    for label in labels:
+        event(label)
+    return labels
+
+
+__all__ = [
+    "BOUNDARY_AGES",
+    "BOUNDARY_SLR",
+    "BOUNDARY_TARGETS",
+    "BOUNDARY_WEEKS",
+    "PATHWAY_TRIGGERS",
+    "PLAIN_PROFILE",
+    "VOCABULARY_TARGETS",
+    "corner_profile",
+    "corners",
+    "feedback",
+    "findings",
+    "history",
+    "pathway_triggers",
+    "preferences",
+    "profiles",
+    "record_events",
+    "startback",
+    "vocabulary_events",
+]
