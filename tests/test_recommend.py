@@ -237,3 +237,21 @@ def test_rule_schema_accepts_every_bundled_rule_file() -> None:
         errors = [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text()))]
         assert errors == [], (path.name, errors[:3])
     assert not validator.is_valid({"layer": "triage", "rules": [{"id": "Bad"}]})
+
+
+def test_recommend_many_restores_the_garbage_collector(rules: backrx.RuleSet) -> None:
+    """recommend_many pauses the cyclic GC only while it runs, even when a profile is invalid."""
+    import gc
+
+    assert gc.isenabled()
+    rules.recommend_many([base_profile()])
+    assert gc.isenabled()
+    with pytest.raises(ValidationError):
+        rules.recommend_many([base_profile(), {"age": 5}])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        rules.recommend_many([base_profile()])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

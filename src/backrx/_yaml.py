@@ -70,10 +70,20 @@ def _line(node: Node) -> int:
     return int(node.start_mark.line) + 1
 
 
-def _convert(node: Node, file: str, depth: int) -> Any:
+class _AliasSeenError(Exception):
+    """libyaml resolved an alias into a node already seen; the Python parser will say where."""
+
+
+def _convert(node: Node, file: str, depth: int, seen: set[int] | None = None) -> Any:
+    if seen is not None:
+        if id(node) in seen:
+            raise _AliasSeenError
+        seen.add(id(node))
     if depth > MAX_DEPTH:
         raise YamlError(file, _line(node), "yaml-too-deep", f"nested deeper than {MAX_DEPTH} levels")
     if isinstance(node, ScalarNode):
+        if node.tag == "tag:yaml.org,2002:str":
+            return node.value
         if node.tag == "tag:yaml.org,2002:timestamp":
             return str(node.value)  # a date is kept as the text that was written
         if node.tag not in _PLAIN_TAGS:
@@ -88,7 +98,7 @@ def _convert(node: Node, file: str, depth: int) -> Any:
     if isinstance(node, SequenceNode):
         if node.tag != "tag:yaml.org,2002:seq":
             raise YamlError(file, _line(node), "yaml-tag", f"tag {node.tag!r} is not allowed")
-        out = LList(_convert(item, file, depth + 1) for item in node.value)
+        out = LList(_convert(item, file, depth + 1, seen) for item in node.value)
         out.line = _line(node)
         out.item_lines = [_line(item) for item in node.value]
         return out
@@ -99,20 +109,44 @@ def _convert(node: Node, file: str, depth: int) -> Any:
         mapping.line = _line(node)
         mapping.key_lines = {}
         for key_node, value_node in node.value:
-            key = _convert(key_node, file, depth + 1)
+            key = _convert(key_node, file, depth + 1, seen)
             if isinstance(key, (dict, list)) or key is None:
                 raise YamlError(file, _line(key_node), "yaml-key", "mapping keys must be plain text")
             key = str(key) if not isinstance(key, str) else key
             if key in mapping:
                 raise YamlError(file, _line(key_node), "yaml-duplicate-key", f"key {key!r} appears twice")
-            mapping[key] = _convert(value_node, file, depth + 1)
+            mapping[key] = _convert(value_node, file, depth + 1, seen)
             mapping.key_lines[key] = _line(key_node)
         return mapping
     raise YamlError(file, _line(node), "yaml-syntax", "unsupported YAML node")  # pragma: no cover
 
 
 def load(text: str, file: str) -> Any:
-    """Parse one YAML document into plain data with line information (LDict / LList)."""
+    """Parse one YAML document into plain data with line information (LDict / LList).
+
+    libyaml parses when PyYAML has it (about ten times faster); the pure-Python parser
+    is the fallback, and reports errors and aliases with their exact line.
+    """
+    if _CLoader is not None and "*" not in text:
+        try:
+            node = _CLoader(text).get_single_node()
+        except (yaml.YAMLError, RecursionError):
+            node = _NO_NODE  # let the Python parser describe the problem
+        if node is not _NO_NODE:
+            if node is None:
+                return None
+            try:
+                return _convert(node, file, 0, set())
+            except _AliasSeenError:
+                pass
+    return _load_python(text, file)
+
+
+_CLoader: Any = getattr(yaml, "CSafeLoader", None)
+_NO_NODE: Any = object()
+
+
+def _load_python(text: str, file: str) -> Any:
     loader = _Loader(text)
     loader.name = file
     try:

@@ -39,6 +39,7 @@ class Decision:
     excludes: list[tuple[Exclude, Rule]] = field(default_factory=list)
     doses: list[tuple[DoseSpec, Rule]] = field(default_factory=list)
     schedule: dict[str, tuple[int, Rule]] = field(default_factory=dict)
+    _rationales: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def refers(self) -> bool:
@@ -47,10 +48,9 @@ class Decision:
 
     def rationale_of(self, rule_id: str) -> str:
         """The rendered rationale of a rule that fired."""
-        for item in self.fired:
-            if item.rule.id == rule_id:
-                return item.rationale
-        return ""  # pragma: no cover - only asked about rules that fired
+        if len(self._rationales) != len(self.fired):
+            self._rationales = {item.rule.id: item.rationale for item in reversed(self.fired)}
+        return self._rationales.get(rule_id, "")
 
 
 _FORMATTER = string.Formatter()

@@ -75,8 +75,17 @@ class _Planner:
         if "gym" in self.settings:
             self.equipment |= GYM_EQUIPMENT
         self.blocked: dict[str, _Blocked] = {}
+        self._verdicts: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+        self._doses: dict[tuple[str, str], tuple[dict[str, int], list[str]]] = {}
 
     def why_not(self, entry: CatalogEntry, phase: str) -> tuple[list[str], list[str]]:
+        """Reasons and rule ids that rule ``entry`` out in ``phase`` (empty when it fits)."""
+        key = (entry.id, phase)
+        if key not in self._verdicts:
+            self._verdicts[key] = self._why_not(entry, phase)
+        return self._verdicts[key]
+
+    def _why_not(self, entry: CatalogEntry, phase: str) -> tuple[list[str], list[str]]:
         """Reasons and rule ids that rule ``entry`` out in ``phase`` (empty when it fits)."""
         reasons: list[str] = []
         rule_ids: list[str] = []
@@ -117,6 +126,13 @@ class _Planner:
         return Dose(**values), rule_ids
 
     def dose_values(self, entry: CatalogEntry, phase: str) -> tuple[dict[str, int], list[str]]:
+        key = (entry.dose_kind, phase)
+        if key not in self._doses:
+            self._doses[key] = self._dose_values(entry, phase)
+        values, rule_ids = self._doses[key]
+        return dict(values), list(rule_ids)
+
+    def _dose_values(self, entry: CatalogEntry, phase: str) -> tuple[dict[str, int], list[str]]:
         values: dict[str, int] = {}
         rule_ids: list[str] = []
         for spec, rule in self.decision.doses:

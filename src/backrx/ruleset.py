@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 from collections.abc import Iterable, Mapping
@@ -88,9 +89,24 @@ class RuleSet:
         decision = decide(self._pack, self._engine, profile_values(valid))
         return self._build(valid, decision)
 
-    def recommend_many(self, profiles: Iterable[ProfileInput]) -> list[Recommendation]:
-        """Recommendations for many profiles; the same results as calling recommend on each."""
-        return [self.recommend(profile) for profile in profiles]
+    def recommend_many(self, profiles: Iterable[ProfileInput], *,
+                       pause_gc: bool = True) -> list[Recommendation]:
+        """Recommendations for many profiles; the same results as calling recommend on each.
+
+        With ``pause_gc`` (the default) Python's cyclic garbage collector is paused while the
+        batch runs and restored afterwards: backrx creates no reference cycles, and without the
+        pause the collector re-scans the growing list of results again and again (measured:
+        about a third of the batch time). Reference counting still frees memory as usual.
+        Raises ``pydantic.ValidationError`` for the first invalid profile.
+        """
+        paused = pause_gc and gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            return [self.recommend(profile) for profile in profiles]
+        finally:
+            if paused:
+                gc.enable()
 
     def _build(self, profile: Profile, decision: Decision) -> Recommendation:
         """Assemble the result as plain data and validate it once, in one pass."""
