@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from backrx.condition import Value, fields_of
-from backrx.decision import Decision, decide, render
+from backrx.decision import Decision, add_unique, decide, note_referral, render
 from backrx.errors import FeedbackError
 from backrx.facts import profile_values
 from backrx.feedback import ExerciseResponse, Feedback
@@ -135,16 +135,9 @@ class _Adjuster:
                 matched={k: sorted(v) if isinstance(v, frozenset) else v for k, v in matched.items()},
             ))
             then = rule.then
-            if then.refer is not None:
-                if outcome.urgency is None or URGENCIES.index(then.refer.urgency) < URGENCIES.index(
-                        outcome.urgency):
-                    outcome.urgency = then.refer.urgency
-                if then.refer.reason not in outcome.reasons:
-                    outcome.reasons.append(then.refer.reason)
-                outcome.referral_rules.append(rule.id)
-            for text in then.safety_net:
-                if text not in outcome.safety_net:
-                    outcome.safety_net.append(text)
+            outcome.urgency = note_referral(rule, outcome.urgency, outcome.reasons,
+                                            outcome.referral_rules)
+            add_unique(outcome.safety_net, then.safety_net)
             if then.eliminate and outcome.eliminate is None:
                 outcome.eliminate = rule
             if then.advance and outcome.advance is None:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from backrx._version import __version__
 from backrx.errors import EngineError, RuleError
+from backrx.recommendation import Recommendation
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,6 +52,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _write(rec: Recommendation, fmt: str) -> None:
+    if fmt == "json":
+        sys.stdout.write(rec.model_dump_json(indent=2) + "\n")
+    elif fmt == "md":
+        sys.stdout.write(rec.to_markdown())
+    else:
+        sys.stdout.write(rec.explain() + "\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
@@ -61,31 +71,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             from backrx.ruleset import load_rules
 
             rules = load_rules(args.rules, engine=args.engine)
-            rec = rules.recommend(load_profile(args.profile))
-            if args.format == "json":
-                out.write(rec.model_dump_json(indent=2) + "\n")
-            elif args.format == "md":
-                out.write(rec.to_markdown())
-            else:
-                out.write(rec.explain() + "\n")
+            _write(rules.recommend(load_profile(args.profile)), args.format)
             return 0
         if args.command == "adjust":
             from pathlib import Path
 
             from backrx.adjust import adjust
             from backrx.feedback import load_feedback
-            from backrx.recommendation import Recommendation
             from backrx.ruleset import load_rules
 
             rec = Recommendation.model_validate_json(Path(args.recommendation).read_text(encoding="utf-8"))
             pack = load_rules(args.rules) if args.rules else None
-            new = adjust(rec, load_feedback(args.feedback), rules=pack)
-            if args.format == "json":
-                out.write(new.model_dump_json(indent=2) + "\n")
-            elif args.format == "md":
-                out.write(new.to_markdown())
-            else:
-                out.write(new.explain() + "\n")
+            _write(adjust(rec, load_feedback(args.feedback), rules=pack), args.format)
             return 0
         if args.command == "audit":
             from backrx.audit import audit_command

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from backrx._engine import Engine
@@ -80,18 +81,30 @@ def render(template: str, values: dict[str, Value]) -> str:
     return "".join(out)
 
 
+def add_unique(target: list[str], items: Iterable[str]) -> None:
+    """Append the items target does not hold yet, in order."""
+    for item in items:
+        if item not in target:
+            target.append(item)
+
+
+def note_referral(rule: Rule, urgency: str | None, reasons: list[str], rule_ids: list[str]) -> str | None:
+    """Record a rule's referral (if any); return the most urgent tier so far."""
+    refer = rule.then.refer
+    if refer is None:
+        return urgency
+    add_unique(reasons, [refer.reason])
+    rule_ids.append(rule.id)
+    if urgency is None or URGENCIES.index(refer.urgency) < URGENCIES.index(urgency):
+        return refer.urgency
+    return urgency
+
+
 def _apply(decision: Decision, rule: Rule) -> None:
     then = rule.then
-    if then.refer is not None:
-        current = decision.urgency
-        if current is None or URGENCIES.index(then.refer.urgency) < URGENCIES.index(current):
-            decision.urgency = then.refer.urgency
-        if then.refer.reason not in decision.referral_reasons:
-            decision.referral_reasons.append(then.refer.reason)
-        decision.referral_rules.append(rule.id)
-    for text in then.safety_net:
-        if text not in decision.safety_net:
-            decision.safety_net.append(text)
+    decision.urgency = note_referral(rule, decision.urgency, decision.referral_reasons,
+                                     decision.referral_rules)
+    add_unique(decision.safety_net, then.safety_net)
     for name in then.pathways:
         if name not in decision.pathways:
             decision.pathways.append(name)
