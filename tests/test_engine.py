@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -214,3 +215,20 @@ def test_crash_is_contained() -> None:
                           timeout=300, check=False, env={"PYTHONPATH": SRC, "PATH": ""})
     assert ours.returncode == 0, ours.stderr
     assert "survived" in ours.stdout
+
+
+@needs_durable
+def test_no_fact_outlives_its_request() -> None:
+    """After each recommendation every durable session is empty: nothing of one request reaches the next."""
+    import durable_rules_engine
+
+    rules = backrx.load_rules(engine="durable")
+    rules.recommend(base_profile(directional_preference="extension", red_flags=["inflammatory_back_pain"]))
+    shards = [shard for _, layer in rules._engine._layers for shard in layer]  # type: ignore[attr-defined]
+    assert shards
+    for shard in shards:
+        try:
+            facts = json.loads(durable_rules_engine.get_facts(shard.handle, "1"))
+        except durable_rules_engine.error:  # the session was never used
+            continue
+        assert facts == [] or facts == {}, facts
