@@ -131,7 +131,7 @@ def decide(pack: Pack, engine: Engine, values: dict[str, Value]) -> Decision:
             _apply(decision, rule)
             for name, value in rule.then.set:
                 pending = f"derived.{name}"
-                decision.values.setdefault(pending, value)
+                decision.values[pending] = value  # later in trace order wins, as for doses
         if decision.urgency is not None:
             current["referral_urgency"] = decision.urgency
         if decision.pathways:
