@@ -146,10 +146,13 @@ def test_progress_lines_are_reported() -> None:
 
 
 def test_prescribing_despite_a_red_flag_is_caught_and_shrunk(tmp_path: Path) -> None:
-    """A triage rule that no longer refers cancer history: a shrunk profile with that one red flag."""
+    """A cancer-history rule that can no longer fire: a shrunk profile with that one red flag.
+
+    (The loader refuses a pack where no triage rule names a flag; this rule still names it, under
+    a condition that never holds, which only an audit can find.)"""
     pack = _copy_pack(tmp_path)
     _edit(pack, "triage.yaml", lambda doc: _rule(doc, "triage.malignancy.history").update(
-        then={"safety_net": "Mention your cancer history to your doctor."}))
+        when={"all": [{"red_flags": {"contains": "cancer_history"}}, {"age": {"gt": 200}}]}))
     report = audit(backrx.load_rules(pack, engine="reference"), max_examples=EXAMPLES)
     assert not report.ok
     assert [r.id for r in report.violations] == ["safety.red-flag-refers"]
@@ -410,7 +413,7 @@ def test_audit_command_exits_1_on_a_violation_with_json(tmp_path: Path,
     """audit_command exits 1 when an invariant fails; --format json gives the report as JSON."""
     pack = _copy_pack(tmp_path)
     _edit(pack, "triage.yaml", lambda doc: _rule(doc, "triage.night-pain").update(
-        then={"safety_net": "Tell your doctor about night pain."}))
+        when={"all": [{"red_flags": {"contains": "unrelenting_night_pain"}}, {"age": {"gt": 200}}]}))
     assert audit_command(str(pack), 30, 0, "json") == 1
     data = json.loads(capsys.readouterr().out)
     assert data["ok"] is False

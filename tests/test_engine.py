@@ -232,3 +232,55 @@ def test_no_fact_outlives_its_request() -> None:
         except durable_rules_engine.error:  # the session was never used
             continue
         assert facts == [] or facts == {}, facts
+
+
+@needs_durable
+def test_an_interrupted_run_leaves_nothing_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If a run is interrupted mid-way (e.g. KeyboardInterrupt), the next request is unaffected."""
+    import durable_rules_engine
+
+    from backrx import _durable
+
+    rules = backrx.load_rules(engine="durable")
+    good = base_profile()
+    flagged = base_profile(red_flags=["saddle_anaesthesia"])
+    expected = rules.recommend(good).model_dump_json()
+
+    class Interrupting:
+        calls = 0
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(durable_rules_engine, name)
+
+        def start_action_for_state(self, *args: Any) -> Any:
+            Interrupting.calls += 1
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(_durable, "_dre", Interrupting())
+    with pytest.raises(KeyboardInterrupt):
+        rules.recommend(flagged)
+    monkeypatch.setattr(_durable, "_dre", durable_rules_engine)
+    assert Interrupting.calls == 1
+    assert rules.recommend(good).model_dump_json() == expected
+    assert rules.recommend(flagged).outcome == "refer"
+    assert rules.recommend(good).model_dump_json() == expected
+
+
+@needs_durable
+def test_many_tests_on_one_field_do_not_hang_registration(pack_copy: Path) -> None:
+    """Rules with long `in` lists on one field are spread over rulesets, so loading returns."""
+    values = ", ".join(str(1000.5 + i) for i in range(50))
+    rules = "\n".join(
+        f"  - id: triage.many-{i}\n    title: Many values {i}\n"
+        f"    when: {{duration_weeks: {{in: [{values}]}}}}\n    then: {{explain: true}}\n"
+        f"    rationale: Never fires.\n    sources: [hill-2008]"
+        for i in range(12)
+    )
+    (pack_copy / "many.yaml").write_text(f"layer: triage\nrules:\n{rules}\n")
+    code = (f"import backrx; r = backrx.load_rules({str(pack_copy)!r}, engine='durable'); "
+            "print(r.recommend({'age': 40, 'duration_weeks': 1000.5, 'pain_site': 'lower', "
+            "'leg_pain': 'none', 'pain_intensity': 3, 'tolerance': 'high', 'red_flags': []}).outcome)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          check=False, env={"PYTHONPATH": SRC, "PATH": ""})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "program"

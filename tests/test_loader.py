@@ -478,3 +478,27 @@ def test_condition_that_spreads_too_far_is_refused(pack_copy: Path) -> None:
     problems = problems_of(pack_copy)
     codes = {(p.rule_id, p.code) for p in problems}
     assert ("classify.stage.acute", "condition-too-complex") in codes, listing(problems)
+
+
+def test_a_red_flag_without_any_referral_is_refused(pack_copy: Path) -> None:
+    """A pack in which no triage rule refers for some red flag does not load."""
+    replace(pack_copy / "triage.yaml", "when: {red_flags: {contains: unrelenting_night_pain}}",
+            "when: {age: {gt: 200}}")
+    problems = problems_of(pack_copy)
+    assert [p.code for p in problems] == ["red-flag-without-referral"], listing(problems)
+    assert "unrelenting_night_pain" in problems[0].message
+
+
+def test_a_rule_file_with_another_extension_is_refused(pack_copy: Path) -> None:
+    """A .yml file in a pack is reported, never silently skipped (it could hold the whole triage)."""
+    (pack_copy / "triage.yaml").rename(pack_copy / "triage.yml")
+    codes = {(p.file, p.code) for p in problems_of(pack_copy)}
+    assert ("triage.yml", "wrong-extension") in codes
+    assert ("", "red-flag-without-referral") in codes
+
+
+def test_an_invalid_explicit_scalar_is_a_rule_error(pack_copy: Path) -> None:
+    """`!!int abc` and `!!bool maybe` give yaml-value problems, not stray exceptions."""
+    replace(pack_copy / "pack.yaml", 'version: "0.1.0"', "version: !!int abc")
+    problems = problems_of(pack_copy)
+    assert [(p.file, p.code) for p in problems] == [("pack.yaml", "yaml-value")], listing(problems)

@@ -43,7 +43,8 @@ from backrx.condition import AllOf, AnyOf, AtLeast, Condition, FieldTest, NotOf,
 from backrx.errors import EngineError
 from backrx.rulepack import Pack
 
-SHARD_RULES = 200  # durable patterns per ruleset; registration hangs past ~512
+SHARD_RULES = 200  # durable patterns per ruleset
+SHARD_TESTS = 256  # tests per ruleset; registration hangs past ~512 under one node
 _GUARD_KEY = "__backrx"
 _SID = "1"
 _names = itertools.count()
@@ -198,6 +199,35 @@ def encode(values: Mapping[str, Value], fields: tuple[str, ...]) -> dict[str, An
     return fact
 
 
+def _leaves(test: dict[str, Any]) -> int:
+    ((op, body),) = test.items()
+    if op in ("$and", "$or"):
+        return sum(_leaves(item) for item in body)
+    return 1
+
+
+def _chunks(patterns: list[tuple[str, int, dict[str, Any]]]) -> list[list[tuple[str, int, dict[str, Any]]]]:
+    """Patterns in rulesets of at most SHARD_RULES patterns and SHARD_TESTS tests.
+
+    Every pattern hangs off the shared guard test, and durable's registration never returns
+    once more than about 512 tests hang under one node (measured), so each ruleset stays
+    well below that, counting every test, not only every pattern.
+    """
+    chunks: list[list[tuple[str, int, dict[str, Any]]]] = []
+    current: list[tuple[str, int, dict[str, Any]]] = []
+    tests = 0
+    for item in patterns:
+        size = _leaves(item[2])
+        if current and (len(current) >= SHARD_RULES or tests + size > SHARD_TESTS):
+            chunks.append(current)
+            current, tests = [], 0
+        current.append(item)
+        tests += size
+    if current:
+        chunks.append(current)
+    return chunks
+
+
 class _Shard:
     __slots__ = ("handle", "positions")
 
@@ -229,10 +259,10 @@ class DurableEngine:
                 for part, test in enumerate(split(compile_condition(rule.when)))
             ]
             shards = []
-            for start in range(0, len(patterns), SHARD_RULES):
+            for start, chunk in enumerate(_chunks(patterns)):
                 definition: dict[str, Any] = {}
                 positions: dict[str, int] = {}
-                for name, position, test in patterns[start:start + SHARD_RULES]:
+                for name, position, test in chunk:
                     definition[name] = {"all": [{"m": {"$and": [{_GUARD_KEY: 1}, test]}}], "pri": 1}
                     positions[name] = position
                 definition["sentinel"] = {"all": [{"m": {_GUARD_KEY: 1}}], "pri": 2}
@@ -258,16 +288,24 @@ class DurableEngine:
 
     @staticmethod
     def _run(shard: _Shard, fact: str) -> list[int]:
+        try:
+            return DurableEngine._once(shard, fact)
+        except BaseException:
+            # Whatever interrupted the run (an engine error, KeyboardInterrupt, ...), leave the
+            # session empty so that nothing of this request reaches the next one.
+            _recover(shard.handle, fact)
+            raise
+
+    @staticmethod
+    def _once(shard: _Shard, fact: str) -> list[int]:
         handle = shard.handle
         fired: list[int] = []
-        started = False
         try:
             code, state = _dre.assert_fact(handle, fact)
-            if code != 0:  # pragma: no cover - the sentinel handles every fact
+            if code != 0:  # the sentinel handles every fact; a leftover would be a bug
                 raise EngineError(f"durable_rules did not handle the fact (code {code})")
             result = _dre.start_action_for_state(handle, state)
             while result:
-                started = True
                 message: str = result[1]  # '{"r12_0":{...}}': our own rule names, no escapes
                 action = message[2:message.index('"', 2)]
                 position = shard.positions.get(action)
@@ -279,8 +317,24 @@ class DurableEngine:
             # session without paying to allocate a new one (measured: about a quarter faster).
             _dre.retract_fact(handle, fact)
         except _dre.error as exc:
-            if started:  # start over with a fresh session; never delete one no action ran in
-                with contextlib.suppress(_dre.error):
-                    _dre.delete_state(handle, _SID)
             raise EngineError(f"durable_rules failed: {exc}") from None
         return fired
+
+
+def _recover(handle: int, fact: str) -> None:
+    """Empty the session after an interrupted run: retract the fact, run out pending actions,
+    then delete the session, unless no action ever ran in it (deleting that one crashes)."""
+    ran = False
+    with contextlib.suppress(BaseException):
+        _dre.retract_fact(handle, fact)
+    with contextlib.suppress(BaseException):
+        for _ in range(100_000):
+            pending = _dre.start_action(handle)
+            if not pending:
+                break
+            ran = True
+            while _dre.complete_and_start_action(handle, pending[2]):
+                pass
+    if ran:
+        with contextlib.suppress(BaseException):
+            _dre.delete_state(handle, _SID)

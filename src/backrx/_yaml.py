@@ -94,7 +94,11 @@ def _convert(node: Node, file: str, depth: int, seen: set[int] | None = None) ->
                 f"tag {node.tag!r} is not allowed: only plain strings, numbers, booleans and null",
             )
         constructor = _SCALARS.yaml_constructors[node.tag]
-        return constructor(_SCALARS, node)
+        try:
+            return constructor(_SCALARS, node)
+        except (ValueError, KeyError, TypeError):  # e.g. "!!int abc", "!!bool maybe"
+            raise YamlError(file, _line(node), "yaml-value",
+                            f"{node.value!r} is not a valid {node.tag.rsplit(':', 1)[-1]}") from None
     if isinstance(node, SequenceNode):
         if node.tag != "tag:yaml.org,2002:seq":
             raise YamlError(file, _line(node), "yaml-tag", f"tag {node.tag!r} is not allowed")

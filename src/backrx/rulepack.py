@@ -41,7 +41,7 @@ from backrx.condition import (
     size_of,
 )
 from backrx.errors import Problem, RuleError
-from backrx.profile import EQUIPMENT, SETTINGS
+from backrx.profile import EQUIPMENT, RED_FLAGS, SETTINGS
 from backrx.vocabulary import ADJUST_FIELDS, CONCLUDED_BY, FIELDS, PATHWAYS, RISKS, URGENCIES, FieldSpec
 
 #: The layers, in the order they run. Each reads only what earlier layers concluded.
@@ -1040,6 +1040,14 @@ def _parse_rule(ctx: _Ctx, node: Any, where: str, layer: str, known: _Known,
 REQUIRED_FILES = ("pack.yaml", "sources.yaml", "exercises.yaml", "phases.yaml")
 
 
+def _tests(condition: Condition) -> list[FieldTest]:
+    if isinstance(condition, FieldTest):
+        return [condition]
+    if isinstance(condition, NotOf):
+        return []  # a negated test cannot be what makes a referral happen
+    return [t for item in condition.items for t in _tests(item)]
+
+
 def bundled_path() -> Path:
     """The folder of the rule pack shipped with backrx."""
     here = Path(__file__).resolve().parent
@@ -1067,6 +1075,10 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
     if not root.is_dir():
         raise RuleError([Problem(str(root), None, None, "not-a-pack", "no such folder")])
     files = sorted(root.glob("*.yaml"))
+    for other in sorted(root.glob("*.yml")) + sorted(root.glob("*.json")):
+        # A rule file the loader would silently skip could be a whole layer (triage!) gone.
+        problems.append(Problem(other.name, None, None, "wrong-extension",
+                                f"rule-pack files end in .yaml; rename {other.name} or move it out"))
     if len(files) > MAX_FILES:
         raise RuleError([Problem(str(root), None, None, "too-many-files",
                                  f"{len(files)} YAML files; the limit is {MAX_FILES}")])
@@ -1171,6 +1183,16 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
             problems.append(Problem(setter.file if setter else "?", setter.line if setter else None,
                                     setter.id if setter else None, "unused-conclusion",
                                     f"{path} is set but no later layer reads it", "then.set"))
+
+    # Safety: every red-flag code must be able to lead to a referral.
+    referring = [r for r in by_layer["triage"] if r.then.refer is not None]
+    named = {t.value for r in referring for t in _tests(r.when)
+             if t.field == "red_flags" and t.op == "contains"}
+    missing = [code for code in RED_FLAGS if code not in named]
+    if missing and "triage" not in {p.rule_id.split(".")[0] for p in problems if p.rule_id}:
+        problems.append(Problem("", None, None, "red-flag-without-referral",
+                                f"no triage rule refers for {', '.join(missing)}: every red flag must "
+                                "lead to a referral"))
 
     if problems:
         raise RuleError(problems)
