@@ -232,3 +232,67 @@ def test_cli_adjust(tmp_path: Path, capsys: pytest.CaptureFixture[str], rules: b
     assert data["adjustments"][0]["changes"][0]["action"] == "drop"
     assert main(["adjust", str(rec_path), str(fb_path), "--format", "md"]) == 0
     assert "Left out for now" in capsys.readouterr().out
+
+
+def test_an_exercise_that_spread_symptoms_is_never_reintroduced(rules: backrx.RuleSet) -> None:
+    """Spreading plus a second worse exercise: the spreading one is dropped, not queued for return."""
+    rec = rules.recommend(EXTENSION)
+    rec = backrx.adjust(rec, {"responses": [
+        {"exercise_id": "prone-press-up", "pain_during": 6, "next_day": "worse", "peripheralized": True},
+        {"exercise_id": "cat-camel", "pain_during": 2, "next_day": "worse", "peripheralized": False},
+    ]}, rules=rules)
+    assert rec.program is not None
+    assert "prone-press-up" not in _ids(rec) and "prone-press-up" in rec.program.dropped
+    assert rec.program.stopped_directions == ["extension"]
+    queued = [p.exercise.id for p in rec.program.elimination.queue] if rec.program.elimination else []
+    assert "prone-press-up" not in queued
+    assert all(p.exercise.direction != "extension" for p in rec.program.phase_now.prescriptions)
+
+
+def test_a_referral_still_escalates_on_new_red_flags(rules: backrx.RuleSet) -> None:
+    """Adjusting a referred recommendation still acts on new red flags: urgent becomes emergency."""
+    rec = rules.recommend(base_profile(red_flags=["cancer_history"]))
+    assert rec.referral is not None and rec.referral.urgency == "urgent"
+    new = backrx.adjust(rec, {"responses": [], "new_red_flags": ["saddle_anaesthesia"]}, rules=rules)
+    assert new.outcome == "refer" and new.referral is not None and new.referral.urgency == "emergency"
+    assert [f.rule_id for f in new.adjustments[-1].trace] == ["adjust.red-flag.emergency"]
+
+
+def test_a_regression_never_raises_a_part_of_the_dose(rules: backrx.RuleSet) -> None:
+    """Swapping for an easier exercise of another dose kind keeps each shared part at or below the old."""
+    rec = rules.recommend(base_profile(directional_preference="flexion", duration_weeks=10))
+    assert rec.program is not None
+    before = {p.exercise.id: p for p in rec.program.phase_now.prescriptions}
+    assert "single-knee-to-chest" in before
+    new = backrx.adjust(rec, {"responses": [{"exercise_id": "single-knee-to-chest", "pain_during": 2,
+                                             "next_day": "worse", "peripheralized": False}]}, rules=rules)
+    change = next(c for c in new.adjustments[-1].changes if c.exercise_id == "single-knee-to-chest")
+    assert change.action == "regress" and change.before is not None and change.after is not None
+    for name in ("sets", "reps", "hold_seconds", "minutes", "sessions_per_week"):
+        old, now = getattr(change.before.dose, name), getattr(change.after.dose, name)
+        assert old is None or now is None or now <= old, name
+
+
+def test_an_edited_recommendation_is_refused_or_referred(rules: backrx.RuleSet) -> None:
+    """Unknown exercises edited into a program are refused; a red flag edited into the profile refers."""
+    rec = rules.recommend(EXTENSION)
+    data = json.loads(rec.model_dump_json())
+    data["program"]["phases"][0]["prescriptions"][2]["exercise"]["id"] = "my-own-press-up"
+    edited = backrx.Recommendation.model_validate(data)
+    with pytest.raises(backrx.FeedbackError, match="my-own-press-up"):
+        backrx.adjust(edited, {"responses": []}, rules=rules)
+    data = json.loads(rec.model_dump_json())
+    data["profile"]["red_flags"] = ["cancer_history"]
+    flagged = backrx.Recommendation.model_validate(data)
+    new = backrx.adjust(flagged, {"responses": []}, rules=rules)
+    assert new.outcome == "refer" and new.program is None
+
+
+def test_profiles_cannot_be_changed_after_validation() -> None:
+    """A validated Profile is frozen, so a red flag cannot be removed behind the validator's back."""
+    profile = backrx.Profile.model_validate(base_profile(red_flags=["cancer_history"]))
+    with pytest.raises(ValidationError):
+        profile.red_flags = []  # type: ignore[misc]
+    sneaky = backrx.Profile.model_construct(age=40)
+    with pytest.raises(ValidationError):
+        backrx.recommend(sneaky)

@@ -65,19 +65,63 @@ def _invalid(loc: tuple[str | int, ...], code: str, message: str, value: object)
     return ValidationError.from_exception_data("Feedback", [detail])
 
 
+def _global_values(feedback: Feedback) -> dict[str, Value]:
+    """The feedback-wide facts, without a program (after a referral)."""
+    responses = feedback.responses
+    return {
+        "feedback.responses": len(responses),
+        "feedback.worse_count": sum(r.next_day == "worse" for r in responses),
+        "feedback.peripheralized_any": any(r.peripheralized is True for r in responses),
+        "feedback.all_settled": False,
+        "feedback.covers_phase": False,
+        "feedback.new_red_flags": frozenset(feedback.new_red_flags),
+        "program.elimination": False,
+        "program.has_next_phase": False,
+    }
+
+
+def _run_rules(rules: RuleSet, values: dict[str, Value], outcome: _Outcome, exercise_id: str | None) -> None:
+    """Run the adjust layer once, recording what its rules say into ``outcome``."""
+    index = next(i for i, layer in enumerate(rules.pack.layers) if layer.name == "adjust")
+    layer = rules.pack.layers[index]
+    for position in rules._engine.match(index, values):
+        rule = layer.rules[position]
+        per_exercise = any(r.startswith(("response.", "exercise.")) for r in rule.reads)
+        if per_exercise != (exercise_id is not None):
+            continue  # global rules act once, in the feedback pass
+        matched = {name: values.get(name) for name in sorted(fields_of(rule.when))}
+        outcome.firings.append(Firing(
+            rule_id=rule.id, layer=rule.layer, title=rule.title,
+            rationale=render(rule.rationale, values), sources=list(rule.sources),
+            matched={k: sorted(v) if isinstance(v, frozenset) else v for k, v in matched.items()},
+        ))
+        then = rule.then
+        outcome.urgency = note_referral(rule, outcome.urgency, outcome.reasons, outcome.referral_rules)
+        add_unique(outcome.safety_net, then.safety_net)
+        if then.eliminate and outcome.eliminate is None:
+            outcome.eliminate = rule
+        if then.advance and outcome.advance is None:
+            outcome.advance = rule
+        if exercise_id is not None and then.adjust is not None:
+            current = outcome.actions.get(exercise_id)
+            if current is None or ADJUST_ACTIONS.index(then.adjust) < ADJUST_ACTIONS.index(current[0]):
+                outcome.actions[exercise_id] = (then.adjust, rule)
+        if exercise_id is not None and then.stop_direction:
+            outcome.stop_directions.append((exercise_id, rule))
+
+
 class _Adjuster:
-    def __init__(self, rules: RuleSet, rec: Recommendation, feedback: Feedback) -> None:
+    def __init__(self, rules: RuleSet, rec: Recommendation, feedback: Feedback, decision: Decision) -> None:
         assert rec.profile is not None and rec.program is not None
         self.rules = rules
         self.pack = rules.pack
         self.rec = rec
         self.program = rec.program
         self.feedback = feedback
-        self.decision: Decision = decide(self.pack, rules._engine, profile_values(rec.profile))
+        self.decision = decision
         self.planner = _Planner(self.pack, rec.profile, self.decision)
         self.phase = self.program.phase_now
-        self.layer_index = next(i for i, layer in enumerate(self.pack.layers) if layer.name == "adjust")
-        self.layer = self.pack.layers[self.layer_index]
+        self.layer = next(layer for layer in self.pack.layers if layer.name == "adjust")
 
     # ---- facts
 
@@ -95,9 +139,10 @@ class _Adjuster:
         return {
             "feedback.responses": len(responses),
             "feedback.worse_count": sum(r.next_day == "worse" for r in responses),
-            "feedback.peripheralized_any": any(r.peripheralized for r in responses),
+            "feedback.peripheralized_any": any(r.peripheralized is True for r in responses),
             "feedback.all_settled": bool(responses) and all(
-                r.pain_during <= 3 and r.next_day != "worse" and not r.peripheralized for r in responses),
+                r.pain_during <= 3 and r.next_day != "worse" and r.peripheralized is False
+                for r in responses),
             "feedback.covers_phase": bool(present) and present <= answered,
             "feedback.new_red_flags": frozenset(self.feedback.new_red_flags),
             "program.elimination": self.program.elimination is not None,
@@ -107,11 +152,10 @@ class _Adjuster:
     def _response_values(self, base: dict[str, Value], response: ExerciseResponse,
                          entry: CatalogEntry) -> dict[str, Value]:
         testing = self.program.elimination.testing if self.program.elimination else None
-        return {
+        values: dict[str, Value] = {
             **base,
             "response.pain_during": response.pain_during,
             "response.next_day": response.next_day,
-            "response.peripheralized": response.peripheralized,
             "exercise.direction": entry.direction,
             "exercise.category": entry.category,
             "exercise.load": entry.load,
@@ -119,43 +163,20 @@ class _Adjuster:
             "exercise.has_harder": self._fits(entry.harder),
             "exercise.reintroduced": testing == entry.id,
         }
+        if response.peripheralized is not None:  # unanswered: absent, so no test on it holds
+            values["response.peripheralized"] = response.peripheralized
+        return values
 
     # ---- rules
-
-    def _run(self, values: dict[str, Value], outcome: _Outcome, exercise_id: str | None) -> None:
-        for position in self.rules._engine.match(self.layer_index, values):
-            rule = self.layer.rules[position]
-            per_exercise = any(r.startswith(("response.", "exercise.")) for r in rule.reads)
-            if per_exercise != (exercise_id is not None):
-                continue  # global rules act once, in the feedback pass
-            matched = {name: values.get(name) for name in sorted(fields_of(rule.when))}
-            outcome.firings.append(Firing(
-                rule_id=rule.id, layer=rule.layer, title=rule.title,
-                rationale=render(rule.rationale, values), sources=list(rule.sources),
-                matched={k: sorted(v) if isinstance(v, frozenset) else v for k, v in matched.items()},
-            ))
-            then = rule.then
-            outcome.urgency = note_referral(rule, outcome.urgency, outcome.reasons,
-                                            outcome.referral_rules)
-            add_unique(outcome.safety_net, then.safety_net)
-            if then.eliminate and outcome.eliminate is None:
-                outcome.eliminate = rule
-            if then.advance and outcome.advance is None:
-                outcome.advance = rule
-            if exercise_id is not None and then.adjust is not None:
-                current = outcome.actions.get(exercise_id)
-                if current is None or ADJUST_ACTIONS.index(then.adjust) < ADJUST_ACTIONS.index(current[0]):
-                    outcome.actions[exercise_id] = (then.adjust, rule)
-            if exercise_id is not None and then.stop_direction:
-                outcome.stop_directions.append((exercise_id, rule))
 
     def decide(self) -> _Outcome:
         outcome = _Outcome()
         base = self._feedback_values()
-        self._run(base, outcome, None)
+        _run_rules(self.rules, base, outcome, None)
         for response in self.feedback.responses:
             entry = self.pack.exercises[response.exercise_id]
-            self._run(self._response_values(base, response, entry), outcome, response.exercise_id)
+            _run_rules(self.rules, self._response_values(base, response, entry), outcome,
+                       response.exercise_id)
         return outcome
 
 
@@ -186,12 +207,12 @@ def _raise(dose: Dose) -> Dose | None:
     return None
 
 
-def _min_dose(a: Dose, b: Dose) -> Dose:
-    """Part by part, the smaller of two doses (a part one of them lacks is taken from the other)."""
+def _min_dose(new: Dose, old: Dose) -> Dose:
+    """The new dose, with every part the old one also had capped at the old value."""
     values: dict[str, int | None] = {}
     for name in Dose.model_fields:
-        x, y = getattr(a, name), getattr(b, name)
-        values[name] = min(x, y) if x is not None and y is not None else (x if x is not None else y)
+        x, y = getattr(new, name), getattr(old, name)
+        values[name] = min(x, y) if x is not None and y is not None else x
     return Dose(**values)
 
 
@@ -209,6 +230,7 @@ class _Apply:
         self.dropped = list(adjuster.program.dropped)
         self.excluded = list(adjuster.program.excluded)
         self.elimination = adjuster.program.elimination
+        self.stopped: list[str] = list(adjuster.program.stopped_directions)
         self.changes: list[Change] = []
 
     def _rationale(self, rule: Rule) -> str:
@@ -230,27 +252,28 @@ class _Apply:
             items[index] = new
 
     def _record(self, action: str, old: Prescription | None, new: Prescription | None, reason: str,
-                rule_ids: list[str], exercise_id: str | None = None, phase: str | None = None) -> None:
+                rule_ids: list[str], exercise_id: str | None = None, phase: str | None = None,
+                direction: str | None = None) -> None:
         if exercise_id is None:
             shown = old if old is not None else new
             exercise_id = shown.exercise.id if shown is not None else None
         self.changes.append(Change(
             action=action,  # type: ignore[arg-type]
             phase=phase or self.current, exercise_id=exercise_id,
-            before=old, after=new, reason=reason, rule_ids=rule_ids,
+            before=old, after=new, reason=reason, rule_ids=rule_ids, direction=direction,  # type: ignore[arg-type]
         ))
 
-    def _exclude(self, p: Prescription, reason: str, rule_id: str) -> None:
+    def _exclude(self, p: Prescription, reason: str, rule_ids: list[str]) -> None:
         if p.exercise.id not in self.dropped:
             self.dropped.append(p.exercise.id)
         self.excluded = [e for e in self.excluded if e.exercise_id != p.exercise.id] + [Exclusion(
             exercise_id=p.exercise.id, exercise_name=p.exercise.name, phases=[self.current],
-            reasons=[reason], rule_ids=[rule_id])]
+            reasons=[reason], rule_ids=rule_ids)]
 
     def drop(self, p: Prescription, rule: Rule) -> None:
         reason = self._rationale(rule)
         self._replace(p, None)
-        self._exclude(p, reason, rule.id)
+        self._exclude(p, reason, [rule.id])
         self._record("drop", p, None, reason, [rule.id])
 
     def regress(self, p: Prescription, rule: Rule) -> None:
@@ -260,7 +283,7 @@ class _Apply:
             assert entry.easier is not None
             easier = self.a.pack.exercises[entry.easier]
             base, _ = self.a.planner.dose(easier, self.current)
-            dose = _min_dose(base, p.dose) if easier.dose_kind == entry.dose_kind else base
+            dose = _min_dose(base, p.dose)  # never above the current dose, part by part
             template = self.a.planner.prescription(easier, rule, self.current, [], [])
             new = template.model_copy(update={
                 "dose": dose,
@@ -299,16 +322,21 @@ class _Apply:
 
     def run(self) -> None:
         outcome = self.outcome
-        # Directions that spread symptoms down the leg: stop every exercise moving that way.
+        # Directions that spread symptoms down the leg: stop every exercise moving that way, now
+        # and in later phases (a neutral exercise is dropped on its own).
         for exercise_id, rule in outcome.stop_directions:
             direction = self.a.pack.exercises[exercise_id].direction
-            if direction == "neutral":
+            if direction == "neutral" or direction in self.stopped:
                 continue
+            self.stopped.append(direction)
+            self._record("stop", None, None, self._rationale(rule), [rule.id], direction=direction)
             for p in list(self.phases[self.current]):
                 if p.exercise.direction == direction and p.exercise.id not in outcome.actions:
                     self.drop(p, rule)
         worse = [r.exercise_id for r in self.a.feedback.responses if r.next_day == "worse"]
         # Elimination: several exercises made things worse; suspend them all, bring back one a day.
+        # An exercise that spread symptoms down the leg is dropped, never suspended.
+        spread = {r.exercise_id for r in self.a.feedback.responses if r.peripheralized is True}
         starting = outcome.eliminate is not None and self.elimination is None
         queue: list[Prescription] = list(self.elimination.queue) if self.elimination else []
         for exercise_id, (action, acting) in outcome.actions.items():
@@ -316,7 +344,12 @@ class _Apply:
             if found is None:
                 continue
             p = found
-            if starting and exercise_id in worse:
+            if p.exercise.direction in self.stopped and action != "drop":
+                action = "drop"
+                acting = next(rule for _, rule in outcome.stop_directions) if outcome.stop_directions \
+                    else acting
+            if starting and exercise_id in worse and exercise_id not in spread \
+                    and p.exercise.direction not in self.stopped:
                 assert outcome.eliminate is not None
                 self._replace(p, None)
                 queue.append(p)
@@ -329,6 +362,13 @@ class _Apply:
             # The exercise tested today was kept (hold) or dropped/regressed by the rules above.
             eliminating = outcome.eliminate or next(
                 (r for r in self.a.layer.rules if r.then.eliminate), None)
+            stop_ids = [rule.id for _, rule in outcome.stop_directions][:1]
+            for held in [q for q in queue if q.exercise.direction in self.stopped]:
+                queue.remove(held)
+                reason = ("It moves in a direction that spread your symptoms down the leg, so it does "
+                          "not come back.")
+                self._exclude(held, reason, stop_ids)
+                self._record("drop", held, None, reason, stop_ids)
             if queue:
                 nxt = queue.pop(0)
                 self.phases[self.current].append(nxt)
@@ -338,8 +378,9 @@ class _Apply:
                 self.elimination = Elimination(phase=self.current, testing=nxt.exercise.id, queue=queue)
             else:
                 self.elimination = None
-        if outcome.advance is not None and self.elimination is None:
-            ids = [p.id for p in self.a.program.phases]
+        ids = [p.id for p in self.a.program.phases]
+        last = ids.index(self.current) == len(ids) - 1
+        if outcome.advance is not None and self.elimination is None and not last:
             before = self.current
             self.current = ids[ids.index(before) + 1]
             reason = self._rationale(outcome.advance)
@@ -350,6 +391,12 @@ class _Apply:
                     self._record("drop", p, None,
                                  "Dropped earlier for making you worse; it comes back only on its own.",
                                  [outcome.advance.id])
+                elif p.exercise.direction in self.stopped:
+                    self.phases[self.current].remove(p)
+                    self.dropped.append(p.exercise.id)
+                    self._record("drop", p, None,
+                                 f"It moves in the {p.exercise.direction} direction, which spread your "
+                                 "symptoms down the leg.", [outcome.advance.id])
 
     def program(self) -> Program:
         program = self.a.program
@@ -357,6 +404,7 @@ class _Apply:
         return program.model_copy(update={
             "phases": phases, "current_phase": self.current, "dropped": self.dropped,
             "excluded": self.excluded, "elimination": self.elimination,
+            "stopped_directions": self.stopped,
         })
 
 
@@ -387,7 +435,33 @@ def _rules_for(rec: Recommendation, rules: RuleSet | None) -> RuleSet:
         )
     if rec.profile is None:
         raise FeedbackError("this recommendation carries no profile, so it cannot be adjusted")
+    program = rec.program
+    if program is not None:
+        pack = chosen.pack
+        if [p.id for p in program.phases] != [p.id for p in pack.phases] or program.current_phase not in {
+                p.id for p in pack.phases}:
+            raise FeedbackError("the program's phases do not match the rule pack's; it was edited")
+        held = [p.exercise.id for ph in program.phases for p in ph.prescriptions]
+        if program.elimination is not None:
+            held += [p.exercise.id for p in program.elimination.queue]
+        unknown = sorted({e for e in held if e not in pack.exercises})
+        if unknown:
+            raise FeedbackError(f"the program holds exercises the rule pack does not know: "
+                                f"{', '.join(unknown)}; it was edited")
     return chosen
+
+
+def _merge(referral: Referral | None, urgency: str | None, reasons: list[str],
+           rule_ids: list[str]) -> Referral | None:
+    """A referral with new reasons added; the most urgent tier wins."""
+    if urgency is None:
+        return referral
+    if referral is not None:
+        if URGENCIES.index(referral.urgency) < URGENCIES.index(urgency):
+            urgency = referral.urgency
+        reasons = list(dict.fromkeys((*referral.reasons, *reasons)))
+        rule_ids = list(dict.fromkeys((*referral.rule_ids, *rule_ids)))
+    return Referral(urgency=urgency, reasons=reasons, rule_ids=rule_ids)  # type: ignore[arg-type]
 
 
 def adjust(rec: Recommendation, feedback: Feedback | Mapping[str, Any], *,
@@ -402,27 +476,33 @@ def adjust(rec: Recommendation, feedback: Feedback | Mapping[str, Any], *,
     chosen = _rules_for(rec, rules)
     _check(rec, fb)
     number = len(rec.adjustments) + 1
-    if rec.program is None:
-        phase = ""
+    assert rec.profile is not None
+    decision = decide(chosen.pack, chosen._engine, profile_values(rec.profile))
+    if rec.program is None or decision.refers:
+        # No program to adjust (a referral): still act on new red flags. A profile whose own
+        # triage refers (an edited recommendation) is referred again, never adjusted.
+        outcome = _Outcome()
+        _run_rules(chosen, _global_values(fb), outcome, None)
+        referral = _merge(rec.referral, decision.urgency, list(decision.referral_reasons),
+                          list(decision.referral_rules))
+        referral = _merge(referral, outcome.urgency, outcome.reasons, outcome.referral_rules)
+        refers = referral is not None and referral.urgency in _BLOCKING
+        phase = rec.program.current_phase if rec.program is not None else ""
         round_ = AdjustmentRound(round=number, feedback=fb, phase_before=phase, phase_after=phase,
-                                 changes=[], trace=[], elimination_after=None)
-        return rec.model_copy(update={"adjustments": [*rec.adjustments, round_]})
-    adjuster = _Adjuster(chosen, rec, fb)
+                                 changes=[], trace=outcome.firings, elimination_after=None)
+        return rec.model_copy(update={
+            "outcome": "refer" if refers else rec.outcome,
+            "program": None if refers else rec.program,
+            "referral": referral,
+            "safety_net": list(dict.fromkeys((*rec.safety_net, *outcome.safety_net))),
+            "adjustments": [*rec.adjustments, round_],
+        })
+    adjuster = _Adjuster(chosen, rec, fb, decision)
     outcome = adjuster.decide()
     apply = _Apply(adjuster, outcome)
     apply.run()
     program = apply.program()
-    referral = rec.referral
-    if outcome.urgency is not None:
-        urgency = outcome.urgency
-        reasons = list(outcome.reasons)
-        rule_ids = list(outcome.referral_rules)
-        if referral is not None:
-            if URGENCIES.index(referral.urgency) < URGENCIES.index(urgency):
-                urgency = referral.urgency
-            reasons = list(dict.fromkeys((*referral.reasons, *reasons)))
-            rule_ids = list(dict.fromkeys((*referral.rule_ids, *rule_ids)))
-        referral = Referral(urgency=urgency, reasons=reasons, rule_ids=rule_ids)  # type: ignore[arg-type]
+    referral = _merge(rec.referral, outcome.urgency, outcome.reasons, outcome.referral_rules)
     refers = referral is not None and referral.urgency in _BLOCKING
     round_ = AdjustmentRound(
         round=number, feedback=fb, phase_before=adjuster.phase.id, phase_after=program.current_phase,
@@ -445,9 +525,14 @@ def replay(original: Program, rounds: list[AdjustmentRound]) -> Program:
     dropped = list(original.dropped)
     excluded = list(original.excluded)
     elimination = original.elimination
+    stopped = list(original.stopped_directions)
     for round_ in rounds:
         for change in round_.changes:
             items = phases[change.phase]
+            if change.action == "stop":
+                if change.direction is not None and change.direction not in stopped:
+                    stopped.append(change.direction)
+                continue
             if change.action == "advance":
                 current = change.phase
                 continue
@@ -456,9 +541,10 @@ def replay(original: Program, rounds: list[AdjustmentRound]) -> Program:
                 items.append(change.after)
                 continue
             assert change.before is not None
-            index = next(i for i, p in enumerate(items) if p.exercise.id == change.before.exercise.id)
+            index = next((i for i, p in enumerate(items) if p.exercise.id == change.before.exercise.id), None)
             if change.after is None:
-                del items[index]
+                if index is not None:  # else it waited in the elimination queue
+                    del items[index]
                 if change.action == "drop":
                     if change.before.exercise.id not in dropped:
                         dropped.append(change.before.exercise.id)
@@ -468,9 +554,11 @@ def replay(original: Program, rounds: list[AdjustmentRound]) -> Program:
                                       exercise_name=change.before.exercise.name, phases=[change.phase],
                                       reasons=[change.reason], rule_ids=change.rule_ids)]
             else:
+                assert index is not None
                 items[index] = change.after
         elimination = round_.elimination_after
     return original.model_copy(update={
         "phases": [p.model_copy(update={"prescriptions": phases[p.id]}) for p in original.phases],
         "current_phase": current, "dropped": dropped, "excluded": excluded, "elimination": elimination,
+        "stopped_directions": stopped,
     })

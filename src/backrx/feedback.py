@@ -18,8 +18,10 @@ class ExerciseResponse(_Model):
     exercise_id: Annotated[str, Field(min_length=1, max_length=80)]
     pain_during: Annotated[int, Field(ge=0, le=10)]
     next_day: NextDay
-    peripheralized: bool = Field(
-        default=False, description="Symptoms spread further down the leg during or after it."
+    peripheralized: bool | None = Field(
+        default=None,
+        description="Symptoms spread further down the leg during or after it. Unanswered (None) is "
+        "not a 'no': the exercise then holds rather than progresses.",
     )
 
 

@@ -84,7 +84,7 @@ GYM_EQUIPMENT: frozenset[str] = frozenset(EQUIPMENT)
 ACUTE_BEFORE_WEEKS = 4.0
 CHRONIC_FROM_WEEKS = 12.0
 
-_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
 
 
 def _unique(values: list[Any]) -> list[Any]:

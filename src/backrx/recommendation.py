@@ -119,6 +119,10 @@ class Program(_Out):
         description="exercises dropped for making things worse; they return only one at a time",
     )
     elimination: Elimination | None = None
+    stopped_directions: list[Literal["extension", "flexion"]] = Field(
+        default_factory=list,
+        description="directions stopped because they spread symptoms down the leg; they stay out",
+    )
 
     @property
     def phase_now(self) -> Phase:
@@ -172,7 +176,7 @@ class RulesetInfo(_Out):
     digest: str
 
 
-Action = Literal["drop", "regress", "hold", "progress", "suspend", "reintroduce", "advance"]
+Action = Literal["drop", "regress", "hold", "progress", "suspend", "reintroduce", "advance", "stop"]
 
 
 class Change(_Out):
@@ -185,6 +189,8 @@ class Change(_Out):
     after: Prescription | None
     reason: str
     rule_ids: list[str]
+    direction: Literal["extension", "flexion"] | None = Field(
+        default=None, description="for a stop: the direction that is stopped")
 
 
 class AdjustmentRound(_Out):

@@ -25,6 +25,14 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _validated(profile: ProfileInput) -> Profile:
+    """A valid Profile. Instances are checked again: one built with ``model_construct`` or
+    changed with ``object.__setattr__`` has skipped validation, and a red flag could hide there."""
+    if isinstance(profile, Profile):
+        return Profile.model_validate(dict(profile.__dict__))
+    return Profile.model_validate(profile)
+
+
 class RuleSet:
     """A validated rule pack bound to an engine. Safe to share between threads.
 
@@ -77,7 +85,7 @@ class RuleSet:
 
     def decide(self, profile: ProfileInput) -> Decision:
         """The rules' raw conclusions for a profile (before planning)."""
-        valid = profile if isinstance(profile, Profile) else Profile.model_validate(profile)
+        valid = _validated(profile)
         return decide(self._pack, self._engine, profile_values(valid))
 
     def recommend(self, profile: ProfileInput) -> Recommendation:
@@ -85,7 +93,7 @@ class RuleSet:
 
         Raises ``pydantic.ValidationError`` when the profile is invalid.
         """
-        valid = profile if isinstance(profile, Profile) else Profile.model_validate(profile)
+        valid = _validated(profile)
         decision = decide(self._pack, self._engine, profile_values(valid))
         return self._build(valid, decision)
 
