@@ -66,7 +66,7 @@ def _invalid(loc: tuple[str | int, ...], code: str, message: str, value: object)
 
 
 def _global_values(feedback: Feedback) -> dict[str, Value]:
-    """The feedback-wide facts, without a program (after a referral)."""
+    """The feedback-wide facts; the program-dependent ones are false (there is no program)."""
     responses = feedback.responses
     return {
         "feedback.responses": len(responses),
@@ -137,14 +137,11 @@ class _Adjuster:
         answered = {r.exercise_id for r in responses}
         phase_ids = [p.id for p in self.program.phases]
         return {
-            "feedback.responses": len(responses),
-            "feedback.worse_count": sum(r.next_day == "worse" for r in responses),
-            "feedback.peripheralized_any": any(r.peripheralized is True for r in responses),
+            **_global_values(self.feedback),
             "feedback.all_settled": bool(responses) and all(
                 r.pain_during <= 3 and r.next_day != "worse" and r.peripheralized is False
                 for r in responses),
             "feedback.covers_phase": bool(present) and present <= answered,
-            "feedback.new_red_flags": frozenset(self.feedback.new_red_flags),
             "program.elimination": self.program.elimination is not None,
             "program.has_next_phase": phase_ids.index(self.phase.id) < len(phase_ids) - 1,
         }

@@ -42,7 +42,17 @@ from backrx.condition import (
 )
 from backrx.errors import Problem, RuleError
 from backrx.profile import EQUIPMENT, RED_FLAGS, SETTINGS
-from backrx.vocabulary import ADJUST_FIELDS, CONCLUDED_BY, FIELDS, PATHWAYS, RISKS, URGENCIES, FieldSpec
+from backrx.vocabulary import (
+    ADJUST_FIELDS,
+    CATEGORIES,
+    CONCLUDED_BY,
+    DIRECTIONS,
+    FIELDS,
+    PATHWAYS,
+    RISKS,
+    URGENCIES,
+    FieldSpec,
+)
 
 #: The layers, in the order they run. Each reads only what earlier layers concluded.
 LAYERS: tuple[str, ...] = ("triage", "classification", "components", "exclusions", "dosing", "adjust")
@@ -57,8 +67,6 @@ LAYER_ACTIONS: dict[str, tuple[str, ...]] = {
     "dosing": ("dose", "schedule", "explain"),
     "adjust": ("adjust", "stop_direction", "eliminate", "advance", "refer", "safety_net", "explain"),
 }
-CATEGORIES = ("mobility", "flexibility", "balance", "strength", "aerobic", "soft_tissue", "education")
-DIRECTIONS = ("extension", "flexion", "neutral")
 DOSE_KINDS = ("hold", "reps", "stretch", "timed", "education")
 SOURCE_KINDS = ("guideline", "trial", "review", "prediction-rule", "consensus", "practitioner")
 DOSE_FIELDS = ("sets", "reps", "hold_seconds", "minutes", "sessions_per_week")

@@ -9,14 +9,21 @@ from backrx.recommendation import Recommendation
 from backrx.rulepack import (
     _RULE_ID,
     ADJUST_ACTIONS,
-    CATEGORIES,
-    DIRECTIONS,
     DOSE_FIELDS,
     DOSE_KINDS,
     DOSE_LIMITS,
     LAYERS,
 )
-from backrx.vocabulary import ADJUST_FIELDS, FIELDS, PATHWAYS, RISKS, URGENCIES, as_data
+from backrx.vocabulary import (
+    ADJUST_FIELDS,
+    CATEGORIES,
+    DIRECTIONS,
+    FIELDS,
+    PATHWAYS,
+    RISKS,
+    URGENCIES,
+    as_data,
+)
 
 _TEXT = {"type": "string", "minLength": 1}
 _TEXTS = {"oneOf": [_TEXT, {"type": "array", "items": _TEXT, "minItems": 1}]}

@@ -145,8 +145,11 @@ def _build() -> dict[str, FieldSpec]:
 #: Every field a condition may read, except ``derived.*`` variables.
 FIELDS: dict[str, FieldSpec] = _build()
 
-_DIRECTIONS = ("extension", "flexion", "neutral")
-_CATEGORIES = ("mobility", "flexibility", "balance", "strength", "aerobic", "soft_tissue", "education")
+#: Catalog vocabularies (the rule loader checks exercises.yaml against them).
+DIRECTIONS: tuple[str, ...] = ("extension", "flexion", "neutral")
+CATEGORIES: tuple[str, ...] = (
+    "mobility", "flexibility", "balance", "strength", "aerobic", "soft_tissue", "education"
+)
 
 
 def _adjust_fields() -> dict[str, FieldSpec]:
@@ -158,8 +161,8 @@ def _adjust_fields() -> dict[str, FieldSpec]:
                   description="how the person felt the day after"),
         FieldSpec("response.peripheralized", "bool", origin="feedback",
                   description="symptoms spread further down the leg"),
-        FieldSpec("exercise.direction", "enum", _DIRECTIONS, origin="feedback"),
-        FieldSpec("exercise.category", "enum", _CATEGORIES, origin="feedback"),
+        FieldSpec("exercise.direction", "enum", DIRECTIONS, origin="feedback"),
+        FieldSpec("exercise.category", "enum", CATEGORIES, origin="feedback"),
         FieldSpec("exercise.load", "int", (), 1, 5, "feedback"),
         FieldSpec("exercise.has_easier", "bool", origin="feedback",
                   description="an easier variant exists that the person can do"),
