@@ -60,12 +60,13 @@ LAYERS: tuple[str, ...] = ("triage", "classification", "components", "exclusions
 RECOMMEND_LAYERS: tuple[str, ...] = LAYERS[:5]
 ADJUST_ACTIONS: tuple[str, ...] = ("drop", "regress", "hold", "progress")  # most conservative first
 LAYER_ACTIONS: dict[str, tuple[str, ...]] = {
-    "triage": ("refer", "safety_net", "set", "explain"),
-    "classification": ("pathway", "risk", "set", "safety_net", "explain"),
-    "components": ("prescribe", "pathway", "set", "explain"),
-    "exclusions": ("exclude", "explain"),
-    "dosing": ("dose", "schedule", "explain"),
-    "adjust": ("adjust", "stop_direction", "eliminate", "advance", "refer", "safety_net", "explain"),
+    "triage": ("refer", "safety_net", "set", "warn", "explain"),
+    "classification": ("pathway", "risk", "set", "safety_net", "warn", "explain"),
+    "components": ("prescribe", "pathway", "set", "warn", "explain"),
+    "exclusions": ("exclude", "warn", "explain"),
+    "dosing": ("dose", "schedule", "warn", "explain"),
+    "adjust": ("adjust", "stop_direction", "eliminate", "advance", "refer", "safety_net", "warn",
+               "explain"),
 }
 DOSE_KINDS = ("hold", "reps", "stretch", "timed", "education")
 SOURCE_KINDS = ("guideline", "trial", "review", "prediction-rule", "consensus", "practitioner")
@@ -139,6 +140,14 @@ class Refer:
 
 
 @dataclass(frozen=True)
+class Warn:
+    """A clinician-facing warning: a stable kebab-case code and its message."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Prescribe:
     phase: str
     exercises: tuple[str, ...]
@@ -172,6 +181,7 @@ class Schedule:
 class Then:
     refer: Refer | None = None
     safety_net: tuple[str, ...] = ()
+    warn: tuple[Warn, ...] = ()
     set: tuple[tuple[str, Scalar], ...] = ()
     pathways: tuple[str, ...] = ()
     risk: str | None = None
@@ -781,6 +791,19 @@ def _parse_then(ctx: _Ctx, node: Any, layer: str, where: str, known: _Known) -> 
                 ctx.add(line, "wrong-type", f"{key} takes true", here)
             else:
                 out[key] = True
+        elif key == "warn":
+            warns = []
+            for i, item in _as_items(ctx, value, here):
+                spot = _join(here, i) if isinstance(value, list) else here
+                if not _keys(ctx, item, spot, ("code", "message"), ("code", "message")):
+                    continue
+                code, message = item["code"], _text(ctx, item, "message", spot)
+                if not isinstance(code, str) or not _ID.match(code):
+                    ctx.add(_line_of(item, "code"), "bad-id",
+                            f"warning code {code!r} must be lower-case kebab-case", _join(spot, "code"))
+                elif message:
+                    warns.append(Warn(code, message))
+            out["warn"] = tuple(warns)
         elif key == "safety_net":
             items = [value] if isinstance(value, str) else value
             if not isinstance(items, list) or not all(isinstance(t, str) and t.strip() for t in items):

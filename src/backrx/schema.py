@@ -7,6 +7,7 @@ from typing import Any
 from backrx.profile import Profile
 from backrx.recommendation import Recommendation
 from backrx.rulepack import (
+    _ID,
     _RULE_ID,
     ADJUST_ACTIONS,
     DOSE_FIELDS,
@@ -127,6 +128,11 @@ def rule_file_schema() -> dict[str, Any]:
                                       "properties": {"urgency": {"enum": list(URGENCIES)},
                                                      "reason": _TEXT}},
                             "safety_net": _TEXTS,
+                            "warn": one_or_many({
+                                "type": "object", "additionalProperties": False,
+                                "required": ["code", "message"],
+                                "properties": {"code": {"type": "string", "pattern": _ID.pattern},
+                                               "message": _TEXT}}),
                             "set": {"type": "object", "additionalProperties":
                                     {"type": ["string", "number", "boolean"]}},
                             "pathway": {"oneOf": [{"enum": list(PATHWAYS)},
