@@ -16,6 +16,7 @@ def test_all_is_pinned() -> None:
         "Dose",
         "Elimination",
         "EngineError",
+        "Evidence",
         "Exclusion",
         "Exercise",
         "ExerciseResponse",

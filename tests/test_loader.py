@@ -354,7 +354,7 @@ def test_every_problem_in_every_file_is_reported_at_once(pack_copy: Path) -> Non
             "schedule: {phase: calmm, weeks: 3}")
     replace(pack_copy / "exclusions.yaml", "exclude: {tags: [loaded-flexion]}",
             "exclude: {tags: [loaded-flexon]}")
-    replace(pack_copy / "sources.yaml", "    kind: consensus\n    url: \"https://www.eurekalert",
+    replace(pack_copy / "sources.yaml", "    kind: expert-opinion\n    url: \"https://www.eurekalert",
             "    kind: consensuss\n    url: \"https://www.eurekalert")
     expected = {
         ("triage.yaml", line_of(pack_copy / "triage.yaml", "red_flag:"), "unknown-field"),

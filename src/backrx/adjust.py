@@ -21,6 +21,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from backrx.condition import Value, fields_of
 from backrx.decision import Decision, add_unique, decide, note_referral, notices, render
 from backrx.errors import FeedbackError
+from backrx.evidence import evidence_model
 from backrx.facts import profile_values
 from backrx.feedback import ExerciseResponse, Feedback
 from backrx.planner import _Planner
@@ -96,6 +97,7 @@ def _run_rules(rules: RuleSet, values: dict[str, Value], outcome: _Outcome, exer
             rule_id=rule.id, layer=rule.layer, title=rule.title,
             rationale=render(rule.rationale, values), sources=list(rule.sources),
             matched={k: sorted(v) if isinstance(v, frozenset) else v for k, v in matched.items()},
+            evidence=evidence_model(rule),
         ))
         then = rule.then
         outcome.urgency = note_referral(rule, outcome.urgency, outcome.reasons, outcome.referral_rules)

@@ -100,12 +100,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             out.write((report.to_json() if args.format == "json" else report.to_text()) + "\n")
             return 0 if report.ok else 1
         if args.command == "check":
+            from backrx.evidence import evidence_warnings
             from backrx.ruleset import load_rules
 
             rules = load_rules(args.dir)
             out.write(f"ok: {rules.name} {rules.version}, {len(rules.rule_ids)} rules, "
                       f"{len(rules.pack.exercises)} exercises, {len(rules.pack.sources)} sources "
                       f"({rules.digest})\n")
+            warnings = sorted(evidence_warnings(rules.pack),
+                              key=lambda p: (p.file, p.line if p.line is not None else -1, p.code))
+            if warnings:
+                out.write(f"{len(warnings)} evidence warning{'s' if len(warnings) != 1 else ''} "
+                          "(rules resting on design choices or seed articles only; not errors):\n")
+                out.writelines(f"  warning: {p}\n" for p in warnings)
             return 0
         from backrx.schema import schemas
 

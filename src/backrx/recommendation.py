@@ -157,6 +157,31 @@ class Classification(_Out):
     startback_risk: Literal["low", "medium", "high"] | None
 
 
+EvidenceKind = Literal["guideline", "systematic-review", "rct", "cohort", "expert-opinion", "seed-article"]
+
+
+class Evidence(_Out):
+    """How strong the support for what a rule recommends is, as the rule pack states it."""
+
+    kind: EvidenceKind | None = Field(
+        description="the strongest kind of evidence behind the rule; None for a design choice only")
+    grade: str | None = Field(default=None, description="the grade a source gives the recommendation")
+    note: str | None = None
+    design: bool = Field(default=False, description="the pack's authors chose without evidence")
+
+    def describe(self) -> str:
+        """The evidence in words, e.g. "rct" or "guideline (NICE NG59: consider); design choice"."""
+        parts: list[str] = []
+        if self.kind is not None:
+            parts.append(self.kind.replace("-", " ") + (f" ({self.grade})" if self.grade else ""))
+        if self.note:
+            parts.append(self.note)
+        if self.design:
+            parts.append("a design choice without evidence" if self.kind is None
+                         else "partly a design choice")
+        return "; ".join(parts)
+
+
 class Firing(_Out):
     """One rule that fired: why, on what evidence, and the values that made it fire."""
 
@@ -166,6 +191,7 @@ class Firing(_Out):
     rationale: str
     sources: list[str]
     matched: dict[str, MatchedValue]
+    evidence: Evidence | None = Field(default=None, description="None: the rule states no evidence")
 
 
 class Reference(_Out):

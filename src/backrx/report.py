@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backrx.recommendation import Recommendation
+from backrx.recommendation import Firing, Recommendation
 
 _URGENCY = {
     "emergency": "EMERGENCY: seek care today, at an emergency department",
@@ -13,6 +13,10 @@ _URGENCY = {
 
 def _words(value: str) -> str:
     return value.replace("_", " ")
+
+
+def _evidence(firing: Firing) -> str:
+    return firing.evidence.describe() if firing.evidence is not None else "not stated"
 
 
 def explain(rec: Recommendation) -> str:
@@ -35,6 +39,7 @@ def explain(rec: Recommendation) -> str:
         lines.append("")
         lines.append("Why:")
         lines.extend(f"  - {reason}" for reason in rec.rationale)
+    evidence = {f.rule_id: f for f in rec.trace}
     if rec.program is not None:
         for phase in rec.program.phases:
             lines.append("")
@@ -43,6 +48,9 @@ def explain(rec: Recommendation) -> str:
                 lines.append(f"  * {p.exercise.name}: {p.dose.describe()}")
                 lines.append(f"      why: {p.rationale}")
                 lines.append(f"      rules: {', '.join(p.rule_ids)}; sources: {', '.join(p.sources)}")
+                lead = evidence.get(p.rule_ids[0]) if p.rule_ids else None
+                if lead is not None:
+                    lines.append(f"      evidence: {_evidence(lead)}")
             if phase.progress_when:
                 lines.append("  Move on when: " + "; ".join(phase.progress_when))
         if rec.program.excluded:
@@ -69,9 +77,9 @@ def explain(rec: Recommendation) -> str:
         lines.append("Stop and seek care if:")
         lines.extend(f"  - {item}" for item in rec.safety_net)
     lines.append("")
-    lines.append("Rules that fired, in order:")
+    lines.append("Rules that fired, in order (with the evidence behind each):")
     for f in rec.trace:
-        lines.append(f"  {f.rule_id}: {f.title}")
+        lines.append(f"  {f.rule_id}: {f.title} [evidence: {_evidence(f)}]")
     lines.append("")
     lines.append(f"Rule pack: {rec.ruleset.name} {rec.ruleset.version} ({rec.ruleset.digest[:19]})")
     lines.append(rec.disclaimer)

@@ -16,6 +16,7 @@ pack is loaded.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import os
@@ -69,7 +70,14 @@ LAYER_ACTIONS: dict[str, tuple[str, ...]] = {
                "explain"),
 }
 DOSE_KINDS = ("hold", "reps", "stretch", "timed", "education")
-SOURCE_KINDS = ("guideline", "trial", "review", "prediction-rule", "consensus", "practitioner")
+#: Kinds of source, strongest first (see docs/rule-pack.md, "Evidence").
+SOURCE_KINDS = ("guideline", "systematic-review", "rct", "cohort", "expert-opinion", "seed-article")
+#: Kind names of packs written before 0.2, and the kind each now loads as. ``practitioner`` maps
+#: to expert opinion: only the pack's author can say which practitioner pages are seed articles.
+LEGACY_SOURCE_KINDS = {"trial": "rct", "review": "systematic-review", "prediction-rule": "cohort",
+                       "consensus": "expert-opinion", "practitioner": "expert-opinion"}
+#: Files of a pack that are not rule files (read by their own commands, not part of the digest).
+NON_RULE_FILES = ("safety.yaml",)
 DOSE_FIELDS = ("sets", "reps", "hold_seconds", "minutes", "sessions_per_week")
 DOSE_LIMITS = {"sets": 10, "reps": 100, "hold_seconds": 600, "minutes": 240, "sessions_per_week": 14}
 
@@ -104,6 +112,18 @@ class Source:
     url: str | None
     verified: bool
     note: str
+    grade: str | None = None  # the grade the source itself gives what backrx draws from it
+    legacy_kind: str | None = None  # the pre-0.2 kind name the pack used, if any
+
+
+@dataclass(frozen=True)
+class RuleEvidence:
+    """How strong the support for what a rule recommends is, as the rule states it."""
+
+    kind: str | None  # one of SOURCE_KINDS; None when the rule is a design choice only
+    grade: str | None = None  # the grade of the recommendation, where a source grades it
+    note: str | None = None
+    design: bool = False  # backrx (or the pack's author) chose without evidence
 
 
 @dataclass(frozen=True)
@@ -208,6 +228,7 @@ class Rule:
     file: str
     line: int
     reads: frozenset[str] = frozenset()
+    evidence: RuleEvidence | None = None  # None: the rule states no evidence (a check warning)
 
 
 @dataclass(frozen=True)
@@ -419,7 +440,7 @@ def _read_list_doc(ctx: _Ctx, doc: Any, key: str) -> list[tuple[int, Any]]:
 
 def _read_sources(ctx: _Ctx, doc: Any) -> dict[str, Source]:
     out: dict[str, Source] = {}
-    allowed = ("id", "citation", "year", "kind", "url", "verified", "note", "title")
+    allowed = ("id", "citation", "year", "kind", "url", "verified", "note", "title", "grade")
     for i, node in _read_list_doc(ctx, doc, "sources"):
         where = f"sources[{i}]"
         if not _keys(ctx, node, where, ("id", "citation", "kind"), allowed):
@@ -427,9 +448,14 @@ def _read_sources(ctx: _Ctx, doc: Any) -> dict[str, Source]:
         sid = _check_id(ctx, node, where, _ID)
         citation = _text(ctx, node, "citation", where)
         kind = node.get("kind")
+        legacy = None
+        if isinstance(kind, str) and kind in LEGACY_SOURCE_KINDS:
+            legacy, kind = kind, LEGACY_SOURCE_KINDS[kind]
         if kind not in SOURCE_KINDS:
             ctx.add(_line_of(node, "kind"), "unknown-value",
-                    f"kind {kind!r} is not one of {', '.join(SOURCE_KINDS)}", _join(where, "kind"))
+                    f"kind {kind!r} is not one of {', '.join(SOURCE_KINDS)}"
+                    f"{_hint(str(kind), SOURCE_KINDS)}", _join(where, "kind"))
+        grade = _text(ctx, node, "grade", where, required=False)
         year = node.get("year")
         if year is not None and (isinstance(year, bool) or not isinstance(year, int)):
             ctx.add(_line_of(node, "year"), "wrong-type", "year must be a whole number",
@@ -447,7 +473,7 @@ def _read_sources(ctx: _Ctx, doc: Any) -> dict[str, Source]:
             ctx.add(_line_of(node, "id"), "duplicate-id", f"source id {sid!r} is defined twice",
                     _join(where, "id"))
             continue
-        out[sid] = Source(sid, citation, year, str(kind), url, bool(verified), note)
+        out[sid] = Source(sid, citation, year, str(kind), url, bool(verified), note, grade, legacy)
     return out
 
 
@@ -974,7 +1000,35 @@ def _parse_schedule(ctx: _Ctx, value: Any, where: str, known: _Known) -> list[Sc
     return out
 
 
-_RULE_KEYS = ("id", "title", "priority", "when", "then", "rationale", "sources")
+_RULE_KEYS = ("id", "title", "priority", "when", "then", "rationale", "sources", "evidence", "design")
+_EVIDENCE_KEYS = ("kind", "grade", "note")
+
+
+def _parse_evidence(ctx: _Ctx, node: Any) -> RuleEvidence | None:
+    """A rule's ``evidence:`` (a kind, or {kind, grade, note}) and ``design: true``; None if neither."""
+    design = node.get("design", False)
+    if not isinstance(design, bool):
+        ctx.add(_line_of(node, "design"), "wrong-type", "design takes true or false", "design")
+        design = False
+    value = node.get("evidence")
+    if value is None:
+        if "evidence" in node:
+            ctx.add(_line_of(node, "evidence"), "wrong-type", "evidence must name a kind", "evidence")
+        return RuleEvidence(None, design=True) if design else None
+    grade = note = None
+    if isinstance(value, dict):
+        if not _keys(ctx, value, "evidence", ("kind",), _EVIDENCE_KEYS):
+            return None
+        grade = _text(ctx, value, "grade", "evidence", required=False)
+        note = _text(ctx, value, "note", "evidence", required=False)
+        value = value.get("kind")
+    if value not in SOURCE_KINDS:
+        ctx.add(_line_of(node, "evidence"), "unknown-value",
+                f"evidence {value!r} is not one of {', '.join(SOURCE_KINDS)}"
+                f"{_hint(str(value), SOURCE_KINDS)}",
+                "evidence")
+        return None
+    return RuleEvidence(str(value), grade, note, design)
 
 
 def _read_rule_file(ctx: _Ctx, doc: Any, known: _Known,
@@ -1053,6 +1107,7 @@ def _parse_rule(ctx: _Ctx, node: Any, where: str, layer: str, known: _Known,
     if rationale is not None:
         _check_template(ctx, scope, rationale, _line_of(node, "rationale"), "rationale")
     sources = _str_list(ctx, node, "sources", where)
+    evidence = _parse_evidence(ctx, node)
     if not sources and isinstance(node.get("sources"), list):
         ctx.add(_line_of(node, "sources"), "missing-value", "a rule cites at least one source", "sources")
     for s in sources:
@@ -1062,7 +1117,7 @@ def _parse_rule(ctx: _Ctx, node: Any, where: str, layer: str, known: _Known,
     assert rid and title and priority is not None and when and then and rationale
     reads = frozenset(scope.read)
     return Rule(rid, title, layer, priority, when, then, rationale, sources, file, _line_of(node) or 0,
-                reads)
+                reads, evidence)
 
 
 # --------------------------------------------------------------------------- the pack
@@ -1092,6 +1147,8 @@ def digest_of(root: Path) -> str:
     """A hash of the pack's content: every top-level YAML file, by name and bytes."""
     h = hashlib.sha256()
     for path in sorted(root.glob("*.yaml")):
+        if path.name in NON_RULE_FILES:
+            continue  # the hazard log documents the pack; it decides nothing
         h.update(path.name.encode())
         h.update(b"\0")
         h.update(path.read_bytes())
@@ -1119,6 +1176,8 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
                                     f"a pack needs {required}"))
     docs: dict[str, Any] = {}
     for f in files:
+        if f.name in NON_RULE_FILES:
+            continue
         doc = _read_file(f, f.name, problems)
         if doc is not None:
             docs[f.name] = doc
@@ -1159,7 +1218,7 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
     derived: dict[str, tuple[str, FieldSpec]] = {}
     rule_files: list[tuple[_Ctx, str, list[tuple[Any, str]]]] = []
     for fname, doc in docs.items():
-        if fname in REQUIRED_FILES:
+        if fname in REQUIRED_FILES or fname in NON_RULE_FILES:
             continue
         ctx = _Ctx(problems, fname)
         found = _read_rule_file(ctx, doc, known, derived)
@@ -1198,6 +1257,27 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
         if ref not in pool:
             problems.append(Problem(file, line, rule_id, code,
                                     f"{kind} {ref!r} is not defined in the pack{_hint(ref, pool)}", where))
+
+    # Evidence: no rule claims stronger evidence than the strongest source it cites. A rule that
+    # takes its grade from no text of its own shows the grades its sources of that kind give.
+    for layer_rules in by_layer.values():
+        for i, rule in enumerate(layer_rules):
+            ev = rule.evidence
+            kinds = [sources[s].kind for s in rule.sources
+                     if s in sources and sources[s].kind in SOURCE_KINDS]
+            if ev is None or ev.kind is None or not kinds:
+                continue
+            best = min(kinds, key=SOURCE_KINDS.index)
+            if SOURCE_KINDS.index(ev.kind) < SOURCE_KINDS.index(best):
+                problems.append(Problem(rule.file, rule.line, rule.id, "evidence-above-sources",
+                                        f"the rule states {ev.kind} evidence but its strongest source is "
+                                        f"{best}: cite the {ev.kind} or state the weaker kind", "evidence"))
+            elif ev.grade is None:
+                grades = [f"{s}: {sources[s].grade}" for s in rule.sources
+                          if s in sources and sources[s].grade and sources[s].kind == ev.kind]
+                if grades:
+                    layer_rules[i] = dataclasses.replace(
+                        rule, evidence=dataclasses.replace(ev, grade="; ".join(grades)))
 
     # Derived names that no later layer reads are dead conclusions.
     read_by_later: set[str] = set()

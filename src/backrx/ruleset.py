@@ -10,6 +10,7 @@ from typing import Any
 
 from backrx._engine import EngineName, make_engine
 from backrx.decision import Decision, decide, notices
+from backrx.evidence import evidence_data
 from backrx.facts import profile_values
 from backrx.planner import plan_data
 from backrx.profile import Profile
@@ -127,7 +128,8 @@ class RuleSet:
         trace = [
             {"rule_id": f.rule.id, "layer": f.rule.layer, "title": f.rule.title,
              "rationale": f.rationale, "sources": list(f.rule.sources),
-             "matched": {k: _jsonable(v) for k, v in f.matched.items()}}
+             "matched": {k: _jsonable(v) for k, v in f.matched.items()},
+             "evidence": evidence_data(f.rule)}
             for f in decision.fired
         ]
         rationale = [f.rationale for f in decision.fired if f.rule.layer in ("triage", "classification")]

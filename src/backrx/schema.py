@@ -14,6 +14,7 @@ from backrx.rulepack import (
     DOSE_KINDS,
     DOSE_LIMITS,
     LAYERS,
+    SOURCE_KINDS,
 )
 from backrx.vocabulary import (
     ADJUST_FIELDS,
@@ -156,6 +157,12 @@ def rule_file_schema() -> dict[str, Any]:
                     },
                     "rationale": _TEXT,
                     "sources": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    "evidence": {"oneOf": [
+                        {"enum": list(SOURCE_KINDS)},
+                        {"type": "object", "additionalProperties": False, "required": ["kind"],
+                         "properties": {"kind": {"enum": list(SOURCE_KINDS)}, "grade": _TEXT,
+                                        "note": _TEXT}}]},
+                    "design": {"type": "boolean"},
                 },
             },
         },
