@@ -24,6 +24,9 @@ def test_all_is_pinned() -> None:
         "FeedbackError",
         "Firing",
         "Notice",
+        "Override",
+        "OverrideChanges",
+        "OverrideError",
         "Phase",
         "Prescription",
         "Problem",
@@ -40,6 +43,7 @@ def test_all_is_pinned() -> None:
         "load_feedback",
         "load_profile",
         "load_rules",
+        "override",
         "recommend",
         "replay",
     ]

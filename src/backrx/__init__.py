@@ -5,8 +5,9 @@ backrx supports clinicians and informed users; it does not diagnose.
 
 from backrx._version import __version__
 from backrx.adjust import adjust, replay
-from backrx.errors import EngineError, FeedbackError, Problem, RuleError
+from backrx.errors import EngineError, FeedbackError, OverrideError, Problem, RuleError
 from backrx.feedback import ExerciseResponse, Feedback, load_feedback
+from backrx.override import OverrideChanges, override
 from backrx.profile import Profile, load_profile
 from backrx.recommendation import (
     AdjustmentRound,
@@ -19,6 +20,7 @@ from backrx.recommendation import (
     Exercise,
     Firing,
     Notice,
+    Override,
     Phase,
     Prescription,
     Program,
@@ -44,6 +46,9 @@ __all__ = [
     "FeedbackError",
     "Firing",
     "Notice",
+    "Override",
+    "OverrideChanges",
+    "OverrideError",
     "Phase",
     "Prescription",
     "Problem",
@@ -60,6 +65,7 @@ __all__ = [
     "load_feedback",
     "load_profile",
     "load_rules",
+    "override",
     "recommend",
     "replay",
 ]

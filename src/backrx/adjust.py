@@ -11,7 +11,7 @@ program can be replayed (:func:`replay`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from backrx.errors import FeedbackError
 from backrx.evidence import evidence_model
 from backrx.facts import profile_values
 from backrx.feedback import ExerciseResponse, Feedback
+from backrx.override import override_notices, replay_with_overrides
 from backrx.planner import _Planner
 from backrx.recommendation import (
     AdjustmentRound,
@@ -33,6 +34,7 @@ from backrx.recommendation import (
     Exclusion,
     Firing,
     Notice,
+    Override,
     Prescription,
     Program,
     Recommendation,
@@ -517,19 +519,25 @@ def adjust(rec: Recommendation, feedback: Feedback | Mapping[str, Any], *,
         "program": None if refers else program,
         "referral": referral,
         "safety_net": safety,
-        "warnings": _warnings(rec, outcome),
+        "warnings": _warnings(rec, outcome, apply.changes),
         "adjustments": [*rec.adjustments, round_],
     })
 
 
-def _warnings(rec: Recommendation, outcome: _Outcome) -> list[Notice]:
-    """The recommendation's warnings with this round's added (one per code)."""
+def _warnings(rec: Recommendation, outcome: _Outcome, changes: list[Change] | None = None) -> list[Notice]:
+    """The recommendation's warnings with this round's added (one per code), including one for
+    each clinician override this round undid."""
     earlier = [(n.code, n.message, rid) for n in rec.warnings for rid in n.rule_ids]
-    return [Notice.model_validate(n) for n in notices([*earlier, *outcome.warnings])]
+    undone = override_notices(rec, changes) if changes else []
+    return [Notice.model_validate(n) for n in notices([*earlier, *outcome.warnings, *undone])]
 
 
-def replay(original: Program, rounds: list[AdjustmentRound]) -> Program:
-    """Rebuild a program from the original and the recorded changes alone."""
+def replay(original: Program, rounds: list[AdjustmentRound],
+           overrides: Sequence[Override] = ()) -> Program:
+    """Rebuild a program from the original and the recorded changes alone; with ``overrides``
+    (``rec.overrides``), each clinician override is applied again after the rounds it followed."""
+    if overrides:
+        return replay_with_overrides(original, rounds, overrides, replay)
     phases: dict[str, list[Prescription]] = {p.id: list(p.prescriptions) for p in original.phases}
     current = original.current_phase
     dropped = list(original.dropped)

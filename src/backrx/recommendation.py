@@ -239,6 +239,26 @@ class AdjustmentRound(_Out):
     elimination_after: Elimination | None = None
 
 
+class Override(_Out):
+    """One clinician override: what changed, who made it, when, why, and which rules it overrode."""
+
+    number: int = Field(description="1 for the first override of this recommendation, then 2, ...")
+    kind: Literal["add", "remove", "dose", "phase", "accept"]
+    phase: str = Field(description="the phase acted on; for kind phase, the phase moved to")
+    exercise_id: str | None = None
+    before: Prescription | None = None
+    after: Prescription | None = None
+    phase_before: str | None = Field(default=None, description="for kind phase: the phase moved from")
+    overrode: list[str] = Field(description="the rule ids whose conclusion this override set aside")
+    acknowledged: list[str] = Field(
+        default_factory=list, description="exclusion codes the clinician acknowledged (kind accept)")
+    reason: str
+    by: str
+    at: str | None = Field(default=None, description="ISO 8601 date-time with offset, as given; None "
+                                                     "when the caller gave none (backrx reads no clock)")
+    after_round: int = Field(description="how many adjustment rounds came before this override")
+
+
 class Recommendation(_Out):
     """The result of :func:`backrx.recommend` (and of :func:`backrx.adjust`)."""
 
@@ -257,6 +277,8 @@ class Recommendation(_Out):
     adjustments: list[AdjustmentRound] = Field(
         default_factory=list, description="every adjustment since the recommendation, in order"
     )
+    overrides: list[Override] = Field(
+        default_factory=list, description="every clinician override, in order (backrx.override)")
     disclaimer: str = DISCLAIMER
 
     def explain(self) -> str:

@@ -40,12 +40,16 @@ def explain(rec: Recommendation) -> str:
         lines.append("Why:")
         lines.extend(f"  - {reason}" for reason in rec.rationale)
     evidence = {f.rule_id: f for f in rec.trace}
+    by_override = {(o.phase, o.after.exercise.id, o.after.dose): o.number
+                   for o in rec.overrides if o.after is not None}
     if rec.program is not None:
         for phase in rec.program.phases:
             lines.append("")
             lines.append(f"{phase.name} (weeks {phase.start_week}-{phase.end_week}): {phase.goal}")
             for p in phase.prescriptions:
-                lines.append(f"  * {p.exercise.name}: {p.dose.describe()}")
+                mark = by_override.get((phase.id, p.exercise.id, p.dose))
+                lines.append(f"  * {p.exercise.name}: {p.dose.describe()}"
+                             + (f" [override #{mark}]" if mark else ""))
                 lines.append(f"      why: {p.rationale}")
                 lines.append(f"      rules: {', '.join(p.rule_ids)}; sources: {', '.join(p.sources)}")
                 lead = evidence.get(p.rule_ids[0]) if p.rule_ids else None
@@ -68,6 +72,13 @@ def explain(rec: Recommendation) -> str:
                 lines.append(f"    - {change.action} {name}: {change.reason}")
             if not round_.changes:
                 lines.append("    - no change")
+    if rec.overrides:
+        from backrx.override import describe, override_status
+
+        lines.append("")
+        lines.append("Clinician overrides (on the record):")
+        for item, undone in override_status(rec):
+            lines.append(f"  {describe(item)}" + (f" [no longer in effect: {undone}]" if undone else ""))
     if rec.program is not None and rec.program.elimination is not None:
         mode = rec.program.elimination
         nxt = mode.queue[0].exercise.name if mode.queue else "none (the last one)"
