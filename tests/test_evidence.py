@@ -138,3 +138,17 @@ def test_adjust_firings_carry_evidence(rules: backrx.RuleSet) -> None:
     firing = next(f for f in after.adjustments[0].trace if f.rule_id == "adjust.pain.too-high")
     assert firing.evidence is not None and firing.evidence.kind == "rct"
     assert firing.evidence.note is not None and "indirect" in firing.evidence.note
+
+
+def test_evidence_of_a_prescription_for_views(rules: backrx.RuleSet) -> None:
+    """evidence_of gives the evidence of the rules behind a prescription, for clinician views."""
+    from backrx.evidence import evidence_of
+
+    rec = rules.recommend(base_profile(directional_preference="extension"))
+    assert rec.program is not None
+    p = next(p for p in rec.program.phases[0].prescriptions if p.exercise.id == "prone-press-up")
+    found = evidence_of(rec, p.rule_ids)
+    assert list(found) == p.rule_ids
+    ev = found["components.mckenzie.extension"]
+    assert ev is not None and ev.kind == "rct"
+    assert evidence_of(rec, ["no.such-rule"]) == {}

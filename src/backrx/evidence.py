@@ -10,11 +10,13 @@ strongest source it cites; :func:`evidence_warnings` lists what ``backrx check``
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable
 from typing import Any
 
 from backrx.errors import Problem
-from backrx.recommendation import Evidence
-from backrx.rulepack import LEGACY_SOURCE_KINDS, Pack, Rule
+from backrx.recommendation import Evidence, Recommendation
+from backrx.rulepack import LEGACY_SOURCE_KINDS, Pack, Rule, RuleEvidence
 
 
 def evidence_data(rule: Rule) -> dict[str, Any] | None:
@@ -26,9 +28,24 @@ def evidence_data(rule: Rule) -> dict[str, Any] | None:
 
 
 def evidence_model(rule: Rule) -> Evidence | None:
-    """The rule's evidence as a :class:`backrx.Evidence` (None if it states none)."""
-    data = evidence_data(rule)
-    return Evidence.model_validate(data) if data is not None else None
+    """The rule's evidence as a :class:`backrx.Evidence` (None if it states none), built once per
+    distinct evidence: models are immutable, and pydantic takes an instance without validating
+    it again, which keeps the trace cheap."""
+    return _model(rule.evidence) if rule.evidence is not None else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _model(ev: RuleEvidence) -> Evidence:
+    return Evidence(kind=ev.kind, grade=ev.grade, note=ev.note, design=ev.design)  # type: ignore[arg-type]
+
+
+def evidence_of(rec: Recommendation, rule_ids: Iterable[str]) -> dict[str, Evidence | None]:
+    """The evidence of each of ``rule_ids`` that fired for ``rec`` (for a view of a prescription:
+    ``evidence_of(rec, prescription.rule_ids)``); a rule that did not fire is left out."""
+    fired = {f.rule_id: f.evidence for f in rec.trace}
+    for round_ in rec.adjustments:
+        fired.update({f.rule_id: f.evidence for f in round_.trace})
+    return {rule_id: fired[rule_id] for rule_id in rule_ids if rule_id in fired}
 
 
 def evidence_warnings(pack: Pack) -> list[Problem]:

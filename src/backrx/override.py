@@ -57,14 +57,16 @@ EXCLUSION_CODES: tuple[str, ...] = (*SAFETY_CODES, "program")
 POPULATION_FIELDS: tuple[str, ...] = ("history.pregnant", "mobility")
 
 
-class _Item(BaseModel):
+class PhaseExercise(BaseModel):
+    """One exercise of one phase (the target of add and remove)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     phase: str
     exercise_id: str
 
 
-class DoseOverride(_Item):
+class DoseOverride(PhaseExercise):
     """A new dose for one exercise of a phase; the parts not given stay as they are."""
 
     sets: int | None = Field(default=None, ge=1)
@@ -74,7 +76,7 @@ class DoseOverride(_Item):
     sessions_per_week: int | None = Field(default=None, ge=1)
 
 
-class AcceptOverride(_Item):
+class AcceptOverride(PhaseExercise):
     """An excluded exercise taken back into a phase, naming the exclusion codes acknowledged."""
 
     acknowledge: list[str] = Field(default_factory=list)
@@ -88,8 +90,8 @@ class OverrideChanges(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    add: list[_Item] = Field(default_factory=list)
-    remove: list[_Item] = Field(default_factory=list)
+    add: list[PhaseExercise] = Field(default_factory=list)
+    remove: list[PhaseExercise] = Field(default_factory=list)
     dose: list[DoseOverride] = Field(default_factory=list)
     phase: str | None = Field(default=None, description="the phase id to move the person to")
     accept: list[AcceptOverride] = Field(default_factory=list)
@@ -284,7 +286,7 @@ class _Session:
 
     # ---- the five kinds
 
-    def remove(self, item: _Item, loc: tuple[str | int, ...]) -> None:
+    def remove(self, item: PhaseExercise, loc: tuple[str | int, ...]) -> None:
         items = self.phase_items(item.phase, (*loc, "phase"))
         index = _find(items, item.exercise_id)
         if index is None:
@@ -297,7 +299,7 @@ class _Session:
         self.record(kind="remove", phase=item.phase, exercise_id=item.exercise_id, before=before,
                     overrode=list(before.rule_ids))
 
-    def add(self, item: _Item, loc: tuple[str | int, ...]) -> None:
+    def add(self, item: PhaseExercise, loc: tuple[str | int, ...]) -> None:
         items = self.phase_items(item.phase, (*loc, "phase"))
         entry = self.entry(item.exercise_id, (*loc, "exercise_id"))
         if _find(items, entry.id) is not None:
@@ -535,6 +537,7 @@ __all__ = [
     "AcceptOverride",
     "DoseOverride",
     "OverrideChanges",
+    "PhaseExercise",
     "apply_override",
     "describe",
     "exclusion_codes",

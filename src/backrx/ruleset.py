@@ -10,7 +10,7 @@ from typing import Any
 
 from backrx._engine import EngineName, make_engine
 from backrx.decision import Decision, decide, notices
-from backrx.evidence import evidence_data
+from backrx.evidence import evidence_model
 from backrx.facts import profile_values
 from backrx.planner import plan_data
 from backrx.profile import Profile
@@ -129,7 +129,7 @@ class RuleSet:
             {"rule_id": f.rule.id, "layer": f.rule.layer, "title": f.rule.title,
              "rationale": f.rationale, "sources": list(f.rule.sources),
              "matched": {k: _jsonable(v) for k, v in f.matched.items()},
-             "evidence": evidence_data(f.rule)}
+             "evidence": evidence_model(f.rule)}
             for f in decision.fired
         ]
         rationale = [f.rationale for f in decision.fired if f.rule.layer in ("triage", "classification")]
