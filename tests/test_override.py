@@ -15,6 +15,7 @@ from tests.conftest import base_profile
 
 import backrx
 from backrx import cli
+from backrx.audit import _equipment_and_settings, _not_prescribed_and_excluded
 from backrx.override import SAFETY_CODES, exclusion_codes, provenance_data
 from backrx.planner import _blocks
 from backrx.testing import profiles
@@ -212,7 +213,8 @@ def _safety_codes(rules: backrx.RuleSet, decision: Any, program: backrx.Program,
 @given(profile=profiles(), data=st.data())
 def test_no_override_removes_a_referral(profile: dict[str, Any], data: st.DataObject,
                                         rules: backrx.RuleSet) -> None:
-    """Whatever a clinician changes, the referral, the outcome and the safety net stay as they were."""
+    """Whatever a clinician changes, the referral, the outcome and the safety net stay as they were,
+    and no override brings in what the person lacks."""
     rec = rules.recommend(profile)
     for _ in range(3):
         changes = data.draw(_changes(rec, rules))
@@ -230,6 +232,10 @@ def test_no_override_removes_a_referral(profile: dict[str, Any], data: st.DataOb
         kept = (after.referral, after.outcome, after.safety_net)
         assert kept == (rec.referral, rec.outcome, rec.safety_net)
         assert after.program is not None and all(ph.prescriptions for ph in after.program.phases)
+        # The audit's own checks still hold: nothing needs what the person lacks, nothing is both
+        # prescribed and excluded in one phase.
+        assert _equipment_and_settings(rules, profile, after) is None
+        assert _not_prescribed_and_excluded(rules, profile, after) is None
         rec = after
 
 
