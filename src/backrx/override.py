@@ -364,6 +364,9 @@ class _Session:
                 raise OverrideError("dose-out-of-range", f"{name} {value} is above {DOSE_LIMITS[name]}",
                                     (*loc, name))
         before = items[index]
+        if all(getattr(before.dose, name) == value for name, value in given.items()):
+            raise OverrideError("same-dose",
+                                f"{item.exercise_id} already has this dose in phase {item.phase}", loc)
         after = before.model_copy(update={
             "dose": before.dose.model_copy(update=given),
             "rationale": f"{before.rationale} Dose set by {self.by}: {self.reason}",
@@ -444,26 +447,43 @@ def override(rec: Recommendation, changes: OverrideChanges | Mapping[str, Any], 
 _VERBS = {"drop": "dropped", "suspend": "paused", "regress": "stepped back", "progress": "progressed"}
 
 
-def override_notices(rec: Recommendation, changes: Iterable[Change]) -> list[tuple[str, str, str]]:
-    """Warnings for the overrides an adjustment round undid: (code, message, rule id) each.
+def _undoes(change: Change, item: Override) -> bool:
+    """True when an adjustment change takes away what ``item`` made: it drops, pauses or steps
+    back the exercise the override added or accepted, or changes the dose it set. Only the
+    change's action, phase and exercise id are read."""
+    if item.kind not in ("add", "accept", "dose") or change.action not in _VERBS:
+        return False
+    if change.phase != item.phase or change.exercise_id != item.exercise_id:
+        return False
+    return change.action != "progress" or item.kind == "dose"
 
-    A change undoes an override when it acts on exactly the prescription the override made.
+
+def _in_effect(rec: Recommendation) -> list[Override]:
+    return [item for item, undone in override_status(rec) if undone is None]
+
+
+def override_notices(rec: Recommendation, changes: Iterable[Change]) -> list[tuple[str, str, str]]:
+    """Warnings for the overrides this adjustment round undid: (code, message, rule id) each.
+
+    ``rec`` is the recommendation before the round; ``changes`` the round's changes.
     """
     out: list[tuple[str, str, str]] = []
     number = len(rec.adjustments) + 1
+    active = _in_effect(rec)
     for change in changes:
-        if change.action not in _VERBS or change.before is None:
-            continue
-        for item in reversed(rec.overrides):
-            if item.after is not None and item.phase == change.phase and item.after == change.before:
+        for item in reversed(active):
+            if _undoes(change, item):
+                assert item.after is not None or item.before is not None
+                shown = item.after if item.after is not None else item.before
+                assert shown is not None
                 verb = "had added" if item.kind == "add" else "had accepted" if item.kind == "accept" \
                     else "had set the dose of"
+                rule = change.rule_ids[0] if change.rule_ids else ""
                 out.append((f"override-{item.number}-undone",
-                            f"Adjustment round {number} {_VERBS[change.action]} "
-                            f"{change.before.exercise.name} "
+                            f"Adjustment round {number} {_VERBS[change.action]} {shown.exercise.name} "
                             f"({change.phase}), which {item.by} {verb} (override {item.number}: "
-                            f"{item.reason}). {change.reason}",
-                            change.rule_ids[0] if change.rule_ids else ""))
+                            f"{item.reason})" + (f", following rule {rule}." if rule else "."), rule))
+                active.remove(item)
                 break
     return out
 
@@ -473,16 +493,51 @@ def override_status(rec: Recommendation) -> list[tuple[Override, str | None]]:
     out: list[tuple[Override, str | None]] = []
     for item in rec.overrides:
         undone: str | None = None
-        if item.after is not None:
-            for round_ in rec.adjustments[item.after_round:]:
-                for change in round_.changes:
-                    if change.before == item.after and change.action in _VERBS:
-                        undone = f"{_VERBS[change.action]} in adjustment round {round_.round}"
-                        break
-                if undone:
-                    break
+        later = [o for o in rec.overrides if o.number > item.number and o.phase == item.phase
+                 and o.exercise_id == item.exercise_id and o.kind in ("remove", "add", "accept", "dose")]
+        for round_ in rec.adjustments[item.after_round:]:
+            if any(o.after_round < round_.round for o in later):
+                break  # a later override took over this exercise first
+            change = next((c for c in round_.changes if _undoes(c, item)), None)
+            if change is not None:
+                undone = f"{_VERBS[change.action]} in adjustment round {round_.round}"
+                break
+        if undone is None and any(o.kind == "remove" for o in later):
+            undone = f"removed by override {next(o.number for o in later if o.kind == 'remove')}"
         out.append((item, undone))
     return out
+
+
+def intent(item: Override) -> dict[str, Any]:
+    """The changes that make ``item`` again on another recommendation (for migrate): what the
+    clinician asked for, not the prescription it produced."""
+    target = {"phase": item.phase, "exercise_id": item.exercise_id}
+    if item.kind == "phase":
+        return {"phase": item.phase}
+    if item.kind == "accept":
+        return {"accept": [{**target, "acknowledge": list(item.acknowledged)}]}
+    if item.kind == "dose":
+        assert item.before is not None and item.after is not None
+        parts = {name: getattr(item.after.dose, name) for name in DOSE_FIELDS
+                 if getattr(item.after.dose, name) != getattr(item.before.dose, name)
+                 and getattr(item.after.dose, name) is not None}
+        return {"dose": [{**target, **parts}]}
+    return {item.kind: [target]}
+
+
+def reapply(rec: Recommendation, items: Iterable[Override], *,
+            rules: RuleSet | None = None) -> tuple[Recommendation, list[str]]:
+    """Make ``items`` again, in order, on ``rec`` (a re-planned recommendation), with their
+    original author, reason and time. Returns the result and a line for each override that the
+    new plan refuses (it is left out, never forced)."""
+    skipped: list[str] = []
+    for item in items:
+        try:
+            rec = override(rec, intent(item), reason=item.reason, by=item.by, at=item.at, rules=rules)
+        except OverrideError as exc:
+            skipped.append(f"override {item.number} ({item.kind} {item.exercise_id or item.phase}): "
+                           f"not re-applied ({exc.code}: {exc.message})")
+    return rec, skipped
 
 
 def describe(item: Override) -> str:
@@ -541,9 +596,11 @@ __all__ = [
     "apply_override",
     "describe",
     "exclusion_codes",
+    "intent",
     "override",
     "override_notices",
     "override_status",
     "provenance_data",
+    "reapply",
     "replay_with_overrides",
 ]
