@@ -246,7 +246,8 @@ def test_a_safety_exclusion_needs_its_acknowledgement(profile: dict[str, Any], d
                                                       rules: backrx.RuleSet) -> None:
     """An excluded exercise comes back only when every safety code of its exclusion is acknowledged."""
     rec = rules.recommend(profile)
-    assert rec.program is not None
+    if rec.program is None:
+        return  # a pattern of answers referred without a red flag: nothing to accept
     decision = rules.decide(profile)
     first = rec.program
     for _ in range(3):
@@ -310,8 +311,7 @@ def test_history_replays_to_the_same_plan(profile: dict[str, Any], data: st.Data
                 continue
         else:
             rec = backrx.adjust(rec, _feedback(data, rec), rules=rules)
-    assert original.program is not None
-    if rec.program is not None:
+    if original.program is not None and rec.program is not None:
         assert backrx.replay(original.program, rec.adjustments, overrides=rec.overrides) == rec.program
     assert backrx.Recommendation.model_validate_json(rec.model_dump_json()) == rec
 
@@ -323,7 +323,8 @@ def test_adjust_keeps_an_override_unless_feedback_drops_it(profile: dict[str, An
     """After adjust, an added exercise is still there as the clinician left it, or a warning says what
     happened to it."""
     rec = rules.recommend(profile)
-    assert rec.program is not None
+    if rec.program is None:
+        return  # referred without a red flag (a recognised pattern): nothing to add to
     phase = rec.program.phase_now.id
     have = {p.exercise.id for p in rec.program.phase_now.prescriptions}
     candidates = [e for e in sorted(rules.pack.exercises) if e not in have]

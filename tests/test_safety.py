@@ -40,7 +40,8 @@ def test_a_deleted_control_rule_fails_naming_the_hazard(pack_copy: Path,
     path = pack_copy / "exclusions.yaml"
     text = path.read_text(encoding="utf-8")
     start = text.index("  - id: exclude.recent-surgery.light-load")
-    path.write_text(text[:start], encoding="utf-8")
+    end = text.find("\n  - id: ", start + 1)
+    path.write_text(text[:start] + (text[end + 1:] if end != -1 else ""), encoding="utf-8")
     code, _, err = _run(capsys, str(pack_copy), "--tests", str(TESTS), "--format", "check")
     assert code == 1
     line = line_of(pack_copy / "safety.yaml", "rule: exclude.recent-surgery.light-load")
