@@ -286,6 +286,8 @@ def test_a_safety_exclusion_needs_its_acknowledgement(profile: dict[str, Any], d
 def _feedback(data: st.DataObject, rec: backrx.Recommendation) -> dict[str, Any]:
     assert rec.program is not None
     ids = [p.exercise.id for p in rec.program.phase_now.prescriptions]
+    if not ids:
+        return {"responses": []}
     chosen = data.draw(st.lists(st.sampled_from(ids), unique=True, max_size=len(ids)))
     return {"responses": [{"exercise_id": eid, "pain_during": data.draw(st.integers(0, 8)),
                            "next_day": data.draw(st.sampled_from(("better", "same", "worse"))),
