@@ -6,11 +6,11 @@ import io
 import json
 import subprocess
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from backrx.cli import main
 from backrx.example import example_names, example_text
@@ -91,7 +91,7 @@ def test_built_wheel_works_outside_the_checkout(tmp_path: Path) -> None:
         names = zf.namelist()
         metadata = next(zf.read(n).decode() for n in names if n.endswith(".dist-info/METADATA"))
     assert "backrx/_examples/stenosis.yaml" in names
-    assert any(n.endswith("licenses/LICENSE") or n.endswith("/LICENSE") for n in names)
+    assert any(n.endswith(("licenses/LICENSE", "/LICENSE")) for n in names)
     assert "Project-URL: Repository," in metadata
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)

@@ -93,6 +93,7 @@ def _run_rules(rules: RuleSet, values: dict[str, Value], outcome: _Outcome, exer
         outcome.firings.append(Firing(
             rule_id=rule.id, layer=rule.layer, title=rule.title,
             rationale=render(rule.rationale, values), sources=list(rule.sources),
+            patient=render(rule.patient, values) if rule.patient else None,
             matched={k: sorted(v) if isinstance(v, frozenset) else v for k, v in matched.items()},
         ))
         then = rule.then

@@ -126,7 +126,7 @@ class RuleSet:
         program = None if decision.refers else plan_data(pack, profile, decision)
         trace = [
             {"rule_id": f.rule.id, "layer": f.rule.layer, "title": f.rule.title,
-             "rationale": f.rationale, "sources": list(f.rule.sources),
+             "rationale": f.rationale, "sources": list(f.rule.sources), "patient": f.patient,
              "matched": {k: _jsonable(v) for k, v in f.matched.items()}}
             for f in decision.fired
         ]
@@ -139,7 +139,8 @@ class RuleSet:
                 for p in phase["prescriptions"]:
                     cited.update(dict.fromkeys(p["sources"]))
         references = [
-            {"id": sid, "citation": pack.sources[sid].citation, "url": pack.sources[sid].url}
+            {"id": sid, "citation": pack.sources[sid].citation, "url": pack.sources[sid].url,
+             "year": pack.sources[sid].year}
             for sid in sorted(cited)
         ]
         return Recommendation.model_validate({
