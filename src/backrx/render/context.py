@@ -123,7 +123,7 @@ def _week(phase: Phase, names: dict[str, str], t: Texts) -> list[dict[str, Any]]
         ids = list(getattr(day, "prescriptions", []))
         minutes = getattr(day, "minutes", None)
         out.append({"label": t("week.day", n=getattr(day, "day", len(out) + 1)),
-                    "items": [names.get(i, i) for i in ids],
+                    "exercises": [names.get(i, i) for i in ids],
                     "minutes": round(minutes) if isinstance(minutes, (int, float)) and ids else None})
     return out
 
