@@ -107,7 +107,8 @@ def _prescription(p: Prescription, view: str, t: Texts, plain: dict[str, str]) -
     why = plain.get(p.rule_ids[0], "") if view == "patient" and p.rule_ids else p.rationale
     education = p.exercise.category == "education" and p.dose == Dose()
     return {
-        "id": p.exercise.id, "name": p.exercise.name, "dose": "" if education else dose_words(p.dose, t),
+        "id": p.exercise.id, "name": p.exercise.name, "category": p.exercise.category,
+        "dose": "" if education else dose_words(p.dose, t),
         "steps": steps(p.exercise.instructions), "why": why, "rule_ids": p.rule_ids,
         "sources": p.sources, "media": media_items(list(getattr(p.exercise, "media", []))),
         "minutes": getattr(p, "minutes", None),
