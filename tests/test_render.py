@@ -279,6 +279,15 @@ def test_template_dir_overrides_a_bundled_template(tmp_path: Path, rules: backrx
         render(rec, "html", template_dir=tmp_path / "missing")
 
 
+def test_an_override_can_extend_the_bundled_template(tmp_path: Path, rules: backrx.RuleSet) -> None:
+    """A clinic's handout.html.j2 can extend backrx/handout.html.j2 and replace one block only."""
+    (tmp_path / "handout.html.j2").write_text(
+        '{% extends "backrx/handout.html.j2" %}{% block header %}<header><h1>{{ title }}</h1>'
+        "<p>Riverside clinic</p></header>{% endblock %}", encoding="utf-8")
+    html = render(rules.recommend(base_profile()), "html", rules=rules, template_dir=tmp_path)
+    assert "<p>Riverside clinic</p>" in html and 'class="phase"' in html
+
+
 @pytest.mark.parametrize(("paper", "size"), [("a4", "size: A4"), ("letter", "size: letter")])
 def test_paper_size_reaches_the_print_css(rules: backrx.RuleSet, paper: str, size: str) -> None:
     """The --paper option sets the @page size of the printed handout."""

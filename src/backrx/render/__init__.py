@@ -71,7 +71,9 @@ def render(rec: Recommendation, fmt: str = "html", *, view: str = "patient", rul
         if not Path(template_dir).is_dir():
             raise ValueError(f"template folder {os.fspath(template_dir)!r} does not exist")
         loaders.append(jinja2.FileSystemLoader(os.fspath(template_dir)))
-    loaders.append(jinja2.FileSystemLoader(str(TEMPLATES)))
+    bundled = jinja2.FileSystemLoader(str(TEMPLATES))
+    # "backrx/handout.html.j2" always names the bundled file, so an override can extend it.
+    loaders += [bundled, jinja2.PrefixLoader({"backrx": bundled})]
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=jinja2.select_autoescape(["html", "html.j2", "svg.j2"]),
