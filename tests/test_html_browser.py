@@ -96,13 +96,18 @@ def _media_box(pdf: bytes) -> tuple[float, float]:
     return float(found.group(1)), float(found.group(2))
 
 
+#: Every bundled example, and two of them in Spanish ("name@es").
+HANDOUTS = [*example_names(), "stenosis@es", "red-flag-emergency@es"]
+
+
 @pytest.fixture(scope="module")
 def handouts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[backrx.Recommendation, Path]]:
     """Every bundled example, recommended and written as a patient HTML handout."""
     folder = tmp_path_factory.mktemp("handouts")
     out = {}
-    for name in example_names():
-        rec = backrx.recommend(yaml.safe_load(example_text(name)))
+    for name in HANDOUTS:
+        example, _, locale = name.partition("@")
+        rec = backrx.recommend(yaml.safe_load(example_text(example)), locale=locale or "en")
         page = folder / f"{name}.html"
         page.write_text(render(rec, "html", view="patient"), encoding="utf-8")
         out[name] = (rec, page)
@@ -118,7 +123,7 @@ def test_console_detection_catches_a_page_error(tmp_path: Path) -> None:
     assert any("boom" in m for m in messages) and any("notDefined" in m for m in messages)
 
 
-@pytest.mark.parametrize("name", example_names())
+@pytest.mark.parametrize("name", HANDOUTS)
 def test_example_renders_to_png_and_pdf_without_console_errors(
     handouts: dict[str, tuple[backrx.Recommendation, Path]], name: str
 ) -> None:
@@ -153,7 +158,7 @@ def _dom(page: Path) -> str:
     return chromium(page, "--dump-dom").stdout
 
 
-@pytest.mark.parametrize("name", example_names())
+@pytest.mark.parametrize("name", HANDOUTS)
 def test_dom_holds_every_prescription(handouts: dict[str, tuple[backrx.Recommendation, Path]],
                                       name: str) -> None:
     """The rendered DOM holds each phase's prescriptions, in order, each with its name and steps."""
@@ -174,7 +179,7 @@ def test_dom_holds_every_prescription(handouts: dict[str, tuple[backrx.Recommend
             assert "<ol" in article
 
 
-@pytest.mark.parametrize("name", example_names())
+@pytest.mark.parametrize("name", HANDOUTS)
 def test_handout_passes_a_basic_accessibility_check(
     handouts: dict[str, tuple[backrx.Recommendation, Path]], name: str, tmp_path: Path
 ) -> None:
@@ -188,7 +193,7 @@ def test_handout_passes_a_basic_accessibility_check(
     found = re.search(r'<pre id="a11y-result">(.*?)</pre>', dom, re.S)
     assert found is not None
     result: dict[str, Any] = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
-    assert result["lang"] == "en"
+    assert result["lang"] == (name.partition("@")[2] or "en")
     heads = result["headings"]
     assert heads[0] == 1 and heads.count(1) == 1
     assert all(b - a <= 1 for a, b in itertools.pairwise(heads))

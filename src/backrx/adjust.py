@@ -471,7 +471,7 @@ def adjust(rec: Recommendation, feedback: Feedback | Mapping[str, Any], *,
     :class:`backrx.FeedbackError` when the recommendation was made by another pack.
     """
     fb = feedback if isinstance(feedback, Feedback) else Feedback.model_validate(feedback)
-    chosen = _rules_for(rec, rules)
+    chosen = _rules_for(rec, rules).for_locale(rec.locale)
     _check(rec, fb)
     number = len(rec.adjustments) + 1
     assert rec.profile is not None

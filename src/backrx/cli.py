@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="json: the Recommendation; text: explain(); md: a client handout; "
                      "html: a printable handout")
     _view_options(rec)
+    rec.add_argument("--locale", default="en", metavar="LANG",
+                     help="language of the patient-facing texts: en, or a locale the pack ships (es)")
     rec.add_argument("--engine", choices=("auto", "durable", "reference"), default="auto",
                      help=argparse.SUPPRESS)
 
@@ -131,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from backrx.ruleset import load_rules
 
             rules = load_rules(args.rules, engine=args.engine)
-            _write(rules.recommend(_read_profile(args.profile)), args.format, args, rules)
+            _write(rules.recommend(_read_profile(args.profile), locale=args.locale), args.format, args, rules)
             return 0
         if args.command == "adjust":
             from pathlib import Path
@@ -151,9 +153,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return audit_command(args.dir, args.examples, args.seed, args.format)
         if args.command == "check":
+            from backrx.locale import catalog, report
             from backrx.ruleset import load_rules
 
             rules = load_rules(args.dir)
+            found = report(rules.pack)
+            incomplete = False
+            for lang, (missing, extra) in found.items():
+                if not missing and not extra:
+                    out.write(f"locale {lang}: complete ({len(catalog(rules.pack))} texts)\n")
+                    continue
+                incomplete = True
+                sys.stderr.write(f"locale {lang}: {len(missing)} missing, {len(extra)} extra "
+                                 f"(locales/{lang}.yaml)\n")
+                sys.stderr.writelines(f"  missing  {key}\n" for key in missing)
+                sys.stderr.writelines(f"  extra    {key}\n" for key in extra)
+            if incomplete:
+                return 1
             out.write(f"ok: {rules.name} {rules.version}, {len(rules.rule_ids)} rules, "
                       f"{len(rules.pack.exercises)} exercises, {len(rules.pack.sources)} sources "
                       f"({rules.digest})\n")

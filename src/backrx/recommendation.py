@@ -227,6 +227,7 @@ class Recommendation(_Out):
         default_factory=list, description="every adjustment since the recommendation, in order"
     )
     disclaimer: str = DISCLAIMER
+    locale: str = Field(default="en", description="the language of the patient-facing texts")
 
     def explain(self) -> str:
         """A readable account of why this plan."""

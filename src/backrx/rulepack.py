@@ -7,6 +7,7 @@ A pack is a folder::
     exercises.yaml   the exercise catalog
     phases.yaml      the program's phases, in order
     text.yaml        the words reports put around the pack's texts (optional; see backrx.texts)
+    locales/         <lang>.yaml translations of the patient-facing texts (see backrx.locale)
     *.yaml           rule files, each ``layer: <name>`` and ``rules: [...]``
     cases/           golden cases (read by tests and audits, not by the loader)
 
@@ -229,6 +230,7 @@ class Pack:
     phases: tuple[PhaseDef, ...]
     derived: dict[str, FieldSpec] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)  # text.yaml: report words, by key
+    locales: dict[str, dict[str, str]] = field(default_factory=dict)  # locales/<lang>.yaml, flattened
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -1218,6 +1220,9 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
     from backrx.texts import read_texts
 
     texts = read_texts(_Ctx(problems, "text.yaml"), docs.get("text.yaml"), root)
+    from backrx.locale import read_locales
+
+    locales = read_locales(root, problems)
 
     if problems:
         raise RuleError(problems)
@@ -1229,4 +1234,4 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
     )
     return Pack(name, version, description, digest_of(root), str(root), layers,
                 {eid: entry for eid, (entry, _, _) in catalog.items()}, sources, tuple(phases),
-                {path: spec for path, (_, spec) in derived.items()}, texts)
+                {path: spec for path, (_, spec) in derived.items()}, texts, locales)

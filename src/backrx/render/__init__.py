@@ -65,7 +65,12 @@ def render(rec: Recommendation, fmt: str = "html", *, view: str = "patient", rul
         raise ValueError(f"unknown view {view!r}; views are {', '.join(VIEWS)}")
     if paper not in PAPERS:
         raise ValueError(f"unknown paper {paper!r}; sizes are {', '.join(PAPERS)}")
-    texts = Texts(rules.pack.texts if rules is not None else None)
+    pack = rules.pack if rules is not None else bundled_pack()
+    own = dict(pack.texts)
+    if rec.locale in pack.locales:  # the report words in the language of the recommendation
+        own.update({k.removeprefix("text."): v for k, v in pack.locales[rec.locale].items()
+                    if k.startswith("text.")})
+    texts = Texts(own)
     loaders: list[jinja2.BaseLoader] = []
     if template_dir is not None:
         if not Path(template_dir).is_dir():
@@ -84,7 +89,7 @@ def render(rec: Recommendation, fmt: str = "html", *, view: str = "patient", rul
     )
     env.filters["md"] = _md_escape
     env.filters["cell"] = _md_cell
-    context = build_context(rec, view, texts, (rules.pack if rules is not None else bundled_pack()).exercises)
+    context = build_context(rec, view, texts, pack.exercises)
     context["paper"] = PAPERS[paper]
     try:
         return env.get_template(template_name(fmt)).render(**context, t=texts)

@@ -260,7 +260,7 @@ def build_context(rec: Recommendation, view: str, t: Texts,
         "warnings": warnings,
         "log_columns": log_columns(t),
         "log_extras": log_extras(t),
-        "disclaimer": t("disclaimer"),
+        "disclaimer": t("disclaimer.patient") if patient else rec.disclaimer,
         "ruleset": {"name": rec.ruleset.name, "version": rec.ruleset.version,
                     "digest": rec.ruleset.digest},
     }

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import get_args
 
-from backrx.feedback import ExerciseResponse
+from backrx.feedback import ExerciseResponse, Feedback
 from backrx.recommendation import Action
 from backrx.vocabulary import RISKS, URGENCIES
 
@@ -27,4 +27,7 @@ def template_keys() -> set[str]:
     keys |= {f"change.{a}" for a in get_args(Action)}
     keys |= {"direction.extension", "direction.flexion"}
     keys |= {f"log.{name}" for name in ExerciseResponse.model_fields}
+    keys |= {f"log.{name}.hint" for name in ExerciseResponse.model_fields if name != "exercise_id"}
+    keys |= {f"log.{name}" for name in Feedback.model_fields if name != "responses"}
+    keys |= {"dose.sets_reps", "disclaimer"}
     return keys
