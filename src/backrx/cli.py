@@ -161,7 +161,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             incomplete = False
             for lang, (missing, extra) in found.items():
                 if not missing and not extra:
-                    out.write(f"locale {lang}: complete ({len(catalog(rules.pack))} texts)\n")
                     continue
                 incomplete = True
                 sys.stderr.write(f"locale {lang}: {len(missing)} missing, {len(extra)} extra "
@@ -173,6 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             out.write(f"ok: {rules.name} {rules.version}, {len(rules.rule_ids)} rules, "
                       f"{len(rules.pack.exercises)} exercises, {len(rules.pack.sources)} sources "
                       f"({rules.digest})\n")
+            out.writelines(f"locale {lang}: complete ({len(catalog(rules.pack))} texts)\n" for lang in found)
             return 0
         from backrx.schema import schemas
 
