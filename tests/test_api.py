@@ -22,6 +22,7 @@ def test_all_is_pinned() -> None:
         "Feedback",
         "FeedbackError",
         "Firing",
+        "Notice",
         "Phase",
         "Prescription",
         "Problem",

@@ -142,6 +142,14 @@ class Referral(_Out):
     rule_ids: list[str]
 
 
+class Notice(_Out):
+    """A clinician-facing warning: a contradiction, a review prompt, a plan that cannot fit."""
+
+    code: str = Field(description="stable kebab-case code")
+    message: str
+    rule_ids: list[str]
+
+
 class Classification(_Out):
     """What the classification rules concluded."""
 
@@ -219,6 +227,8 @@ class Recommendation(_Out):
     classification: Classification
     rationale: list[str]
     safety_net: list[str]
+    warnings: list[Notice] = Field(
+        default_factory=list, description="clinician-facing warnings, one per code, with their rules")
     trace: list[Firing]
     references: list[Reference]
     ruleset: RulesetInfo

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from backrx._engine import EngineName, make_engine
-from backrx.decision import Decision, decide
+from backrx.decision import Decision, decide, notices
 from backrx.facts import profile_values
 from backrx.planner import plan_data
 from backrx.profile import Profile
@@ -193,6 +193,7 @@ class RuleSet:
                                "startback_risk": decision.risk},
             "rationale": rationale,
             "safety_net": list(decision.safety_net),
+            "warnings": notices(decision.warnings),
             "trace": trace,
             "references": references,
             "ruleset": self._info,
