@@ -109,6 +109,31 @@ def _read_profile(name: str) -> Profile:
     return Profile.model_validate(data)
 
 
+def _check(folder: str | None) -> int:
+    """Validate a pack (RuleError when broken); then each locale must hold every text, no more."""
+    from backrx.locale import catalog
+    from backrx.locale import report as locale_report
+    from backrx.ruleset import load_rules
+
+    rules = load_rules(folder)
+    locales = locale_report(rules.pack)
+    incomplete = False
+    for lang, (missing, extra) in locales.items():
+        if not missing and not extra:
+            continue
+        incomplete = True
+        sys.stderr.write(f"locale {lang}: {len(missing)} missing, {len(extra)} extra (locales/{lang}.yaml)\n")
+        sys.stderr.writelines(f"  missing  {key}\n" for key in missing)
+        sys.stderr.writelines(f"  extra    {key}\n" for key in extra)
+    if incomplete:
+        return 1
+    sys.stdout.write(f"ok: {rules.name} {rules.version}, {len(rules.rule_ids)} rules, "
+                     f"{len(rules.pack.exercises)} exercises, {len(rules.pack.sources)} sources "
+                     f"({rules.digest})\n")
+    sys.stdout.writelines(f"locale {lang}: complete ({len(catalog(rules.pack))} texts)\n" for lang in locales)
+    return 0
+
+
 def _example(args: argparse.Namespace) -> int:
     from backrx.example import example_names, example_text
 
@@ -164,27 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             out.write((report.to_json() if args.format == "json" else report.to_text()) + "\n")
             return 0 if report.ok else 1
         if args.command == "check":
-            from backrx.locale import catalog, report
-            from backrx.ruleset import load_rules
-
-            rules = load_rules(args.dir)
-            found = report(rules.pack)
-            incomplete = False
-            for lang, (missing, extra) in found.items():
-                if not missing and not extra:
-                    continue
-                incomplete = True
-                sys.stderr.write(f"locale {lang}: {len(missing)} missing, {len(extra)} extra "
-                                 f"(locales/{lang}.yaml)\n")
-                sys.stderr.writelines(f"  missing  {key}\n" for key in missing)
-                sys.stderr.writelines(f"  extra    {key}\n" for key in extra)
-            if incomplete:
-                return 1
-            out.write(f"ok: {rules.name} {rules.version}, {len(rules.rule_ids)} rules, "
-                      f"{len(rules.pack.exercises)} exercises, {len(rules.pack.sources)} sources "
-                      f"({rules.digest})\n")
-            out.writelines(f"locale {lang}: complete ({len(catalog(rules.pack))} texts)\n" for lang in found)
-            return 0
+            return _check(args.dir)
         from backrx.schema import schemas
 
         found = schemas()
