@@ -25,6 +25,8 @@ from backrx.rulepack import Pack, read_pack
 from backrx.texts import Texts
 
 if TYPE_CHECKING:
+    import jinja2
+
     from backrx.ruleset import RuleSet
 
 View = Literal["patient", "clinician"]
@@ -71,11 +73,25 @@ def render(rec: Recommendation, fmt: str = "html", *, view: str = "patient", rul
         own.update({k.removeprefix("text."): v for k, v in pack.locales[rec.locale].items()
                     if k.startswith("text.")})
     texts = Texts(own)
+    if template_dir is not None and not Path(template_dir).is_dir():
+        raise ValueError(f"template folder {os.fspath(template_dir)!r} does not exist")
+    env = _environment(None if template_dir is None else os.fspath(template_dir))
+    context = build_context(rec, view, texts, pack.exercises)
+    context["paper"] = PAPERS[paper]
+    try:
+        return env.get_template(template_name(fmt)).render(**context, t=texts)
+    except jinja2.TemplateError as exc:
+        raise ValueError(f"template {template_name(fmt)}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(template_dir: str | None) -> jinja2.Environment:
+    """The Jinja2 environment for a template folder (built once; templates compile once)."""
+    import jinja2
+
     loaders: list[jinja2.BaseLoader] = []
     if template_dir is not None:
-        if not Path(template_dir).is_dir():
-            raise ValueError(f"template folder {os.fspath(template_dir)!r} does not exist")
-        loaders.append(jinja2.FileSystemLoader(os.fspath(template_dir)))
+        loaders.append(jinja2.FileSystemLoader(template_dir))
     bundled = jinja2.FileSystemLoader(str(TEMPLATES))
     # "backrx/handout.html.j2" always names the bundled file, so an override can extend it.
     loaders += [bundled, jinja2.PrefixLoader({"backrx": bundled})]
@@ -89,12 +105,7 @@ def render(rec: Recommendation, fmt: str = "html", *, view: str = "patient", rul
     )
     env.filters["md"] = _md_escape
     env.filters["cell"] = _md_cell
-    context = build_context(rec, view, texts, pack.exercises)
-    context["paper"] = PAPERS[paper]
-    try:
-        return env.get_template(template_name(fmt)).render(**context, t=texts)
-    except jinja2.TemplateError as exc:
-        raise ValueError(f"template {template_name(fmt)}: {exc}") from None
+    return env
 
 
 _MD_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>#|"})
