@@ -101,15 +101,27 @@ def test_clinician_view_has_rules_sources_with_years_trace_and_exclusions(
         assert e.exercise_name in out
 
 
-def test_warnings_reach_the_clinician_only(rules: backrx.RuleSet) -> None:
+def test_warnings_reach_the_clinician_only(pack_copy: Path) -> None:
     """Recommendation.warnings are listed in the clinician view and never in the patient view."""
-    rec = rules.recommend(base_profile())
-    warned = rec.model_copy(update={"warnings": [
-        SimpleNamespace(code="review-me", message="Check the dose against the time given.",
-                        rule_ids=["dose.base.reps"])]})
+    path = pack_copy / "classification.yaml"
+    path.write_text(path.read_text(encoding="utf-8").rstrip("\n") + """
+  - id: classify.review-severe
+    title: Review severe pain
+    when: {pain_intensity: {gte: 8}}
+    then:
+      warn: {code: review-me, message: Re-examine before loading.}
+    rationale: Severe pain at {pain_intensity}/10.
+    sources: [long-2004]
+""", encoding="utf-8")
+    own = backrx.load_rules(pack_copy)
+    warned = own.recommend(base_profile(pain_intensity=9))
+    assert [w.code for w in warned.warnings] == ["review-me"]
     for fmt in FORMATS:
-        assert "review-me" in render(warned, fmt, view="clinician", rules=rules)
-        assert "review-me" not in render(warned, fmt, view="patient", rules=rules)
+        clinician = render(warned, fmt, view="clinician", rules=own)
+        assert "review-me" in clinician and "Re-examine before loading." in clinician
+        assert "classify.review-severe" in clinician
+        patient = render(warned, fmt, view="patient", rules=own)
+        assert "review-me" not in patient and "Re-examine" not in patient
 
 
 def test_report_words_come_from_the_pack(pack_copy: Path, rules: backrx.RuleSet) -> None:
