@@ -152,3 +152,15 @@ def test_evidence_of_a_prescription_for_views(rules: backrx.RuleSet) -> None:
     ev = found["components.mckenzie.extension"]
     assert ev is not None and ev.kind == "rct"
     assert evidence_of(rec, ["no.such-rule"]) == {}
+
+
+def test_the_clinician_handout_shows_evidence_and_the_patient_one_does_not(rules: backrx.RuleSet) -> None:
+    """The clinician view's trace names each rule's evidence; the patient view carries no trace."""
+    from backrx.render import render
+
+    rec = rules.recommend(base_profile(directional_preference="extension"))
+    for fmt in ("md", "text", "html"):
+        clinician = render(rec, fmt, view="clinician", rules=rules)
+        assert "classify.mckenzie.extension" in clinician and "(rct)" in clinician, fmt
+        assert "(a design choice without evidence)" in clinician, fmt  # classify.startback.incomplete
+        assert "(rct)" not in render(rec, fmt, view="patient", rules=rules), fmt

@@ -38,6 +38,7 @@ class Exercise(_Out):
     instructions: str
     easier: str | None = None
     harder: str | None = None
+    media: list[str] = Field(default_factory=list, description="image or video URLs (optional)")
 
 
 class Dose(_Out):
@@ -192,6 +193,9 @@ class Firing(_Out):
     sources: list[str]
     matched: dict[str, MatchedValue]
     evidence: Evidence | None = Field(default=None, description="None: the rule states no evidence")
+    patient: str | None = Field(
+        default=None, description="the rationale in plain words for the patient (None: the rule "
+        "has no patient text, so the patient view leaves it out)")
 
 
 class Reference(_Out):
@@ -200,6 +204,7 @@ class Reference(_Out):
     id: str
     citation: str
     url: str | None = None
+    year: int | None = None
 
 
 class RulesetInfo(_Out):
@@ -280,6 +285,7 @@ class Recommendation(_Out):
     overrides: list[Override] = Field(
         default_factory=list, description="every clinician override, in order (backrx.override)")
     disclaimer: str = DISCLAIMER
+    locale: str = Field(default="en", description="the language of the patient-facing texts")
 
     def explain(self) -> str:
         """A readable account of why this plan."""
