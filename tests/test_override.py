@@ -406,3 +406,20 @@ def test_overrides_can_be_made_again_on_a_new_plan(profile: dict[str, Any], data
     assert again.program == rec.program
     assert [(o.kind, o.phase, o.exercise_id, o.by) for o in again.overrides] == \
         [(o.kind, o.phase, o.exercise_id, o.by) for o in rec.overrides]
+
+
+def test_the_clinician_handout_lists_overrides(rules: backrx.RuleSet) -> None:
+    """Each override shows in the clinician view (all formats), and not in the patient view."""
+    from backrx.render import render
+
+    rec = rules.recommend(CASES["profiles"]["extension"])
+    rec = backrx.override(rec, {"add": [{"phase": "calm", "exercise_id": "prone-lying"}]}, **WHO, rules=rules)
+    line = "#1 Dr A. Clinician added prone-lying to calm: Seen in clinic today"
+    for fmt in ("md", "text", "html"):
+        assert line in render(rec, fmt, view="clinician", rules=rules), fmt
+        assert "#1 Dr A. Clinician" not in render(rec, fmt, view="patient", rules=rules), fmt
+    after = backrx.adjust(rec, {"responses": [
+        {"exercise_id": "prone-lying", "pain_during": 3, "next_day": "worse", "peripheralized": False}]},
+        rules=rules)
+    assert "no longer in effect: dropped in adjustment round 1" in render(after, "md", view="clinician",
+                                                                          rules=rules)
