@@ -61,9 +61,38 @@ def _write(rec: Recommendation, fmt: str) -> None:
         sys.stdout.write(rec.explain() + "\n")
 
 
+#: Exit statuses (docs/index.md): 0 done; 1 the rule pack has problems; 2 invalid input, or a
+#: file that cannot be read; 3 anything else (an engine failure, out of memory, a bug);
+#: 130 interrupted. A failure is reported on stderr, never as a traceback.
+EXIT_RULES, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 1, 2, 3, 130
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[:limit] + " ..."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
+    """Run the command line; return the exit status. Every failure becomes a message on stderr
+    and an exit status, never a traceback."""
     args = _parser().parse_args(argv)
+    try:
+        return _main(args)
+    except KeyboardInterrupt:
+        sys.stderr.write("backrx: interrupted\n")
+        return EXIT_INTERRUPTED
+    except RecursionError:
+        sys.stderr.write("backrx: the input is nested too deeply\n")
+        return EXIT_INPUT
+    except MemoryError:
+        sys.stderr.write("backrx: out of memory\n")
+        return EXIT_INTERNAL
+    except Exception as exc:  # the last line of defence: no traceback reaches the user
+        sys.stderr.write(f"backrx: internal error ({type(exc).__name__}): {_one_line(str(exc))}\n")
+        return EXIT_INTERNAL
+
+
+def _main(args: argparse.Namespace) -> int:
     out = sys.stdout
     try:
         if args.command == "recommend":
@@ -76,11 +105,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "adjust":
             from pathlib import Path
 
+            from backrx._input import loads, read_text
             from backrx.adjust import adjust
             from backrx.feedback import load_feedback
             from backrx.ruleset import load_rules
 
-            rec = Recommendation.model_validate_json(Path(args.recommendation).read_text(encoding="utf-8"))
+            text = read_text(Path(args.recommendation))  # a regular file, at most 5 MB
+            loads(text, args.recommendation)  # refuses a repeated key, naming it
+            rec = Recommendation.model_validate_json(text)
             pack = load_rules(args.rules) if args.rules else None
             _write(adjust(rec, load_feedback(args.feedback), rules=pack), args.format)
             return 0
@@ -108,9 +140,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         sys.stderr.write(f"invalid input:\n{exc}\n")
         return 2
-    except (OSError, ValueError, EngineError) as exc:
-        sys.stderr.write(f"backrx: {exc}\n")
-        return 2
+    except EngineError as exc:
+        sys.stderr.write(f"backrx: {_one_line(str(exc))}\n")
+        return EXIT_INTERNAL
+    except OSError as exc:
+        name = f"{exc.filename}: " if exc.filename else ""
+        sys.stderr.write(f"backrx: {name}{exc.strerror or _one_line(str(exc))}\n")
+        return EXIT_INPUT
+    except ValueError as exc:
+        sys.stderr.write(f"backrx: {_one_line(str(exc))}\n")
+        return EXIT_INPUT
 
 
 if __name__ == "__main__":  # pragma: no cover
