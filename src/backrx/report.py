@@ -121,8 +121,8 @@ def handout(rec: Recommendation) -> str:
             mode = rec.program.elimination
             nxt = f" Next to come back: {_md(mode.queue[0].exercise.name)}." if mode.queue else ""
             out += ["## Finding what made you worse", "",
-                    f"Some exercises are paused. Today, do {_md(mode.testing or '')} on its own with the rest of "
-                    f"your plan, and note how you feel tomorrow.{nxt}", ""]
+                    f"Some exercises are paused. Today, do {_md(mode.testing or '')} on its own with the "
+                    f"rest of your plan, and note how you feel tomorrow.{nxt}", ""]
         for phase in rec.program.phases:
             now = " (you are here)" if phase.id == rec.program.current_phase and rec.adjustments else ""
             out += [f"## {_md(phase.name)} (weeks {phase.start_week} to {phase.end_week}){now}", "",

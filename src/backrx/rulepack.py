@@ -76,11 +76,17 @@ DOSE_LIMITS = {"sets": 10, "reps": 100, "hold_seconds": 600, "minutes": 240, "se
 
 # Limits that keep a hostile or oversized pack from hanging the engine.
 MAX_FILE_BYTES = 2_000_000
+#: Bytes read from all the files of a pack together (the bundled pack holds about 0.2 MB).
+MAX_PACK_BYTES = 4_000_000
 MAX_FILES = 200
 MAX_RULES = 20_000
 MAX_CONDITION_NODES = 64
 MAX_CONDITION_DEPTH = 10
 MAX_ALTERNATIVES = 256  # patterns one condition may expand to (see condition.alternatives)
+#: Alternatives (durable patterns) summed over every rule of a pack. Memory and load time grow
+#: with them (measured on durable_rules: about 27 KB and 0.3 ms each), so the sum is bounded:
+#: at this limit a pack loads in about 2 s and takes about 150 MB (docs/rule-pack.md).
+MAX_PATTERNS = 5_000
 MAX_AT_LEAST_ITEMS = 8
 MAX_IN_VALUES = 50
 MAX_DERIVED = 100
@@ -464,6 +470,20 @@ def _read_file(path: Path, rel: str, problems: list[Problem], root: Path,
         return None
     _refuse_hidden(doc, rel, problems, getattr(doc, "line", None))
     return doc
+
+
+def _pack_too_large(path: Path, left: int, problems: list[Problem]) -> bool:
+    """Whether reading ``path`` would pass MAX_PACK_BYTES (then a problem says so)."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return False  # _read_file reports it
+    if size <= left:
+        return False
+    problems.append(Problem(path.name, None, None, "pack-too-large",
+                            f"the pack's files hold more than {MAX_PACK_BYTES} bytes, the limit; "
+                            "this file and the ones after it were not read"))
+    return True
 
 
 def _refuse_hidden(node: Any, rel: str, problems: list[Problem], line: int | None) -> None:
@@ -1224,6 +1244,9 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
     contents: dict[str, bytes] = {}
     real_root = root.resolve()
     for f in files:
+        left = MAX_PACK_BYTES - sum(len(data) for data in contents.values())
+        if left < MAX_FILE_BYTES and _pack_too_large(f, left, problems):
+            break
         doc = _read_file(f, f.name, problems, real_root, contents)
         if doc is not None:
             docs[f.name] = doc
@@ -1275,16 +1298,24 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
                                 f"{len(derived)} derived names; the limit is {MAX_DERIVED}"))
     by_layer: dict[str, list[Rule]] = {layer: [] for layer in LAYERS}
     seen: dict[str, tuple[str, int | None]] = {}
-    total = 0
+    total = patterns = 0
     for ctx, layer, nodes in rule_files:
         for node, where in nodes:
             total += 1
             if total > MAX_RULES:
                 ctx.add(_line_of(node), "too-many-rules", f"a pack holds at most {MAX_RULES} rules", where)
                 break
+            if patterns > MAX_PATTERNS:
+                ctx.rule_id = None
+                ctx.add(_line_of(node), "pack-too-complex",
+                        f"the rules up to here already spread into more than {MAX_PATTERNS} "
+                        "alternatives (any, in and at_least multiply them); the limit keeps loading "
+                        "and memory bounded: simplify or split the conditions", where)
+                break
             rule = _parse_rule(ctx, node, where, layer, known, derived, ctx.file)
             if rule is None:
                 continue
+            patterns += alternatives(rule.when)
             if rule.id in seen:
                 first_file, first_line = seen[rule.id]
                 ctx.rule_id = rule.id
