@@ -78,8 +78,13 @@ DOSE_LIMITS = {"sets": 10, "reps": 100, "hold_seconds": 600, "minutes": 240, "se
 MAX_FILE_BYTES = 2_000_000
 #: Bytes read from all the files of a pack together (the bundled pack holds about 0.2 MB).
 MAX_PACK_BYTES = 4_000_000
+#: YAML items (counted as the characters that open one: , newline : [ { -) in all the files of a
+#: pack. Parsing time follows the number of items, not bytes (a 2 MB file of "[1,1,1,...]" is a
+#: million of them), so this is what bounds the time to load or refuse a pack. The bundled pack
+#: holds about 13,000.
+MAX_YAML_ITEMS = 150_000
 MAX_FILES = 200
-MAX_RULES = 20_000
+MAX_RULES = 5_000  # MAX_PATTERNS bounds a pack to as many rules anyway
 MAX_CONDITION_NODES = 64
 MAX_CONDITION_DEPTH = 10
 MAX_ALTERNATIVES = 256  # patterns one condition may expand to (see condition.alternatives)
@@ -424,7 +429,7 @@ def _str_list(ctx: _Ctx, node: Any, key: str, where: str, *, vocabulary: Iterabl
 
 
 def _read_file(path: Path, rel: str, problems: list[Problem], root: Path,
-               contents: dict[str, bytes] | None = None) -> Any:
+               contents: dict[str, bytes] | None = None, items: list[int] | None = None) -> Any:
     """One pack file: a regular file inside the pack folder, at most MAX_FILE_BYTES read.
 
     A symlink is followed only when it ends inside the pack folder; FIFOs, devices, sockets and
@@ -463,6 +468,13 @@ def _read_file(path: Path, rel: str, problems: list[Problem], root: Path,
     except UnicodeDecodeError as exc:
         problems.append(Problem(rel, None, None, "unreadable-file", f"cannot read as UTF-8: {exc}"))
         return None
+    if items is not None:
+        items[0] -= sum(map(text.count, ",\n:[{-"))  # about one per YAML node
+        if items[0] < 0:
+            problems.append(Problem(rel, None, None, "pack-too-large",
+                                    f"the pack's files hold more than about {MAX_YAML_ITEMS} YAML items, "
+                                    "the limit; this file was not parsed"))
+            return None
     try:
         doc = _yaml.load(text, rel)
     except _yaml.YamlError as exc:
@@ -1243,11 +1255,12 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
     docs: dict[str, Any] = {}
     contents: dict[str, bytes] = {}
     real_root = root.resolve()
+    items = [MAX_YAML_ITEMS]
     for f in files:
         left = MAX_PACK_BYTES - sum(len(data) for data in contents.values())
         if left < MAX_FILE_BYTES and _pack_too_large(f, left, problems):
             break
-        doc = _read_file(f, f.name, problems, real_root, contents)
+        doc = _read_file(f, f.name, problems, real_root, contents, items)
         if doc is not None:
             docs[f.name] = doc
         elif f.name not in [p.file for p in problems]:
