@@ -78,7 +78,7 @@ DOSE_LIMITS = {"sets": 10, "reps": 100, "hold_seconds": 600, "minutes": 240, "se
 MAX_FILE_BYTES = 2_000_000
 #: Bytes read from all the files of a pack together (the bundled pack holds about 0.2 MB).
 MAX_PACK_BYTES = 4_000_000
-#: YAML items (counted as the characters that open one: , newline : [ { -) in all the files of a
+#: YAML items (counted as what opens one: "," newline ":" "[" "{" "- ") in all the files of a
 #: pack. Parsing time follows the number of items, not bytes (a 2 MB file of "[1,1,1,...]" is a
 #: million of them), so this is what bounds the time to load or refuse a pack. The bundled pack
 #: holds about 13,000.
@@ -469,7 +469,7 @@ def _read_file(path: Path, rel: str, problems: list[Problem], root: Path,
         problems.append(Problem(rel, None, None, "unreadable-file", f"cannot read as UTF-8: {exc}"))
         return None
     if items is not None:
-        items[0] -= sum(map(text.count, ",\n:[{-"))  # about one per YAML node
+        items[0] -= sum(map(text.count, (",", "\n", ":", "[", "{", "- ")))  # about one per YAML node
         if items[0] < 0:
             problems.append(Problem(rel, None, None, "pack-too-large",
                                     f"the pack's files hold more than about {MAX_YAML_ITEMS} YAML items, "
