@@ -9,8 +9,13 @@ uses) and contains every hazard measured in shared/knowledge/durable-rules.md:
   ``MessageNotHandled`` never happens and ``delete_state`` is never called on
   a session in which no action ran (the segfault);
 * one fixed session id per ruleset, whose fact is retracted after every
-  assertion (the session is reused; it is deleted only after an error): memory
-  stays flat and no two sessions can collide in durable's hash table;
+  assertion (the session is reused): memory stays flat and no two sessions can
+  collide in durable's hash table;
+* a run cut short by anything (an engine error, KeyboardInterrupt, any
+  BaseException, a fork) leaves its shard dirty, and a dirty shard is thrown
+  away and registered afresh, never repaired; a fresh shard must answer a canary
+  fact as the reference evaluator does, every run must end with the sentinel,
+  and triage is checked against the reference evaluator: otherwise EngineError;
 * facts built here from validated values only: flat, typed, small (only the
   fields a layer reads), floats written with a ``.``, no ``id`` field of ours;
 * only operators proven safe are emitted (``$and $or $eq $neq $lt $lte $gt
@@ -23,7 +28,9 @@ uses) and contains every hazard measured in shared/knowledge/durable-rules.md:
 * a condition with more ``$and``/``$or`` nodes than durable accepts in one
   pattern (error 113) is split into alternatives, registered as several
   durable rules that report the same backrx rule;
-* the rulesets are freed with ``delete_ruleset`` when the engine goes away;
+* the rulesets are freed when the engine goes away, each session first
+  (``delete_state``, only where an action started), then ``delete_ruleset``;
+* ``os.register_at_fork`` gives every engine a new lock in a forked child;
 * errors of the C extension become :class:`backrx.EngineError`.
 """
 
