@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from backrx._version import __version__
 from backrx.errors import EngineError, RuleError
+from backrx.fhir import FhirUnavailableError
 from backrx.recommendation import Recommendation
 
 
@@ -24,10 +25,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     rec = sub.add_parser("recommend", help="recommend a program for a profile (YAML or JSON file)")
-    rec.add_argument("profile", help="profile file (.yaml, .yml or .json)")
+    rec.add_argument("profile", nargs="+",
+                     help="profile file(s) (.yaml, .yml or .json); with several, json and fhir "
+                          "write one document per line (NDJSON)")
     rec.add_argument("--rules", metavar="DIR", help="rule pack folder (default: the bundled pack)")
-    rec.add_argument("--format", choices=("json", "text", "md"), default="text",
-                     help="json: the Recommendation; text: explain(); md: a client handout")
+    rec.add_argument("--format", choices=("json", "text", "md", "fhir"), default="text",
+                     help="json: the Recommendation; text: explain(); md: a client handout; "
+                          "fhir: a FHIR R4 Bundle (needs backrx[fhir])")
     rec.add_argument("--engine", choices=("auto", "durable", "reference"), default="auto",
                      help=argparse.SUPPRESS)
 
@@ -48,12 +52,17 @@ def _parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="print JSON Schemas (Profile, Recommendation, rule file)")
     schema.add_argument("which", nargs="?", default="all",
-                        choices=("all", "profile", "recommendation", "rules", "vocabulary"))
+                        choices=("all", "profile", "recommendation", "rules", "vocabulary",
+                                 "questionnaire"))
     return parser
 
 
-def _write(rec: Recommendation, fmt: str) -> None:
-    if fmt == "json":
+def _write(rec: Recommendation, fmt: str, *, line: bool = False) -> None:
+    if fmt == "fhir" or (fmt == "json" and line):
+        data = rec.to_fhir() if fmt == "fhir" else rec.model_dump(mode="json")
+        text = json.dumps(data, ensure_ascii=False) if line else json.dumps(data, indent=2, ensure_ascii=False)
+        sys.stdout.write(text + "\n")
+    elif fmt == "json":
         sys.stdout.write(rec.model_dump_json(indent=2) + "\n")
     elif fmt == "md":
         sys.stdout.write(rec.to_markdown())
@@ -71,7 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from backrx.ruleset import load_rules
 
             rules = load_rules(args.rules, engine=args.engine)
-            _write(rules.recommend(load_profile(args.profile)), args.format)
+            for path in args.profile:
+                _write(rules.recommend(load_profile(path)), args.format, line=len(args.profile) > 1)
             return 0
         if args.command == "adjust":
             from pathlib import Path
@@ -96,6 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"{len(rules.pack.exercises)} exercises, {len(rules.pack.sources)} sources "
                       f"({rules.digest})\n")
             return 0
+        if args.which == "questionnaire":
+            from backrx.questionnaire import questionnaire
+
+            out.write(json.dumps(questionnaire(), indent=2, ensure_ascii=False) + "\n")
+            return 0
         from backrx.schema import schemas
 
         found = schemas()
@@ -108,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         sys.stderr.write(f"invalid input:\n{exc}\n")
         return 2
-    except (OSError, ValueError, EngineError) as exc:
+    except (OSError, ValueError, EngineError, FhirUnavailableError) as exc:
         sys.stderr.write(f"backrx: {exc}\n")
         return 2
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -238,6 +238,15 @@ class Recommendation(_Out):
         from backrx.report import explain
 
         return explain(self)
+
+    def to_fhir(self, **options: Any) -> dict[str, Any]:
+        """The recommendation as a FHIR R4 Bundle (JSON data); needs ``backrx[fhir]``.
+
+        Options (``patient``, ``start``, ``recorded``) are those of :func:`backrx.fhir.to_fhir`.
+        """
+        from backrx.fhir import to_fhir
+
+        return to_fhir(self, **options)
 
     def to_markdown(self) -> str:
         """A handout the person can follow: phases, what to do, how much, why, when to stop."""
