@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
 def _write(rec: Recommendation, fmt: str, *, line: bool = False) -> None:
     if fmt == "fhir" or (fmt == "json" and line):
         data = rec.to_fhir() if fmt == "fhir" else rec.model_dump(mode="json")
-        text = json.dumps(data, ensure_ascii=False) if line else json.dumps(data, indent=2, ensure_ascii=False)
+        text = json.dumps(data, ensure_ascii=False, indent=None if line else 2)
         sys.stdout.write(text + "\n")
     elif fmt == "json":
         sys.stdout.write(rec.model_dump_json(indent=2) + "\n")

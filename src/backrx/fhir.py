@@ -81,11 +81,11 @@ class FhirUnavailableError(ImportError):
 
 def _models() -> ModuleType:
     try:
-        import fhir.resources.R4B as r4b
+        from fhir.resources import R4B
     except ImportError as exc:
         raise FhirUnavailableError(
             f"FHIR support needs the optional fhir.resources package: {INSTALL_HINT}") from exc
-    return r4b
+    return R4B
 
 
 # ---------------------------------------------------------------------------------------- out
@@ -441,7 +441,8 @@ def _as_data(resource: Any, what: str) -> Any:
     return resource
 
 
-def _validate(r4b: ModuleType, data: Mapping[str, Any], expected: str, loc: tuple[str | int, ...] = ()) -> None:
+def _validate(r4b: ModuleType, data: Mapping[str, Any], expected: str,
+              loc: tuple[str | int, ...] = ()) -> None:
     got = data.get("resourceType")
     if got != expected:
         _raise(expected, [_error("fhir-wrong-resource-type",
@@ -570,7 +571,8 @@ def from_fhir(resource: Any, *, conditions: Iterable[Any] = (),
     r4b = _models()
     data = _as_data(resource, "QuestionnaireResponse")
     if not isinstance(data, Mapping):
-        _raise("QuestionnaireResponse", [_error("fhir-not-a-resource", "a FHIR resource must be a JSON object",
+        _raise("QuestionnaireResponse", [_error("fhir-not-a-resource",
+                                                "a FHIR resource must be a JSON object",
                                                 (), str(data)[:80])])
     extra_conditions: list[Any] = []
     if data.get("resourceType") == "Bundle":
@@ -581,7 +583,8 @@ def from_fhir(resource: Any, *, conditions: Iterable[Any] = (),
                             if (e.get("resource") or {}).get("resourceType") == "Condition"]
         if len(found) != 1:
             _raise("Bundle", [_error("fhir-questionnaire-response-count",
-                                     f"the Bundle must hold exactly one QuestionnaireResponse, it holds {len(found)}",
+                                     "the Bundle must hold exactly one QuestionnaireResponse, "
+                                     f"it holds {len(found)}",
                                      ("entry",), len(found))])
         data = found[0]
     _validate(r4b, data, "QuestionnaireResponse")
@@ -625,7 +628,8 @@ def from_fhir(resource: Any, *, conditions: Iterable[Any] = (),
             if not answers:
                 continue  # unanswered stays unanswered
             if len(answers) > 1 and not spec.repeats:
-                errors.append(_error("fhir-answer-count", f"item {link!r} takes one answer, got {len(answers)}",
+                errors.append(_error("fhir-answer-count",
+                                     f"item {link!r} takes one answer, got {len(answers)}",
                                      ("item", link, "answer"), len(answers)))
                 continue
             values: list[Any] = []
