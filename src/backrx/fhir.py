@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import importlib
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -81,11 +82,10 @@ class FhirUnavailableError(ImportError):
 
 def _models() -> ModuleType:
     try:
-        from fhir.resources import R4B
+        return importlib.import_module("fhir.resources.R4B")
     except ImportError as exc:
         raise FhirUnavailableError(
             f"FHIR support needs the optional fhir.resources package: {INSTALL_HINT}") from exc
-    return R4B
 
 
 # ---------------------------------------------------------------------------------------- out
