@@ -114,6 +114,17 @@ def test_prefetched_condition_red_flag_turns_critical(client: TestClient) -> Non
     assert [c["indicator"] for c in cards] == ["critical"]
 
 
+def test_other_patients_data_is_never_used(client: TestClient) -> None:
+    """A prefetched response or Condition about another patient is ignored, never scored for this one."""
+    body = _request(base_profile(red_flags=["saddle_anaesthesia"]))
+    body["prefetch"][cds_hooks.QR_KEY]["entry"][0]["resource"]["subject"] = {"reference": "Patient/p2"}
+    assert _cards(client, body) == []
+    condition = {"resourceType": "Condition", "subject": {"reference": "Patient/p2"},
+                 "code": {"coding": [{"system": RED_FLAG_SYSTEM, "code": "saddle_anaesthesia"}]}}
+    cards = _cards(client, _request(base_profile(), conditions=[condition]))
+    assert [c["indicator"] for c in cards] == ["info"]
+
+
 def test_recommendation_warnings_are_warning_cards(rules: backrx.RuleSet) -> None:
     """Each clinician-facing warning of a recommendation becomes its own warning card."""
     rec = rules.recommend(base_profile()).model_copy(update={"warnings": [

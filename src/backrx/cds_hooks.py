@@ -190,6 +190,16 @@ def _entries(value: Any, kind: str) -> list[Mapping[str, Any]]:
     return [value] if value.get("resourceType") == kind else []
 
 
+def _about(resource: Mapping[str, Any], patient_id: str) -> bool:
+    """False for a resource whose subject is another patient (a prefetch must never mix people)."""
+    subject = resource.get("subject")
+    reference = subject.get("reference") if isinstance(subject, Mapping) else None
+    if not isinstance(reference, str):
+        return True
+    wanted = f"Patient/{patient_id}"
+    return reference == wanted or reference.endswith("/" + wanted)
+
+
 def _error_card(exc: ValidationError, source: Mapping[str, str], key: str) -> dict[str, Any]:
     problems = [f"`{'.'.join(map(str, e['loc']))}`: {e['msg']}" for e in exc.errors()]
     return {
@@ -223,12 +233,14 @@ def create_app(rules: RuleSet | None = None) -> FastAPI:
         if QR_KEY not in prefetch:
             # The example does not query the FHIR server itself: without the prefetch it cannot work.
             raise HTTPException(status_code=412, detail=f"prefetch '{QR_KEY}' is required")
+        patient_id = request.context.patient_id
         responses = [r for r in _entries(prefetch.get(QR_KEY), "QuestionnaireResponse")
-                     if str(r.get("questionnaire", QUESTIONNAIRE_URL)).split("|")[0] == QUESTIONNAIRE_URL]
+                     if str(r.get("questionnaire", QUESTIONNAIRE_URL)).split("|")[0] == QUESTIONNAIRE_URL
+                     and _about(r, patient_id)]
         if not responses:
             return {"cards": []}
         latest = max(responses, key=lambda r: str(r.get("authored", "")))
-        conditions = _entries(prefetch.get(CONDITIONS_KEY), "Condition")
+        conditions = [c for c in _entries(prefetch.get(CONDITIONS_KEY), "Condition") if _about(c, patient_id)]
         source = {"label": f"backrx {pack.name}@{pack.version}"}
         try:
             profile = from_fhir(latest, conditions=conditions)
@@ -236,7 +248,6 @@ def create_app(rules: RuleSet | None = None) -> FastAPI:
             key = str(uuid.uuid5(_NAMESPACE, f"{request.hook_instance}|unreadable"))
             return {"cards": [_error_card(exc, source, key)]}
         rec = pack.recommend(profile)
-        return {"cards": cards(rec, patient_id=request.context.patient_id,
-                               hook_instance=request.hook_instance)}
+        return {"cards": cards(rec, patient_id=patient_id, hook_instance=request.hook_instance)}
 
     return app
