@@ -433,3 +433,29 @@ def test_missing_fhir_resources_says_what_to_install(monkeypatch: pytest.MonkeyP
         rec.to_fhir()
     with pytest.raises(ImportError, match=r"backrx\[fhir\]"):
         backrx.from_fhir(_response())
+
+
+needs_weekly_plan = pytest.mark.skipif(
+    "times_per_day" not in backrx.Dose.model_fields or "week" not in backrx.Phase.model_fields,
+    reason="Dose.times_per_day and Phase.week are not in this version")
+
+
+@needs_weekly_plan
+def test_bouts_per_day_and_week_days_reach_the_timing(example_recs: dict[str, backrx.Recommendation]) -> None:
+    """Bouts spread through the day give a per-day frequency; with a start date the week's days are dayOfWeek."""
+    checked = 0
+    for rec in example_recs.values():
+        if rec.program is None:
+            continue
+        children = _resources(rec.to_fhir(start=date(2026, 1, 5)), "CarePlan")[1:]
+        for phase, child in zip(rec.program.phases, children, strict=True):
+            for prescription, activity in zip(phase.prescriptions, child["activity"], strict=True):
+                repeat = activity["detail"]["scheduledTiming"]["repeat"]
+                dose: Any = prescription.dose
+                if dose.times_per_day and (dose.sessions_per_week or 7) >= 7:
+                    assert (repeat["frequency"], repeat["periodUnit"]) == (dose.times_per_day, "d")
+                    checked += 1
+                week: list[Any] = phase.week  # type: ignore[attr-defined,unused-ignore]
+                days = [d for d in week if prescription.exercise.id in d.prescriptions]
+                assert len(repeat.get("dayOfWeek", [])) == len(days)
+    assert checked

@@ -64,6 +64,9 @@ def _concept(text: str, *codings: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
 def _weeks(count: int) -> dict[str, Any]:
     return {"value": count, "unit": "wk", "system": UCUM, "code": "wk"}
 
@@ -117,6 +120,18 @@ class _Builder:
         last = self.start + timedelta(days=7 * phase.end_week - 1)
         return {"start": first.isoformat(), "end": last.isoformat()}
 
+    def week_days(self, phase: Phase, exercise_id: str) -> list[str]:
+        """FHIR day-of-week codes of the phase's typical week on which the exercise is done.
+
+        Day n of the week is the phase's first day + (n - 1), so this needs a start date.
+        """
+        if self.start is None:
+            return []
+        first = self.start + timedelta(days=7 * (phase.start_week - 1))
+        found = {(first + timedelta(days=day.day - 1)).weekday()
+                 for day in getattr(phase, "week", []) if exercise_id in day.prescriptions}
+        return [_WEEKDAYS[index] for index in sorted(found)]
+
     # -- resources ---------------------------------------------------------------------------
 
     def startback(self) -> list[str]:
@@ -168,8 +183,18 @@ class _Builder:
         if exercise.category != "education":
             codings.append(EXERCISE_THERAPY)
         repeat: dict[str, Any] = {}
-        if dose.sessions_per_week:
-            repeat.update(frequency=dose.sessions_per_week, period=1, periodUnit="wk")
+        weekly = dose.sessions_per_week
+        # Fields of backrx 0.2 (Dose.times_per_day, Phase.week), read so that older output works.
+        per_day: int | None = getattr(dose, "times_per_day", None)
+        if per_day and (weekly is None or weekly >= 7):
+            repeat.update(frequency=per_day, period=1, periodUnit="d")
+        elif per_day and weekly:
+            repeat.update(frequency=per_day * weekly, period=1, periodUnit="wk")
+        elif weekly:
+            repeat.update(frequency=weekly, period=1, periodUnit="wk")
+        days = self.week_days(phase, exercise.id)
+        if days:
+            repeat["dayOfWeek"] = days
         if dose.minutes:
             repeat.update(duration=dose.minutes, durationUnit="min")
         period = self.phase_period(phase)
