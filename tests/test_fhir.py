@@ -442,7 +442,7 @@ needs_weekly_plan = pytest.mark.skipif(
 
 @needs_weekly_plan
 def test_bouts_per_day_and_week_days_reach_the_timing(example_recs: dict[str, backrx.Recommendation]) -> None:
-    """Bouts spread through the day give a per-day frequency; with a start date the week's days are dayOfWeek."""
+    """Bouts through the day give a per-day frequency; with a start date the week's days are dayOfWeek."""
     checked = 0
     for rec in example_recs.values():
         if rec.program is None:
