@@ -51,6 +51,12 @@ def _schema_errors(resource: dict[str, Any]) -> list[str]:
     return [f"{list(e.absolute_path)}: {e.message[:200]}" for e in _validator().iter_errors(resource)]
 
 
+def _assert_valid(bundle: dict[str, Any]) -> None:
+    """The Bundle passes HL7's R4 schema and is exactly what fhir.resources reads and writes back."""
+    assert _schema_errors(bundle) == []
+    assert Bundle.model_validate_json(json.dumps(bundle)).model_dump(mode="json") == bundle
+
+
 def _resources(bundle: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind]
 
@@ -91,9 +97,7 @@ def test_every_example_gives_a_valid_bundle(
     """Each example's Bundle passes fhir.resources (R4B) round-trip and HL7's R4 JSON Schema."""
     bundle = example_recs[path.stem].to_fhir()
     assert bundle["resourceType"] == "Bundle" and bundle["type"] == "collection"
-    again = Bundle.model_validate_json(json.dumps(bundle)).model_dump(mode="json")
-    assert again == bundle
-    assert _schema_errors(bundle) == []
+    _assert_valid(bundle)
     full_urls = {e["fullUrl"] for e in bundle["entry"]}
     assert all(e["fullUrl"] == f"urn:uuid:{e['resource']['id']}" for e in bundle["entry"])
     internal = [r for r in _references(bundle) if r.startswith("urn:uuid:")]
@@ -130,7 +134,8 @@ def test_cli_several_profiles_write_one_bundle_per_line(capsys: pytest.CaptureFi
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len(EXAMPLES)
     bundles = [json.loads(line) for line in lines]
-    assert all(_schema_errors(b) == [] for b in bundles)
+    for bundle in bundles:
+        _assert_valid(bundle)
     priorities = [r["priority"] for b in bundles for r in _resources(b, "ServiceRequest")]
     assert "stat" in priorities
 
@@ -174,7 +179,7 @@ def test_start_date_gives_phase_periods(example_recs: dict[str, backrx.Recommend
     second = rec.program.phases[1]
     assert second.start_week == 3 and second.end_week == 6
     assert children[1]["period"] == {"start": "2026-01-19", "end": "2026-02-15"}
-    assert _schema_errors(bundle) == []
+    _assert_valid(bundle)
 
 
 def test_startback_observations_carry_scores_and_risk(example_recs: dict[str, backrx.Recommendation]) -> None:
@@ -208,7 +213,7 @@ def test_referrals_map_urgency_to_priority(rules: backrx.RuleSet) -> None:
         else:
             assert request["basedOn"] == [{"reference": f"urn:uuid:{plans[0]['id']}"}]
             assert plans[0]["activity"] == [{"reference": {"reference": f"urn:uuid:{request['id']}"}}]
-        assert _schema_errors(bundle) == []
+        _assert_valid(bundle)
 
 
 def test_provenance_names_pack_version_and_rules(example_recs: dict[str, backrx.Recommendation]) -> None:
@@ -231,7 +236,7 @@ def test_provenance_names_pack_version_and_rules(example_recs: dict[str, backrx.
     [provenance] = _resources(dated, "Provenance")
     assert provenance["recorded"].startswith("2026-03-01T09:30:00")
     assert _resources(dated, "ServiceRequest")[0]["subject"] == {"reference": "Patient/p1"}
-    assert _schema_errors(dated) == []
+    _assert_valid(dated)
     with pytest.raises(ValueError, match="timezone"):
         rec.to_fhir(recorded=datetime(2026, 3, 1, 9, 30))
 
@@ -245,7 +250,7 @@ def test_warnings_become_detected_issues(example_recs: dict[str, backrx.Recommen
     assert issue["code"]["coding"][0]["code"] == "time-budget"
     assert issue["detail"] == "The program does not fit the time given."
     assert issue["implicated"] == [{"reference": f"urn:uuid:{_resources(bundle, 'CarePlan')[0]['id']}"}]
-    assert _schema_errors(bundle) == []
+    _assert_valid(bundle)
 
 
 def test_ids_change_with_content(rules: backrx.RuleSet) -> None:

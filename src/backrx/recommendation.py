@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -239,14 +240,16 @@ class Recommendation(_Out):
 
         return explain(self)
 
-    def to_fhir(self, **options: Any) -> dict[str, Any]:
+    def to_fhir(self, *, patient: str | None = None, start: date | None = None,
+                recorded: datetime | None = None) -> dict[str, Any]:
         """The recommendation as a FHIR R4 Bundle (JSON data); needs ``backrx[fhir]``.
 
-        Options (``patient``, ``start``, ``recorded``) are those of :func:`backrx.fhir.to_fhir`.
+        ``patient`` (a Patient id), ``start`` (the program's first day) and ``recorded`` (a
+        timezone-aware time for the Provenance) are optional; see :func:`backrx.fhir.to_fhir`.
         """
         from backrx.fhir import to_fhir
 
-        return to_fhir(self, **options)
+        return to_fhir(self, patient=patient, start=start, recorded=recorded)
 
     def to_markdown(self) -> str:
         """A handout the person can follow: phases, what to do, how much, why, when to stop."""
