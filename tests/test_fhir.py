@@ -464,3 +464,19 @@ def test_bouts_per_day_and_week_days_reach_the_timing(example_recs: dict[str, ba
                 days = [d for d in week if prescription.exercise.id in d.prescriptions]
                 assert len(repeat.get("dayOfWeek", [])) == len(days)
     assert checked
+
+
+def test_adjusted_recommendation_exports_its_rounds(rules: backrx.RuleSet) -> None:
+    """After adjust, the Bundle is still valid and its Provenance lists the adjustment's rules too."""
+    rec = rules.recommend(backrx.load_profile(ROOT / "examples" / "chronic-extension.yaml"))
+    assert rec.program is not None
+    phase = rec.program.phase_now
+    responses = [{"exercise_id": p.exercise.id, "pain_during": 1, "next_day": "better",
+                  "peripheralized": False} for p in phase.prescriptions]
+    adjusted = backrx.adjust(rec, {"responses": responses}, rules=rules)
+    bundle = adjusted.to_fhir()
+    _assert_valid(bundle)
+    [provenance] = _resources(bundle, "Provenance")
+    later = [f.rule_id for f in adjusted.adjustments[-1].trace]
+    assert later and {f"urn:backrx:rule:{rule}" for rule in later} <= set(provenance["policy"])
+    assert bundle["entry"][0]["resource"]["id"] != rec.to_fhir()["entry"][0]["resource"]["id"]
