@@ -159,6 +159,9 @@ def cards(rec: Recommendation, *, patient_id: str, hook_instance: uuid.UUID) -> 
                          + _bullets([f"{p.exercise.name}: {p.dose.describe()}" for p in phase.prescriptions]))
         parts.append(f"_{rec.disclaimer}_")
         plan = [*of("CarePlan"), *of("Goal")]
+        labels = ["Create the program CarePlan",
+                  *(f"Create the CarePlan for {phase.name}" for phase in program.phases),
+                  *(f"Create the Goal for moving on from {phase.name}" for phase in program.phases)]
         out.append({
             "uuid": key("program"),
             "summary": _summary(summary_text),
@@ -168,9 +171,8 @@ def cards(rec: Recommendation, *, patient_id: str, hook_instance: uuid.UUID) -> 
             "suggestions": [{
                 "label": "Create the exercise CarePlan",
                 "uuid": key("program-suggestion"),
-                "actions": [{"type": "create", "description": f"Create {r['resourceType']} "
-                             f"{r.get('title') or r['description'].get('text', '')}"[:200],
-                             "resource": r} for r in plan],
+                "actions": [{"type": "create", "description": label, "resource": resource}
+                            for label, resource in zip(labels, plan, strict=True)],
             }],
             "selectionBehavior": "at-most-one",
         })
