@@ -480,3 +480,21 @@ def test_adjusted_recommendation_exports_its_rounds(rules: backrx.RuleSet) -> No
     later = [f.rule_id for f in adjusted.adjustments[-1].trace]
     assert later and {f"urn:backrx:rule:{rule}" for rule in later} <= set(provenance["policy"])
     assert bundle["entry"][0]["resource"]["id"] != rec.to_fhir()["entry"][0]["resource"]["id"]
+
+
+def test_every_bad_item_is_reported_at_once() -> None:
+    """Two bad answers give one ValidationError that names both linkIds."""
+    error = _error_of(_response({"linkId": "history.pregnant", "answer": [{"valueString": "yes"}]},
+                                {"linkId": "centralizes", "answer": [{"valueInteger": 1}]}))
+    assert {"history.pregnant", "centralizes"} <= {str(e["loc"][1]) for e in error.errors()}
+
+
+@pytest.mark.skipif("outcomes" not in backrx.Profile.model_fields, reason="no Profile.outcomes here")
+def test_outcome_measures_round_trip() -> None:
+    """Baseline outcome measures, each PSFS activity as one repeat of its group, arrive unchanged."""
+    profile = backrx.Profile.model_validate(base_profile(outcomes={
+        "odi": 30, "psfs": [{"activity": "gardening", "score": 4}, {"activity": "lifting", "score": 6}]}))
+    response = to_questionnaire_response(profile)
+    assert _schema_errors(response) == []
+    assert [i["linkId"] for i in response["item"]].count("outcomes") == 1
+    assert backrx.from_fhir(response) == profile

@@ -95,7 +95,7 @@ class ItemSpec:
 
     link_id: str
     path: tuple[str, ...]
-    kind: Literal["boolean", "integer", "decimal", "choice", "agreement", "bothersomeness"]
+    kind: Literal["boolean", "integer", "decimal", "string", "choice", "agreement", "bothersomeness"]
     repeats: bool = False
     codes: tuple[str, ...] = ()
     displays: tuple[str, ...] = ()
@@ -158,6 +158,9 @@ def _leaf(path: str, annotation: Any, metadata: list[Any], required: bool,
         spec = ItemSpec(path, names, "integer")
         if bounds := _bounds(metadata, "valueInteger"):
             item["extension"] = bounds
+    elif base is str:
+        item["type"] = "string"
+        spec = ItemSpec(path, names, "string")
     elif base is float:
         item["type"] = "decimal"
         spec = ItemSpec(path, names, "decimal")
@@ -178,6 +181,13 @@ def _leaf(path: str, annotation: Any, metadata: list[Any], required: bool,
     if required:
         item["required"] = True
     return item, spec
+
+
+def _listed_model(annotation: Any) -> type[BaseModel] | None:
+    if get_origin(annotation) is not list:
+        return None
+    inner, _ = _unwrap(get_args(annotation)[0])
+    return inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
 
 
 def _startback_items() -> tuple[list[dict[str, Any]], list[ItemSpec]]:
@@ -217,6 +227,12 @@ def _model_items(model: type[BaseModel], prefix: str) -> tuple[list[dict[str, An
             children, child_specs = _model_items(base, path + ".")
             items.append({"linkId": path, "text": _label(path), "type": "group", "item": children})
             specs.extend(child_specs)
+        elif (listed := _listed_model(base)) is not None:
+            # A list of objects (e.g. scored activities): a group that repeats, once per object.
+            children, child_specs = _model_items(listed, path + ".")
+            items.append({"linkId": path, "text": _label(path), "type": "group", "repeats": True,
+                          "item": children})
+            specs.extend(child_specs)
         else:
             required = field.is_required()
             item, spec = _leaf(path, base, metadata, required, required or field.default is None)
@@ -255,6 +271,21 @@ def item_specs() -> dict[str, ItemSpec]:
         if spec.kind in ("agreement", "bothersomeness"):
             found["/" + spec.link_id] = spec
     return found
+
+
+def repeating_groups() -> frozenset[str]:
+    """The linkIds of groups that repeat: each occurrence is one object of a list field."""
+    found: set[str] = set()
+
+    def walk(items: list[dict[str, Any]]) -> None:
+        for item in items:
+            if item["type"] == "group":
+                if item.get("repeats"):
+                    found.add(item["linkId"])
+                walk(item["item"])
+
+    walk(questionnaire()["item"])
+    return frozenset(found)
 
 
 def group_ids() -> frozenset[str]:

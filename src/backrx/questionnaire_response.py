@@ -24,6 +24,7 @@ from backrx.questionnaire import (
     ItemSpec,
     group_ids,
     item_specs,
+    repeating_groups,
 )
 
 __all__ = ["from_fhir", "to_questionnaire_response"]
@@ -112,6 +113,8 @@ def _answer(spec: ItemSpec, key: str, value: Any) -> Any:
     if (kind == "decimal" and key in ("valueDecimal", "valueInteger")
             and isinstance(value, (int, float)) and not isinstance(value, bool)):
         return float(value)
+    if kind == "string" and key == "valueString" and isinstance(value, str):
+        return value
     if kind == "choice":
         code = None
         if key == "valueCoding" and isinstance(value, Mapping):
@@ -148,7 +151,7 @@ def _answer(spec: ItemSpec, key: str, value: Any) -> Any:
         raise ValueError(f"takes one of {', '.join(spec.codes)} (valueCoding or valueString) or "
                          "0..4 (valueInteger, 0 = not at all)")
     expected = {"boolean": "valueBoolean", "integer": "valueInteger",
-                "decimal": "valueDecimal"}[kind]
+                "decimal": "valueDecimal", "string": "valueString"}[kind]
     raise ValueError(f"takes {expected}")
 
 
@@ -227,10 +230,12 @@ def from_fhir(resource: Any, *, conditions: Iterable[Any] = (),
                              ("questionnaire",), questionnaire))
     specs, groups = item_specs(), group_ids()
     profile: dict[str, Any] = {}
-    seen: set[tuple[str, ...]] = set()
+    repeating = repeating_groups()
     red_flags_answered = False
 
-    def walk(items: Sequence[Mapping[str, Any]]) -> None:
+    def walk(items: Sequence[Mapping[str, Any]], target: dict[str, Any], offset: int,
+             seen: set[tuple[str, ...]]) -> None:
+        """Read ``items`` into ``target``, whose own path is the first ``offset`` parts of each item's."""
         nonlocal red_flags_answered
         for item in items:
             link = item["linkId"]
@@ -238,7 +243,18 @@ def from_fhir(resource: Any, *, conditions: Iterable[Any] = (),
                 if item.get("answer"):
                     errors.append(_error("fhir-answer-type", f"item {link!r} is a group and takes no answer",
                                          ("item", link, "answer"), None))
-                walk(item.get("item", []))
+                if link in repeating:
+                    # One occurrence of a repeating group is one object of a list field.
+                    path = tuple(link.split("."))
+                    instance: dict[str, Any] = {}
+                    walk(item.get("item", []), instance, len(path), set())
+                    if instance:
+                        node = target
+                        for part in path[offset:-1]:
+                            node = node.setdefault(part, {})
+                        node.setdefault(path[-1], []).append(instance)
+                else:
+                    walk(item.get("item", []), target, offset, seen)
                 continue
             spec = specs.get(link)
             if spec is None:
@@ -267,7 +283,9 @@ def from_fhir(resource: Any, *, conditions: Iterable[Any] = (),
                 except ValueError as exc:
                     errors.append(_error("fhir-answer-type", f"item {link!r} {exc}; got {key or 'no value'}",
                                          ("item", link, "answer"), value))
-                    return
+                    break
+            if len(values) < len(answers):
+                continue
             if spec.path == ("red_flags",):
                 red_flags_answered = True
             if spec.repeats and NO_RED_FLAGS in values and NO_RED_FLAGS in spec.codes:
@@ -276,12 +294,12 @@ def from_fhir(resource: Any, *, conditions: Iterable[Any] = (),
                                          f"item {link!r}: 'none' cannot go with other answers",
                                          ("item", link, "answer"), values))
                 values = []
-            node = profile
-            for part in spec.path[:-1]:
+            node = target
+            for part in spec.path[offset:-1]:
                 node = node.setdefault(part, {})
             node[spec.path[-1]] = values if spec.repeats else values[0]
 
-    walk(data.get("item", []))
+    walk(data.get("item", []), profile, 0, set())
     flags = _red_flags([*extra_conditions, *conditions], condition_codes or {}, r4b, errors)
     _raise("QuestionnaireResponse", errors)
     if flags:
@@ -320,6 +338,8 @@ def to_questionnaire_response(profile: Profile, *, subject: str | None = None) -
             return {"valueInteger": value}
         if spec.kind == "decimal":
             return {"valueDecimal": value}
+        if spec.kind == "string":
+            return {"valueString": value}
         if spec.kind == "agreement":
             code = "agree" if value else "disagree"
         elif spec.kind == "bothersomeness":
@@ -330,24 +350,32 @@ def to_questionnaire_response(profile: Profile, *, subject: str | None = None) -
         display = spec.displays[spec.codes.index(code)]
         return {"valueCoding": {"system": system, "code": code, "display": display}}
 
-    def lookup(path: Sequence[str]) -> tuple[bool, Any]:
-        node: Any = data
+    def lookup(root: Any, path: Sequence[str]) -> tuple[bool, Any]:
+        node: Any = root
         for part in path:
             if not isinstance(node, dict) or part not in node:
                 return False, None
             node = node[part]
         return True, node
 
-    def build(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def build(items: list[dict[str, Any]], root: Any, offset: int) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for item in items:
+            if item["type"] == "group" and item.get("repeats"):
+                path = item["linkId"].split(".")
+                _, objects = lookup(root, path[offset:])
+                for element in objects or []:
+                    children = build(item["item"], element, len(path))
+                    if children:
+                        out.append({"linkId": item["linkId"], "item": children})
+                continue
             if item["type"] == "group":
-                children = build(item["item"])
+                children = build(item["item"], root, offset)
                 if children:
                     out.append({"linkId": item["linkId"], "item": children})
                 continue
             spec = specs[item["linkId"]]
-            present, value = lookup(spec.path)
+            present, value = lookup(root, spec.path[offset:])
             if not present or value is None:
                 continue
             if spec.repeats and value == [] and NO_RED_FLAGS in spec.codes:
@@ -361,7 +389,7 @@ def to_questionnaire_response(profile: Profile, *, subject: str | None = None) -
         "resourceType": "QuestionnaireResponse",
         "questionnaire": QUESTIONNAIRE_URL,
         "status": "completed",
-        "item": build(questionnaire()["item"]),
+        "item": build(questionnaire()["item"], data, 0),
     }
     if subject is not None:
         response["subject"] = {"reference": f"Patient/{subject}"}
