@@ -311,12 +311,18 @@ def from_fhir(resource: Any, *, conditions: Iterable[Any] = (),
             "item 'red_flags' is unanswered: answer 'none' when the person was screened and has none",
             ("item", "red_flags"), None)])
     by_path = {spec.path: link for link, spec in specs.items() if not link.startswith("/")}
+
+    def item_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+        # A Profile location as the item's linkId (list positions, as in repeated groups, kept).
+        path = tuple(str(part) for part in loc if not isinstance(part, int))
+        if path not in by_path:
+            return loc
+        return ("item", by_path[path], *(part for part in loc if isinstance(part, int)))
+
     try:
         return Profile.model_validate(profile)
     except ValidationError as exc:
-        named = [_error(e["type"], e["msg"], ("item", by_path[tuple(map(str, e["loc"]))])
-                        if tuple(map(str, e["loc"])) in by_path else e["loc"], e.get("input"))
-                 for e in exc.errors()]
+        named = [_error(e["type"], e["msg"], item_loc(e["loc"]), e.get("input")) for e in exc.errors()]
         _raise("QuestionnaireResponse", named)
         raise  # pragma: no cover - _raise always raises here
 
