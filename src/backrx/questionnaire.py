@@ -12,6 +12,7 @@ against it.
 
 from __future__ import annotations
 
+import datetime
 import types
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -95,7 +96,8 @@ class ItemSpec:
 
     link_id: str
     path: tuple[str, ...]
-    kind: Literal["boolean", "integer", "decimal", "string", "choice", "agreement", "bothersomeness"]
+    kind: Literal["boolean", "integer", "decimal", "string", "date", "choice", "agreement",
+                  "bothersomeness"]
     repeats: bool = False
     codes: tuple[str, ...] = ()
     displays: tuple[str, ...] = ()
@@ -161,6 +163,9 @@ def _leaf(path: str, annotation: Any, metadata: list[Any], required: bool,
     elif base is str:
         item["type"] = "string"
         spec = ItemSpec(path, names, "string")
+    elif base is datetime.date:
+        item["type"] = "date"
+        spec = ItemSpec(path, names, "date")
     elif base is float:
         item["type"] = "decimal"
         spec = ItemSpec(path, names, "decimal")

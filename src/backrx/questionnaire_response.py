@@ -7,6 +7,7 @@ has to R4) checks the structure; backrx checks the answers against its Questionn
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from types import ModuleType
@@ -115,6 +116,11 @@ def _answer(spec: ItemSpec, key: str, value: Any) -> Any:
         return float(value)
     if kind == "string" and key == "valueString" and isinstance(value, str):
         return value
+    if kind == "date" and key == "valueDate" and isinstance(value, str) and len(value) == 10:
+        try:
+            return datetime.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("takes a full date (valueDate, YYYY-MM-DD)") from None
     if kind == "choice":
         code = None
         if key == "valueCoding" and isinstance(value, Mapping):
@@ -151,7 +157,8 @@ def _answer(spec: ItemSpec, key: str, value: Any) -> Any:
         raise ValueError(f"takes one of {', '.join(spec.codes)} (valueCoding or valueString) or "
                          "0..4 (valueInteger, 0 = not at all)")
     expected = {"boolean": "valueBoolean", "integer": "valueInteger",
-                "decimal": "valueDecimal", "string": "valueString"}[kind]
+                "decimal": "valueDecimal", "string": "valueString",
+                "date": "valueDate (YYYY-MM-DD)"}[kind]
     raise ValueError(f"takes {expected}")
 
 
@@ -346,6 +353,8 @@ def to_questionnaire_response(profile: Profile, *, subject: str | None = None) -
             return {"valueDecimal": value}
         if spec.kind == "string":
             return {"valueString": value}
+        if spec.kind == "date":
+            return {"valueDate": value}
         if spec.kind == "agreement":
             code = "agree" if value else "disagree"
         elif spec.kind == "bothersomeness":
