@@ -6,6 +6,8 @@ A pack is a folder::
     sources.yaml     the bibliography
     exercises.yaml   the exercise catalog
     phases.yaml      the program's phases, in order
+    text.yaml        the words reports put around the pack's texts (optional; see backrx.texts)
+    locales/         <lang>.yaml translations of the patient-facing texts (see backrx.locale)
     *.yaml           rule files, each ``layer: <name>`` and ``rules: [...]``
     cases/           golden cases (read by tests and audits, not by the loader)
 
@@ -124,6 +126,7 @@ class CatalogEntry:
     easier: str | None
     harder: str | None
     sources: tuple[str, ...]
+    media: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,7 @@ class Rule:
     file: str
     line: int
     reads: frozenset[str] = frozenset()
+    patient: str | None = None  # the rationale in plain words, for the patient view
 
 
 @dataclass(frozen=True)
@@ -237,6 +241,8 @@ class Pack:
     sources: dict[str, Source]
     phases: tuple[PhaseDef, ...]
     derived: dict[str, FieldSpec] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)  # text.yaml: report words, by key
+    locales: dict[str, dict[str, str]] = field(default_factory=dict)  # locales/<lang>.yaml, flattened
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -466,7 +472,7 @@ def _read_exercises(ctx: _Ctx, doc: Any) -> dict[str, tuple[CatalogEntry, Any, s
     out: dict[str, tuple[CatalogEntry, Any, str]] = {}
     required = ("id", "name", "category", "direction", "load", "dose_kind", "settings", "instructions",
                 "sources")
-    allowed = (*required, "equipment", "targets", "tags", "easier", "harder")
+    allowed = (*required, "equipment", "targets", "tags", "easier", "harder", "media")
     for i, node in _read_list_doc(ctx, doc, "exercises"):
         where = f"exercises[{i}]"
         if not _keys(ctx, node, where, required, allowed):
@@ -503,6 +509,11 @@ def _read_exercises(ctx: _Ctx, doc: Any) -> dict[str, tuple[CatalogEntry, Any, s
                 value = None
             links[key] = value
         sources = _str_list(ctx, node, "sources", where)
+        media = _str_list(ctx, node, "media", where)
+        for url in media:
+            if not url.startswith(("https://", "http://")) and not url.startswith("media/"):
+                ctx.add(_line_of(node, "media"), "bad-url",
+                        f"media {url!r} must be an http(s) URL or a path under media/", _join(where, "media"))
         if eid is None or name is None or instructions is None or load is None:
             continue
         if eid in out:
@@ -511,7 +522,7 @@ def _read_exercises(ctx: _Ctx, doc: Any) -> dict[str, tuple[CatalogEntry, Any, s
             continue
         entry = CatalogEntry(eid, name, enums["category"], enums["direction"], load, enums["dose_kind"],
                              equipment, settings, targets, tags, instructions, links["easier"],
-                             links["harder"], sources)
+                             links["harder"], sources, media)
         out[eid] = (entry, node, where)
     return out
 
@@ -975,7 +986,7 @@ def _parse_schedule(ctx: _Ctx, value: Any, where: str, known: _Known) -> list[Sc
     return out
 
 
-_RULE_KEYS = ("id", "title", "priority", "when", "then", "rationale", "sources")
+_RULE_KEYS = ("id", "title", "priority", "when", "then", "rationale", "patient", "sources")
 
 
 def _read_rule_file(ctx: _Ctx, doc: Any, known: _Known,
@@ -1053,6 +1064,9 @@ def _parse_rule(ctx: _Ctx, node: Any, where: str, layer: str, known: _Known,
     rationale = _text(ctx, node, "rationale", where)
     if rationale is not None:
         _check_template(ctx, scope, rationale, _line_of(node, "rationale"), "rationale")
+    patient = _text(ctx, node, "patient", where) if "patient" in node else None
+    if patient is not None:
+        _check_template(ctx, scope, patient, _line_of(node, "patient"), "patient")
     sources = _str_list(ctx, node, "sources", where)
     if not sources and isinstance(node.get("sources"), list):
         ctx.add(_line_of(node, "sources"), "missing-value", "a rule cites at least one source", "sources")
@@ -1063,13 +1077,14 @@ def _parse_rule(ctx: _Ctx, node: Any, where: str, layer: str, known: _Known,
     assert rid and title and priority is not None and when and then and rationale
     reads = frozenset(scope.read)
     return Rule(rid, title, layer, priority, when, then, rationale, sources, file, _line_of(node) or 0,
-                reads)
+                reads, patient)
 
 
 # --------------------------------------------------------------------------- the pack
 
 
 REQUIRED_FILES = ("pack.yaml", "sources.yaml", "exercises.yaml", "phases.yaml")
+TEXT_FILES = ("text.yaml",)  # not rule files: read by backrx.texts
 
 
 def _tests(condition: Condition) -> list[FieldTest]:
@@ -1160,7 +1175,7 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
     derived: dict[str, tuple[str, FieldSpec]] = {}
     rule_files: list[tuple[_Ctx, str, list[tuple[Any, str]]]] = []
     for fname, doc in docs.items():
-        if fname in REQUIRED_FILES:
+        if fname in REQUIRED_FILES or fname in TEXT_FILES:
             continue
         ctx = _Ctx(problems, fname)
         found = _read_rule_file(ctx, doc, known, derived)
@@ -1226,6 +1241,13 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
                                 f"no triage rule refers for {', '.join(missing)}: every red flag must "
                                 "lead to a referral"))
 
+    from backrx.texts import read_texts
+
+    texts = read_texts(_Ctx(problems, "text.yaml"), docs.get("text.yaml"), root)
+    from backrx.locale import read_locales
+
+    locales = read_locales(root, problems)
+
     if problems:
         raise RuleError(problems)
 
@@ -1236,4 +1258,4 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
     )
     return Pack(name, version, description, digest_of(root), str(root), layers,
                 {eid: entry for eid, (entry, _, _) in catalog.items()}, sources, tuple(phases),
-                {path: spec for path, (_, spec) in derived.items()})
+                {path: spec for path, (_, spec) in derived.items()}, texts, locales)
