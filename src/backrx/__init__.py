@@ -7,6 +7,7 @@ from backrx._version import __version__
 from backrx.adjust import adjust, replay
 from backrx.errors import EngineError, FeedbackError, Problem, RuleError
 from backrx.feedback import ExerciseResponse, Feedback, load_feedback
+from backrx.fhir import FhirUnavailableError, from_fhir  # imports fhir.resources only when called
 from backrx.profile import Profile, load_profile
 from backrx.recommendation import (
     AdjustmentRound,
@@ -40,6 +41,7 @@ __all__ = [
     "ExerciseResponse",
     "Feedback",
     "FeedbackError",
+    "FhirUnavailableError",
     "Firing",
     "Notice",
     "Phase",
@@ -55,6 +57,7 @@ __all__ = [
     "RulesetInfo",
     "__version__",
     "adjust",
+    "from_fhir",
     "load_feedback",
     "load_profile",
     "load_rules",

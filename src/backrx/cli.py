@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from backrx._version import __version__
 from backrx.errors import EngineError, RuleError
+from backrx.fhir import FhirUnavailableError
 from backrx.profile import Profile
 from backrx.recommendation import Recommendation
 
@@ -29,12 +30,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     rec = sub.add_parser("recommend", help="recommend a program for a profile (YAML or JSON file)")
-    rec.add_argument("profile", help="profile file (.yaml, .yml or .json), or - to read YAML or JSON "
-                     "from standard input")
+    rec.add_argument("profile", nargs="+",
+                     help="profile file(s) (.yaml, .yml or .json), or - to read YAML or JSON from "
+                          "standard input; with several, json and fhir write one document per line (NDJSON)")
     rec.add_argument("--rules", metavar="DIR", help="rule pack folder (default: the bundled pack)")
-    rec.add_argument("--format", choices=("json", "text", "md", "html"), default="text",
+    rec.add_argument("--format", choices=("json", "text", "md", "html", "fhir"), default="text",
                      help="json: the Recommendation; text: explain(); md: a client handout; "
-                     "html: a printable handout")
+                     "html: a printable handout; fhir: a FHIR R4 Bundle (needs backrx[fhir])")
     _view_options(rec)
     rec.add_argument("--locale", default="en", metavar="LANG",
                      help="language of the patient-facing texts: en, or a locale the pack ships (es)")
@@ -68,7 +70,8 @@ def _parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="print JSON Schemas (Profile, Recommendation, rule file)")
     schema.add_argument("which", nargs="?", default="all",
-                        choices=("all", "profile", "recommendation", "rules", "vocabulary"))
+                        choices=("all", "profile", "recommendation", "rules", "vocabulary",
+                                 "questionnaire"))
     return parser
 
 
@@ -82,9 +85,12 @@ def _view_options(cmd: argparse.ArgumentParser) -> None:
 
 
 def _write(rec: Recommendation, fmt: str, args: argparse.Namespace | None = None,
-           rules: RuleSet | None = None) -> None:
+           rules: RuleSet | None = None, *, line: bool = False) -> None:
     view = getattr(args, "view", None)
-    if fmt == "json":
+    if fmt == "fhir" or (fmt == "json" and line):
+        data = rec.to_fhir() if fmt == "fhir" else rec.model_dump(mode="json")
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=None if line else 2) + "\n")
+    elif fmt == "json":
         sys.stdout.write(rec.model_dump_json(indent=2) + "\n")
     elif fmt in ("md", "text") and view is None:
         sys.stdout.write(rec.to_markdown() if fmt == "md" else rec.explain() + "\n")
@@ -196,7 +202,9 @@ def _main(args: argparse.Namespace) -> int:
             from backrx.ruleset import load_rules
 
             rules = load_rules(args.rules, engine=args.engine)
-            _write(rules.recommend(_read_profile(args.profile), locale=args.locale), args.format, args, rules)
+            for path in args.profile:
+                _write(rules.recommend(_read_profile(path), locale=args.locale), args.format, args, rules,
+                       line=len(args.profile) > 1)
             return 0
         if args.command == "adjust":
             from pathlib import Path
@@ -227,6 +235,11 @@ def _main(args: argparse.Namespace) -> int:
             return 0 if report.ok else 1
         if args.command == "check":
             return _check(args.dir)
+        if args.which == "questionnaire":
+            from backrx.questionnaire import questionnaire
+
+            out.write(json.dumps(questionnaire(), indent=2, ensure_ascii=False) + "\n")
+            return 0
         from backrx.schema import schemas
 
         found = schemas()
@@ -245,6 +258,9 @@ def _main(args: argparse.Namespace) -> int:
     except OSError as exc:
         name = f"{exc.filename}: " if exc.filename else ""
         sys.stderr.write(f"backrx: {name}{exc.strerror or _one_line(str(exc))}\n")
+        return EXIT_INPUT
+    except FhirUnavailableError as exc:
+        sys.stderr.write(f"backrx: {_one_line(str(exc))}\n")
         return EXIT_INPUT
     except ValueError as exc:
         sys.stderr.write(f"backrx: {_one_line(str(exc))}\n")
