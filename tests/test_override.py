@@ -423,3 +423,32 @@ def test_the_clinician_handout_lists_overrides(rules: backrx.RuleSet) -> None:
         rules=rules)
     assert "no longer in effect: dropped in adjustment round 1" in render(after, "md", view="clinician",
                                                                           rules=rules)
+
+
+def test_each_override_is_a_fhir_provenance(rules: backrx.RuleSet) -> None:
+    """rec.to_fhir() carries one valid Provenance per override: who, when, why, which rules."""
+    pytest.importorskip("fhir.resources")
+    from fhir.resources.R4B.bundle import Bundle
+
+    rec = rules.recommend(CASES["profiles"]["extension"])
+    rec = backrx.override(rec, {"accept": [{"phase": "calm", "exercise_id": "double-knee-to-chest",
+                                            "acknowledge": ["direction"]}]},
+                          reason="flexion tolerated", by="Dr D", at="2026-12-01T09:30:00+00:00",
+                          rules=rules)
+    rec = backrx.override(rec, {"remove": [{"phase": "calm", "exercise_id": "cat-camel"}]}, **WHO,
+                          rules=rules)
+    bundle = rec.to_fhir()
+    found = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Provenance"
+             and e["resource"].get("activity", {}).get("text", "").startswith("backrx override")]
+    assert [p["activity"]["text"] for p in found] == ["backrx override: accept", "backrx override: remove"]
+    first, second = found
+    assert first["recorded"] == "2026-12-01T09:30:00Z" and first["agent"][0]["who"]["display"] == "Dr D"
+    assert first["entity"] == [{"role": "revision", "what": {
+        "display": "backrx rule exclude.direction.against-extension-preference"}}]
+    assert [r["text"] for r in first["reason"]] == ["flexion tolerated",
+                                                     "acknowledged exclusion codes: direction"]
+    assert "recorded" not in second and second["_recorded"]["extension"][0]["valueCode"] == "unknown"
+    assert Bundle.model_validate_json(json.dumps(bundle)).model_dump(mode="json") == bundle
+    from tests.test_fhir import _schema_errors
+
+    assert _schema_errors(bundle) == []

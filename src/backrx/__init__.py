@@ -7,6 +7,7 @@ from backrx._version import __version__
 from backrx.adjust import adjust, replay
 from backrx.errors import EngineError, FeedbackError, OverrideError, Problem, RuleError
 from backrx.feedback import ExerciseResponse, Feedback, load_feedback
+from backrx.fhir import FhirUnavailableError, from_fhir  # imports fhir.resources only when called
 from backrx.override import OverrideChanges, override
 from backrx.profile import Profile, load_profile
 from backrx.recommendation import (
@@ -44,6 +45,7 @@ __all__ = [
     "ExerciseResponse",
     "Feedback",
     "FeedbackError",
+    "FhirUnavailableError",
     "Firing",
     "Notice",
     "Override",
@@ -62,6 +64,7 @@ __all__ = [
     "RulesetInfo",
     "__version__",
     "adjust",
+    "from_fhir",
     "load_feedback",
     "load_profile",
     "load_rules",
