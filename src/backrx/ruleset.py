@@ -9,11 +9,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from backrx._engine import EngineName, make_engine
+from backrx._transport import PackContent, capture, refuse_changed, restore
 from backrx.decision import Decision, decide
 from backrx.facts import profile_values
 from backrx.planner import plan_data
 from backrx.profile import Profile
-from backrx.recommendation import Recommendation, RulesetInfo
+from backrx.recommendation import Recommendation, Reference, RulesetInfo
 from backrx.rulepack import Pack, Rule, read_pack
 
 ProfileInput = Profile | Mapping[str, Any]
@@ -43,6 +44,16 @@ class RuleSet:
         self._pack = pack
         self._engine = make_engine(pack, engine)
         self._info = RulesetInfo(name=pack.name, version=pack.version, digest=pack.digest)
+        # The pack's bytes, so that the RuleSet can be pickled (see backrx._transport).
+        self._content: PackContent | None = capture(pack, engine)
+        self._references: dict[str, Reference] = {}
+
+    def __reduce__(self) -> tuple[Any, tuple[PackContent]]:
+        """Pickle as the pack's content, its digest and the engine asked for; the receiving
+        process reloads the pack from that content and refuses it if the digest differs."""
+        if self._content is None:
+            raise refuse_changed(self._pack)
+        return (restore, (self._content,))
 
     @property
     def name(self) -> str:
@@ -97,9 +108,15 @@ class RuleSet:
         decision = decide(self._pack, self._engine, profile_values(valid))
         return self._build(valid, decision)
 
-    def recommend_many(self, profiles: Iterable[ProfileInput], *,
-                       pause_gc: bool = True) -> list[Recommendation]:
+    def recommend_many(self, profiles: Iterable[ProfileInput], *, pause_gc: bool = True,
+                       workers: int | None = None, chunk_size: int | None = None) -> list[Recommendation]:
         """Recommendations for many profiles; the same results as calling recommend on each.
+
+        ``workers=N`` (N > 1) runs the batch in N worker processes (started with ``spawn``;
+        each reloads this pack from its pickled content, checked by digest) in chunks of
+        ``chunk_size`` profiles; the results are equal and in the same order. ``None`` or 1
+        runs in this process. A script that uses workers needs the usual
+        ``if __name__ == "__main__":`` guard. Raises ``ValueError`` for ``workers < 1``.
 
         With ``pause_gc`` (the default) Python's cyclic garbage collector is paused while the
         batch runs and restored afterwards: backrx creates no reference cycles, and without the
@@ -107,6 +124,12 @@ class RuleSet:
         about a third of the batch time). Reference counting still frees memory as usual.
         Raises ``pydantic.ValidationError`` for the first invalid profile.
         """
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers must be at least 1, not {workers}")
+        if workers is not None and workers > 1:
+            from backrx._parallel import recommend_parallel
+
+            return recommend_parallel(self, profiles, workers=workers, chunk_size=chunk_size)
         paused = pause_gc and gc.isenabled()
         if paused:
             gc.disable()
@@ -138,10 +161,7 @@ class RuleSet:
             for phase in program["phases"]:
                 for p in phase["prescriptions"]:
                     cited.update(dict.fromkeys(p["sources"]))
-        references = [
-            {"id": sid, "citation": pack.sources[sid].citation, "url": pack.sources[sid].url}
-            for sid in sorted(cited)
-        ]
+        references = [self._reference(sid) for sid in sorted(cited)]
         return Recommendation.model_validate({
             "outcome": "refer" if decision.refers else "program",
             "referral": referral,
@@ -155,6 +175,14 @@ class RuleSet:
             "ruleset": self._info,
             "profile": profile,
         })
+
+    def _reference(self, sid: str) -> Reference:
+        """One immutable Reference per source, shared by every result (validated once)."""
+        found = self._references.get(sid)
+        if found is None:
+            source = self._pack.sources[sid]
+            found = self._references[sid] = Reference(id=sid, citation=source.citation, url=source.url)
+        return found
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id (``KeyError`` if there is none)."""
