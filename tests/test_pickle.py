@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import base_profile
 from pydantic import ValidationError
 
 import backrx
 from backrx import _parallel, _transport
+from conftest import base_profile
 
 PROFILES: list[dict[str, Any]] = [
     base_profile(),

@@ -31,18 +31,18 @@ from backrx.errors import EngineError
 if TYPE_CHECKING:
     from backrx.ruleset import RuleSet
 
-Task = Callable[["RuleSet", list[Any]], list[Any]]
+Task = Callable[[Any, list[Any]], list[Any]]  # (what the workers hold, a chunk) -> results
 
 #: Profiles per task when the caller does not say: large enough that the per-task cost (a
 #: round trip, a pickle of the shared parts) is small, small enough to keep both cores busy.
 DEFAULT_CHUNK = 200
 
-_rules: RuleSet | None = None  # the RuleSet of this worker process
+_rules: Any = None  # what this worker process holds: a RuleSet, or a pair of them
 
 
-def _init_worker(rules: RuleSet) -> None:
+def _init_worker(rules: Any) -> None:
     global _rules
-    _rules = rules  # unpickling it (in the pool's start-up) reloaded the pack by content
+    _rules = rules  # unpickling it (in the pool's start-up) reloaded the pack(s) by content
     gc.freeze()  # the pack and engine never change: keep the collector off them
 
 
@@ -155,7 +155,7 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def ordered_map(rules: RuleSet, items: Iterable[Any], task: Task, *, workers: int,
+def ordered_map(rules: Any, items: Iterable[Any], task: Task, *, workers: int,
                 chunk_size: int | None = None) -> Iterator[tuple[list[Any], list[Any]]]:
     """``(chunk, task(rules, chunk))`` for consecutive chunks of ``items``, in order, computed in
     ``workers`` processes. At most a few chunks per worker are in flight, so a long iterable is
