@@ -35,6 +35,7 @@ def test_all_is_pinned() -> None:
         "RulesetInfo",
         "__version__",
         "adjust",
+        "batch",
         "load_feedback",
         "load_profile",
         "load_rules",

@@ -132,8 +132,8 @@ class PackDiff:
 
 
 def _summary(rec: Recommendation) -> tuple[Any, ...]:
-    exercises = frozenset(f"{phase.id}/{p.exercise.id}" for phase in (rec.program.phases if rec.program else ())
-                          for p in phase.prescriptions)
+    phases = rec.program.phases if rec.program else []
+    exercises = frozenset(f"{phase.id}/{p.exercise.id}" for phase in phases for p in phase.prescriptions)
     return (rec.outcome, rec.referral.urgency if rec.referral else None,
             tuple(rec.classification.pathways), exercises, tuple(f.rule_id for f in rec.trace))
 

@@ -80,73 +80,48 @@ def recommend_task(rules: RuleSet, chunk: list[Any]) -> list[Any]:
     return out
 
 
-def _plain_key(value: Any) -> Any:
-    """A hashable key equal exactly for equal plain data (numbers keep their type: 1, 1.0 and
-    True are written differently in JSON)."""
-    kind = type(value)
-    if kind is str or value is None:
-        return value
-    if kind is list or kind is tuple:
-        return (kind, *[_plain_key(v) for v in value])
-    if kind is dict:
-        return (dict, *[(k, _plain_key(v)) for k, v in value.items()])
-    if kind is frozenset:
-        return (frozenset, *sorted(value))
-    if kind is bool or kind is int or kind is float:
-        return (kind, value)
-    raise TypeError(kind)
-
-
 def share_parts(results: list[Any]) -> None:
-    """Make equal immutable parts of these results one shared object (in place)."""
-    table: dict[Any, BaseModel] = {}
-    done: dict[int, BaseModel] = {}  # id of a model already made canonical -> its canonical form
+    """Make equal immutable parts of these results one shared object (in place).
+
+    The parts are the models that hold no list of models (a prescription with its exercise and
+    dose, a firing, a reference, an exclusion, ...); equal means the same type and the same
+    JSON from pydantic-core's serializer (which keeps 1, 1.0 and true apart). Containers (a
+    recommendation, its program and phases) and the profile stay distinct objects.
+    """
+    table: dict[tuple[type, bytes], BaseModel] = {}
+    seen: dict[int, BaseModel] = {}  # parts already shared (e.g. one Reference per source)
 
     def canon(model: BaseModel) -> BaseModel:
-        found = done.get(id(model))
+        found = seen.get(id(model))
         if found is not None:
             return found
-        fields = model.__dict__
-        parts: list[Any] = [type(model), frozenset(model.__pydantic_fields_set__)]
-        try:
-            for name, value in fields.items():
-                kind = type(value)
-                if kind is str or value is None:
-                    parts.append(value)
-                elif kind is list:
-                    if value and isinstance(value[0], BaseModel):
-                        for i, item in enumerate(value):
-                            value[i] = canon(item)
-                        parts.append((list, *map(id, value)))
-                    elif all(type(v) is str for v in value):
-                        parts.append((list, *value))
-                    else:
-                        parts.append(_plain_key(value))
-                elif isinstance(value, BaseModel):
-                    value = fields[name] = canon(value)
-                    parts.append(id(value))
-                else:
-                    parts.append(_plain_key(value))
-        except TypeError:  # a part that is not plain data: leave this model alone
-            done[id(model)] = model
-            return model
-        key = tuple(parts)
-        found = table.setdefault(key, model)
-        done[id(model)] = found
-        done[id(found)] = found
+        kind = type(model)
+        found = table.setdefault((kind, kind.__pydantic_serializer__.to_json(model)), model)
+        seen[id(model)] = seen[id(found)] = found
         return found
+
+    def walk(model: BaseModel) -> None:
+        fields = model.__dict__
+        for name, value in fields.items():
+            if type(value) is list and value and isinstance(value[0], BaseModel):
+                for i, item in enumerate(value):
+                    if _is_container(item):
+                        walk(item)
+                    else:
+                        value[i] = canon(item)
+            elif isinstance(value, BaseModel) and name != "profile":
+                if _is_container(value):
+                    walk(value)
+                else:
+                    fields[name] = canon(value)
 
     for result in results:
         if isinstance(result, BaseModel):
-            # The top-level results stay distinct objects; only their parts are shared.
-            fields = result.__dict__
-            for name, value in fields.items():
-                if type(value) is list:
-                    for i, item in enumerate(value):
-                        if isinstance(item, BaseModel):
-                            value[i] = canon(item)
-                elif isinstance(value, BaseModel) and name != "profile":
-                    fields[name] = canon(value)
+            walk(result)
+
+
+def _is_container(model: BaseModel) -> bool:
+    return any(type(v) is list and v and isinstance(v[0], BaseModel) for v in model.__dict__.values())
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

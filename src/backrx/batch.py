@@ -196,7 +196,8 @@ def _clean(value: Any) -> Any:
     return value
 
 
-_INT_FIELDS = frozenset(path for path, spec in FIELDS.items() if spec.kind == "int" and spec.origin == "profile")
+_INT_FIELDS = frozenset(path for path, spec in FIELDS.items()
+                        if spec.kind == "int" and spec.origin == "profile")
 
 
 def _whole_numbers(node: dict[str, Any], prefix: str = "") -> None:
