@@ -6,6 +6,7 @@ import csv
 import importlib.util
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -271,9 +272,14 @@ def _spark_ready() -> str | None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(_spark_ready() is not None, reason=_spark_ready() or "")
-def test_spark_map_in_pandas_gives_the_same_rows_as_serial(rules: backrx.RuleSet) -> None:
+@pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
+@pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")  # pyspark 4.x with pandas 3
+def test_spark_map_in_pandas_gives_the_same_rows_as_serial(rules: backrx.RuleSet,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """The documented mapInPandas recipe on a local Spark session gives the serial rows."""
     from pyspark.sql import SparkSession
+
+    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)  # Spark's workers run this Python
 
     profiles = batch.generate(500, seed=9)
     serial = list(batch.rows(profiles, rules))
