@@ -163,6 +163,17 @@ def test_cli_batch_writes_parquet(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "31 profiles" in capsys.readouterr().err
 
 
+def test_cli_batch_progress_bar_and_jsonl_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--progress draws a tqdm bar on stderr; a .jsonl output needs no pyarrow and has every row."""
+    src = tmp_path / "p.jsonl"
+    src.write_text("".join(json.dumps(p) + "\n" for p in _cohort(450)), encoding="utf-8")
+    assert main(["batch", str(src), str(tmp_path / "out.jsonl"), "--progress"]) == 0
+    err = capsys.readouterr().err
+    assert "450/450" in err and "profile" in err
+    lines = (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["row"] for line in lines] == list(range(450))
+
+
 def test_cli_batch_refuses_an_unknown_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """An input with an unknown suffix is a one-line error with exit status 2."""
     (tmp_path / "p.txt").write_text("x", encoding="utf-8")
@@ -204,6 +215,20 @@ def test_diff_lists_exactly_the_profiles_that_cross_a_changed_threshold(pack_cop
     assert report.rules_edited == ("classify.lower-crossed",) and not report.rules_added
     assert [g.rules for g in report.groups] == [("classify.lower-crossed",)]
     assert report.groups[0].aspects["pathways"] == len(expected)
+
+
+@pytest.mark.slow
+def test_diff_with_workers_equals_serial(pack_copy: Path) -> None:
+    """A diff computed in worker processes reports the same changed rows and groups."""
+    new = pack_copy.parent / "new"
+    shutil.copytree(pack_copy, new)
+    target = new / "classification.yaml"
+    target.write_text(target.read_text(encoding="utf-8").replace(NEEDLE, NEEDLE.replace("6", "3")),
+                      encoding="utf-8")
+    profiles = _cohort(400, seed=4)
+    serial = batch.diff(pack_copy, new, profiles)
+    parallel = batch.diff(pack_copy, new, profiles, workers=2, chunk_size=50)
+    assert serial.changed > 0 and parallel.as_dict() == serial.as_dict()
 
 
 def test_diff_of_a_pack_with_itself_is_empty(rules: backrx.RuleSet) -> None:
