@@ -59,6 +59,28 @@ def test_pickled_ruleset_recommends_identically_in_a_spawned_process(pack_copy: 
     assert child == here
 
 
+def test_a_localised_ruleset_travels_with_its_locale() -> None:
+    """A RuleSet for another locale comes back in that locale, with its translated texts."""
+    rules = backrx.load_rules()
+    other = [lang for lang in rules.locales if lang != "en"]
+    if not other:
+        pytest.skip("the bundled pack has no translation")
+    view = rules.for_locale(other[0])
+    _transport._cache.clear()
+    back = pickle.loads(pickle.dumps(view))
+    assert back.locales == rules.locales
+    assert back.recommend(PROFILES[0]).model_dump_json() == view.recommend(PROFILES[0]).model_dump_json()
+
+
+def test_copy_is_a_shallow_copy_not_a_reload() -> None:
+    """copy.copy of a RuleSet shares the pack and engine (the localised views rely on it)."""
+    import copy
+
+    rules = backrx.load_rules()
+    clone = copy.copy(rules)
+    assert clone is not rules and clone.pack is rules.pack and clone._engine is rules._engine
+
+
 def test_engine_choice_travels() -> None:
     """A RuleSet loaded on the reference engine is rebuilt on the reference engine."""
     rules = backrx.load_rules(engine="reference")

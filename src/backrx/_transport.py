@@ -1,10 +1,11 @@
 """Moving a RuleSet to another process: the pack travels as its files' bytes, checked by digest.
 
-A pickled :class:`backrx.RuleSet` carries the content of its rule files (the top-level
-``*.yaml`` files the digest covers), the digest, the engine that was asked for and the folder
-it came from (for display only). The receiving process never reads that folder: it writes the
+A pickled :class:`backrx.RuleSet` carries the content of its pack files (the top-level
+``*.yaml`` files the pack digest covers, and the translations in ``locales/*.yaml``), the pack
+digest, a hash of all those bytes, the engine that was asked for, the locale, and the folder it
+came from (for display only). The receiving process never reads that folder: it writes the
 bytes to a private temporary folder, loads and validates them as any pack, and refuses them
-with a :class:`backrx.RuleError` unless their digest is the one that travelled with them.
+with a :class:`backrx.RuleError` unless their digests are the ones that travelled with them.
 
 The content is captured when the RuleSet is built, right after the loader has read and hashed
 the files, and it is only kept if its own digest matches the pack's; a pack edited on disk in
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from backrx.rulepack import Pack
     from backrx.ruleset import RuleSet
 
-_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,200}\.yaml\Z")
+_NAME = re.compile(r"\A(?:locales/)?[A-Za-z0-9][A-Za-z0-9_.-]{0,200}\.yaml\Z")
 _READ_LIMIT = 2_000_000  # the loader's per-file limit; a larger file cannot be part of a loaded pack
 _CACHE_SIZE = 4
 
@@ -41,16 +42,29 @@ _CACHE_SIZE = 4
 class PackContent:
     """What a pickled RuleSet carries."""
 
-    files: tuple[tuple[str, bytes], ...]  # (file name, bytes), sorted by name
-    digest: str
+    files: tuple[tuple[str, bytes], ...]  # (path in the pack, bytes), sorted
+    digest: str  # the pack digest (top-level files)
     path: str
     engine: str
+    content_digest: str = ""  # every file carried, translations included
+
+
+def content_digest_of(files: tuple[tuple[str, bytes], ...]) -> str:
+    """A hash of every carried file, by path and bytes."""
+    h = hashlib.sha256()
+    for name, data in sorted(files):
+        h.update(name.encode())
+        h.update(b"\0")
+        h.update(data)
+        h.update(b"\0")
+    return "sha256:" + h.hexdigest()
 
 
 def digest_of_files(files: tuple[tuple[str, bytes], ...]) -> str:
-    """The pack digest of in-memory files: the loader's ``digest_of`` over the same bytes."""
+    """The pack digest of in-memory files: the loader's ``digest_of`` over the same bytes (the
+    top-level files only, as the loader hashes them)."""
     h = hashlib.sha256()
-    for name, data in sorted(files):
+    for name, data in sorted(item for item in files if "/" not in item[0]):
         h.update(name.encode())
         h.update(b"\0")
         h.update(data)
@@ -81,16 +95,20 @@ def capture(pack: Pack, engine: str) -> PackContent | None:
     root = Path(pack.path)
     files: list[tuple[str, bytes]] = []
     try:
-        paths = sorted(root.glob("*.yaml"))
+        paths = [(p.name, p) for p in sorted(root.glob("*.yaml"))]
+        if (root / "locales").is_dir():
+            paths += [(f"locales/{p.name}", p) for p in sorted((root / "locales").glob("*.yaml"))]
     except OSError:
         return None
-    for path in paths:
+    for name, path in paths:
         data = _read_regular(path)
         if data is None:
             return None
-        files.append((path.name, data))
-    content = PackContent(tuple(files), pack.digest, pack.path, engine)
-    return content if digest_of_files(content.files) == pack.digest else None
+        files.append((name, data))
+    carried = tuple(sorted(files))
+    if digest_of_files(carried) != pack.digest:
+        return None
+    return PackContent(carried, pack.digest, pack.path, engine, content_digest_of(carried))
 
 
 def refuse_changed(pack: Pack) -> RuleError:
@@ -109,8 +127,9 @@ _cache: OrderedDict[tuple[str, str], RuleSet] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def restore(content: PackContent) -> RuleSet:
-    """The RuleSet a pickle carried, rebuilt from its content (or reused, for the same digest).
+def restore(content: PackContent, locale: str = "en") -> RuleSet:
+    """The RuleSet a pickle carried, rebuilt from its content (or reused, for the same digest),
+    in the locale it had.
 
     Raises :class:`backrx.RuleError` when the content is not what its digest says, or when the
     content does not load.
@@ -127,19 +146,23 @@ def restore(content: PackContent) -> RuleSet:
     if content.engine not in ("auto", "durable", "reference"):
         raise _bad(content, "bad-pickle", f"unknown engine {content.engine!r} in a pickled RuleSet")
     actual = digest_of_files(content.files)
-    if actual != content.digest:
+    carried = content_digest_of(content.files)
+    if actual != content.digest or carried != content.content_digest:
         raise _bad(content, "digest-mismatch",
-                   f"the pickled pack's content has digest {actual}, not the {content.digest} it "
-                   "was sent with; it was changed on the way and is refused")
-    key = (content.digest, content.engine)
+                   f"the pickled pack's content has digest {actual} (all files: {carried}), not the "
+                   f"{content.digest} ({content.content_digest}) it was sent with; it was changed "
+                   "on the way and is refused")
+    key = (content.content_digest, content.engine)
     with _cache_lock:
         found = _cache.get(key)
         if found is not None:
             _cache.move_to_end(key)
-            return found
+            return found.for_locale(locale)
     with tempfile.TemporaryDirectory(prefix="backrx-pack-") as tmp:
         for name, data in content.files:
-            Path(tmp, name).write_bytes(data)
+            target = Path(tmp, name)
+            target.parent.mkdir(exist_ok=True)
+            target.write_bytes(data)
         pack = read_pack(tmp)
     if pack.digest != content.digest:  # the loader hashes what it read: it must be the same
         raise _bad(content, "digest-mismatch",
@@ -151,4 +174,4 @@ def restore(content: PackContent) -> RuleSet:
         _cache[key] = rules
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
-    return rules
+    return rules.for_locale(locale)

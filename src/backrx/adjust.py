@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from backrx.condition import Value, fields_of
-from backrx.decision import Decision, add_unique, decide, note_referral, render
+from backrx.decision import Decision, add_unique, decide, note_referral, notices, render
 from backrx.errors import FeedbackError
 from backrx.facts import profile_values
 from backrx.feedback import ExerciseResponse, Feedback
@@ -31,6 +31,7 @@ from backrx.recommendation import (
     Elimination,
     Exclusion,
     Firing,
+    Notice,
     Prescription,
     Program,
     Recommendation,
@@ -58,6 +59,7 @@ class _Outcome:
     reasons: list[str] = field(default_factory=list)
     referral_rules: list[str] = field(default_factory=list)
     safety_net: list[str] = field(default_factory=list)
+    warnings: list[tuple[str, str, str]] = field(default_factory=list)  # code, message, rule id
 
 
 def _invalid(loc: tuple[str | int, ...], code: str, message: str, value: object) -> ValidationError:
@@ -93,11 +95,13 @@ def _run_rules(rules: RuleSet, values: dict[str, Value], outcome: _Outcome, exer
         outcome.firings.append(Firing(
             rule_id=rule.id, layer=rule.layer, title=rule.title,
             rationale=render(rule.rationale, values), sources=list(rule.sources),
+            patient=render(rule.patient, values) if rule.patient else None,
             matched={k: sorted(v) if isinstance(v, frozenset) else v for k, v in matched.items()},
         ))
         then = rule.then
         outcome.urgency = note_referral(rule, outcome.urgency, outcome.reasons, outcome.referral_rules)
         add_unique(outcome.safety_net, then.safety_net)
+        outcome.warnings.extend((w.code, w.message, rule.id) for w in then.warn)
         if then.eliminate and outcome.eliminate is None:
             outcome.eliminate = rule
         if then.advance and outcome.advance is None:
@@ -470,7 +474,7 @@ def adjust(rec: Recommendation, feedback: Feedback | Mapping[str, Any], *,
     :class:`backrx.FeedbackError` when the recommendation was made by another pack.
     """
     fb = feedback if isinstance(feedback, Feedback) else Feedback.model_validate(feedback)
-    chosen = _rules_for(rec, rules)
+    chosen = _rules_for(rec, rules).for_locale(rec.locale)
     _check(rec, fb)
     number = len(rec.adjustments) + 1
     assert rec.profile is not None
@@ -492,6 +496,7 @@ def adjust(rec: Recommendation, feedback: Feedback | Mapping[str, Any], *,
             "program": None if refers else rec.program,
             "referral": referral,
             "safety_net": list(dict.fromkeys((*rec.safety_net, *outcome.safety_net))),
+            "warnings": _warnings(rec, outcome),
             "adjustments": [*rec.adjustments, round_],
         })
     adjuster = _Adjuster(chosen, rec, fb, decision)
@@ -511,8 +516,15 @@ def adjust(rec: Recommendation, feedback: Feedback | Mapping[str, Any], *,
         "program": None if refers else program,
         "referral": referral,
         "safety_net": safety,
+        "warnings": _warnings(rec, outcome),
         "adjustments": [*rec.adjustments, round_],
     })
+
+
+def _warnings(rec: Recommendation, outcome: _Outcome) -> list[Notice]:
+    """The recommendation's warnings with this round's added (one per code)."""
+    earlier = [(n.code, n.message, rid) for n in rec.warnings for rid in n.rule_ids]
+    return [Notice.model_validate(n) for n in notices([*earlier, *outcome.warnings])]
 
 
 def replay(original: Program, rounds: list[AdjustmentRound]) -> Program:

@@ -22,6 +22,7 @@ class Fired:
     rule: Rule
     rationale: str
     matched: dict[str, Value | None]
+    patient: str | None = None
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Decision:
     referral_reasons: list[str] = field(default_factory=list)
     referral_rules: list[str] = field(default_factory=list)
     safety_net: list[str] = field(default_factory=list)
+    warnings: list[tuple[str, str, str]] = field(default_factory=list)  # code, message, rule id
     pathways: list[str] = field(default_factory=list)
     risk: str | None = None
     prescribes: list[tuple[Prescribe, Rule]] = field(default_factory=list)
@@ -100,11 +102,24 @@ def note_referral(rule: Rule, urgency: str | None, reasons: list[str], rule_ids:
     return urgency
 
 
+def notices(items: Iterable[tuple[str, str, str]]) -> list[dict[str, object]]:
+    """Warnings as output data: one per code, in first-seen order, with every rule that raised it."""
+    out: dict[str, dict[str, object]] = {}
+    for code, message, rule_id in items:
+        entry = out.setdefault(code, {"code": code, "message": message, "rule_ids": []})
+        ids = entry["rule_ids"]
+        assert isinstance(ids, list)
+        if rule_id not in ids:
+            ids.append(rule_id)
+    return list(out.values())
+
+
 def _apply(decision: Decision, rule: Rule) -> None:
     then = rule.then
     decision.urgency = note_referral(rule, decision.urgency, decision.referral_reasons,
                                      decision.referral_rules)
     add_unique(decision.safety_net, then.safety_net)
+    decision.warnings.extend((w.code, w.message, rule.id) for w in then.warn)
     for name in then.pathways:
         if name not in decision.pathways:
             decision.pathways.append(name)
@@ -127,7 +142,8 @@ def decide(pack: Pack, engine: Engine, values: dict[str, Value]) -> Decision:
         for position in engine.match(index, current):
             rule = layer.rules[position]
             matched = {name: current.get(name) for name in sorted(fields_of(rule.when))}
-            decision.fired.append(Fired(rule, render(rule.rationale, current), matched))
+            decision.fired.append(Fired(rule, render(rule.rationale, current), matched,
+                                        render(rule.patient, current) if rule.patient else None))
             _apply(decision, rule)
             for name, value in rule.then.set:
                 pending = f"derived.{name}"

@@ -38,6 +38,7 @@ class Exercise(_Out):
     instructions: str
     easier: str | None = None
     harder: str | None = None
+    media: list[str] = Field(default_factory=list, description="image or video URLs (optional)")
 
 
 class Dose(_Out):
@@ -141,6 +142,14 @@ class Referral(_Out):
     rule_ids: list[str]
 
 
+class Notice(_Out):
+    """A clinician-facing warning: a contradiction, a review prompt, a plan that cannot fit."""
+
+    code: str = Field(description="stable kebab-case code")
+    message: str
+    rule_ids: list[str]
+
+
 class Classification(_Out):
     """What the classification rules concluded."""
 
@@ -158,6 +167,9 @@ class Firing(_Out):
     rationale: str
     sources: list[str]
     matched: dict[str, MatchedValue]
+    patient: str | None = Field(
+        default=None, description="the rationale in plain words for the patient (None: the rule "
+        "has no patient text, so the patient view leaves it out)")
 
 
 class Reference(_Out):
@@ -166,6 +178,7 @@ class Reference(_Out):
     id: str
     citation: str
     url: str | None = None
+    year: int | None = None
 
 
 class RulesetInfo(_Out):
@@ -214,6 +227,8 @@ class Recommendation(_Out):
     classification: Classification
     rationale: list[str]
     safety_net: list[str]
+    warnings: list[Notice] = Field(
+        default_factory=list, description="clinician-facing warnings, one per code, with their rules")
     trace: list[Firing]
     references: list[Reference]
     ruleset: RulesetInfo
@@ -222,6 +237,7 @@ class Recommendation(_Out):
         default_factory=list, description="every adjustment since the recommendation, in order"
     )
     disclaimer: str = DISCLAIMER
+    locale: str = Field(default="en", description="the language of the patient-facing texts")
 
     def explain(self) -> str:
         """A readable account of why this plan."""

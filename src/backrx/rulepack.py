@@ -6,6 +6,8 @@ A pack is a folder::
     sources.yaml     the bibliography
     exercises.yaml   the exercise catalog
     phases.yaml      the program's phases, in order
+    text.yaml        the words reports put around the pack's texts (optional; see backrx.texts)
+    locales/         <lang>.yaml translations of the patient-facing texts (see backrx.locale)
     *.yaml           rule files, each ``layer: <name>`` and ``rules: [...]``
     cases/           golden cases (read by tests and audits, not by the loader)
 
@@ -28,12 +30,14 @@ from typing import Any
 
 from backrx import _yaml
 from backrx.condition import (
+    OPERATORS,
     AllOf,
     AnyOf,
     AtLeast,
     Condition,
     FieldTest,
     NotOf,
+    Operator,
     Scalar,
     alternatives,
     depth_of,
@@ -60,12 +64,13 @@ LAYERS: tuple[str, ...] = ("triage", "classification", "components", "exclusions
 RECOMMEND_LAYERS: tuple[str, ...] = LAYERS[:5]
 ADJUST_ACTIONS: tuple[str, ...] = ("drop", "regress", "hold", "progress")  # most conservative first
 LAYER_ACTIONS: dict[str, tuple[str, ...]] = {
-    "triage": ("refer", "safety_net", "set", "explain"),
-    "classification": ("pathway", "risk", "set", "safety_net", "explain"),
-    "components": ("prescribe", "pathway", "set", "explain"),
-    "exclusions": ("exclude", "explain"),
-    "dosing": ("dose", "schedule", "explain"),
-    "adjust": ("adjust", "stop_direction", "eliminate", "advance", "refer", "safety_net", "explain"),
+    "triage": ("refer", "safety_net", "set", "warn", "explain"),
+    "classification": ("pathway", "risk", "set", "safety_net", "warn", "explain"),
+    "components": ("prescribe", "pathway", "set", "warn", "explain"),
+    "exclusions": ("exclude", "warn", "explain"),
+    "dosing": ("dose", "schedule", "warn", "explain"),
+    "adjust": ("adjust", "stop_direction", "eliminate", "advance", "refer", "safety_net", "warn",
+               "explain"),
 }
 DOSE_KINDS = ("hold", "reps", "stretch", "timed", "education")
 SOURCE_KINDS = ("guideline", "trial", "review", "prediction-rule", "consensus", "practitioner")
@@ -121,6 +126,7 @@ class CatalogEntry:
     easier: str | None
     harder: str | None
     sources: tuple[str, ...]
+    media: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,14 @@ class PhaseDef:
 class Refer:
     urgency: str
     reason: str
+
+
+@dataclass(frozen=True)
+class Warn:
+    """A clinician-facing warning: a stable kebab-case code and its message."""
+
+    code: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -172,6 +186,7 @@ class Schedule:
 class Then:
     refer: Refer | None = None
     safety_net: tuple[str, ...] = ()
+    warn: tuple[Warn, ...] = ()
     set: tuple[tuple[str, Scalar], ...] = ()
     pathways: tuple[str, ...] = ()
     risk: str | None = None
@@ -198,6 +213,7 @@ class Rule:
     file: str
     line: int
     reads: frozenset[str] = frozenset()
+    patient: str | None = None  # the rationale in plain words, for the patient view
 
 
 @dataclass(frozen=True)
@@ -225,6 +241,8 @@ class Pack:
     sources: dict[str, Source]
     phases: tuple[PhaseDef, ...]
     derived: dict[str, FieldSpec] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)  # text.yaml: report words, by key
+    locales: dict[str, dict[str, str]] = field(default_factory=dict)  # locales/<lang>.yaml, flattened
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -454,7 +472,7 @@ def _read_exercises(ctx: _Ctx, doc: Any) -> dict[str, tuple[CatalogEntry, Any, s
     out: dict[str, tuple[CatalogEntry, Any, str]] = {}
     required = ("id", "name", "category", "direction", "load", "dose_kind", "settings", "instructions",
                 "sources")
-    allowed = (*required, "equipment", "targets", "tags", "easier", "harder")
+    allowed = (*required, "equipment", "targets", "tags", "easier", "harder", "media")
     for i, node in _read_list_doc(ctx, doc, "exercises"):
         where = f"exercises[{i}]"
         if not _keys(ctx, node, where, required, allowed):
@@ -491,6 +509,11 @@ def _read_exercises(ctx: _Ctx, doc: Any) -> dict[str, tuple[CatalogEntry, Any, s
                 value = None
             links[key] = value
         sources = _str_list(ctx, node, "sources", where)
+        media = _str_list(ctx, node, "media", where)
+        for url in media:
+            if not url.startswith(("https://", "http://")) and not url.startswith("media/"):
+                ctx.add(_line_of(node, "media"), "bad-url",
+                        f"media {url!r} must be an http(s) URL or a path under media/", _join(where, "media"))
         if eid is None or name is None or instructions is None or load is None:
             continue
         if eid in out:
@@ -499,7 +522,7 @@ def _read_exercises(ctx: _Ctx, doc: Any) -> dict[str, tuple[CatalogEntry, Any, s
             continue
         entry = CatalogEntry(eid, name, enums["category"], enums["direction"], load, enums["dose_kind"],
                              equipment, settings, targets, tags, instructions, links["easier"],
-                             links["harder"], sources)
+                             links["harder"], sources, media)
         out[eid] = (entry, node, where)
     return out
 
@@ -586,24 +609,40 @@ class _Scope:
         return spec
 
 
-def _scalar_ok(spec: FieldSpec, value: Any) -> str | None:
-    """Why ``value`` cannot be compared with ``spec`` (None when it can)."""
+def _scalar_ok(spec: FieldSpec, value: Any) -> tuple[str, str] | None:
+    """Why ``value`` cannot be compared with ``spec``, as (problem code, message); None when it can."""
     if spec.kind == "bool":
-        return None if isinstance(value, bool) else f"{spec.path} is true/false, not {_kind(value)}"
+        return None if isinstance(value, bool) else (
+            "type-mismatch", f"{spec.path} is true/false, not {_kind(value)}")
     if spec.kind in ("int", "float"):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"{spec.path} is a number, not {_kind(value)}"
+            return "type-mismatch", f"{spec.path} is a number, not {_kind(value)}"
         if value != value or abs(value) > MAX_NUMBER:
-            return f"{value!r} is not a usable number"
+            return "type-mismatch", f"{value!r} is not a usable number"
         return None
     if spec.kind in ("enum", "list"):
         if not isinstance(value, str):
-            return f"{spec.path} takes one of {', '.join(spec.values)}, not {_kind(value)}"
+            return "type-mismatch", f"{spec.path} takes one of {', '.join(spec.values)}, not {_kind(value)}"
         if value not in spec.values:
-            return (f"{value!r} is not a value of {spec.path}{_hint(value, spec.values)}; "
+            return ("unknown-value", f"{value!r} is not a value of {spec.path}{_hint(value, spec.values)}; "
                     f"expected one of {', '.join(spec.values)}")
         return None
-    return f"{spec.path} cannot be compared"  # pragma: no cover
+    return "type-mismatch", f"{spec.path} cannot be compared"  # pragma: no cover
+
+
+def _argument(spec: FieldSpec, op: Operator, value: Any) -> tuple[Any, tuple[str, str] | None]:
+    """The operator's argument as the engines take it, or the problem with it (code, message)."""
+    if op.argument == "flag":
+        if not isinstance(value, bool):
+            return None, ("type-mismatch", f"{op.name} takes true or false")
+        return value, None
+    if op.argument == "scalars":
+        if not isinstance(value, list) or not value or len(value) > MAX_IN_VALUES:
+            return None, ("type-mismatch", f"{op.name} takes a list of 1 to {MAX_IN_VALUES} values")
+        bad = [why for why in (_scalar_ok(spec, v) for v in value) if why]
+        return (None, bad[0]) if bad else (tuple(dict.fromkeys(value)), None)
+    why = _scalar_ok(spec, value)  # scalar, number and member: one value of the field's type
+    return (None, why) if why else (value, None)
 
 
 def _parse_test(ctx: _Ctx, scope: _Scope, name: str, ops: Any, line: int | None,
@@ -615,45 +654,28 @@ def _parse_test(ctx: _Ctx, scope: _Scope, name: str, ops: Any, line: int | None,
         ctx.add(line, "empty-condition", f"no operator given for {name!r}", where)
         return None
     tests: list[Condition] = []
-    for op, value in ops.items():
-        op_line = _line_of(ops, op) if isinstance(ops, _yaml.LDict) else line
-        op_where = _join(where, op)
-        if op not in ("eq", "in", "lt", "lte", "gt", "gte", "contains", "exists"):
-            choices = ("eq", "in", "lt", "lte", "gt", "gte", "contains", "exists")
+    for op_name, value in ops.items():
+        op_line = _line_of(ops, op_name) if isinstance(ops, _yaml.LDict) else line
+        op_where = _join(where, op_name)
+        op = OPERATORS.get(op_name) if isinstance(op_name, str) else None
+        if op is None:
+            choices = tuple(OPERATORS)
             ctx.add(op_line, "unknown-operator",
-                    f"unknown operator {op!r}{_hint(str(op), choices)}; use one of {', '.join(choices)}",
-                    op_where)
+                    f"unknown operator {op_name!r}{_hint(str(op_name), choices)}; use one of "
+                    f"{', '.join(choices)}", op_where)
             continue
         if spec is None:
             continue
-        if op not in spec.operators:
+        if op.name not in spec.operators:
             ctx.add(op_line, "operator-not-allowed",
-                    f"{op!r} does not apply to {name} ({spec.kind}); use one of "
+                    f"{op.name!r} does not apply to {name} ({spec.kind}); use one of "
                     f"{', '.join(spec.operators)}", op_where)
             continue
-        if op == "exists":
-            if not isinstance(value, bool):
-                ctx.add(op_line, "type-mismatch", "exists takes true or false", op_where)
-                continue
-            tests.append(FieldTest(name, "exists", value))
-        elif op == "in":
-            if not isinstance(value, list) or not value or len(value) > MAX_IN_VALUES:
-                ctx.add(op_line, "type-mismatch",
-                        f"in takes a list of 1 to {MAX_IN_VALUES} values", op_where)
-                continue
-            bad = [why for why in (_scalar_ok(spec, v) for v in value) if why]
-            if bad:
-                ctx.add(op_line, "type-mismatch" if "not a value" not in bad[0] else "unknown-value",
-                        bad[0], op_where)
-                continue
-            tests.append(FieldTest(name, "in", tuple(dict.fromkeys(value))))
-        else:
-            why = _scalar_ok(spec, value)
-            if why:
-                ctx.add(op_line, "unknown-value" if "not a value" in why else "type-mismatch", why,
-                        op_where)
-                continue
-            tests.append(FieldTest(name, op, value))
+        argument, problem = _argument(spec, op, value)
+        if problem is not None:
+            ctx.add(op_line, problem[0], problem[1], op_where)
+            continue
+        tests.append(FieldTest(name, op.name, argument))
     if len(tests) != len(ops):
         return None
     return tests[0] if len(tests) == 1 else AllOf(tuple(tests))
@@ -781,6 +803,19 @@ def _parse_then(ctx: _Ctx, node: Any, layer: str, where: str, known: _Known) -> 
                 ctx.add(line, "wrong-type", f"{key} takes true", here)
             else:
                 out[key] = True
+        elif key == "warn":
+            warns = []
+            for i, item in _as_items(ctx, value, here):
+                spot = _join(here, i) if isinstance(value, list) else here
+                if not _keys(ctx, item, spot, ("code", "message"), ("code", "message")):
+                    continue
+                code, message = item["code"], _text(ctx, item, "message", spot)
+                if not isinstance(code, str) or not _ID.match(code):
+                    ctx.add(_line_of(item, "code"), "bad-id",
+                            f"warning code {code!r} must be lower-case kebab-case", _join(spot, "code"))
+                elif message:
+                    warns.append(Warn(code, message))
+            out["warn"] = tuple(warns)
         elif key == "safety_net":
             items = [value] if isinstance(value, str) else value
             if not isinstance(items, list) or not all(isinstance(t, str) and t.strip() for t in items):
@@ -951,7 +986,7 @@ def _parse_schedule(ctx: _Ctx, value: Any, where: str, known: _Known) -> list[Sc
     return out
 
 
-_RULE_KEYS = ("id", "title", "priority", "when", "then", "rationale", "sources")
+_RULE_KEYS = ("id", "title", "priority", "when", "then", "rationale", "patient", "sources")
 
 
 def _read_rule_file(ctx: _Ctx, doc: Any, known: _Known,
@@ -1029,6 +1064,9 @@ def _parse_rule(ctx: _Ctx, node: Any, where: str, layer: str, known: _Known,
     rationale = _text(ctx, node, "rationale", where)
     if rationale is not None:
         _check_template(ctx, scope, rationale, _line_of(node, "rationale"), "rationale")
+    patient = _text(ctx, node, "patient", where) if "patient" in node else None
+    if patient is not None:
+        _check_template(ctx, scope, patient, _line_of(node, "patient"), "patient")
     sources = _str_list(ctx, node, "sources", where)
     if not sources and isinstance(node.get("sources"), list):
         ctx.add(_line_of(node, "sources"), "missing-value", "a rule cites at least one source", "sources")
@@ -1039,13 +1077,14 @@ def _parse_rule(ctx: _Ctx, node: Any, where: str, layer: str, known: _Known,
     assert rid and title and priority is not None and when and then and rationale
     reads = frozenset(scope.read)
     return Rule(rid, title, layer, priority, when, then, rationale, sources, file, _line_of(node) or 0,
-                reads)
+                reads, patient)
 
 
 # --------------------------------------------------------------------------- the pack
 
 
 REQUIRED_FILES = ("pack.yaml", "sources.yaml", "exercises.yaml", "phases.yaml")
+TEXT_FILES = ("text.yaml",)  # not rule files: read by backrx.texts
 
 
 def _tests(condition: Condition) -> list[FieldTest]:
@@ -1136,7 +1175,7 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
     derived: dict[str, tuple[str, FieldSpec]] = {}
     rule_files: list[tuple[_Ctx, str, list[tuple[Any, str]]]] = []
     for fname, doc in docs.items():
-        if fname in REQUIRED_FILES:
+        if fname in REQUIRED_FILES or fname in TEXT_FILES:
             continue
         ctx = _Ctx(problems, fname)
         found = _read_rule_file(ctx, doc, known, derived)
@@ -1202,6 +1241,13 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
                                 f"no triage rule refers for {', '.join(missing)}: every red flag must "
                                 "lead to a referral"))
 
+    from backrx.texts import read_texts
+
+    texts = read_texts(_Ctx(problems, "text.yaml"), docs.get("text.yaml"), root)
+    from backrx.locale import read_locales
+
+    locales = read_locales(root, problems)
+
     if problems:
         raise RuleError(problems)
 
@@ -1212,4 +1258,4 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
     )
     return Pack(name, version, description, digest_of(root), str(root), layers,
                 {eid: entry for eid, (entry, _, _) in catalog.items()}, sources, tuple(phases),
-                {path: spec for path, (_, spec) in derived.items()})
+                {path: spec for path, (_, spec) in derived.items()}, texts, locales)

@@ -10,11 +10,11 @@ from typing import Any
 
 from backrx._engine import EngineName, make_engine
 from backrx._transport import PackContent, capture, refuse_changed, restore
-from backrx.decision import Decision, decide
+from backrx.decision import Decision, decide, notices
 from backrx.facts import profile_values
 from backrx.planner import plan_data
 from backrx.profile import Profile
-from backrx.recommendation import Recommendation, Reference, RulesetInfo
+from backrx.recommendation import DISCLAIMER, Recommendation, Reference, RulesetInfo
 from backrx.rulepack import Pack, Rule, read_pack
 
 ProfileInput = Profile | Mapping[str, Any]
@@ -44,16 +44,62 @@ class RuleSet:
         self._pack = pack
         self._engine = make_engine(pack, engine)
         self._info = RulesetInfo(name=pack.name, version=pack.version, digest=pack.digest)
+        self._locale = "en"
+        self._base: RuleSet | None = None  # for a localised view: the pack in its own language
+        self._locales: dict[str, RuleSet] = {}
+        self._locales_lock = threading.Lock()
         # The pack's bytes, so that the RuleSet can be pickled (see backrx._transport).
         self._content: PackContent | None = capture(pack, engine)
         self._references: dict[str, Reference] = {}
 
-    def __reduce__(self) -> tuple[Any, tuple[PackContent]]:
-        """Pickle as the pack's content, its digest and the engine asked for; the receiving
-        process reloads the pack from that content and refuses it if the digest differs."""
+    def __reduce__(self) -> tuple[Any, tuple[PackContent, str]]:
+        """Pickle as the pack's content, its digest, the engine asked for and the locale; the
+        receiving process reloads the pack from that content and refuses it if it does not match."""
         if self._content is None:
             raise refuse_changed(self._pack)
-        return (restore, (self._content,))
+        return (restore, (self._content, self._locale))
+
+    def __copy__(self) -> RuleSet:
+        # A plain shallow copy (the localised views are made this way), not a reload through
+        # __reduce__; the copy gets its own Reference cache, as its texts may differ.
+        clone = object.__new__(RuleSet)
+        clone.__dict__.update(self.__dict__)
+        clone._references = {}
+        return clone
+
+    @property
+    def locales(self) -> tuple[str, ...]:
+        """The languages the pack speaks: ``"en"`` (its own texts) and each ``locales/<lang>.yaml``."""
+        return ("en", *sorted(self._pack.locales))
+
+    def for_locale(self, locale: str) -> RuleSet:
+        """This pack with its patient-facing texts in ``locale``, sharing the engine.
+
+        Raises :class:`backrx.RuleError` when the pack has no such locale.
+        """
+        if locale == self._locale:
+            return self
+        base = self._base or self
+        if locale == "en":
+            return base
+        if locale not in base._pack.locales:
+            from backrx.errors import Problem, RuleError
+
+            raise RuleError([Problem(f"locales/{locale}.yaml", None, None, "unknown-locale",
+                                     f"the pack has no locale {locale!r}; it has: "
+                                     f"{', '.join(base.locales)}")])
+        with base._locales_lock:
+            if locale not in base._locales:
+                import copy
+
+                from backrx.locale import localize
+
+                clone = copy.copy(base)
+                clone._pack = localize(base._pack, locale)
+                clone._locale = locale
+                clone._base = base
+                base._locales[locale] = clone
+            return base._locales[locale]
 
     @property
     def name(self) -> str:
@@ -99,11 +145,15 @@ class RuleSet:
         valid = _validated(profile)
         return decide(self._pack, self._engine, profile_values(valid))
 
-    def recommend(self, profile: ProfileInput) -> Recommendation:
+    def recommend(self, profile: ProfileInput, *, locale: str | None = None) -> Recommendation:
         """The recommendation for one profile.
 
+        ``locale`` (e.g. ``"es"``) gives the patient-facing texts in that language (see
+        :meth:`for_locale`); clinician texts stay in the pack's own language.
         Raises ``pydantic.ValidationError`` when the profile is invalid.
         """
+        if locale is not None and locale != self._locale:
+            return self.for_locale(locale).recommend(profile)
         valid = _validated(profile)
         decision = decide(self._pack, self._engine, profile_values(valid))
         return self._build(valid, decision)
@@ -149,7 +199,7 @@ class RuleSet:
         program = None if decision.refers else plan_data(pack, profile, decision)
         trace = [
             {"rule_id": f.rule.id, "layer": f.rule.layer, "title": f.rule.title,
-             "rationale": f.rationale, "sources": list(f.rule.sources),
+             "rationale": f.rationale, "sources": list(f.rule.sources), "patient": f.patient,
              "matched": {k: _jsonable(v) for k, v in f.matched.items()}}
             for f in decision.fired
         ]
@@ -170,10 +220,13 @@ class RuleSet:
                                "startback_risk": decision.risk},
             "rationale": rationale,
             "safety_net": list(decision.safety_net),
+            "warnings": notices(decision.warnings),
             "trace": trace,
             "references": references,
             "ruleset": self._info,
             "profile": profile,
+            "locale": self._locale,
+            "disclaimer": pack.texts.get("disclaimer", DISCLAIMER),
         })
 
     def _reference(self, sid: str) -> Reference:
@@ -181,7 +234,8 @@ class RuleSet:
         found = self._references.get(sid)
         if found is None:
             source = self._pack.sources[sid]
-            found = self._references[sid] = Reference(id=sid, citation=source.citation, url=source.url)
+            found = self._references[sid] = Reference(id=sid, citation=source.citation, url=source.url,
+                                                      year=source.year)
         return found
 
     def rule(self, rule_id: str) -> Rule:
@@ -216,10 +270,11 @@ def default_rules() -> RuleSet:
     return _default
 
 
-def recommend(profile: ProfileInput, *, rules: RuleSet | None = None) -> Recommendation:
+def recommend(profile: ProfileInput, *, rules: RuleSet | None = None, locale: str = "en") -> Recommendation:
     """The recommendation for ``profile`` (a Profile or a plain mapping).
 
-    Uses the bundled rule pack unless ``rules`` is given. Raises
-    ``pydantic.ValidationError`` when the profile is invalid.
+    Uses the bundled rule pack unless ``rules`` is given. ``locale`` picks the language of the
+    patient-facing texts (``"en"``, or a locale the pack ships, such as ``"es"``; an unknown one
+    raises :class:`backrx.RuleError`). Raises ``pydantic.ValidationError`` when the profile is invalid.
     """
-    return (rules if rules is not None else default_rules()).recommend(profile)
+    return (rules if rules is not None else default_rules()).recommend(profile, locale=locale)

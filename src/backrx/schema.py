@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from backrx.condition import OPERATORS
 from backrx.profile import Profile
 from backrx.recommendation import Recommendation
 from backrx.rulepack import (
+    _ID,
     _RULE_ID,
     ADJUST_ACTIONS,
     DOSE_FIELDS,
@@ -35,12 +37,7 @@ def _condition_schema() -> dict[str, Any]:
         "type": "object",
         "additionalProperties": False,
         "minProperties": 1,
-        "properties": {
-            "eq": scalar, "in": {"type": "array", "items": scalar, "minItems": 1},
-            "lt": {"type": "number"}, "lte": {"type": "number"},
-            "gt": {"type": "number"}, "gte": {"type": "number"},
-            "contains": {"type": "string"}, "exists": {"type": "boolean"},
-        },
+        "properties": {op.name: op.schema for op in OPERATORS.values()},
     }
     field_names = [*FIELDS, *ADJUST_FIELDS, "derived.<name>"]
     return {
@@ -127,6 +124,11 @@ def rule_file_schema() -> dict[str, Any]:
                                       "properties": {"urgency": {"enum": list(URGENCIES)},
                                                      "reason": _TEXT}},
                             "safety_net": _TEXTS,
+                            "warn": one_or_many({
+                                "type": "object", "additionalProperties": False,
+                                "required": ["code", "message"],
+                                "properties": {"code": {"type": "string", "pattern": _ID.pattern},
+                                               "message": _TEXT}}),
                             "set": {"type": "object", "additionalProperties":
                                     {"type": ["string", "number", "boolean"]}},
                             "pathway": {"oneOf": [{"enum": list(PATHWAYS)},
@@ -149,6 +151,8 @@ def rule_file_schema() -> dict[str, Any]:
                         },
                     },
                     "rationale": _TEXT,
+                    "patient": {**_TEXT, "description": "the rationale in plain words, for the patient "
+                                "view (no rule ids, sources or jargon)"},
                     "sources": {"type": "array", "items": {"type": "string"}, "minItems": 1},
                 },
             },
