@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from backrx._cohort import generate
+from backrx._diff import Group, PackDiff, ProfileChange
 from backrx.profile import Profile
 from backrx.recommendation import Phase, Recommendation
 from backrx.ruleset import RuleSet, default_rules
@@ -58,10 +59,10 @@ if TYPE_CHECKING:
     import pandas
     import pyarrow
 
-    from backrx._diff import PackDiff
-
 __all__ = [
+    "Group",
     "PackDiff",
+    "ProfileChange",
     "arrow_schema",
     "columns",
     "diff",
@@ -497,10 +498,3 @@ def diff(old: RuleSet | str | os.PathLike[str], new: RuleSet | str | os.PathLike
     return run(old, new, profiles, workers=workers, chunk_size=chunk_size, id_field=id_field,
                examples=examples)
 
-
-def __getattr__(name: str) -> Any:
-    if name == "PackDiff":
-        from backrx._diff import PackDiff
-
-        return PackDiff
-    raise AttributeError(f"module 'backrx.batch' has no attribute {name!r}")
