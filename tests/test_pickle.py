@@ -5,6 +5,8 @@ from __future__ import annotations
 import multiprocessing
 import pickle
 import shutil
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +155,25 @@ def test_recommend_many_with_workers_raises_the_first_invalid_profile(rules: bac
     with pytest.raises(ValidationError) as parallel:
         rules.recommend_many(profiles, workers=2, chunk_size=4)
     assert parallel.value.errors() == serial.value.errors()
+
+
+@pytest.mark.slow
+def test_an_interrupt_stops_the_worker_processes(rules: backrx.RuleSet) -> None:
+    """Ctrl-C during a batch on workers raises KeyboardInterrupt promptly and leaves no worker
+    process behind (the workers ignore SIGINT; the parent cancels the rest and waits)."""
+    from backrx import batch
+
+    profiles = batch.generate(20_000, seed=2)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    timer = threading.Timer(3.0, signal.raise_signal, (signal.SIGINT,))
+    try:
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            rules.recommend_many(profiles, workers=2)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
+    assert multiprocessing.active_children() == []
 
 
 def test_one_worker_stays_in_process(rules: backrx.RuleSet, monkeypatch: pytest.MonkeyPatch) -> None:

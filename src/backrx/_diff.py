@@ -206,11 +206,23 @@ def diff(old: RuleSet | str | os.PathLike[str], new: RuleSet | str | os.PathLike
     if workers is not None and workers > 1:
         from backrx._parallel import ordered_map
 
-        results: Any = (r for _, chunk in ordered_map((a, b), items(), _pair_task, workers=workers,
-                                                      chunk_size=size) for r in chunk)
+        stream = ordered_map((a, b), items(), _pair_task, workers=workers, chunk_size=size)
+        results: Any = (r for _, chunk in stream for r in chunk)
     else:
+        stream = None
         results = (_INVALID if isinstance(item, _Unreadable) else _pair_task((a, b), [item])[0]
                    for item in items())
+    try:
+        _tally(report, groups, results, ids, touched, examples)
+    finally:
+        if stream is not None:
+            stream.close()  # stops the workers at once if the tally failed
+    report.groups = sorted(groups.values(), key=lambda g: (-g.count, g.rules))
+    return report
+
+
+def _tally(report: PackDiff, groups: dict[tuple[str, ...], Group], results: Any, ids: list[str | None],
+           touched: set[str], examples: int) -> None:
     for row, result in enumerate(results):
         report.profiles += 1
         if result is None:
@@ -228,5 +240,3 @@ def diff(old: RuleSet | str | os.PathLike[str], new: RuleSet | str | os.PathLike
         group.rows.append(row)
         if len(group.examples) < examples:
             group.examples.append(change)
-    report.groups = sorted(groups.values(), key=lambda g: (-g.count, g.rules))
-    return report

@@ -17,10 +17,12 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import signal
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import closing
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +44,9 @@ _rules: Any = None  # what this worker process holds: a RuleSet, or a pair of th
 
 def _init_worker(rules: Any) -> None:
     global _rules
+    # Ctrl-C reaches the whole process group: only the parent handles it (and stops the pool);
+    # a worker that caught it would report it as a task's error and carry on.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _rules = rules  # unpickling it (in the pool's start-up) reloaded the pack(s) by content
     gc.freeze()  # the pack and engine never change: keep the collector off them
 
@@ -131,7 +136,7 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 def ordered_map(rules: Any, items: Iterable[Any], task: Task, *, workers: int,
-                chunk_size: int | None = None) -> Iterator[tuple[list[Any], list[Any]]]:
+                chunk_size: int | None = None) -> Generator[tuple[list[Any], list[Any]], None, None]:
     """``(chunk, task(rules, chunk))`` for consecutive chunks of ``items``, in order, computed in
     ``workers`` processes. At most a few chunks per worker are in flight, so a long iterable is
     never read whole into memory."""
@@ -143,6 +148,7 @@ def ordered_map(rules: Any, items: Iterable[Any], task: Task, *, workers: int,
     window = workers * 3
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
                                initargs=(rules,))
+    finished = False
     try:
         chunks = _chunks(items, size)
         for chunk in chunks:
@@ -160,10 +166,15 @@ def ordered_map(rules: Any, items: Iterable[Any], task: Task, *, workers: int,
             if nxt is not None:
                 pending.append((nxt, pool.submit(_run_task, task, nxt)))
             yield chunk, result
+        finished = True
     finally:
         for _, future in pending:
             future.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+        # After an error, an interrupt or a consumer that stopped early, what is queued is
+        # cancelled and only the chunks already in a worker's hands are finished (a few
+        # seconds at most). Killing the workers instead can leave a half-written result in the
+        # pool's pipe, and the pool then never shuts down.
+        pool.shutdown(wait=True, cancel_futures=not finished)
 
 
 def recommend_parallel(rules: RuleSet, profiles: Iterable[Any], *, workers: int,
@@ -183,8 +194,13 @@ def recommend_parallel(rules: RuleSet, profiles: Iterable[Any], *, workers: int,
 
 def _collect(rules: RuleSet, profiles: Iterable[Any], workers: int, chunk_size: int | None,
              out: list[Any]) -> None:
-    for chunk, results in ordered_map(rules, profiles, recommend_task, workers=workers,
-                                      chunk_size=chunk_size):
+    with closing(ordered_map(rules, profiles, recommend_task, workers=workers,
+                             chunk_size=chunk_size)) as chunks:
+        _take(rules, chunks, out)
+
+
+def _take(rules: RuleSet, chunks: Iterable[tuple[list[Any], list[Any]]], out: list[Any]) -> None:
+    for chunk, results in chunks:
         if results and isinstance(results[-1], Invalid):
             out.extend(results[:-1])
             rules.recommend(chunk[results[-1].index])  # raises the same ValidationError here

@@ -43,6 +43,7 @@ import math
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -354,15 +355,13 @@ def rows(profiles: Any, rules: RuleSet | None = None, *, workers: int | None = N
                 ids.append(ident)
                 yield item
 
-        chunks: Iterable[list[dict[str, Any]]] = (
-            result for _, result in ordered_map(rules, items(), _row_task, workers=workers,
-                                                chunk_size=size))
-        for chunk in chunks:
-            for row in chunk:
-                yield _finish(row, count, ids.popleft(), id_field)
-                count += 1
-            if progress:
-                progress(count)
+        with closing(ordered_map(rules, items(), _row_task, workers=workers, chunk_size=size)) as done:
+            for _, chunk in done:
+                for row in chunk:
+                    yield _finish(row, count, ids.popleft(), id_field)
+                    count += 1
+                if progress:
+                    progress(count)
         return
     batch: list[tuple[Any, Any]] = []
     for pair in pairs:
