@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from backrx.recommendation import Recommendation
+from backrx.recommendation import Recommendation, Referral
 
-_URGENCY = {
-    "emergency": "EMERGENCY: seek care today, at an emergency department",
-    "urgent": "URGENT: see a doctor within a day or two, before starting this program",
-    "routine": "ROUTINE: ask for a specialist referral; the program can go on meanwhile",
-}
+
+def _header(referral: Referral) -> str:
+    """The tier's wording from the pack (urgency.yaml); a pack without it shows the tier's name."""
+    return referral.header or f"{referral.urgency.upper()} referral"
 
 
 def _words(value: str) -> str:
@@ -24,7 +23,7 @@ def explain(rec: Recommendation) -> str:
     else:
         lines.append("Outcome: an exercise program.")
     if rec.referral is not None:
-        lines.append(f"Referral: {_URGENCY[rec.referral.urgency]}.")
+        lines.append(f"Referral: {_header(rec.referral)}.")
         lines.extend(f"  - {reason}" for reason in rec.referral.reasons)
     risk = c.startback_risk or "not determined (the STarT Back screen is missing or incomplete)"
     lines.append(
@@ -80,16 +79,18 @@ def explain(rec: Recommendation) -> str:
 
 def handout(rec: Recommendation) -> str:
     """A Markdown handout the person can follow."""
-    out: list[str] = ["# Your back exercise plan", ""]
+    referred = rec.outcome == "refer" and rec.referral is not None
+    title = (rec.referral.title if rec.referral is not None else None) or "Please seek medical care first"
+    out: list[str] = [f"# {title}" if referred else "# Your back exercise plan", ""]
     if rec.outcome == "refer":
         assert rec.referral is not None
-        out += ["## Please seek medical care first", "", f"**{_URGENCY[rec.referral.urgency]}.**", ""]
+        out += [f"**{_header(rec.referral)}.**", ""]
         out += [f"- {reason}" for reason in rec.referral.reasons]
         out += ["", "Exercise is not recommended until a clinician has seen you.", ""]
     else:
         assert rec.program is not None
         if rec.referral is not None:
-            out += ["## A referral to arrange", "", f"{_URGENCY[rec.referral.urgency]}.", ""]
+            out += ["## A referral to arrange", "", f"{_header(rec.referral)}.", ""]
             out += [f"- {reason}" for reason in rec.referral.reasons]
             out.append("")
         out += ["## Why this plan", ""]

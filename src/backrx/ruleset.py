@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from backrx._engine import EngineName, make_engine
-from backrx.decision import Decision, decide, notices
+from backrx.decision import Decision, decide, notices, referral_data, tiers_of_reasons
 from backrx.facts import profile_values
 from backrx.planner import plan_data
 from backrx.profile import Profile
@@ -121,8 +121,9 @@ class RuleSet:
         pack = self._pack
         referral = None
         if decision.urgency is not None:
-            referral = {"urgency": decision.urgency, "reasons": list(decision.referral_reasons),
-                        "rule_ids": list(decision.referral_rules)}
+            referral = referral_data(pack, decision.urgency, list(decision.referral_reasons),
+                                     list(decision.referral_rules),
+                                     tiers_of_reasons(f.rule for f in decision.fired))
         program = None if decision.refers else plan_data(pack, profile, decision)
         trace = [
             {"rule_id": f.rule.id, "layer": f.rule.layer, "title": f.rule.title,
