@@ -1237,7 +1237,7 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
                                 f"no triage rule refers when the person is unsure of "
                                 f"{', '.join(missing_unsure)}: an unsure answer must lead to a review"))
     if tiers is not None:
-        texts = []
+        texts: list[tuple[str, int, str, str | None, str, str]] = []
         for layer_rules in by_layer.values():
             for rule in layer_rules:
                 if rule.then.refer is not None:
