@@ -27,7 +27,8 @@ NEURO_SIGNS: list[tuple[str, Any]] = [
     *[("red_flags_unsure", f) for f in ("progressive_neurological_deficit", "bilateral_neurological_symptoms",
                                         "saddle_anaesthesia", "bladder_bowel_dysfunction")],
     ("leg_pain", "below_knee"), ("bilateral_leg_symptoms", True),
-    *[("findings." + f, True) for f in ("weakness", "sensory_loss", "difficulty_walking", "sexual_dysfunction")],
+    *[("findings." + f, True)
+      for f in ("weakness", "sensory_loss", "difficulty_walking", "sexual_dysfunction")],
 ]
 
 
@@ -188,7 +189,7 @@ def test_a_wheelchair_user_never_walks_or_stands(profile: dict[str, Any], rules:
 @given(profile=profiles(), weeks=st.one_of(st.none(), st.floats(0, 42, allow_nan=False)))
 def test_a_pregnant_person_gets_no_stenosis_prone_or_late_supine_work(
         profile: dict[str, Any], weeks: float | None, rules: backrx.RuleSet) -> None:
-    """Pregnant: never `stenosis`, never prone work, and no supine-only work from 20 weeks or weeks unknown."""
+    """Pregnant: never stenosis, no prone work, no supine-only work from 20 weeks or weeks unknown."""
     history = {**(profile.get("history") or {}), "pregnant": True}
     history.pop("pregnancy_weeks", None)
     if weeks is not None:
@@ -206,7 +207,8 @@ def test_a_pregnant_person_gets_no_stenosis_prone_or_late_supine_work(
 
 @settings(max_examples=150)
 @given(profile=profiles(history={"pelvic_girdle_pain": True}))
-def test_pelvic_girdle_pain_gets_no_single_leg_loading(profile: dict[str, Any], rules: backrx.RuleSet) -> None:
+def test_pelvic_girdle_pain_gets_no_single_leg_loading(profile: dict[str, Any],
+                                                       rules: backrx.RuleSet) -> None:
     """With pelvic girdle pain, no exercise loads one leg at a time, and the pattern is never stenosis."""
     rec = rules.recommend(profile)
     assert [eid for eid, t in _tags(rules, rec) if "single-leg" in t] == []
@@ -227,7 +229,8 @@ def test_older_or_fallen_adults_start_light_with_falls_advice(
     for ph in rec.program.phases[:2]:
         assert all(p.exercise.load <= 2 for p in ph.prescriptions), ph.id
     assert [eid for eid, t in _tags(rules, rec) if "impact" in t] == []
-    assert "education-falls-prevention" in {p.exercise.id for ph in rec.program.phases for p in ph.prescriptions}
+    given = {p.exercise.id for ph in rec.program.phases for p in ph.prescriptions}
+    assert "education-falls-prevention" in given
 
 
 # --------------------------------------------------------------------------- one wording per tier
@@ -262,8 +265,9 @@ def _check_wording(rules: backrx.RuleSet, rec: backrx.Recommendation) -> None:
         assert first == "# Your back exercise plan" and header in rec.to_markdown()
 
 
-@pytest.mark.parametrize("flag, tier", [("saddle_anaesthesia", "emergency"), ("fever_or_infection", "urgent"),
-                                        ("inflammatory_back_pain", "routine")])
+@pytest.mark.parametrize(("flag", "tier"), [("saddle_anaesthesia", "emergency"),
+                                            ("fever_or_infection", "urgent"),
+                                            ("inflammatory_back_pain", "routine")])
 @settings(max_examples=60)
 @given(data=st.data())
 def test_urgency_wording_agrees_for_every_tier(flag: str, tier: str, data: st.DataObject,

@@ -25,7 +25,7 @@ def explain(rec: Recommendation) -> str:
     if rec.referral is not None:
         lines.append(f"Referral: {_header(rec.referral)}.")
         lines.extend(f"  - {reason}" for reason in rec.referral.reasons)
-    risk = c.startback_risk or "not determined (the STarT Back screen is missing or incomplete)"
+    risk: str = c.startback_risk or "not determined (the STarT Back screen is missing or incomplete)"
     screen = rec.profile.startback if rec.profile is not None else None
     if c.startback_risk and screen is not None and screen.complete:
         risk += f" (total {screen.total} of 9, psychosocial subscale {screen.psychosocial} of 5)"
