@@ -334,6 +334,7 @@ def _cluster_corners() -> list[dict[str, Any]]:
     out.append({"age": 58, "pain_site": "middle",
                 "findings": {"nothing_eases": True, "worse_with": ["lying"]}})
     out.append({"age": 40, "findings": {"nothing_eases": True, "night_pain": True}})
+    out.append({"age": 57, "findings": {"night_pain": True}})
     out.append({"age": 15, "findings": {"worse_with": ["bending_backward"]},
                 "preferences": {"goals": ["gymnastics"]}})
     out.append({"age": 31, "leg_pain": "buttock_thigh", "bilateral_leg_symptoms": True,
