@@ -112,3 +112,11 @@ def test_an_unknown_unsure_flag_is_refused() -> None:
     with pytest.raises(pydantic.ValidationError) as info:
         backrx.Profile.model_validate(base_profile(red_flags_unsure=["maybe_cancer"]))
     assert info.value.errors()[0]["loc"][0] == "red_flags_unsure"
+
+
+def test_explain_shows_the_clinician_warnings(rules: backrx.RuleSet) -> None:
+    """explain() (the clinician view) lists each warning with its code and rules; the handout does not."""
+    rec = rules.recommend(base_profile(red_flags_unsure=["iv_drug_use"]))
+    text = rec.explain()
+    assert "unsure-red-flag" in text and "triage.unsure.iv-drug-use" in text
+    assert "unsure-red-flag" not in rec.to_markdown()

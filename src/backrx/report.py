@@ -33,6 +33,10 @@ def explain(rec: Recommendation) -> str:
         f"Stage: {c.stage}. Pathways: {', '.join(_words(p) for p in c.pathways) or 'none'}. "
         f"STarT Back risk: {risk}."
     )
+    if rec.warnings:
+        lines.append("")
+        lines.append("For the clinician:")
+        lines.extend(f"  ! {n.code}: {n.message} ({', '.join(n.rule_ids)})" for n in rec.warnings)
     if rec.rationale:
         lines.append("")
         lines.append("Why:")
