@@ -347,6 +347,7 @@ def _cluster_corners() -> list[dict[str, Any]]:
                                                         "sitting_hours_per_day": 9.0}})
     out.append({"mobility": "walking_aid"})
     out.append({"age": 80, "history": {"falls_last_year": 2}, "onset": "gradual"})
+    out.append({"age": 80, "duration_weeks": 1.0, "history": {"falls_last_year": 1}, "onset": "gradual"})
     out.append({"directional_preference": "extension",
                 "findings": {"worse_with": ["bending_backward"], "eases_with": ["bending_forward"]}})
     out.append({"directional_preference": "flexion", "findings": {"worse_with": ["bending_forward"]}})
