@@ -253,6 +253,8 @@ def _check_wording(rules: backrx.RuleSet, rec: backrx.Recommendation) -> None:
         found = [name for name, phrase in phrases.items() if phrase in low]
         assert len(found) == 1, reason
         assert RANK[found[0]] >= RANK[tier], reason  # no reason is more urgent than the header
+        if rec.outcome == "refer":
+            assert found[0] != "routine", reason  # "the program can continue" under a referral
         assert not [bad for bad in tiers.avoid if bad.lower() in low], reason
         said.append(found[0])
     assert said[0] == tier  # the reasons open with the header's tier
