@@ -401,6 +401,10 @@ VOCABULARY_TARGETS: tuple[str, ...] = (
     *(f"goal: {v}" for v in get_args(_p.Goal)),
     *(f"posture: {v}" for v in get_args(_p.Posture)),
     "history: osteoporosis",
+    *(f"mobility: {v}" for v in get_args(_p.Mobility)),
+    *(f"onset: {v}" for v in get_args(_p.Onset)),
+    *(f"symptom_trend: {v}" for v in get_args(_p.Trend)),
+    "red flags unsure: some", "history: pregnant", "history: pelvic girdle pain",
 )
 
 
@@ -498,8 +502,19 @@ def vocabulary_events(profile: Mapping[str, Any]) -> list[str]:
                            ("goals", "goal")):
             out += [f"{label}: {v}" for v in prefs.get(key) or ()]
     out += [f"posture: {v}" for v in f.get("posture") or ()]
-    if (profile.get("history") or {}).get("osteoporosis") is True:
+    history = profile.get("history") or {}
+    if history.get("osteoporosis") is True:
         out.append("history: osteoporosis")
+    if history.get("pregnant") is True or history.get("pregnancy_weeks") is not None:
+        out.append("history: pregnant")
+    if history.get("pelvic_girdle_pain") is True:
+        out.append("history: pelvic girdle pain")
+    out.append(f"mobility: {profile.get('mobility', 'independent')}")
+    for key in ("onset", "symptom_trend"):
+        if profile.get(key) is not None:
+            out.append(f"{key}: {profile[key]}")
+    if profile.get("red_flags_unsure"):
+        out.append("red flags unsure: some")
     return out
 
 
