@@ -549,3 +549,11 @@ def test_the_markdown_handout_escapes_text_from_the_pack(pack_copy: Path) -> Non
     assert "<img" not in md and "[click](javascript" not in md and "**bold**" not in md
     assert not any(line.startswith("# Injected") for line in md.splitlines())
     assert "&lt;img src=x onerror=alert(1)&gt;" in md
+
+
+def test_a_repeated_json_key_is_refused_in_a_fhir_resource() -> None:
+    """A FHIR resource given as JSON text with a repeated key is refused, naming the key."""
+    from backrx.questionnaire_response import _as_data
+
+    with pytest.raises(ValidationError, match="appears twice"):
+        _as_data('{"resourceType": "QuestionnaireResponse", "item": [], "item": []}', "QuestionnaireResponse")

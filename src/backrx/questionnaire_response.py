@@ -8,7 +8,6 @@ has to R4) checks the structure; backrx checks the answers against its Questionn
 from __future__ import annotations
 
 import datetime
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
@@ -17,6 +16,7 @@ from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from backrx._fhir import CONDITION_CLINICAL, CONDITION_VERIFICATION, RED_FLAG_SYSTEM, models
+from backrx._input import loads
 from backrx.profile import RED_FLAGS, Profile
 from backrx.questionnaire import (
     NO_RED_FLAGS,
@@ -61,7 +61,7 @@ def _named(loc: Sequence[str | int], data: Any) -> tuple[str | int, ...]:
 def _as_data(resource: Any, what: str) -> Any:
     if isinstance(resource, (str, bytes, bytearray)):
         try:
-            return json.loads(resource)
+            return loads(resource)  # a key given twice is refused, not overwritten
         except ValueError as exc:
             _raise(what, [_error("fhir-json", f"not valid JSON: {exc}", (), str(resource)[:80])])
     dump = getattr(resource, "model_dump", None)
