@@ -557,3 +557,11 @@ def test_a_repeated_json_key_is_refused_in_a_fhir_resource() -> None:
 
     with pytest.raises(ValidationError, match="appears twice"):
         _as_data('{"resourceType": "QuestionnaireResponse", "item": [], "item": []}', "QuestionnaireResponse")
+
+
+def test_the_markdown_report_keeps_pack_text_on_one_line() -> None:
+    """The render package's Markdown filter escapes markup and folds line breaks of pack text."""
+    from backrx.render import _md_escape
+
+    text = _md_escape("Walk\n===\n- extra item\n> quote <b>x</b> [a](javascript:x)")
+    assert "\n" not in text and "<b>" not in text and "[a]" not in text
