@@ -108,8 +108,13 @@ def _read_profile(name: str) -> Profile:
 
     if name != "-":
         return load_profile(name)
+    from backrx._input import MAX_INPUT_BYTES
+
+    text = sys.stdin.read(MAX_INPUT_BYTES + 1)
+    if len(text) > MAX_INPUT_BYTES:
+        raise ValueError(f"<stdin>: the profile is longer than {MAX_INPUT_BYTES} characters")
     try:
-        data = load_plain(sys.stdin.read(), "<stdin>")
+        data = load_plain(text, "<stdin>")
     except YamlError as exc:
         raise ValueError(str(exc)) from None
     return Profile.model_validate(data)
@@ -159,9 +164,38 @@ def _example(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Exit statuses (docs/index.md): 0 done; 1 the rule pack has problems; 2 invalid input, or a
+#: file that cannot be read; 3 anything else (an engine failure, out of memory, a bug);
+#: 130 interrupted. A failure is reported on stderr, never as a traceback.
+EXIT_RULES, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 1, 2, 3, 130
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[:limit] + " ..."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
+    """Run the command line; return the exit status. Every failure becomes a message on stderr
+    and an exit status, never a traceback."""
     args = _parser().parse_args(argv)
+    try:
+        return _main(args)
+    except KeyboardInterrupt:
+        sys.stderr.write("backrx: interrupted\n")
+        return EXIT_INTERRUPTED
+    except RecursionError:
+        sys.stderr.write("backrx: the input is nested too deeply\n")
+        return EXIT_INPUT
+    except MemoryError:
+        sys.stderr.write("backrx: out of memory\n")
+        return EXIT_INTERNAL
+    except Exception as exc:  # the last line of defence: no traceback reaches the user
+        sys.stderr.write(f"backrx: internal error ({type(exc).__name__}): {_one_line(str(exc))}\n")
+        return EXIT_INTERNAL
+
+
+def _main(args: argparse.Namespace) -> int:
     out = sys.stdout
     try:
         if args.command == "recommend":
@@ -175,11 +209,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "adjust":
             from pathlib import Path
 
+            from backrx._input import loads, read_text
             from backrx.adjust import adjust
             from backrx.feedback import load_feedback
             from backrx.ruleset import load_rules
 
-            rec = Recommendation.model_validate_json(Path(args.recommendation).read_text(encoding="utf-8"))
+            text = read_text(Path(args.recommendation))  # a regular file, at most 5 MB
+            loads(text, args.recommendation)  # refuses a repeated key, naming it
+            rec = Recommendation.model_validate_json(text)
             pack = load_rules(args.rules) if args.rules else None
             _write(adjust(rec, load_feedback(args.feedback), rules=pack), args.format, args, pack)
             return 0
@@ -215,9 +252,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         sys.stderr.write(f"invalid input:\n{exc}\n")
         return 2
-    except (OSError, ValueError, EngineError, FhirUnavailableError) as exc:
-        sys.stderr.write(f"backrx: {exc}\n")
-        return 2
+    except EngineError as exc:
+        sys.stderr.write(f"backrx: {_one_line(str(exc))}\n")
+        return EXIT_INTERNAL
+    except OSError as exc:
+        name = f"{exc.filename}: " if exc.filename else ""
+        sys.stderr.write(f"backrx: {name}{exc.strerror or _one_line(str(exc))}\n")
+        return EXIT_INPUT
+    except (ValueError, FhirUnavailableError) as exc:
+        sys.stderr.write(f"backrx: {_one_line(str(exc))}\n")
+        return EXIT_INPUT
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backrx._input import SHOW_INPUT_IN_ERRORS
 from backrx.feedback import Feedback
 from backrx.profile import Profile
 
@@ -20,7 +21,7 @@ MatchedValue = bool | int | float | str | list[str] | None
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=not SHOW_INPUT_IN_ERRORS)
 
 
 class Exercise(_Out):
