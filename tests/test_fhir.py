@@ -385,6 +385,8 @@ def test_bad_resources_raise_validation_errors() -> None:
     assert "resourceType" in str(_error_of({"resourceType": "Patient"}))
     assert "Patient" in str(_error_of({"resourceType": "Patient"}))
     assert "JSON" in str(_error_of("{not json"))
+    repeated = json.dumps(_response())[:-1] + ', "status": "completed"}'  # a key given twice
+    assert "status" in str(_error_of(repeated))
     assert "in-progress" in str(_error_of(_response(status="in-progress")))
     unscreened = _response()
     unscreened["item"] = [i for i in unscreened["item"] if i["linkId"] != "red_flags"]

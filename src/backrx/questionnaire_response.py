@@ -8,7 +8,6 @@ has to R4) checks the structure; backrx checks the answers against its Questionn
 from __future__ import annotations
 
 import datetime
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
@@ -17,6 +16,7 @@ from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from backrx._fhir import CONDITION_CLINICAL, CONDITION_VERIFICATION, RED_FLAG_SYSTEM, models
+from backrx._input import MAX_INPUT_BYTES, loads
 from backrx.profile import RED_FLAGS, Profile
 from backrx.questionnaire import (
     NO_RED_FLAGS,
@@ -60,8 +60,12 @@ def _named(loc: Sequence[str | int], data: Any) -> tuple[str | int, ...]:
 
 def _as_data(resource: Any, what: str) -> Any:
     if isinstance(resource, (str, bytes, bytearray)):
+        if len(resource) > MAX_INPUT_BYTES:
+            _raise(what, [_error("fhir-json", f"the document is larger than {MAX_INPUT_BYTES} bytes",
+                                 (), len(resource))])
         try:
-            return json.loads(resource)
+            # A repeated key is refused, naming it: keeping the last one could drop an answer.
+            return loads(resource)
         except ValueError as exc:
             _raise(what, [_error("fhir-json", f"not valid JSON: {exc}", (), str(resource)[:80])])
     dump = getattr(resource, "model_dump", None)
