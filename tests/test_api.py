@@ -37,6 +37,7 @@ def test_all_is_pinned() -> None:
         "RulesetInfo",
         "__version__",
         "adjust",
+        "batch",
         "from_fhir",
         "load_feedback",
         "load_profile",

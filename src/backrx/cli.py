@@ -68,6 +68,29 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a rule pack; exit 1 listing every problem")
     check.add_argument("dir", nargs="?", help="rule pack folder (default: the bundled pack)")
 
+    bat = sub.add_parser("batch", help="run many profiles (.jsonl .json .csv .parquet) to a result "
+                         "table (.parquet or .jsonl); invalid rows get an error code")
+    bat.add_argument("input", help="profiles: .jsonl, .json (a list), .csv or .parquet")
+    bat.add_argument("output", help="results: .parquet (needs pyarrow) or .jsonl")
+    bat.add_argument("--rules", metavar="DIR", help="rule pack folder (default: the bundled pack)")
+    bat.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    bat.add_argument("--id-field", metavar="NAME", help="a field of each profile that identifies it")
+    bat.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                     help="show a progress bar (default: when stderr is a terminal; needs tqdm)")
+
+    dif = sub.add_parser("diff", help="which profiles two pack versions treat differently, and why")
+    dif.add_argument("old", help="the old rule pack folder")
+    dif.add_argument("new", help="the new rule pack folder")
+    cohort = dif.add_mutually_exclusive_group()
+    cohort.add_argument("--profiles", metavar="FILE", help="profiles (.jsonl .json .csv .parquet)")
+    cohort.add_argument("--generated", type=int, metavar="N",
+                        help="N synthetic profiles (default 2000 when no --profiles)")
+    dif.add_argument("--seed", type=int, default=0, help="seed of the synthetic profiles (default 0)")
+    dif.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    dif.add_argument("--id-field", metavar="NAME", help="a field of each profile that identifies it")
+    dif.add_argument("--examples", type=int, default=3, help="examples per group (default 3)")
+    dif.add_argument("--format", choices=("text", "json"), default="text")
+
     schema = sub.add_parser("schema", help="print JSON Schemas (Profile, Recommendation, rule file)")
     schema.add_argument("which", nargs="?", default="all",
                         choices=("all", "profile", "recommendation", "rules", "vocabulary",
@@ -235,6 +258,14 @@ def _main(args: argparse.Namespace) -> int:
             return 0 if report.ok else 1
         if args.command == "check":
             return _check(args.dir)
+        if args.command == "batch":
+            from backrx._batch_cli import batch_command
+
+            return batch_command(args)
+        if args.command == "diff":
+            from backrx._batch_cli import diff_command
+
+            return diff_command(args)
         if args.which == "questionnaire":
             from backrx.questionnaire import questionnaire
 
@@ -259,7 +290,10 @@ def _main(args: argparse.Namespace) -> int:
         name = f"{exc.filename}: " if exc.filename else ""
         sys.stderr.write(f"backrx: {name}{exc.strerror or _one_line(str(exc))}\n")
         return EXIT_INPUT
-    except (ValueError, FhirUnavailableError) as exc:
+    except FhirUnavailableError as exc:
+        sys.stderr.write(f"backrx: {_one_line(str(exc))}\n")
+        return EXIT_INPUT
+    except ValueError as exc:
         sys.stderr.write(f"backrx: {_one_line(str(exc))}\n")
         return EXIT_INPUT
 

@@ -66,6 +66,9 @@ Equipment = Literal[
 Enjoys = Literal[
     "walking", "cycling", "swimming", "yoga", "pilates", "tai_chi", "resistance_training"
 ]
+Onset = Literal["sudden", "gradual"]
+Trend = Literal["improving", "stable", "worsening"]
+Mobility = Literal["independent", "walking_aid", "wheelchair"]
 Goal = Literal[
     "running",
     "tennis",
@@ -148,6 +151,18 @@ class Findings(_Model):
     eases_with: list[Activity] | None = None
     worse_with: list[Activity] | None = None
     posture: list[Posture] | None = None
+    night_pain: bool | None = Field(
+        default=None, description="Pain that is worse at night or when lying down.")
+    nothing_eases: bool | None = Field(
+        default=None, description="No position, movement or rest eases the pain (non-mechanical).")
+    weakness: bool | None = Field(
+        default=None, description="Muscle weakness in a leg or arm on examination or report.")
+    sensory_loss: bool | None = Field(
+        default=None, description="Numbness or altered feeling in a leg, arm or the trunk.")
+    difficulty_walking: bool | None = Field(
+        default=None, description="New difficulty walking (unsteady, legs giving way), not pain alone.")
+    sexual_dysfunction: bool | None = Field(
+        default=None, description="A new change in sexual function or genital feeling.")
 
 
 class History(_Model):
@@ -157,6 +172,21 @@ class History(_Model):
     recent_spinal_surgery_weeks: Annotated[float, Field(ge=0, le=520)] | None = None
     pregnant: bool | None = None
     long_term_corticosteroids: bool | None = None
+    pregnancy_weeks: Annotated[float, Field(ge=0, le=45)] | None = Field(
+        default=None, description="Weeks of pregnancy now; implies pregnant.")
+    postpartum_weeks: Annotated[float, Field(ge=0, le=520)] | None = Field(
+        default=None, description="Weeks since giving birth.")
+    pelvic_girdle_pain: bool | None = Field(
+        default=None, description="Pain at the back of the pelvis or the pubic joint (pregnancy-related).")
+    falls_last_year: Annotated[int, Field(ge=0, le=100)] | None = Field(
+        default=None, description="Number of falls in the last 12 months.")
+
+    @model_validator(mode="after")
+    def _pregnancy_agrees(self) -> History:
+        if self.pregnant is False and self.pregnancy_weeks is not None:
+            raise PydanticCustomError(
+                "pregnancy-mismatch", "pregnancy_weeks is given but pregnant is false")
+        return self
 
 
 class StartBack(_Model):
@@ -246,6 +276,14 @@ class Profile(_Model):
     red_flags: list[RedFlag] = Field(
         description="Red flags present. [] means screened and none present; required."
     )
+    red_flags_unsure: list[RedFlag] = Field(
+        default_factory=list,
+        description="Red flags the person was unsure about; each is followed up, never read as no.",
+    )
+    onset: Onset | None = Field(default=None, description="How this episode began.")
+    symptom_trend: Trend | None = Field(
+        default=None, description="How the symptoms are changing now; absent means not asked.")
+    mobility: Mobility = Field(default="independent", description="How the person gets about.")
     findings: Findings | None = None
     history: History | None = None
     startback: StartBack | None = None

@@ -142,6 +142,10 @@ class Referral(_Out):
     urgency: Literal["emergency", "urgent", "routine"]
     reasons: list[str]
     rule_ids: list[str]
+    header: str | None = Field(
+        default=None, description="the tier's one wording (the pack's urgency.yaml), e.g. for a heading")
+    title: str | None = Field(
+        default=None, description="the handout title when this referral replaces the program")
 
 
 class Notice(_Out):

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 
-from backrx.recommendation import Recommendation
+from backrx.recommendation import Recommendation, Referral
 
-_URGENCY = {
-    "emergency": "EMERGENCY: seek care today, at an emergency department",
-    "urgent": "URGENT: see a doctor within a day or two, before starting this program",
-    "routine": "ROUTINE: ask for a specialist referral; the program can go on meanwhile",
-}
+
+def _header(referral: Referral) -> str:
+    """The tier's wording from the pack (urgency.yaml); a pack without it shows the tier's name."""
+    return referral.header or f"{referral.urgency.upper()} referral"
 
 
 def _words(value: str) -> str:
@@ -26,13 +25,20 @@ def explain(rec: Recommendation) -> str:
     else:
         lines.append("Outcome: an exercise program.")
     if rec.referral is not None:
-        lines.append(f"Referral: {_URGENCY[rec.referral.urgency]}.")
+        lines.append(f"Referral: {_header(rec.referral)}.")
         lines.extend(f"  - {reason}" for reason in rec.referral.reasons)
-    risk = c.startback_risk or "not determined (the STarT Back screen is missing or incomplete)"
+    risk: str = c.startback_risk or "not determined (the STarT Back screen is missing or incomplete)"
+    screen = rec.profile.startback if rec.profile is not None else None
+    if c.startback_risk and screen is not None and screen.complete:
+        risk += f" (total {screen.total} of 9, psychosocial subscale {screen.psychosocial} of 5)"
     lines.append(
         f"Stage: {c.stage}. Pathways: {', '.join(_words(p) for p in c.pathways) or 'none'}. "
         f"STarT Back risk: {risk}."
     )
+    if rec.warnings:
+        lines.append("")
+        lines.append("For the clinician:")
+        lines.extend(f"  ! {n.code}: {n.message} ({', '.join(n.rule_ids)})" for n in rec.warnings)
     if rec.rationale:
         lines.append("")
         lines.append("Why:")
@@ -102,16 +108,18 @@ def _link(url: str) -> str:
 
 def handout(rec: Recommendation) -> str:
     """A Markdown handout the person can follow."""
-    out: list[str] = ["# Your back exercise plan", ""]
+    referred = rec.outcome == "refer" and rec.referral is not None
+    title = (rec.referral.title if rec.referral is not None else None) or "Please seek medical care first"
+    out: list[str] = [f"# {_md(title)}" if referred else "# Your back exercise plan", ""]
     if rec.outcome == "refer":
         assert rec.referral is not None
-        out += ["## Please seek medical care first", "", f"**{_URGENCY[rec.referral.urgency]}.**", ""]
+        out += [f"**{_md(_header(rec.referral))}.**", ""]
         out += [f"- {_md(reason)}" for reason in rec.referral.reasons]
         out += ["", "Exercise is not recommended until a clinician has seen you.", ""]
     else:
         assert rec.program is not None
         if rec.referral is not None:
-            out += ["## A referral to arrange", "", f"{_URGENCY[rec.referral.urgency]}.", ""]
+            out += ["## A referral to arrange", "", f"{_md(_header(rec.referral))}.", ""]
             out += [f"- {_md(reason)}" for reason in rec.referral.reasons]
             out.append("")
         out += ["## Why this plan", ""]

@@ -48,6 +48,8 @@ from backrx.condition import (
 )
 from backrx.errors import Problem, RuleError
 from backrx.profile import EQUIPMENT, RED_FLAGS, SETTINGS
+from backrx.tiers import FILE as TIERS_FILE
+from backrx.tiers import Tiers, check_wording, read_tiers
 from backrx.vocabulary import (
     ADJUST_FIELDS,
     CATEGORIES,
@@ -264,6 +266,7 @@ class Pack:
     derived: dict[str, FieldSpec] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)  # text.yaml: report words, by key
     locales: dict[str, dict[str, str]] = field(default_factory=dict)  # locales/<lang>.yaml, flattened
+    tiers: Tiers | None = None  # urgency.yaml: one wording per urgency tier (optional)
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -1340,8 +1343,9 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
     # Rule files: first every file's layer and derived names, then the rules themselves.
     derived: dict[str, tuple[str, FieldSpec]] = {}
     rule_files: list[tuple[_Ctx, str, list[tuple[Any, str]]]] = []
+    tiers = read_tiers(docs[TIERS_FILE], problems) if TIERS_FILE in docs else None
     for fname, doc in docs.items():
-        if fname in REQUIRED_FILES or fname in TEXT_FILES:
+        if fname in REQUIRED_FILES or fname in TEXT_FILES or fname == TIERS_FILE:
             continue
         ctx = _Ctx(problems, fname)
         found = _read_rule_file(ctx, doc, known, derived)
@@ -1414,6 +1418,24 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
         problems.append(Problem("", None, None, "red-flag-without-referral",
                                 f"no triage rule refers for {', '.join(missing)}: every red flag must "
                                 "lead to a referral"))
+    # An unsure answer is not a "no": each code in red_flags_unsure must be able to refer too.
+    unsure = {t.value for r in referring for t in _tests(r.when)
+              if t.field == "red_flags_unsure" and t.op == "contains"}
+    missing_unsure = [code for code in RED_FLAGS if code not in unsure]
+    if missing_unsure and "triage" not in {p.rule_id.split(".")[0] for p in problems if p.rule_id}:
+        problems.append(Problem("", None, None, "unsure-red-flag-without-referral",
+                                f"no triage rule refers when the person is unsure of "
+                                f"{', '.join(missing_unsure)}: an unsure answer must lead to a review"))
+    if tiers is not None:
+        wording: list[tuple[str, int, str, str | None, str, str]] = []
+        for layer_rules in by_layer.values():
+            for rule in layer_rules:
+                if rule.then.refer is not None:
+                    wording.append((rule.file, rule.line, rule.id, rule.then.refer.urgency, "then.refer.reason",
+                                  rule.then.refer.reason))
+                wording += [(rule.file, rule.line, rule.id, None, "then.safety_net", line)
+                          for line in rule.then.safety_net]
+        check_wording(tiers, wording, problems)
 
     from backrx.texts import read_texts
 
@@ -1432,4 +1454,4 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
     )
     return Pack(name, version, description, digest_of(root, contents), str(root), layers,
                 {eid: entry for eid, (entry, _, _) in catalog.items()}, sources, tuple(phases),
-                {path: spec for path, (_, spec) in derived.items()}, texts, locales)
+                {path: spec for path, (_, spec) in derived.items()}, texts, locales, tiers)
