@@ -423,6 +423,18 @@ def test_conditions_add_red_flags_that_refer() -> None:
     assert "conditions" in str(_error_of(_response(), conditions=[{"resourceType": "Observation"}]))
 
 
+@pytest.mark.skipif("red_flags_unsure" not in backrx.Profile.model_fields, reason="no red_flags_unsure here")
+def test_suspected_red_flag_conditions_are_unsure_flags_that_still_refer() -> None:
+    """A provisional red-flag Condition is an unsure flag, still referred; if unscreened it is present."""
+    suspected = [_condition("saddle_anaesthesia", verification="provisional")]
+    profile = backrx.from_fhir(_response(), conditions=suspected)
+    assert profile.red_flags == [] and profile.red_flags_unsure == ["saddle_anaesthesia"]
+    assert backrx.recommend(profile).referral is not None
+    unscreened = _response()
+    unscreened["item"] = [i for i in unscreened["item"] if i["linkId"] != "red_flags"]
+    assert backrx.from_fhir(unscreened, conditions=suspected).red_flags == ["saddle_anaesthesia"]
+
+
 def test_import_backrx_does_not_import_fhir_resources() -> None:
     """`import backrx` (and recommend) works without touching fhir.resources."""
     code = ("import sys, backrx; backrx.recommend(" + repr(base_profile()) + "); "
