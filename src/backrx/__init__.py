@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from backrx.adjust import adjust, replay
     from backrx.errors import EngineError, FeedbackError, Problem, RuleError
     from backrx.feedback import ExerciseResponse, Feedback, load_feedback
+    from backrx.fhir import FhirUnavailableError, from_fhir
     from backrx.profile import Profile, load_profile
     from backrx.recommendation import (
         AdjustmentRound,
@@ -52,6 +53,8 @@ _HOMES: dict[str, str] = {
     "ExerciseResponse": "backrx.feedback",
     "Feedback": "backrx.feedback",
     "load_feedback": "backrx.feedback",
+    "FhirUnavailableError": "backrx.fhir",  # backrx.fhir imports fhir.resources only when called
+    "from_fhir": "backrx.fhir",
     "Profile": "backrx.profile",
     "load_profile": "backrx.profile",
     **dict.fromkeys(
@@ -107,6 +110,7 @@ __all__ = [
     "ExerciseResponse",
     "Feedback",
     "FeedbackError",
+    "FhirUnavailableError",
     "Firing",
     "Notice",
     "Phase",
@@ -123,6 +127,7 @@ __all__ = [
     "__version__",
     "adjust",
     "batch",
+    "from_fhir",
     "load_feedback",
     "load_profile",
     "load_rules",

@@ -10,7 +10,7 @@ from typing import Any
 
 from backrx._engine import EngineName, make_engine
 from backrx._transport import PackContent, capture, refuse_changed, restore
-from backrx.decision import Decision, decide, notices
+from backrx.decision import Decision, decide, notices, referral_data, tiers_of_reasons
 from backrx.facts import profile_values
 from backrx.planner import plan_data
 from backrx.profile import Profile
@@ -194,9 +194,20 @@ class RuleSet:
         """Assemble the result as plain data and validate it once, in one pass."""
         pack = self._pack
         referral = None
+        deferred: list[tuple[str, str, str]] = []
         if decision.urgency is not None:
-            referral = {"urgency": decision.urgency, "reasons": list(decision.referral_reasons),
-                        "rule_ids": list(decision.referral_rules)}
+            tier_of = tiers_of_reasons(f.rule for f in decision.fired)
+            reasons, rule_ids = list(decision.referral_reasons), list(decision.referral_rules)
+            if decision.refers:
+                # A routine reason says the program continues; under a referral that replaces the
+                # program it would contradict the header, so it stays in the trace only.
+                reasons = [r for r in reasons if tier_of.get(r) != "routine"]
+                routine = {f.rule.id for f in decision.fired
+                           if f.rule.then.refer is not None and f.rule.then.refer.urgency == "routine"}
+                rule_ids = [r for r in rule_ids if r not in routine]
+                deferred = [("routine-referral-deferred", f.rule.then.refer.reason, f.rule.id)
+                            for f in decision.fired if f.rule.id in routine and f.rule.then.refer]
+            referral = referral_data(pack, decision.urgency, reasons, rule_ids, tier_of)
         program = None if decision.refers else plan_data(pack, profile, decision)
         trace = [
             {"rule_id": f.rule.id, "layer": f.rule.layer, "title": f.rule.title,
@@ -225,7 +236,7 @@ class RuleSet:
                                "startback_risk": decision.risk},
             "rationale": rationale,
             "safety_net": list(decision.safety_net),
-            "warnings": notices(decision.warnings),
+            "warnings": notices([*decision.warnings, *deferred]),
             "trace": trace,
             "references": references,
             "ruleset": self._info,
