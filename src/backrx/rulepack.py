@@ -1431,8 +1431,8 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
         for layer_rules in by_layer.values():
             for rule in layer_rules:
                 if rule.then.refer is not None:
-                    wording.append((rule.file, rule.line, rule.id, rule.then.refer.urgency, "then.refer.reason",
-                                  rule.then.refer.reason))
+                    wording.append((rule.file, rule.line, rule.id, rule.then.refer.urgency,
+                                    "then.refer.reason", rule.then.refer.reason))
                 wording += [(rule.file, rule.line, rule.id, None, "then.safety_net", line)
                           for line in rule.then.safety_net]
         check_wording(tiers, wording, problems)
