@@ -248,7 +248,8 @@ def test_diff_blames_an_added_rule(pack_copy: Path) -> None:
     shutil.copytree(pack_copy, new)
     (new / "extra.yaml").write_text(
         "layer: triage\nrules:\n  - id: triage.test.very-old\n    title: Test rule\n"
-        "    when: {age: {gte: 90}}\n    then: {refer: {urgency: urgent, reason: See a doctor today (test rule).}}\n"
+        "    when: {age: {gte: 90}}\n"
+        "    then: {refer: {urgency: urgent, reason: See a doctor today (test rule).}}\n"
         "    rationale: A test rule.\n    sources: [hill-2008]\n", encoding="utf-8")
     profiles = [base_profile(age=a) for a in (40, 89, 90, 95)]
     report = batch.diff(pack_copy, new, profiles)
