@@ -54,7 +54,7 @@ Check = Callable[[RuleSet, dict[str, Any], Recommendation], "str | None"]
 SkipCheck = Callable[[RuleSet], "str | None"]
 Status = Literal["holds", "violated", "skipped"]
 
-_ID = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*(?:\.[a-z0-9]+(?:[-_][a-z0-9]+)*)+$")
+_ID = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*(?:\.[a-z0-9]+(?:[-_][a-z0-9]+)*)+\Z")
 
 #: Red flags that must always give an emergency referral (possible cauda equina, major trauma).
 EMERGENCY_SIGNS: tuple[str, ...] = (

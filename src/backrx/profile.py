@@ -7,13 +7,17 @@ vocabularies declared here.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
+
+from backrx._input import SHOW_INPUT_IN_ERRORS, loads, read_text, refuse_duplicate_keys
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 Stage = Literal["acute", "subacute", "chronic"]
 PainSite = Literal["lower", "middle", "upper"]
@@ -87,7 +91,12 @@ GYM_EQUIPMENT: frozenset[str] = frozenset(EQUIPMENT)
 ACUTE_BEFORE_WEEKS = 4.0
 CHRONIC_FROM_WEEKS = 12.0
 
-_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True,
+                     hide_input_in_errors=not SHOW_INPUT_IN_ERRORS)
+
+#: The longest list any input model accepts (before duplicates are dropped). Every closed
+#: vocabulary is far shorter; the cap keeps a hostile list from costing memory and a huge error.
+MAX_LIST_ITEMS = 200
 
 
 def _unique(values: list[Any]) -> list[Any]:
@@ -100,6 +109,24 @@ def _unique(values: list[Any]) -> list[Any]:
 
 class _Model(BaseModel):
     model_config = _STRICT
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cap_lists(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if isinstance(value, (list, tuple)) and len(value) > MAX_LIST_ITEMS:
+                    raise PydanticCustomError(
+                        "too_long", "{field} has {count} items; at most {limit} are accepted",
+                        {"field": str(key)[:80], "count": len(value), "limit": MAX_LIST_ITEMS})
+        return data
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
+        """Validate a JSON document; a key given twice in one object is refused, naming the key
+        (pydantic alone would keep the last one, and a repeated ``red_flags`` could erase a flag)."""
+        refuse_duplicate_keys(json_data, cls.__name__)
+        return super().model_validate_json(json_data, **kwargs)
 
     @model_validator(mode="after")
     def _dedupe_lists(self) -> _Model:
@@ -306,9 +333,9 @@ def read_document(path: str | os.PathLike[str]) -> Any:
     from backrx._yaml import YamlError, load_plain
 
     file = Path(path)
-    text = file.read_text(encoding="utf-8")
+    text = read_text(file)  # a regular file only, at most MAX_INPUT_BYTES
     if file.suffix.lower() == ".json":
-        return json.loads(text)
+        return loads(text, str(file))  # a repeated key is refused, not silently overwritten
     try:
         return load_plain(text, str(file))
     except YamlError as exc:
@@ -319,7 +346,8 @@ def load_profile(path: str | os.PathLike[str]) -> Profile:
     """Load and validate a profile from a YAML or JSON file.
 
     Raises ``OSError`` when the file cannot be read, ``ValueError`` when it is not
-    valid YAML/JSON, and ``pydantic.ValidationError`` when the profile is invalid.
+    valid YAML/JSON, repeats a key, is not a regular file or is longer than 5 MB, and
+    ``pydantic.ValidationError`` when the profile is invalid.
     """
     return Profile.model_validate(read_document(path))
 
