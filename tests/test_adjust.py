@@ -263,12 +263,13 @@ def test_a_regression_never_raises_a_part_of_the_dose(rules: backrx.RuleSet) -> 
     rec = rules.recommend(base_profile(directional_preference="flexion", duration_weeks=10))
     assert rec.program is not None
     before = {p.exercise.id: p for p in rec.program.phase_now.prescriptions}
-    assert "single-knee-to-chest" in before
-    new = backrx.adjust(rec, {"responses": [{"exercise_id": "single-knee-to-chest", "pain_during": 2,
+    assert "double-knee-to-chest" in before
+    new = backrx.adjust(rec, {"responses": [{"exercise_id": "double-knee-to-chest", "pain_during": 2,
                                              "next_day": "worse", "peripheralized": False}]}, rules=rules)
-    change = next(c for c in new.adjustments[-1].changes if c.exercise_id == "single-knee-to-chest")
+    change = next(c for c in new.adjustments[-1].changes if c.exercise_id == "double-knee-to-chest")
     assert change.action == "regress" and change.before is not None and change.after is not None
-    for name in ("sets", "reps", "hold_seconds", "minutes", "sessions_per_week"):
+    assert change.after.exercise.id == "single-knee-to-chest"
+    for name in ("sets", "reps", "hold_seconds", "minutes", "sessions_per_week", "times_per_day"):
         old, now = getattr(change.before.dose, name), getattr(change.after.dose, name)
         assert old is None or now is None or now <= old, name
 

@@ -11,7 +11,7 @@ from typing import Any
 from backrx._engine import EngineName, make_engine
 from backrx.decision import Decision, decide, notices
 from backrx.facts import profile_values
-from backrx.planner import plan_data
+from backrx.planner import plan_with_warnings
 from backrx.profile import Profile
 from backrx.recommendation import Recommendation, RulesetInfo
 from backrx.rulepack import Pack, Rule, read_pack
@@ -123,7 +123,7 @@ class RuleSet:
         if decision.urgency is not None:
             referral = {"urgency": decision.urgency, "reasons": list(decision.referral_reasons),
                         "rule_ids": list(decision.referral_rules)}
-        program = None if decision.refers else plan_data(pack, profile, decision)
+        program, planned = (None, []) if decision.refers else plan_with_warnings(pack, profile, decision)
         trace = [
             {"rule_id": f.rule.id, "layer": f.rule.layer, "title": f.rule.title,
              "rationale": f.rationale, "sources": list(f.rule.sources),
@@ -150,7 +150,7 @@ class RuleSet:
                                "startback_risk": decision.risk},
             "rationale": rationale,
             "safety_net": list(decision.safety_net),
-            "warnings": notices(decision.warnings),
+            "warnings": notices([*decision.warnings, *planned]),
             "trace": trace,
             "references": references,
             "ruleset": self._info,
