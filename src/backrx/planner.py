@@ -24,7 +24,7 @@ from backrx.decision import Decision
 from backrx.planspec import PlannerSpec
 from backrx.profile import GYM_EQUIPMENT, Profile
 from backrx.recommendation import Dose, Exercise, Prescription, Program
-from backrx.rulepack import DOSE_FIELDS, CatalogEntry, Exclude, Pack, Rule
+from backrx.rulepack import DOSE_FIELDS, CatalogEntry, Exclude, Pack, Prescribe, Rule
 from backrx.week import DAYS, Week, day_minutes, is_daily, session_days
 
 MAX_REGRESSIONS = 6
@@ -227,26 +227,44 @@ class _Planner:
         items: list[_Item] = []
         taken: set[str] = set()
         families: set[str] = set()
-        order = 0
-        for spec, rule in self.decision.prescribes:
-            if spec.phase != phase:
-                continue
+        specs = [(i, spec, rule) for i, (spec, rule) in enumerate(self.decision.prescribes)
+                 if spec.phase == phase]
+        # Who gets a movement family first: the pack's fill order (for aerobic options, its aerobic
+        # choice order), then trace order. The output keeps trace order.
+        specs.sort(key=lambda item: (self._spec_rank(item[1]), item[0]))
+        for order, spec, rule in specs:
             count = 0
             for candidate in spec.exercises:
                 if count >= spec.pick:
                     break
                 entry, moved_by, notes = self.fit(candidate, phase)
-                if entry is None or entry.id in taken or entry.pattern in families:
+                if entry is None or entry.id in taken or entry.pattern in families or \
+                        self._linked(entry, taken):
                     continue
                 taken.add(entry.id)
                 families.add(entry.pattern)
                 dose, dose_rules = self.dose_values(entry, phase)
                 role = spec.role or ("advice" if entry.category == "education" and "advice"
                                      in self.spec.fill_order else self.spec.default_role)
-                items.append(_Item(entry, rule, role, order, moved_by, notes, dose, dose_rules))
-                order += 1
+                items.append(_Item(entry, rule, role, order * 100 + count, moved_by, notes, dose,
+                                   dose_rules))
                 count += 1
         return items
+
+    def _spec_rank(self, spec: Prescribe) -> int:
+        role = spec.role or self.spec.default_role
+        if self.pack.exercises[spec.exercises[0]].category == "aerobic":
+            choice = self.spec.aerobic_choice
+            return choice.index(role) if role in choice else len(choice)
+        return self.spec.role_rank(role)
+
+    def _linked(self, entry: CatalogEntry, taken: set[str]) -> bool:
+        """True when the exercise is the easier or harder version of one already chosen: the
+        regression and progression are not a second prescription."""
+        if entry.easier in taken or entry.harder in taken:
+            return True
+        return any(self.pack.exercises[t].easier == entry.id or self.pack.exercises[t].harder == entry.id
+                   for t in taken)
 
     def _rank(self, item: _Item) -> tuple[int, int]:
         return self.spec.role_rank(item.role), item.order

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backrx.recommendation import Recommendation
+from backrx.recommendation import Phase, Prescription, Recommendation
 
 _URGENCY = {
     "emergency": "EMERGENCY: seek care today, at an emergency department",
@@ -13,6 +13,27 @@ _URGENCY = {
 
 def _words(value: str) -> str:
     return value.replace("_", " ")
+
+
+def _dose(p: Prescription) -> str:
+    text = p.dose.describe()
+    return f"{text} (each side)" if p.exercise.per_side and p.exercise.category != "education" else text
+
+
+def _minutes(value: float) -> str:
+    return f"{value:.0f}" if value >= 1 else "<1"
+
+
+def _week_rows(phase: Phase) -> list[tuple[int, str, str]]:
+    """Day, minutes and what to do, for each day of the phase's typical week."""
+    names = {p.exercise.id: p.exercise.name for p in phase.prescriptions}
+    rows = []
+    for day in phase.week:
+        if day.prescriptions:
+            rows.append((day.day, _minutes(day.minutes), ", ".join(names.get(e, e) for e in day.prescriptions)))
+        else:
+            rows.append((day.day, "-", "rest day (keep up your everyday activity)"))
+    return rows
 
 
 def explain(rec: Recommendation) -> str:
@@ -40,9 +61,14 @@ def explain(rec: Recommendation) -> str:
             lines.append("")
             lines.append(f"{phase.name} (weeks {phase.start_week}-{phase.end_week}): {phase.goal}")
             for p in phase.prescriptions:
-                lines.append(f"  * {p.exercise.name}: {p.dose.describe()}")
+                about = f" (about {_minutes(p.minutes)} min a day)" if p.minutes else ""
+                lines.append(f"  * {p.exercise.name}: {_dose(p)}{about}")
                 lines.append(f"      why: {p.rationale}")
                 lines.append(f"      rules: {', '.join(p.rule_ids)}; sources: {', '.join(p.sources)}")
+            if phase.week:
+                lines.append(f"  A typical week (about {_minutes(phase.minutes_per_week)} minutes):")
+                lines.append("    Day  Minutes  What to do")
+                lines.extend(f"    {d:<4} {m:<8} {what}" for d, m, what in _week_rows(phase))
             if phase.progress_when:
                 lines.append("  Move on when: " + "; ".join(phase.progress_when))
         if rec.program.excluded:
@@ -108,8 +134,13 @@ def handout(rec: Recommendation) -> str:
             out += ["| Exercise | How much | Why |", "|---|---|---|"]
             for p in phase.prescriptions:
                 why = p.rationale.replace("|", "/")
-                out.append(f"| {p.exercise.name} | {p.dose.describe()} | {why} |")
+                out.append(f"| {p.exercise.name} | {_dose(p)} | {why} |")
             out.append("")
+            if phase.week:
+                out += [f"**Your week** (about {_minutes(phase.minutes_per_week)} minutes in all; the "
+                        "minutes are estimates)", "", "| Day | Minutes | What to do |", "|---|---|---|"]
+                out += [f"| {d} | {m} | {what} |" for d, m, what in _week_rows(phase)]
+                out.append("")
             out.append("**How to do them**")
             out.append("")
             for p in phase.prescriptions:
