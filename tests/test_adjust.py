@@ -21,7 +21,7 @@ from backrx.testing import profiles
 EXTENSION = base_profile(age=34, duration_weeks=22, leg_pain="buttock_thigh", pain_intensity=5,
                          directional_preference="extension")
 ADJUST_CASE_KEYS = {"outcome", "urgency", "phase", "fired", "not_fired", "actions", "present", "absent",
-                    "dropped", "elimination_testing", "safety_net_contains", "dose"}
+                    "dropped", "elimination_testing", "safety_net_contains", "dose", "warnings"}
 
 
 def _adjust_cases() -> list[Any]:
@@ -75,6 +75,7 @@ def test_golden_adjustment(case: dict[str, Any], rules: backrx.RuleSet) -> None:
         assert rec.program.elimination.testing == expect["elimination_testing"]
     if "safety_net_contains" in expect:
         assert any(expect["safety_net_contains"] in s for s in rec.safety_net)
+    assert set(expect.get("warnings", [])) <= {w.code for w in rec.warnings}
     for exercise_id, dose in expect.get("dose", {}).items():
         p = next(p for p in rec.program.phase_now.prescriptions if p.exercise.id == exercise_id)
         assert p.dose.model_dump(exclude_none=True, exclude={"sessions_per_week"}) == dose

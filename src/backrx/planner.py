@@ -511,6 +511,26 @@ def no_aerobic_notice(pack: Pack) -> tuple[str, str]:
     return pack.planner.no_aerobic.code, pack.planner.no_aerobic.message
 
 
+def keep_aerobic(pack: Pack, profile: Profile, decision: Decision, phase: str,
+                 prescriptions: list[Prescription], had_aerobic: bool, avoid: Collection[str],
+                 stopped: Collection[str]) -> tuple[Prescription | None, str | None]:
+    """For adjust: when a phase that held an aerobic option has none left, the next best one.
+
+    Returns (the replacement or None, the reason to show it with); (None, None) when nothing is
+    missing. A replacement never moves in a ``stopped`` direction or is in ``avoid`` (dropped).
+    When the phase needs one and none fits, returns (None, "") and the caller warns
+    (:func:`no_aerobic_notice`).
+    """
+    assert pack.planner is not None
+    if not had_aerobic or any(p.exercise.category == "aerobic" for p in prescriptions):
+        return None, None
+    barred = set(avoid) | {eid for eid, e in pack.exercises.items() if e.direction in stopped}
+    new = aerobic_replacement(pack, profile, decision, phase, prescriptions, barred)
+    if new is None:
+        return None, ""
+    return new, pack.planner.aerobic_replaced
+
+
 def plan_with_warnings(pack: Pack, profile: Profile,
                        decision: Decision) -> tuple[dict[str, Any], list[tuple[str, str, str]]]:
     """The staged program as plain data, and the planner's warnings (code, message, rule id)."""
