@@ -417,7 +417,7 @@ class _Planner:
         """Warn when even the minimum program overruns, or no aerobic option fits at all."""
         spec = self.spec
         longest = max(week.used.values())
-        if longest > self.minutes + 1e-6:
+        if longest > self.minutes * (1 + spec.margin) + 1e-6:
             day = max(week.used, key=lambda d: week.used[d])
             rules = [i.rule.id for i in kept if day in i.days]
             message = spec.over_budget.message.format(needed=math.ceil(longest), minutes=self.minutes,

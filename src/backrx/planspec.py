@@ -40,6 +40,7 @@ class PlannerSpec:
     minutes_per_session: int
     sessions_per_week: int
     max_items_per_session: int
+    margin: float
     budget_sources: tuple[str, ...]
     fill_order: tuple[str, ...]
     default_role: str
@@ -179,10 +180,12 @@ def read_planner(doc: Any, problems: list[Problem], *, phases: set[str], categor
         return None
     budget = doc["budget"]
     minutes = sessions = cap = 1.0
+    margin = 0.0
     budget_sources: tuple[str, ...] = ()
-    if r.mapping(budget, "budget", ("minutes_per_session", "sessions_per_week", "max_items_per_session",
-                                    "sources"),
-                 ("minutes_per_session", "sessions_per_week", "max_items_per_session", "sources")):
+    keys: tuple[str, ...] = ("minutes_per_session", "sessions_per_week", "max_items_per_session", "margin",
+                             "sources")
+    if r.mapping(budget, "budget", keys, keys):
+        margin = r.number(budget, "margin", "budget", 0, 0.5, whole=False)
         minutes = r.number(budget, "minutes_per_session", "budget", 5, 180)
         sessions = r.number(budget, "sessions_per_week", "budget", 1, 14)
         cap = r.number(budget, "max_items_per_session", "budget", 1, 30)
@@ -221,8 +224,7 @@ def read_planner(doc: Any, problems: list[Problem], *, phases: set[str], categor
                                 r.words(item, "keep_in", here, sorted(phases) or None, required=False)))
     timing = doc["timing"]
     setup, per_rep, between_reps, between_sets = 0.0, {}, {}, {}
-    keys: tuple[str, ...] = ("setup_seconds", "seconds_per_rep", "rest_between_reps_seconds",
-                             "rest_between_sets_seconds")
+    keys = ("setup_seconds", "seconds_per_rep", "rest_between_reps_seconds", "rest_between_sets_seconds")
     if r.mapping(timing, "timing", keys, keys):
         setup = r.number(timing, "setup_seconds", "timing", 0, 600, whole=False)
         per_rep = r.table(timing, "seconds_per_rep", "timing", dose_kinds, 0.5, 60, whole=False)
@@ -250,7 +252,8 @@ def read_planner(doc: Any, problems: list[Problem], *, phases: set[str], categor
     if len(problems) != before:
         return None
     return PlannerSpec(
-        int(minutes), int(sessions), int(cap), budget_sources, fill_order, str(default_role), essential,
+        int(minutes), int(sessions), int(cap), margin, budget_sources, fill_order, str(default_role),
+        essential,
         int(per_phase), choice, share, tuple(elements), setup, per_rep, between_reps, between_sets,
         {k: int(v) for k, v in shortest.items()}, {k: int(v) for k, v in fewest.items()}, non_consecutive,
         left_out, replaced, over, no_aerobic)

@@ -30,7 +30,8 @@ def _week_rows(phase: Phase) -> list[tuple[int, str, str]]:
     rows = []
     for day in phase.week:
         if day.prescriptions:
-            rows.append((day.day, _minutes(day.minutes), ", ".join(names.get(e, e) for e in day.prescriptions)))
+            what = ", ".join(names.get(e, e) for e in day.prescriptions)
+            rows.append((day.day, _minutes(day.minutes), what))
         else:
             rows.append((day.day, "-", "rest day (keep up your everyday activity)"))
     return rows
