@@ -289,6 +289,15 @@ class _Planner:
                 first = min(pool, key=self._aerobic_rank if element.categories == ("aerobic",)
                             else self._rank)
                 first.essential = True
+        # The minimum program never holds more exercises than a session may: the first exercise of
+        # each element keeps its place, and the lowest-ranked other essential work waits its turn.
+        reps = {id(i) for i in items if i.essential and i.entry.category != "education"} - {
+            id(i) for i in items if i.role in spec.essential_roles}
+        essential = sorted((i for i in items if i.essential and i.entry.category != "education"
+                            and id(i) not in reps), key=self._rank)
+        room = max(0, spec.max_items_per_session - len(reps))
+        for item in essential[room:]:
+            item.essential = False
         ordered = sorted(items, key=self._rank)
         # Essential work first (timed work last among it, so it takes what is left), then the rest
         # in fill order, then any further aerobic option.
