@@ -81,6 +81,41 @@ def exercise_data(entry: CatalogEntry) -> Exercise:
     })
 
 
+class _PackCache:
+    """What the planner works out once per pack: minutes of each dose, and variant links."""
+
+    def __init__(self, pack: Pack) -> None:
+        assert pack.planner is not None
+        self.pack = pack  # keeps the id of the pack valid while the cache lives
+        self.spec = pack.planner
+        self.minutes: dict[tuple[str, bool, tuple[tuple[str, int], ...]], float] = {}
+        self.links: dict[str, set[str]] = {eid: set() for eid in pack.exercises}
+        for eid, entry in pack.exercises.items():
+            for other in (entry.easier, entry.harder):
+                if other is not None and other in self.links:
+                    self.links[eid].add(other)
+                    self.links[other].add(eid)
+
+    def day_minutes(self, kind: str, per_side: bool, dose: dict[str, int]) -> float:
+        key = (kind, per_side, tuple(sorted(dose.items())))
+        found = self.minutes.get(key)
+        if found is None:
+            found = self.minutes[key] = day_minutes(self.spec, kind, per_side, dose)
+        return found
+
+
+_CACHES: dict[int, _PackCache] = {}
+
+
+def _cache_of(pack: Pack) -> _PackCache:
+    cache = _CACHES.get(id(pack))
+    if cache is None or cache.pack is not pack:
+        if len(_CACHES) > 64:
+            _CACHES.clear()
+        cache = _CACHES[id(pack)] = _PackCache(pack)
+    return cache
+
+
 @dataclass
 class _Item:
     """A chosen exercise on its way into a phase."""
@@ -108,6 +143,7 @@ class _Planner:
         assert pack.planner is not None
         self.pack = pack
         self.spec: PlannerSpec = pack.planner
+        self.cache = _cache_of(pack)
         self.decision = decision
         prefs = profile.resolved_preferences
         self.settings: set[str] = set(prefs.settings)
@@ -200,7 +236,7 @@ class _Planner:
     def minutes_of(self, entry: CatalogEntry, dose: Dose | dict[str, int]) -> float:
         """Estimated minutes on a day this dose of ``entry`` is done."""
         values = dose.model_dump(exclude_none=True) if isinstance(dose, Dose) else dose
-        return day_minutes(self.spec, entry.dose_kind, entry.per_side, values)
+        return self.cache.day_minutes(entry.dose_kind, entry.per_side, values)
 
     def prescription(self, entry: CatalogEntry, rule: Rule, phase: str, moved_by: list[str],
                      notes: list[str]) -> Prescription:
@@ -261,10 +297,7 @@ class _Planner:
     def _linked(self, entry: CatalogEntry, taken: set[str]) -> bool:
         """True when the exercise is the easier or harder version of one already chosen: the
         regression and progression are not a second prescription."""
-        if entry.easier in taken or entry.harder in taken:
-            return True
-        return any(self.pack.exercises[t].easier == entry.id or self.pack.exercises[t].harder == entry.id
-                   for t in taken)
+        return not self.cache.links[entry.id].isdisjoint(taken)
 
     def _rank(self, item: _Item) -> tuple[int, int]:
         return self.spec.role_rank(item.role), item.order
@@ -353,17 +386,19 @@ class _Planner:
         return min(full, self.spec.shortest_minutes.get(item.entry.category, full))
 
     def _minutes_for(self, item: _Item, minutes: int) -> float:
-        return day_minutes(self.spec, item.entry.dose_kind, item.entry.per_side,
-                           {**item.dose, "minutes": minutes})
+        return self.cache.day_minutes(item.entry.dose_kind, item.entry.per_side,
+                                      {**item.dose, "minutes": minutes})
 
     def _shorten(self, item: _Item, room: float) -> float:
         """Cut a timed dose to the whole minutes that fit in ``room`` (never below its floor)."""
         full = item.dose.get("minutes") or 0
-        best = self._floor(item)
-        for minutes in range(full, best - 1, -1):
-            if self._minutes_for(item, minutes) <= room + 1e-9:
-                best = minutes
-                break
+        floor = self._floor(item)
+        base = self._minutes_for(item, 0)
+        step = self._minutes_for(item, 1) - base  # minutes are linear in the timed part
+        fits = math.floor((room - base) / step + 1e-9) if step > 0 else full
+        best = max(floor, min(full, fits))
+        while best > floor and self._minutes_for(item, best) > room + 1e-9:  # rounding
+            best -= 1
         item.dose = {**item.dose, "minutes": best}
         return self._minutes_for(item, best)
 

@@ -67,6 +67,14 @@ class Week:
         """
         pool = tuple(range(1, DAYS + 1)) if daily else self.sessions
         count = DAYS if daily else min(count, len(pool))
+        if not spaced:  # the days with most room (earliest first on a tie) are the best choice
+            open_days = sorted((d for d in pool if len(self.items[d]) < self.max_items),
+                               key=lambda d: (-self.used[d], d))[:count]
+            if len(open_days) < count:
+                return None
+            if min(self.room(d) for d in open_days) - minutes < -1e-9 and not force:
+                return None
+            return tuple(sorted(open_days))
         best: tuple[float, tuple[int, ...]] | None = None
         for days in combinations(pool, count):
             if spaced and _consecutive(days):
@@ -82,8 +90,16 @@ class Week:
 
     def widest(self, count: int, floor: float, *, spaced: bool) -> tuple[tuple[int, ...], float] | None:
         """The ``count`` session days with the most room, if every one has at least ``floor``."""
+        count = min(count, len(self.sessions))
+        if not spaced:
+            open_days = sorted((d for d in self.sessions if len(self.items[d]) < self.max_items),
+                               key=lambda d: (-self.used[d], d))[:count]
+            if len(open_days) < count:
+                return None
+            room = min(self.room(d) for d in open_days)
+            return (tuple(sorted(open_days)), room) if room + 1e-9 >= floor else None
         best: tuple[float, tuple[int, ...]] | None = None
-        for days in combinations(self.sessions, min(count, len(self.sessions))):
+        for days in combinations(self.sessions, count):
             if spaced and _consecutive(days):
                 continue
             if any(len(self.items[d]) >= self.max_items for d in days):
