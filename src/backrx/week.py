@@ -69,7 +69,7 @@ class Week:
         count = DAYS if daily else min(count, len(pool))
         if not spaced:  # the days with most room (earliest first on a tie) are the best choice
             open_days = sorted((d for d in pool if len(self.items[d]) < self.max_items),
-                               key=lambda d: (-self.used[d], d))[:count]
+                               key=lambda d: (self.used[d], d))[:count]
             if len(open_days) < count:
                 return None
             if min(self.room(d) for d in open_days) - minutes < -1e-9 and not force:
@@ -93,7 +93,7 @@ class Week:
         count = min(count, len(self.sessions))
         if not spaced:
             open_days = sorted((d for d in self.sessions if len(self.items[d]) < self.max_items),
-                               key=lambda d: (-self.used[d], d))[:count]
+                               key=lambda d: (self.used[d], d))[:count]
             if len(open_days) < count:
                 return None
             room = min(self.room(d) for d in open_days)
