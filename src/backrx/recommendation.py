@@ -65,7 +65,7 @@ class Dose(_Out):
         if self.hold_seconds:
             parts.append(f"hold {self.hold_seconds} s each")
         if self.minutes:
-            parts.append(f"{self.minutes} minutes")
+            parts.append(f"{self.minutes} minute{'s' if self.minutes != 1 else ''}")
         if self.times_per_day:
             n = self.times_per_day
             parts.append(f"{n} time{'s' if n != 1 else ''} a day, spread through the day")
