@@ -449,6 +449,9 @@ class _Planner:
         for data, item in zip(chosen, kept, strict=True):
             if item.days:
                 data["minutes"] = round(item.minutes, 1)
+            cut = full[item.entry.id]
+            if item.timed and item.dose.get("minutes", 0) < cut:
+                data["rationale"] += " " + self.spec.shortened_for_time.format(minutes=cut)
         days = []
         by_id = {i.entry.id: i for i in kept}
         for day in range(1, DAYS + 1):

@@ -57,6 +57,7 @@ class PlannerSpec:
     fewest_days: dict[str, int]
     non_consecutive: tuple[str, ...]
     left_out_for_time: str
+    shortened_for_time: str
     aerobic_replaced: str
     over_budget: Message
     no_aerobic: Message
@@ -242,11 +243,12 @@ def read_planner(doc: Any, problems: list[Problem], *, phases: set[str], categor
     messages = doc["messages"]
     left_out = ""
     over = no_aerobic = Message("", "")
-    keys = ("left_out_for_time", "aerobic_replaced", "over_budget", "no_aerobic")
-    replaced = ""
+    keys = ("left_out_for_time", "shortened_for_time", "aerobic_replaced", "over_budget", "no_aerobic")
+    replaced = shortened = ""
     if r.mapping(messages, "messages", keys, keys):
         left_out = r.text(messages, "left_out_for_time", "messages", ("minutes", "sessions"))
         replaced = r.text(messages, "aerobic_replaced", "messages", ())
+        shortened = r.text(messages, "shortened_for_time", "messages", ("minutes",))
         over = r.message(messages, "over_budget", "messages", ("needed", "minutes", "sessions"))
         no_aerobic = r.message(messages, "no_aerobic", "messages", ())
     if len(problems) != before:
@@ -256,4 +258,4 @@ def read_planner(doc: Any, problems: list[Problem], *, phases: set[str], categor
         essential,
         int(per_phase), choice, share, tuple(elements), setup, per_rep, between_reps, between_sets,
         {k: int(v) for k, v in shortest.items()}, {k: int(v) for k, v in fewest.items()}, non_consecutive,
-        left_out, replaced, over, no_aerobic)
+        left_out, shortened, replaced, over, no_aerobic)

@@ -62,7 +62,8 @@ def explain(rec: Recommendation) -> str:
             lines.append("")
             lines.append(f"{phase.name} (weeks {phase.start_week}-{phase.end_week}): {phase.goal}")
             for p in phase.prescriptions:
-                about = f" (about {_minutes(p.minutes)} min a day)" if p.minutes else ""
+                each = "a day" if p.dose.times_per_day else "each time"
+                about = f" (about {_minutes(p.minutes)} min {each})" if p.minutes else ""
                 lines.append(f"  * {p.exercise.name}: {_dose(p)}{about}")
                 lines.append(f"      why: {p.rationale}")
                 lines.append(f"      rules: {', '.join(p.rule_ids)}; sources: {', '.join(p.sources)}")
