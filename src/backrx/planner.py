@@ -132,10 +132,10 @@ class _Item:
     extra: bool = False  # a further aerobic option: only if time allows
     days: tuple[int, ...] = ()
     minutes: float = 0.0
+    timed: bool = False  # timed work, the part that can be shortened to fit
 
-    @property
-    def timed(self) -> bool:
-        return self.entry.dose_kind == "timed" and bool(self.dose.get("minutes"))
+    def __post_init__(self) -> None:
+        self.timed = self.entry.dose_kind == "timed" and bool(self.dose.get("minutes"))
 
 
 class _Planner:
@@ -244,7 +244,8 @@ class _Planner:
 
     def prescription_data(self, entry: CatalogEntry, rule: Rule, phase: str, moved_by: list[str],
                           notes: list[str], dose: dict[str, int] | None = None,
-                          dose_rules: list[str] | None = None) -> dict[str, Any]:
+                          dose_rules: list[str] | None = None,
+                          minutes: float | None = None) -> dict[str, Any]:
         """A prescription as plain data; the Recommendation validates it once, in one pass."""
         if dose is None or dose_rules is None:
             dose, dose_rules = self.dose_values(entry, phase)
@@ -254,7 +255,8 @@ class _Planner:
         sources = list(dict.fromkeys((*rule.sources, *entry.sources)))
         rule_ids = list(dict.fromkeys((rule.id, *moved_by, *dose_rules)))
         return {"exercise": exercise_data(entry), "dose": dose, "rationale": rationale,
-                "sources": sources, "rule_ids": rule_ids, "minutes": self.minutes_of(entry, dose)}
+                "sources": sources, "rule_ids": rule_ids,
+                "minutes": self.minutes_of(entry, dose) if minutes is None else round(minutes, 1)}
 
     # ---- choosing
 
@@ -444,11 +446,10 @@ class _Planner:
         self._grow(kept, week, full)
         self._check(phase, items, kept, week)
         kept.sort(key=lambda i: i.order)
-        chosen = [self.prescription_data(i.entry, i.rule, phase, i.moved_by, i.notes, i.dose, i.dose_rules)
+        chosen = [self.prescription_data(i.entry, i.rule, phase, i.moved_by, i.notes, i.dose, i.dose_rules,
+                                         i.minutes)
                   for i in kept]
         for data, item in zip(chosen, kept, strict=True):
-            if item.days:
-                data["minutes"] = round(item.minutes, 1)
             cut = full[item.entry.id]
             if item.timed and item.dose.get("minutes", 0) < cut:
                 data["rationale"] += " " + self.spec.shortened_for_time.format(minutes=cut)
