@@ -254,3 +254,30 @@ def test_session_days_spread_over_the_week(count: int) -> None:
     days = session_days(count)
     assert len(days) == min(count, 7) and days[0] == 1 and len(set(days)) == len(days)
     assert all(1 <= d <= 7 for d in days)
+
+
+@settings(max_examples=60)
+@given(profile=profiles(**STENOSIS))
+def test_a_dropped_aerobic_option_is_replaced_or_flagged(profile: dict[str, Any],
+                                                        rules: backrx.RuleSet) -> None:
+    """When adjust drops the aerobic option of the current phase, the phase holds another one that
+    fits (never upright walking for stenosis) or a warning says none is left; the trail replays."""
+    rec = _program(rules, profile)
+    if rec is None:
+        return
+    assert rec.program is not None
+    aerobic = [p for p in rec.program.phase_now.prescriptions if p.exercise.category == "aerobic"]
+    if not aerobic:
+        return
+    worse = {"exercise_id": aerobic[0].exercise.id, "pain_during": 3, "next_day": "worse",
+             "peripheralized": False}
+    new = backrx.adjust(rec, {"responses": [worse]}, rules=rules)
+    if new.program is None:
+        return
+    now = new.program.phase_now.prescriptions
+    left = [p for p in now if p.exercise.category == "aerobic"]
+    assert left or "no-aerobic-option" in {w.code for w in new.warnings}
+    assert aerobic[0].exercise.id not in {p.exercise.id for p in now}
+    if "stenosis" in rec.classification.pathways:
+        assert not {p.exercise.id for p in left} & UPRIGHT_WALKING
+    assert backrx.replay(rec.program, new.adjustments) == new.program
