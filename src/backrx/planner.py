@@ -38,9 +38,11 @@ class _Blocked:
     rule_ids: list[str] = field(default_factory=list)
     codes: list[str] = field(default_factory=list)
 
-    def add(self, phase: str, reasons: list[str], rule_ids: list[str], codes: list[str] = ()) -> None:  # type: ignore[assignment]
-        for target, items in ((self.phases, [phase]), (self.reasons, reasons), (self.rule_ids, rule_ids),
-                              (self.codes, codes)):
+    def add(self, phase: str, reasons: list[str], rule_ids: list[str],
+            codes: Collection[str] = ()) -> None:
+        groups: tuple[tuple[list[str], Collection[str]], ...] = (
+            (self.phases, [phase]), (self.reasons, reasons), (self.rule_ids, rule_ids), (self.codes, codes))
+        for target, items in groups:
             for item in items:
                 if item not in target:
                     target.append(item)

@@ -26,7 +26,9 @@ def _minutes(value: float) -> str:
 
 def _week_rows(phase: Phase) -> list[tuple[int, str, str]]:
     """Day, minutes and what to do, for each day of the phase's typical week."""
-    names = {p.exercise.id: p.exercise.name for p in phase.prescriptions}
+    names = {p.exercise.id: p.exercise.name + (f" ({p.dose.times_per_day} times through the day)"
+                                               if p.dose.times_per_day else "")
+             for p in phase.prescriptions}
     rows = []
     for day in phase.week:
         if day.prescriptions:
