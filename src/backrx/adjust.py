@@ -40,6 +40,7 @@ from backrx.recommendation import (
 from backrx.rulepack import ADJUST_ACTIONS, CatalogEntry, Rule
 from backrx.ruleset import RuleSet, default_rules
 from backrx.vocabulary import URGENCIES
+from backrx.week import settle_week
 
 _BLOCKING = ("emergency", "urgent")
 #: How far one progression step may take each part of a dose.
@@ -421,7 +422,8 @@ class _Apply:
 
     def program(self) -> Program:
         program = self.a.program
-        phases = [ph.model_copy(update={"prescriptions": self.phases[ph.id]}) for ph in program.phases]
+        phases = [settle_week(ph.model_copy(update={"prescriptions": self.phases[ph.id]}))
+                  for ph in program.phases]
         return program.model_copy(update={
             "phases": phases, "current_phase": self.current, "dropped": self.dropped,
             "excluded": self.excluded, "elimination": self.elimination,
@@ -587,6 +589,9 @@ def replay(original: Program, rounds: list[AdjustmentRound]) -> Program:
                 assert index is not None
                 items[index] = change.after
         elimination = round_.elimination_after
+        original = original.model_copy(update={  # the week settles once per round, as in adjust
+            "phases": [settle_week(p.model_copy(update={"prescriptions": phases[p.id]}))
+                       for p in original.phases]})
     return original.model_copy(update={
         "phases": [p.model_copy(update={"prescriptions": phases[p.id]}) for p in original.phases],
         "current_phase": current, "dropped": dropped, "excluded": excluded, "elimination": elimination,

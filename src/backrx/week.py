@@ -8,6 +8,7 @@ from __future__ import annotations
 from itertools import combinations
 
 from backrx.planspec import PlannerSpec
+from backrx.recommendation import Day, Phase
 
 DAYS = 7
 
@@ -117,3 +118,35 @@ class Week:
     def grow(self, days: tuple[int, ...], extra: float) -> None:
         for d in days:
             self.used[d] += extra
+
+
+def settle_week(phase: Phase) -> Phase:
+    """The phase's week after adjust changed its exercises: pure, so replay gives the same.
+
+    Exercises no longer in the phase leave their days; an exercise new to the phase takes the days
+    that lost one (or, failing that, the days that hold work), as many as its dose asks (every day
+    for a daily dose); the minutes are summed again. A phase without a week is left as it is.
+    """
+    if not phase.week:
+        return phase
+    present = {p.exercise.id: p for p in phase.prescriptions if p.exercise.category != "education"}
+    days = {d.day: [e for e in d.prescriptions if e in present] for d in phase.week}
+    freed = [d.day for d in phase.week if any(e not in present for e in d.prescriptions)]
+    busy = [d for d, ids in days.items() if ids]
+    placed = {e for ids in days.values() for e in ids}
+    for eid, p in present.items():
+        if eid in placed:
+            continue
+        dose = p.dose
+        if dose.times_per_day or (dose.sessions_per_week or 0) >= DAYS:
+            chosen = list(range(1, DAYS + 1))
+        else:
+            pool = freed or busy or list(session_days(dose.sessions_per_week or 1))
+            chosen = pool[:max(1, dose.sessions_per_week or 1)]
+        for d in chosen:
+            days[d].append(eid)
+    week = [Day(day=d, prescriptions=ids, minutes=round(sum(present[e].minutes for e in ids), 1))
+            for d, ids in sorted(days.items())]
+    return phase.model_copy(update={
+        "week": week, "minutes_per_session": max(d.minutes for d in week),
+        "minutes_per_week": round(sum(d.minutes for d in week), 1)})
