@@ -96,6 +96,7 @@ def _run_rules(rules: RuleSet, values: dict[str, Value], outcome: _Outcome, exer
         outcome.firings.append(Firing(
             rule_id=rule.id, layer=rule.layer, title=rule.title,
             rationale=render(rule.rationale, values), sources=list(rule.sources),
+            patient=render(rule.patient, values) if rule.patient else None,
             matched={k: sorted(v) if isinstance(v, frozenset) else v for k, v in matched.items()},
         ))
         then = rule.then
@@ -496,7 +497,7 @@ def adjust(rec: Recommendation, feedback: Feedback | Mapping[str, Any], *,
     :class:`backrx.FeedbackError` when the recommendation was made by another pack.
     """
     fb = feedback if isinstance(feedback, Feedback) else Feedback.model_validate(feedback)
-    chosen = _rules_for(rec, rules)
+    chosen = _rules_for(rec, rules).for_locale(rec.locale)
     _check(rec, fb)
     number = len(rec.adjustments) + 1
     assert rec.profile is not None

@@ -80,6 +80,7 @@ def exercise_data(entry: CatalogEntry) -> Exercise:
         "load": entry.load, "equipment": entry.equipment, "settings": entry.settings,
         "targets": entry.targets, "instructions": entry.instructions, "easier": entry.easier,
         "harder": entry.harder, "pattern": entry.pattern, "per_side": entry.per_side,
+        "media": list(entry.media),
     })
 
 

@@ -40,6 +40,7 @@ class Exercise(_Out):
     harder: str | None = None
     pattern: str = Field(default="", description="movement family; a phase holds one exercise per family")
     per_side: bool = Field(default=False, description="done on each side in turn")
+    media: list[str] = Field(default_factory=list, description="image or video URLs (optional)")
 
 
 class Dose(_Out):
@@ -189,6 +190,9 @@ class Firing(_Out):
     rationale: str
     sources: list[str]
     matched: dict[str, MatchedValue]
+    patient: str | None = Field(
+        default=None, description="the rationale in plain words for the patient (None: the rule "
+        "has no patient text, so the patient view leaves it out)")
 
 
 class Reference(_Out):
@@ -197,6 +201,7 @@ class Reference(_Out):
     id: str
     citation: str
     url: str | None = None
+    year: int | None = None
 
 
 class RulesetInfo(_Out):
@@ -256,6 +261,7 @@ class Recommendation(_Out):
         default_factory=list, description="every adjustment since the recommendation, in order"
     )
     disclaimer: str = DISCLAIMER
+    locale: str = Field(default="en", description="the language of the patient-facing texts")
 
     def explain(self) -> str:
         """A readable account of why this plan."""

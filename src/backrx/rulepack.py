@@ -6,6 +6,8 @@ A pack is a folder::
     sources.yaml     the bibliography
     exercises.yaml   the exercise catalog
     phases.yaml      the program's phases, in order
+    text.yaml        the words reports put around the pack's texts (optional; see backrx.texts)
+    locales/         <lang>.yaml translations of the patient-facing texts (see backrx.locale)
     *.yaml           rule files, each ``layer: <name>`` and ``rules: [...]``
     cases/           golden cases (read by tests and audits, not by the loader)
 
@@ -131,6 +133,7 @@ class CatalogEntry:
     sources: tuple[str, ...]
     pattern: str = ""  # movement family: a phase holds one exercise per family
     per_side: bool = False  # done once on each side (the work time doubles)
+    media: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,7 @@ class Rule:
     file: str
     line: int
     reads: frozenset[str] = frozenset()
+    patient: str | None = None  # the rationale in plain words, for the patient view
 
 
 @dataclass(frozen=True)
@@ -247,6 +251,8 @@ class Pack:
     phases: tuple[PhaseDef, ...]
     derived: dict[str, FieldSpec] = field(default_factory=dict)
     planner: PlannerSpec | None = None  # planner.yaml; always set on a loaded pack
+    texts: dict[str, str] = field(default_factory=dict)  # text.yaml: report words, by key
+    locales: dict[str, dict[str, str]] = field(default_factory=dict)  # locales/<lang>.yaml, flattened
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -476,7 +482,7 @@ def _read_exercises(ctx: _Ctx, doc: Any) -> dict[str, tuple[CatalogEntry, Any, s
     out: dict[str, tuple[CatalogEntry, Any, str]] = {}
     required = ("id", "name", "pattern", "category", "direction", "load", "dose_kind", "settings",
                 "instructions", "sources")
-    allowed = (*required, "per_side", "equipment", "targets", "tags", "easier", "harder")
+    allowed = (*required, "per_side", "equipment", "targets", "tags", "easier", "harder", "media")
     for i, node in _read_list_doc(ctx, doc, "exercises"):
         where = f"exercises[{i}]"
         if not _keys(ctx, node, where, required, allowed):
@@ -524,6 +530,11 @@ def _read_exercises(ctx: _Ctx, doc: Any) -> dict[str, tuple[CatalogEntry, Any, s
             ctx.add(_line_of(node, "per_side"), "wrong-type", "per_side must be true or false",
                     _join(where, "per_side"))
             per_side = False
+        media = _str_list(ctx, node, "media", where)
+        for url in media:
+            if not url.startswith(("https://", "http://")) and not url.startswith("media/"):
+                ctx.add(_line_of(node, "media"), "bad-url",
+                        f"media {url!r} must be an http(s) URL or a path under media/", _join(where, "media"))
         if eid is None or name is None or instructions is None or load is None:
             continue
         if eid in out:
@@ -532,7 +543,7 @@ def _read_exercises(ctx: _Ctx, doc: Any) -> dict[str, tuple[CatalogEntry, Any, s
             continue
         entry = CatalogEntry(eid, name, enums["category"], enums["direction"], load, enums["dose_kind"],
                              equipment, settings, targets, tags, instructions, links["easier"],
-                             links["harder"], sources, pattern, per_side)
+                             links["harder"], sources, pattern, per_side, media)
         out[eid] = (entry, node, where)
     return out
 
@@ -1010,7 +1021,7 @@ def _parse_schedule(ctx: _Ctx, value: Any, where: str, known: _Known) -> list[Sc
     return out
 
 
-_RULE_KEYS = ("id", "title", "priority", "when", "then", "rationale", "sources")
+_RULE_KEYS = ("id", "title", "priority", "when", "then", "rationale", "patient", "sources")
 
 
 def _read_rule_file(ctx: _Ctx, doc: Any, known: _Known,
@@ -1088,6 +1099,9 @@ def _parse_rule(ctx: _Ctx, node: Any, where: str, layer: str, known: _Known,
     rationale = _text(ctx, node, "rationale", where)
     if rationale is not None:
         _check_template(ctx, scope, rationale, _line_of(node, "rationale"), "rationale")
+    patient = _text(ctx, node, "patient", where) if "patient" in node else None
+    if patient is not None:
+        _check_template(ctx, scope, patient, _line_of(node, "patient"), "patient")
     sources = _str_list(ctx, node, "sources", where)
     if not sources and isinstance(node.get("sources"), list):
         ctx.add(_line_of(node, "sources"), "missing-value", "a rule cites at least one source", "sources")
@@ -1098,13 +1112,14 @@ def _parse_rule(ctx: _Ctx, node: Any, where: str, layer: str, known: _Known,
     assert rid and title and priority is not None and when and then and rationale
     reads = frozenset(scope.read)
     return Rule(rid, title, layer, priority, when, then, rationale, sources, file, _line_of(node) or 0,
-                reads)
+                reads, patient)
 
 
 # --------------------------------------------------------------------------- the pack
 
 
 REQUIRED_FILES = ("pack.yaml", "sources.yaml", "exercises.yaml", "phases.yaml", "planner.yaml")
+TEXT_FILES = ("text.yaml",)  # not rule files: read by backrx.texts
 
 
 def _tests(condition: Condition) -> list[FieldTest]:
@@ -1199,7 +1214,7 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
     derived: dict[str, tuple[str, FieldSpec]] = {}
     rule_files: list[tuple[_Ctx, str, list[tuple[Any, str]]]] = []
     for fname, doc in docs.items():
-        if fname in REQUIRED_FILES:
+        if fname in REQUIRED_FILES or fname in TEXT_FILES:
             continue
         ctx = _Ctx(problems, fname)
         found = _read_rule_file(ctx, doc, known, derived)
@@ -1265,6 +1280,13 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
                                 f"no triage rule refers for {', '.join(missing)}: every red flag must "
                                 "lead to a referral"))
 
+    from backrx.texts import read_texts
+
+    texts = read_texts(_Ctx(problems, "text.yaml"), docs.get("text.yaml"), root)
+    from backrx.locale import read_locales
+
+    locales = read_locales(root, problems)
+
     if problems:
         raise RuleError(problems)
 
@@ -1275,4 +1297,4 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
     )
     return Pack(name, version, description, digest_of(root), str(root), layers,
                 {eid: entry for eid, (entry, _, _) in catalog.items()}, sources, tuple(phases),
-                {path: spec for path, (_, spec) in derived.items()}, planner)
+                {path: spec for path, (_, spec) in derived.items()}, planner, texts, locales)
