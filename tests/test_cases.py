@@ -62,7 +62,7 @@ def test_golden_case(case: dict[str, Any], rules: backrx.RuleSet) -> None:
         loads = [p.exercise.load for ph in rec.program.phases if ph.id == phase for p in ph.prescriptions]
         assert loads and max(loads) <= cap
     codes = {w.code for w in rec.warnings}
-    assert set(expect.get("warnings", [])) <= codes
+    assert set(expect.get("warnings", [])) <= codes, codes
     assert not set(expect.get("not_warnings", [])) & codes
     if "max_day_minutes" in expect:
         assert rec.program is not None
