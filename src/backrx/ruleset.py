@@ -12,7 +12,7 @@ from backrx._engine import EngineName, make_engine
 from backrx._transport import PackContent, capture, refuse_changed, restore
 from backrx.decision import Decision, decide, notices, referral_data, tiers_of_reasons
 from backrx.facts import profile_values
-from backrx.planner import plan_data
+from backrx.planner import plan_with_warnings
 from backrx.profile import Profile
 from backrx.recommendation import DISCLAIMER, Recommendation, Reference, RulesetInfo
 from backrx.rulepack import Pack, Rule, read_pack
@@ -208,7 +208,7 @@ class RuleSet:
                 deferred = [("routine-referral-deferred", f.rule.then.refer.reason, f.rule.id)
                             for f in decision.fired if f.rule.id in routine and f.rule.then.refer]
             referral = referral_data(pack, decision.urgency, reasons, rule_ids, tier_of)
-        program = None if decision.refers else plan_data(pack, profile, decision)
+        program, planned = (None, []) if decision.refers else plan_with_warnings(pack, profile, decision)
         trace = [
             {"rule_id": f.rule.id, "layer": f.rule.layer, "title": f.rule.title,
              "rationale": f.rationale, "sources": list(f.rule.sources), "patient": f.patient,
@@ -236,7 +236,7 @@ class RuleSet:
                                "startback_risk": decision.risk},
             "rationale": rationale,
             "safety_net": list(decision.safety_net),
-            "warnings": notices([*decision.warnings, *deferred]),
+            "warnings": notices([*decision.warnings, *deferred, *planned]),
             "trace": trace,
             "references": references,
             "ruleset": self._info,

@@ -14,6 +14,7 @@ from backrx.rulepack import (
     DOSE_FIELDS,
     DOSE_KINDS,
     DOSE_LIMITS,
+    EXCLUSION_CODES,
     LAYERS,
 )
 from backrx.vocabulary import (
@@ -75,6 +76,7 @@ def rule_file_schema() -> dict[str, Any]:
         "type": "object", "additionalProperties": False, "required": ["phase", "exercises"],
         "properties": {"phase": {"type": "string"},
                        "pick": {"type": "integer", "minimum": 1, "maximum": 20},
+                       "role": {"type": "string"},
                        "exercises": ids},
     }
     exclude_item = {
@@ -88,6 +90,7 @@ def rule_file_schema() -> dict[str, Any]:
                                    {"type": "array", "items": {"enum": list(CATEGORIES)}}]},
             "max_load": {"type": "integer", "minimum": 1, "maximum": 5},
             "phases": phases,
+            "code": {"enum": list(EXCLUSION_CODES)},
         },
     }
 
