@@ -13,6 +13,7 @@ def test_all_is_pinned() -> None:
         "AdjustmentRound",
         "Change",
         "Classification",
+        "Day",
         "Dose",
         "Elimination",
         "EngineError",

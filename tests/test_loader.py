@@ -280,8 +280,10 @@ BROKEN = [
     pytest.param(Broken(
         "exercises.yaml", "out-of-range", "load: 9",
         edits=(("- id: education-stay-active\n    name: Keep moving and stay active\n"
+                "    pattern: advice-stay-active\n"
                 "    category: education\n    direction: neutral\n    load: 1\n",
                 "- id: education-stay-active\n    name: Keep moving and stay active\n"
+                "    pattern: advice-stay-active\n"
                 "    category: education\n    direction: neutral\n    load: 9\n"),),
         says="from 1 to 5",
     ), id="exercise-load-9"),

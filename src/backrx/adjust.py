@@ -25,7 +25,7 @@ from backrx.evidence import evidence_model
 from backrx.facts import profile_values
 from backrx.feedback import ExerciseResponse, Feedback
 from backrx.override import override_notices, replay_with_overrides
-from backrx.planner import _Planner
+from backrx.planner import _Planner, keep_aerobic, no_aerobic_notice
 from backrx.recommendation import (
     AdjustmentRound,
     Change,
@@ -43,6 +43,7 @@ from backrx.recommendation import (
 from backrx.rulepack import ADJUST_ACTIONS, CatalogEntry, Pack, Rule
 from backrx.ruleset import RuleSet, default_rules
 from backrx.vocabulary import URGENCIES
+from backrx.week import settle_week
 
 _BLOCKING = ("emergency", "urgent")
 #: How far one progression step may take each part of a dose.
@@ -403,9 +404,31 @@ class _Apply:
                                  f"It moves in the {p.exercise.direction} direction, which spread your "
                                  "symptoms down the leg.", [outcome.advance.id])
 
+    def keep_aerobic(self) -> None:
+        """A phase that held an aerobic option keeps one: the next best replaces a dropped one
+        (the planner chooses it), or a warning says plainly that none fits."""
+        queued = self.elimination.queue if self.elimination is not None else []
+        if any(q.exercise.category == "aerobic" for q in queued):
+            return  # it is being brought back
+        before = next(p for p in self.a.program.phases if p.id == self.current).prescriptions
+        had = any(p.exercise.category == "aerobic" for p in before)
+        assert self.a.rec.profile is not None
+        new, reason = keep_aerobic(self.a.pack, self.a.rec.profile, self.a.decision, self.current,
+                                   self.phases[self.current], had, self.dropped, self.stopped)
+        if reason is None:
+            return
+        cause = [rid for c in self.changes if c.action == "drop" for rid in c.rule_ids][-1:]
+        if new is None:
+            code, message = no_aerobic_notice(self.a.pack)
+            self.outcome.warnings.extend((code, message, rid) for rid in cause or [""])
+            return
+        self.phases[self.current].append(new)
+        self._record("replace", None, new, reason, list(dict.fromkeys((*cause, *new.rule_ids))))
+
     def program(self) -> Program:
         program = self.a.program
-        phases = [ph.model_copy(update={"prescriptions": self.phases[ph.id]}) for ph in program.phases]
+        phases = [settle_week(ph.model_copy(update={"prescriptions": self.phases[ph.id]}))
+                  for ph in program.phases]
         return program.model_copy(update={
             "phases": phases, "current_phase": self.current, "dropped": self.dropped,
             "excluded": self.excluded, "elimination": self.elimination,
@@ -510,6 +533,7 @@ def adjust(rec: Recommendation, feedback: Feedback | Mapping[str, Any], *,
     outcome = adjuster.decide()
     apply = _Apply(adjuster, outcome)
     apply.run()
+    apply.keep_aerobic()
     program = apply.program()
     referral = _merge(rec.referral, outcome.urgency, outcome.reasons, outcome.referral_rules,
                       chosen.pack)
@@ -559,7 +583,7 @@ def replay(original: Program, rounds: list[AdjustmentRound],
             if change.action == "advance":
                 current = change.phase
                 continue
-            if change.action == "reintroduce":
+            if change.action in ("reintroduce", "replace"):
                 assert change.after is not None
                 items.append(change.after)
                 continue
@@ -580,6 +604,9 @@ def replay(original: Program, rounds: list[AdjustmentRound],
                 assert index is not None
                 items[index] = change.after
         elimination = round_.elimination_after
+        original = original.model_copy(update={  # the week settles once per round, as in adjust
+            "phases": [settle_week(p.model_copy(update={"prescriptions": phases[p.id]}))
+                       for p in original.phases]})
     return original.model_copy(update={
         "phases": [p.model_copy(update={"prescriptions": phases[p.id]}) for p in original.phases],
         "current_phase": current, "dropped": dropped, "excluded": excluded, "elimination": elimination,

@@ -40,6 +40,8 @@ class Exercise(_Out):
     instructions: str
     easier: str | None = None
     harder: str | None = None
+    pattern: str = Field(default="", description="movement family; a phase holds one exercise per family")
+    per_side: bool = Field(default=False, description="done on each side in turn")
     media: list[str] = Field(default_factory=list, description="image or video URLs (optional)")
 
 
@@ -51,6 +53,8 @@ class Dose(_Out):
     hold_seconds: int | None = None
     minutes: int | None = None
     sessions_per_week: int | None = None
+    times_per_day: int | None = Field(
+        default=None, description="bouts spread through the day (repeated movements), on each day done")
 
     def describe(self) -> str:
         """The dose in words, e.g. "2 sets x 10 reps, 3 times a week"."""
@@ -64,10 +68,13 @@ class Dose(_Out):
         if self.hold_seconds:
             parts.append(f"hold {self.hold_seconds} s each")
         if self.minutes:
-            parts.append(f"{self.minutes} minutes")
+            parts.append(f"{self.minutes} minute{'s' if self.minutes != 1 else ''}")
+        if self.times_per_day:
+            n = self.times_per_day
+            parts.append(f"{n} time{'s' if n != 1 else ''} a day, spread through the day")
         if self.sessions_per_week:
             n = self.sessions_per_week
-            parts.append("daily" if n == 7 else f"{n} time{'s' if n != 1 else ''} a week")
+            parts.append("daily" if n >= 7 else f"{n} time{'s' if n != 1 else ''} a week")
         return ", ".join(parts) if parts else "as advised"
 
 
@@ -79,6 +86,16 @@ class Prescription(_Out):
     rationale: str
     sources: list[str]
     rule_ids: list[str]
+    minutes: float = Field(
+        default=0.0, description="estimated minutes on each day it is done (every bout of the day)")
+
+
+class Day(_Out):
+    """One day of a phase's typical week: what to do, and about how long it takes."""
+
+    day: int = Field(ge=1, le=7)
+    prescriptions: list[str] = Field(description="exercise ids done that day")
+    minutes: float = Field(description="estimated minutes for the day")
 
 
 class Phase(_Out):
@@ -91,6 +108,9 @@ class Phase(_Out):
     end_week: int
     progress_when: list[str]
     prescriptions: list[Prescription]
+    minutes_per_session: float = Field(default=0.0, description="estimated minutes of the longest day")
+    minutes_per_week: float = Field(default=0.0, description="estimated minutes over a typical week")
+    week: list[Day] = Field(default_factory=list, description="a typical week, days 1 to 7")
 
 
 class Exclusion(_Out):
@@ -101,6 +121,9 @@ class Exclusion(_Out):
     phases: list[str]
     reasons: list[str]
     rule_ids: list[str]
+    codes: list[str] = Field(
+        default_factory=list,
+        description="why, as codes: time, equipment, setting, direction, contraindication, population")
 
 
 class Elimination(_Out):
@@ -221,7 +244,8 @@ class RulesetInfo(_Out):
     digest: str
 
 
-Action = Literal["drop", "regress", "hold", "progress", "suspend", "reintroduce", "advance", "stop"]
+Action = Literal["drop", "regress", "hold", "progress", "suspend", "reintroduce", "advance", "stop",
+                 "replace"]
 
 
 class Change(_Out):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from backrx.recommendation import Firing, Recommendation, Referral
+from backrx.recommendation import Firing, Phase, Prescription, Recommendation, Referral
 
 
 def _header(referral: Referral) -> str:
@@ -18,6 +18,28 @@ def _words(value: str) -> str:
 
 def _evidence(firing: Firing) -> str:
     return firing.evidence.describe() if firing.evidence is not None else "not stated"
+def _dose(p: Prescription) -> str:
+    text = p.dose.describe()
+    return f"{text} (each side)" if p.exercise.per_side and p.exercise.category != "education" else text
+
+
+def _minutes(value: float) -> str:
+    return f"{value:.0f}" if value >= 1 else "<1"
+
+
+def _week_rows(phase: Phase) -> list[tuple[int, str, str]]:
+    """Day, minutes and what to do, for each day of the phase's typical week."""
+    names = {p.exercise.id: p.exercise.name + (f" ({p.dose.times_per_day} times through the day)"
+                                               if p.dose.times_per_day else "")
+             for p in phase.prescriptions}
+    rows = []
+    for day in phase.week:
+        if day.prescriptions:
+            what = ", ".join(names.get(e, e) for e in day.prescriptions)
+            rows.append((day.day, _minutes(day.minutes), what))
+        else:
+            rows.append((day.day, "-", "rest day (keep up your everyday activity)"))
+    return rows
 
 
 def explain(rec: Recommendation) -> str:
@@ -56,13 +78,19 @@ def explain(rec: Recommendation) -> str:
             lines.append(f"{phase.name} (weeks {phase.start_week}-{phase.end_week}): {phase.goal}")
             for p in phase.prescriptions:
                 mark = by_override.get((phase.id, p.exercise.id, p.dose))
-                lines.append(f"  * {p.exercise.name}: {p.dose.describe()}"
+                each = "a day" if p.dose.times_per_day else "each time"
+                about = f" (about {_minutes(p.minutes)} min {each})" if p.minutes else ""
+                lines.append(f"  * {p.exercise.name}: {_dose(p)}{about}"
                              + (f" [override #{mark}]" if mark else ""))
                 lines.append(f"      why: {p.rationale}")
                 lines.append(f"      rules: {', '.join(p.rule_ids)}; sources: {', '.join(p.sources)}")
                 lead = evidence.get(p.rule_ids[0]) if p.rule_ids else None
                 if lead is not None:
                     lines.append(f"      evidence: {_evidence(lead)}")
+            if phase.week:
+                lines.append(f"  A typical week (about {_minutes(phase.minutes_per_week)} minutes):")
+                lines.append("    Day  Minutes  What to do")
+                lines.extend(f"    {d:<4} {m:<8} {what}" for d, m, what in _week_rows(phase))
             if phase.progress_when:
                 lines.append("  Move on when: " + "; ".join(phase.progress_when))
         if rec.program.excluded:
@@ -156,8 +184,13 @@ def handout(rec: Recommendation) -> str:
                     f"**Goal:** {_md(phase.goal)}", ""]
             out += ["| Exercise | How much | Why |", "|---|---|---|"]
             for p in phase.prescriptions:
-                out.append(f"| {_md(p.exercise.name)} | {_md(p.dose.describe())} | {_md(p.rationale)} |")
+                out.append(f"| {_md(p.exercise.name)} | {_md(_dose(p))} | {_md(p.rationale)} |")
             out.append("")
+            if phase.week:
+                out += [f"**Your week** (about {_minutes(phase.minutes_per_week)} minutes in all; the "
+                        "minutes are estimates)", "", "| Day | Minutes | What to do |", "|---|---|---|"]
+                out += [f"| {d} | {m} | {_md(what)} |" for d, m, what in _week_rows(phase)]
+                out.append("")
             out.append("**How to do them**")
             out.append("")
             for p in phase.prescriptions:

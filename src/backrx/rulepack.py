@@ -48,6 +48,7 @@ from backrx.condition import (
     size_of,
 )
 from backrx.errors import Problem, RuleError
+from backrx.planspec import PlannerSpec, read_planner
 from backrx.profile import EQUIPMENT, RED_FLAGS, SETTINGS
 from backrx.tiers import FILE as TIERS_FILE
 from backrx.tiers import Tiers, check_wording, read_tiers
@@ -77,7 +78,8 @@ LAYER_ACTIONS: dict[str, tuple[str, ...]] = {
     "adjust": ("adjust", "stop_direction", "eliminate", "advance", "refer", "safety_net", "warn",
                "explain"),
 }
-DOSE_KINDS = ("hold", "reps", "stretch", "timed", "education")
+DOSE_KINDS = ("hold", "reps", "stretch", "timed", "education", "repeated", "position", "mobility",
+              "soft_tissue", "balance")
 #: Kinds of source, strongest first (see docs/rule-pack.md, "Evidence").
 SOURCE_KINDS = ("guideline", "systematic-review", "rct", "cohort", "expert-opinion", "seed-article")
 #: Kind names of packs written before 0.2, and the kind each now loads as. ``practitioner`` maps
@@ -86,8 +88,11 @@ LEGACY_SOURCE_KINDS = {"trial": "rct", "review": "systematic-review", "predictio
                        "consensus": "expert-opinion", "practitioner": "expert-opinion"}
 #: Files of a pack that are not rule files (read by their own commands, not part of the digest).
 NON_RULE_FILES = ("safety.yaml",)
-DOSE_FIELDS = ("sets", "reps", "hold_seconds", "minutes", "sessions_per_week")
-DOSE_LIMITS = {"sets": 10, "reps": 100, "hold_seconds": 600, "minutes": 240, "sessions_per_week": 14}
+DOSE_FIELDS = ("sets", "reps", "hold_seconds", "minutes", "sessions_per_week", "times_per_day")
+DOSE_LIMITS = {"sets": 10, "reps": 100, "hold_seconds": 600, "minutes": 240, "sessions_per_week": 14,
+               "times_per_day": 12}
+#: Why an exercise was left out, as stable codes beside the human reasons.
+EXCLUSION_CODES = ("time", "equipment", "setting", "direction", "contraindication", "population")
 
 # Limits that keep a hostile or oversized pack from hanging the engine.
 MAX_FILE_BYTES = 2_000_000
@@ -169,6 +174,8 @@ class CatalogEntry:
     easier: str | None
     harder: str | None
     sources: tuple[str, ...]
+    pattern: str = ""  # movement family: a phase holds one exercise per family
+    per_side: bool = False  # done once on each side (the work time doubles)
     media: tuple[str, ...] = ()
 
 
@@ -200,6 +207,7 @@ class Prescribe:
     phase: str
     exercises: tuple[str, ...]
     pick: int
+    role: str = ""  # the planner's fill-order role (planner.yaml); empty: the default role
 
 
 @dataclass(frozen=True)
@@ -210,6 +218,7 @@ class Exclude:
     categories: tuple[str, ...] = ()
     max_load: int | None = None
     phases: tuple[str, ...] = ()  # empty: every phase
+    code: str | None = None  # an EXCLUSION_CODES code; None: direction or contraindication
 
 
 @dataclass(frozen=True)
@@ -285,6 +294,7 @@ class Pack:
     sources: dict[str, Source]
     phases: tuple[PhaseDef, ...]
     derived: dict[str, FieldSpec] = field(default_factory=dict)
+    planner: PlannerSpec | None = None  # planner.yaml; always set on a loaded pack
     texts: dict[str, str] = field(default_factory=dict)  # text.yaml: report words, by key
     locales: dict[str, dict[str, str]] = field(default_factory=dict)  # locales/<lang>.yaml, flattened
     tiers: Tiers | None = None  # urgency.yaml: one wording per urgency tier (optional)
@@ -643,9 +653,9 @@ def _check_id(ctx: _Ctx, node: Any, where: str, pattern: re.Pattern[str]) -> str
 
 def _read_exercises(ctx: _Ctx, doc: Any) -> dict[str, tuple[CatalogEntry, Any, str]]:
     out: dict[str, tuple[CatalogEntry, Any, str]] = {}
-    required = ("id", "name", "category", "direction", "load", "dose_kind", "settings", "instructions",
-                "sources")
-    allowed = (*required, "equipment", "targets", "tags", "easier", "harder", "media")
+    required = ("id", "name", "pattern", "category", "direction", "load", "dose_kind", "settings",
+                "instructions", "sources")
+    allowed = (*required, "per_side", "equipment", "targets", "tags", "easier", "harder", "media")
     for i, node in _read_list_doc(ctx, doc, "exercises"):
         where = f"exercises[{i}]"
         if not _keys(ctx, node, where, required, allowed):
@@ -682,6 +692,17 @@ def _read_exercises(ctx: _Ctx, doc: Any) -> dict[str, tuple[CatalogEntry, Any, s
                 value = None
             links[key] = value
         sources = _str_list(ctx, node, "sources", where)
+        pattern = node.get("pattern")
+        if not isinstance(pattern, str) or not _ID.match(pattern):
+            ctx.add(_line_of(node, "pattern"), "bad-id",
+                    f"pattern {pattern!r} must be a kebab-case movement family (e.g. side-plank)",
+                    _join(where, "pattern"))
+            continue
+        per_side = node.get("per_side", False)
+        if not isinstance(per_side, bool):
+            ctx.add(_line_of(node, "per_side"), "wrong-type", "per_side must be true or false",
+                    _join(where, "per_side"))
+            per_side = False
         media = _str_list(ctx, node, "media", where)
         for url in media:
             if not url.startswith(("https://", "http://")) and not url.startswith("media/"):
@@ -695,7 +716,7 @@ def _read_exercises(ctx: _Ctx, doc: Any) -> dict[str, tuple[CatalogEntry, Any, s
             continue
         entry = CatalogEntry(eid, name, enums["category"], enums["direction"], load, enums["dose_kind"],
                              equipment, settings, targets, tags, instructions, links["easier"],
-                             links["harder"], sources, media)
+                             links["harder"], sources, pattern, per_side, media)
         out[eid] = (entry, node, where)
     return out
 
@@ -1050,6 +1071,7 @@ class _Known:
     phases: set[str]
     tags: set[str]
     refs: list[tuple[str, str, int | None, str, str | None, str]]  # kind, id, line, where, rule, file
+    roles: tuple[str, ...] = ()  # planner.yaml fill_order
 
 
 def _as_items(ctx: _Ctx, value: Any, where: str) -> list[tuple[int, Any]]:
@@ -1072,7 +1094,13 @@ def _parse_prescribe(ctx: _Ctx, value: Any, where: str, known: _Known) -> list[P
     out = []
     for i, node in _as_items(ctx, value, where):
         here = _join(where, i) if isinstance(value, list) else where
-        if not _keys(ctx, node, here, ("phase", "exercises"), ("phase", "exercises", "pick")):
+        if not _keys(ctx, node, here, ("phase", "exercises"), ("phase", "exercises", "pick", "role")):
+            continue
+        role = node.get("role", "")
+        if "role" in node and role not in known.roles:
+            ctx.add(_line_of(node, "role"), "unknown-value",
+                    f"role {role!r} is not one of {', '.join(known.roles)} (planner.yaml fill_order)"
+                    f"{_hint(str(role), known.roles)}", _join(here, "role"))
             continue
         phase = node.get("phase")
         if phase not in known.phases:
@@ -1085,7 +1113,7 @@ def _parse_prescribe(ctx: _Ctx, value: Any, where: str, known: _Known) -> list[P
                                ctx.rule_id, ctx.file))
         pick = _int(ctx, node, "pick", here, 1, 20) if "pick" in node else 1
         if exercises and pick is not None:
-            out.append(Prescribe(str(phase), exercises, pick))
+            out.append(Prescribe(str(phase), exercises, pick, str(role)))
         elif not exercises:
             ctx.add(_line_of(node, "exercises"), "missing-value", "exercises must name at least one",
                     _join(here, "exercises"))
@@ -1094,12 +1122,18 @@ def _parse_prescribe(ctx: _Ctx, value: Any, where: str, known: _Known) -> list[P
 
 def _parse_exclude(ctx: _Ctx, value: Any, where: str, known: _Known) -> list[Exclude]:
     out = []
-    keys = ("exercises", "direction", "tags", "category", "max_load", "phases")
+    keys = ("exercises", "direction", "tags", "category", "max_load", "phases", "code")
     for i, node in _as_items(ctx, value, where):
         here = _join(where, i) if isinstance(value, list) else where
         if not _keys(ctx, node, here, (), keys):
             continue
-        if not any(k in node for k in keys[:-1]):
+        code = node.get("code")
+        if code is not None and code not in EXCLUSION_CODES:
+            ctx.add(_line_of(node, "code"), "unknown-value",
+                    f"code {code!r} is not one of {', '.join(EXCLUSION_CODES)}"
+                    f"{_hint(str(code), EXCLUSION_CODES)}", _join(here, "code"))
+            continue
+        if not any(k in node for k in keys[:-2]):
             ctx.add(_line_of(node), "missing-value",
                     "exclude needs exercises, direction, tags, category or max_load", here)
             continue
@@ -1114,7 +1148,8 @@ def _parse_exclude(ctx: _Ctx, value: Any, where: str, known: _Known) -> list[Exc
         categories = _str_list(ctx, node, "category", here, vocabulary=CATEGORIES, allow_scalar=True)
         max_load = _int(ctx, node, "max_load", here, 1, 5) if "max_load" in node else None
         phases = _phase_list(ctx, node, "phases", here, known)
-        out.append(Exclude(exercises, directions, tags, categories, max_load, phases))
+        out.append(Exclude(exercises, directions, tags, categories, max_load, phases,
+                           str(code) if code is not None else None))
     return out
 
 
@@ -1286,7 +1321,7 @@ def _parse_rule(ctx: _Ctx, node: Any, where: str, layer: str, known: _Known,
 # --------------------------------------------------------------------------- the pack
 
 
-REQUIRED_FILES = ("pack.yaml", "sources.yaml", "exercises.yaml", "phases.yaml")
+REQUIRED_FILES = ("pack.yaml", "sources.yaml", "exercises.yaml", "phases.yaml", "planner.yaml")
 TEXT_FILES = ("text.yaml",)  # not rule files: read by backrx.texts
 
 
@@ -1381,8 +1416,12 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
     phases = _read_phases(_Ctx(problems, "phases.yaml"), docs["phases.yaml"]) \
         if "phases.yaml" in docs else []
 
+    planner = read_planner(docs["planner.yaml"], problems, phases={p.id for p in phases},
+                           categories=CATEGORIES, dose_kinds=DOSE_KINDS, sources=set(sources)) \
+        if "planner.yaml" in docs else None
     known = _Known(set(catalog), {p.id for p in phases},
-                   {t for entry, _, _ in catalog.values() for t in entry.tags}, [])
+                   {t for entry, _, _ in catalog.values() for t in entry.tags}, [],
+                   planner.fill_order if planner is not None else ())
     for eid, (entry, node, where) in catalog.items():
         ex_ctx.rule_id = None
         for key in ("easier", "harder"):
@@ -1508,19 +1547,27 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
                                 f"no triage rule refers when the person is unsure of "
                                 f"{', '.join(missing_unsure)}: an unsure answer must lead to a review"))
     if tiers is not None:
-        wording: list[tuple[str, int, str, str | None, str, str]] = []
+        worded: list[tuple[str, int, str, str | None, str, str]] = []
         for layer_rules in by_layer.values():
             for rule in layer_rules:
                 if rule.then.refer is not None:
-                    wording.append((rule.file, rule.line, rule.id, rule.then.refer.urgency,
-                                    "then.refer.reason", rule.then.refer.reason))
-                wording += [(rule.file, rule.line, rule.id, None, "then.safety_net", line)
-                          for line in rule.then.safety_net]
-        check_wording(tiers, wording, problems)
+                    refer = rule.then.refer
+                    worded.append((rule.file, rule.line, rule.id, refer.urgency, "then.refer.reason",
+                                   refer.reason))
+                worded += [(rule.file, rule.line, rule.id, None, "then.safety_net", line)
+                           for line in rule.then.safety_net]
+                if rule.patient and rule.layer == "triage":
+                    worded.append((rule.file, rule.line, rule.id, None, "patient", rule.patient))
 
     from backrx.texts import read_texts
 
     texts = read_texts(_Ctx(problems, "text.yaml"), docs.get("text.yaml"), root)
+    if tiers is not None:
+        for urgency in tiers.tiers:  # the report words of each tier say the tier's phrase too
+            both = " ".join(texts.get(f"urgency.{urgency}.{part}", "") for part in ("heading", "advice"))
+            if both.strip():
+                worded.append(("text.yaml", 0, f"urgency.{urgency}", urgency, "text", both))
+        check_wording(tiers, worded, problems)
     from backrx.locale import read_locales
 
     locales = read_locales(root, problems)
@@ -1535,4 +1582,4 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
     )
     return Pack(name, version, description, digest_of(root, contents), str(root), layers,
                 {eid: entry for eid, (entry, _, _) in catalog.items()}, sources, tuple(phases),
-                {path: spec for path, (_, spec) in derived.items()}, texts, locales, tiers)
+                {path: spec for path, (_, spec) in derived.items()}, planner, texts, locales, tiers)

@@ -14,6 +14,7 @@ from backrx.rulepack import (
     DOSE_FIELDS,
     DOSE_KINDS,
     DOSE_LIMITS,
+    EXCLUSION_CODES,
     LAYERS,
     SOURCE_KINDS,
 )
@@ -76,6 +77,7 @@ def rule_file_schema() -> dict[str, Any]:
         "type": "object", "additionalProperties": False, "required": ["phase", "exercises"],
         "properties": {"phase": {"type": "string"},
                        "pick": {"type": "integer", "minimum": 1, "maximum": 20},
+                       "role": {"type": "string"},
                        "exercises": ids},
     }
     exclude_item = {
@@ -89,6 +91,7 @@ def rule_file_schema() -> dict[str, Any]:
                                    {"type": "array", "items": {"enum": list(CATEGORIES)}}]},
             "max_load": {"type": "integer", "minimum": 1, "maximum": 5},
             "phases": phases,
+            "code": {"enum": list(EXCLUSION_CODES)},
         },
     }
 
