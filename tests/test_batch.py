@@ -191,7 +191,8 @@ def _crosses(p: dict[str, Any]) -> bool:
     f = p.get("findings", {})
     sitting = f.get("sitting_hours_per_day")
     return (f.get("hamstring_tightness") is True and f.get("glute_weakness") is True
-            and sitting is not None and 6 <= sitting < 8 and "sitting" not in f.get("worse_with", []))
+            and sitting is not None and 6 <= sitting < 8 and "sitting" not in f.get("worse_with", [])
+            and p.get("mobility", "independent") != "wheelchair")
 
 
 def test_diff_lists_exactly_the_profiles_that_cross_a_changed_threshold(pack_copy: Path) -> None:
