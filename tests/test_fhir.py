@@ -389,6 +389,8 @@ def test_bad_resources_raise_validation_errors() -> None:
     assert "resourceType" in str(_error_of({"resourceType": "Patient"}))
     assert "Patient" in str(_error_of({"resourceType": "Patient"}))
     assert "JSON" in str(_error_of("{not json"))
+    repeated = json.dumps(_response())[:-1] + ', "status": "completed"}'  # a key given twice
+    assert "status" in str(_error_of(repeated))
     assert "in-progress" in str(_error_of(_response(status="in-progress")))
     unscreened = _response()
     unscreened["item"] = [i for i in unscreened["item"] if i["linkId"] != "red_flags"]
@@ -423,6 +425,18 @@ def test_conditions_add_red_flags_that_refer() -> None:
         {"resource": _response()}, {"resource": _condition("fever_or_infection")}]}
     assert backrx.from_fhir(bundle).red_flags == ["fever_or_infection"]
     assert "conditions" in str(_error_of(_response(), conditions=[{"resourceType": "Observation"}]))
+
+
+@pytest.mark.skipif("red_flags_unsure" not in backrx.Profile.model_fields, reason="no red_flags_unsure here")
+def test_suspected_red_flag_conditions_are_unsure_flags_that_still_refer() -> None:
+    """A provisional red-flag Condition is an unsure flag, still referred; if unscreened it is present."""
+    suspected = [_condition("saddle_anaesthesia", verification="provisional")]
+    profile = backrx.from_fhir(_response(), conditions=suspected)
+    assert profile.red_flags == [] and profile.red_flags_unsure == ["saddle_anaesthesia"]
+    assert backrx.recommend(profile).referral is not None
+    unscreened = _response()
+    unscreened["item"] = [i for i in unscreened["item"] if i["linkId"] != "red_flags"]
+    assert backrx.from_fhir(unscreened, conditions=suspected).red_flags == ["saddle_anaesthesia"]
 
 
 def test_import_backrx_does_not_import_fhir_resources() -> None:

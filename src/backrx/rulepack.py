@@ -1466,19 +1466,27 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
                                 f"no triage rule refers when the person is unsure of "
                                 f"{', '.join(missing_unsure)}: an unsure answer must lead to a review"))
     if tiers is not None:
-        wording: list[tuple[str, int, str, str | None, str, str]] = []
+        worded: list[tuple[str, int, str, str | None, str, str]] = []
         for layer_rules in by_layer.values():
             for rule in layer_rules:
                 if rule.then.refer is not None:
-                    wording.append((rule.file, rule.line, rule.id, rule.then.refer.urgency,
-                                    "then.refer.reason", rule.then.refer.reason))
-                wording += [(rule.file, rule.line, rule.id, None, "then.safety_net", line)
-                          for line in rule.then.safety_net]
-        check_wording(tiers, wording, problems)
+                    refer = rule.then.refer
+                    worded.append((rule.file, rule.line, rule.id, refer.urgency, "then.refer.reason",
+                                   refer.reason))
+                worded += [(rule.file, rule.line, rule.id, None, "then.safety_net", line)
+                           for line in rule.then.safety_net]
+                if rule.patient and rule.layer == "triage":
+                    worded.append((rule.file, rule.line, rule.id, None, "patient", rule.patient))
 
     from backrx.texts import read_texts
 
     texts = read_texts(_Ctx(problems, "text.yaml"), docs.get("text.yaml"), root)
+    if tiers is not None:
+        for urgency in tiers.tiers:  # the report words of each tier say the tier's phrase too
+            both = " ".join(texts.get(f"urgency.{urgency}.{part}", "") for part in ("heading", "advice"))
+            if both.strip():
+                worded.append(("text.yaml", 0, f"urgency.{urgency}", urgency, "text", both))
+        check_wording(tiers, worded, problems)
     from backrx.locale import read_locales
 
     locales = read_locales(root, problems)

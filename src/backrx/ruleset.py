@@ -51,6 +51,7 @@ class RuleSet:
         # The pack's bytes, so that the RuleSet can be pickled (see backrx._transport).
         self._content: PackContent | None = capture(pack, engine)
         self._references: dict[str, Reference] = {}
+        self._share: dict[Any, Any] | None = None  # set by a worker process for one chunk
 
     def __reduce__(self) -> tuple[Any, tuple[PackContent, str]]:
         """Pickle as the pack's content, its digest, the engine asked for and the locale; the
@@ -222,6 +223,10 @@ class RuleSet:
             for phase in program["phases"]:
                 for p in phase["prescriptions"]:
                     cited.update(dict.fromkeys(p["sources"]))
+        if self._share is not None:  # in a worker process: equal parts become one object
+            from backrx._parallel import share_built
+
+            share_built(self._share, program, trace)
         references = [self._reference(sid) for sid in sorted(cited)]
         return Recommendation.model_validate({
             "outcome": "refer" if decision.refers else "program",
