@@ -163,7 +163,11 @@ def test_program_maps_phases_prescriptions_goals(example_recs: dict[str, backrx.
             assert detail["code"]["coding"][0]["code"] == prescription.exercise.id
             assert detail["reasonCode"] == [{"text": prescription.rationale}]
             repeat = detail["scheduledTiming"]["repeat"]
-            assert repeat.get("frequency") == prescription.dose.sessions_per_week
+            per_day, weekly = prescription.dose.times_per_day, prescription.dose.sessions_per_week
+            if per_day and weekly and weekly < 7:
+                assert repeat.get("frequency") == per_day * weekly
+            else:  # a dose through the day (issue 10) is counted per day
+                assert repeat.get("frequency") == (per_day or weekly)
             assert repeat.get("duration") == prescription.dose.minutes
             if prescription.dose.sets and prescription.dose.reps:
                 assert f"{prescription.dose.sets} sets x {prescription.dose.reps}" in detail["description"] \
