@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from backrx._version import __version__
-from backrx.errors import EngineError, RuleError
+from backrx.errors import EngineError, FeedbackError, RuleError
 from backrx.recommendation import Recommendation
 
 
@@ -33,9 +33,13 @@ def _parser() -> argparse.ArgumentParser:
 
     adj = sub.add_parser("adjust", help="adjust a recommendation from next-day feedback")
     adj.add_argument("recommendation", help="a Recommendation as JSON (from recommend --format json)")
-    adj.add_argument("feedback", help="feedback file (.yaml, .yml or .json)")
+    adj.add_argument("feedback", nargs="?",
+                     help="feedback file (.yaml, .yml or .json); optional with --migrate")
     adj.add_argument("--rules", metavar="DIR", help="the rule pack that made the recommendation")
     adj.add_argument("--format", choices=("json", "text", "md"), default="json")
+    adj.add_argument("--migrate", action="store_true",
+                     help="first re-plan the recommendation on this (newer) pack, replaying its "
+                     "history; what changed is printed to stderr")
 
     aud = sub.add_parser("audit", help="audit a rule pack with generated profiles (needs hypothesis)")
     aud.add_argument("dir", nargs="?", help="rule pack folder (default: the bundled pack)")
@@ -82,7 +86,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             rec = Recommendation.model_validate_json(Path(args.recommendation).read_text(encoding="utf-8"))
             pack = load_rules(args.rules) if args.rules else None
-            _write(adjust(rec, load_feedback(args.feedback), rules=pack), args.format)
+            if args.migrate:
+                from backrx.migrate import migrate
+
+                rec = migrate(rec, pack)
+                assert rec.migration is not None
+                for line in rec.migration.changes or ["no difference in the plan"]:
+                    sys.stderr.write(f"migrated: {line}\n")
+                for line in rec.migration.skipped:
+                    sys.stderr.write(f"migrated, skipped: {line}\n")
+            elif args.feedback is None:
+                sys.stderr.write("backrx adjust: give a feedback file (or --migrate)\n")
+                return 2
+            if args.feedback is not None:
+                rec = adjust(rec, load_feedback(args.feedback), rules=pack)
+            _write(rec, args.format)
             return 0
         if args.command == "audit":
             from backrx.audit import audit_command
@@ -107,6 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except ValidationError as exc:
         sys.stderr.write(f"invalid input:\n{exc}\n")
+        return 2
+    except FeedbackError as exc:
+        where = ".".join(str(part) for part in exc.loc)
+        sys.stderr.write(f"backrx: {exc.message}  [code={exc.code}{', at ' + where if where else ''}]\n")
         return 2
     except (OSError, ValueError, EngineError) as exc:
         sys.stderr.write(f"backrx: {exc}\n")

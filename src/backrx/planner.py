@@ -182,7 +182,7 @@ class _Planner:
             phases.append({
                 "id": phase_def.id, "name": phase_def.name, "goal": phase_def.goal, "start_week": week,
                 "end_week": week + weeks - 1, "progress_when": list(phase_def.progress_when),
-                "prescriptions": chosen,
+                "prescriptions": chosen, "min_days": phase_def.min_days,
             })
             week += weeks
         # Exercises a rule names outright are reported even when no rule asked for them.

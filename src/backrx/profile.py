@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from backrx.measures import Outcomes
+
 Stage = Literal["acute", "subacute", "chronic"]
 PainSite = Literal["lower", "middle", "upper"]
 LegPain = Literal["none", "buttock_thigh", "below_knee"]
@@ -223,6 +225,8 @@ class Profile(_Model):
     history: History | None = None
     startback: StartBack | None = None
     preferences: Preferences | None = None
+    outcomes: Outcomes | None = Field(
+        default=None, description="baseline outcome measures (ODI, RMDQ, NPRS, PSFS, walking minutes)")
 
     @field_validator("stage", mode="after")
     @classmethod

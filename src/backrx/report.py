@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backrx.recommendation import Recommendation
+from backrx.recommendation import MeasureChange, PhaseStatus, Progress, Recommendation
 
 _URGENCY = {
     "emergency": "EMERGENCY: seek care today, at an emergency department",
@@ -44,7 +44,8 @@ def explain(rec: Recommendation) -> str:
                 lines.append(f"      why: {p.rationale}")
                 lines.append(f"      rules: {', '.join(p.rule_ids)}; sources: {', '.join(p.sources)}")
             if phase.progress_when:
-                lines.append("  Move on when: " + "; ".join(phase.progress_when))
+                after = f"after at least {phase.min_days} days, and " if phase.min_days else ""
+                lines.append(f"  Move on {after}when: " + "; ".join(phase.progress_when))
         if rec.program.excluded:
             lines.append("")
             lines.append("Left out:")
@@ -54,16 +55,24 @@ def explain(rec: Recommendation) -> str:
         lines.append("")
         lines.append("Adjustments (test and measure):")
         for round_ in rec.adjustments:
-            lines.append(f"  Round {round_.round} ({round_.phase_before} -> {round_.phase_after}):")
+            when = f", {round_.feedback.date.isoformat()}" if round_.feedback.date else ""
+            lines.append(f"  Round {round_.round}{when} ({round_.phase_before} -> {round_.phase_after}):")
             for change in round_.changes:
-                name = change.exercise_id or change.phase
-                lines.append(f"    - {change.action} {name}: {change.reason}")
+                name = change.exercise_id or change.direction or change.phase
+                lines.append(f"    - {change.action} {name}: {round_.reason_of(change)}")
             if not round_.changes:
                 lines.append("    - no change")
     if rec.program is not None and rec.program.elimination is not None:
         mode = rec.program.elimination
         nxt = mode.queue[0].exercise.name if mode.queue else "none (the last one)"
         lines.append(f"Elimination mode: testing {mode.testing} on its own; next to come back: {nxt}.")
+    if rec.progress is not None:
+        lines.append("")
+        lines.extend(progress_lines(rec.progress))
+    if rec.warnings:
+        lines.append("")
+        lines.append("For the clinician:")
+        lines.extend(f"  - [{n.code}] {n.message}" for n in rec.warnings)
     if rec.safety_net:
         lines.append("")
         lines.append("Stop and seek care if:")
@@ -95,6 +104,8 @@ def handout(rec: Recommendation) -> str:
         out += ["## Why this plan", ""]
         out += [f"- {reason}" for reason in rec.rationale]
         out.append("")
+        if rec.progress is not None:
+            out += progress_markdown(rec.progress)
         if rec.program.elimination is not None:
             mode = rec.program.elimination
             nxt = f" Next to come back: {mode.queue[0].exercise.name}." if mode.queue else ""
@@ -116,7 +127,8 @@ def handout(rec: Recommendation) -> str:
                 out.append(f"- **{p.exercise.name}.** {p.exercise.instructions}")
             out.append("")
             if phase.progress_when:
-                out.append("**Move on when:**")
+                after = f" (after at least {phase.min_days} days in this phase)" if phase.min_days else ""
+                out.append(f"**Move on when{after}:**")
                 out.append("")
                 out += [f"- {item}" for item in phase.progress_when]
                 out.append("")
@@ -133,3 +145,72 @@ def handout(rec: Recommendation) -> str:
             for ref in rec.references]
     out += ["", "---", "", f"*{rec.disclaimer}*", ""]
     return "\n".join(out)
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:g}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def _verdict(m: MeasureChange) -> str:
+    if m.mcid is None:
+        return "no MCID (shown only)"
+    if m.improved:
+        return f"yes, improved by at least {_number(m.mcid)}"
+    if m.worsened:
+        return f"worse by at least {_number(m.mcid)}"
+    if m.latest is None:
+        return "not measured again yet"
+    return f"not yet (needs {_number(m.mcid)})"
+
+
+def _phase_words(status: PhaseStatus) -> str:
+    days = "no dated feedback yet" if status.days is None else f"day {status.days}"
+    left = ""
+    if status.days_left:
+        left = f", {status.days_left} more day{'s' if status.days_left != 1 else ''} before moving on"
+    plan = "; built up by quota (a planned amount, not by pain)" if status.quota else ""
+    hold = "; holding for reassessment" if status.holding else ""
+    return f"{status.phase}, {days} (at least {status.min_days} days){left}{plan}{hold}"
+
+
+def progress_lines(progress: Progress) -> list[str]:
+    """The progress summary as plain text: the phase gate and the outcome measures."""
+    when = progress.date.isoformat() if progress.date else "undated"
+    week = f", week {progress.weeks + 1}" if progress.weeks is not None else ""
+    lines = [f"Progress ({when}{week}):"]
+    if progress.phase is not None:
+        lines.append(f"  Phase: {_phase_words(progress.phase)}.")
+        for c in progress.phase.criteria:
+            lines.append(f"    [{'met' if c.met else 'not yet'}] {c.text}")
+    if progress.measures:
+        lines.append("  Outcome measures (baseline -> latest, change; meaningful?):")
+        for m in progress.measures:
+            pct = f" ({m.percent:+g}%)" if m.percent is not None else ""
+            change = f"{m.change:+g}" if m.change is not None else "-"
+            lines.append(f"    {m.name}: {_number(m.baseline)} -> {_number(m.latest)}, {change}{pct}; "
+                         f"{_verdict(m)}")
+    else:
+        lines.append("  Outcome measures: none recorded yet.")
+    return lines
+
+
+def progress_markdown(progress: Progress) -> list[str]:
+    """The progress summary for the handout."""
+    out = ["## Your progress", ""]
+    if progress.phase is not None:
+        out += [f"**Where you are:** {_phase_words(progress.phase)}.", ""]
+        if progress.phase.criteria:
+            out += ["| To move on | Now |", "|---|---|"]
+            out += [f"| {c.text} | {'met' if c.met else 'not yet'} |" for c in progress.phase.criteria]
+            out.append("")
+    if progress.measures:
+        out += ["| Measure | At the start | Latest | Change | Meaningful change? |", "|---|---|---|---|---|"]
+        for m in progress.measures:
+            change = f"{m.change:+g}" if m.change is not None else "-"
+            out.append(f"| {m.name} | {_number(m.baseline)} | {_number(m.latest)} | {change} | {_verdict(m)} |")
+        out.append("")
+    else:
+        out += ["No outcome measures recorded yet.", ""]
+    return out

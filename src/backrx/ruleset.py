@@ -9,11 +9,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from backrx._engine import EngineName, make_engine
+from backrx._version import __version__
 from backrx.decision import Decision, decide, notices
 from backrx.facts import profile_values
 from backrx.planner import plan_data
 from backrx.profile import Profile
-from backrx.recommendation import Recommendation, RulesetInfo
+from backrx.recommendation import FORMAT_VERSION, Recommendation, RulesetInfo
 from backrx.rulepack import Pack, Rule, read_pack
 
 ProfileInput = Profile | Mapping[str, Any]
@@ -143,6 +144,8 @@ class RuleSet:
             for sid in sorted(cited)
         ]
         return Recommendation.model_validate({
+            "format_version": FORMAT_VERSION,
+            "backrx_version": __version__,
             "outcome": "refer" if decision.refers else "program",
             "referral": referral,
             "program": program,
