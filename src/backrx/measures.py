@@ -40,7 +40,8 @@ class Compact(BaseModel):
             value = data[name]
             if value is None or value == [] or value == {}:
                 default = info.get_default(call_default_factory=True)
-                if default is None or default == [] or default == {}:
+                if (default is None and value is None) or (default == [] and value == []) or (
+                        default == {} and value == {}):
                     del data[name]
         return data
 
