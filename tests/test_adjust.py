@@ -301,11 +301,13 @@ def test_dates_are_required_and_in_order(rules: backrx.RuleSet) -> None:
         assert info.value.code == "round-out-of-order"
     with pytest.raises(backrx.FeedbackError) as info:
         backrx.adjust(rec, {"date": _day(6), "responses": [
-            {"exercise_id": "cat-camel", "pain_during": 1, "next_day": "same", "date": _day(2)}]}, rules=rules)
+            {"exercise_id": "cat-camel", "pain_during": 1, "next_day": "same", "date": _day(2)}]},
+            rules=rules)
     assert info.value.code == "round-out-of-order" and info.value.loc == ("responses", 0, "date")
     with pytest.raises(ValidationError):  # a response dated after its round
         backrx.adjust(rec, {"date": _day(6), "responses": [
-            {"exercise_id": "cat-camel", "pain_during": 1, "next_day": "same", "date": _day(7)}]}, rules=rules)
+            {"exercise_id": "cat-camel", "pain_during": 1, "next_day": "same", "date": _day(7)}]},
+            rules=rules)
 
 
 def test_another_pack_is_refused(rules: backrx.RuleSet, pack_copy: Path) -> None:

@@ -227,11 +227,11 @@ def test_rule_schema_accepts_every_bundled_rule_file() -> None:
     import jsonschema
     import yaml
 
-    from backrx.rulepack import REQUIRED_FILES, bundled_path
+    from backrx.rulepack import DATA_FILES, bundled_path
     from backrx.schema import rule_file_schema
 
     validator = jsonschema.Draft202012Validator(rule_file_schema())
-    files = [p for p in sorted(bundled_path().glob("*.yaml")) if p.name not in REQUIRED_FILES]
+    files = [p for p in sorted(bundled_path().glob("*.yaml")) if p.name not in DATA_FILES]
     assert len(files) >= 6
     for path in files:
         errors = [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text()))]

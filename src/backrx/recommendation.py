@@ -324,7 +324,7 @@ def _upgrade_change_v1(change: Any) -> Any:
     if after is not None:
         same = isinstance(before, dict) and isinstance(after, dict) and \
             before.get("exercise", {}).get("id") == after.get("exercise", {}).get("id")
-        if same:
+        if same and isinstance(before, dict):
             if change.get("action") != "hold" and before.get("dose") != after.get("dose"):
                 out["dose"] = after.get("dose")
         else:

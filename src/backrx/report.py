@@ -209,7 +209,8 @@ def progress_markdown(progress: Progress) -> list[str]:
         out += ["| Measure | At the start | Latest | Change | Meaningful change? |", "|---|---|---|---|---|"]
         for m in progress.measures:
             change = f"{m.change:+g}" if m.change is not None else "-"
-            out.append(f"| {m.name} | {_number(m.baseline)} | {_number(m.latest)} | {change} | {_verdict(m)} |")
+            out.append(f"| {m.name} | {_number(m.baseline)} | {_number(m.latest)} | {change} "
+                       f"| {_verdict(m)} |")
         out.append("")
     else:
         out += ["No outcome measures recorded yet.", ""]
