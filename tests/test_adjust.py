@@ -108,7 +108,8 @@ def test_golden_adjustment(case: dict[str, Any], rules: backrx.RuleSet) -> None:
         assert rec.program.current_phase == expect["phase"]
     actions: dict[str | None, set[str]] = {}
     for change in last.changes:
-        actions.setdefault(change.exercise_id, set()).add(change.action)
+        for exercise_id in change.exercise_ids or [None]:
+            actions.setdefault(exercise_id, set()).add(change.action)
     for exercise_id, action in expect.get("actions", {}).items():
         assert action in actions.get(exercise_id, set()), (exercise_id, actions)
     assert set(expect.get("present", [])) <= _ids(rec)

@@ -131,3 +131,22 @@ def test_rounds_store_diffs_not_copies(history: tuple[dict[str, Any], list[dict[
                 assert change.action in ("regress", "progress", "reintroduce")
                 if change.action != "reintroduce":
                     assert change.prescription.exercise.id != change.exercise_id
+
+
+def test_a_12_round_history_of_every_bundled_example_stays_under_40_kb() -> None:
+    """Twelve dated rounds answering every exercise store under 40 KB of JSON (diffs, not copies)."""
+    from pathlib import Path
+
+    from benchmarks.history_size import LIMIT, ROUNDS, history
+
+    examples = sorted((Path(__file__).parent.parent / "examples").glob("*.yaml"))
+    assert examples
+    for path in examples:
+        profile = backrx.load_profile(path).model_dump(mode="json", exclude_none=True)
+        rec = history(profile)
+        if rec.program is None and not rec.adjustments:
+            continue  # a referral: nothing to adjust
+        assert len(rec.adjustments) == ROUNDS
+        size = len(backrx.Recommendation.model_validate_json(rec.model_dump_json())
+                   .model_dump_json(include={"adjustments"}))
+        assert size < LIMIT, (path.stem, size)

@@ -43,7 +43,7 @@ from backrx.recommendation import (
     Recommendation,
     Referral,
 )
-from backrx.revision import Revision, replay
+from backrx.revision import Revision, _raise, replay
 from backrx.rulepack import ADJUST_ACTIONS, CatalogEntry, Pack, Rule
 from backrx.ruleset import RuleSet, default_rules
 from backrx.vocabulary import URGENCIES
@@ -229,6 +229,11 @@ class _Adjuster:
             "exercise.reintroduced": testing == entry.id,
             "exercise.direction_signs": self.timeline.direction_signs(entry),
         }
+        current = next((p for p in self.phase.prescriptions if p.exercise.id == entry.id), None)
+        if current is not None:
+            back = self.timeline.regressed_from.get(entry.id)
+            values["exercise.at_top"] = _raise(current.dose) is None and not (
+                back is not None and back == entry.harder and self.fits(back, dropped, stopped))
         at_dose = self.timeline.days_at_dose(entry.id)
         if at_dose is not None:
             values["exercise.days_at_dose"] = at_dose

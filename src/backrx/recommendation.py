@@ -202,17 +202,19 @@ class RulesetInfo(_Out):
 
 
 Action = Literal["drop", "regress", "hold", "progress", "suspend", "reintroduce", "advance", "stop",
-                 "keep"]
+                 "keep", "pause"]
 
 
 class Change(_Out):
     """One change that :func:`backrx.adjust` made, stored as a diff by exercise id.
 
-    ``dose`` is the new dose when only the dose changed; ``prescription`` is the exercise that
-    takes the place of ``exercise_id`` (a regression or progression to a variant) or comes back
-    (``reintroduce``); a ``drop`` lists in ``phases`` every phase it was taken out of. ``reason``
-    is None when it is the rationale of the first rule in ``rule_ids`` (see the round's trace).
-    An ``exercise_id`` of None with ``hold`` means the whole plan holds.
+    ``dose`` holds the parts of the dose that changed (the others stay); ``prescription`` is
+    the exercise that takes the place of ``exercise_id`` (a regression or progression to a
+    variant) or comes back (``reintroduce``); a ``drop`` lists in ``phases`` every phase it was
+    taken out of. A ``hold`` names in ``exercises`` every exercise one rule kept as it is (they
+    do not change, so one record serves them all); ``pause`` means the whole plan holds for
+    reassessment. ``reason`` is None when it is the rationale of the first rule in
+    ``rule_ids`` (see the round's trace).
     """
 
     action: Action
@@ -223,8 +225,14 @@ class Change(_Out):
     dose: Dose | None = None
     prescription: Prescription | None = None
     phases: list[str] = Field(default_factory=list)
+    exercises: list[str] = Field(default_factory=list, description="for a hold: the exercises kept")
     direction: Literal["extension", "flexion"] | None = Field(
         default=None, description="for a stop: the direction that is stopped")
+
+    @property
+    def exercise_ids(self) -> list[str]:
+        """Every exercise this change is about."""
+        return [self.exercise_id] if self.exercise_id is not None else list(self.exercises)
 
 
 class AdjustmentRound(_Out):
@@ -325,8 +333,9 @@ def _upgrade_change_v1(change: Any) -> Any:
         same = isinstance(before, dict) and isinstance(after, dict) and \
             before.get("exercise", {}).get("id") == after.get("exercise", {}).get("id")
         if same and isinstance(before, dict):
-            if change.get("action") != "hold" and before.get("dose") != after.get("dose"):
-                out["dose"] = after.get("dose")
+            old_dose, new_dose = before.get("dose") or {}, after.get("dose") or {}
+            if change.get("action") != "hold" and old_dose != new_dose:
+                out["dose"] = {k: v for k, v in new_dose.items() if old_dose.get(k) != v}
         else:
             out["prescription"] = after
     if change.get("action") == "drop":

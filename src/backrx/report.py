@@ -58,7 +58,7 @@ def explain(rec: Recommendation) -> str:
             when = f", {round_.feedback.date.isoformat()}" if round_.feedback.date else ""
             lines.append(f"  Round {round_.round}{when} ({round_.phase_before} -> {round_.phase_after}):")
             for change in round_.changes:
-                name = change.exercise_id or change.direction or change.phase
+                name = ", ".join(change.exercise_ids) or change.direction or change.phase
                 lines.append(f"    - {change.action} {name}: {round_.reason_of(change)}")
             if not round_.changes:
                 lines.append("    - no change")

@@ -56,6 +56,16 @@ def _raise(dose: Dose) -> Dose | None:
     return None
 
 
+def _changed(old: Dose, new: Dose) -> Dose:
+    """The parts of ``new`` that differ from ``old`` (the rest left empty): a dose diff."""
+    return Dose(**{k: v for k, v in new.model_dump().items() if getattr(old, k) != v})
+
+
+def _merged(old: Dose, diff: Dose) -> Dose:
+    """``old`` with the parts a dose diff sets."""
+    return old.model_copy(update={k: v for k, v in diff.model_dump().items() if v is not None})
+
+
 def _min_dose(new: Dose, old: Dose) -> Dose:
     """The new dose, with every part the old one also had capped at the old value."""
     values: dict[str, int | None] = {}
@@ -171,10 +181,17 @@ class Revision:
             return
         lowered = _lower(p.dose)
         self._replace(p, p.model_copy(update={"dose": lowered}))
-        self._record("regress", p.exercise.id, reason, [rule.id], dose=lowered)
+        self._record("regress", p.exercise.id, reason, [rule.id], dose=_changed(p.dose, lowered))
 
-    def hold(self, p: Prescription, rule: Rule) -> None:
-        self._record("hold", p.exercise.id, self.outcome.rationale(rule), [rule.id])
+    def hold(self, p: Prescription, rule: Rule, reason: str | None = None) -> None:
+        """Keep an exercise as it is: one record per rule and reason lists every exercise kept."""
+        text = reason if reason is not None else self.outcome.rationale(rule)
+        for i, change in enumerate(self.changes):
+            if change.action == "hold" and change.rule_ids == [rule.id] and change.exercise_id is None \
+                    and change.exercises and (change.reason or self.outcome.rationale(rule)) == text:
+                self.changes[i] = change.model_copy(update={"exercises": [*change.exercises, p.exercise.id]})
+                return
+        self._record("hold", None, text, [rule.id], exercises=[p.exercise.id])
 
     def progress(self, p: Prescription, rule: Rule) -> None:
         reason = self.outcome.rationale(rule)
@@ -182,7 +199,7 @@ class Revision:
         entry = self.a.pack.exercises[p.exercise.id]
         if raised is not None:
             self._replace(p, p.model_copy(update={"dose": raised}))
-            self._record("progress", p.exercise.id, reason, [rule.id], dose=raised)
+            self._record("progress", p.exercise.id, reason, [rule.id], dose=_changed(p.dose, raised))
             return
         # A harder variant only takes the place of one that was regressed in this phase (back up
         # the ladder); harder work beyond the phase's plan comes with the next phase and its gate.
@@ -199,8 +216,8 @@ class Revision:
             self._replace(p, new)
             self._record("progress", p.exercise.id, reason, [rule.id], prescription=new)
             return
-        self._record("hold", p.exercise.id, "This exercise is at the top of its dose for this phase; keep "
-                     "it as it is. Harder versions come with the next phase.", [rule.id])
+        self.hold(p, rule, "This exercise is at the top of its dose for this phase; keep it as it is. "
+                  "Harder versions come with the next phase.")
 
     def _stop(self, direction: str, rule: Rule) -> None:
         """Stop a direction in every phase; exercises the person reported as fine stay."""
@@ -277,7 +294,7 @@ class Revision:
         if outcome.hold is not None:
             rounds, rule = outcome.hold
             self.plan_hold = Hold(rounds_left=rounds, reason=outcome.rationale(rule), rule_ids=[rule.id])
-            self._record("hold", None, self.plan_hold.reason, [rule.id])
+            self._record("pause", None, self.plan_hold.reason, [rule.id])
         elif self.plan_hold is not None:
             left = self.plan_hold.rounds_left - 1
             self.plan_hold = self.plan_hold.model_copy(update={"rounds_left": left}) if left > 0 else None
@@ -341,7 +358,8 @@ def replay(original: Program, rounds: list[AdjustmentRound]) -> Program:
                 if change.prescription is not None:
                     items[index] = change.prescription
                 elif change.dose is not None:
-                    items[index] = items[index].model_copy(update={"dose": change.dose})
+                    merged = _merged(items[index].dose, change.dose)
+                    items[index] = items[index].model_copy(update={"dose": merged})
         elimination = round_.elimination_after
         hold = round_.hold_after
     return original.model_copy(update={

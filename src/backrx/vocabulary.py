@@ -199,6 +199,8 @@ def _adjust_fields() -> dict[str, FieldSpec]:
         FieldSpec("exercise.direction_signs", "int", (), 0, 1000, "feedback",
                   "spreading signs recorded in this exercise's direction by other movement families "
                   "(earlier rounds and this one)"),
+        FieldSpec("exercise.at_top", "bool", origin="feedback",
+                  description="the dose is at the top of what one phase allows (no step up is left)"),
         FieldSpec("exercise.days_at_dose", "int", (), 0, 100_000, "feedback",
                   "days since this exercise's dose last changed (absent before dated feedback)"),
         FieldSpec("phase.days", "int", (), 0, 100_000, "feedback",
