@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from backrx.adjust import _guarded
 from backrx.errors import FeedbackError
-from backrx.feedback import Feedback
 from backrx.recommendation import Migration, Program, Recommendation
 from backrx.ruleset import RuleSet, default_rules
 
@@ -84,7 +83,7 @@ def migrate(rec: Recommendation, rules: RuleSet | None = None) -> Recommendation
                     skipped.append(f"round {round_.round}: {r.exercise_id} is not in phase "
                                    f"{new.program.current_phase} of the new plan")
             if len(kept) != len(fb.responses):
-                fb = Feedback.model_validate({**fb.model_dump(), "responses": [r.model_dump() for r in kept]})
+                fb = fb.model_copy(update={"responses": kept})
         try:
             new = _guarded(new, fb, chosen, require_date=False)
         except FeedbackError as exc:
