@@ -61,26 +61,42 @@ def test_format_1_rounds_read_as_diffs() -> None:
     assert progress.dose is not None and progress.dose.reps == 12
 
 
-def test_an_old_format_on_a_new_pack_must_be_migrated(rules: backrx.RuleSet) -> None:
-    """A stored 0.1 recommendation on this pack is refused with code pack-changed, pointing to migrate."""
-    stored = _load(FIXTURES / "format-1" / "chronic-extension.json")
+def test_an_old_format_is_re_planned_on_its_first_adjustment(rules: backrx.RuleSet) -> None:
+    """adjust() re-plans a stored 0.1 recommendation on this pack (listing what changed), then adjusts."""
+    stored = _load(FIXTURES / "format-1" / "chronic-extension-2-rounds.json")
+    assert stored.ruleset.digest != rules.digest
+    rec = backrx.adjust(stored, _next_round(stored, "2026-06-01"), rules=rules)
+    assert rec.format_version == 2 and rec.migration is not None and rec.migration.from_format == 1
+    assert len(rec.adjustments) == len(stored.adjustments) + 1
+    undated = backrx.adjust(stored, {"responses": []}, rules=rules)  # like 0.1 feedback
+    assert undated.adjustments[-1].feedback.date is None and undated.format_version == 2
+    with pytest.raises(backrx.FeedbackError) as info:  # from now on, format 2: dated rounds only
+        backrx.adjust(undated, {"responses": []}, rules=rules)
+    assert info.value.code == "date-required"
+
+
+def test_a_format_2_recommendation_on_a_changed_pack_must_be_migrated(pack_copy: Path) -> None:
+    """A current-format plan is not silently re-planned: another pack is refused with pack-changed."""
+    stored = _load(FIXTURES / "format-2" / "chronic-extension-3-rounds.json")
+    (pack_copy / "pack.yaml").write_text("name: other\nversion: '9'\n")
+    other = backrx.load_rules(pack_copy, engine="reference")
     with pytest.raises(backrx.FeedbackError) as info:
-        backrx.adjust(stored, _next_round(stored, "2026-06-01"), rules=rules)
+        backrx.adjust(stored, _next_round(stored, "2026-06-01"), rules=other)
     assert info.value.code == "pack-changed" and "migrate" in str(info.value)
 
 
-def test_an_undated_round_on_a_format_1_recommendation_is_refused(rules: backrx.RuleSet) -> None:
-    """Format-1 recommendations also need dated rounds from now on; the error says why."""
+def test_undated_rounds_never_count_as_time(rules: backrx.RuleSet) -> None:
+    """A format-1 recommendation's undated round is accepted, but no phase clock starts from it."""
     rec = rules.recommend({"age": 40, "duration_weeks": 20, "pain_site": "lower", "leg_pain": "none",
                            "pain_intensity": 4, "tolerance": "moderate", "red_flags": []})
     data = json.loads(rec.model_dump_json())
     del data["format_version"], data["backrx_version"]
     old = backrx.Recommendation.model_validate(data)
     assert old.format_version == 1 and old.backrx_version == "unknown"
-    with pytest.raises(backrx.FeedbackError) as info:
-        backrx.adjust(old, {"responses": []}, rules=rules)
-    assert info.value.code == "date-required" and "older format" in info.value.message
-    assert backrx.adjust(old, {"date": "2026-02-01", "responses": []}, rules=rules).format_version == 2
+    new = backrx.adjust(old, {"responses": []}, rules=rules)
+    assert new.format_version == 2 and new.migration is None  # same pack: nothing to re-plan
+    assert new.progress is not None and new.progress.phase is not None
+    assert new.progress.phase.days is None and new.progress.phase.days_left is None
 
 
 def test_the_digest_ignores_comments_and_formatting(pack_copy: Path, rules: backrx.RuleSet) -> None:

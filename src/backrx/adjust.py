@@ -381,14 +381,26 @@ def adjust(rec: Recommendation, feedback: Feedback | Mapping[str, Any], *,
            rules: RuleSet | None = None) -> Recommendation:
     """Adjust a recommendation from one dated round of next-day responses ("test and measure").
 
-    Returns a new Recommendation whose ``adjustments`` gains one round. Raises
+    Returns a new Recommendation whose ``adjustments`` gains one round. A recommendation of an
+    older format (``format_version`` 1, backrx 0.1) is first re-planned on ``rules`` with
+    :func:`backrx.migrate`; that first round may be undated, every later one needs a date. Raises
     ``pydantic.ValidationError`` for invalid feedback (naming the field) and
     :class:`backrx.FeedbackError` (with ``.code`` and ``.loc``) for everything refused after
     that: a round out of date order or without a date, a response about an exercise not in the
     current phase, a recommendation made by another pack or edited.
     """
     fb = feedback if isinstance(feedback, Feedback) else Feedback.model_validate(feedback)
-    return _guarded(rec, fb, rules, require_date=True)
+    legacy = rec.format_version < FORMAT_VERSION
+    if legacy:
+        # Written before dated rounds (backrx 0.1): re-plan it on this pack once, replaying its
+        # history (Recommendation.migration says what changed); this one round may be undated.
+        chosen = rules if rules is not None else default_rules()
+        if chosen.digest != rec.ruleset.digest:
+            from backrx.migrate import migrate
+
+            rec = migrate(rec, chosen)
+        rules = chosen
+    return _guarded(rec, fb, rules, require_date=not legacy)
 
 
 def _guarded(rec: Recommendation, fb: Feedback, rules: RuleSet | None, *,
