@@ -96,8 +96,9 @@ def main() -> int:
         hist, whole, baseline = _sizes(rec)
         worst = max(worst, hist)
         ratio = f"{hist / baseline:.2f}" if baseline else "-"
+        where = rec.program.current_phase if rec.program else "referred"
         print(f"{path.stem:28} {hist:8d} {whole:8d} {baseline:15d} {ratio:>6}  "
-              f"({len(rec.adjustments)} rounds, phase {rec.program.current_phase if rec.program else 'referred'})")
+              f"({len(rec.adjustments)} rounds, phase {where})")
     print(f"largest history: {worst} bytes ({'under' if worst < LIMIT else 'OVER'} {LIMIT})")
     return 0
 

@@ -142,3 +142,16 @@ def test_cli_adjust_migrate(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     fb.write_text("date: 2026-06-01\nresponses: []\n")
     assert main(["adjust", str(rec_path), str(fb), "--migrate", "--format", "text"]) == 0
     assert "Progress (2026-06-01" in capsys.readouterr().out
+
+
+def test_the_published_schema_describes_adjusted_recommendations(rules: backrx.RuleSet) -> None:
+    """`backrx schema recommendation` validates the JSON of an adjusted plan (compact fields included)."""
+    import jsonschema
+
+    schema = backrx.Recommendation.model_json_schema(mode="serialization")
+    assert "progress" in schema["properties"] and "format_version" in schema["properties"]
+    stored = _load(FIXTURES / "format-2" / "chronic-extension-3-rounds.json")
+    data = json.loads(backrx.adjust(stored, _next_round(stored, "2026-06-01"), rules=rules)
+                      .model_dump_json()) if stored.ruleset.digest == rules.digest else \
+        json.loads(backrx.migrate(stored, rules).model_dump_json())
+    jsonschema.validate(data, schema)
