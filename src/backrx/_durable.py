@@ -39,7 +39,7 @@ from typing import Any
 
 import durable_rules_engine as _dre
 
-from backrx.condition import AllOf, AnyOf, AtLeast, Condition, FieldTest, NotOf, Value
+from backrx.condition import OPERATORS, AllOf, AnyOf, AtLeast, Condition, FieldTest, NotOf, Value
 from backrx.errors import EngineError
 from backrx.rulepack import Pack
 
@@ -101,25 +101,9 @@ def _and(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _test(test: FieldTest, negate: bool) -> dict[str, Any]:
-    key = fact_key(test.field)
-    absent = {"$nex": {key: 1}}
-    op, value = test.op, test.value
-    if op == "exists":
-        present = value is True
-        return {"$ex": {key: 1}} if present != negate else absent
-    if op == "contains":
-        assert isinstance(value, str)
-        bit = member_key(test.field, value)
-        return {"$nex": {bit: 1}} if negate else {"$ex": {bit: 1}}
-    if op == "in":
-        assert isinstance(value, tuple)
-        if not negate:
-            return _or([{"$eq": {key: v}} for v in value])
-        return _or([_and([{"$neq": {key: v}} for v in value]), absent])
-    if not negate:
-        return {f"${op}": {key: value}}
-    flipped = {"eq": "$neq", "lt": "$gte", "lte": "$gt", "gt": "$lte", "gte": "$lt"}[op]
-    return _or([{flipped: {key: value}}, absent])
+    """One field test in durable's JSON, compiled as the operator table says."""
+    member = member_key(test.field, test.value) if isinstance(test.value, str) else ""
+    return OPERATORS[test.op].durable(fact_key(test.field), member, test.value, negate)
 
 
 def compile_condition(condition: Condition, negate: bool = False) -> dict[str, Any]:

@@ -1094,7 +1094,8 @@ def audit_command(path: str | None, examples: int, seed: int, fmt: str) -> int:
     """``backrx audit [DIR] [--examples N] [--seed S] [--format text|json]``.
 
     Prints the report to stdout and progress lines to stderr once the run takes more than a
-    second. Returns 0 when every invariant holds, 1 on violations, 2 when the pack does not
+    second. The pack's golden cases run too. Returns 0 when every invariant holds and every case
+    passes, 1 on violations or failed cases, 2 when the pack does not
     load (its problems go to stderr) or the audit cannot run.
     """
     if fmt not in ("text", "json"):
@@ -1122,8 +1123,16 @@ def audit_command(path: str | None, examples: int, seed: int, fmt: str) -> int:
     except ImportError as exc:
         sys.stderr.write(f"backrx audit: {exc}\n")
         return 2
-    sys.stdout.write(report.to_json() + "\n" if fmt == "json" else report.format_text())
-    return 0 if report.ok else 1
+    from backrx.cases import run_cases
+
+    cases = run_cases(rules)  # a pack's own golden cases run in every audit
+    if fmt == "json":
+        data = json.loads(report.to_json())
+        data["cases"] = json.loads(cases.to_json())
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    else:
+        sys.stdout.write(report.format_text() + "\ngolden cases: " + cases.to_text() + "\n")
+    return 0 if report.ok and cases.ok else 1
 
 
 __all__ = [

@@ -47,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     aud.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     aud.add_argument("--format", choices=("text", "json"), default="text")
 
+    test = sub.add_parser("test", help="run a rule pack's golden cases (cases/); exit 1 on any failure")
+    test.add_argument("dir", nargs="?", help="rule pack folder (default: the bundled pack)")
+    test.add_argument("--format", choices=("text", "json"), default="text")
+
     check = sub.add_parser("check", help="validate a rule pack; exit 1 listing every problem")
     check.add_argument("dir", nargs="?", help="rule pack folder (default: the bundled pack)")
 
@@ -106,6 +110,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             from backrx.audit import audit_command
 
             return audit_command(args.dir, args.examples, args.seed, args.format)
+        if args.command == "test":
+            from backrx.cases import run_cases
+            from backrx.ruleset import load_rules
+
+            report = run_cases(load_rules(args.dir))
+            out.write((report.to_json() if args.format == "json" else report.to_text()) + "\n")
+            return 0 if report.ok else 1
         if args.command == "check":
             from backrx.ruleset import load_rules
 

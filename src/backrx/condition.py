@@ -18,15 +18,115 @@ property test holds the two to identical decisions.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, Literal
 
 Scalar = bool | int | float | str
 #: A fact value: a scalar, or a frozenset for list fields.
 Value = bool | int | float | str | frozenset[str]
 
-OPERATORS: tuple[str, ...] = ("eq", "in", "lt", "lte", "gt", "gte", "contains", "exists")
 COMBINATORS: tuple[str, ...] = ("all", "any", "not", "at_least")
+
+
+# --------------------------------------------------------------------------- the operator table
+
+#: Durable test data: what :func:`Operator.durable` returns (plain JSON-able mappings).
+DurableTest = dict[str, Any]
+#: The kinds of field a condition can test (see :class:`backrx.vocabulary.FieldSpec`).
+FieldKind = Literal["bool", "int", "float", "enum", "list"]
+#: What an operator takes: one scalar of the field's type, a number, a list of scalars,
+#: one member of a list field's vocabulary, or true/false.
+Argument = Literal["scalar", "number", "scalars", "member", "flag"]
+
+
+def _or(items: list[DurableTest]) -> DurableTest:
+    return items[0] if len(items) == 1 else {"$or": items}
+
+
+def _and(items: list[DurableTest]) -> DurableTest:
+    return items[0] if len(items) == 1 else {"$and": items}
+
+
+def _compare(op: str, flipped: str) -> Callable[[str, str, Any, bool], DurableTest]:
+    """durable's comparison ``op``; negated, its flip or a missing value (unknown is not a match)."""
+    def compile_(key: str, member: str, value: Any, negate: bool) -> DurableTest:
+        if not negate:
+            return {op: {key: value}}
+        return _or([{flipped: {key: value}}, {"$nex": {key: 1}}])
+    return compile_
+
+
+def _in_durable(key: str, member: str, value: Any, negate: bool) -> DurableTest:
+    if not negate:
+        return _or([{"$eq": {key: v}} for v in value])
+    return _or([_and([{"$neq": {key: v}} for v in value]), {"$nex": {key: 1}}])
+
+
+def _contains_durable(key: str, member: str, value: Any, negate: bool) -> DurableTest:
+    return {"$nex": {member: 1}} if negate else {"$ex": {member: 1}}
+
+
+def _exists_durable(key: str, member: str, value: Any, negate: bool) -> DurableTest:
+    return {"$ex": {key: 1}} if (value is True) != negate else {"$nex": {key: 1}}
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One operator of the condition language, everything about it in one place.
+
+    ``holds`` is the reference meaning on a present value (a test on a missing value is
+    false, except ``exists: false``); ``durable`` compiles a test to durable_rules' JSON,
+    given the field's fact key, the member key (for list fields) and whether the test is
+    negated; ``alternatives`` is how many durable patterns a test becomes (plain, negated);
+    ``schema`` is the JSON Schema of the argument in a rule file.
+    """
+
+    name: str
+    kinds: tuple[FieldKind, ...]
+    argument: Argument
+    holds: Callable[[Any, Any], bool]
+    durable: Callable[[str, str, Any, bool], DurableTest]
+    schema: dict[str, Any]
+    description: str
+    alternatives: Callable[[Any, bool], int] = lambda value, negate: 1
+
+    def on_missing(self, value: Any) -> bool:
+        """What a test with this operator gives on a field with no value."""
+        return self.name == "exists" and value is False
+
+
+_SCALAR = {"type": ["string", "number", "boolean"]}
+_NUMBER = {"type": "number"}
+_ORDERED: tuple[FieldKind, ...] = ("int", "float")
+
+
+def _flip2(value: Any, negate: bool) -> int:
+    return 2 if negate else 1
+
+
+#: The operator table: the loader, both engines, the vocabulary and ``backrx schema rules``
+#: read it. Adding an operator is one entry here (and a line in docs/rule-pack.md).
+OPERATORS: dict[str, Operator] = {op.name: op for op in (
+    Operator("eq", ("bool", "int", "float", "enum"), "scalar", lambda a, v: bool(a == v),
+             _compare("$eq", "$neq"), _SCALAR, "equals the value", _flip2),
+    Operator("in", ("int", "float", "enum"), "scalars", lambda a, v: a in v,
+             _in_durable, {"type": "array", "items": _SCALAR, "minItems": 1},
+             "equals one of the values", lambda v, negate: 2 if negate else len(v)),
+    Operator("lt", _ORDERED, "number", lambda a, v: bool(a < v), _compare("$lt", "$gte"), _NUMBER,
+             "less than", _flip2),
+    Operator("lte", _ORDERED, "number", lambda a, v: bool(a <= v), _compare("$lte", "$gt"), _NUMBER,
+             "less than or equal to", _flip2),
+    Operator("gt", _ORDERED, "number", lambda a, v: bool(a > v), _compare("$gt", "$lte"), _NUMBER,
+             "greater than", _flip2),
+    Operator("gte", _ORDERED, "number", lambda a, v: bool(a >= v), _compare("$gte", "$lt"), _NUMBER,
+             "greater than or equal to", _flip2),
+    Operator("contains", ("list",), "member", lambda a, v: isinstance(a, frozenset) and v in a,
+             _contains_durable, {"type": "string"}, "the list holds the value"),
+    Operator("exists", ("bool", "int", "float", "enum", "list"), "flag", lambda a, v: v is True,
+             _exists_durable, {"type": "boolean"},
+             "true: the field has a value (was answered); false: it has none"),
+)}
 
 
 @dataclass(frozen=True)
@@ -63,30 +163,10 @@ Condition = FieldTest | AllOf | AnyOf | NotOf | AtLeast
 
 
 def _test(test: FieldTest, values: Mapping[str, Value]) -> bool:
+    op = OPERATORS[test.op]
     if test.field not in values:
-        return test.op == "exists" and test.value is False
-    actual = values[test.field]
-    op = test.op
-    if op == "exists":
-        return test.value is True
-    if op == "contains":
-        return isinstance(actual, frozenset) and test.value in actual
-    if isinstance(actual, frozenset):  # pragma: no cover - the loader forbids it
-        return False
-    if op == "eq":
-        return actual == test.value
-    if op == "in":
-        assert isinstance(test.value, tuple)
-        return actual in test.value
-    if isinstance(actual, (bool, str)) or isinstance(test.value, (bool, str, tuple)):
-        return False  # pragma: no cover - the loader allows ordering on numbers only
-    if op == "lt":
-        return actual < test.value
-    if op == "lte":
-        return actual <= test.value
-    if op == "gt":
-        return actual > test.value
-    return actual >= test.value  # gte
+        return op.on_missing(test.value)
+    return op.holds(values[test.field], test.value)
 
 
 def evaluate(condition: Condition, values: Mapping[str, Value]) -> bool:
@@ -146,10 +226,7 @@ def alternatives(condition: Condition, negate: bool = False) -> int:
     loader bounds this number, not only the size of the tree.
     """
     if isinstance(condition, FieldTest):
-        if condition.op == "in":
-            assert isinstance(condition.value, tuple)
-            return 2 if negate else len(condition.value)
-        return 2 if negate and condition.op in ("eq", "lt", "lte", "gt", "gte") else 1
+        return OPERATORS[condition.op].alternatives(condition.value, negate)
     if isinstance(condition, NotOf):
         return alternatives(condition.item, not negate)
     if isinstance(condition, AtLeast):

@@ -30,12 +30,14 @@ from typing import Any
 
 from backrx import _yaml
 from backrx.condition import (
+    OPERATORS,
     AllOf,
     AnyOf,
     AtLeast,
     Condition,
     FieldTest,
     NotOf,
+    Operator,
     Scalar,
     alternatives,
     depth_of,
@@ -750,24 +752,40 @@ class _Scope:
         return spec
 
 
-def _scalar_ok(spec: FieldSpec, value: Any) -> str | None:
-    """Why ``value`` cannot be compared with ``spec`` (None when it can)."""
+def _scalar_ok(spec: FieldSpec, value: Any) -> tuple[str, str] | None:
+    """Why ``value`` cannot be compared with ``spec``, as (problem code, message); None when it can."""
     if spec.kind == "bool":
-        return None if isinstance(value, bool) else f"{spec.path} is true/false, not {_kind(value)}"
+        return None if isinstance(value, bool) else (
+            "type-mismatch", f"{spec.path} is true/false, not {_kind(value)}")
     if spec.kind in ("int", "float"):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"{spec.path} is a number, not {_kind(value)}"
+            return "type-mismatch", f"{spec.path} is a number, not {_kind(value)}"
         if value != value or abs(value) > MAX_NUMBER:
-            return f"{value!r} is not a usable number"
+            return "type-mismatch", f"{value!r} is not a usable number"
         return None
     if spec.kind in ("enum", "list"):
         if not isinstance(value, str):
-            return f"{spec.path} takes one of {', '.join(spec.values)}, not {_kind(value)}"
+            return "type-mismatch", f"{spec.path} takes one of {', '.join(spec.values)}, not {_kind(value)}"
         if value not in spec.values:
-            return (f"{value!r} is not a value of {spec.path}{_hint(value, spec.values)}; "
+            return ("unknown-value", f"{value!r} is not a value of {spec.path}{_hint(value, spec.values)}; "
                     f"expected one of {', '.join(spec.values)}")
         return None
-    return f"{spec.path} cannot be compared"  # pragma: no cover
+    return "type-mismatch", f"{spec.path} cannot be compared"  # pragma: no cover
+
+
+def _argument(spec: FieldSpec, op: Operator, value: Any) -> tuple[Any, tuple[str, str] | None]:
+    """The operator's argument as the engines take it, or the problem with it (code, message)."""
+    if op.argument == "flag":
+        if not isinstance(value, bool):
+            return None, ("type-mismatch", f"{op.name} takes true or false")
+        return value, None
+    if op.argument == "scalars":
+        if not isinstance(value, list) or not value or len(value) > MAX_IN_VALUES:
+            return None, ("type-mismatch", f"{op.name} takes a list of 1 to {MAX_IN_VALUES} values")
+        bad = [why for why in (_scalar_ok(spec, v) for v in value) if why]
+        return (None, bad[0]) if bad else (tuple(dict.fromkeys(value)), None)
+    why = _scalar_ok(spec, value)  # scalar, number and member: one value of the field's type
+    return (None, why) if why else (value, None)
 
 
 def _parse_test(ctx: _Ctx, scope: _Scope, name: str, ops: Any, line: int | None,
@@ -779,45 +797,28 @@ def _parse_test(ctx: _Ctx, scope: _Scope, name: str, ops: Any, line: int | None,
         ctx.add(line, "empty-condition", f"no operator given for {name!r}", where)
         return None
     tests: list[Condition] = []
-    for op, value in ops.items():
-        op_line = _line_of(ops, op) if isinstance(ops, _yaml.LDict) else line
-        op_where = _join(where, op)
-        if op not in ("eq", "in", "lt", "lte", "gt", "gte", "contains", "exists"):
-            choices = ("eq", "in", "lt", "lte", "gt", "gte", "contains", "exists")
+    for op_name, value in ops.items():
+        op_line = _line_of(ops, op_name) if isinstance(ops, _yaml.LDict) else line
+        op_where = _join(where, op_name)
+        op = OPERATORS.get(op_name) if isinstance(op_name, str) else None
+        if op is None:
+            choices = tuple(OPERATORS)
             ctx.add(op_line, "unknown-operator",
-                    f"unknown operator {op!r}{_hint(str(op), choices)}; use one of {', '.join(choices)}",
-                    op_where)
+                    f"unknown operator {op_name!r}{_hint(str(op_name), choices)}; use one of "
+                    f"{', '.join(choices)}", op_where)
             continue
         if spec is None:
             continue
-        if op not in spec.operators:
+        if op.name not in spec.operators:
             ctx.add(op_line, "operator-not-allowed",
-                    f"{op!r} does not apply to {name} ({spec.kind}); use one of "
+                    f"{op.name!r} does not apply to {name} ({spec.kind}); use one of "
                     f"{', '.join(spec.operators)}", op_where)
             continue
-        if op == "exists":
-            if not isinstance(value, bool):
-                ctx.add(op_line, "type-mismatch", "exists takes true or false", op_where)
-                continue
-            tests.append(FieldTest(name, "exists", value))
-        elif op == "in":
-            if not isinstance(value, list) or not value or len(value) > MAX_IN_VALUES:
-                ctx.add(op_line, "type-mismatch",
-                        f"in takes a list of 1 to {MAX_IN_VALUES} values", op_where)
-                continue
-            bad = [why for why in (_scalar_ok(spec, v) for v in value) if why]
-            if bad:
-                ctx.add(op_line, "type-mismatch" if "not a value" not in bad[0] else "unknown-value",
-                        bad[0], op_where)
-                continue
-            tests.append(FieldTest(name, "in", tuple(dict.fromkeys(value))))
-        else:
-            why = _scalar_ok(spec, value)
-            if why:
-                ctx.add(op_line, "unknown-value" if "not a value" in why else "type-mismatch", why,
-                        op_where)
-                continue
-            tests.append(FieldTest(name, op, value))
+        argument, problem = _argument(spec, op, value)
+        if problem is not None:
+            ctx.add(op_line, problem[0], problem[1], op_where)
+            continue
+        tests.append(FieldTest(name, op.name, argument))
     if len(tests) != len(ops):
         return None
     return tests[0] if len(tests) == 1 else AllOf(tuple(tests))

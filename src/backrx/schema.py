@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from backrx.condition import OPERATORS
 from backrx.profile import Profile
 from backrx.recommendation import Recommendation
 from backrx.rulepack import (
@@ -36,12 +37,7 @@ def _condition_schema() -> dict[str, Any]:
         "type": "object",
         "additionalProperties": False,
         "minProperties": 1,
-        "properties": {
-            "eq": scalar, "in": {"type": "array", "items": scalar, "minItems": 1},
-            "lt": {"type": "number"}, "lte": {"type": "number"},
-            "gt": {"type": "number"}, "gte": {"type": "number"},
-            "contains": {"type": "string"}, "exists": {"type": "boolean"},
-        },
+        "properties": {op.name: op.schema for op in OPERATORS.values()},
     }
     field_names = [*FIELDS, *ADJUST_FIELDS, "derived.<name>"]
     return {

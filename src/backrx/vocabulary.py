@@ -19,9 +19,10 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import annotated_types
 from pydantic import BaseModel
 
+from backrx.condition import OPERATORS, FieldKind
 from backrx.profile import Profile
 
-Kind = Literal["bool", "int", "float", "enum", "list"]
+Kind = FieldKind
 
 PATHWAYS: tuple[str, ...] = (
     "mckenzie_extension",
@@ -49,14 +50,8 @@ class FieldSpec:
 
     @property
     def operators(self) -> tuple[str, ...]:
-        """The operators that make sense for this field."""
-        if self.kind == "list":
-            return ("contains", "exists")
-        if self.kind in ("int", "float"):
-            return ("eq", "in", "lt", "lte", "gt", "gte", "exists")
-        if self.kind == "enum":
-            return ("eq", "in", "exists")
-        return ("eq", "exists")
+        """The operators that apply to this field, in the operator table's order."""
+        return tuple(op.name for op in OPERATORS.values() if self.kind in op.kinds)
 
 
 def _unwrap(annotation: Any) -> tuple[Any, list[Any]]:
