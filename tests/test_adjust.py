@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from tests.conftest import base_profile
 
 import backrx
+from backrx.cases import FIRST_DAY, dated_rounds
 from backrx.profile import RED_FLAGS
 from backrx.rulepack import bundled_path
 from backrx.testing import profiles
@@ -25,21 +26,6 @@ ADJUST_CASE_KEYS = {"outcome", "urgency", "phase", "fired", "not_fired", "action
                     "dropped", "elimination_testing", "safety_net_contains", "dose", "criteria_met",
                     "criteria_not_met", "days_left", "holding", "stopped", "tolerated", "absent_everywhere",
                     "warnings", "measures", "no_referral"}
-FIRST_DAY = datetime.date(2026, 1, 5)
-
-
-def dated_rounds(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The case's rounds with ``repeat`` expanded; an undated round comes the day after the last."""
-    out: list[dict[str, Any]] = []
-    day = FIRST_DAY - datetime.timedelta(days=1)
-    for spec in rounds:
-        spec = dict(spec)
-        times = spec.pop("repeat", 1)
-        for _ in range(times):
-            day = datetime.date.fromisoformat(spec["date"]) if "date" in spec and times == 1 \
-                else day + datetime.timedelta(days=1)
-            out.append({**spec, "date": day.isoformat()})
-    return out
 
 
 def _adjust_cases() -> list[Any]:

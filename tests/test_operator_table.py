@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.conftest import ENGINES, base_profile
 
 import backrx
 from backrx.condition import OPERATORS, Operator
 from backrx.schema import schemas
 from backrx.vocabulary import FIELDS
-from tests.conftest import ENGINES, base_profile
 
 
 def _ne_durable(key: str, member: str, value: object, negate: bool) -> dict[str, object]:
