@@ -94,7 +94,8 @@ def test_golden_adjustment(case: dict[str, Any], rules: backrx.RuleSet) -> None:
         assert rec.program.current_phase == expect["phase"]
     actions: dict[str | None, set[str]] = {}
     for change in last.changes:
-        for exercise_id in change.exercise_ids or [None]:
+        ids: list[str | None] = [*change.exercise_ids] or [None]
+        for exercise_id in ids:
             actions.setdefault(exercise_id, set()).add(change.action)
     for exercise_id, action in expect.get("actions", {}).items():
         assert action in actions.get(exercise_id, set()), (exercise_id, actions)

@@ -176,7 +176,8 @@ def _excluded(rec: Recommendation) -> set[str]:
 def _actions(rec: Recommendation, want: Any) -> list[str]:
     done: dict[str | None, set[str]] = {}
     for change in rec.adjustments[-1].changes if rec.adjustments else []:
-        for exercise_id in change.exercise_ids or [None]:
+        ids: list[str | None] = [*change.exercise_ids] or [None]
+        for exercise_id in ids:
             done.setdefault(exercise_id, set()).add(change.action)
     return [f"actions: {ex} was not {action} (got {sorted(done.get(ex, set()))})"
             for ex, action in dict(want).items() if action not in done.get(ex, set())]
