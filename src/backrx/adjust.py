@@ -27,7 +27,15 @@ from backrx.decision import Decision, add_unique, decide, note_referral, notices
 from backrx.errors import FeedbackError
 from backrx.facts import profile_values
 from backrx.feedback import ExerciseResponse, Feedback
-from backrx.history import Timeline, comfortable, latest_walk, measure_changes, steady, whole_weeks
+from backrx.history import (
+    Timeline,
+    comfortable,
+    earliest,
+    latest_walk,
+    measure_changes,
+    steady,
+    whole_weeks,
+)
 from backrx.history import timeline as read_timeline
 from backrx.planner import _Planner
 from backrx.recommendation import (
@@ -428,9 +436,10 @@ def _adjust(rec: Recommendation, fb: Feedback, rules: RuleSet | None, *,
         # No program to adjust (a referral): still act on new red flags and outcome measures. A
         # profile whose own triage refers (an edited recommendation) is referred again.
         outcome = _Outcome()
-        dated = [r.feedback.date for r in rec.adjustments if r.feedback.date is not None]
+        dated = [earliest(r.feedback) for r in rec.adjustments if r.feedback.date is not None]
         values = {**decision.values, **_base_values(fb)}
-        outcome_values, measures = _outcome_values(rec, fb, chosen.pack, dated[0] if dated else fb.date)
+        outcome_values, measures = _outcome_values(rec, fb, chosen.pack,
+                                                   dated[0] if dated else earliest(fb))
         values.update(outcome_values)
         _run_rules(chosen, values, outcome, None)
         referral = _merge(rec.referral, decision.urgency, list(decision.referral_reasons),
@@ -448,8 +457,8 @@ def _adjust(rec: Recommendation, fb: Feedback, rules: RuleSet | None, *,
             "safety_net": list(dict.fromkeys((*rec.safety_net, *outcome.safety_net))),
             "warnings": _warnings(rec, outcome),
             "adjustments": [*rec.adjustments, round_],
-            "progress": Progress(date=fb.date, weeks=whole_weeks(dated[0] if dated else fb.date, fb.date),
-                                 phase=None, measures=measures),
+            "progress": Progress(date=fb.date, phase=None, measures=measures,
+                                 weeks=whole_weeks(dated[0] if dated else earliest(fb), fb.date)),
         })
     adjuster = _Adjuster(chosen, rec, fb, decision)
     outcome = adjuster.decide()

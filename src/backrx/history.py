@@ -97,6 +97,12 @@ class Timeline:
         return latest is not None and comfortable(latest) and exercise_id not in self.spread
 
 
+def earliest(feedback: Feedback) -> datetime.date | None:
+    """The first day a round reports on: its earliest response date, else its own date."""
+    days = [d for d in (feedback.date, *(r.date for r in feedback.responses)) if d is not None]
+    return min(days) if days else None
+
+
 def _by_day(feedback: Feedback) -> dict[datetime.date, list[ExerciseResponse]]:
     out: dict[datetime.date, list[ExerciseResponse]] = {}
     for response in feedback.responses:
@@ -111,8 +117,8 @@ def timeline(rec: Recommendation, feedback: Feedback, pack: Pack) -> Timeline:
     assert rec.program is not None
     current = rec.program.current_phase
     rounds = rec.adjustments
-    dated = [r.feedback.date for r in rounds if r.feedback.date is not None]
-    first = dated[0] if dated else feedback.date
+    dated = [earliest(r.feedback) for r in rounds if r.feedback.date is not None]
+    first = dated[0] if dated else earliest(feedback)
     # The current phase started with the round that moved into it, or with the first dated round.
     start_index = 0
     phase_start = first
@@ -121,10 +127,10 @@ def timeline(rec: Recommendation, feedback: Feedback, pack: Pack) -> Timeline:
             start_index = i + 1
             phase_start = round_.feedback.date if round_.feedback.date is not None else None
     if phase_start is None and start_index < len(rounds):
-        later = [r.feedback.date for r in rounds[start_index:] if r.feedback.date is not None]
-        phase_start = later[0] if later else feedback.date
+        later = [earliest(r.feedback) for r in rounds[start_index:] if r.feedback.date is not None]
+        phase_start = later[0] if later else earliest(feedback)
     if phase_start is None:
-        phase_start = feedback.date
+        phase_start = earliest(feedback)
     tl = Timeline(today=feedback.date, first_date=first, phase_start=phase_start)
     days: dict[datetime.date, list[ExerciseResponse]] = {}
     in_phase: list[AdjustmentRound] = list(rounds[start_index:])
