@@ -176,3 +176,32 @@ def test_both_engines_adjust_the_golden_cases_alike(rules: backrx.RuleSet,
         case = param.values[0]
         one, two = run_case(case, rules), run_case(case, reference_rules)
         assert one.model_dump_json() == two.model_dump_json(), case["name"]
+
+
+def test_spreading_drops_the_movement_family_and_a_family_sign_is_not_independent(
+        rules: backrx.RuleSet, monkeypatch: Any) -> None:
+    """With catalog patterns, the culprit's whole family leaves every phase; it cannot stop a direction."""
+    import backrx.history
+    import backrx.revision
+    from backrx.rulepack import CatalogEntry
+
+    family = {"prone-press-up", "standing-back-extension", "prone-on-elbows", "prone-lying"}
+
+    def fake_family(entry: CatalogEntry) -> str:
+        return "pattern:repeated-extension" if entry.id in family else f"exercise:{entry.id}"
+
+    monkeypatch.setattr(backrx.history, "family_of", fake_family)
+    monkeypatch.setattr(backrx.revision, "family_of", fake_family)
+    profile = {"age": 34, "duration_weeks": 22, "pain_site": "lower", "leg_pain": "buttock_thigh",
+               "pain_intensity": 5, "tolerance": "moderate", "directional_preference": "extension",
+               "red_flags": []}
+    rec = rules.recommend(profile)
+    rec = backrx.adjust(rec, {"date": "2026-01-05", "responses": [
+        {"exercise_id": "prone-press-up", "pain_during": 3, "next_day": "same", "peripheralized": True},
+        {"exercise_id": "standing-back-extension", "pain_during": 3, "next_day": "same",
+         "peripheralized": True}]}, rules=rules)
+    assert rec.program is not None
+    held = {p.exercise.id for ph in rec.program.phases for p in ph.prescriptions}
+    assert not family & held and family <= set(rec.program.dropped)
+    assert rec.program.stopped_directions == []  # two signs, one family: not independent
+    assert "prone-superman" in held

@@ -154,10 +154,14 @@ class Revision:
         family = family_of(self.a.pack.exercises[p.exercise.id])
         if family.startswith("exercise:"):
             return
-        members = [q.exercise.id for phase in self.order for q in self.phases[phase]
-                   if q.exercise.id in self.a.pack.exercises
-                   and family_of(self.a.pack.exercises[q.exercise.id]) == family]
+        # Present ones first (in program order), then the rest of the family in the catalog, so
+        # that no later regression or progression brings a family member in.
+        present = [q.exercise.id for phase in self.order for q in self.phases[phase]]
+        catalog = sorted(eid for eid, entry in self.a.pack.exercises.items() if family_of(entry) == family)
+        members = [e for e in present if e in catalog] + catalog
         for member in dict.fromkeys(members):
+            if member in self.dropped:
+                continue
             self._remove_everywhere(member, f"It belongs to the same movement family as {p.exercise.name}, "
                                     "which spread your symptoms down the leg.", [rule.id])
 
