@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backrx.recommendation import MeasureChange, PhaseStatus, Progress, Recommendation
+from backrx.recommendation import CriterionStatus, MeasureChange, PhaseStatus, Progress, Recommendation
 
 _URGENCY = {
     "emergency": "EMERGENCY: seek care today, at an emergency department",
@@ -165,6 +165,12 @@ def _verdict(m: MeasureChange) -> str:
     return f"not yet (needs {_number(m.mcid)})"
 
 
+def _state(status: PhaseStatus, criterion: CriterionStatus) -> str:
+    if status.quota and not criterion.quota:
+        return "not used on a quota plan"
+    return "met" if criterion.met else "not yet"
+
+
 def _phase_words(status: PhaseStatus) -> str:
     days = "no dated feedback yet" if status.days is None else f"day {status.days}"
     left = ""
@@ -183,7 +189,7 @@ def progress_lines(progress: Progress) -> list[str]:
     if progress.phase is not None:
         lines.append(f"  Phase: {_phase_words(progress.phase)}.")
         for c in progress.phase.criteria:
-            lines.append(f"    [{'met' if c.met else 'not yet'}] {c.text}")
+            lines.append(f"    [{_state(progress.phase, c)}] {c.text}")
     if progress.measures:
         lines.append("  Outcome measures (baseline -> latest, change; meaningful?):")
         for m in progress.measures:
@@ -203,7 +209,7 @@ def progress_markdown(progress: Progress) -> list[str]:
         out += [f"**Where you are:** {_phase_words(progress.phase)}.", ""]
         if progress.phase.criteria:
             out += ["| To move on | Now |", "|---|---|"]
-            out += [f"| {c.text} | {'met' if c.met else 'not yet'} |" for c in progress.phase.criteria]
+            out += [f"| {c.text} | {_state(progress.phase, c)} |" for c in progress.phase.criteria]
             out.append("")
     if progress.measures:
         out += ["| Measure | At the start | Latest | Change | Meaningful change? |", "|---|---|---|---|---|"]
