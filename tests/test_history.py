@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import itertools
 from typing import Any
 
 from hypothesis import given, settings
@@ -205,3 +206,37 @@ def test_spreading_drops_the_movement_family_and_a_family_sign_is_not_independen
     assert not family & held and family <= set(rec.program.dropped)
     assert rec.program.stopped_directions == []  # two signs, one family: not independent
     assert "prone-superman" in held
+
+
+HIGH_RISK = {"leg_pain": True, "shoulder_neck_pain": False, "walked_short_distances": True,
+             "dressed_slowly": True, "not_safe_to_be_active": True, "worrying_thoughts": True,
+             "pain_terrible": True, "not_enjoying": True, "bothersomeness": 4}
+
+
+@settings(max_examples=40)
+@given(history=histories())
+def test_a_quota_plan_never_steps_back_for_pain(history: tuple[dict[str, Any], list[dict[str, Any]]],
+                                                rules: backrx.RuleSet) -> None:
+    """High STarT Back risk: without spreading or red flags, no dose falls and nothing is dropped."""
+    profile, specs = history
+    profile = {**profile, "startback": HIGH_RISK}
+    specs = [dict(s, kind="mixed" if s["kind"] == "spread" else s["kind"]) for s in specs]
+    _, states = _run(profile, specs, rules)
+    assert states[0].classification.startback_risk == "high"
+    for rec in states[1:]:
+        for change in rec.adjustments[-1].changes:
+            assert change.action not in ("regress", "drop", "suspend"), change
+        assert rec.program is not None and rec.program.hold is None
+
+
+@settings(max_examples=40)
+@given(history=histories())
+def test_after_a_warning_sign_the_next_round_holds(history: tuple[dict[str, Any], list[dict[str, Any]]],
+                                                   rules: backrx.RuleSet) -> None:
+    """The round after spreading or a flare neither progresses an exercise nor starts a new phase."""
+    _, states = _run(*history, rules)
+    rounds = states[-1].adjustments
+    for before, after in itertools.pairwise(rounds):
+        if before.hold_after is not None:
+            assert after.phase_after == after.phase_before
+            assert not [c for c in after.changes if c.action == "progress"]
