@@ -59,8 +59,10 @@ def test_all_is_pinned() -> None:
 def test_signatures_match_the_contract() -> None:
     """recommend and load_rules have the signatures API.md fixes."""
     rec = inspect.signature(backrx.recommend)
-    assert list(rec.parameters) == ["profile", "rules"]
+    assert list(rec.parameters) == ["profile", "rules", "locale"]
     assert rec.parameters["rules"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert rec.parameters["locale"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert rec.parameters["locale"].default == "en"
     load = inspect.signature(backrx.load_rules)
     assert next(iter(load.parameters)) == "path"
     assert load.parameters["path"].default is None

@@ -109,6 +109,7 @@ def _run_rules(rules: RuleSet, values: dict[str, Value], outcome: _Outcome, exer
             outcome.firings.append(Firing(
                 rule_id=rule.id, layer=rule.layer, title=rule.title,
                 rationale=render(rule.rationale, values), sources=list(rule.sources),
+                patient=render(rule.patient, values) if rule.patient else None,
                 matched={k: sorted(v) if isinstance(v, frozenset) else v for k, v in matched.items()},
             ))
         outcome.urgency = note_referral(rule, outcome.urgency, outcome.reasons, outcome.referral_rules)
@@ -373,10 +374,13 @@ def _status(adjuster: _Adjuster, program: Program, outcome: _Outcome) -> PhaseSt
     moved = phase_def.id != adjuster.phase.id
     days = 0 if moved and adjuster.feedback.date is not None else adjuster.timeline.phase_days
     met = set() if moved else set(outcome.criteria)
+    # The criterion rules carry the person's text, in the recommendation's language.
+    texts = {r.id: r.patient for r in adjuster.layer.rules if r.then.criterion is not None}
     return PhaseStatus(
         phase=phase_def.id, days=days, min_days=phase_def.min_days,
         days_left=max(0, phase_def.min_days - days) if days is not None else None,
-        criteria=[CriterionStatus(id=c.id, text=c.text, met=f"{phase_def.id}.{c.id}" in met, quota=c.quota)
+        criteria=[CriterionStatus(id=c.id, text=texts.get(c.rule_id) or c.text,
+                                  met=f"{phase_def.id}.{c.id}" in met, quota=c.quota)
                   for c in phase_def.criteria],
         quota=adjuster.decision.risk == "high", holding=program.hold is not None,
     )
@@ -425,7 +429,7 @@ def _guarded(rec: Recommendation, fb: Feedback, rules: RuleSet | None, *,
 
 def _adjust(rec: Recommendation, fb: Feedback, rules: RuleSet | None, *,
             require_date: bool) -> Recommendation:
-    chosen = _rules_for(rec, rules)
+    chosen = _rules_for(rec, rules).for_locale(rec.locale)
     _check_dates(rec, fb, require_date)
     _check(rec, fb)
     number = len(rec.adjustments) + 1

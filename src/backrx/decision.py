@@ -22,6 +22,7 @@ class Fired:
     rule: Rule
     rationale: str
     matched: dict[str, Value | None]
+    patient: str | None = None
 
 
 @dataclass
@@ -141,7 +142,8 @@ def decide(pack: Pack, engine: Engine, values: dict[str, Value]) -> Decision:
         for position in engine.match(index, current):
             rule = layer.rules[position]
             matched = {name: current.get(name) for name in sorted(fields_of(rule.when))}
-            decision.fired.append(Fired(rule, render(rule.rationale, current), matched))
+            decision.fired.append(Fired(rule, render(rule.rationale, current), matched,
+                                        render(rule.patient, current) if rule.patient else None))
             _apply(decision, rule)
             for name, value in rule.then.set:
                 pending = f"derived.{name}"

@@ -61,7 +61,7 @@ def exercise_data(entry: CatalogEntry) -> Exercise:
         "id": entry.id, "name": entry.name, "category": entry.category, "direction": entry.direction,
         "load": entry.load, "equipment": entry.equipment, "settings": entry.settings,
         "targets": entry.targets, "instructions": entry.instructions, "easier": entry.easier,
-        "harder": entry.harder,
+        "harder": entry.harder, "media": list(entry.media),
     })
 
 

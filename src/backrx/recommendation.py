@@ -40,6 +40,7 @@ class Exercise(_Out):
     instructions: str
     easier: str | None = None
     harder: str | None = None
+    media: list[str] = Field(default_factory=list, description="image or video URLs (optional)")
 
 
 class Dose(_Out):
@@ -183,6 +184,9 @@ class Firing(_Out):
     rationale: str
     sources: list[str]
     matched: dict[str, MatchedValue]
+    patient: str | None = Field(
+        default=None, description="the rationale in plain words for the patient (None: the rule "
+        "has no patient text, so the patient view leaves it out)")
 
 
 class Reference(_Out):
@@ -191,6 +195,7 @@ class Reference(_Out):
     id: str
     citation: str
     url: str | None = None
+    year: int | None = None
 
 
 class RulesetInfo(_Out):
@@ -384,6 +389,7 @@ class Recommendation(_Out):
     migration: Migration | None = Field(
         default=None, description="set by backrx.migrate: what changed on the newer rule pack")
     disclaimer: str = DISCLAIMER
+    locale: str = Field(default="en", description="the language of the patient-facing texts")
 
     @model_validator(mode="before")
     @classmethod

@@ -7,6 +7,8 @@ A pack is a folder::
     exercises.yaml   the exercise catalog
     phases.yaml      the program's phases, in order, with min_days and progress criteria
     outcomes.yaml    optional: outcome measures and their minimal important differences
+    text.yaml        the words reports put around the pack's texts (optional; see backrx.texts)
+    locales/         <lang>.yaml translations of the patient-facing texts (see backrx.locale)
     *.yaml           rule files, each ``layer: <name>`` and ``rules: [...]``
     cases/           golden cases (read by tests and audits, not by the loader)
 
@@ -130,6 +132,7 @@ class CatalogEntry:
     easier: str | None
     harder: str | None
     sources: tuple[str, ...]
+    media: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -242,6 +245,7 @@ class Rule:
     file: str
     line: int
     reads: frozenset[str] = frozenset()
+    patient: str | None = None  # the rationale in plain words, for the patient view
 
 
 @dataclass(frozen=True)
@@ -270,6 +274,8 @@ class Pack:
     phases: tuple[PhaseDef, ...]
     derived: dict[str, FieldSpec] = field(default_factory=dict)
     measures: dict[str, Measure] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)  # text.yaml: report words, by key
+    locales: dict[str, dict[str, str]] = field(default_factory=dict)  # locales/<lang>.yaml, flattened
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -499,7 +505,7 @@ def _read_exercises(ctx: _Ctx, doc: Any) -> dict[str, tuple[CatalogEntry, Any, s
     out: dict[str, tuple[CatalogEntry, Any, str]] = {}
     required = ("id", "name", "category", "direction", "load", "dose_kind", "settings", "instructions",
                 "sources")
-    allowed = (*required, "equipment", "targets", "tags", "easier", "harder")
+    allowed = (*required, "equipment", "targets", "tags", "easier", "harder", "media")
     for i, node in _read_list_doc(ctx, doc, "exercises"):
         where = f"exercises[{i}]"
         if not _keys(ctx, node, where, required, allowed):
@@ -536,6 +542,11 @@ def _read_exercises(ctx: _Ctx, doc: Any) -> dict[str, tuple[CatalogEntry, Any, s
                 value = None
             links[key] = value
         sources = _str_list(ctx, node, "sources", where)
+        media = _str_list(ctx, node, "media", where)
+        for url in media:
+            if not url.startswith(("https://", "http://")) and not url.startswith("media/"):
+                ctx.add(_line_of(node, "media"), "bad-url",
+                        f"media {url!r} must be an http(s) URL or a path under media/", _join(where, "media"))
         if eid is None or name is None or instructions is None or load is None:
             continue
         if eid in out:
@@ -544,7 +555,7 @@ def _read_exercises(ctx: _Ctx, doc: Any) -> dict[str, tuple[CatalogEntry, Any, s
             continue
         entry = CatalogEntry(eid, name, enums["category"], enums["direction"], load, enums["dose_kind"],
                              equipment, settings, targets, tags, instructions, links["easier"],
-                             links["harder"], sources)
+                             links["harder"], sources, media)
         out[eid] = (entry, node, where)
     return out
 
@@ -636,7 +647,7 @@ def _criterion_rule(ctx: _Ctx, phase: str, node: Any, where: str, known: _Known,
     if when is None or len(ctx.problems) != before:
         return None
     return Rule(rid, text, "adjust", CRITERION_PRIORITY, when, Then(criterion=f"{phase}.{cid}"), text,
-                tuple(sources), ctx.file, _line_of(node) or 0, frozenset(scope.read))
+                tuple(sources), ctx.file, _line_of(node) or 0, frozenset(scope.read), text)
 
 
 _MEASURE_KEYS = ("name", "better", "mcid", "sources")
@@ -1134,7 +1145,7 @@ def _parse_schedule(ctx: _Ctx, value: Any, where: str, known: _Known) -> list[Sc
     return out
 
 
-_RULE_KEYS = ("id", "title", "priority", "when", "then", "rationale", "sources")
+_RULE_KEYS = ("id", "title", "priority", "when", "then", "rationale", "patient", "sources")
 
 
 def _read_rule_file(ctx: _Ctx, doc: Any, known: _Known,
@@ -1212,6 +1223,9 @@ def _parse_rule(ctx: _Ctx, node: Any, where: str, layer: str, known: _Known,
     rationale = _text(ctx, node, "rationale", where)
     if rationale is not None:
         _check_template(ctx, scope, rationale, _line_of(node, "rationale"), "rationale")
+    patient = _text(ctx, node, "patient", where) if "patient" in node else None
+    if patient is not None:
+        _check_template(ctx, scope, patient, _line_of(node, "patient"), "patient")
     sources = _str_list(ctx, node, "sources", where)
     if not sources and isinstance(node.get("sources"), list):
         ctx.add(_line_of(node, "sources"), "missing-value", "a rule cites at least one source", "sources")
@@ -1222,15 +1236,16 @@ def _parse_rule(ctx: _Ctx, node: Any, where: str, layer: str, known: _Known,
     assert rid and title and priority is not None and when and then and rationale
     reads = frozenset(scope.read)
     return Rule(rid, title, layer, priority, when, then, rationale, sources, file, _line_of(node) or 0,
-                reads)
+                reads, patient)
 
 
 # --------------------------------------------------------------------------- the pack
 
 
 REQUIRED_FILES = ("pack.yaml", "sources.yaml", "exercises.yaml", "phases.yaml")
+TEXT_FILES = ("text.yaml",)  # not rule files: read by backrx.texts
 #: Data files that are not rule files.
-DATA_FILES = (*REQUIRED_FILES, "outcomes.yaml")
+DATA_FILES = (*REQUIRED_FILES, "outcomes.yaml", *TEXT_FILES)
 
 
 def _tests(condition: Condition) -> list[FieldTest]:
@@ -1393,6 +1408,13 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
                                 f"no triage rule refers for {', '.join(missing)}: every red flag must "
                                 "lead to a referral"))
 
+    from backrx.texts import read_texts
+
+    texts = read_texts(_Ctx(problems, "text.yaml"), docs.get("text.yaml"), root)
+    from backrx.locale import read_locales
+
+    locales = read_locales(root, problems)
+
     if problems:
         raise RuleError(problems)
 
@@ -1403,4 +1425,5 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
     )
     return Pack(name, version, description, digest_of(docs), str(root), layers,
                 {eid: entry for eid, (entry, _, _) in catalog.items()}, sources, tuple(phases),
-                {path: spec for path, (_, spec) in derived.items()}, measures)
+                {path: spec for path, (_, spec) in derived.items()}, measures=measures, texts=texts,
+                locales=locales)

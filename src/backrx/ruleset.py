@@ -14,7 +14,7 @@ from backrx.decision import Decision, decide, notices
 from backrx.facts import profile_values
 from backrx.planner import plan_data
 from backrx.profile import Profile
-from backrx.recommendation import FORMAT_VERSION, Recommendation, RulesetInfo
+from backrx.recommendation import DISCLAIMER, FORMAT_VERSION, Recommendation, RulesetInfo
 from backrx.rulepack import Pack, Rule, read_pack
 
 ProfileInput = Profile | Mapping[str, Any]
@@ -44,6 +44,44 @@ class RuleSet:
         self._pack = pack
         self._engine = make_engine(pack, engine)
         self._info = RulesetInfo(name=pack.name, version=pack.version, digest=pack.digest)
+        self._locale = "en"
+        self._base: RuleSet | None = None  # for a localised view: the pack in its own language
+        self._locales: dict[str, RuleSet] = {}
+        self._locales_lock = threading.Lock()
+
+    @property
+    def locales(self) -> tuple[str, ...]:
+        """The languages the pack speaks: ``"en"`` (its own texts) and each ``locales/<lang>.yaml``."""
+        return ("en", *sorted(self._pack.locales))
+
+    def for_locale(self, locale: str) -> RuleSet:
+        """This pack with its patient-facing texts in ``locale``, sharing the engine.
+
+        Raises :class:`backrx.RuleError` when the pack has no such locale.
+        """
+        if locale == self._locale:
+            return self
+        base = self._base or self
+        if locale == "en":
+            return base
+        if locale not in base._pack.locales:
+            from backrx.errors import Problem, RuleError
+
+            raise RuleError([Problem(f"locales/{locale}.yaml", None, None, "unknown-locale",
+                                     f"the pack has no locale {locale!r}; it has: "
+                                     f"{', '.join(base.locales)}")])
+        with base._locales_lock:
+            if locale not in base._locales:
+                import copy
+
+                from backrx.locale import localize
+
+                clone = copy.copy(base)
+                clone._pack = localize(base._pack, locale)
+                clone._locale = locale
+                clone._base = base
+                base._locales[locale] = clone
+            return base._locales[locale]
 
     @property
     def name(self) -> str:
@@ -89,11 +127,15 @@ class RuleSet:
         valid = _validated(profile)
         return decide(self._pack, self._engine, profile_values(valid))
 
-    def recommend(self, profile: ProfileInput) -> Recommendation:
+    def recommend(self, profile: ProfileInput, *, locale: str | None = None) -> Recommendation:
         """The recommendation for one profile.
 
+        ``locale`` (e.g. ``"es"``) gives the patient-facing texts in that language (see
+        :meth:`for_locale`); clinician texts stay in the pack's own language.
         Raises ``pydantic.ValidationError`` when the profile is invalid.
         """
+        if locale is not None and locale != self._locale:
+            return self.for_locale(locale).recommend(profile)
         valid = _validated(profile)
         decision = decide(self._pack, self._engine, profile_values(valid))
         return self._build(valid, decision)
@@ -127,7 +169,7 @@ class RuleSet:
         program = None if decision.refers else plan_data(pack, profile, decision)
         trace = [
             {"rule_id": f.rule.id, "layer": f.rule.layer, "title": f.rule.title,
-             "rationale": f.rationale, "sources": list(f.rule.sources),
+             "rationale": f.rationale, "sources": list(f.rule.sources), "patient": f.patient,
              "matched": {k: _jsonable(v) for k, v in f.matched.items()}}
             for f in decision.fired
         ]
@@ -140,7 +182,8 @@ class RuleSet:
                 for p in phase["prescriptions"]:
                     cited.update(dict.fromkeys(p["sources"]))
         references = [
-            {"id": sid, "citation": pack.sources[sid].citation, "url": pack.sources[sid].url}
+            {"id": sid, "citation": pack.sources[sid].citation, "url": pack.sources[sid].url,
+             "year": pack.sources[sid].year}
             for sid in sorted(cited)
         ]
         return Recommendation.model_validate({
@@ -158,6 +201,8 @@ class RuleSet:
             "references": references,
             "ruleset": self._info,
             "profile": profile,
+            "locale": self._locale,
+            "disclaimer": pack.texts.get("disclaimer", DISCLAIMER),
         })
 
     def rule(self, rule_id: str) -> Rule:
@@ -192,10 +237,11 @@ def default_rules() -> RuleSet:
     return _default
 
 
-def recommend(profile: ProfileInput, *, rules: RuleSet | None = None) -> Recommendation:
+def recommend(profile: ProfileInput, *, rules: RuleSet | None = None, locale: str = "en") -> Recommendation:
     """The recommendation for ``profile`` (a Profile or a plain mapping).
 
-    Uses the bundled rule pack unless ``rules`` is given. Raises
-    ``pydantic.ValidationError`` when the profile is invalid.
+    Uses the bundled rule pack unless ``rules`` is given. ``locale`` picks the language of the
+    patient-facing texts (``"en"``, or a locale the pack ships, such as ``"es"``; an unknown one
+    raises :class:`backrx.RuleError`). Raises ``pydantic.ValidationError`` when the profile is invalid.
     """
-    return (rules if rules is not None else default_rules()).recommend(profile)
+    return (rules if rules is not None else default_rules()).recommend(profile, locale=locale)

@@ -152,6 +152,8 @@ def rule_file_schema() -> dict[str, Any]:
                         },
                     },
                     "rationale": _TEXT,
+                    "patient": {**_TEXT, "description": "the rationale in plain words, for the patient "
+                                "view (no rule ids, sources or jargon)"},
                     "sources": {"type": "array", "items": {"type": "string"}, "minItems": 1},
                 },
             },

@@ -1,0 +1,305 @@
+"""What a report shows, per audience, as plain data for the templates.
+
+Every word a patient reads comes from the Recommendation (the pack's texts, carried through)
+or from the pack's ``text.yaml`` via :class:`backrx.texts.Texts`; nothing here is prose.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from backrx.feedback import ExerciseResponse, Feedback
+from backrx.profile import GYM_EQUIPMENT
+from backrx.recommendation import Dose, Exclusion, Phase, Prescription, Recommendation
+from backrx.rulepack import CatalogEntry
+from backrx.texts import Texts
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_IMAGE = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
+_VIDEO = (".mp4", ".webm", ".ogv", ".mov")
+_VIDEO_HOSTS = ("youtube.com", "youtu.be", "vimeo.com")
+
+
+def steps(instructions: str) -> list[str]:
+    """The how-to text split into steps, one sentence each."""
+    return [s.strip() for s in _SENTENCE.split(instructions) if s.strip()]
+
+
+def dose_words(dose: Dose, t: Texts) -> str:
+    """A dose in the pack's words, e.g. "2 sets of 10, every day"."""
+    parts: list[str] = []
+    if dose.sets and dose.reps:
+        parts.append(t("dose.set_reps" if dose.sets == 1 else "dose.sets_reps", sets=dose.sets,
+                       reps=dose.reps))
+    elif dose.reps:
+        parts.append(t("dose.reps", reps=dose.reps))
+    elif dose.sets:
+        parts.append(t("dose.sets", sets=dose.sets))
+    if dose.hold_seconds:
+        parts.append(t("dose.hold", seconds=dose.hold_seconds))
+    if dose.minutes:
+        parts.append(t("dose.minutes", minutes=dose.minutes))
+    per_day = getattr(dose, "times_per_day", None)
+    if isinstance(per_day, int) and per_day > 1:
+        parts.append(t("dose.per_day", n=per_day))
+    if dose.sessions_per_week:
+        n = dose.sessions_per_week
+        parts.append(t("dose.daily") if n == 7 else t("dose.once_week") if n == 1 else
+                     t("dose.per_week", n=n))
+    return t("dose.separator").join(parts) if parts else t("dose.as_advised")
+
+
+def media_items(urls: list[str]) -> list[dict[str, str]]:
+    """Each media URL with its kind: ``image``, ``video`` or ``link``."""
+    out = []
+    for url in urls:
+        path = url.split("?", 1)[0].lower()
+        kind = ("image" if path.endswith(_IMAGE) else
+                "video" if path.endswith(_VIDEO) or any(h in path for h in _VIDEO_HOSTS) else "link")
+        out.append({"url": url, "kind": kind})
+    return out
+
+
+def log_columns(t: Texts) -> list[dict[str, str]]:
+    """The next-day log's columns: exactly the fields of one feedback response, in model order."""
+    return [{"field": name, "label": _field_label(t, "log", name), "hint": _hint(t, name)}
+            for name in ExerciseResponse.model_fields]
+
+
+def log_extras(t: Texts) -> list[dict[str, str]]:
+    """The other feedback fields (asked once per round, below the table)."""
+    return [{"field": name, "label": _field_label(t, "log", name)}
+            for name in Feedback.model_fields if name != "responses"]
+
+
+def _field_label(t: Texts, prefix: str, name: str) -> str:
+    return t.get(f"{prefix}.{name}") or name.replace("_", " ").capitalize()
+
+
+def _hint(t: Texts, name: str) -> str:
+    return t.get(f"log.{name}.hint") or ""
+
+
+def _timeline(phases: list[dict[str, Any]], t: Texts) -> dict[str, Any]:
+    """Geometry of the vertical phase timeline (inline SVG): one row per phase with its criteria."""
+    rows = []
+    y = 12
+    for phase in phases:
+        criteria = [textwrap.wrap(c, 78) for c in phase["progress_when"]]
+        lines = sum(len(c) for c in criteria)
+        height = 44 + 18 * lines + (18 if criteria else 0)
+        rows.append({"y": y, "height": height, "phase": phase, "criteria": criteria})
+        y += height
+    return {"rows": rows, "height": y + 4, "width": 640}
+
+
+def _patient_texts(rec: Recommendation) -> dict[str, str]:
+    texts = {f.rule_id: f.patient for f in rec.trace if f.patient}
+    for round_ in rec.adjustments:
+        texts.update({f.rule_id: f.patient for f in round_.trace if f.patient})
+    return texts
+
+
+def _prescription(p: Prescription, view: str, t: Texts, plain: dict[str, str]) -> dict[str, Any]:
+    why = plain.get(p.rule_ids[0], "") if view == "patient" and p.rule_ids else p.rationale
+    education = p.exercise.category == "education" and p.dose == Dose()
+    return {
+        "id": p.exercise.id, "name": p.exercise.name, "category": p.exercise.category,
+        "dose": "" if education else dose_words(p.dose, t),
+        "steps": steps(p.exercise.instructions), "why": why, "rule_ids": p.rule_ids,
+        "sources": p.sources, "media": media_items(list(getattr(p.exercise, "media", []))),
+        "minutes": getattr(p, "minutes", None),
+    }
+
+
+def _week(phase: Phase, names: dict[str, str], t: Texts) -> list[dict[str, Any]] | None:
+    days = getattr(phase, "week", None)
+    if not days:
+        return None
+    out: list[dict[str, Any]] = []
+    for day in days:
+        ids = list(getattr(day, "prescriptions", []))
+        minutes = getattr(day, "minutes", None)
+        out.append({"label": t("week.day", n=getattr(day, "day", len(out) + 1)),
+                    "exercises": [names.get(i, i) for i in ids],
+                    "minutes": round(minutes) if isinstance(minutes, (int, float)) and ids else None})
+    return out
+
+
+def _could_do(rec: Recommendation, catalog: Mapping[str, CatalogEntry]) -> Callable[[str], bool]:
+    """Whether the person has the equipment and a place for an exercise (unknown: assume yes)."""
+    if rec.profile is None:
+        return lambda _eid: True
+    prefs = rec.profile.resolved_preferences
+    settings = set(prefs.settings)
+    equipment = set(prefs.equipment) | (GYM_EQUIPMENT if "gym" in settings else set())
+
+    def could(eid: str) -> bool:
+        entry = catalog.get(eid)
+        return entry is None or (set(entry.equipment) <= equipment and bool(settings & set(entry.settings)))
+
+    return could
+
+
+def _excluded(items: list[Exclusion], view: str, t: Texts, plain: dict[str, str],
+              phase_names: dict[str, str], could_do: Callable[[str], bool]) -> list[dict[str, Any]]:
+    out = []
+    for e in items:
+        phases = [phase_names.get(p, p) for p in e.phases]
+        if view == "clinician":
+            out.append({"name": e.exercise_name, "id": e.exercise_id, "phases": phases,
+                        "reasons": e.reasons, "rule_ids": e.rule_ids,
+                        "codes": list(getattr(e, "codes", []))})
+            continue
+        # Equipment and places the person never had are not news to them: clinician-only.
+        if not e.rule_ids or not could_do(e.exercise_id):
+            continue
+        reasons = list(dict.fromkeys(plain[r] for r in e.rule_ids if r in plain))
+        out.append({"name": e.exercise_name, "id": e.exercise_id, "phases": phases,
+                    "reasons": reasons or [t("excluded.default")], "rule_ids": [], "codes": []})
+    return out
+
+
+def _progress(rec: Recommendation, t: Texts) -> dict[str, Any] | None:
+    """The progress summary of an adjusted plan: the phase gate and the outcome measures."""
+    progress = rec.progress
+    if progress is None:
+        return None
+    phase = progress.phase
+    gate = None
+    if phase is not None:
+        gate = {"phase": phase.phase, "days": phase.days, "min_days": phase.min_days,
+                "days_left": phase.days_left, "quota": phase.quota, "holding": phase.holding,
+                "criteria": [{"text": c.text,
+                              "state": t("progress.not_used") if phase.quota and not c.quota else
+                              t("progress.met") if c.met else t("progress.not_yet")}
+                             for c in phase.criteria]}
+
+    def number(value: float | None) -> str:
+        if value is None:
+            return "-"
+        return f"{value:g}" if float(value).is_integer() else f"{value:.1f}"
+
+    measures = []
+    for m in progress.measures:
+        if m.mcid is None:
+            verdict = t("progress.no_mcid")
+        elif m.improved:
+            verdict = t("progress.improved")
+        elif m.worsened:
+            verdict = t("progress.worsened")
+        elif m.latest is None:
+            verdict = t("progress.not_measured")
+        else:
+            verdict = t("progress.not_yet")
+        measures.append({"name": m.name, "baseline": number(m.baseline), "latest": number(m.latest),
+                         "change": f"{m.change:+g}" if m.change is not None else "-", "verdict": verdict})
+    return {"date": progress.date.isoformat() if progress.date else "", "gate": gate, "measures": measures}
+
+
+def build_context(rec: Recommendation, view: str, t: Texts,
+                  catalog: Mapping[str, CatalogEntry] | None = None) -> dict[str, Any]:
+    """Everything a template shows for ``view`` ("patient" or "clinician").
+
+    ``catalog`` (the pack's exercises) tells which left-out exercises the person could have done
+    at all; the patient view lists only those.
+    """
+    plain = _patient_texts(rec)
+    patient = view == "patient"
+    c = rec.classification
+    blocking = rec.outcome == "refer"
+    referral = None
+    if rec.referral is not None:
+        u = rec.referral.urgency
+        referral = {"urgency": u, "heading": t(f"urgency.{u}.heading"), "advice": t(f"urgency.{u}.advice"),
+                    "reasons": rec.referral.reasons, "rule_ids": rec.referral.rule_ids,
+                    "blocking": blocking}
+    if patient:
+        why = [] if blocking else list(dict.fromkeys(
+            plain[f.rule_id] for f in rec.trace if f.layer in ("triage", "classification")
+            and f.rule_id in plain))
+    else:
+        why = list(rec.rationale)
+    # The patient reads stage and risk in the rules' own patient texts (under "why").
+    basis = None if patient else {
+        "stage": t(f"stage.{c.stage}.clinician"),
+        "risk": t(f"risk.{c.startback_risk or 'unknown'}.clinician"),
+        "pathways": [p.replace("_", " ") for p in c.pathways],
+    }
+    phases: list[dict[str, Any]] = []
+    excluded: list[dict[str, Any]] = []
+    elimination = None
+    names: dict[str, str] = {}
+    program = rec.program
+    if program is not None:
+        for ph in program.phases:
+            names.update({p.exercise.id: p.exercise.name for p in ph.prescriptions})
+        for mode_p in (program.elimination.queue if program.elimination else []):
+            names[mode_p.exercise.id] = mode_p.exercise.name
+        phase_names = {ph.id: ph.name for ph in program.phases}
+        for ph in program.phases:
+            mpw = getattr(ph, "minutes_per_week", None)
+            phases.append({
+                "id": ph.id, "name": ph.name, "goal": ph.goal, "start_week": ph.start_week,
+                "end_week": ph.end_week, "weeks": ph.end_week - ph.start_week + 1,
+                "current": ph.id == program.current_phase and bool(rec.adjustments),
+                "progress_when": ph.progress_when,
+                "prescriptions": [_prescription(p, view, t, plain) for p in ph.prescriptions],
+                "week": _week(ph, names, t),
+                "minutes_per_week": round(mpw) if isinstance(mpw, (int, float)) and mpw else None,
+            })
+        excluded = _excluded(program.excluded, view, t, plain, phase_names,
+                             _could_do(rec, catalog or {}))
+        if program.elimination is not None:
+            mode = program.elimination
+            elimination = {"testing": names.get(mode.testing or "", mode.testing or ""),
+                           "next": mode.queue[0].exercise.name if mode.queue else None}
+    rounds = []
+    for round_ in rec.adjustments:
+        changes = []
+        for ch in round_.changes:
+            shown = ch.prescription
+            name = shown.exercise.name if shown is not None and ch.action == "reintroduce" else \
+                ", ".join(names.get(e, e) for e in ch.exercise_ids)
+            if ch.action == "advance":
+                name = next((p["name"] for p in phases if p["id"] == ch.phase), ch.phase)
+            if ch.action == "stop" and ch.direction:
+                name = t(f"direction.{ch.direction}")
+            reason = round_.reason_of(ch) if not patient else \
+                plain.get(ch.rule_ids[0], "") if ch.rule_ids else ""
+            changes.append({"action": t(f"change.{ch.action}"), "code": ch.action, "name": name or "",
+                            "reason": reason, "rule_ids": ch.rule_ids})
+        rounds.append({"round": round_.round, "changes": changes,
+                       "date": str(getattr(round_.feedback, "date", "") or "")})
+    warnings = [{"code": w.code, "message": w.message, "rule_ids": list(w.rule_ids)}
+                for w in getattr(rec, "warnings", [])] if not patient else []
+    return {
+        "view": view,
+        "lang": t("meta.lang"),
+        "title": t("title.referral") if blocking else t("title.program"),
+        "blocking": blocking,
+        "referral": referral,
+        "why": why,
+        "basis": basis,
+        "phases": phases,
+        "timeline": _timeline(phases, t),
+        "excluded": excluded,
+        "elimination": elimination,
+        "rounds": rounds,
+        "progress": _progress(rec, t),
+        "safety_net": rec.safety_net,
+        "references": [{"id": r.id, "citation": r.citation, "year": r.year, "url": r.url}
+                       for r in rec.references] if not patient else [],
+        "trace": [{"rule_id": f.rule_id, "title": f.title,
+                   "matched": ", ".join(f"{k}={v}" for k, v in f.matched.items())}
+                  for f in rec.trace] if not patient else [],
+        "warnings": warnings,
+        "log_columns": log_columns(t),
+        "log_extras": log_extras(t),
+        "disclaimer": t("disclaimer.patient") if patient else rec.disclaimer,
+        "ruleset": {"name": rec.ruleset.name, "version": rec.ruleset.version,
+                    "digest": rec.ruleset.digest},
+    }
