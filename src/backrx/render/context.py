@@ -163,7 +163,7 @@ def _excluded(items: list[Exclusion], view: str, t: Texts, plain: dict[str, str]
     return out
 
 
-def _progress(rec: Recommendation, t: Texts) -> dict[str, Any] | None:
+def _progress(rec: Recommendation, t: Texts, phase_names: dict[str, str]) -> dict[str, Any] | None:
     """The progress summary of an adjusted plan: the phase gate and the outcome measures."""
     progress = rec.progress
     if progress is None:
@@ -171,7 +171,7 @@ def _progress(rec: Recommendation, t: Texts) -> dict[str, Any] | None:
     phase = progress.phase
     gate = None
     if phase is not None:
-        gate = {"phase": phase.phase, "days": phase.days, "min_days": phase.min_days,
+        gate = {"phase": phase_names.get(phase.phase, phase.phase), "days": phase.days, "min_days": phase.min_days,
                 "days_left": phase.days_left, "quota": phase.quota, "holding": phase.holding,
                 "criteria": [{"text": c.text,
                               "state": t("progress.not_used") if phase.quota and not c.quota else
@@ -289,7 +289,7 @@ def build_context(rec: Recommendation, view: str, t: Texts,
         "excluded": excluded,
         "elimination": elimination,
         "rounds": rounds,
-        "progress": _progress(rec, t),
+        "progress": _progress(rec, t, {p["id"]: p["name"] for p in phases}),
         "safety_net": rec.safety_net,
         "references": [{"id": r.id, "citation": r.citation, "year": r.year, "url": r.url}
                        for r in rec.references] if not patient else [],
