@@ -171,7 +171,8 @@ def _progress(rec: Recommendation, t: Texts, phase_names: dict[str, str]) -> dic
     phase = progress.phase
     gate = None
     if phase is not None:
-        gate = {"phase": phase_names.get(phase.phase, phase.phase), "days": phase.days, "min_days": phase.min_days,
+        gate = {"phase": phase_names.get(phase.phase, phase.phase), "days": phase.days,
+                "min_days": phase.min_days,
                 "days_left": phase.days_left, "quota": phase.quota, "holding": phase.holding,
                 "criteria": [{"text": c.text,
                               "state": t("progress.not_used") if phase.quota and not c.quota else
