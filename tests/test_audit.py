@@ -170,7 +170,7 @@ def test_an_emergency_sign_downgraded_to_urgent_is_caught(tmp_path: Path) -> Non
     """Saddle anaesthesia made urgent: the emergency invariant fails on a profile with just that flag."""
     pack = _copy_pack(tmp_path)
     _edit(pack, "triage.yaml", lambda doc: _rule(doc, "triage.cauda-equina.saddle")["then"]["refer"].update(
-        urgency="urgent"))
+        urgency="urgent", reason="Saddle numbness: see a doctor today."))
     report = audit(backrx.load_rules(pack, engine="reference"), max_examples=EXAMPLES,
                    invariants=_only("safety.red-flag-refers", "safety.emergency-signs-emergency",
                                     "safety.refer-means-no-program"))
@@ -468,8 +468,12 @@ def test_pathway_triggers_match_the_bundled_pack() -> None:
     """pathway_triggers() reads the same pathways off a profile as the bundled pack concludes."""
     rules = backrx.load_rules(engine="reference")
     for fixed in corners():
-        profile = corner_profile({**fixed, "red_flags": []})
-        assert sorted(pathway_triggers(profile)) == sorted(rules.recommend(profile).classification.pathways)
+        profile = corner_profile({**fixed, "red_flags": [], "red_flags_unsure": []})
+        rec = rules.recommend(profile)
+        if rec.outcome == "refer":  # a cluster referred: classification never ran
+            assert rec.classification.pathways == []
+            continue
+        assert sorted(pathway_triggers(profile)) == sorted(rec.classification.pathways)
 
 
 def test_every_corner_is_a_valid_profile() -> None:
@@ -481,7 +485,8 @@ def test_every_corner_is_a_valid_profile() -> None:
 
 
 @settings(max_examples=30, deadline=None)
-@given(data=profiles(red_flags=[]).map(backrx.recommend).flatmap(
+@given(data=profiles(red_flags=[], red_flags_unsure=[]).map(backrx.recommend).filter(
+    lambda rec: rec.program is not None).flatmap(
     lambda rec: feedback(rec).map(lambda fb: (rec, fb))))
 def test_feedback_strategy_gives_valid_feedback(data: tuple[Recommendation, dict[str, Any]]) -> None:
     """feedback(rec) generates valid Feedback naming only exercises of the program, each once."""
@@ -493,3 +498,48 @@ def test_feedback_strategy_gives_valid_feedback(data: tuple[Recommendation, dict
     assert len(ids) == len(set(ids))
     assert rec.program is not None
     assert set(ids) <= {p.exercise.id for phase in rec.program.phases for p in phase.prescriptions}
+
+
+# --------------------------------------------------------------------------- populations (issue 15)
+
+
+def _drop_rule(rule_id: str) -> Callable[[dict[str, Any]], None]:
+    def change(doc: dict[str, Any]) -> None:
+        doc["rules"] = [r for r in doc["rules"] if r["id"] != rule_id]
+    return change
+
+
+def test_prone_work_in_pregnancy_is_caught(tmp_path: Path) -> None:
+    """Without the prone exclusion, the pregnancy invariant fails on a pregnant profile."""
+    pack = _copy_pack(tmp_path)
+    _edit(pack, "exclusions.yaml", _drop_rule("exclude.pregnancy.prone"))
+    _edit(pack, "components.yaml", lambda doc: _rule(doc, "components.pregnancy.supported")["then"][
+        "prescribe"].append({"phase": "calm", "exercises": ["prone-lying"]}))
+    report = audit(backrx.load_rules(pack, engine="reference"), max_examples=EXAMPLES,
+                   invariants=_only("population.pregnancy"))
+    assert [r.id for r in report.violations] == ["population.pregnancy"]
+    found = report.violations[0].counterexample
+    assert found is not None and "prone-lying" in found.reason
+
+
+def test_walking_for_a_wheelchair_user_is_caught(tmp_path: Path) -> None:
+    """Without the seated-program exclusion, the wheelchair invariant fails."""
+    pack = _copy_pack(tmp_path)
+    _edit(pack, "exclusions.yaml", _drop_rule("exclude.wheelchair.seated-program"))
+    report = audit(backrx.load_rules(pack, engine="reference"), max_examples=EXAMPLES,
+                   invariants=_only("population.wheelchair-seated"))
+    assert [r.id for r in report.violations] == ["population.wheelchair-seated"]
+    found = report.violations[0].counterexample
+    assert found is not None and found.profile["mobility"] == "wheelchair"
+
+
+def test_an_unsure_flag_left_silent_is_caught(tmp_path: Path) -> None:
+    """An unsure-flag rule that can never fire: the loader accepts it, the audit catches the silence."""
+    pack = _copy_pack(tmp_path)
+    _edit(pack, "triage.yaml", lambda doc: _rule(doc, "triage.unsure.iv-drug-use").update(
+        when={"all": [{"red_flags_unsure": {"contains": "iv_drug_use"}}, {"age": {"gt": 200}}]}))
+    report = audit(backrx.load_rules(pack, engine="reference"), max_examples=EXAMPLES,
+                   invariants=_only("safety.unsure-red-flag-reviewed"))
+    assert [r.id for r in report.violations] == ["safety.unsure-red-flag-reviewed"]
+    found = report.violations[0].counterexample
+    assert found is not None and found.profile["red_flags_unsure"] == ["iv_drug_use"]

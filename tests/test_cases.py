@@ -11,7 +11,8 @@ import backrx
 from backrx.rulepack import bundled_path
 
 CASE_KEYS = {"outcome", "urgency", "stage", "risk", "pathways", "not_pathways", "fired", "not_fired",
-             "prescribed", "not_prescribed", "not_prescribed_in", "excluded", "max_load_in", "minutes"}
+             "prescribed", "not_prescribed", "not_prescribed_in", "excluded", "max_load_in", "minutes",
+             "warnings", "not_warnings"}
 
 
 def _cases() -> list[Any]:
@@ -60,6 +61,9 @@ def test_golden_case(case: dict[str, Any], rules: backrx.RuleSet) -> None:
         assert rec.program is not None
         loads = [p.exercise.load for ph in rec.program.phases if ph.id == phase for p in ph.prescriptions]
         assert loads and max(loads) <= cap
+    codes = {w.code for w in rec.warnings}
+    assert set(expect.get("warnings", [])) <= codes, codes
+    assert not set(expect.get("not_warnings", [])) & codes
     for exercise, by_phase in expect.get("minutes", {}).items():
         assert rec.program is not None
         got = {ph.id: p.dose.minutes for ph in rec.program.phases for p in ph.prescriptions

@@ -39,7 +39,9 @@ def test_emergency_outranks_urgent(rules: backrx.RuleSet) -> None:
     """With an urgent and an emergency flag, the referral is an emergency."""
     rec = rules.recommend(base_profile(red_flags=["cancer_history", "saddle_anaesthesia"]))
     assert rec.referral is not None and rec.referral.urgency == "emergency"
-    assert len(rec.referral.reasons) == 2
+    # saddle numbness, suspected cord compression (cancer + a neurological sign), and the cancer itself
+    assert len(rec.referral.reasons) == 3
+    assert "triage.mscc.cancer-and-neuro-sign" in rec.referral.rule_ids
 
 
 def test_progressive_deficit_in_both_legs_is_an_emergency(rules: backrx.RuleSet) -> None:

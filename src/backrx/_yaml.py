@@ -128,10 +128,12 @@ def _convert(node: Node, file: str, depth: int, seen: set[int] | None = None) ->
 def load(text: str, file: str) -> Any:
     """Parse one YAML document into plain data with line information (LDict / LList).
 
-    libyaml parses when PyYAML has it (about ten times faster); the pure-Python parser
-    is the fallback, and reports errors and aliases with their exact line.
+    libyaml parses when PyYAML has it (about ten times faster), also when the text holds a
+    ``*`` (in a comment or a string): libyaml composes an alias as the very node it names, so
+    the conversion meets that node a second time and refuses it before expanding anything. Only
+    then, and for syntax errors, does the pure-Python parser run, to report the exact line.
     """
-    if _CLoader is not None and "*" not in text:
+    if _CLoader is not None:
         try:
             node = _CLoader(text).get_single_node()
         except (yaml.YAMLError, RecursionError):

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from backrx._version import __version__
 from backrx.condition import Value, fields_of
-from backrx.decision import Decision, add_unique, decide, note_referral, notices, render
+from backrx.decision import Decision, add_unique, decide, note_referral, notices, referral_data, render
 from backrx.errors import FeedbackError
 from backrx.facts import profile_values
 from backrx.feedback import ExerciseResponse, Feedback
@@ -350,7 +350,7 @@ def _rules_for(rec: Recommendation, rules: RuleSet | None) -> RuleSet:
 
 
 def _merge(referral: Referral | None, urgency: str | None, reasons: list[str],
-           rule_ids: list[str]) -> Referral | None:
+           rule_ids: list[str], pack: Pack | None = None) -> Referral | None:
     """A referral with new reasons added; the most urgent tier wins."""
     if urgency is None:
         return referral
@@ -359,6 +359,8 @@ def _merge(referral: Referral | None, urgency: str | None, reasons: list[str],
             urgency = referral.urgency
         reasons = list(dict.fromkeys((*referral.reasons, *reasons)))
         rule_ids = list(dict.fromkeys((*referral.rule_ids, *rule_ids)))
+    if pack is not None:  # the tier's wording from the pack (urgency.yaml)
+        return Referral.model_validate(referral_data(pack, urgency, reasons, rule_ids))
     return Referral(urgency=urgency, reasons=reasons, rule_ids=rule_ids)  # type: ignore[arg-type]
 
 
@@ -448,7 +450,8 @@ def _adjust(rec: Recommendation, fb: Feedback, rules: RuleSet | None, *,
         _run_rules(chosen, values, outcome, None)
         referral = _merge(rec.referral, decision.urgency, list(decision.referral_reasons),
                           list(decision.referral_rules))
-        referral = _merge(referral, outcome.urgency, outcome.reasons, outcome.referral_rules)
+        referral = _merge(referral, outcome.urgency, outcome.reasons, outcome.referral_rules,
+                          chosen.pack)
         refers = referral is not None and referral.urgency in _BLOCKING
         phase = rec.program.current_phase if rec.program is not None else ""
         round_ = AdjustmentRound(round=number, feedback=fb, phase_before=phase, phase_after=phase,
@@ -469,7 +472,8 @@ def _adjust(rec: Recommendation, fb: Feedback, rules: RuleSet | None, *,
     apply = Revision(adjuster, outcome)
     apply.run()
     program = apply.program()
-    referral = _merge(rec.referral, outcome.urgency, outcome.reasons, outcome.referral_rules)
+    referral = _merge(rec.referral, outcome.urgency, outcome.reasons, outcome.referral_rules,
+                      chosen.pack)
     refers = referral is not None and referral.urgency in _BLOCKING
     round_ = AdjustmentRound(
         round=number, feedback=fb, phase_before=adjuster.phase.id, phase_after=program.current_phase,

@@ -54,7 +54,7 @@ Check = Callable[[RuleSet, dict[str, Any], Recommendation], "str | None"]
 SkipCheck = Callable[[RuleSet], "str | None"]
 Status = Literal["holds", "violated", "skipped"]
 
-_ID = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*(?:\.[a-z0-9]+(?:[-_][a-z0-9]+)*)+$")
+_ID = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*(?:\.[a-z0-9]+(?:[-_][a-z0-9]+)*)+\Z")
 
 #: Red flags that must always give an emergency referral (possible cauda equina, major trauma).
 EMERGENCY_SIGNS: tuple[str, ...] = (
@@ -442,12 +442,69 @@ NO_ERROR = Invariant("output.no-error",
                      "Every valid profile gets a recommendation, without an exception.", _no_error)
 
 #: The invariants backrx ships, in the order the report lists them.
+#: Catalog tags that mean an exercise needs walking or standing (a wheelchair user never gets one).
+WALKING_OR_STANDING_TAGS: tuple[str, ...] = ("needs-walking", "needs-standing")
+
+
+def _unsure_flag_reviewed(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
+    unsure = list(profile.get("red_flags_unsure") or ())
+    if unsure and rec.referral is None:
+        return f"unsure red flag(s) {_words(unsure)} but no referral"
+    return None
+
+
+def _tagged(rules: RuleSet, rec: Recommendation, tags: Iterable[str]) -> list[str]:
+    if rec.program is None:
+        return []
+    wanted = set(tags)
+    found = []
+    for phase in rec.program.phases:
+        for p in phase.prescriptions:
+            entry = rules.pack.exercises.get(p.exercise.id)
+            if entry is not None and wanted & set(entry.tags):
+                found.append(f"{p.exercise.id} ({phase.id})")
+    return found
+
+
+def _seated_for_wheelchair(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
+    if profile.get("mobility") != "wheelchair":
+        return None
+    found = _tagged(rules, rec, WALKING_OR_STANDING_TAGS)
+    return f"a wheelchair user is given walking or standing work: {_words(found)}" if found else None
+
+
+def _pregnancy_safe(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
+    history = profile.get("history") or {}
+    weeks = history.get("pregnancy_weeks")
+    if history.get("pregnant") is not True and weeks is None:
+        return None
+    problems = []
+    if "stenosis" in rec.classification.pathways:
+        problems.append("classified as stenosis")
+    prone = _tagged(rules, rec, ("prone",))
+    if prone:
+        problems.append(f"lying face down: {_words(prone)}")
+    if weeks is None or weeks >= 20:
+        supine = _tagged(rules, rec, ("supine",))
+        if supine:
+            problems.append(f"lying on the back from 20 weeks (or weeks unknown): {_words(supine)}")
+    return "pregnant, yet " + "; ".join(problems) if problems else None
+
+
 BUILTIN_INVARIANTS: tuple[Invariant, ...] = (
     NO_ERROR,
     Invariant("safety.red-flag-refers", "A profile with any red flag gets a referral.", _red_flag_refers),
     Invariant("safety.emergency-signs-emergency",
               "Saddle anaesthesia, bladder or bowel dysfunction, bilateral neurological symptoms or "
               "major trauma get an emergency referral.", _emergency_signs),
+    Invariant("safety.unsure-red-flag-reviewed",
+              "A red flag the person is unsure of gets a referral, never silence.", _unsure_flag_reviewed),
+    Invariant("population.wheelchair-seated",
+              "A wheelchair user gets no exercise tagged as needing walking or standing.",
+              _seated_for_wheelchair),
+    Invariant("population.pregnancy",
+              "A pregnant person is never classified as stenosis and gets no prone work, and no supine "
+              "work from 20 weeks or when the weeks are not recorded.", _pregnancy_safe),
     Invariant("safety.refer-means-no-program",
               "A referral outcome has no program, and a program never comes with an emergency or "
               "urgent referral.", _refer_means_no_program),

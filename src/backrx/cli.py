@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from backrx._version import __version__
 from backrx.errors import EngineError, FeedbackError, RuleError
+from backrx.fhir import FhirUnavailableError
 from backrx.profile import Profile
 from backrx.recommendation import Recommendation
 
@@ -29,12 +30,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     rec = sub.add_parser("recommend", help="recommend a program for a profile (YAML or JSON file)")
-    rec.add_argument("profile", help="profile file (.yaml, .yml or .json), or - to read YAML or JSON "
-                     "from standard input")
+    rec.add_argument("profile", nargs="+",
+                     help="profile file(s) (.yaml, .yml or .json), or - to read YAML or JSON from "
+                          "standard input; with several, json and fhir write one document per line (NDJSON)")
     rec.add_argument("--rules", metavar="DIR", help="rule pack folder (default: the bundled pack)")
-    rec.add_argument("--format", choices=("json", "text", "md", "html"), default="text",
+    rec.add_argument("--format", choices=("json", "text", "md", "html", "fhir"), default="text",
                      help="json: the Recommendation; text: explain(); md: a client handout; "
-                     "html: a printable handout")
+                     "html: a printable handout; fhir: a FHIR R4 Bundle (needs backrx[fhir])")
     _view_options(rec)
     rec.add_argument("--locale", default="en", metavar="LANG",
                      help="language of the patient-facing texts: en, or a locale the pack ships (es)")
@@ -70,9 +72,33 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a rule pack; exit 1 listing every problem")
     check.add_argument("dir", nargs="?", help="rule pack folder (default: the bundled pack)")
 
+    bat = sub.add_parser("batch", help="run many profiles (.jsonl .json .csv .parquet) to a result "
+                         "table (.parquet or .jsonl); invalid rows get an error code")
+    bat.add_argument("input", help="profiles: .jsonl, .json (a list), .csv or .parquet")
+    bat.add_argument("output", help="results: .parquet (needs pyarrow) or .jsonl")
+    bat.add_argument("--rules", metavar="DIR", help="rule pack folder (default: the bundled pack)")
+    bat.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    bat.add_argument("--id-field", metavar="NAME", help="a field of each profile that identifies it")
+    bat.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                     help="show a progress bar (default: when stderr is a terminal; needs tqdm)")
+
+    dif = sub.add_parser("diff", help="which profiles two pack versions treat differently, and why")
+    dif.add_argument("old", help="the old rule pack folder")
+    dif.add_argument("new", help="the new rule pack folder")
+    cohort = dif.add_mutually_exclusive_group()
+    cohort.add_argument("--profiles", metavar="FILE", help="profiles (.jsonl .json .csv .parquet)")
+    cohort.add_argument("--generated", type=int, metavar="N",
+                        help="N synthetic profiles (default 2000 when no --profiles)")
+    dif.add_argument("--seed", type=int, default=0, help="seed of the synthetic profiles (default 0)")
+    dif.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    dif.add_argument("--id-field", metavar="NAME", help="a field of each profile that identifies it")
+    dif.add_argument("--examples", type=int, default=3, help="examples per group (default 3)")
+    dif.add_argument("--format", choices=("text", "json"), default="text")
+
     schema = sub.add_parser("schema", help="print JSON Schemas (Profile, Recommendation, rule file)")
     schema.add_argument("which", nargs="?", default="all",
-                        choices=("all", "profile", "recommendation", "rules", "vocabulary"))
+                        choices=("all", "profile", "recommendation", "rules", "vocabulary",
+                                 "questionnaire"))
     return parser
 
 
@@ -86,9 +112,12 @@ def _view_options(cmd: argparse.ArgumentParser) -> None:
 
 
 def _write(rec: Recommendation, fmt: str, args: argparse.Namespace | None = None,
-           rules: RuleSet | None = None) -> None:
+           rules: RuleSet | None = None, *, line: bool = False) -> None:
     view = getattr(args, "view", None)
-    if fmt == "json":
+    if fmt == "fhir" or (fmt == "json" and line):
+        data = rec.to_fhir() if fmt == "fhir" else rec.model_dump(mode="json")
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=None if line else 2) + "\n")
+    elif fmt == "json":
         sys.stdout.write(rec.model_dump_json(indent=2) + "\n")
     elif fmt in ("md", "text") and view is None:
         sys.stdout.write(rec.to_markdown() if fmt == "md" else rec.explain() + "\n")
@@ -106,8 +135,13 @@ def _read_profile(name: str) -> Profile:
 
     if name != "-":
         return load_profile(name)
+    from backrx._input import MAX_INPUT_BYTES
+
+    text = sys.stdin.read(MAX_INPUT_BYTES + 1)
+    if len(text) > MAX_INPUT_BYTES:
+        raise ValueError(f"<stdin>: the profile is longer than {MAX_INPUT_BYTES} characters")
     try:
-        data = load_plain(sys.stdin.read(), "<stdin>")
+        data = load_plain(text, "<stdin>")
     except YamlError as exc:
         raise ValueError(str(exc)) from None
     return Profile.model_validate(data)
@@ -157,25 +191,59 @@ def _example(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Exit statuses (docs/index.md): 0 done; 1 the rule pack has problems; 2 invalid input, or a
+#: file that cannot be read; 3 anything else (an engine failure, out of memory, a bug);
+#: 130 interrupted. A failure is reported on stderr, never as a traceback.
+EXIT_RULES, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 1, 2, 3, 130
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[:limit] + " ..."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
+    """Run the command line; return the exit status. Every failure becomes a message on stderr
+    and an exit status, never a traceback."""
     args = _parser().parse_args(argv)
+    try:
+        return _main(args)
+    except KeyboardInterrupt:
+        sys.stderr.write("backrx: interrupted\n")
+        return EXIT_INTERRUPTED
+    except RecursionError:
+        sys.stderr.write("backrx: the input is nested too deeply\n")
+        return EXIT_INPUT
+    except MemoryError:
+        sys.stderr.write("backrx: out of memory\n")
+        return EXIT_INTERNAL
+    except Exception as exc:  # the last line of defence: no traceback reaches the user
+        sys.stderr.write(f"backrx: internal error ({type(exc).__name__}): {_one_line(str(exc))}\n")
+        return EXIT_INTERNAL
+
+
+def _main(args: argparse.Namespace) -> int:
     out = sys.stdout
     try:
         if args.command == "recommend":
             from backrx.ruleset import load_rules
 
             rules = load_rules(args.rules, engine=args.engine)
-            _write(rules.recommend(_read_profile(args.profile), locale=args.locale), args.format, args, rules)
+            for path in args.profile:
+                _write(rules.recommend(_read_profile(path), locale=args.locale), args.format, args, rules,
+                       line=len(args.profile) > 1)
             return 0
         if args.command == "adjust":
             from pathlib import Path
 
+            from backrx._input import loads, read_text
             from backrx.adjust import adjust
             from backrx.feedback import load_feedback
             from backrx.ruleset import load_rules
 
-            rec = Recommendation.model_validate_json(Path(args.recommendation).read_text(encoding="utf-8"))
+            text = read_text(Path(args.recommendation))  # a regular file, at most 5 MB
+            loads(text, args.recommendation)  # refuses a repeated key, naming it
+            rec = Recommendation.model_validate_json(text)
             pack = load_rules(args.rules) if args.rules else None
             if args.migrate:
                 from backrx.migrate import migrate
@@ -208,6 +276,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0 if report.ok else 1
         if args.command == "check":
             return _check(args.dir)
+        if args.command == "batch":
+            from backrx._batch_cli import batch_command
+
+            return batch_command(args)
+        if args.command == "diff":
+            from backrx._batch_cli import diff_command
+
+            return diff_command(args)
+        if args.which == "questionnaire":
+            from backrx.questionnaire import questionnaire
+
+            out.write(json.dumps(questionnaire(), indent=2, ensure_ascii=False) + "\n")
+            return 0
         from backrx.schema import schemas
 
         found = schemas()
@@ -223,10 +304,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FeedbackError as exc:
         where = ".".join(str(part) for part in exc.loc)
         sys.stderr.write(f"backrx: {exc.message}  [code={exc.code}{', at ' + where if where else ''}]\n")
-        return 2
-    except (OSError, ValueError, EngineError) as exc:
-        sys.stderr.write(f"backrx: {exc}\n")
-        return 2
+        return EXIT_INPUT
+    except EngineError as exc:
+        sys.stderr.write(f"backrx: {_one_line(str(exc))}\n")
+        return EXIT_INTERNAL
+    except OSError as exc:
+        name = f"{exc.filename}: " if exc.filename else ""
+        sys.stderr.write(f"backrx: {name}{exc.strerror or _one_line(str(exc))}\n")
+        return EXIT_INPUT
+    except FhirUnavailableError as exc:
+        sys.stderr.write(f"backrx: {_one_line(str(exc))}\n")
+        return EXIT_INPUT
+    except ValueError as exc:
+        sys.stderr.write(f"backrx: {_one_line(str(exc))}\n")
+        return EXIT_INPUT
 
 
 if __name__ == "__main__":  # pragma: no cover

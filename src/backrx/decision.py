@@ -102,6 +102,33 @@ def note_referral(rule: Rule, urgency: str | None, reasons: list[str], rule_ids:
     return urgency
 
 
+def referral_data(pack: Pack, urgency: str, reasons: list[str], rule_ids: list[str],
+                  tier_of: dict[str, str] | None = None) -> dict[str, object]:
+    """A referral as output data: reasons most urgent first, with the tier's wording from the pack."""
+    order = {name: i for i, name in enumerate(URGENCIES)}
+    if tier_of:
+        reasons = sorted(reasons, key=lambda r: order.get(tier_of.get(r, ""), len(order)))
+    data: dict[str, object] = {"urgency": urgency, "reasons": list(reasons), "rule_ids": list(rule_ids)}
+    tier = pack.tiers.tiers.get(urgency) if pack.tiers is not None else None
+    if tier is not None:
+        data["header"] = tier.header
+        data["title"] = tier.title
+    return data
+
+
+def tiers_of_reasons(rules: Iterable[Rule]) -> dict[str, str]:
+    """The tier each referral reason was given at (the most urgent, when several rules share one)."""
+    out: dict[str, str] = {}
+    for rule in rules:
+        refer = rule.then.refer
+        if refer is None:
+            continue
+        known = out.get(refer.reason)
+        if known is None or URGENCIES.index(refer.urgency) < URGENCIES.index(known):
+            out[refer.reason] = refer.urgency
+    return out
+
+
 def notices(items: Iterable[tuple[str, str, str]]) -> list[dict[str, object]]:
     """Warnings as output data: one per code, in first-seen order, with every rule that raised it."""
     out: dict[str, dict[str, object]] = {}

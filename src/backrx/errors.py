@@ -39,6 +39,10 @@ class RuleError(ValueError):
         head = f"the rule pack has {count} problem{'s' if count != 1 else ''}"
         super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in self.problems))
 
+    def __reduce__(self) -> tuple[type[RuleError], tuple[list[Problem]]]:
+        # Rebuilt from its problems, so that it survives a trip between processes.
+        return (type(self), (self.problems,))
+
 
 class EngineError(RuntimeError):
     """The rule engine failed in a way backrx could not contain. Please report it as a bug."""

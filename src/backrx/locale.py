@@ -33,7 +33,7 @@ from backrx.errors import Problem
 from backrx.rulepack import CatalogEntry, Pack, PhaseDef, Rule
 
 SOURCE_LOCALE = "en"
-_LANG = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
+_LANG = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?\Z")
 _SECTIONS = ("text", "rules", "exercises", "phases")
 MAX_LOCALES = 20
 

@@ -7,15 +7,18 @@ vocabularies declared here.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from backrx._input import SHOW_INPUT_IN_ERRORS, loads, read_text, refuse_duplicate_keys
 from backrx.measures import Outcomes
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 Stage = Literal["acute", "subacute", "chronic"]
 PainSite = Literal["lower", "middle", "upper"]
@@ -64,6 +67,9 @@ Equipment = Literal[
 Enjoys = Literal[
     "walking", "cycling", "swimming", "yoga", "pilates", "tai_chi", "resistance_training"
 ]
+Onset = Literal["sudden", "gradual"]
+Trend = Literal["improving", "stable", "worsening"]
+Mobility = Literal["independent", "walking_aid", "wheelchair"]
 Goal = Literal[
     "running",
     "tennis",
@@ -86,7 +92,12 @@ GYM_EQUIPMENT: frozenset[str] = frozenset(EQUIPMENT)
 ACUTE_BEFORE_WEEKS = 4.0
 CHRONIC_FROM_WEEKS = 12.0
 
-_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True,
+                     hide_input_in_errors=not SHOW_INPUT_IN_ERRORS)
+
+#: The longest list any input model accepts (before duplicates are dropped). Every closed
+#: vocabulary is far shorter; the cap keeps a hostile list from costing memory and a huge error.
+MAX_LIST_ITEMS = 200
 
 
 def _unique(values: list[Any]) -> list[Any]:
@@ -99,6 +110,24 @@ def _unique(values: list[Any]) -> list[Any]:
 
 class _Model(BaseModel):
     model_config = _STRICT
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cap_lists(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if isinstance(value, (list, tuple)) and len(value) > MAX_LIST_ITEMS:
+                    raise PydanticCustomError(
+                        "too_long", "{field} has {count} items; at most {limit} are accepted",
+                        {"field": str(key)[:80], "count": len(value), "limit": MAX_LIST_ITEMS})
+        return data
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
+        """Validate a JSON document; a key given twice in one object is refused, naming the key
+        (pydantic alone would keep the last one, and a repeated ``red_flags`` could erase a flag)."""
+        refuse_duplicate_keys(json_data, cls.__name__)
+        return super().model_validate_json(json_data, **kwargs)
 
     @model_validator(mode="after")
     def _dedupe_lists(self) -> _Model:
@@ -123,6 +152,18 @@ class Findings(_Model):
     eases_with: list[Activity] | None = None
     worse_with: list[Activity] | None = None
     posture: list[Posture] | None = None
+    night_pain: bool | None = Field(
+        default=None, description="Pain that is worse at night or when lying down.")
+    nothing_eases: bool | None = Field(
+        default=None, description="No position, movement or rest eases the pain (non-mechanical).")
+    weakness: bool | None = Field(
+        default=None, description="Muscle weakness in a leg or arm on examination or report.")
+    sensory_loss: bool | None = Field(
+        default=None, description="Numbness or altered feeling in a leg, arm or the trunk.")
+    difficulty_walking: bool | None = Field(
+        default=None, description="New difficulty walking (unsteady, legs giving way), not pain alone.")
+    sexual_dysfunction: bool | None = Field(
+        default=None, description="A new change in sexual function or genital feeling.")
 
 
 class History(_Model):
@@ -132,6 +173,21 @@ class History(_Model):
     recent_spinal_surgery_weeks: Annotated[float, Field(ge=0, le=520)] | None = None
     pregnant: bool | None = None
     long_term_corticosteroids: bool | None = None
+    pregnancy_weeks: Annotated[float, Field(ge=0, le=45)] | None = Field(
+        default=None, description="Weeks of pregnancy now; implies pregnant.")
+    postpartum_weeks: Annotated[float, Field(ge=0, le=520)] | None = Field(
+        default=None, description="Weeks since giving birth.")
+    pelvic_girdle_pain: bool | None = Field(
+        default=None, description="Pain at the back of the pelvis or the pubic joint (pregnancy-related).")
+    falls_last_year: Annotated[int, Field(ge=0, le=100)] | None = Field(
+        default=None, description="Number of falls in the last 12 months.")
+
+    @model_validator(mode="after")
+    def _pregnancy_agrees(self) -> History:
+        if self.pregnant is False and self.pregnancy_weeks is not None:
+            raise PydanticCustomError(
+                "pregnancy-mismatch", "pregnancy_weeks is given but pregnant is false")
+        return self
 
 
 class StartBack(_Model):
@@ -221,6 +277,14 @@ class Profile(_Model):
     red_flags: list[RedFlag] = Field(
         description="Red flags present. [] means screened and none present; required."
     )
+    red_flags_unsure: list[RedFlag] = Field(
+        default_factory=list,
+        description="Red flags the person was unsure about; each is followed up, never read as no.",
+    )
+    onset: Onset | None = Field(default=None, description="How this episode began.")
+    symptom_trend: Trend | None = Field(
+        default=None, description="How the symptoms are changing now; absent means not asked.")
+    mobility: Mobility = Field(default="independent", description="How the person gets about.")
     findings: Findings | None = None
     history: History | None = None
     startback: StartBack | None = None
@@ -272,9 +336,9 @@ def read_document(path: str | os.PathLike[str]) -> Any:
     from backrx._yaml import YamlError, load_plain
 
     file = Path(path)
-    text = file.read_text(encoding="utf-8")
+    text = read_text(file)  # a regular file only, at most MAX_INPUT_BYTES
     if file.suffix.lower() == ".json":
-        return json.loads(text)
+        return loads(text, str(file))  # a repeated key is refused, not silently overwritten
     try:
         return load_plain(text, str(file))
     except YamlError as exc:
@@ -285,7 +349,8 @@ def load_profile(path: str | os.PathLike[str]) -> Profile:
     """Load and validate a profile from a YAML or JSON file.
 
     Raises ``OSError`` when the file cannot be read, ``ValueError`` when it is not
-    valid YAML/JSON, and ``pydantic.ValidationError`` when the profile is invalid.
+    valid YAML/JSON, repeats a key, is not a regular file or is longer than 5 MB, and
+    ``pydantic.ValidationError`` when the profile is invalid.
     """
     return Profile.model_validate(read_document(path))
 

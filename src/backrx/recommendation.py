@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
+from backrx._input import SHOW_INPUT_IN_ERRORS
 from backrx.feedback import Feedback
 from backrx.measures import Compact
 from backrx.profile import Profile
+
+_Date = date  # a field below is called `date`
 
 DISCLAIMER = (
     "backrx supports clinicians and informed users in choosing exercise for back pain. "
@@ -21,7 +24,7 @@ MatchedValue = bool | int | float | str | list[str] | None
 
 
 class _Out(Compact):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=not SHOW_INPUT_IN_ERRORS)
 
 
 class Exercise(_Out):
@@ -157,6 +160,10 @@ class Referral(_Out):
     urgency: Literal["emergency", "urgent", "routine"]
     reasons: list[str]
     rule_ids: list[str]
+    header: str | None = Field(
+        default=None, description="the tier's one wording (the pack's urgency.yaml), e.g. for a heading")
+    title: str | None = Field(
+        default=None, description="the handout title when this referral replaces the program")
 
 
 class Notice(_Out):
@@ -307,7 +314,7 @@ class MeasureChange(_Out):
 class Progress(_Out):
     """The progress summary of an adjusted plan: the phase gate and the outcome measures."""
 
-    date: datetime.date | None = Field(description="the date of the latest round")
+    date: _Date | None = Field(description="the date of the latest round")
     weeks: int | None = Field(description="whole weeks since the first dated round")
     phase: PhaseStatus | None
     measures: list[MeasureChange]
@@ -401,6 +408,17 @@ class Recommendation(_Out):
         from backrx.report import explain
 
         return explain(self)
+
+    def to_fhir(self, *, patient: str | None = None, start: date | None = None,
+                recorded: datetime | None = None) -> dict[str, Any]:
+        """The recommendation as a FHIR R4 Bundle (JSON data); needs ``backrx[fhir]``.
+
+        ``patient`` (a Patient id), ``start`` (the program's first day) and ``recorded`` (a
+        timezone-aware time for the Provenance) are optional; see :func:`backrx.fhir.to_fhir`.
+        """
+        from backrx.fhir import to_fhir
+
+        return to_fhir(self, patient=patient, start=start, recorded=recorded)
 
     def to_markdown(self) -> str:
         """A handout the person can follow: phases, what to do, how much, why, when to stop."""

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from backrx.recommendation import CriterionStatus, MeasureChange, PhaseStatus, Progress, Recommendation
+import re
 
-_URGENCY = {
-    "emergency": "EMERGENCY: seek care today, at an emergency department",
-    "urgent": "URGENT: see a doctor within a day or two, before starting this program",
-    "routine": "ROUTINE: ask for a specialist referral; the program can go on meanwhile",
-}
+from backrx.recommendation import (
+    CriterionStatus,
+    MeasureChange,
+    PhaseStatus,
+    Progress,
+    Recommendation,
+    Referral,
+)
+
+
+def _header(referral: Referral) -> str:
+    """The tier's wording from the pack (urgency.yaml); a pack without it shows the tier's name."""
+    return referral.header or f"{referral.urgency.upper()} referral"
 
 
 def _words(value: str) -> str:
@@ -24,13 +32,20 @@ def explain(rec: Recommendation) -> str:
     else:
         lines.append("Outcome: an exercise program.")
     if rec.referral is not None:
-        lines.append(f"Referral: {_URGENCY[rec.referral.urgency]}.")
+        lines.append(f"Referral: {_header(rec.referral)}.")
         lines.extend(f"  - {reason}" for reason in rec.referral.reasons)
-    risk = c.startback_risk or "not determined (the STarT Back screen is missing or incomplete)"
+    risk: str = c.startback_risk or "not determined (the STarT Back screen is missing or incomplete)"
+    screen = rec.profile.startback if rec.profile is not None else None
+    if c.startback_risk and screen is not None and screen.complete:
+        risk += f" (total {screen.total} of 9, psychosocial subscale {screen.psychosocial} of 5)"
     lines.append(
         f"Stage: {c.stage}. Pathways: {', '.join(_words(p) for p in c.pathways) or 'none'}. "
         f"STarT Back risk: {risk}."
     )
+    if rec.warnings:
+        lines.append("")
+        lines.append("For the clinician:")
+        lines.extend(f"  ! {n.code}: {n.message} ({', '.join(n.rule_ids)})" for n in rec.warnings)
     if rec.rationale:
         lines.append("")
         lines.append("Why:")
@@ -87,63 +102,84 @@ def explain(rec: Recommendation) -> str:
     return "\n".join(lines)
 
 
+# Everything in a handout that comes from the pack or the input is untrusted text: it is put on
+# one line (so it cannot start a heading, a list, a quote or a table row; `.`, `-`, `+` and `>`
+# mean something only at the start of a line), HTML's special characters become entities, and
+# every character that is markup anywhere in a line (emphasis, code, links, tables) is escaped.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]#!|~])")
+_URL = re.compile(r"https?://[^\s<>\"'`\\]+")
+
+
+def _md(text: str) -> str:
+    """``text`` as literal Markdown text: no markup, no HTML, no line breaks."""
+    line = " ".join(str(text).split())
+    line = line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", line)
+
+
+def _link(url: str) -> str:
+    """A plain web address as a Markdown autolink; anything else as escaped text."""
+    return f"<{url}>" if _URL.fullmatch(url) else _md(url)
+
+
 def handout(rec: Recommendation) -> str:
     """A Markdown handout the person can follow."""
-    out: list[str] = ["# Your back exercise plan", ""]
+    referred = rec.outcome == "refer" and rec.referral is not None
+    title = (rec.referral.title if rec.referral is not None else None) or "Please seek medical care first"
+    out: list[str] = [f"# {_md(title)}" if referred else "# Your back exercise plan", ""]
     if rec.outcome == "refer":
         assert rec.referral is not None
-        out += ["## Please seek medical care first", "", f"**{_URGENCY[rec.referral.urgency]}.**", ""]
-        out += [f"- {reason}" for reason in rec.referral.reasons]
+        out += [f"**{_md(_header(rec.referral))}.**", ""]
+        out += [f"- {_md(reason)}" for reason in rec.referral.reasons]
         out += ["", "Exercise is not recommended until a clinician has seen you.", ""]
     else:
         assert rec.program is not None
         if rec.referral is not None:
-            out += ["## A referral to arrange", "", f"{_URGENCY[rec.referral.urgency]}.", ""]
-            out += [f"- {reason}" for reason in rec.referral.reasons]
+            out += ["## A referral to arrange", "", f"{_md(_header(rec.referral))}.", ""]
+            out += [f"- {_md(reason)}" for reason in rec.referral.reasons]
             out.append("")
         out += ["## Why this plan", ""]
-        out += [f"- {reason}" for reason in rec.rationale]
+        out += [f"- {_md(reason)}" for reason in rec.rationale]
         out.append("")
         if rec.progress is not None:
             out += progress_markdown(rec.progress)
         if rec.program.elimination is not None:
             mode = rec.program.elimination
-            nxt = f" Next to come back: {mode.queue[0].exercise.name}." if mode.queue else ""
+            nxt = f" Next to come back: {_md(mode.queue[0].exercise.name)}." if mode.queue else ""
             out += ["## Finding what made you worse", "",
-                    f"Some exercises are paused. Today, do {mode.testing} on its own with the rest of "
-                    f"your plan, and note how you feel tomorrow.{nxt}", ""]
+                    f"Some exercises are paused. Today, do {_md(mode.testing or '')} on its own with the "
+                    f"rest of your plan, and note how you feel tomorrow.{nxt}", ""]
         for phase in rec.program.phases:
             now = " (you are here)" if phase.id == rec.program.current_phase and rec.adjustments else ""
-            out += [f"## {phase.name} (weeks {phase.start_week} to {phase.end_week}){now}", "",
-                    f"**Goal:** {phase.goal}", ""]
+            out += [f"## {_md(phase.name)} (weeks {phase.start_week} to {phase.end_week}){now}", "",
+                    f"**Goal:** {_md(phase.goal)}", ""]
             out += ["| Exercise | How much | Why |", "|---|---|---|"]
             for p in phase.prescriptions:
-                why = p.rationale.replace("|", "/")
-                out.append(f"| {p.exercise.name} | {p.dose.describe()} | {why} |")
+                out.append(f"| {_md(p.exercise.name)} | {_md(p.dose.describe())} | {_md(p.rationale)} |")
             out.append("")
             out.append("**How to do them**")
             out.append("")
             for p in phase.prescriptions:
-                out.append(f"- **{p.exercise.name}.** {p.exercise.instructions}")
+                out.append(f"- **{_md(p.exercise.name)}.** {_md(p.exercise.instructions)}")
             out.append("")
             if phase.progress_when:
                 after = f" (after at least {phase.min_days} days in this phase)" if phase.min_days else ""
                 out.append(f"**Move on when{after}:**")
                 out.append("")
-                out += [f"- {item}" for item in phase.progress_when]
+                out += [f"- {_md(item)}" for item in phase.progress_when]
                 out.append("")
         if rec.program.excluded:
             out += ["## Left out for now", ""]
-            out += [f"- **{e.exercise_name}**: {' '.join(e.reasons)}" for e in rec.program.excluded]
+            out += [f"- **{_md(e.exercise_name)}**: {_md(' '.join(e.reasons))}" for e in rec.program.excluded]
             out.append("")
     if rec.safety_net:
         out += ["## Stop and seek care if", ""]
-        out += [f"- {item}" for item in rec.safety_net]
+        out += [f"- {_md(item)}" for item in rec.safety_net]
         out.append("")
     out += ["## Sources", ""]
-    out += [f"- [{ref.id}] {ref.citation}" + (f" <{ref.url}>" if ref.url else "")
+    out += [f"- \\[{_md(ref.id)}\\] {_md(ref.citation)}" + (f" {_link(ref.url)}" if ref.url else "")
             for ref in rec.references]
-    out += ["", "---", "", f"*{rec.disclaimer}*", ""]
+    out += ["", "---", "", f"*{_md(rec.disclaimer)}*", ""]
     return "\n".join(out)
 
 

@@ -19,8 +19,10 @@ pack is loaded.
 
 from __future__ import annotations
 
+import contextvars
 import difflib
 import hashlib
+import heapq
 import json
 import os
 import re
@@ -30,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backrx import _yaml
+from backrx import _input, _yaml
 from backrx.condition import (
     OPERATORS,
     AllOf,
@@ -48,6 +50,8 @@ from backrx.condition import (
 )
 from backrx.errors import Problem, RuleError
 from backrx.profile import EQUIPMENT, RED_FLAGS, SETTINGS
+from backrx.tiers import FILE as TIERS_FILE
+from backrx.tiers import Tiers, check_wording, read_tiers
 from backrx.vocabulary import (
     ADJUST_FIELDS,
     CATEGORIES,
@@ -85,21 +89,40 @@ DOSE_LIMITS = {"sets": 10, "reps": 100, "hold_seconds": 600, "minutes": 240, "se
 
 # Limits that keep a hostile or oversized pack from hanging the engine.
 MAX_FILE_BYTES = 2_000_000
+#: Bytes read from all the files of a pack together (the bundled pack holds about 0.2 MB).
+MAX_PACK_BYTES = 4_000_000
+#: YAML items (counted as what opens one: "," newline ":" "[" "{" "- ") in all the files of a
+#: pack. Parsing time follows the number of items, not bytes (a 2 MB file of "[1,1,1,...]" is a
+#: million of them), so this is what bounds the time to load or refuse a pack. The bundled pack
+#: holds about 13,000.
+MAX_YAML_ITEMS = 150_000
 MAX_FILES = 200
-MAX_RULES = 20_000
+MAX_RULES = 5_000  # MAX_PATTERNS bounds a pack to as many rules anyway
 MAX_CONDITION_NODES = 64
 MAX_CONDITION_DEPTH = 10
 MAX_ALTERNATIVES = 256  # patterns one condition may expand to (see condition.alternatives)
+#: Alternatives (durable patterns) summed over every rule of a pack. Memory and load time grow
+#: with them (measured on durable_rules: about 27 KB and 0.3 ms each), so the sum is bounded:
+#: at this limit a pack loads in about 2 s and takes about 150 MB (docs/rule-pack.md).
+MAX_PATTERNS = 5_000
 MAX_AT_LEAST_ITEMS = 8
 MAX_IN_VALUES = 50
 MAX_DERIVED = 100
 MAX_TEXT = 4000
 MAX_NUMBER = 1e12
 
-_ID = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
-_RULE_ID = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*(?:\.[a-z0-9]+(?:[-_][a-z0-9]+)*)+$")
-_VAR = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
-_FIELD_REF = re.compile(r"^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*$")
+# \Z, not $: "$" also matches before a trailing newline, so "triage.x\n" would pass as an id.
+_ID = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*\Z")
+_RULE_ID = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*(?:\.[a-z0-9]+(?:[-_][a-z0-9]+)*)+\Z")
+_VAR = re.compile(r"^[a-z][a-z0-9_]{0,40}\Z")
+_FIELD_REF = re.compile(r"^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*\Z")
+#: Characters no pack text may hold: control characters but tab and newline (NUL included),
+#: bidirectional overrides and isolates, zero-width and other invisible format characters, and
+#: the Unicode line and paragraph separators. They can hide or reorder what a clinician reads.
+_HIDDEN = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u180e\u200b-\u200f"
+    "\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000e0001\U000e0020-\U000e007f]"
+)
 
 
 # --------------------------------------------------------------------------- data
@@ -276,6 +299,7 @@ class Pack:
     measures: dict[str, Measure] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)  # text.yaml: report words, by key
     locales: dict[str, dict[str, str]] = field(default_factory=dict)  # locales/<lang>.yaml, flattened
+    tiers: Tiers | None = None  # urgency.yaml: one wording per urgency tier (optional)
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -311,9 +335,61 @@ def _line_of(node: Any, key: str | int | None = None) -> int | None:
     return getattr(node, "line", None)
 
 
+#: How many "did you mean" hints one load computes, and how many candidates each compares:
+#: the hint is a courtesy, and comparing every unknown name against a huge pool is what made
+#: refusing a pack slow (measured: 75 s for 200 unknown ids among 20,000 sources).
+MAX_HINTS = 200
+MAX_HINT_CANDIDATES = 200
+_hints_left: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("backrx_hints", default=None)
+
+
 def _hint(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    budget = _hints_left.get()
+    if budget is not None:
+        if budget[0] <= 0:
+            return ""
+        budget[0] -= 1
+    size = len(word)
+    # A close match (difflib's ratio >= 0.6) is within a few characters of the word's length;
+    # of those, the nearest in length are compared.
+    near = [c for c in choices if isinstance(c, str) and abs(len(c) - size) <= 3]
+    if len(near) > MAX_HINT_CANDIDATES:
+        near = heapq.nsmallest(MAX_HINT_CANDIDATES, near, key=lambda c: (abs(len(c) - size), c))
+    close = difflib.get_close_matches(word, near, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+#: Problems listed per file; the rest are counted in one last problem (code too-many-problems).
+MAX_PROBLEMS_PER_FILE = 100
+
+
+class _Problems(list[Problem]):
+    """The problems of one load, at most MAX_PROBLEMS_PER_FILE kept per file."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kept: dict[str, int] = {}
+        self.dropped: dict[str, int] = {}
+
+    def append(self, problem: Problem) -> None:
+        kept = self.kept.get(problem.file, 0)
+        if kept >= MAX_PROBLEMS_PER_FILE:
+            self.dropped[problem.file] = self.dropped.get(problem.file, 0) + 1
+            return
+        self.kept[problem.file] = kept + 1
+        super().append(problem)
+
+    def __len__(self) -> int:  # every problem counts, listed or not: callers compare lengths
+        return super().__len__() + sum(self.dropped.values())
+
+    def summarised(self) -> list[Problem]:
+        """The kept problems, and for each file with more, one problem that counts the rest."""
+        out = list(iter(self))
+        for file, count in sorted(self.dropped.items()):
+            out.append(Problem(file, None, None, "too-many-problems",
+                               f"{count} more problem{'s' if count != 1 else ''} in this file not "
+                               f"listed (only the first {MAX_PROBLEMS_PER_FILE} are)"))
+        return out
 
 
 def _keys(ctx: _Ctx, node: Any, where: str, required: Iterable[str], allowed: Iterable[str]) -> bool:
@@ -406,26 +482,97 @@ def _str_list(ctx: _Ctx, node: Any, key: str, where: str, *, vocabulary: Iterabl
     return tuple(out)
 
 
-def _read_file(path: Path, rel: str, problems: list[Problem]) -> Any:
+def _read_file(path: Path, rel: str, problems: list[Problem], root: Path | None = None,
+               contents: dict[str, bytes] | None = None, items: list[int] | None = None) -> Any:
+    """One pack file: a regular file inside the pack folder, at most MAX_FILE_BYTES read.
+
+    A symlink is followed only when it ends inside the pack folder; FIFOs, devices, sockets and
+    folders are refused without being read (opened without blocking, checked with fstat), and
+    no more than MAX_FILE_BYTES + 1 bytes are ever read, whatever size the file claims.
+    """
+    if root is None:  # a file of a subfolder (locales/): it must stay in that folder
+        root = path.parent.resolve()
     try:
-        size = path.stat().st_size
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        problems.append(Problem(rel, None, None, "unreadable-file",
+                                f"cannot read: {getattr(exc, 'strerror', None) or 'broken link'}"))
+        return None
+    if real.parent != root:
+        problems.append(Problem(rel, None, None, "outside-pack",
+                                "the file is a link to somewhere outside the pack folder; copy the "
+                                "file into the pack instead"))
+        return None
+    try:
+        data = _input.read_bytes(real, MAX_FILE_BYTES, follow_symlinks=False)
+    except _input.NotAFileError:
+        problems.append(Problem(rel, None, None, "not-a-file",
+                                "not a regular file (a FIFO, a device or a folder); a pack holds "
+                                "only regular files"))
+        return None
+    except _input.TooLargeError:
+        problems.append(Problem(rel, None, None, "file-too-large",
+                                f"the file is longer than {MAX_FILE_BYTES} bytes, the limit"))
+        return None
     except OSError as exc:
         problems.append(Problem(rel, None, None, "unreadable-file", f"cannot read: {exc.strerror}"))
         return None
-    if size > MAX_FILE_BYTES:
-        problems.append(Problem(rel, None, None, "file-too-large",
-                                f"file is {size} bytes; the limit is {MAX_FILE_BYTES}"))
-        return None
+    if contents is not None:
+        contents[path.name] = data
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         problems.append(Problem(rel, None, None, "unreadable-file", f"cannot read as UTF-8: {exc}"))
         return None
+    if items is not None:
+        items[0] -= sum(map(text.count, (",", "\n", ":", "[", "{", "- ")))  # about one per YAML node
+        if items[0] < 0:
+            problems.append(Problem(rel, None, None, "pack-too-large",
+                                    f"the pack's files hold more than about {MAX_YAML_ITEMS} YAML items, "
+                                    "the limit; this file was not parsed"))
+            return None
     try:
-        return _yaml.load(text, rel)
+        doc = _yaml.load(text, rel)
     except _yaml.YamlError as exc:
         problems.append(Problem(rel, exc.line, None, exc.code, exc.message))
         return None
+    _refuse_hidden(doc, rel, problems, getattr(doc, "line", None))
+    return doc
+
+
+def _pack_too_large(path: Path, left: int, problems: list[Problem]) -> bool:
+    """Whether reading ``path`` would pass MAX_PACK_BYTES (then a problem says so)."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return False  # _read_file reports it
+    if size <= left:
+        return False
+    problems.append(Problem(path.name, None, None, "pack-too-large",
+                            f"the pack's files hold more than {MAX_PACK_BYTES} bytes, the limit; "
+                            "this file and the ones after it were not read"))
+    return True
+
+
+def _refuse_hidden(node: Any, rel: str, problems: list[Problem], line: int | None) -> None:
+    """A problem for every text (key or value) in the document that holds a hidden character."""
+    stack: list[tuple[Any, int | None]] = [(node, line)]
+    while stack:
+        item, at = stack.pop()
+        if isinstance(item, str):
+            found = _HIDDEN.search(item)
+            if found is not None:
+                problems.append(Problem(rel, at, None, "control-character",
+                                        f"text holds the invisible or control character "
+                                        f"U+{ord(found.group()):04X} at position {found.start()}; "
+                                        "remove it"))
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                key_line = _line_of(item, key) if isinstance(key, str) else at
+                stack.append((key, key_line))
+                stack.append((value, key_line))
+        elif isinstance(item, list):
+            stack.extend((value, _line_of(item, i)) for i, value in enumerate(item))
 
 
 # --------------------------------------------------------------------------- pack parts
@@ -1245,7 +1392,7 @@ def _parse_rule(ctx: _Ctx, node: Any, where: str, layer: str, known: _Known,
 REQUIRED_FILES = ("pack.yaml", "sources.yaml", "exercises.yaml", "phases.yaml")
 TEXT_FILES = ("text.yaml",)  # not rule files: read by backrx.texts
 #: Data files that are not rule files.
-DATA_FILES = (*REQUIRED_FILES, "outcomes.yaml", *TEXT_FILES)
+DATA_FILES = (*REQUIRED_FILES, "outcomes.yaml", *TEXT_FILES, TIERS_FILE)
 
 
 def _tests(condition: Condition) -> list[FieldTest]:
@@ -1275,10 +1422,32 @@ def digest_of(docs: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def digest_of_bytes(files: Iterable[tuple[str, bytes]]) -> str:
+    """The pack digest of top-level files given as bytes (parsed as the loader parses them)."""
+    docs: dict[str, Any] = {}
+    for name, data in sorted(files):
+        try:
+            doc = _yaml.load(data.decode("utf-8"), name)
+        except (UnicodeDecodeError, _yaml.YamlError):
+            doc = {"unparsed": hashlib.sha256(data).hexdigest()}  # never the digest of a loaded pack
+        if doc is not None:
+            docs[name] = doc
+    return digest_of(docs)
+
+
 def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
-    """Read and validate a rule pack; raise :class:`RuleError` listing every problem."""
+    """Read and validate a rule pack; raise :class:`RuleError` listing every problem
+    (at most MAX_PROBLEMS_PER_FILE per file, and how many more)."""
+    token = _hints_left.set([MAX_HINTS])
+    try:
+        return _read_pack(path)
+    finally:
+        _hints_left.reset(token)
+
+
+def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
     root = Path(path) if path is not None else bundled_path()
-    problems: list[Problem] = []
+    problems = _Problems()
     if not root.is_dir():
         raise RuleError([Problem(str(root), None, None, "not-a-pack", "no such folder")])
     files = sorted(root.glob("*.yaml"))
@@ -1294,8 +1463,14 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
             problems.append(Problem(required, None, None, "missing-file",
                                     f"a pack needs {required}"))
     docs: dict[str, Any] = {}
+    contents: dict[str, bytes] = {}
+    real_root = root.resolve()
+    items = [MAX_YAML_ITEMS]
     for f in files:
-        doc = _read_file(f, f.name, problems)
+        left = MAX_PACK_BYTES - sum(len(data) for data in contents.values())
+        if left < MAX_FILE_BYTES and _pack_too_large(f, left, problems):
+            break
+        doc = _read_file(f, f.name, problems, real_root, contents, items)
         if doc is not None:
             docs[f.name] = doc
         elif f.name not in [p.file for p in problems]:
@@ -1335,8 +1510,9 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
     # Rule files: first every file's layer and derived names, then the rules themselves.
     derived: dict[str, tuple[str, FieldSpec]] = {}
     rule_files: list[tuple[_Ctx, str, list[tuple[Any, str]]]] = []
+    tiers = read_tiers(docs[TIERS_FILE], problems) if TIERS_FILE in docs else None
     for fname, doc in docs.items():
-        if fname in DATA_FILES:
+        if fname in DATA_FILES or fname == TIERS_FILE:
             continue
         ctx = _Ctx(problems, fname)
         found = _read_rule_file(ctx, doc, known, derived)
@@ -1347,16 +1523,24 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
                                 f"{len(derived)} derived names; the limit is {MAX_DERIVED}"))
     by_layer: dict[str, list[Rule]] = {layer: [] for layer in LAYERS}
     seen: dict[str, tuple[str, int | None]] = {}
-    total = 0
+    total = patterns = 0
     for ctx, layer, nodes in rule_files:
         for node, where in nodes:
             total += 1
             if total > MAX_RULES:
                 ctx.add(_line_of(node), "too-many-rules", f"a pack holds at most {MAX_RULES} rules", where)
                 break
+            if patterns > MAX_PATTERNS:
+                ctx.rule_id = None
+                ctx.add(_line_of(node), "pack-too-complex",
+                        f"the rules up to here already spread into more than {MAX_PATTERNS} "
+                        "alternatives (any, in and at_least multiply them); the limit keeps loading "
+                        "and memory bounded: simplify or split the conditions", where)
+                break
             rule = _parse_rule(ctx, node, where, layer, known, derived, ctx.file)
             if rule is None:
                 continue
+            patterns += alternatives(rule.when)
             if rule.id in seen:
                 first_file, first_line = seen[rule.id]
                 ctx.rule_id = rule.id
@@ -1407,6 +1591,24 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
         problems.append(Problem("", None, None, "red-flag-without-referral",
                                 f"no triage rule refers for {', '.join(missing)}: every red flag must "
                                 "lead to a referral"))
+    # An unsure answer is not a "no": each code in red_flags_unsure must be able to refer too.
+    unsure = {t.value for r in referring for t in _tests(r.when)
+              if t.field == "red_flags_unsure" and t.op == "contains"}
+    missing_unsure = [code for code in RED_FLAGS if code not in unsure]
+    if missing_unsure and "triage" not in {p.rule_id.split(".")[0] for p in problems if p.rule_id}:
+        problems.append(Problem("", None, None, "unsure-red-flag-without-referral",
+                                f"no triage rule refers when the person is unsure of "
+                                f"{', '.join(missing_unsure)}: an unsure answer must lead to a review"))
+    if tiers is not None:
+        wording: list[tuple[str, int, str, str | None, str, str]] = []
+        for layer_rules in by_layer.values():
+            for rule in layer_rules:
+                if rule.then.refer is not None:
+                    wording.append((rule.file, rule.line, rule.id, rule.then.refer.urgency,
+                                    "then.refer.reason", rule.then.refer.reason))
+                wording += [(rule.file, rule.line, rule.id, None, "then.safety_net", line)
+                          for line in rule.then.safety_net]
+        check_wording(tiers, wording, problems)
 
     from backrx.texts import read_texts
 
@@ -1416,7 +1618,7 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
     locales = read_locales(root, problems)
 
     if problems:
-        raise RuleError(problems)
+        raise RuleError(problems.summarised())
 
     layers = tuple(
         Layer(layer, tuple(sorted(rules, key=lambda r: (r.priority, r.id))),
@@ -1426,4 +1628,4 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
     return Pack(name, version, description, digest_of(docs), str(root), layers,
                 {eid: entry for eid, (entry, _, _) in catalog.items()}, sources, tuple(phases),
                 {path: spec for path, (_, spec) in derived.items()}, measures=measures, texts=texts,
-                locales=locales)
+                locales=locales, tiers=tiers)

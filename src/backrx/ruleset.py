@@ -9,12 +9,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from backrx._engine import EngineName, make_engine
+from backrx._transport import PackContent, capture, refuse_changed, restore
 from backrx._version import __version__
-from backrx.decision import Decision, decide, notices
+from backrx.decision import Decision, decide, notices, referral_data, tiers_of_reasons
 from backrx.facts import profile_values
 from backrx.planner import plan_data
 from backrx.profile import Profile
-from backrx.recommendation import DISCLAIMER, FORMAT_VERSION, Recommendation, RulesetInfo
+from backrx.recommendation import DISCLAIMER, FORMAT_VERSION, Recommendation, Reference, RulesetInfo
 from backrx.rulepack import Pack, Rule, read_pack
 
 ProfileInput = Profile | Mapping[str, Any]
@@ -48,6 +49,24 @@ class RuleSet:
         self._base: RuleSet | None = None  # for a localised view: the pack in its own language
         self._locales: dict[str, RuleSet] = {}
         self._locales_lock = threading.Lock()
+        # The pack's bytes, so that the RuleSet can be pickled (see backrx._transport).
+        self._content: PackContent | None = capture(pack, engine)
+        self._references: dict[str, Reference] = {}
+
+    def __reduce__(self) -> tuple[Any, tuple[PackContent, str]]:
+        """Pickle as the pack's content, its digest, the engine asked for and the locale; the
+        receiving process reloads the pack from that content and refuses it if it does not match."""
+        if self._content is None:
+            raise refuse_changed(self._pack)
+        return (restore, (self._content, self._locale))
+
+    def __copy__(self) -> RuleSet:
+        # A plain shallow copy (the localised views are made this way), not a reload through
+        # __reduce__; the copy gets its own Reference cache, as its texts may differ.
+        clone = object.__new__(RuleSet)
+        clone.__dict__.update(self.__dict__)
+        clone._references = {}
+        return clone
 
     @property
     def locales(self) -> tuple[str, ...]:
@@ -140,9 +159,15 @@ class RuleSet:
         decision = decide(self._pack, self._engine, profile_values(valid))
         return self._build(valid, decision)
 
-    def recommend_many(self, profiles: Iterable[ProfileInput], *,
-                       pause_gc: bool = True) -> list[Recommendation]:
+    def recommend_many(self, profiles: Iterable[ProfileInput], *, pause_gc: bool = True,
+                       workers: int | None = None, chunk_size: int | None = None) -> list[Recommendation]:
         """Recommendations for many profiles; the same results as calling recommend on each.
+
+        ``workers=N`` (N > 1) runs the batch in N worker processes (started with ``spawn``;
+        each reloads this pack from its pickled content, checked by digest) in chunks of
+        ``chunk_size`` profiles; the results are equal and in the same order. ``None`` or 1
+        runs in this process. A script that uses workers needs the usual
+        ``if __name__ == "__main__":`` guard. Raises ``ValueError`` for ``workers < 1``.
 
         With ``pause_gc`` (the default) Python's cyclic garbage collector is paused while the
         batch runs and restored afterwards: backrx creates no reference cycles, and without the
@@ -150,6 +175,12 @@ class RuleSet:
         about a third of the batch time). Reference counting still frees memory as usual.
         Raises ``pydantic.ValidationError`` for the first invalid profile.
         """
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers must be at least 1, not {workers}")
+        if workers is not None and workers > 1:
+            from backrx._parallel import recommend_parallel
+
+            return recommend_parallel(self, profiles, workers=workers, chunk_size=chunk_size)
         paused = pause_gc and gc.isenabled()
         if paused:
             gc.disable()
@@ -163,9 +194,20 @@ class RuleSet:
         """Assemble the result as plain data and validate it once, in one pass."""
         pack = self._pack
         referral = None
+        deferred: list[tuple[str, str, str]] = []
         if decision.urgency is not None:
-            referral = {"urgency": decision.urgency, "reasons": list(decision.referral_reasons),
-                        "rule_ids": list(decision.referral_rules)}
+            tier_of = tiers_of_reasons(f.rule for f in decision.fired)
+            reasons, rule_ids = list(decision.referral_reasons), list(decision.referral_rules)
+            if decision.refers:
+                # A routine reason says the program continues; under a referral that replaces the
+                # program it would contradict the header, so it stays in the trace only.
+                reasons = [r for r in reasons if tier_of.get(r) != "routine"]
+                routine = {f.rule.id for f in decision.fired
+                           if f.rule.then.refer is not None and f.rule.then.refer.urgency == "routine"}
+                rule_ids = [r for r in rule_ids if r not in routine]
+                deferred = [("routine-referral-deferred", f.rule.then.refer.reason, f.rule.id)
+                            for f in decision.fired if f.rule.id in routine and f.rule.then.refer]
+            referral = referral_data(pack, decision.urgency, reasons, rule_ids, tier_of)
         program = None if decision.refers else plan_data(pack, profile, decision)
         trace = [
             {"rule_id": f.rule.id, "layer": f.rule.layer, "title": f.rule.title,
@@ -181,11 +223,7 @@ class RuleSet:
             for phase in program["phases"]:
                 for p in phase["prescriptions"]:
                     cited.update(dict.fromkeys(p["sources"]))
-        references = [
-            {"id": sid, "citation": pack.sources[sid].citation, "url": pack.sources[sid].url,
-             "year": pack.sources[sid].year}
-            for sid in sorted(cited)
-        ]
+        references = [self._reference(sid) for sid in sorted(cited)]
         return Recommendation.model_validate({
             "format_version": FORMAT_VERSION,
             "backrx_version": __version__,
@@ -196,7 +234,7 @@ class RuleSet:
                                "startback_risk": decision.risk},
             "rationale": rationale,
             "safety_net": list(decision.safety_net),
-            "warnings": notices(decision.warnings),
+            "warnings": notices([*decision.warnings, *deferred]),
             "trace": trace,
             "references": references,
             "ruleset": self._info,
@@ -204,6 +242,15 @@ class RuleSet:
             "locale": self._locale,
             "disclaimer": pack.texts.get("disclaimer", DISCLAIMER),
         })
+
+    def _reference(self, sid: str) -> Reference:
+        """One immutable Reference per source, shared by every result (validated once)."""
+        found = self._references.get(sid)
+        if found is None:
+            source = self._pack.sources[sid]
+            found = self._references[sid] = Reference(id=sid, citation=source.citation, url=source.url,
+                                                      year=source.year)
+        return found
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id (``KeyError`` if there is none)."""

@@ -36,7 +36,7 @@ from backrx.recommendation import Recommendation
 
 #: Values at and beside the boundaries the bundled rules test.
 BOUNDARY_WEEKS = (0.0, 1.9, 2.0, 3.9, 3.99, 4.0, 4.01, 11.9, 11.99, 12.0, 12.01, 52.0)
-BOUNDARY_AGES = (18, 39, 40, 41, 48, 49, 50, 70)
+BOUNDARY_AGES = (16, 17, 18, 39, 40, 41, 48, 49, 50, 51, 69, 70, 74, 75)
 BOUNDARY_SLR = (80.0, 90.0, 91.0, 91.5, 92.0)
 BOUNDARY_SITTING = (5.9, 6.0, 8.0)
 
@@ -76,6 +76,10 @@ _WORSE = _leaning(_ACTIVITIES, ("walking", "standing", "sitting"))
 _EASES = _leaning(_ACTIVITIES, ("sitting", "bending_forward"))
 _POSTURE = _sublist(get_args(_p.Posture))
 
+#: Findings the triage clusters read (issue 15): night pain, nothing eases, neurological signs.
+_TRIAGE_FINDINGS = ("night_pain", "nothing_eases", "weakness", "sensory_loss", "difficulty_walking",
+                    "sexual_dysfunction")
+
 #: Findings with any item possibly unexamined.
 _SPARSE_FINDINGS = st.fixed_dictionaries(
     {},
@@ -89,6 +93,7 @@ _SPARSE_FINDINGS = st.fixed_dictionaries(
         "eases_with": _maybe(_sublist(_ACTIVITIES)),
         "worse_with": _maybe(_sublist(_ACTIVITIES)),
         "posture": _maybe(_POSTURE),
+        **{name: _maybe(st.booleans()) for name in _TRIAGE_FINDINGS},
     },
 )
 #: A full examination: every item recorded, leaning towards the values the pathway rules test,
@@ -104,7 +109,7 @@ _FULL_FINDINGS = st.fixed_dictionaries(
         "eases_with": _EASES,
         "worse_with": _WORSE,
     },
-    optional={"posture": _POSTURE},
+    optional={"posture": _POSTURE, **{name: st.booleans() for name in _TRIAGE_FINDINGS}},
 )
 _FINDINGS = st.one_of(_SPARSE_FINDINGS, _FULL_FINDINGS)
 
@@ -137,8 +142,12 @@ _HISTORY = st.fixed_dictionaries(
         "recent_spinal_surgery_weeks": _maybe(_number(0, 520)),
         "pregnant": _maybe(st.booleans()),
         "long_term_corticosteroids": _maybe(st.booleans()),
+        "pregnancy_weeks": _maybe(_number(0, 45, (12.0, 13.0, 19.9, 20.0))),
+        "postpartum_weeks": _maybe(_number(0, 520, (11.9, 12.0))),
+        "pelvic_girdle_pain": _maybe(st.booleans()),
+        "falls_last_year": _maybe(st.integers(0, 5)),
     },
-)
+).filter(lambda h: not (h.get("pregnant") is False and h.get("pregnancy_weeks") is not None))
 
 #: Screened and clear (twice as likely), exactly one flag, or up to three at once.
 _RED_FLAGS: st.SearchStrategy[list[str]] = st.one_of(
@@ -146,6 +155,14 @@ _RED_FLAGS: st.SearchStrategy[list[str]] = st.one_of(
     st.sampled_from(_p.RED_FLAGS).map(lambda flag: [flag]),
     _sublist(_p.RED_FLAGS, 3),
 )
+#: Unsure answers: usually none, sometimes one or two.
+_UNSURE: st.SearchStrategy[list[str]] = st.one_of(
+    st.just([]), st.just([]), st.just([]), st.just([]),
+    st.sampled_from(_p.RED_FLAGS).map(lambda flag: [flag]),
+    _sublist(_p.RED_FLAGS, 2),
+)
+_ONSET = _maybe(st.sampled_from(get_args(_p.Onset)))
+_TREND = _maybe(st.sampled_from(get_args(_p.Trend)))
 _AGE = st.one_of(st.integers(10, 110), st.sampled_from(BOUNDARY_AGES))
 _WEEKS = _number(0, 520, BOUNDARY_WEEKS)
 _SECTIONS = (("findings", _FINDINGS), ("history", _HISTORY), ("startback", _STARTBACK),
@@ -184,7 +201,13 @@ def _profile(draw: st.DrawFn, fixed: dict[str, Any]) -> dict[str, Any]:
         "directional_preference": draw(st.sampled_from(get_args(_p.Direction))),
         "centralizes": draw(_maybe(st.booleans())),
         "red_flags": draw(_RED_FLAGS),
+        "red_flags_unsure": draw(_UNSURE),
+        "mobility": draw(st.sampled_from(get_args(_p.Mobility))),
     }
+    for key, strategy in (("onset", _ONSET), ("symptom_trend", _TREND)):
+        value = draw(strategy)
+        if value is not None:
+            data[key] = value
     how = draw(st.sampled_from(("weeks", "stage", "both")))
     weeks = draw(_WEEKS)
     if how in ("weeks", "both"):
@@ -281,6 +304,7 @@ def corners() -> list[dict[str, Any]]:
                 "findings": {"hamstring_tightness": True, "glute_weakness": True, "worse_with": ["sitting"]},
                 "preferences": {"settings": ["gym"], "enjoys": ["resistance_training"],
                                 "goals": ["lifting_at_work"]}})
+    out += _cluster_corners()
     agree = dict.fromkeys(_STARTBACK_ITEMS, False)
     for physical, psychosocial, bother in ((3, 0, 0), (4, 0, 0), (1, 3, 0), (1, 3, 3)):
         answers = dict(agree)
@@ -289,6 +313,47 @@ def corners() -> list[dict[str, Any]]:
         for name in _STARTBACK_ITEMS[4:4 + psychosocial]:
             answers[name] = True
         out.append({"startback": {**answers, "bothersomeness": bother}})
+    return out
+
+
+def _cluster_corners() -> list[dict[str, Any]]:
+    """Corners of the triage clusters, the special populations and the contradictions."""
+    out: list[dict[str, Any]] = []
+    out += [{"red_flags_unsure": [flag]} for flag in _p.RED_FLAGS]
+    out.append({"red_flags": ["cancer_history"], "findings": {"weakness": True}})
+    out.append({"red_flags": ["cancer_history"], "leg_pain": "below_knee"})
+    bilateral = {"leg_pain": "below_knee", "bilateral_leg_symptoms": True}
+    out.append({**bilateral, "duration_weeks": 1.0, "findings": {"sexual_dysfunction": True}})
+    out.append({**bilateral, "duration_weeks": 3.0, "symptom_trend": "stable",
+                "findings": {"weakness": True}})
+    out.append({**bilateral, "duration_weeks": 3.0})
+    out.append({**bilateral, "symptom_trend": "worsening"})
+    out.append({"age": 74, "onset": "sudden", "history": {"osteoporosis": True,
+                                                          "long_term_corticosteroids": True}})
+    out.append({"age": 72, "duration_weeks": 1.0, "history": {"osteoporosis": True}})
+    out.append({"age": 58, "pain_site": "middle",
+                "findings": {"nothing_eases": True, "worse_with": ["lying"]}})
+    out.append({"age": 40, "findings": {"nothing_eases": True, "night_pain": True}})
+    out.append({"age": 57, "findings": {"night_pain": True}})
+    out.append({"age": 15, "findings": {"worse_with": ["bending_backward"]},
+                "preferences": {"goals": ["gymnastics"]}})
+    out.append({"age": 31, "leg_pain": "buttock_thigh", "bilateral_leg_symptoms": True,
+                "history": {"pregnant": True, "pregnancy_weeks": 26, "pelvic_girdle_pain": True},
+                "findings": {"worse_with": ["walking"], "eases_with": ["sitting"]}})
+    out.append({"history": {"pregnant": True}})
+    out.append({"history": {"postpartum_weeks": 6.0, "pelvic_girdle_pain": True}})
+    out.append({"mobility": "wheelchair"})
+    out.append({"mobility": "wheelchair", "findings": {"hamstring_tightness": True, "glute_weakness": True,
+                                                        "sitting_hours_per_day": 9.0}})
+    out.append({"mobility": "walking_aid"})
+    out.append({"age": 80, "history": {"falls_last_year": 2}, "onset": "gradual"})
+    out.append({"age": 80, "duration_weeks": 1.0, "history": {"falls_last_year": 1}, "onset": "gradual"})
+    out.append({"directional_preference": "extension",
+                "findings": {"worse_with": ["bending_backward"], "eases_with": ["bending_forward"]}})
+    out.append({"directional_preference": "flexion", "findings": {"worse_with": ["bending_forward"]}})
+    out.append({"history": {"recent_spinal_surgery_weeks": 6.0}})
+    out.append({"history": {"long_term_corticosteroids": True}, "onset": "gradual"})
+    out.append({"preferences": {"settings": ["pool"]}, "tolerance": "low"})
     return out
 
 
@@ -336,6 +401,10 @@ VOCABULARY_TARGETS: tuple[str, ...] = (
     *(f"goal: {v}" for v in get_args(_p.Goal)),
     *(f"posture: {v}" for v in get_args(_p.Posture)),
     "history: osteoporosis",
+    *(f"mobility: {v}" for v in get_args(_p.Mobility)),
+    *(f"onset: {v}" for v in get_args(_p.Onset)),
+    *(f"symptom_trend: {v}" for v in get_args(_p.Trend)),
+    "red flags unsure: some", "history: pregnant", "history: pelvic girdle pain",
 )
 
 
@@ -352,24 +421,31 @@ def pathway_triggers(profile: Mapping[str, Any]) -> list[str]:
     """The pathways whose trigger pattern (as the bundled pack defines it) this profile shows.
 
     Read straight off the profile, independent of any rule pack: a directional preference,
-    the stenosis cluster (4 of 5, no extension preference), the Hicks rule (3 of 4) or the
+    the stenosis cluster (age over 48 and 3 of the other 4; no extension preference, not in pregnancy
+    or with pelvic girdle pain), the Hicks rule (3 of 4) or the
     movement-control pair, and the sitting pattern. ``general_conditioning`` when none holds.
     """
     found: list[str] = []
     direction = profile.get("directional_preference", "unknown")
-    if direction in _OPPOSITE:
-        found.append(f"mckenzie_{direction}")
     f = profile.get("findings") or {}
     worse = set(f.get("worse_with") or ())
     eases = set(f.get("eases_with") or ())
+    against = {"extension": ("bending_backward", "bending_forward"),
+               "flexion": ("bending_forward", "bending_backward")}
+    if direction in _OPPOSITE:
+        bad_worse, bad_eases = against[direction]
+        if bad_worse not in worse and bad_eases not in eases:  # else the preference is in doubt
+            found.append(f"mckenzie_{direction}")
+    history = profile.get("history") or {}
+    pregnancy = (history.get("pregnant") is True or history.get("pregnancy_weeks") is not None
+                 or history.get("pelvic_girdle_pain") is True)
     stenosis = [
-        profile["age"] > 48,
         bool(profile.get("bilateral_leg_symptoms")),
         profile["leg_pain"] in ("buttock_thigh", "below_knee"),
         bool(worse & {"walking", "standing"}),
         bool(eases & {"sitting", "bending_forward"}),
     ]
-    if direction != "extension" and sum(stenosis) >= 4:
+    if direction != "extension" and profile["age"] > 48 and not pregnancy and sum(stenosis) >= 3:
         found.append("stenosis")
     slr = f.get("straight_leg_raise_deg")
     hicks = [profile["age"] < 40, slr is not None and slr > 91, f.get("aberrant_movement") is True,
@@ -377,7 +453,8 @@ def pathway_triggers(profile: Mapping[str, Any]) -> list[str]:
     if sum(hicks) >= 3 or (hicks[2] and hicks[3]):
         found.append("stabilization")
     sitting = f.get("sitting_hours_per_day")
-    if (f.get("hamstring_tightness") is True and f.get("glute_weakness") is True
+    seated = profile.get("mobility", "independent") == "wheelchair"
+    if (not seated and f.get("hamstring_tightness") is True and f.get("glute_weakness") is True
             and ((sitting is not None and sitting >= 6) or "sitting" in worse)):
         found.append("lower_crossed")
     return found or ["general_conditioning"]
@@ -425,8 +502,19 @@ def vocabulary_events(profile: Mapping[str, Any]) -> list[str]:
                            ("goals", "goal")):
             out += [f"{label}: {v}" for v in prefs.get(key) or ()]
     out += [f"posture: {v}" for v in f.get("posture") or ()]
-    if (profile.get("history") or {}).get("osteoporosis") is True:
+    history = profile.get("history") or {}
+    if history.get("osteoporosis") is True:
         out.append("history: osteoporosis")
+    if history.get("pregnant") is True or history.get("pregnancy_weeks") is not None:
+        out.append("history: pregnant")
+    if history.get("pelvic_girdle_pain") is True:
+        out.append("history: pelvic girdle pain")
+    out.append(f"mobility: {profile.get('mobility', 'independent')}")
+    for key in ("onset", "symptom_trend"):
+        if profile.get(key) is not None:
+            out.append(f"{key}: {profile[key]}")
+    if profile.get("red_flags_unsure"):
+        out.append("red flags unsure: some")
     return out
 
 

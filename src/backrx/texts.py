@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-_KEY = re.compile(r"^[a-z0-9_]+(?:\.[a-z0-9_]+)*$")
+_KEY = re.compile(r"^[a-z0-9_]+(?:\.[a-z0-9_]+)*\Z")
 _FORMATTER = string.Formatter()
 MAX_TEXT = 4000
 

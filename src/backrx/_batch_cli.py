@@ -1,0 +1,85 @@
+"""The ``backrx batch`` and ``backrx diff`` commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+def _count_lines(path: str) -> int | None:
+    """Profiles in a .jsonl file (for the progress bar's total), when cheap to know."""
+    if not path.lower().endswith((".jsonl", ".ndjson")):
+        return None
+    with open(path, "rb") as f:
+        return sum(1 for line in f if line.strip())
+
+
+@contextmanager
+def _progress(show: bool | None, total: int | None) -> Iterator[Callable[[int], None] | None]:
+    if show is None:
+        show = sys.stderr.isatty()
+    if not show:
+        yield None
+        return
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        sys.stderr.write("backrx: no progress bar (install backrx[batch] for tqdm)\n")
+        yield None
+        return
+    bar = tqdm(total=total, unit="profile", file=sys.stderr, smoothing=0.1)
+    done = 0
+
+    def update(count: int) -> None:
+        nonlocal done
+        bar.update(count - done)
+        done = count
+
+    try:
+        yield update
+    finally:
+        bar.close()
+
+
+def batch_command(args: argparse.Namespace) -> int:
+    """``backrx batch IN OUT``: 0 when the table was written (invalid rows included)."""
+    from backrx.batch import read_profiles, write
+    from backrx.ruleset import load_rules
+
+    rules = load_rules(args.rules) if args.rules else None
+    if not os.path.isfile(args.input):
+        raise OSError(f"{args.input}: no such file")
+    with _progress(args.progress, _count_lines(args.input)) as progress:
+        counts = write(read_profiles(args.input), args.output, rules, workers=args.workers,
+                       id_field=args.id_field, progress=progress)
+    sys.stderr.write(f"{counts['rows']} profiles -> {args.output}: {counts['program']} program, "
+                     f"{counts['refer']} refer, {counts['invalid']} invalid\n")
+    return 0
+
+
+def diff_command(args: argparse.Namespace) -> int:
+    """``backrx diff OLD NEW``: 0 when the comparison ran (whether or not anything changed)."""
+    from backrx.batch import diff, generate, read_profiles
+    from backrx.ruleset import load_rules
+
+    old, new = load_rules(args.old), load_rules(args.new)
+    profiles: Any
+    if args.profiles:
+        profiles = read_profiles(args.profiles)
+    else:
+        count = 2000 if args.generated is None else args.generated
+        if count < 1:
+            raise ValueError("--generated needs at least 1 profile")
+        profiles = generate(count, args.seed)
+    report = diff(old, new, profiles, workers=args.workers, id_field=args.id_field,
+                  examples=args.examples)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
+    else:
+        sys.stdout.write(report.format())
+    return 0

@@ -1,0 +1,123 @@
+"""Reading untrusted documents: regular files only, a cap on the bytes read, strict JSON.
+
+Used by the profile, feedback and recommendation loaders, the command line and the rule-pack
+reader. Nothing here follows a FIFO, a device or a socket: a file is opened without blocking,
+checked with ``fstat`` to be a regular file, and read up to a limit (the bytes actually read
+are counted, not the size the file claims).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from typing import Any
+
+from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
+
+#: The largest profile, feedback or recommendation file backrx reads.
+MAX_INPUT_BYTES = 5_000_000
+
+#: Whether validation errors repeat the input values. Off by default, because profile and
+#: feedback values are health data and applications log exceptions; set the environment
+#: variable ``BACKRX_SHOW_INPUT_IN_ERRORS=1`` before importing backrx to see them while debugging.
+SHOW_INPUT_IN_ERRORS = os.environ.get("BACKRX_SHOW_INPUT_IN_ERRORS", "").strip() not in ("", "0")
+
+
+class NotAFileError(ValueError):
+    """A path that names something other than a regular file (a FIFO, a device, a folder)."""
+
+
+class TooLargeError(ValueError):
+    """A file longer than the limit for its kind."""
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object that gives the same key twice: the second would silently replace the first."""
+
+    def __init__(self, key: str, file: str | None = None) -> None:
+        self.key = key
+        where = f"{file}: " if file else ""
+        super().__init__(f"{where}key {key!r} appears twice in one JSON object; give each key once "
+                         "[code=json-duplicate-key]")
+
+
+def read_bytes(path: str | os.PathLike[str], limit: int, *, follow_symlinks: bool = True) -> bytes:
+    """The bytes of a regular file, at most ``limit`` of them.
+
+    Raises ``OSError`` when it cannot be opened (``ELOOP`` for a symlink when
+    ``follow_symlinks`` is false), :class:`NotAFileError` for anything but a regular file and
+    :class:`TooLargeError` past ``limit``.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    if not follow_symlinks:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotAFileError(f"{os.fspath(path)} is not a regular file")
+        chunks: list[bytes] = []
+        total = 0
+        while total <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > limit:
+            raise TooLargeError(f"{os.fspath(path)} is longer than {limit} bytes")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_text(path: str | os.PathLike[str], limit: int = MAX_INPUT_BYTES) -> str:
+    """A regular file as UTF-8 text, at most ``limit`` bytes (``ValueError`` otherwise)."""
+    data = read_bytes(path, limit)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{os.fspath(path)} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKeyError(key)
+        out[key] = value
+    return out
+
+
+def loads(text: str | bytes | bytearray, file: str | None = None) -> Any:
+    """Parse JSON, refusing an object that repeats a key and documents nested too deeply.
+
+    Raises ``ValueError`` (:class:`DuplicateKeyError` for a repeated key, naming it).
+    """
+    try:
+        return json.loads(text, object_pairs_hook=_unique_pairs)
+    except DuplicateKeyError as exc:
+        raise DuplicateKeyError(exc.key, file) from None
+    except RecursionError:
+        where = f"{file}: " if file else ""
+        raise ValueError(f"{where}the JSON document is nested too deeply") from None
+
+
+def refuse_duplicate_keys(text: str | bytes | bytearray, title: str) -> None:
+    """Raise a ``pydantic.ValidationError`` naming a key that a JSON document repeats.
+
+    Text that is not JSON at all is left for pydantic to report.
+    """
+    try:
+        json.loads(text, object_pairs_hook=_unique_pairs)
+    except DuplicateKeyError as exc:
+        detail: InitErrorDetails = {
+            "type": PydanticCustomError("json_duplicate_key",
+                                        "key '{key}' appears twice in one JSON object; give each key once",
+                                        {"key": exc.key}),
+            "loc": (exc.key,),
+            "input": exc.key,
+        }
+        raise ValidationError.from_exception_data(title, [detail], hide_input=True) from None
+    except (ValueError, RecursionError):
+        return

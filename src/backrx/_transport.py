@@ -1,0 +1,173 @@
+"""Moving a RuleSet to another process: the pack travels as its files' bytes, checked by digest.
+
+A pickled :class:`backrx.RuleSet` carries the content of its pack files (the top-level
+``*.yaml`` files the pack digest covers, and the translations in ``locales/*.yaml``), the pack
+digest, a hash of all those bytes, the engine that was asked for, the locale, and the folder it
+came from (for display only). The receiving process never reads that folder: it writes the
+bytes to a private temporary folder, loads and validates them as any pack, and refuses them
+with a :class:`backrx.RuleError` unless their digests are the ones that travelled with them.
+
+The content is captured when the RuleSet is built, right after the loader has read and hashed
+the files, and it is only kept if its own digest matches the pack's; a pack edited on disk in
+between cannot be sent anywhere (``pack-changed``) until it is loaded again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import re
+import stat
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from backrx.errors import Problem, RuleError
+
+if TYPE_CHECKING:
+    from backrx._engine import EngineName
+    from backrx.rulepack import Pack
+    from backrx.ruleset import RuleSet
+
+_NAME = re.compile(r"\A(?:locales/)?[A-Za-z0-9][A-Za-z0-9_.-]{0,200}\.yaml\Z")
+_READ_LIMIT = 2_000_000  # the loader's per-file limit; a larger file cannot be part of a loaded pack
+_CACHE_SIZE = 4
+
+
+@dataclass(frozen=True)
+class PackContent:
+    """What a pickled RuleSet carries."""
+
+    files: tuple[tuple[str, bytes], ...]  # (path in the pack, bytes), sorted
+    digest: str  # the pack digest (top-level files)
+    path: str
+    engine: str
+    content_digest: str = ""  # every file carried, translations included
+
+
+def content_digest_of(files: tuple[tuple[str, bytes], ...]) -> str:
+    """A hash of every carried file, by path and bytes."""
+    h = hashlib.sha256()
+    for name, data in sorted(files):
+        h.update(name.encode())
+        h.update(b"\0")
+        h.update(data)
+        h.update(b"\0")
+    return "sha256:" + h.hexdigest()
+
+
+def digest_of_files(files: tuple[tuple[str, bytes], ...]) -> str:
+    """The pack digest of in-memory files: the loader's digest of the same top-level files, parsed
+    (comments and formatting do not count)."""
+    from backrx.rulepack import digest_of_bytes
+
+    return digest_of_bytes(item for item in files if "/" not in item[0])
+
+
+def _read_regular(path: Path) -> bytes | None:
+    """The bytes of a regular file, or None (a FIFO, device or oversized file is not read)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(_READ_LIMIT + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return data if len(data) <= _READ_LIMIT else None
+
+
+def capture(pack: Pack, engine: str) -> PackContent | None:
+    """The pack's content as read now, or None when it no longer matches the pack's digest."""
+    root = Path(pack.path)
+    files: list[tuple[str, bytes]] = []
+    try:
+        paths = [(p.name, p) for p in sorted(root.glob("*.yaml"))]
+        if (root / "locales").is_dir():
+            paths += [(f"locales/{p.name}", p) for p in sorted((root / "locales").glob("*.yaml"))]
+    except OSError:
+        return None
+    for name, path in paths:
+        data = _read_regular(path)
+        if data is None:
+            return None
+        files.append((name, data))
+    carried = tuple(sorted(files))
+    if digest_of_files(carried) != pack.digest:
+        return None
+    return PackContent(carried, pack.digest, pack.path, engine, content_digest_of(carried))
+
+
+def refuse_changed(pack: Pack) -> RuleError:
+    """The error for a RuleSet whose files changed on disk before their content was captured."""
+    return RuleError([Problem(pack.path, None, None, "pack-changed",
+                              "the pack's files on disk no longer match the digest it was loaded with "
+                              f"({pack.digest}), so its content cannot be sent to another process; "
+                              "load the pack again")])
+
+
+def _bad(content: PackContent, code: str, message: str) -> RuleError:
+    return RuleError([Problem(content.path, None, None, code, message)])
+
+
+_cache: OrderedDict[tuple[str, str], RuleSet] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def restore(content: PackContent, locale: str = "en") -> RuleSet:
+    """The RuleSet a pickle carried, rebuilt from its content (or reused, for the same digest),
+    in the locale it had.
+
+    Raises :class:`backrx.RuleError` when the content is not what its digest says, or when the
+    content does not load.
+    """
+    from backrx.rulepack import read_pack
+    from backrx.ruleset import RuleSet
+
+    if not isinstance(content, PackContent) or not isinstance(content.files, tuple):
+        raise RuleError([Problem("", None, None, "bad-pickle", "not a pickled RuleSet")])
+    for item in content.files:
+        if (not isinstance(item, tuple) or len(item) != 2 or not isinstance(item[0], str)
+                or not isinstance(item[1], bytes) or not _NAME.match(item[0])):
+            raise _bad(content, "bad-pickle", "a pickled RuleSet names a file that is not a pack file")
+    if content.engine not in ("auto", "durable", "reference"):
+        raise _bad(content, "bad-pickle", f"unknown engine {content.engine!r} in a pickled RuleSet")
+    actual = digest_of_files(content.files)
+    carried = content_digest_of(content.files)
+    if actual != content.digest or carried != content.content_digest:
+        raise _bad(content, "digest-mismatch",
+                   f"the pickled pack's content has digest {actual} (all files: {carried}), not the "
+                   f"{content.digest} ({content.content_digest}) it was sent with; it was changed "
+                   "on the way and is refused")
+    key = (content.content_digest, content.engine)
+    with _cache_lock:
+        found = _cache.get(key)
+        if found is not None:
+            _cache.move_to_end(key)
+            return found.for_locale(locale)
+    with tempfile.TemporaryDirectory(prefix="backrx-pack-") as tmp:
+        for name, data in content.files:
+            target = Path(tmp, name)
+            target.parent.mkdir(exist_ok=True)
+            target.write_bytes(data)
+        pack = read_pack(tmp)
+    if pack.digest != content.digest:  # the loader hashes what it read: it must be the same
+        raise _bad(content, "digest-mismatch",
+                   f"the reloaded pack has digest {pack.digest}, not {content.digest}")
+    engine: EngineName = content.engine  # type: ignore[assignment]  # checked by make_engine
+    rules = RuleSet(dataclasses.replace(pack, path=content.path), engine)
+    rules._content = content
+    with _cache_lock:
+        _cache[key] = rules
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return rules.for_locale(locale)

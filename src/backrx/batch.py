@@ -1,0 +1,499 @@
+"""Batch runs: many profiles in, one flat result row per profile out (Arrow, pandas, Parquet).
+
+Everything here runs on the same RuleSet machinery as :func:`backrx.recommend`; ``workers=N``
+spreads a batch over N processes (see :meth:`backrx.RuleSet.recommend_many`), and
+:func:`run_dask` over a Dask cluster. An invalid profile does not stop a batch: its row has
+``error`` (a code) and ``error_fields`` (where, and pydantic's error type; never the input
+value, which may be health data) and no result.
+
+Input: an iterable of mappings or Profiles, a pandas DataFrame, a pyarrow Table, or a file
+(:func:`read_profiles`: ``.jsonl``, ``.json``, ``.csv``, ``.parquet``). In a table, nested
+fields are either a column holding a mapping (``findings``) or dotted columns
+(``findings.sitting_hours_per_day``); an empty cell or null is "not answered", never "no".
+
+Output columns, in order (the per-phase columns follow the pack's phases):
+
+========================  ===============================================================
+``row``                   position in the input (0-based)
+``id``                    the value of ``id_field`` when one is named
+``outcome``               ``program`` or ``refer``
+``urgency``               the referral's urgency, if any
+``stage``                 acute, subacute or chronic
+``pathways``              list of pathway names
+``startback_risk``        low, medium, high or null
+``exercises_<phase>``     number of prescriptions in each phase (null when referred)
+``minutes_per_week_<p>``  estimated minutes a week per phase (when the output has them)
+``warnings``              list of warning codes (when the output has warnings)
+``exercises``             list of ``phase/exercise_id``
+``rules``                 list of the rule ids that fired, in trace order
+``digest``                the pack's digest
+``error``                 null, or ``invalid-profile`` / ``invalid-json``
+``error_fields``          list of ``location: error type`` for an invalid row
+========================  ===============================================================
+
+Needs the ``batch`` extra (``pip install backrx[batch]``) for Arrow, pandas and Parquet; rows
+as plain dicts (:func:`rows`) need nothing beyond backrx.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import closing
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from backrx._cohort import generate
+from backrx._diff import Group, PackDiff, ProfileChange
+from backrx.profile import Profile
+from backrx.recommendation import Phase, Recommendation
+from backrx.ruleset import RuleSet, default_rules
+from backrx.vocabulary import FIELDS
+
+if TYPE_CHECKING:
+    import pandas
+    import pyarrow
+
+__all__ = [
+    "Group",
+    "PackDiff",
+    "ProfileChange",
+    "arrow_schema",
+    "columns",
+    "diff",
+    "generate",
+    "meta",
+    "read_profiles",
+    "records",
+    "row_of",
+    "rows",
+    "run_dask",
+    "spark_schema",
+    "table",
+    "write",
+]
+
+#: Phase and Recommendation fields the table reports when the output model has them.
+_HAS_MINUTES = "minutes_per_week" in Phase.model_fields
+_HAS_WARNINGS = "warnings" in Recommendation.model_fields
+
+
+def columns(rules: RuleSet | None = None, *, id_field: str | None = None) -> list[tuple[str, str]]:
+    """The result table's columns for this pack, as ``(name, kind)``; kind is ``int``,
+    ``float``, ``str`` or ``list``."""
+    pack = (rules or default_rules()).pack
+    cols: list[tuple[str, str]] = [("row", "int")]
+    if id_field is not None:
+        cols.append(("id", "str"))
+    cols += [("outcome", "str"), ("urgency", "str"), ("stage", "str"), ("pathways", "list"),
+             ("startback_risk", "str")]
+    cols += [(f"exercises_{phase.id}", "int") for phase in pack.phases]
+    if _HAS_MINUTES:
+        cols += [(f"minutes_per_week_{phase.id}", "float") for phase in pack.phases]
+    if _HAS_WARNINGS:
+        cols.append(("warnings", "list"))
+    cols += [("exercises", "list"), ("rules", "list"), ("digest", "str"), ("error", "str"),
+             ("error_fields", "list")]
+    return cols
+
+
+def row_of(rec: Recommendation, rules: RuleSet) -> dict[str, Any]:
+    """The result row of one recommendation (without ``row`` and ``id``)."""
+    row: dict[str, Any] = {
+        "outcome": rec.outcome,
+        "urgency": rec.referral.urgency if rec.referral else None,
+        "stage": rec.classification.stage,
+        "pathways": list(rec.classification.pathways),
+        "startback_risk": rec.classification.startback_risk,
+    }
+    phases = {phase.id: phase for phase in rec.program.phases} if rec.program else {}
+    for spec in rules.pack.phases:
+        found = phases.get(spec.id)
+        row[f"exercises_{spec.id}"] = len(found.prescriptions) if found else None
+    if _HAS_MINUTES:
+        for spec in rules.pack.phases:
+            found = phases.get(spec.id)
+            row[f"minutes_per_week_{spec.id}"] = found.__dict__["minutes_per_week"] if found else None
+    if _HAS_WARNINGS:
+        row["warnings"] = [item.code for item in rec.__dict__["warnings"]]
+    row["exercises"] = [f"{phase.id}/{p.exercise.id}" for phase in phases.values()
+                        for p in phase.prescriptions]
+    row["rules"] = [firing.rule_id for firing in rec.trace]
+    row["digest"] = rec.ruleset.digest
+    row["error"] = None
+    row["error_fields"] = []
+    return row
+
+
+def _error_fields(exc: ValidationError) -> list[str]:
+    out = []
+    for item in exc.errors(include_input=False, include_url=False, include_context=False):
+        loc = ".".join(str(part) for part in item["loc"]) or "(profile)"
+        out.append(f"{loc}: {item['type']}")
+    return out
+
+
+def _error_row(rules: RuleSet, code: str, fields: list[str]) -> dict[str, Any]:
+    row = dict.fromkeys((name for name, _ in columns(rules) if name != "row"))
+    for name, kind in columns(rules):
+        if kind == "list":
+            row[name] = []
+    row.update(digest=rules.digest, error=code, error_fields=fields)
+    return row
+
+
+class _Unreadable:
+    """A record that could not be read (a bad JSON line); it becomes an error row."""
+
+    __slots__ = ("code", "detail")
+
+    def __init__(self, code: str, detail: str) -> None:
+        self.code = code
+        self.detail = detail
+
+
+def _row_task(rules: RuleSet, chunk: list[Any]) -> list[dict[str, Any]]:
+    out = []
+    for item in chunk:
+        if isinstance(item, _Unreadable):
+            out.append(_error_row(rules, item.code, [item.detail]))
+            continue
+        try:
+            rec = rules.recommend(item)
+        except ValidationError as exc:
+            out.append(_error_row(rules, "invalid-profile", _error_fields(exc)))
+            continue
+        out.append(row_of(rec, rules))
+    return out
+
+
+# --------------------------------------------------------------------------- reading input
+
+
+def _clean(value: Any) -> Any:
+    """Plain Python data from a table cell: numpy scalars and arrays unwrapped, nulls and NaN
+    dropped from mappings (an unanswered question is absent, never "no")."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            clean = _clean(item)
+            if clean is not None:
+                out[str(key)] = clean
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_clean(item) for item in value]
+    tolist = getattr(value, "tolist", None)  # numpy scalars and arrays (pandas, Arrow)
+    if callable(tolist):
+        return _clean(tolist())
+    return value
+
+
+_INT_FIELDS = frozenset(path for path, spec in FIELDS.items()
+                        if spec.kind == "int" and spec.origin == "profile")
+
+
+def _whole_numbers(node: dict[str, Any], prefix: str = "") -> None:
+    """Integer fields that a table stored as floats (a pandas column with a gap is float64)
+    back to ints, when they are whole: 3.0 -> 3; 2.5 stays and is refused by validation."""
+    for key, value in node.items():
+        path = prefix + key
+        if isinstance(value, dict):
+            _whole_numbers(value, path + ".")
+        elif isinstance(value, float) and path in _INT_FIELDS and value.is_integer():
+            node[key] = int(value)
+
+
+def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """A table record as a profile: dotted keys (``findings.glute_weakness``) become nested
+    mappings, nulls are dropped, whole floats in integer fields become ints."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        value = _clean(value)
+        if value is None:
+            continue
+        parts = str(key).split(".")
+        node = out
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):  # both `findings` and `findings.x` given
+                child = node[part] = {}
+            node = child
+        if isinstance(value, dict) and isinstance(node.get(parts[-1]), dict):
+            node[parts[-1]].update(value)
+        else:
+            node[parts[-1]] = value
+    _whole_numbers(out)
+    return out
+
+
+def records(data: Any) -> Iterator[Any]:
+    """Profiles as plain records from an iterable, a pandas DataFrame or a pyarrow Table."""
+    kind = type(data).__module__.split(".")[0]
+    if kind == "pandas" and hasattr(data, "to_dict"):
+        for start in range(0, len(data), 10_000):
+            for record in data.iloc[start:start + 10_000].to_dict("records"):
+                yield _nest(record)
+        return
+    if kind == "pyarrow" and hasattr(data, "to_batches"):
+        for batch in data.to_batches(max_chunksize=10_000):
+            for record in batch.to_pylist():
+                yield _nest(record)
+        return
+    if isinstance(data, (Mapping, str, bytes)):
+        raise TypeError("profiles must be an iterable of profiles, a DataFrame or an Arrow table")
+    yield from data
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key {key!r} is repeated")
+        out[key] = value
+    return out
+
+
+def _json_line(text: str, where: str) -> Any:
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates)
+    except ValueError as exc:  # JSONDecodeError is a ValueError
+        message = str(exc).split(":")[0] if isinstance(exc, json.JSONDecodeError) else str(exc)
+        return _Unreadable("invalid-json", f"{where}: {message}")
+
+
+def _csv_cell(text: str) -> Any:
+    if text == "":
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def read_profiles(path: str | os.PathLike[str]) -> Iterator[Any]:
+    """Records from a file of profiles, lazily: ``.jsonl`` / ``.ndjson`` (one JSON object a
+    line), ``.json`` (a list), ``.csv`` (a header row; cells are JSON values where they parse,
+    so ``45``, ``true`` and ``["cancer_history"]`` work, and text otherwise; an empty cell is
+    not answered) or ``.parquet``. A line that is not JSON becomes an error row, not an error.
+
+    Raises ``OSError`` when the file cannot be read and ``ValueError`` for an unknown suffix.
+    """
+    file = Path(path)
+    suffix = file.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        with file.open(encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                if line.strip():
+                    yield _json_line(line, f"line {number}")
+        return
+    if suffix == ".json":
+        data = _json_line(file.read_text(encoding="utf-8"), file.name)
+        if isinstance(data, _Unreadable) or not isinstance(data, list):
+            raise ValueError(f"{file.name}: expected a JSON list of profiles")
+        yield from data
+        return
+    if suffix == ".csv":
+        with file.open(encoding="utf-8", newline="") as f:
+            for record in csv.DictReader(f):
+                yield _nest({k: _csv_cell(v) for k, v in record.items() if k is not None})
+        return
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(file).iter_batches(batch_size=10_000):
+            for record in batch.to_pylist():
+                yield _nest(record)
+        return
+    raise ValueError(f"{file.name}: profiles are read from .jsonl, .json, .csv or .parquet files")
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _split_id(items: Iterable[Any], id_field: str | None) -> Iterator[tuple[Any, Any]]:
+    for item in items:
+        if id_field is None or isinstance(item, (_Unreadable, Profile)) or not isinstance(item, Mapping):
+            yield None, item
+            continue
+        record = dict(item)
+        ident = record.pop(id_field, None)
+        yield (None if ident is None else str(ident)), record
+
+
+def rows(profiles: Any, rules: RuleSet | None = None, *, workers: int | None = None,
+         chunk_size: int | None = None, id_field: str | None = None,
+         progress: Callable[[int], None] | None = None) -> Iterator[dict[str, Any]]:
+    """One result row (a dict, see :func:`columns`) per profile, in input order, lazily.
+
+    ``id_field`` names a field of each record that identifies it (a patient or row id); it is
+    taken out before validation and reported in the ``id`` column. ``progress`` is called
+    with the number of rows finished after each chunk.
+    """
+    rules = rules or default_rules()
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be at least 1, not {workers}")
+    pairs = _split_id(records(profiles), id_field)
+    count = 0
+    size = chunk_size or 200
+    if workers is not None and workers > 1:
+        from backrx._parallel import ordered_map
+
+        ids: deque[Any] = deque()
+
+        def items() -> Iterator[Any]:
+            for ident, item in pairs:
+                ids.append(ident)
+                yield item
+
+        with closing(ordered_map(rules, items(), _row_task, workers=workers, chunk_size=size)) as done:
+            for _, chunk in done:
+                for row in chunk:
+                    yield _finish(row, count, ids.popleft(), id_field)
+                    count += 1
+                if progress:
+                    progress(count)
+        return
+    batch: list[tuple[Any, Any]] = []
+    for pair in pairs:
+        batch.append(pair)
+        if len(batch) >= size:
+            for ident, row in zip((i for i, _ in batch), _row_task(rules, [p for _, p in batch]),
+                                  strict=True):
+                yield _finish(row, count, ident, id_field)
+                count += 1
+            batch = []
+            if progress:
+                progress(count)
+    for ident, row in zip((i for i, _ in batch), _row_task(rules, [p for _, p in batch]), strict=True):
+        yield _finish(row, count, ident, id_field)
+        count += 1
+    if progress and batch:
+        progress(count)
+
+
+def _finish(row: dict[str, Any], index: int, ident: Any, id_field: str | None) -> dict[str, Any]:
+    head: dict[str, Any] = {"row": index}
+    if id_field is not None:
+        head["id"] = ident
+    head.update(row)
+    return head
+
+
+def arrow_schema(rules: RuleSet | None = None, *, id_field: str | None = None) -> pyarrow.Schema:
+    """The result table's Arrow schema for this pack."""
+    import pyarrow as pa
+
+    kinds = {"int": pa.int64(), "float": pa.float64(), "str": pa.string(), "list": pa.list_(pa.string())}
+    return pa.schema([(name, kinds[kind]) for name, kind in columns(rules, id_field=id_field)])
+
+
+def spark_schema(rules: RuleSet | None = None, *, id_field: str | None = None) -> str:
+    """The result columns as a Spark DDL schema string (for ``mapInPandas``)."""
+    kinds = {"int": "bigint", "float": "double", "str": "string", "list": "array<string>"}
+    return ", ".join(f"`{name}` {kinds[kind]}" for name, kind in columns(rules, id_field=id_field))
+
+
+def table(profiles: Any, rules: RuleSet | None = None, *, workers: int | None = None,
+          chunk_size: int | None = None, id_field: str | None = None) -> pyarrow.Table:
+    """The result rows as a pyarrow Table (``.to_pandas()`` for a DataFrame)."""
+    import pyarrow as pa
+
+    schema = arrow_schema(rules, id_field=id_field)
+    found = list(rows(profiles, rules, workers=workers, chunk_size=chunk_size, id_field=id_field))
+    return pa.Table.from_pylist(found, schema=schema)
+
+
+def write(profiles: Any, out: str | os.PathLike[str], rules: RuleSet | None = None, *,
+          workers: int | None = None, chunk_size: int | None = None, id_field: str | None = None,
+          progress: Callable[[int], None] | None = None) -> dict[str, int]:
+    """Write the result rows to ``out`` (``.parquet``, or ``.jsonl`` without pyarrow), streaming;
+    return counts: ``rows``, ``program``, ``refer``, ``invalid``."""
+    target = Path(out)
+    counts = {"rows": 0, "program": 0, "refer": 0, "invalid": 0}
+    stream = rows(profiles, rules, workers=workers, chunk_size=chunk_size, id_field=id_field,
+                  progress=progress)
+
+    def counted(row: dict[str, Any]) -> dict[str, Any]:
+        counts["rows"] += 1
+        counts["invalid" if row["error"] else row["outcome"]] += 1
+        return row
+
+    if target.suffix.lower() == ".jsonl":
+        with target.open("w", encoding="utf-8") as f:
+            for row in stream:
+                f.write(json.dumps(counted(row), ensure_ascii=False) + "\n")
+        return counts
+    if target.suffix.lower() != ".parquet":
+        raise ValueError(f"{target.name}: results are written to .parquet or .jsonl files")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = arrow_schema(rules, id_field=id_field)
+    with pq.ParquetWriter(target, schema) as writer:
+        block: list[dict[str, Any]] = []
+        for row in stream:
+            block.append(counted(row))
+            if len(block) >= 10_000:
+                writer.write_table(pa.Table.from_pylist(block, schema=schema))
+                block = []
+        if block or counts["rows"] == 0:
+            writer.write_table(pa.Table.from_pylist(block, schema=schema))
+    return counts
+
+
+# --------------------------------------------------------------------------- Dask
+
+
+def _partition(frame: pandas.DataFrame, rules: RuleSet, id_field: str | None) -> pandas.DataFrame:
+    import pandas as pd
+
+    found = list(rows(frame, rules, id_field=id_field))
+    shape = meta(rules, id_field=id_field)
+    out = pd.DataFrame(found, columns=["row", *shape.columns]).drop(columns=["row"])
+    out.index = frame.index
+    return out.astype(shape.dtypes.to_dict())
+
+
+def meta(rules: RuleSet | None = None, *, id_field: str | None = None) -> pandas.DataFrame:
+    """An empty pandas frame with the result columns of a partition (Dask's ``meta``)."""
+    import pandas as pd
+
+    dtypes = {"int": "Int64", "float": "Float64", "str": "object", "list": "object"}
+    return pd.DataFrame({name: pd.Series(dtype=dtypes[kind])
+                         for name, kind in columns(rules, id_field=id_field) if name != "row"})
+
+
+def run_dask(profiles: Any, rules: RuleSet | None = None, *, id_field: str | None = None) -> Any:
+    """The result rows of a Dask DataFrame of profiles, as a lazy Dask DataFrame (one
+    ``map_partitions``; each partition runs in a worker with the pickled RuleSet).
+
+    The result keeps the input's index (so rows line up with the profiles) and has every
+    column of :func:`columns` but ``row``. Call ``.compute()`` or ``.to_parquet(...)`` on it.
+    """
+    rules = rules or default_rules()
+    result_meta = meta(rules, id_field=id_field)
+    return profiles.map_partitions(_partition, rules, id_field, meta=result_meta)
+
+
+def diff(old: RuleSet | str | os.PathLike[str], new: RuleSet | str | os.PathLike[str],
+         profiles: Any, *, workers: int | None = None, chunk_size: int | None = None,
+         id_field: str | None = None, examples: int = 3) -> PackDiff:
+    """Which profiles two pack versions treat differently, grouped by the rules responsible.
+
+    See :class:`backrx.batch.PackDiff` for what it reports.
+    """
+    from backrx._diff import diff as run
+
+    return run(old, new, profiles, workers=workers, chunk_size=chunk_size, id_field=id_field,
+               examples=examples)
+
