@@ -222,6 +222,8 @@ def test_a_quota_plan_never_steps_back_for_pain(history: tuple[dict[str, Any], l
     profile = {**profile, "startback": HIGH_RISK}
     specs = [dict(s, kind="mixed" if s["kind"] == "spread" else s["kind"]) for s in specs]
     _, states = _run(profile, specs, rules)
+    if states[0].program is None:
+        return  # triage refers this person (a cluster of signs): there is no plan to adjust
     assert states[0].classification.startback_risk == "high"
     for rec in states[1:]:
         for change in rec.adjustments[-1].changes:
