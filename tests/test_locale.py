@@ -148,7 +148,7 @@ def test_a_spanish_recommendation_round_trips_and_adjusts_in_spanish(rules: back
     again = backrx.Recommendation.model_validate_json(rec.model_dump_json())
     assert again == rec
     exercise = rec.program.phases[0].prescriptions[3].exercise.id  # type: ignore[union-attr]
-    after = backrx.adjust(again, {"responses": [
+    after = backrx.adjust(again, {"date": "2026-01-05", "responses": [
         {"exercise_id": exercise, "pain_during": 2, "next_day": "worse", "peripheralized": False}]})
     assert after.locale == "es"
     out = render(after, "text", view="patient", rules=rules)

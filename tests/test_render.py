@@ -329,7 +329,7 @@ def test_cli_views_on_recommend_and_adjust(tmp_path: Path, capsys: pytest.Captur
     rec = backrx.Recommendation.model_validate_json(rec_file.read_text(encoding="utf-8"))
     first = rec.program.phases[0].prescriptions[2].exercise.id  # type: ignore[union-attr]
     feedback = tmp_path / "fb.yaml"
-    feedback.write_text(yaml.safe_dump({"responses": [
+    feedback.write_text(yaml.safe_dump({"date": "2026-01-05", "responses": [
         {"exercise_id": first, "pain_during": 7, "next_day": "worse", "peripheralized": False}]}),
         encoding="utf-8")
     for command in (["recommend", str(profile)], ["adjust", str(rec_file), str(feedback)]):

@@ -59,7 +59,7 @@ def test_warnings_survive_adjust_and_json(pack_copy: Path) -> None:
     rec = rules.recommend(base_profile(pain_intensity=9, age=40))
     assert rec.program is not None
     first = rec.program.phases[0].prescriptions[0].exercise.id
-    after = backrx.adjust(rec, rules=rules, feedback={"responses": [
+    after = backrx.adjust(rec, rules=rules, feedback={"date": "2026-01-05", "responses": [
         {"exercise_id": first, "pain_during": 2, "next_day": "same", "peripheralized": False}]})
     assert [n.code for n in after.warnings] == ["test-review"]
     assert backrx.Recommendation.model_validate_json(after.model_dump_json()) == after

@@ -61,15 +61,11 @@ def content_digest_of(files: tuple[tuple[str, bytes], ...]) -> str:
 
 
 def digest_of_files(files: tuple[tuple[str, bytes], ...]) -> str:
-    """The pack digest of in-memory files: the loader's ``digest_of`` over the same bytes (the
-    top-level files only, as the loader hashes them)."""
-    h = hashlib.sha256()
-    for name, data in sorted(item for item in files if "/" not in item[0]):
-        h.update(name.encode())
-        h.update(b"\0")
-        h.update(data)
-        h.update(b"\0")
-    return "sha256:" + h.hexdigest()
+    """The pack digest of in-memory files: the loader's digest of the same top-level files, parsed
+    (comments and formatting do not count)."""
+    from backrx.rulepack import digest_of_bytes
+
+    return digest_of_bytes(item for item in files if "/" not in item[0])
 
 
 def _read_regular(path: Path) -> bytes | None:

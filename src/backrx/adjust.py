@@ -1,109 +1,123 @@
-"""Test and measure: adjust a program from next-day responses.
+"""Test and measure: adjust a program from dated next-day responses.
 
 The decisions are the pack's ``adjust`` rules; this module only carries them
-out. For each call it runs the rules once for the feedback as a whole and once
-per exercise response, then applies, per exercise, the most conservative
-action any rule chose (drop, regress, hold, progress), plus the global ones
-(referral, elimination mode, moving to the next phase). Every change is
-recorded with its before, after, reason and rule ids, so the history of a
-program can be replayed (:func:`replay`).
+out. For each round it reads the history (:mod:`backrx.history`: days in the
+phase, streaks, signs, outcome change), runs the rules for the feedback as a
+whole (the phase's progress criteria first, then the rest) and once per
+exercise response, and applies, per exercise, the most conservative action any
+rule chose (drop with its family, drop, regress, hold, progress), plus the
+global ones (referral, hold, elimination mode, moving to the next phase).
+
+Each round stores what changed as diffs by exercise id (:mod:`backrx.revision`);
+:func:`replay` rebuilds the full program from the original and those diffs alone.
 """
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from backrx._version import __version__
 from backrx.condition import Value, fields_of
 from backrx.decision import Decision, add_unique, decide, note_referral, notices, referral_data, render
 from backrx.errors import FeedbackError
 from backrx.evidence import evidence_model
 from backrx.facts import profile_values
 from backrx.feedback import ExerciseResponse, Feedback
+from backrx.history import (
+    Timeline,
+    comfortable,
+    earliest,
+    latest_walk,
+    measure_changes,
+    steady,
+    whole_weeks,
+)
+from backrx.history import timeline as read_timeline
 from backrx.override import override_notices, replay_with_overrides
-from backrx.planner import _Planner, keep_aerobic, no_aerobic_notice
+from backrx.planner import _Planner
 from backrx.recommendation import (
+    FORMAT_VERSION,
     AdjustmentRound,
     Change,
-    Dose,
-    Elimination,
-    Exclusion,
+    CriterionStatus,
     Firing,
+    MeasureChange,
     Notice,
     Override,
-    Prescription,
+    PhaseStatus,
     Program,
+    Progress,
     Recommendation,
     Referral,
 )
+from backrx.revision import Revision, _raise
+from backrx.revision import replay as _replay_rounds
 from backrx.rulepack import ADJUST_ACTIONS, CatalogEntry, Pack, Rule
 from backrx.ruleset import RuleSet, default_rules
 from backrx.vocabulary import URGENCIES
-from backrx.week import settle_week
 
 _BLOCKING = ("emergency", "urgent")
-#: How far one progression step may take each part of a dose.
-_CAPS = {"reps": 12, "sets": 3, "minutes": 30, "hold_seconds": 30}
 
 
 @dataclass
 class _Outcome:
-    """What the rules said in one call."""
+    """What the rules said in one round."""
 
     firings: list[Firing] = field(default_factory=list)
     actions: dict[str, tuple[str, Rule]] = field(default_factory=dict)  # exercise id -> action
     stop_directions: list[tuple[str, Rule]] = field(default_factory=list)
     eliminate: Rule | None = None
     advance: Rule | None = None
+    hold: tuple[int, Rule] | None = None
+    criteria: list[str] = field(default_factory=list)  # "<phase>.<criterion>" met
     urgency: str | None = None
     reasons: list[str] = field(default_factory=list)
     referral_rules: list[str] = field(default_factory=list)
     safety_net: list[str] = field(default_factory=list)
     warnings: list[tuple[str, str, str]] = field(default_factory=list)  # code, message, rule id
 
-
-def _invalid(loc: tuple[str | int, ...], code: str, message: str, value: object) -> ValidationError:
-    detail: InitErrorDetails = {"type": PydanticCustomError(code, message), "loc": loc, "input": value}
-    return ValidationError.from_exception_data("Feedback", [detail])
+    def rationale(self, rule: Rule) -> str:
+        return next(f.rationale for f in self.firings if f.rule_id == rule.id)
 
 
-def _global_values(feedback: Feedback) -> dict[str, Value]:
-    """The feedback-wide facts; the program-dependent ones are false (there is no program)."""
-    responses = feedback.responses
-    return {
-        "feedback.responses": len(responses),
-        "feedback.worse_count": sum(r.next_day == "worse" for r in responses),
-        "feedback.peripheralized_any": any(r.peripheralized is True for r in responses),
-        "feedback.all_settled": False,
-        "feedback.covers_phase": False,
-        "feedback.new_red_flags": frozenset(feedback.new_red_flags),
-        "program.elimination": False,
-        "program.has_next_phase": False,
-    }
-
-
-def _run_rules(rules: RuleSet, values: dict[str, Value], outcome: _Outcome, exercise_id: str | None) -> None:
-    """Run the adjust layer once, recording what its rules say into ``outcome``."""
+def _adjust_layer(rules: RuleSet) -> tuple[int, Any]:
     index = next(i for i, layer in enumerate(rules.pack.layers) if layer.name == "adjust")
-    layer = rules.pack.layers[index]
+    return index, rules.pack.layers[index]
+
+
+def _run_rules(rules: RuleSet, values: dict[str, Value], outcome: _Outcome, exercise_id: str | None,
+               *, criteria: bool = False) -> None:
+    """Run the adjust layer once, recording what its rules say into ``outcome``.
+
+    ``criteria`` runs only the rules compiled from progress criteria; otherwise they are skipped.
+    Each rule appears once per round in the trace (with its first match).
+    """
+    index, layer = _adjust_layer(rules)
     for position in rules._engine.match(index, values):
-        rule = layer.rules[position]
+        rule: Rule = layer.rules[position]
+        if (rule.then.criterion is not None) != criteria:
+            continue
+        then = rule.then
         per_exercise = any(r.startswith(("response.", "exercise.")) for r in rule.reads)
         if per_exercise != (exercise_id is not None):
             continue  # global rules act once, in the feedback pass
-        matched = {name: values.get(name) for name in sorted(fields_of(rule.when))}
-        outcome.firings.append(Firing(
-            rule_id=rule.id, layer=rule.layer, title=rule.title,
-            rationale=render(rule.rationale, values), sources=list(rule.sources),
-            patient=render(rule.patient, values) if rule.patient else None,
-            matched={k: sorted(v) if isinstance(v, frozenset) else v for k, v in matched.items()},
-            evidence=evidence_model(rule),
-        ))
-        then = rule.then
+        if then.criterion is not None:
+            add_unique(outcome.criteria, [then.criterion])  # kept in the round's criteria_met
+            continue
+        if not any(f.rule_id == rule.id for f in outcome.firings):
+            matched = {name: values.get(name) for name in sorted(fields_of(rule.when))}
+            outcome.firings.append(Firing(
+                rule_id=rule.id, layer=rule.layer, title=rule.title,
+                rationale=render(rule.rationale, values), sources=list(rule.sources),
+                patient=render(rule.patient, values) if rule.patient else None,
+                matched={k: sorted(v) if isinstance(v, frozenset) else v for k, v in matched.items()},
+                evidence=evidence_model(rule),
+            ))
         outcome.urgency = note_referral(rule, outcome.urgency, outcome.reasons, outcome.referral_rules)
         add_unique(outcome.safety_net, then.safety_net)
         outcome.warnings.extend((w.code, w.message, rule.id) for w in then.warn)
@@ -111,12 +125,53 @@ def _run_rules(rules: RuleSet, values: dict[str, Value], outcome: _Outcome, exer
             outcome.eliminate = rule
         if then.advance and outcome.advance is None:
             outcome.advance = rule
+        if then.hold_rounds and (outcome.hold is None or then.hold_rounds > outcome.hold[0]):
+            outcome.hold = (then.hold_rounds, rule)
         if exercise_id is not None and then.adjust is not None:
             current = outcome.actions.get(exercise_id)
             if current is None or ADJUST_ACTIONS.index(then.adjust) < ADJUST_ACTIONS.index(current[0]):
                 outcome.actions[exercise_id] = (then.adjust, rule)
         if exercise_id is not None and then.stop_direction:
             outcome.stop_directions.append((exercise_id, rule))
+
+
+def _base_values(feedback: Feedback) -> dict[str, Value]:
+    """The feedback-wide facts that need no program."""
+    responses = feedback.responses
+    values: dict[str, Value] = {
+        "feedback.responses": len(responses),
+        "feedback.worse_count": len({r.exercise_id for r in responses if r.next_day == "worse"}),
+        "feedback.peripheralized_any": any(r.peripheralized is True for r in responses),
+        "feedback.all_settled": False,
+        "feedback.covers_phase": False,
+        "feedback.new_red_flags": frozenset(feedback.new_red_flags),
+        "feedback.days": len({feedback.day_of(r) for r in responses}),
+        "program.elimination": False,
+        "program.has_next_phase": False,
+        "program.holding": False,
+    }
+    if responses:
+        values["feedback.max_pain"] = max(r.pain_during for r in responses)
+    return values
+
+
+def _outcome_values(rec: Recommendation, feedback: Feedback, pack: Pack,
+                    first: datetime.date | None) -> tuple[dict[str, Value], list[MeasureChange]]:
+    """Facts about outcome measures: weeks since the start, and how many changed meaningfully."""
+    changes = measure_changes(rec, [*(r.feedback for r in rec.adjustments), feedback], pack)
+    counted = [m for m in changes if m.improved is not None]
+    values: dict[str, Value] = {
+        "outcomes.followed": len(counted),
+        "outcomes.improved": sum(bool(m.improved) for m in counted),
+        "outcomes.worsened": sum(bool(m.worsened) for m in counted),
+    }
+    weeks = whole_weeks(first, feedback.date)
+    if weeks is not None:
+        values["outcomes.weeks"] = weeks
+    walk = latest_walk(rec, feedback)
+    if walk is not None:
+        values["outcomes.walk_minutes"] = walk
+    return values, changes
 
 
 class _Adjuster:
@@ -130,14 +185,22 @@ class _Adjuster:
         self.decision = decision
         self.planner = _Planner(self.pack, rec.profile, self.decision)
         self.phase = self.program.phase_now
-        self.layer = next(layer for layer in self.pack.layers if layer.name == "adjust")
+        self.phase_def = next(p for p in self.pack.phases if p.id == self.phase.id)
+        self.timeline: Timeline = read_timeline(rec, feedback, self.pack)
+        self.measures: list[MeasureChange] = []
+        self.values: dict[str, Value] = {}
+        self.layer = _adjust_layer(rules)[1]
 
     # ---- facts
 
-    def _fits(self, entry_id: str | None) -> bool:
-        if entry_id is None or entry_id not in self.pack.exercises:
+    def fits(self, entry_id: str | None, dropped: Sequence[str], stopped: Sequence[str]) -> bool:
+        """A variant the person can do: allowed by the rules, not dropped, not a stopped direction."""
+        if entry_id is None or entry_id not in self.pack.exercises or entry_id in dropped:
             return False
-        reasons, _ = self.planner.why_not(self.pack.exercises[entry_id], self.phase.id)
+        entry = self.pack.exercises[entry_id]
+        if entry.direction in stopped:
+            return False
+        reasons, _ = self.planner.why_not(entry, self.phase.id)
         return not reasons
 
     def _feedback_values(self) -> dict[str, Value]:
@@ -145,19 +208,30 @@ class _Adjuster:
         present = {p.exercise.id for p in self.phase.prescriptions if p.exercise.category != "education"}
         answered = {r.exercise_id for r in responses}
         phase_ids = [p.id for p in self.program.phases]
-        return {
-            **_global_values(self.feedback),
-            "feedback.all_settled": bool(responses) and all(
-                r.pain_during <= 3 and r.next_day != "worse" and r.peripheralized is False
-                for r in responses),
+        tl = self.timeline
+        values: dict[str, Value] = {
+            **self.decision.values,
+            **_base_values(self.feedback),
+            "feedback.all_settled": bool(responses) and all(comfortable(r) for r in responses),
             "feedback.covers_phase": bool(present) and present <= answered,
             "program.elimination": self.program.elimination is not None,
             "program.has_next_phase": phase_ids.index(self.phase.id) < len(phase_ids) - 1,
+            "program.holding": self.program.hold is not None,
+            "phase.good_days": tl.streak(comfortable),
+            "phase.steady_days": tl.streak(steady),
         }
+        days = tl.phase_days
+        if days is not None:
+            values["phase.days"] = days
+            values["phase.days_left"] = max(0, self.phase_def.min_days - days)
+        outcome_values, self.measures = _outcome_values(self.rec, self.feedback, self.pack, tl.first_date)
+        values.update(outcome_values)
+        return values
 
     def _response_values(self, base: dict[str, Value], response: ExerciseResponse,
                          entry: CatalogEntry) -> dict[str, Value]:
         testing = self.program.elimination.testing if self.program.elimination else None
+        dropped, stopped = list(self.program.dropped), list(self.program.stopped_directions)
         values: dict[str, Value] = {
             **base,
             "response.pain_during": response.pain_during,
@@ -165,10 +239,19 @@ class _Adjuster:
             "exercise.direction": entry.direction,
             "exercise.category": entry.category,
             "exercise.load": entry.load,
-            "exercise.has_easier": self._fits(entry.easier),
-            "exercise.has_harder": self._fits(entry.harder),
+            "exercise.has_easier": self.fits(entry.easier, dropped, stopped),
+            "exercise.has_harder": self.fits(entry.harder, dropped, stopped),
             "exercise.reintroduced": testing == entry.id,
+            "exercise.direction_signs": self.timeline.direction_signs(entry),
         }
+        current = next((p for p in self.phase.prescriptions if p.exercise.id == entry.id), None)
+        if current is not None:
+            back = self.timeline.regressed_from.get(entry.id)
+            values["exercise.at_top"] = _raise(current.dose) is None and not (
+                back is not None and back == entry.harder and self.fits(back, dropped, stopped))
+        at_dose = self.timeline.days_at_dose(entry.id)
+        if at_dose is not None:
+            values["exercise.days_at_dose"] = at_dose
         if response.peripheralized is not None:  # unanswered: absent, so no test on it holds
             values["response.peripheralized"] = response.peripheralized
         return values
@@ -178,6 +261,13 @@ class _Adjuster:
     def decide(self) -> _Outcome:
         outcome = _Outcome()
         base = self._feedback_values()
+        _run_rules(self.rules, base, outcome, None, criteria=True)
+        met = {f"{self.phase.id}.{c.id}" for c in self.phase_def.criteria} & set(outcome.criteria)
+        outcome.criteria = [c for c in outcome.criteria if c in met]
+        unmet = [c for c in self.phase_def.criteria if f"{self.phase.id}.{c.id}" not in met]
+        base["phase.criteria_unmet"] = len(unmet)
+        base["phase.quota_criteria_unmet"] = sum(c.quota for c in unmet)
+        self.values = base
         _run_rules(self.rules, base, outcome, None)
         for response in self.feedback.responses:
             entry = self.pack.exercises[response.exercise_id]
@@ -186,272 +276,54 @@ class _Adjuster:
         return outcome
 
 
-# ---- dose arithmetic
-
-
-def _lower(dose: Dose) -> Dose:
-    """One step down in one variable (never up)."""
-    if dose.sets and dose.sets > 1:
-        return dose.model_copy(update={"sets": dose.sets - 1})
-    if dose.reps and dose.reps > 4:
-        return dose.model_copy(update={"reps": dose.reps - 2})
-    if dose.minutes and dose.minutes > 5:
-        return dose.model_copy(update={"minutes": max(5, dose.minutes - 5)})
-    if dose.hold_seconds and dose.hold_seconds > 5:
-        return dose.model_copy(update={"hold_seconds": max(5, dose.hold_seconds - 5)})
-    return dose
-
-
-def _raise(dose: Dose) -> Dose | None:
-    """One step up in one variable: reps, then sets, then minutes; None at the top."""
-    if dose.reps and dose.reps < _CAPS["reps"]:
-        return dose.model_copy(update={"reps": min(_CAPS["reps"], dose.reps + 2)})
-    if dose.sets and dose.sets < _CAPS["sets"]:
-        return dose.model_copy(update={"sets": dose.sets + 1})
-    if dose.minutes and dose.minutes < _CAPS["minutes"]:
-        return dose.model_copy(update={"minutes": min(_CAPS["minutes"], dose.minutes + 5)})
-    return None
-
-
-def _min_dose(new: Dose, old: Dose) -> Dose:
-    """The new dose, with every part the old one also had capped at the old value."""
-    values: dict[str, int | None] = {}
-    for name in Dose.model_fields:
-        x, y = getattr(new, name), getattr(old, name)
-        values[name] = min(x, y) if x is not None and y is not None else x
-    return Dose(**values)
-
-
-# ---- applying
-
-
-class _Apply:
-    def __init__(self, adjuster: _Adjuster, outcome: _Outcome) -> None:
-        self.a = adjuster
-        self.outcome = outcome
-        self.phases: dict[str, list[Prescription]] = {
-            p.id: list(p.prescriptions) for p in adjuster.program.phases
-        }
-        self.current = adjuster.phase.id
-        self.dropped = list(adjuster.program.dropped)
-        self.excluded = list(adjuster.program.excluded)
-        self.elimination = adjuster.program.elimination
-        self.stopped: list[str] = list(adjuster.program.stopped_directions)
-        self.changes: list[Change] = []
-
-    def _rationale(self, rule: Rule) -> str:
-        return next(f.rationale for f in self.outcome.firings if f.rule_id == rule.id)
-
-    def _usable(self, exercise_id: str | None) -> bool:
-        """A variant the person can do that is not already in the phase."""
-        return self.a._fits(exercise_id) and exercise_id is not None and self._find(exercise_id) is None
-
-    def _find(self, exercise_id: str) -> Prescription | None:
-        return next((p for p in self.phases[self.current] if p.exercise.id == exercise_id), None)
-
-    def _replace(self, old: Prescription, new: Prescription | None) -> None:
-        items = self.phases[self.current]
-        index = items.index(old)
-        if new is None:
-            del items[index]
-        else:
-            items[index] = new
-
-    def _record(self, action: str, old: Prescription | None, new: Prescription | None, reason: str,
-                rule_ids: list[str], exercise_id: str | None = None, phase: str | None = None,
-                direction: str | None = None) -> None:
-        if exercise_id is None:
-            shown = old if old is not None else new
-            exercise_id = shown.exercise.id if shown is not None else None
-        self.changes.append(Change(
-            action=action,  # type: ignore[arg-type]
-            phase=phase or self.current, exercise_id=exercise_id,
-            before=old, after=new, reason=reason, rule_ids=rule_ids, direction=direction,  # type: ignore[arg-type]
-        ))
-
-    def _exclude(self, p: Prescription, reason: str, rule_ids: list[str]) -> None:
-        if p.exercise.id not in self.dropped:
-            self.dropped.append(p.exercise.id)
-        self.excluded = [e for e in self.excluded if e.exercise_id != p.exercise.id] + [Exclusion(
-            exercise_id=p.exercise.id, exercise_name=p.exercise.name, phases=[self.current],
-            reasons=[reason], rule_ids=rule_ids)]
-
-    def drop(self, p: Prescription, rule: Rule) -> None:
-        reason = self._rationale(rule)
-        self._replace(p, None)
-        self._exclude(p, reason, [rule.id])
-        self._record("drop", p, None, reason, [rule.id])
-
-    def regress(self, p: Prescription, rule: Rule) -> None:
-        reason = self._rationale(rule)
-        entry = self.a.pack.exercises[p.exercise.id]
-        if self._usable(entry.easier):
-            assert entry.easier is not None
-            easier = self.a.pack.exercises[entry.easier]
-            base, _ = self.a.planner.dose(easier, self.current)
-            dose = _min_dose(base, p.dose)  # never above the current dose, part by part
-            template = self.a.planner.prescription(easier, rule, self.current, [], [])
-            new = template.model_copy(update={
-                "dose": dose,
-                "rationale": f"{reason} It replaces {p.exercise.name}.",
-                "sources": list(dict.fromkeys((*rule.sources, *easier.sources))),
-                "rule_ids": [rule.id],
-            })
-        else:
-            new = p.model_copy(update={"dose": _lower(p.dose), "rationale": reason, "rule_ids": [rule.id]})
-        self._replace(p, new)
-        self._record("regress", p, new, reason, [rule.id])
-
-    def hold(self, p: Prescription, rule: Rule) -> None:
-        self._record("hold", p, p, self._rationale(rule), [rule.id])
-
-    def progress(self, p: Prescription, rule: Rule) -> None:
-        reason = self._rationale(rule)
-        raised = _raise(p.dose)
-        entry = self.a.pack.exercises[p.exercise.id]
-        if raised is not None:
-            new = p.model_copy(update={"dose": raised, "rationale": reason, "rule_ids": [rule.id]})
-        elif self._usable(entry.harder):
-            assert entry.harder is not None
-            harder = self.a.pack.exercises[entry.harder]
-            template = self.a.planner.prescription(harder, rule, self.current, [], [])
-            base, _ = self.a.planner.dose(harder, self.current)
-            new = template.model_copy(update={
-                "dose": base, "rationale": f"{reason} It moves on from {p.exercise.name}.",
-                "rule_ids": [rule.id]})
-        else:
-            self._record("hold", p, p, "This exercise is at the top of its progression; keep it as it is.",
-                         [rule.id])
-            return
-        self._replace(p, new)
-        self._record("progress", p, new, reason, [rule.id])
-
-    def run(self) -> None:
-        outcome = self.outcome
-        # Directions that spread symptoms down the leg: stop every exercise moving that way, now
-        # and in later phases (a neutral exercise is dropped on its own).
-        for exercise_id, rule in outcome.stop_directions:
-            direction = self.a.pack.exercises[exercise_id].direction
-            if direction == "neutral" or direction in self.stopped:
-                continue
-            self.stopped.append(direction)
-            self._record("stop", None, None, self._rationale(rule), [rule.id], direction=direction)
-            for p in list(self.phases[self.current]):
-                if p.exercise.direction == direction and p.exercise.id not in outcome.actions:
-                    self.drop(p, rule)
-        worse = [r.exercise_id for r in self.a.feedback.responses if r.next_day == "worse"]
-        # Elimination: several exercises made things worse; suspend them all, bring back one a day.
-        # An exercise that spread symptoms down the leg is dropped, never suspended.
-        spread = {r.exercise_id for r in self.a.feedback.responses if r.peripheralized is True}
-        starting = outcome.eliminate is not None and self.elimination is None
-        queue: list[Prescription] = list(self.elimination.queue) if self.elimination else []
-        for exercise_id, (action, acting) in outcome.actions.items():
-            found = self._find(exercise_id)
-            if found is None:
-                continue
-            p = found
-            if p.exercise.direction in self.stopped and action != "drop":
-                action = "drop"
-                acting = next(rule for _, rule in outcome.stop_directions) if outcome.stop_directions \
-                    else acting
-            if starting and exercise_id in worse and exercise_id not in spread \
-                    and p.exercise.direction not in self.stopped:
-                assert outcome.eliminate is not None
-                self._replace(p, None)
-                queue.append(p)
-                self._record("suspend", p, None, self._rationale(outcome.eliminate), [outcome.eliminate.id])
-                continue
-            if action == "progress" and outcome.advance is not None:
-                continue  # moving to the next phase replaces step-by-step progression
-            getattr(self, action)(p, acting)
-        if self.elimination is not None or starting:
-            # The exercise tested today was kept (hold) or dropped/regressed by the rules above.
-            eliminating = outcome.eliminate or next(
-                (r for r in self.a.layer.rules if r.then.eliminate), None)
-            stop_ids = [rule.id for _, rule in outcome.stop_directions][:1]
-            for held in [q for q in queue if q.exercise.direction in self.stopped]:
-                queue.remove(held)
-                reason = ("It moves in a direction that spread your symptoms down the leg, so it does "
-                          "not come back.")
-                self._exclude(held, reason, stop_ids)
-                self._record("drop", held, None, reason, stop_ids)
-            if queue:
-                nxt = queue.pop(0)
-                self.phases[self.current].append(nxt)
-                reason = (f"Elimination: {nxt.exercise.name} comes back on its own today."
-                          + (f" Next: {queue[0].exercise.name}." if queue else " It is the last one."))
-                self._record("reintroduce", None, nxt, reason, [eliminating.id] if eliminating else [])
-                self.elimination = Elimination(phase=self.current, testing=nxt.exercise.id, queue=queue)
-            else:
-                self.elimination = None
-        ids = [p.id for p in self.a.program.phases]
-        last = ids.index(self.current) == len(ids) - 1
-        if outcome.advance is not None and self.elimination is None and not last:
-            before = self.current
-            self.current = ids[ids.index(before) + 1]
-            reason = self._rationale(outcome.advance)
-            self._record("advance", None, None, reason, [outcome.advance.id], phase=self.current)
-            for p in list(self.phases[self.current]):
-                if p.exercise.id in self.dropped:
-                    self.phases[self.current].remove(p)
-                    self._record("drop", p, None,
-                                 "Dropped earlier for making you worse; it comes back only on its own.",
-                                 [outcome.advance.id])
-                elif p.exercise.direction in self.stopped:
-                    self.phases[self.current].remove(p)
-                    self.dropped.append(p.exercise.id)
-                    self._record("drop", p, None,
-                                 f"It moves in the {p.exercise.direction} direction, which spread your "
-                                 "symptoms down the leg.", [outcome.advance.id])
-
-    def keep_aerobic(self) -> None:
-        """A phase that held an aerobic option keeps one: the next best replaces a dropped one
-        (the planner chooses it), or a warning says plainly that none fits."""
-        queued = self.elimination.queue if self.elimination is not None else []
-        if any(q.exercise.category == "aerobic" for q in queued):
-            return  # it is being brought back
-        before = next(p for p in self.a.program.phases if p.id == self.current).prescriptions
-        had = any(p.exercise.category == "aerobic" for p in before)
-        assert self.a.rec.profile is not None
-        new, reason = keep_aerobic(self.a.pack, self.a.rec.profile, self.a.decision, self.current,
-                                   self.phases[self.current], had, self.dropped, self.stopped)
-        if reason is None:
-            return
-        cause = [rid for c in self.changes if c.action == "drop" for rid in c.rule_ids][-1:]
-        if new is None:
-            code, message = no_aerobic_notice(self.a.pack)
-            self.outcome.warnings.extend((code, message, rid) for rid in cause or [""])
-            return
-        self.phases[self.current].append(new)
-        self._record("replace", None, new, reason, list(dict.fromkeys((*cause, *new.rule_ids))))
-
-    def program(self) -> Program:
-        program = self.a.program
-        phases = [settle_week(ph.model_copy(update={"prescriptions": self.phases[ph.id]}))
-                  for ph in program.phases]
-        return program.model_copy(update={
-            "phases": phases, "current_phase": self.current, "dropped": self.dropped,
-            "excluded": self.excluded, "elimination": self.elimination,
-            "stopped_directions": self.stopped,
-        })
+# ---- checks
 
 
 def _check(rec: Recommendation, feedback: Feedback) -> None:
+    """Every response names an exercise of the current phase, once per day."""
     if rec.program is None:
         return
     phase = rec.program.phase_now
     present = {p.exercise.id for p in phase.prescriptions}
-    seen: set[str] = set()
+    seen: set[tuple[str, datetime.date | None]] = set()
     for i, response in enumerate(feedback.responses):
         loc: tuple[str | int, ...] = ("responses", i, "exercise_id")
-        if response.exercise_id in seen:
-            raise _invalid(loc, "duplicate-response", "this exercise already has a response",
-                           response.exercise_id)
-        seen.add(response.exercise_id)
+        key = (response.exercise_id, feedback.day_of(response))
+        if key in seen:
+            raise FeedbackError(f"{response.exercise_id!r} already has a response for that day",
+                                code="duplicate-response", loc=loc)
+        seen.add(key)
         if response.exercise_id not in present:
-            raise _invalid(loc, "not-in-phase",
-                           f"{response.exercise_id!r} is not in the current phase ({phase.id}) of this "
-                           "program", response.exercise_id)
+            raise FeedbackError(
+                f"{response.exercise_id!r} is not in the current phase ({phase.id}) of this program",
+                code="not-in-phase", loc=loc)
+
+
+def _check_dates(rec: Recommendation, feedback: Feedback, require: bool) -> None:
+    """A dated round, later than every earlier one."""
+    if feedback.date is None:
+        if require:
+            where = (f"format {rec.format_version}" if rec.format_version >= 2 else
+                     "an older format; from now on every round is dated, and the phase clock starts "
+                     "with the first dated round")
+            raise FeedbackError(
+                f"feedback needs its date (ISO 8601, YYYY-MM-DD): this recommendation is {where}",
+                code="date-required", loc=("date",))
+        return
+    previous = [r.feedback.date for r in rec.adjustments if r.feedback.date is not None]
+    if not previous:
+        return
+    last = previous[-1]
+    for i, response in enumerate(feedback.responses):
+        day = feedback.day_of(response)
+        if day is not None and day <= last:
+            raise FeedbackError(
+                f"a response dated {day.isoformat()} is not after the last round ({last.isoformat()}); "
+                "rounds must come in date order", code="round-out-of-order", loc=("responses", i, "date"))
+    if feedback.date <= last:
+        raise FeedbackError(
+            f"this round ({feedback.date.isoformat()}) is not after the last one ({last.isoformat()}); "
+            "rounds must come in date order", code="round-out-of-order", loc=("date",))
 
 
 def _rules_for(rec: Recommendation, rules: RuleSet | None) -> RuleSet:
@@ -459,23 +331,27 @@ def _rules_for(rec: Recommendation, rules: RuleSet | None) -> RuleSet:
     if chosen.digest != rec.ruleset.digest:
         raise FeedbackError(
             f"this recommendation was made by rule pack {rec.ruleset.name} {rec.ruleset.version} "
-            f"({rec.ruleset.digest[:19]}); pass rules=load_rules(<that pack>) to adjust it"
-        )
+            f"({rec.ruleset.digest[:19]}); pass rules=load_rules(<that pack>) to adjust it, or re-plan "
+            "it on this pack with backrx.migrate(rec, rules)",
+            code="pack-changed", loc=("recommendation", "ruleset", "digest"))
     if rec.profile is None:
-        raise FeedbackError("this recommendation carries no profile, so it cannot be adjusted")
+        raise FeedbackError("this recommendation carries no profile, so it cannot be adjusted",
+                            code="no-profile", loc=("recommendation", "profile"))
     program = rec.program
     if program is not None:
         pack = chosen.pack
         if [p.id for p in program.phases] != [p.id for p in pack.phases] or program.current_phase not in {
                 p.id for p in pack.phases}:
-            raise FeedbackError("the program's phases do not match the rule pack's; it was edited")
+            raise FeedbackError("the program's phases do not match the rule pack's; it was edited",
+                                code="edited-program", loc=("recommendation", "program", "phases"))
         held = [p.exercise.id for ph in program.phases for p in ph.prescriptions]
         if program.elimination is not None:
             held += [p.exercise.id for p in program.elimination.queue]
         unknown = sorted({e for e in held if e not in pack.exercises})
         if unknown:
             raise FeedbackError(f"the program holds exercises the rule pack does not know: "
-                                f"{', '.join(unknown)}; it was edited")
+                                f"{', '.join(unknown)}; it was edited",
+                                code="unknown-exercise", loc=("recommendation", "program"))
     return chosen
 
 
@@ -494,65 +370,6 @@ def _merge(referral: Referral | None, urgency: str | None, reasons: list[str],
     return Referral(urgency=urgency, reasons=reasons, rule_ids=rule_ids)  # type: ignore[arg-type]
 
 
-def adjust(rec: Recommendation, feedback: Feedback | Mapping[str, Any], *,
-           rules: RuleSet | None = None) -> Recommendation:
-    """Adjust a recommendation from next-day responses ("test and measure").
-
-    Returns a new Recommendation whose ``adjustments`` gains one round. Raises
-    ``pydantic.ValidationError`` for invalid feedback (naming the field) and
-    :class:`backrx.FeedbackError` when the recommendation was made by another pack.
-    """
-    fb = feedback if isinstance(feedback, Feedback) else Feedback.model_validate(feedback)
-    chosen = _rules_for(rec, rules).for_locale(rec.locale)
-    _check(rec, fb)
-    number = len(rec.adjustments) + 1
-    assert rec.profile is not None
-    decision = decide(chosen.pack, chosen._engine, profile_values(rec.profile))
-    if rec.program is None or decision.refers:
-        # No program to adjust (a referral): still act on new red flags. A profile whose own
-        # triage refers (an edited recommendation) is referred again, never adjusted.
-        outcome = _Outcome()
-        _run_rules(chosen, _global_values(fb), outcome, None)
-        referral = _merge(rec.referral, decision.urgency, list(decision.referral_reasons),
-                          list(decision.referral_rules))
-        referral = _merge(referral, outcome.urgency, outcome.reasons, outcome.referral_rules,
-                          chosen.pack)
-        refers = referral is not None and referral.urgency in _BLOCKING
-        phase = rec.program.current_phase if rec.program is not None else ""
-        round_ = AdjustmentRound(round=number, feedback=fb, phase_before=phase, phase_after=phase,
-                                 changes=[], trace=outcome.firings, elimination_after=None)
-        return rec.model_copy(update={
-            "outcome": "refer" if refers else rec.outcome,
-            "program": None if refers else rec.program,
-            "referral": referral,
-            "safety_net": list(dict.fromkeys((*rec.safety_net, *outcome.safety_net))),
-            "warnings": _warnings(rec, outcome),
-            "adjustments": [*rec.adjustments, round_],
-        })
-    adjuster = _Adjuster(chosen, rec, fb, decision)
-    outcome = adjuster.decide()
-    apply = _Apply(adjuster, outcome)
-    apply.run()
-    apply.keep_aerobic()
-    program = apply.program()
-    referral = _merge(rec.referral, outcome.urgency, outcome.reasons, outcome.referral_rules,
-                      chosen.pack)
-    refers = referral is not None and referral.urgency in _BLOCKING
-    round_ = AdjustmentRound(
-        round=number, feedback=fb, phase_before=adjuster.phase.id, phase_after=program.current_phase,
-        changes=apply.changes, trace=outcome.firings, elimination_after=program.elimination,
-    )
-    safety = list(dict.fromkeys((*rec.safety_net, *outcome.safety_net)))
-    return rec.model_copy(update={
-        "outcome": "refer" if refers else "program",
-        "program": None if refers else program,
-        "referral": referral,
-        "safety_net": safety,
-        "warnings": _warnings(rec, outcome, apply.changes),
-        "adjustments": [*rec.adjustments, round_],
-    })
-
-
 def _warnings(rec: Recommendation, outcome: _Outcome, changes: list[Change] | None = None) -> list[Notice]:
     """The recommendation's warnings with this round's added (one per code), including one for
     each clinician override this round undid."""
@@ -563,52 +380,136 @@ def _warnings(rec: Recommendation, outcome: _Outcome, changes: list[Change] | No
 
 def replay(original: Program, rounds: list[AdjustmentRound],
            overrides: Sequence[Override] = ()) -> Program:
-    """Rebuild a program from the original and the recorded changes alone; with ``overrides``
+    """Rebuild a program from the original and the recorded diffs alone; with ``overrides``
     (``rec.overrides``), each clinician override is applied again after the rounds it followed."""
     if overrides:
-        return replay_with_overrides(original, rounds, overrides, replay)
-    phases: dict[str, list[Prescription]] = {p.id: list(p.prescriptions) for p in original.phases}
-    current = original.current_phase
-    dropped = list(original.dropped)
-    excluded = list(original.excluded)
-    elimination = original.elimination
-    stopped = list(original.stopped_directions)
-    for round_ in rounds:
-        for change in round_.changes:
-            items = phases[change.phase]
-            if change.action == "stop":
-                if change.direction is not None and change.direction not in stopped:
-                    stopped.append(change.direction)
-                continue
-            if change.action == "advance":
-                current = change.phase
-                continue
-            if change.action in ("reintroduce", "replace"):
-                assert change.after is not None
-                items.append(change.after)
-                continue
-            assert change.before is not None
-            index = next((i for i, p in enumerate(items) if p.exercise.id == change.before.exercise.id), None)
-            if change.after is None:
-                if index is not None:  # else it waited in the elimination queue
-                    del items[index]
-                if change.action == "drop":
-                    if change.before.exercise.id not in dropped:
-                        dropped.append(change.before.exercise.id)
-                    if change.phase == round_.phase_before:
-                        excluded = [e for e in excluded if e.exercise_id != change.before.exercise.id] + [
-                            Exclusion(exercise_id=change.before.exercise.id,
-                                      exercise_name=change.before.exercise.name, phases=[change.phase],
-                                      reasons=[change.reason], rule_ids=change.rule_ids)]
-            else:
-                assert index is not None
-                items[index] = change.after
-        elimination = round_.elimination_after
-        original = original.model_copy(update={  # the week settles once per round, as in adjust
-            "phases": [settle_week(p.model_copy(update={"prescriptions": phases[p.id]}))
-                       for p in original.phases]})
-    return original.model_copy(update={
-        "phases": [p.model_copy(update={"prescriptions": phases[p.id]}) for p in original.phases],
-        "current_phase": current, "dropped": dropped, "excluded": excluded, "elimination": elimination,
-        "stopped_directions": stopped,
+        return replay_with_overrides(original, rounds, overrides, _replay_rounds)
+    return _replay_rounds(original, rounds)
+
+
+def _status(adjuster: _Adjuster, program: Program, outcome: _Outcome) -> PhaseStatus:
+    """The gate of the phase the person is in after this round."""
+    phase_def = next(p for p in adjuster.pack.phases if p.id == program.current_phase)
+    moved = phase_def.id != adjuster.phase.id
+    days = 0 if moved and adjuster.feedback.date is not None else adjuster.timeline.phase_days
+    met = set() if moved else set(outcome.criteria)
+    # The criterion rules carry the person's text, in the recommendation's language.
+    texts = {r.id: r.patient for r in adjuster.layer.rules if r.then.criterion is not None}
+    return PhaseStatus(
+        phase=phase_def.id, days=days, min_days=phase_def.min_days,
+        days_left=max(0, phase_def.min_days - days) if days is not None else None,
+        criteria=[CriterionStatus(id=c.id, text=texts.get(c.rule_id) or c.text,
+                                  met=f"{phase_def.id}.{c.id}" in met, quota=c.quota)
+                  for c in phase_def.criteria],
+        quota=adjuster.decision.risk == "high", holding=program.hold is not None,
+    )
+
+
+# ---- entry points
+
+
+def adjust(rec: Recommendation, feedback: Feedback | Mapping[str, Any], *,
+           rules: RuleSet | None = None) -> Recommendation:
+    """Adjust a recommendation from one dated round of next-day responses ("test and measure").
+
+    Returns a new Recommendation whose ``adjustments`` gains one round. A recommendation of an
+    older format (``format_version`` 1, backrx 0.1) is first re-planned on ``rules`` with
+    :func:`backrx.migrate`; that first round may be undated, every later one needs a date. Raises
+    ``pydantic.ValidationError`` for invalid feedback (naming the field) and
+    :class:`backrx.FeedbackError` (with ``.code`` and ``.loc``) for everything refused after
+    that: a round out of date order or without a date, a response about an exercise not in the
+    current phase, a recommendation made by another pack or edited.
+    """
+    fb = feedback if isinstance(feedback, Feedback) else Feedback.model_validate(feedback)
+    legacy = rec.format_version < FORMAT_VERSION
+    if legacy:
+        # Written before dated rounds (backrx 0.1): re-plan it on this pack once, replaying its
+        # history (Recommendation.migration says what changed); this one round may be undated.
+        chosen = rules if rules is not None else default_rules()
+        if chosen.digest != rec.ruleset.digest:
+            from backrx.migrate import migrate
+
+            rec = migrate(rec, chosen)
+        rules = chosen
+    return _guarded(rec, fb, rules, require_date=not legacy)
+
+
+def _guarded(rec: Recommendation, fb: Feedback, rules: RuleSet | None, *,
+             require_date: bool) -> Recommendation:
+    try:
+        return _adjust(rec, fb, rules, require_date=require_date)
+    except ValidationError as exc:
+        # The request was valid; a stored recommendation that cannot be rebuilt is refused as such.
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": str(exc)}
+        raise FeedbackError(f"the stored recommendation cannot be adjusted: {first['msg']}",
+                            code="invalid-recommendation",
+                            loc=("recommendation", *first["loc"])) from None
+
+
+def _adjust(rec: Recommendation, fb: Feedback, rules: RuleSet | None, *,
+            require_date: bool) -> Recommendation:
+    chosen = _rules_for(rec, rules).for_locale(rec.locale)
+    _check_dates(rec, fb, require_date)
+    _check(rec, fb)
+    number = len(rec.adjustments) + 1
+    assert rec.profile is not None
+    decision = decide(chosen.pack, chosen._engine, profile_values(rec.profile))
+    stamp = {"format_version": FORMAT_VERSION, "backrx_version": __version__}
+    if rec.program is None or decision.refers:
+        # No program to adjust (a referral): still act on new red flags and outcome measures. A
+        # profile whose own triage refers (an edited recommendation) is referred again.
+        outcome = _Outcome()
+        dated = [earliest(r.feedback) for r in rec.adjustments if r.feedback.date is not None]
+        values = {**decision.values, **_base_values(fb)}
+        outcome_values, measures = _outcome_values(rec, fb, chosen.pack,
+                                                   dated[0] if dated else earliest(fb))
+        values.update(outcome_values)
+        _run_rules(chosen, values, outcome, None)
+        referral = _merge(rec.referral, decision.urgency, list(decision.referral_reasons),
+                          list(decision.referral_rules))
+        referral = _merge(referral, outcome.urgency, outcome.reasons, outcome.referral_rules,
+                          chosen.pack)
+        refers = referral is not None and referral.urgency in _BLOCKING
+        phase = rec.program.current_phase if rec.program is not None else ""
+        round_ = AdjustmentRound(round=number, feedback=fb, phase_before=phase, phase_after=phase,
+                                 changes=[], trace=outcome.firings, elimination_after=None)
+        return rec.model_copy(update={
+            **stamp,
+            "outcome": "refer" if refers else rec.outcome,
+            "program": None if refers else rec.program,
+            "referral": referral,
+            "safety_net": list(dict.fromkeys((*rec.safety_net, *outcome.safety_net))),
+            "warnings": _warnings(rec, outcome),
+            "adjustments": [*rec.adjustments, round_],
+            "progress": Progress(date=fb.date, phase=None, measures=measures,
+                                 weeks=whole_weeks(dated[0] if dated else earliest(fb), fb.date)),
+        })
+    adjuster = _Adjuster(chosen, rec, fb, decision)
+    outcome = adjuster.decide()
+    apply = Revision(adjuster, outcome)
+    apply.run()
+    apply.keep_aerobic()
+    program = apply.program()
+    referral = _merge(rec.referral, outcome.urgency, outcome.reasons, outcome.referral_rules,
+                      chosen.pack)
+    refers = referral is not None and referral.urgency in _BLOCKING
+    round_ = AdjustmentRound(
+        round=number, feedback=fb, phase_before=adjuster.phase.id, phase_after=program.current_phase,
+        changes=apply.changes, trace=outcome.firings, elimination_after=program.elimination,
+        hold_after=program.hold, criteria_met=[c.split(".", 1)[1] for c in outcome.criteria],
+    )
+    progress = Progress(date=fb.date, weeks=whole_weeks(adjuster.timeline.first_date, fb.date),
+                        phase=_status(adjuster, program, outcome), measures=adjuster.measures)
+    return rec.model_copy(update={
+        **stamp,
+        "outcome": "refer" if refers else "program",
+        "program": None if refers else program,
+        "referral": referral,
+        "safety_net": list(dict.fromkeys((*rec.safety_net, *outcome.safety_net))),
+        "warnings": _warnings(rec, outcome, apply.changes),
+        "adjustments": [*rec.adjustments, round_],
+        "progress": progress,
     })
+
+
+__all__ = ["adjust", "replay"]

@@ -429,7 +429,8 @@ def no_dose_increase_after_worse_day(adjust: AdjustFunction | None = None) -> In
             return None
         first = rec.program.phase_now
         worse = list(dict.fromkeys(p.exercise.id for p in first.prescriptions))
-        feedback = {"responses": [{"exercise_id": eid, "pain_during": 5, "next_day": "worse"}
+        feedback = {"date": "2026-01-05",
+                    "responses": [{"exercise_id": eid, "pain_during": 5, "next_day": "worse"}
                                   for eid in worse]}
         try:
             takes_rules = "rules" in inspect.signature(run).parameters
@@ -456,9 +457,10 @@ def no_dose_increase_after_worse_day(adjust: AdjustFunction | None = None) -> In
             for change in round_.changes:
                 if change.action in ("progress", "advance"):
                     problems.append(f"{change.action} of {change.exercise_id or change.phase}")
-                if change.before is not None and change.after is not None \
-                        and change.after.exercise.load > change.before.exercise.load:
-                    problems.append(f"{change.before.exercise.id} -> {change.after.exercise.id} "
+                old_p = before.get(change.exercise_id or "")
+                if change.prescription is not None and old_p is not None \
+                        and change.prescription.exercise.load > old_p.exercise.load:
+                    problems.append(f"{old_p.exercise.id} -> {change.prescription.exercise.id} "
                                     "raises the load")
         return "after a worse day: " + "; ".join(problems) if problems else None
 

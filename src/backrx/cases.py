@@ -5,7 +5,9 @@ of named cases; an adjustment file may also hold ``profiles:``, named profiles i
 
 * A **recommend case** has ``name``, ``profile`` and ``expect``.
 * An **adjust case** also has ``rounds``: feedback given in turn to :func:`backrx.adjust`;
-  its ``expect`` describes the result of the last round.
+  its ``expect`` describes the result of the last round. A round without a ``date`` is dated the
+  day after the previous one (the first on :data:`FIRST_DAY`); ``repeat: N`` gives the same round
+  on N days in a row (see :func:`dated_rounds`).
 
 The ``expect`` vocabulary is the table :data:`EXPECTATIONS`: one entry per key, with the kind of
 case it applies to, what it checks, and the check itself. A case with no expectation fails (it
@@ -14,8 +16,9 @@ could never catch anything), as does a pack with no cases at all.
 
 from __future__ import annotations
 
+import datetime
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -116,7 +119,9 @@ def _now_ids(rec: Recommendation) -> set[str]:
 
 def _fired(rec: Recommendation) -> set[str]:
     if rec.adjustments:
-        return {f.rule_id for f in rec.adjustments[-1].trace}
+        last = rec.adjustments[-1]
+        return {f.rule_id for f in last.trace} | {
+            f"adjust.criterion.{last.phase_before}.{c}" for c in last.criteria_met}
     return {f.rule_id for f in rec.trace}
 
 
@@ -189,7 +194,9 @@ def _excluded_for_time(rec: Recommendation) -> set[str]:
 def _actions(rec: Recommendation, want: Any) -> list[str]:
     done: dict[str | None, set[str]] = {}
     for change in rec.adjustments[-1].changes if rec.adjustments else []:
-        done.setdefault(change.exercise_id, set()).add(change.action)
+        ids: list[str | None] = [*change.exercise_ids] or [None]
+        for exercise_id in ids:
+            done.setdefault(exercise_id, set()).add(change.action)
     return [f"actions: {ex} was not {action} (got {sorted(done.get(ex, set()))})"
             for ex, action in dict(want).items() if action not in done.get(ex, set())]
 
@@ -214,6 +221,27 @@ def _elimination(rec: Recommendation, want: Any) -> list[str]:
 def _safety_net_contains(rec: Recommendation, want: Any) -> list[str]:
     return [] if any(str(want) in s for s in rec.safety_net) else [
         f"safety_net_contains: no safety-net text contains {want!r}"]
+
+
+def _criteria(rec: Recommendation) -> set[str]:
+    return set(rec.adjustments[-1].criteria_met) if rec.adjustments else set()
+
+
+def _days_left(rec: Recommendation) -> int | None:
+    phase = rec.progress.phase if rec.progress is not None else None
+    return phase.days_left if phase is not None else None
+
+
+def _measures(rec: Recommendation, want: Any) -> list[str]:
+    out: list[str] = []
+    found = {m.measure: m for m in rec.progress.measures} if rec.progress is not None else {}
+    for measure, fields in dict(want).items():
+        if measure not in found:
+            out.append(f"measures: {measure} is not in the progress summary")
+            continue
+        for key, value in dict(fields).items():
+            out += _equal(f"measures {measure}.{key}", value, getattr(found[measure], key, None))
+    return out
 
 
 @dataclass(frozen=True)
@@ -282,7 +310,52 @@ EXPECTATIONS: dict[str, Expectation] = {
     "safety_net_contains": Expectation(_ADJ, "a text some safety-net line contains",
                                        _safety_net_contains),
     "dose": Expectation(_ADJ, "exercise id -> its dose now (without sessions_per_week)", _dose),
+    "absent_everywhere": Expectation(_ADJ, "exercise ids in no phase of the program",
+                                     lambda r, v: _disjoint("absent_everywhere", v, _program_ids(r))),
+    "stopped": Expectation(_ADJ, "the directions stopped, exactly",
+                           lambda r, v: _equal("stopped", list(v),
+                                               r.program.stopped_directions if r.program else [])),
+    "tolerated": Expectation(_ADJ, "exercise ids kept in a stopped direction (reported fine)",
+                             lambda r, v: _subset("tolerated", v,
+                                                  set(r.program.tolerated) if r.program else set())),
+    "holding": Expectation(_ADJ, "true when the plan holds for reassessment",
+                           lambda r, v: _equal("holding", v,
+                                               r.program is not None and r.program.hold is not None)),
+    "criteria_met": Expectation(_ADJ, "criterion ids of the phase met in the last round",
+                                lambda r, v: _subset("criteria_met", v, _criteria(r))),
+    "criteria_not_met": Expectation(_ADJ, "criterion ids of the phase not met in the last round",
+                                    lambda r, v: _disjoint("criteria_not_met", v, _criteria(r))),
+    "days_left": Expectation(_ADJ, "days still needed in the current phase (its min_days)",
+                             lambda r, v: _equal("days_left", v, _days_left(r))),
+    "measures": Expectation(_ADJ, "measure -> {field: value} of the progress summary", _measures),
+    "no_referral": Expectation(_ADJ, "true: no referral at all",
+                               lambda r, v: _equal("no_referral", v, r.referral is None)),
 }
+
+#: The date of a case's first round when it gives none.
+FIRST_DAY = datetime.date(2026, 1, 5)
+
+
+def dated_rounds(rounds: Iterable[Any]) -> list[dict[str, Any]]:
+    """A case's rounds as feedback: ``repeat`` expanded, every round dated.
+
+    A round without a ``date`` comes the day after the previous one (the first on
+    :data:`FIRST_DAY`); ``repeat: N`` sends the same round on N days in a row, starting on its
+    ``date`` when it has one.
+    """
+    out: list[dict[str, Any]] = []
+    day = FIRST_DAY - datetime.timedelta(days=1)
+    for spec in rounds:
+        spec = dict(spec)
+        times = spec.pop("repeat", 1)
+        given = spec.pop("date", None)
+        for n in range(times if isinstance(times, int) and times > 0 else 1):
+            if isinstance(given, str) and n == 0:
+                day = datetime.date.fromisoformat(given)
+            else:
+                day = day + datetime.timedelta(days=1)
+            out.append({**spec, "date": day.isoformat()})
+    return out
 
 
 # --------------------------------------------------------------------------- reading
@@ -373,9 +446,9 @@ def run_case(rules: RuleSet, case: Case) -> CaseResult:
 
     try:
         rec = rules.recommend(_plain(case.profile))
-        for feedback in case.rounds:
-            rec = adjust(rec, _plain(feedback), rules=rules)
-    except (ValidationError, FeedbackError, EngineError) as exc:
+        for feedback in dated_rounds(_plain(list(case.rounds))):
+            rec = adjust(rec, feedback, rules=rules)
+    except (ValidationError, FeedbackError, EngineError, ValueError) as exc:
         return CaseResult(case, "error", (f"{type(exc).__name__}: {exc}",))
     failures = [m for key, value in case.expect.items()
                 for m in EXPECTATIONS[key].check(rec, _plain(value))]

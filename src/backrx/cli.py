@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from backrx._version import __version__
-from backrx.errors import EngineError, RuleError
+from backrx.errors import EngineError, FeedbackError, RuleError
 from backrx.fhir import FhirUnavailableError
 from backrx.profile import Profile
 from backrx.recommendation import Recommendation
@@ -45,9 +45,13 @@ def _parser() -> argparse.ArgumentParser:
 
     adj = sub.add_parser("adjust", help="adjust a recommendation from next-day feedback")
     adj.add_argument("recommendation", help="a Recommendation as JSON (from recommend --format json)")
-    adj.add_argument("feedback", help="feedback file (.yaml, .yml or .json)")
+    adj.add_argument("feedback", nargs="?",
+                     help="feedback file (.yaml, .yml or .json); optional with --migrate")
     adj.add_argument("--rules", metavar="DIR", help="the rule pack that made the recommendation")
     adj.add_argument("--format", choices=("json", "text", "md", "html"), default="json")
+    adj.add_argument("--migrate", action="store_true",
+                     help="first re-plan the recommendation on this (newer) pack, replaying its "
+                     "history; what changed is printed to stderr")
     _view_options(adj)
 
     ex = sub.add_parser("example", help="print (or write) one of the bundled example profiles")
@@ -266,7 +270,21 @@ def _main(args: argparse.Namespace) -> int:
             loads(text, args.recommendation)  # refuses a repeated key, naming it
             rec = Recommendation.model_validate_json(text)
             pack = load_rules(args.rules) if args.rules else None
-            _write(adjust(rec, load_feedback(args.feedback), rules=pack), args.format, args, pack)
+            if args.migrate:
+                from backrx.migrate import migrate
+
+                rec = migrate(rec, pack)
+                assert rec.migration is not None
+                for line in rec.migration.changes or ["no difference in the plan"]:
+                    sys.stderr.write(f"migrated: {line}\n")
+                for line in rec.migration.skipped:
+                    sys.stderr.write(f"migrated, skipped: {line}\n")
+            elif args.feedback is None:
+                sys.stderr.write("backrx adjust: give a feedback file (or --migrate)\n")
+                return 2
+            if args.feedback is not None:
+                rec = adjust(rec, load_feedback(args.feedback), rules=pack)
+            _write(rec, args.format, args, pack)
             return 0
         if args.command == "override":
             from datetime import datetime, timezone
@@ -330,6 +348,10 @@ def _main(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         sys.stderr.write(f"invalid input:\n{exc}\n")
         return 2
+    except FeedbackError as exc:
+        where = ".".join(str(part) for part in exc.loc)
+        sys.stderr.write(f"backrx: {exc.message}  [code={exc.code}{', at ' + where if where else ''}]\n")
+        return EXIT_INPUT
     except EngineError as exc:
         sys.stderr.write(f"backrx: {_one_line(str(exc))}\n")
         return EXIT_INTERNAL

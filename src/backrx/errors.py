@@ -49,7 +49,24 @@ class EngineError(RuntimeError):
 
 
 class FeedbackError(ValueError):
-    """Feedback that does not fit the recommendation it is applied to."""
+    """Feedback (or a stored recommendation) that :func:`backrx.adjust` cannot act on.
+
+    ``code`` is a stable kebab-case code (for example ``not-in-phase``, ``round-out-of-order``,
+    ``date-required``, ``pack-changed``); ``loc`` is the path of the offending value, in the
+    feedback (``("responses", 0, "exercise_id")``) or in the recommendation
+    (``("recommendation", "ruleset", "digest")``).
+    """
+
+    def __init__(self, message: str, *, code: str = "feedback-error",
+                 loc: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.loc = loc
+
+    def as_dict(self) -> dict[str, Any]:
+        """The error as plain data: code, loc and message."""
+        return {"code": self.code, "loc": list(self.loc), "message": self.message}
 
 
 class OverrideError(ValueError):

@@ -491,7 +491,7 @@ class _Planner:
             phases.append({
                 "id": phase_def.id, "name": phase_def.name, "goal": phase_def.goal, "start_week": week_no,
                 "end_week": week_no + weeks - 1, "progress_when": list(phase_def.progress_when),
-                "prescriptions": chosen, "week": days,
+                "prescriptions": chosen, "week": days, "min_days": phase_def.min_days,
                 "minutes_per_session": max(d["minutes"] for d in days),
                 "minutes_per_week": round(sum(d["minutes"] for d in days), 1),
             })

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic_core import PydanticCustomError
 
 from backrx._input import SHOW_INPUT_IN_ERRORS, loads, read_text, refuse_duplicate_keys
+from backrx.measures import Outcomes
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -288,6 +289,8 @@ class Profile(_Model):
     history: History | None = None
     startback: StartBack | None = None
     preferences: Preferences | None = None
+    outcomes: Outcomes | None = Field(
+        default=None, description="baseline outcome measures (ODI, RMDQ, NPRS, PSFS, walking minutes)")
 
     @field_validator("stage", mode="after")
     @classmethod

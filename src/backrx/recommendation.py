@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from backrx._input import SHOW_INPUT_IN_ERRORS
 from backrx.feedback import Feedback
+from backrx.measures import Compact
 from backrx.profile import Profile
+
+_Date = date  # a field below is called `date`
 
 DISCLAIMER = (
     "backrx supports clinicians and informed users in choosing exercise for back pain. "
@@ -20,7 +23,7 @@ DISCLAIMER = (
 MatchedValue = bool | int | float | str | list[str] | None
 
 
-class _Out(BaseModel):
+class _Out(Compact):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=not SHOW_INPUT_IN_ERRORS)
 
 
@@ -111,6 +114,7 @@ class Phase(_Out):
     minutes_per_session: float = Field(default=0.0, description="estimated minutes of the longest day")
     minutes_per_week: float = Field(default=0.0, description="estimated minutes over a typical week")
     week: list[Day] = Field(default_factory=list, description="a typical week, days 1 to 7")
+    min_days: int = Field(default=0, description="the fewest days to spend in this phase before moving on")
 
 
 class Exclusion(_Out):
@@ -134,6 +138,14 @@ class Elimination(_Out):
     queue: list[Prescription] = Field(description="the exercises still to bring back, in order")
 
 
+class Hold(_Out):
+    """The plan holds and waits for reassessment after a warning sign."""
+
+    rounds_left: int = Field(ge=0, description="rounds that must still pass without progression")
+    reason: str
+    rule_ids: list[str]
+
+
 class Program(_Out):
     """The staged program."""
 
@@ -149,6 +161,12 @@ class Program(_Out):
         default_factory=list,
         description="directions stopped because they spread symptoms down the leg; they stay out",
     )
+    tolerated: list[str] = Field(
+        default_factory=list,
+        description="exercises of a stopped direction kept because the person reported them as fine",
+    )
+    hold: Hold | None = Field(
+        default=None, description="the plan holds (no progression, no new phase) while this is set")
 
     @property
     def phase_now(self) -> Phase:
@@ -245,25 +263,45 @@ class RulesetInfo(_Out):
 
 
 Action = Literal["drop", "regress", "hold", "progress", "suspend", "reintroduce", "advance", "stop",
-                 "replace"]
+                 "replace", "keep", "pause"]
 
 
 class Change(_Out):
-    """One change that :func:`backrx.adjust` made, with what it was before and after."""
+    """One change that :func:`backrx.adjust` made, stored as a diff by exercise id.
+
+    ``dose`` holds the parts of the dose that changed (the others stay); ``prescription`` is
+    the exercise that takes the place of ``exercise_id`` (a regression or progression to a
+    variant) or comes back (``reintroduce``); a ``drop`` lists in ``phases`` every phase it was
+    taken out of. A ``hold`` names in ``exercises`` every exercise one rule kept as it is (they
+    do not change, so one record serves them all); ``pause`` means the whole plan holds for
+    reassessment. ``reason`` is None when it is the rationale of the first rule in
+    ``rule_ids`` (see the round's trace).
+    """
 
     action: Action
     phase: str
     exercise_id: str | None
-    before: Prescription | None
-    after: Prescription | None
-    reason: str
+    reason: str | None = None
     rule_ids: list[str]
+    dose: Dose | None = None
+    prescription: Prescription | None = None
+    phases: list[str] = Field(default_factory=list)
+    exercises: list[str] = Field(default_factory=list, description="for a hold: the exercises kept")
     direction: Literal["extension", "flexion"] | None = Field(
         default=None, description="for a stop: the direction that is stopped")
 
+    @property
+    def exercise_ids(self) -> list[str]:
+        """Every exercise this change is about."""
+        return [self.exercise_id] if self.exercise_id is not None else list(self.exercises)
+
 
 class AdjustmentRound(_Out):
-    """One call of :func:`backrx.adjust`: the feedback, the rules that fired, what changed."""
+    """One call of :func:`backrx.adjust`: the feedback, the rules that fired, what changed.
+
+    ``trace`` holds each rule once per round (with the values of its first match); the
+    feedback itself is kept, so every match can be recomputed.
+    """
 
     round: int
     feedback: Feedback
@@ -272,6 +310,113 @@ class AdjustmentRound(_Out):
     changes: list[Change]
     trace: list[Firing]
     elimination_after: Elimination | None = None
+    hold_after: Hold | None = None
+    criteria_met: list[str] = Field(
+        default_factory=list, description="the progress criteria of phase_before met this round")
+
+    def reason_of(self, change: Change) -> str:
+        """The reason for a change: its own text, else the rationale of its first rule this round."""
+        if change.reason is not None:
+            return change.reason
+        first = change.rule_ids[0] if change.rule_ids else None
+        return next((f.rationale for f in self.trace if f.rule_id == first), "")
+
+
+class CriterionStatus(_Out):
+    """One criterion for moving on, and whether the recorded feedback meets it."""
+
+    id: str
+    text: str
+    met: bool
+    quota: bool = Field(description="it also applies to a plan built up by quota (time, not pain)")
+
+
+class PhaseStatus(_Out):
+    """Where the person stands in the current phase."""
+
+    phase: str
+    days: int | None = Field(description="days since the phase started (None before dated feedback)")
+    min_days: int
+    days_left: int | None
+    criteria: list[CriterionStatus]
+    quota: bool = Field(description="the plan is built up by quota (high STarT Back risk)")
+    holding: bool = Field(description="the plan holds for reassessment")
+
+
+class MeasureChange(_Out):
+    """One outcome measure: baseline, latest, change, and whether the change is meaningful."""
+
+    measure: str
+    name: str
+    better: Literal["lower", "higher"]
+    baseline: float | None
+    latest: float | None
+    change: float | None = Field(description="latest minus baseline")
+    percent: float | None = Field(description="change as a percentage of the baseline")
+    mcid: float | None = Field(description="the minimal clinically important difference used")
+    improved: bool | None = Field(description="improved by at least the MCID (None: not measurable)")
+    worsened: bool | None = Field(description="worse by at least the MCID (None: not measurable)")
+    baseline_from: Literal["profile", "feedback"] | None
+    sources: list[str]
+
+
+class Progress(_Out):
+    """The progress summary of an adjusted plan: the phase gate and the outcome measures."""
+
+    date: _Date | None = Field(description="the date of the latest round")
+    weeks: int | None = Field(description="whole weeks since the first dated round")
+    phase: PhaseStatus | None
+    measures: list[MeasureChange]
+
+
+class Migration(_Out):
+    """What :func:`backrx.migrate` changed when it re-planned a stored recommendation."""
+
+    from_ruleset: RulesetInfo
+    from_format: int
+    from_backrx: str
+    changes: list[str]
+    skipped: list[str] = Field(default_factory=list, description="feedback that could not be replayed")
+
+
+#: The JSON format this release writes. 1: backrx 0.1 (full before/after copies, undated
+#: rounds); 2: dated rounds, diffs by exercise id, progress summary.
+FORMAT_VERSION = 2
+
+
+def _upgrade_change_v1(change: Any) -> Any:
+    """A format-1 change (full before/after copies) as a format-2 diff."""
+    if not isinstance(change, dict) or ("before" not in change and "after" not in change):
+        return change
+    out = {k: v for k, v in change.items() if k not in ("before", "after")}
+    before, after = change.get("before"), change.get("after")
+    if after is not None:
+        same = isinstance(before, dict) and isinstance(after, dict) and \
+            before.get("exercise", {}).get("id") == after.get("exercise", {}).get("id")
+        if same and isinstance(before, dict):
+            old_dose, new_dose = before.get("dose") or {}, after.get("dose") or {}
+            if change.get("action") != "hold" and old_dose != new_dose:
+                out["dose"] = {k: v for k, v in new_dose.items() if old_dose.get(k) != v}
+        else:
+            out["prescription"] = after
+    if change.get("action") == "drop":
+        out["phases"] = [change.get("phase")]
+    return out
+
+
+def upgrade(data: Any) -> Any:
+    """Recommendation data of an older format, in the shape of the current one."""
+    if not isinstance(data, dict) or "format_version" in data:
+        return data
+    rounds = data.get("adjustments")
+    if not isinstance(rounds, list):
+        return data
+    upgraded = []
+    for round_ in rounds:
+        if isinstance(round_, dict) and isinstance(round_.get("changes"), list):
+            round_ = {**round_, "changes": [_upgrade_change_v1(c) for c in round_["changes"]]}
+        upgraded.append(round_)
+    return {**data, "adjustments": upgraded}
 
 
 class Override(_Out):
@@ -297,6 +442,9 @@ class Override(_Out):
 class Recommendation(_Out):
     """The result of :func:`backrx.recommend` (and of :func:`backrx.adjust`)."""
 
+    format_version: int = Field(
+        default=1, description=f"the JSON format (absent in backrx 0.1 output: 1); now {FORMAT_VERSION}")
+    backrx_version: str = Field(default="unknown", description="the backrx release that wrote it")
     outcome: Literal["program", "refer"]
     referral: Referral | None
     program: Program | None
@@ -314,8 +462,17 @@ class Recommendation(_Out):
     )
     overrides: list[Override] = Field(
         default_factory=list, description="every clinician override, in order (backrx.override)")
+    progress: Progress | None = Field(
+        default=None, description="phase gate and outcome measures, in every adjusted plan")
+    migration: Migration | None = Field(
+        default=None, description="set by backrx.migrate: what changed on the newer rule pack")
     disclaimer: str = DISCLAIMER
     locale: str = Field(default="en", description="the language of the patient-facing texts")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        return upgrade(data)
 
     def explain(self) -> str:
         """A readable account of why this plan."""

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import re
 
-from backrx.recommendation import Firing, Phase, Prescription, Recommendation, Referral
+from backrx.recommendation import (
+    CriterionStatus,
+    Firing,
+    MeasureChange,
+    Phase,
+    PhaseStatus,
+    Prescription,
+    Progress,
+    Recommendation,
+    Referral,
+)
 
 
 def _header(referral: Referral) -> str:
@@ -92,7 +102,8 @@ def explain(rec: Recommendation) -> str:
                 lines.append("    Day  Minutes  What to do")
                 lines.extend(f"    {d:<4} {m:<8} {what}" for d, m, what in _week_rows(phase))
             if phase.progress_when:
-                lines.append("  Move on when: " + "; ".join(phase.progress_when))
+                after = f"after at least {phase.min_days} days, and " if phase.min_days else ""
+                lines.append(f"  Move on {after}when: " + "; ".join(phase.progress_when))
         if rec.program.excluded:
             lines.append("")
             lines.append("Left out:")
@@ -102,10 +113,11 @@ def explain(rec: Recommendation) -> str:
         lines.append("")
         lines.append("Adjustments (test and measure):")
         for round_ in rec.adjustments:
-            lines.append(f"  Round {round_.round} ({round_.phase_before} -> {round_.phase_after}):")
+            when = f", {round_.feedback.date.isoformat()}" if round_.feedback.date else ""
+            lines.append(f"  Round {round_.round}{when} ({round_.phase_before} -> {round_.phase_after}):")
             for change in round_.changes:
-                name = change.exercise_id or change.phase
-                lines.append(f"    - {change.action} {name}: {change.reason}")
+                name = ", ".join(change.exercise_ids) or change.direction or change.phase
+                lines.append(f"    - {change.action} {name}: {round_.reason_of(change)}")
             if not round_.changes:
                 lines.append("    - no change")
     if rec.overrides:
@@ -119,6 +131,13 @@ def explain(rec: Recommendation) -> str:
         mode = rec.program.elimination
         nxt = mode.queue[0].exercise.name if mode.queue else "none (the last one)"
         lines.append(f"Elimination mode: testing {mode.testing} on its own; next to come back: {nxt}.")
+    if rec.progress is not None:
+        lines.append("")
+        lines.extend(progress_lines(rec.progress))
+    if rec.warnings:
+        lines.append("")
+        lines.append("For the clinician:")
+        lines.extend(f"  - [{n.code}] {n.message}" for n in rec.warnings)
     if rec.safety_net:
         lines.append("")
         lines.append("Stop and seek care if:")
@@ -172,6 +191,8 @@ def handout(rec: Recommendation) -> str:
         out += ["## Why this plan", ""]
         out += [f"- {_md(reason)}" for reason in rec.rationale]
         out.append("")
+        if rec.progress is not None:
+            out += progress_markdown(rec.progress)
         if rec.program.elimination is not None:
             mode = rec.program.elimination
             nxt = f" Next to come back: {_md(mode.queue[0].exercise.name)}." if mode.queue else ""
@@ -197,7 +218,8 @@ def handout(rec: Recommendation) -> str:
                 out.append(f"- **{_md(p.exercise.name)}.** {_md(p.exercise.instructions)}")
             out.append("")
             if phase.progress_when:
-                out.append("**Move on when:**")
+                after = f" (after at least {phase.min_days} days in this phase)" if phase.min_days else ""
+                out.append(f"**Move on when{after}:**")
                 out.append("")
                 out += [f"- {_md(item)}" for item in phase.progress_when]
                 out.append("")
@@ -214,3 +236,79 @@ def handout(rec: Recommendation) -> str:
             for ref in rec.references]
     out += ["", "---", "", f"*{_md(rec.disclaimer)}*", ""]
     return "\n".join(out)
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:g}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def _verdict(m: MeasureChange) -> str:
+    if m.mcid is None:
+        return "no MCID (shown only)"
+    if m.improved:
+        return f"yes, improved by at least {_number(m.mcid)}"
+    if m.worsened:
+        return f"worse by at least {_number(m.mcid)}"
+    if m.latest is None:
+        return "not measured again yet"
+    return f"not yet (needs {_number(m.mcid)})"
+
+
+def _state(status: PhaseStatus, criterion: CriterionStatus) -> str:
+    if status.quota and not criterion.quota:
+        return "not used on a quota plan"
+    return "met" if criterion.met else "not yet"
+
+
+def _phase_words(status: PhaseStatus) -> str:
+    days = "no dated feedback yet" if status.days is None else f"day {status.days}"
+    left = ""
+    if status.days_left:
+        left = f", {status.days_left} more day{'s' if status.days_left != 1 else ''} before moving on"
+    plan = "; built up by quota (a planned amount, not by pain)" if status.quota else ""
+    hold = "; holding for reassessment" if status.holding else ""
+    return f"{status.phase}, {days} (at least {status.min_days} days){left}{plan}{hold}"
+
+
+def progress_lines(progress: Progress) -> list[str]:
+    """The progress summary as plain text: the phase gate and the outcome measures."""
+    when = progress.date.isoformat() if progress.date else "undated"
+    week = f", week {progress.weeks + 1}" if progress.weeks is not None else ""
+    lines = [f"Progress ({when}{week}):"]
+    if progress.phase is not None:
+        lines.append(f"  Phase: {_phase_words(progress.phase)}.")
+        for c in progress.phase.criteria:
+            lines.append(f"    [{_state(progress.phase, c)}] {c.text}")
+    if progress.measures:
+        lines.append("  Outcome measures (baseline -> latest, change; meaningful?):")
+        for m in progress.measures:
+            pct = f" ({m.percent:+g}%)" if m.percent is not None else ""
+            change = f"{m.change:+g}" if m.change is not None else "-"
+            lines.append(f"    {m.name}: {_number(m.baseline)} -> {_number(m.latest)}, {change}{pct}; "
+                         f"{_verdict(m)}")
+    else:
+        lines.append("  Outcome measures: none recorded yet.")
+    return lines
+
+
+def progress_markdown(progress: Progress) -> list[str]:
+    """The progress summary for the handout."""
+    out = ["## Your progress", ""]
+    if progress.phase is not None:
+        out += [f"**Where you are:** {_phase_words(progress.phase)}.", ""]
+        if progress.phase.criteria:
+            out += ["| To move on | Now |", "|---|---|"]
+            out += [f"| {c.text} | {_state(progress.phase, c)} |" for c in progress.phase.criteria]
+            out.append("")
+    if progress.measures:
+        out += ["| Measure | At the start | Latest | Change | Meaningful change? |", "|---|---|---|---|---|"]
+        for m in progress.measures:
+            change = f"{m.change:+g}" if m.change is not None else "-"
+            out.append(f"| {m.name} | {_number(m.baseline)} | {_number(m.latest)} | {change} "
+                       f"| {_verdict(m)} |")
+        out.append("")
+    else:
+        out += ["No outcome measures recorded yet.", ""]
+    return out

@@ -5,7 +5,8 @@ A pack is a folder::
     pack.yaml        name, version, description
     sources.yaml     the bibliography
     exercises.yaml   the exercise catalog
-    phases.yaml      the program's phases, in order
+    phases.yaml      the program's phases, in order, with min_days and progress criteria
+    outcomes.yaml    optional: outcome measures and their minimal important differences
     text.yaml        the words reports put around the pack's texts (optional; see backrx.texts)
     locales/         <lang>.yaml translations of the patient-facing texts (see backrx.locale)
     *.yaml           rule files, each ``layer: <name>`` and ``rules: [...]``
@@ -23,6 +24,7 @@ import dataclasses
 import difflib
 import hashlib
 import heapq
+import json
 import os
 import re
 import string
@@ -68,16 +70,20 @@ from backrx.vocabulary import (
 LAYERS: tuple[str, ...] = ("triage", "classification", "components", "exclusions", "dosing", "adjust")
 #: The layers :func:`backrx.recommend` runs; ``adjust`` runs in :func:`backrx.adjust`.
 RECOMMEND_LAYERS: tuple[str, ...] = LAYERS[:5]
-ADJUST_ACTIONS: tuple[str, ...] = ("drop", "regress", "hold", "progress")  # most conservative first
+#: Per-exercise adjust actions, most conservative first. drop_family also drops the exercise's
+#: movement family (its catalog pattern), in every phase.
+ADJUST_ACTIONS: tuple[str, ...] = ("drop_family", "drop", "regress", "hold", "progress")
 LAYER_ACTIONS: dict[str, tuple[str, ...]] = {
     "triage": ("refer", "safety_net", "set", "warn", "explain"),
     "classification": ("pathway", "risk", "set", "safety_net", "warn", "explain"),
     "components": ("prescribe", "pathway", "set", "warn", "explain"),
     "exclusions": ("exclude", "warn", "explain"),
     "dosing": ("dose", "schedule", "warn", "explain"),
-    "adjust": ("adjust", "stop_direction", "eliminate", "advance", "refer", "safety_net", "warn",
-               "explain"),
+    "adjust": ("adjust", "stop_direction", "eliminate", "advance", "hold_rounds", "refer", "safety_net",
+               "warn", "explain"),
 }
+#: Priority of the rules compiled from phases.yaml progress criteria (after every adjust rule).
+CRITERION_PRIORITY = 900
 DOSE_KINDS = ("hold", "reps", "stretch", "timed", "education", "repeated", "position", "mobility",
               "soft_tissue", "balance")
 #: Kinds of source, strongest first (see docs/rule-pack.md, "Evidence").
@@ -180,12 +186,36 @@ class CatalogEntry:
 
 
 @dataclass(frozen=True)
+class CriterionDef:
+    """A criterion for leaving a phase: its text, and the adjust rule that checks it."""
+
+    id: str
+    text: str
+    quota: bool  # it also applies when the plan is built up by quota (not by pain)
+    rule_id: str
+
+
+@dataclass(frozen=True)
 class PhaseDef:
     id: str
     name: str
     goal: str
     weeks: int
     progress_when: tuple[str, ...]
+    min_days: int = 0
+    criteria: tuple[CriterionDef, ...] = ()
+
+
+@dataclass(frozen=True)
+class Measure:
+    """An outcome measure and the change that counts as meaningful (outcomes.yaml)."""
+
+    id: str
+    name: str
+    better: str  # lower | higher
+    mcid: float | None
+    percent: float | None
+    sources: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -250,6 +280,8 @@ class Then:
     stop_direction: bool = False
     eliminate: bool = False
     advance: bool = False
+    hold_rounds: int = 0
+    criterion: str | None = None  # set on the rules compiled from phases.yaml: "<phase>.<criterion>"
 
 
 @dataclass(frozen=True)
@@ -295,6 +327,7 @@ class Pack:
     phases: tuple[PhaseDef, ...]
     derived: dict[str, FieldSpec] = field(default_factory=dict)
     planner: PlannerSpec | None = None  # planner.yaml; always set on a loaded pack
+    measures: dict[str, Measure] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)  # text.yaml: report words, by key
     locales: dict[str, dict[str, str]] = field(default_factory=dict)  # locales/<lang>.yaml, flattened
     tiers: Tiers | None = None  # urgency.yaml: one wording per urgency tier (optional)
@@ -721,27 +754,144 @@ def _read_exercises(ctx: _Ctx, doc: Any) -> dict[str, tuple[CatalogEntry, Any, s
     return out
 
 
-def _read_phases(ctx: _Ctx, doc: Any) -> list[PhaseDef]:
+_CRITERION_KEYS = ("id", "text", "when", "sources")
+
+
+def _read_phases(ctx: _Ctx, doc: Any) -> tuple[list[PhaseDef], list[tuple[str, Any, str]]]:
+    """The phases, and their criterion nodes (parsed later, once derived names are known)."""
     out: list[PhaseDef] = []
+    pending: list[tuple[str, Any, str]] = []
     for i, node in _read_list_doc(ctx, doc, "phases"):
         where = f"phases[{i}]"
         if not _keys(ctx, node, where, ("id", "name", "goal", "weeks", "progress_when"),
-                     ("id", "name", "goal", "weeks", "progress_when")):
+                     ("id", "name", "goal", "weeks", "progress_when", "min_days")):
             continue
         pid = _check_id(ctx, node, where, _ID)
         name = _text(ctx, node, "name", where)
         goal = _text(ctx, node, "goal", where)
         weeks = _int(ctx, node, "weeks", where, 1, 52)
-        progress = _str_list(ctx, node, "progress_when", where)
-        if pid is None or name is None or goal is None or weeks is None:
+        min_days = _int(ctx, node, "min_days", where, 0, 366) if "min_days" in node else 0
+        items = node["progress_when"]
+        texts: list[str] = []
+        criteria: list[CriterionDef] = []
+        if not isinstance(items, list):
+            ctx.add(_line_of(node, "progress_when"), "wrong-type",
+                    "progress_when is a list of criteria", _join(where, "progress_when"))
+            items = []
+        for k, item in enumerate(items):
+            here = _join(_join(where, "progress_when"), k)
+            if isinstance(item, str):
+                ctx.add(_line_of(node, "progress_when"), "criterion-text-only",
+                        "a criterion needs id, text, when and sources: text alone is never checked "
+                        "against the feedback", here)
+                continue
+            if not _keys(ctx, item, here, _CRITERION_KEYS, (*_CRITERION_KEYS, "quota")):
+                continue
+            cid = _check_id(ctx, item, here, _ID)
+            text = _text(ctx, item, "text", here)
+            quota = item.get("quota", False)
+            if not isinstance(quota, bool):
+                ctx.add(_line_of(item, "quota"), "wrong-type", "quota takes true or false",
+                        _join(here, "quota"))
+                continue
+            if cid is None or text is None or pid is None:
+                continue
+            if any(c.id == cid for c in criteria):
+                ctx.add(_line_of(item, "id"), "duplicate-id", f"criterion id {cid!r} is used twice",
+                        _join(here, "id"))
+                continue
+            texts.append(text)
+            criteria.append(CriterionDef(cid, text, quota, f"adjust.criterion.{pid}.{cid}"))
+            pending.append((pid, item, here))
+        if pid is None or name is None or goal is None or weeks is None or min_days is None:
             continue
         if any(p.id == pid for p in out):
             ctx.add(_line_of(node, "id"), "duplicate-id", f"phase id {pid!r} is defined twice",
                     _join(where, "id"))
             continue
-        out.append(PhaseDef(pid, name, goal, weeks, progress))
+        if min_days > weeks * 7:
+            ctx.add(_line_of(node, "min_days"), "out-of-range",
+                    f"min_days {min_days} is longer than the phase ({weeks} weeks)", _join(where, "min_days"))
+        out.append(PhaseDef(pid, name, goal, weeks, tuple(texts), min_days, tuple(criteria)))
     if not out and not ctx.problems:
         ctx.add(_line_of(doc), "missing-value", "a pack needs at least one phase", "phases")
+    return out, pending
+
+
+def _criterion_rule(ctx: _Ctx, phase: str, node: Any, where: str, known: _Known,
+                    derived: dict[str, tuple[str, FieldSpec]]) -> Rule | None:
+    """The adjust rule that checks one progress criterion of phases.yaml."""
+    cid, text = node["id"], str(node["text"]).strip()
+    rid = f"adjust.criterion.{phase}.{cid}"
+    ctx.rule_id = rid
+    before = len(ctx.problems)
+    scope = _Scope("adjust", derived)
+    when = _parse_condition(ctx, scope, node["when"], _join(where, "when"))
+    if when is not None and size_of(when) > MAX_CONDITION_NODES:
+        ctx.add(_line_of(node, "when"), "condition-too-large",
+                f"the condition has {size_of(when)} parts; the limit is {MAX_CONDITION_NODES}", where)
+    _check_template(ctx, scope, text, _line_of(node, "text"), _join(where, "text"))
+    sources = _str_list(ctx, node, "sources", where)
+    if not sources:
+        ctx.add(_line_of(node, "sources"), "missing-value", "a criterion cites at least one source",
+                _join(where, "sources"))
+    for s in sources:
+        known.refs.append(("source", s, _line_of(node, "sources"), _join(where, "sources"), rid, ctx.file))
+    ctx.rule_id = None
+    if when is None or len(ctx.problems) != before:
+        return None
+    return Rule(rid, text, "adjust", CRITERION_PRIORITY, when, Then(criterion=f"{phase}.{cid}"), text,
+                tuple(sources), ctx.file, _line_of(node) or 0, frozenset(scope.read),
+                RuleEvidence(None, note="a phase's criterion for moving on: a design choice", design=True),
+                text)
+
+
+_MEASURE_KEYS = ("name", "better", "mcid", "sources")
+
+
+def _read_measures(ctx: _Ctx, doc: Any, known: _Known) -> dict[str, Measure]:
+    """outcomes.yaml: ``measures: {id: {name, better, mcid, percent?, sources}}``."""
+    from backrx.measures import MEASURES
+
+    out: dict[str, Measure] = {}
+    if not _keys(ctx, doc, "", ("measures",), ("measures", "description")):
+        return out
+    node = doc["measures"]
+    if not isinstance(node, dict):
+        ctx.add(_line_of(doc, "measures"), "wrong-type", "measures is a mapping of measure: {...}",
+                "measures")
+        return out
+    for mid, item in node.items():
+        where = _join("measures", str(mid))
+        if mid not in MEASURES:
+            ctx.add(_line_of(node, mid), "unknown-value",
+                    f"unknown measure {mid!r}{_hint(str(mid), MEASURES)}; measures are {', '.join(MEASURES)}",
+                    where)
+            continue
+        if not _keys(ctx, item, where, _MEASURE_KEYS, (*_MEASURE_KEYS, "percent")):
+            continue
+        name = _text(ctx, item, "name", where)
+        better = item["better"]
+        if better not in ("lower", "higher"):
+            ctx.add(_line_of(item, "better"), "unknown-value", "better is lower or higher",
+                    _join(where, "better"))
+            continue
+        numbers: dict[str, float | None] = {}
+        for key in ("mcid", "percent"):
+            value = item.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not 0 < value <= 100):
+                ctx.add(_line_of(item, key), "wrong-type", f"{key} is a number above 0 (or null)",
+                        _join(where, key))
+                value = None
+            numbers[key] = float(value) if value is not None else None
+        sources = _str_list(ctx, item, "sources", where)
+        for s in sources:
+            known.refs.append(("source", s, _line_of(item, "sources"), _join(where, "sources"), None,
+                               ctx.file))
+        if name is not None:
+            out[str(mid)] = Measure(str(mid), name, str(better), numbers["mcid"], numbers["percent"],
+                                    tuple(sources))
     return out
 
 
@@ -757,6 +907,11 @@ class _Scope:
         self.read: set[str] = set()
 
     def lookup(self, ctx: _Ctx, name: str, line: int | None, where: str) -> FieldSpec | None:
+        if self.layer == "adjust" and name not in ADJUST_FIELDS and (
+                name in FIELDS or name in self.derived):
+            # Adjust runs after every recommend layer: it may read the profile and their conclusions.
+            self.read.add(name)
+            return FIELDS[name] if name in FIELDS else self.derived[name][1]
         if self.layer == "adjust" or name in ADJUST_FIELDS:
             return self._lookup_adjust(ctx, name, line, where)
         here = LAYERS.index(self.layer)
@@ -797,7 +952,8 @@ class _Scope:
         if spec is None:
             ctx.add(line, "unknown-field",
                     f"unknown field {name!r} for an adjust rule{_hint(name, ADJUST_FIELDS)}; adjust rules "
-                    "read response.*, exercise.*, feedback.* and program.*", where)
+                    "read response.*, exercise.*, feedback.*, program.*, phase.*, outcomes.* and the profile",
+                    where)
             return None
         self.read.add(name)
         return spec
@@ -992,6 +1148,11 @@ def _parse_then(ctx: _Ctx, node: Any, layer: str, where: str, known: _Known) -> 
                         f"{_hint(str(value), ADJUST_ACTIONS)}", here)
             else:
                 out["adjust"] = value
+        elif key == "hold_rounds":
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10:
+                ctx.add(line, "wrong-type", "hold_rounds takes a number of rounds, 1 to 10", here)
+            else:
+                out["hold_rounds"] = value
         elif key in ("stop_direction", "eliminate", "advance"):
             if value is not True:
                 ctx.add(line, "wrong-type", f"{key} takes true", here)
@@ -1323,6 +1484,8 @@ def _parse_rule(ctx: _Ctx, node: Any, where: str, layer: str, known: _Known,
 
 REQUIRED_FILES = ("pack.yaml", "sources.yaml", "exercises.yaml", "phases.yaml", "planner.yaml")
 TEXT_FILES = ("text.yaml",)  # not rule files: read by backrx.texts
+#: Data files that are not rule files.
+DATA_FILES = (*REQUIRED_FILES, "outcomes.yaml", *TEXT_FILES, TIERS_FILE)
 
 
 def _tests(condition: Condition) -> list[FieldTest]:
@@ -1342,24 +1505,27 @@ def bundled_path() -> Path:
     return here.parent.parent / "rules"  # a source checkout
 
 
-def digest_of(root: Path, contents: dict[str, bytes] | None = None) -> str:
-    """A hash of the pack's content: every top-level YAML file, by name and bytes.
+def digest_of(docs: dict[str, Any]) -> str:
+    """A hash of the pack's parsed content: every top-level YAML file, by name and data.
 
-    ``contents`` holds the bytes already read by the loader (so that the digest is of what was
-    checked); without it each file is read again, as a regular file within the size limit.
+    It is computed from the parsed documents in a canonical JSON form, so comments, key order,
+    quoting and line breaks do not change it; any change of a value does.
     """
-    h = hashlib.sha256()
-    for path in sorted(root.glob("*.yaml")):
-        if path.name in NON_RULE_FILES:
-            continue  # the hazard log documents the pack; it decides nothing
-        data = contents.get(path.name) if contents is not None else None
-        if data is None:
-            data = _input.read_bytes(path, MAX_FILE_BYTES)
-        h.update(path.name.encode())
-        h.update(b"\0")
-        h.update(data)
-        h.update(b"\0")
-    return "sha256:" + h.hexdigest()
+    canonical = json.dumps(docs, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def digest_of_bytes(files: Iterable[tuple[str, bytes]]) -> str:
+    """The pack digest of top-level files given as bytes (parsed as the loader parses them)."""
+    docs: dict[str, Any] = {}
+    for name, data in sorted(files):
+        try:
+            doc = _yaml.load(data.decode("utf-8"), name)
+        except (UnicodeDecodeError, _yaml.YamlError):
+            doc = {"unparsed": hashlib.sha256(data).hexdigest()}  # never the digest of a loaded pack
+        if doc is not None:
+            docs[name] = doc
+    return digest_of(docs)
 
 
 def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
@@ -1413,8 +1579,9 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
         if "sources.yaml" in docs else {}
     ex_ctx = _Ctx(problems, "exercises.yaml")
     catalog = _read_exercises(ex_ctx, docs["exercises.yaml"]) if "exercises.yaml" in docs else {}
-    phases = _read_phases(_Ctx(problems, "phases.yaml"), docs["phases.yaml"]) \
-        if "phases.yaml" in docs else []
+    phases_ctx = _Ctx(problems, "phases.yaml")
+    phases, pending_criteria = _read_phases(phases_ctx, docs["phases.yaml"]) \
+        if "phases.yaml" in docs else ([], [])
 
     planner = read_planner(docs["planner.yaml"], problems, phases={p.id for p in phases},
                            categories=CATEGORIES, dose_kinds=DOSE_KINDS, sources=set(sources)) \
@@ -1444,7 +1611,7 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
     rule_files: list[tuple[_Ctx, str, list[tuple[Any, str]]]] = []
     tiers = read_tiers(docs[TIERS_FILE], problems) if TIERS_FILE in docs else None
     for fname, doc in docs.items():
-        if fname in REQUIRED_FILES or fname in TEXT_FILES or fname in NON_RULE_FILES or fname == TIERS_FILE:
+        if fname in DATA_FILES or fname in NON_RULE_FILES:
             continue
         ctx = _Ctx(problems, fname)
         found = _read_rule_file(ctx, doc, known, derived)
@@ -1481,6 +1648,12 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
                 continue
             seen[rule.id] = (ctx.file, rule.line)
             by_layer[layer].append(rule)
+    for phase_id, node, where in pending_criteria:
+        criterion = _criterion_rule(phases_ctx, phase_id, node, where, known, derived)
+        if criterion is not None:
+            by_layer["adjust"].append(criterion)
+    measures = _read_measures(_Ctx(problems, "outcomes.yaml"), docs["outcomes.yaml"], known) \
+        if "outcomes.yaml" in docs else {}
 
     # References into the catalog, the tags and the bibliography.
     for kind, ref, line, where, rule_id, file in known.refs:
@@ -1580,6 +1753,7 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
               tuple(sorted({f for r in rules for f in fields_of(r.when)})))
         for layer, rules in by_layer.items()
     )
-    return Pack(name, version, description, digest_of(root, contents), str(root), layers,
+    return Pack(name, version, description, digest_of(docs), str(root), layers,
                 {eid: entry for eid, (entry, _, _) in catalog.items()}, sources, tuple(phases),
-                {path: spec for path, (_, spec) in derived.items()}, planner, texts, locales, tiers)
+                {path: spec for path, (_, spec) in derived.items()}, planner=planner, measures=measures,
+                texts=texts, locales=locales, tiers=tiers)

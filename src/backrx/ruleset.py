@@ -10,12 +10,13 @@ from typing import Any
 
 from backrx._engine import EngineName, make_engine
 from backrx._transport import PackContent, capture, refuse_changed, restore
+from backrx._version import __version__
 from backrx.decision import Decision, decide, notices, referral_data, tiers_of_reasons
 from backrx.evidence import evidence_model
 from backrx.facts import profile_values
 from backrx.planner import plan_with_warnings
 from backrx.profile import Profile
-from backrx.recommendation import DISCLAIMER, Recommendation, Reference, RulesetInfo
+from backrx.recommendation import DISCLAIMER, FORMAT_VERSION, Recommendation, Reference, RulesetInfo
 from backrx.rulepack import Pack, Rule, read_pack
 
 ProfileInput = Profile | Mapping[str, Any]
@@ -231,6 +232,8 @@ class RuleSet:
             share_built(self._share, program, trace)
         references = [self._reference(sid) for sid in sorted(cited)]
         return Recommendation.model_validate({
+            "format_version": FORMAT_VERSION,
+            "backrx_version": __version__,
             "outcome": "refer" if decision.refers else "program",
             "referral": referral,
             "program": program,

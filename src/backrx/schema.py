@@ -152,6 +152,7 @@ def rule_file_schema() -> dict[str, Any]:
                             "stop_direction": {"const": True},
                             "eliminate": {"const": True},
                             "advance": {"const": True},
+                            "hold_rounds": {"type": "integer", "minimum": 1, "maximum": 10},
                         },
                     },
                     "rationale": _TEXT,

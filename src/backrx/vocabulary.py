@@ -84,10 +84,16 @@ def _bounds(metadata: list[Any]) -> tuple[float | None, float | None]:
     return low, high
 
 
+#: Profile fields that are not facts for the recommend layers (adjust reads them as history).
+_NOT_FACTS = frozenset({"outcomes"})
+
+
 def _model_fields(model: type[BaseModel], prefix: str) -> list[FieldSpec]:
     specs: list[FieldSpec] = []
     for name, info in model.model_fields.items():
         path = f"{prefix}{name}"
+        if path in _NOT_FACTS:
+            continue
         core, metadata = _unwrap(info.annotation)
         metadata.extend(info.metadata)
         description = info.description or ""
@@ -180,6 +186,42 @@ def _adjust_fields() -> dict[str, FieldSpec]:
                   description="elimination mode is active"),
         FieldSpec("program.has_next_phase", "bool", origin="feedback",
                   description="the current phase is not the last"),
+        FieldSpec("program.holding", "bool", origin="feedback",
+                  description="the plan holds for reassessment after a warning sign"),
+        FieldSpec("feedback.max_pain", "int", (), 0, 10, "feedback",
+                  "the highest pain during any exercise this round (absent without responses)"),
+        FieldSpec("feedback.days", "int", (), 0, 366, "feedback", "distinct days this round reports on"),
+        FieldSpec("exercise.direction_signs", "int", (), 0, 1000, "feedback",
+                  "spreading signs recorded in this exercise's direction by other movement families "
+                  "(earlier rounds and this one)"),
+        FieldSpec("exercise.at_top", "bool", origin="feedback",
+                  description="the dose is at the top of what one phase allows (no step up is left)"),
+        FieldSpec("exercise.days_at_dose", "int", (), 0, 100_000, "feedback",
+                  "days since this exercise's dose last changed (absent before dated feedback)"),
+        FieldSpec("phase.days", "int", (), 0, 100_000, "feedback",
+                  "days since the current phase started (absent before dated feedback)"),
+        FieldSpec("phase.days_left", "int", (), 0, 366, "feedback",
+                  "days still to spend in the phase before its min_days are reached (0: reached)"),
+        FieldSpec("phase.good_days", "int", (), 0, 100_000, "feedback",
+                  "recorded days in a row, up to today, in this phase with every exercise at 3/10 or "
+                  "less, the same or better the next day and no spreading"),
+        FieldSpec("phase.steady_days", "int", (), 0, 100_000, "feedback",
+                  "recorded days in a row, up to today, in this phase with nothing worse the next day "
+                  "and no spreading"),
+        FieldSpec("phase.criteria_unmet", "int", (), 0, 100, "feedback",
+                  "progress criteria of the current phase not met this round"),
+        FieldSpec("phase.quota_criteria_unmet", "int", (), 0, 100, "feedback",
+                  "progress criteria marked quota (they apply to a quota plan) not met this round"),
+        FieldSpec("outcomes.weeks", "int", (), 0, 10_000, "feedback",
+                  "whole weeks since the first dated round (absent before dated feedback)"),
+        FieldSpec("outcomes.followed", "int", (), 0, 10, "feedback",
+                  "outcome measures with a baseline and a later value"),
+        FieldSpec("outcomes.improved", "int", (), 0, 10, "feedback",
+                  "outcome measures improved by at least their MCID"),
+        FieldSpec("outcomes.worsened", "int", (), 0, 10, "feedback",
+                  "outcome measures worse by at least their MCID"),
+        FieldSpec("outcomes.walk_minutes", "int", (), 0, 600, "feedback",
+                  "the latest recorded walking tolerance, in minutes"),
     ]
     return {spec.path: spec for spec in specs}
 

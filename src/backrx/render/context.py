@@ -171,6 +171,44 @@ def _overrides(rec: Recommendation) -> list[dict[str, str]]:
             for item, undone in override_status(rec)]
 
 
+def _progress(rec: Recommendation, t: Texts, phase_names: dict[str, str]) -> dict[str, Any] | None:
+    """The progress summary of an adjusted plan: the phase gate and the outcome measures."""
+    progress = rec.progress
+    if progress is None:
+        return None
+    phase = progress.phase
+    gate = None
+    if phase is not None:
+        gate = {"phase": phase_names.get(phase.phase, phase.phase), "days": phase.days,
+                "min_days": phase.min_days,
+                "days_left": phase.days_left, "quota": phase.quota, "holding": phase.holding,
+                "criteria": [{"text": c.text,
+                              "state": t("progress.not_used") if phase.quota and not c.quota else
+                              t("progress.met") if c.met else t("progress.not_yet")}
+                             for c in phase.criteria]}
+
+    def number(value: float | None) -> str:
+        if value is None:
+            return "-"
+        return f"{value:g}" if float(value).is_integer() else f"{value:.1f}"
+
+    measures = []
+    for m in progress.measures:
+        if m.mcid is None:
+            verdict = t("progress.no_mcid")
+        elif m.improved:
+            verdict = t("progress.improved")
+        elif m.worsened:
+            verdict = t("progress.worsened")
+        elif m.latest is None:
+            verdict = t("progress.not_measured")
+        else:
+            verdict = t("progress.not_yet")
+        measures.append({"name": m.name, "baseline": number(m.baseline), "latest": number(m.latest),
+                         "change": f"{m.change:+g}" if m.change is not None else "-", "verdict": verdict})
+    return {"date": progress.date.isoformat() if progress.date else "", "gate": gate, "measures": measures}
+
+
 def build_context(rec: Recommendation, view: str, t: Texts,
                   catalog: Mapping[str, CatalogEntry] | None = None) -> dict[str, Any]:
     """Everything a template shows for ``view`` ("patient" or "clinician").
@@ -232,14 +270,15 @@ def build_context(rec: Recommendation, view: str, t: Texts,
     for round_ in rec.adjustments:
         changes = []
         for ch in round_.changes:
-            shown = ch.after or ch.before
-            name = shown.exercise.name if shown is not None else \
-                names.get(ch.exercise_id or "", ch.exercise_id or "")
+            shown = ch.prescription
+            name = shown.exercise.name if shown is not None and ch.action == "reintroduce" else \
+                ", ".join(names.get(e, e) for e in ch.exercise_ids)
             if ch.action == "advance":
                 name = next((p["name"] for p in phases if p["id"] == ch.phase), ch.phase)
             if ch.action == "stop" and ch.direction:
                 name = t(f"direction.{ch.direction}")
-            reason = ch.reason if not patient else plain.get(ch.rule_ids[0], "") if ch.rule_ids else ""
+            reason = round_.reason_of(ch) if not patient else \
+                plain.get(ch.rule_ids[0], "") if ch.rule_ids else ""
             changes.append({"action": t(f"change.{ch.action}"), "code": ch.action, "name": name or "",
                             "reason": reason, "rule_ids": ch.rule_ids})
         rounds.append({"round": round_.round, "changes": changes,
@@ -259,6 +298,7 @@ def build_context(rec: Recommendation, view: str, t: Texts,
         "excluded": excluded,
         "elimination": elimination,
         "rounds": rounds,
+        "progress": _progress(rec, t, {p["id"]: p["name"] for p in phases}),
         "safety_net": rec.safety_net,
         "references": [{"id": r.id, "citation": r.citation, "year": r.year, "url": r.url}
                        for r in rec.references] if not patient else [],
