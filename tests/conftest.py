@@ -61,3 +61,13 @@ def pack_copy(tmp_path: Path) -> Path:
     target = tmp_path / "pack"
     shutil.copytree(bundled_path(), target, ignore=shutil.ignore_patterns("cases"))
     return target
+
+
+def dated(feedback: dict[str, Any], rec: backrx.Recommendation) -> dict[str, Any]:
+    """The feedback with a date: the day after the recommendation's last round (from 2026-01-05)."""
+    if "date" in feedback:
+        return feedback
+    import datetime
+
+    day = datetime.date(2026, 1, 5) + datetime.timedelta(days=len(rec.adjustments))
+    return {**feedback, "date": day.isoformat()}

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.conftest import base_profile
+from tests.conftest import base_profile, dated
 from tests.test_loader import line_of, problems_of, replace
 
 import backrx
@@ -139,9 +139,9 @@ def test_explain_shows_the_evidence_of_every_firing(rules: backrx.RuleSet) -> No
 def test_adjust_firings_carry_evidence(rules: backrx.RuleSet) -> None:
     """The rules that fire in adjust carry their evidence into the round's trace."""
     rec = rules.recommend(base_profile(directional_preference="extension"))
-    after = backrx.adjust(rec, {"responses": [
-        {"exercise_id": "prone-press-up", "pain_during": 6, "next_day": "same", "peripheralized": False}]},
-        rules=rules)
+    feedback = {"responses": [
+        {"exercise_id": "prone-press-up", "pain_during": 6, "next_day": "same", "peripheralized": False}]}
+    after = backrx.adjust(rec, dated(feedback, rec), rules=rules)
     firing = next(f for f in after.adjustments[0].trace if f.rule_id == "adjust.pain.too-high")
     assert firing.evidence is not None and firing.evidence.kind == "rct"
     assert firing.evidence.note is not None and "indirect" in firing.evidence.note

@@ -29,7 +29,7 @@ pytest.importorskip("fhir.resources")
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
-from tests.conftest import base_profile
+from tests.conftest import base_profile, dated
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
@@ -491,7 +491,7 @@ def test_adjusted_recommendation_exports_its_rounds(rules: backrx.RuleSet) -> No
     phase = rec.program.phase_now
     responses = [{"exercise_id": p.exercise.id, "pain_during": 1, "next_day": "better",
                   "peripheralized": False} for p in phase.prescriptions]
-    adjusted = backrx.adjust(rec, {"responses": responses}, rules=rules)
+    adjusted = backrx.adjust(rec, dated({"responses": responses}, rec), rules=rules)
     bundle = adjusted.to_fhir()
     _assert_valid(bundle)
     [provenance] = _resources(bundle, "Provenance")

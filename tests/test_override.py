@@ -12,7 +12,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from tests.conftest import base_profile
+from tests.conftest import base_profile, dated
 
 import backrx
 from backrx import cli
@@ -30,7 +30,7 @@ WHO = {"reason": "Seen in clinic today", "by": "Dr A. Clinician"}
 def _start(rules: backrx.RuleSet, case: dict[str, Any]) -> backrx.Recommendation:
     rec = rules.recommend(CASES["profiles"][case["profile"]])
     for round_ in case.get("rounds", []):
-        rec = backrx.adjust(rec, round_, rules=rules)
+        rec = backrx.adjust(rec, dated(round_, rec), rules=rules)
     return rec
 
 
@@ -312,7 +312,7 @@ def test_history_replays_to_the_same_plan(profile: dict[str, Any], data: st.Data
             except backrx.OverrideError:
                 continue
         else:
-            rec = backrx.adjust(rec, _feedback(data, rec), rules=rules)
+            rec = backrx.adjust(rec, dated(_feedback(data, rec), rec), rules=rules)
     if original.program is not None and rec.program is not None:
         assert backrx.replay(original.program, rec.adjustments, overrides=rec.overrides) == rec.program
     assert backrx.Recommendation.model_validate_json(rec.model_dump_json()) == rec
@@ -336,7 +336,7 @@ def test_adjust_keeps_an_override_unless_feedback_drops_it(profile: dict[str, An
     except backrx.OverrideError:
         return
     (item,) = rec.overrides
-    after = backrx.adjust(rec, _feedback(data, rec), rules=rules)
+    after = backrx.adjust(rec, dated(_feedback(data, rec), rec), rules=rules)
     if after.program is None:
         assert after.overrides == rec.overrides  # a referral: the record stays
         return
@@ -356,16 +356,16 @@ def test_adjust_says_when_it_drops_an_overridden_exercise(rules: backrx.RuleSet)
     """An exercise a clinician added and the person found worse is dropped, with a warning naming it."""
     rec = rules.recommend(CASES["profiles"]["extension"])
     rec = backrx.override(rec, {"add": [{"phase": "calm", "exercise_id": "prone-lying"}]}, **WHO, rules=rules)
-    after = backrx.adjust(rec, {"responses": [
-        {"exercise_id": "prone-lying", "pain_during": 3, "next_day": "worse", "peripheralized": False}]},
-        rules=rules)
+    feedback = {"responses": [
+        {"exercise_id": "prone-lying", "pain_during": 3, "next_day": "worse", "peripheralized": False}]}
+    after = backrx.adjust(rec, dated(feedback, rec), rules=rules)
     assert "prone-lying" not in _ids(after, "calm")
     (notice,) = [n for n in after.warnings if n.code == "override-1-undone"]
     assert "Lying face down" in notice.message or "prone" in notice.message.lower()
     assert "Dr A. Clinician had added" in notice.message
-    other = backrx.adjust(rec, {"responses": [
-        {"exercise_id": "prone-lying", "pain_during": 4, "next_day": "same", "peripheralized": False}]},
-        rules=rules)
+    feedback = {"responses": [
+        {"exercise_id": "prone-lying", "pain_during": 4, "next_day": "same", "peripheralized": False}]}
+    other = backrx.adjust(rec, dated(feedback, rec), rules=rules)
     assert rec.overrides[0].after in [p for ph in other.program.phases for p in ph.prescriptions]  # type: ignore[union-attr]
     assert not [n for n in other.warnings if n.code.startswith("override-")]
 
@@ -418,9 +418,9 @@ def test_the_clinician_handout_lists_overrides(rules: backrx.RuleSet) -> None:
     for fmt in ("md", "text", "html"):
         assert line in render(rec, fmt, view="clinician", rules=rules), fmt
         assert "#1 Dr A. Clinician" not in render(rec, fmt, view="patient", rules=rules), fmt
-    after = backrx.adjust(rec, {"responses": [
-        {"exercise_id": "prone-lying", "pain_during": 3, "next_day": "worse", "peripheralized": False}]},
-        rules=rules)
+    feedback = {"responses": [
+        {"exercise_id": "prone-lying", "pain_during": 3, "next_day": "worse", "peripheralized": False}]}
+    after = backrx.adjust(rec, dated(feedback, rec), rules=rules)
     assert "no longer in effect: dropped in adjustment round 1" in render(after, "md", view="clinician",
                                                                           rules=rules)
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.conftest import base_profile
+from tests.conftest import base_profile, dated
 
 import backrx
 from backrx.planspec import PlannerSpec
@@ -271,7 +271,7 @@ def test_a_dropped_aerobic_option_is_replaced_or_flagged(profile: dict[str, Any]
         return
     worse = {"exercise_id": aerobic[0].exercise.id, "pain_during": 3, "next_day": "worse",
              "peripheralized": False}
-    new = backrx.adjust(rec, {"responses": [worse]}, rules=rules)
+    new = backrx.adjust(rec, dated({"responses": [worse]}, rec), rules=rules)
     if new.program is None:
         return
     now = new.program.phase_now.prescriptions

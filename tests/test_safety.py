@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from tests.conftest import base_profile
+from tests.conftest import base_profile, dated
 from tests.test_loader import line_of, replace
 
 import backrx
@@ -140,9 +140,9 @@ def test_no_health_data_reaches_logs_or_output_streams(rules: backrx.RuleSet,
     profile = base_profile(age=61, directional_preference="extension", history={"pregnant": False},
                            red_flags=["inflammatory_back_pain"])
     rec = rules.recommend(profile)
-    rec = backrx.adjust(rec, {"responses": [
-        {"exercise_id": "prone-press-up", "pain_during": 2, "next_day": "better", "peripheralized": False}]},
-        rules=rules)
+    feedback = {"responses": [
+        {"exercise_id": "prone-press-up", "pain_during": 2, "next_day": "better", "peripheralized": False}]}
+    rec = backrx.adjust(rec, dated(feedback, rec), rules=rules)
     rec = backrx.override(rec, {"remove": [{"phase": "calm", "exercise_id": "cat-camel"}]},
                           reason="Patient 4711 finds it painful", by="Dr A", rules=rules)
     rec.explain()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pydantic
 import pytest
 import yaml
-from tests.conftest import base_profile
+from tests.conftest import base_profile, dated
 
 import backrx
 
@@ -76,7 +76,8 @@ def test_a_pack_without_urgency_yaml_still_loads_with_plain_headers(pack_copy: P
 def test_the_referral_carries_the_tier_wording_through_adjust(rules: backrx.RuleSet) -> None:
     """A referral made by adjust carries the same header as one made by recommend."""
     rec = rules.recommend(base_profile())
-    after = backrx.adjust(rec, {"responses": [], "new_red_flags": ["saddle_anaesthesia"]}, rules=rules)
+    after = backrx.adjust(rec, dated({"responses": [], "new_red_flags": ["saddle_anaesthesia"]}, rec),
+                          rules=rules)
     direct = rules.recommend(base_profile(red_flags=["saddle_anaesthesia"]))
     assert after.referral is not None and direct.referral is not None
     assert after.referral.header == direct.referral.header
