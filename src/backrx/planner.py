@@ -89,7 +89,6 @@ class _PackCache:
 
     def __init__(self, pack: Pack) -> None:
         assert pack.planner is not None
-        self.pack = pack  # keeps the id of the pack valid while the cache lives
         self.spec = pack.planner
         self.minutes: dict[tuple[str, bool, tuple[tuple[str, int], ...]], float] = {}
         self.links: dict[str, set[str]] = {eid: set() for eid in pack.exercises}
@@ -107,15 +106,12 @@ class _PackCache:
         return found
 
 
-_CACHES: dict[int, _PackCache] = {}
-
-
 def _cache_of(pack: Pack) -> _PackCache:
-    cache = _CACHES.get(id(pack))
-    if cache is None or cache.pack is not pack:
-        if len(_CACHES) > 64:
-            _CACHES.clear()
-        cache = _CACHES[id(pack)] = _PackCache(pack)
+    """The pack's planner cache, kept on the pack itself so that it lives and dies with it."""
+    cache = pack.__dict__.get("_planner_cache")
+    if not isinstance(cache, _PackCache):
+        cache = _PackCache(pack)
+        object.__setattr__(pack, "_planner_cache", cache)  # a frozen dataclass: not a field
     return cache
 
 
