@@ -21,7 +21,7 @@ from backrx.testing import profiles
 EXTENSION = base_profile(age=34, duration_weeks=22, leg_pain="buttock_thigh", pain_intensity=5,
                          directional_preference="extension")
 ADJUST_CASE_KEYS = {"outcome", "urgency", "phase", "fired", "not_fired", "actions", "present", "absent",
-                    "dropped", "elimination_testing", "safety_net_contains", "dose"}
+                    "dropped", "elimination_testing", "safety_net_contains", "dose", "warnings"}
 
 
 def _adjust_cases() -> list[Any]:
@@ -75,6 +75,7 @@ def test_golden_adjustment(case: dict[str, Any], rules: backrx.RuleSet) -> None:
         assert rec.program.elimination.testing == expect["elimination_testing"]
     if "safety_net_contains" in expect:
         assert any(expect["safety_net_contains"] in s for s in rec.safety_net)
+    assert set(expect.get("warnings", [])) <= {w.code for w in rec.warnings}
     for exercise_id, dose in expect.get("dose", {}).items():
         p = next(p for p in rec.program.phase_now.prescriptions if p.exercise.id == exercise_id)
         assert p.dose.model_dump(exclude_none=True, exclude={"sessions_per_week"}) == dose
@@ -263,12 +264,13 @@ def test_a_regression_never_raises_a_part_of_the_dose(rules: backrx.RuleSet) -> 
     rec = rules.recommend(base_profile(directional_preference="flexion", duration_weeks=10))
     assert rec.program is not None
     before = {p.exercise.id: p for p in rec.program.phase_now.prescriptions}
-    assert "single-knee-to-chest" in before
-    new = backrx.adjust(rec, {"responses": [{"exercise_id": "single-knee-to-chest", "pain_during": 2,
+    assert "double-knee-to-chest" in before
+    new = backrx.adjust(rec, {"responses": [{"exercise_id": "double-knee-to-chest", "pain_during": 2,
                                              "next_day": "worse", "peripheralized": False}]}, rules=rules)
-    change = next(c for c in new.adjustments[-1].changes if c.exercise_id == "single-knee-to-chest")
+    change = next(c for c in new.adjustments[-1].changes if c.exercise_id == "double-knee-to-chest")
     assert change.action == "regress" and change.before is not None and change.after is not None
-    for name in ("sets", "reps", "hold_seconds", "minutes", "sessions_per_week"):
+    assert change.after.exercise.id == "single-knee-to-chest"
+    for name in ("sets", "reps", "hold_seconds", "minutes", "sessions_per_week", "times_per_day"):
         old, now = getattr(change.before.dose, name), getattr(change.after.dose, name)
         assert old is None or now is None or now <= old, name
 

@@ -12,7 +12,7 @@ from backrx.rulepack import bundled_path
 
 CASE_KEYS = {"outcome", "urgency", "stage", "risk", "pathways", "not_pathways", "fired", "not_fired",
              "prescribed", "not_prescribed", "not_prescribed_in", "excluded", "max_load_in", "minutes",
-             "warnings", "not_warnings"}
+             "warnings", "not_warnings", "max_day_minutes", "aerobic_in_every_phase", "excluded_for_time"}
 
 
 def _cases() -> list[Any]:
@@ -64,6 +64,15 @@ def test_golden_case(case: dict[str, Any], rules: backrx.RuleSet) -> None:
     codes = {w.code for w in rec.warnings}
     assert set(expect.get("warnings", [])) <= codes, codes
     assert not set(expect.get("not_warnings", [])) & codes
+    if "max_day_minutes" in expect:
+        assert rec.program is not None
+        assert max(d.minutes for ph in rec.program.phases for d in ph.week) <= expect["max_day_minutes"]
+    if expect.get("aerobic_in_every_phase"):
+        assert rec.program is not None
+        for ph in rec.program.phases:
+            assert any(p.exercise.category == "aerobic" for p in ph.prescriptions), ph.id
+    timed_out = {e.exercise_id for e in rec.program.excluded if "time" in e.codes} if rec.program else set()
+    assert set(expect.get("excluded_for_time", [])) <= timed_out
     for exercise, by_phase in expect.get("minutes", {}).items():
         assert rec.program is not None
         got = {ph.id: p.dose.minutes for ph in rec.program.phases for p in ph.prescriptions

@@ -72,12 +72,12 @@ def test_discovery_lists_patient_view(client: TestClient) -> None:
 
 
 def test_program_gives_info_card_creating_the_care_plan(client: TestClient) -> None:
-    """A plain profile gives one info card whose suggestion creates valid CarePlans and Goals."""
-    cards = _cards(client, _request(backrx.load_profile(ROOT / "examples" / "stenosis.yaml")
-                                    .model_dump(mode="json", exclude_unset=True)))
-    # warning cards (e.g. the cauda equina screen for symptoms in both legs) may come alongside
-    [card] = [c for c in cards if c.get("suggestions")]
-    assert card["indicator"] == "info"
+    """A program gives one info card, after one warning card per warning, creating its CarePlans and Goals."""
+    profile = backrx.load_profile(ROOT / "examples" / "stenosis.yaml")
+    cards = _cards(client, _request(profile.model_dump(mode="json", exclude_unset=True)))
+    warnings = backrx.recommend(profile).warnings
+    assert [c["indicator"] for c in cards] == ["warning"] * len(warnings) + ["info"]
+    card = cards[-1]
     [suggestion] = card["suggestions"]
     resources = [action["resource"] for action in suggestion["actions"]]
     assert {r["resourceType"] for r in resources} == {"CarePlan", "Goal"}

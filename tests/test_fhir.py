@@ -163,7 +163,11 @@ def test_program_maps_phases_prescriptions_goals(example_recs: dict[str, backrx.
             assert detail["code"]["coding"][0]["code"] == prescription.exercise.id
             assert detail["reasonCode"] == [{"text": prescription.rationale}]
             repeat = detail["scheduledTiming"]["repeat"]
-            assert repeat.get("frequency") == prescription.dose.sessions_per_week
+            per_day, weekly = prescription.dose.times_per_day, prescription.dose.sessions_per_week
+            if per_day and weekly and weekly < 7:
+                assert repeat.get("frequency") == per_day * weekly
+            else:  # a dose through the day (issue 10) is counted per day
+                assert repeat.get("frequency") == (per_day or weekly)
             assert repeat.get("duration") == prescription.dose.minutes
             if prescription.dose.sets and prescription.dose.reps:
                 assert f"{prescription.dose.sets} sets x {prescription.dose.reps}" in detail["description"] \
@@ -385,6 +389,8 @@ def test_bad_resources_raise_validation_errors() -> None:
     assert "resourceType" in str(_error_of({"resourceType": "Patient"}))
     assert "Patient" in str(_error_of({"resourceType": "Patient"}))
     assert "JSON" in str(_error_of("{not json"))
+    repeated = json.dumps(_response())[:-1] + ', "status": "completed"}'  # a key given twice
+    assert "status" in str(_error_of(repeated))
     assert "in-progress" in str(_error_of(_response(status="in-progress")))
     unscreened = _response()
     unscreened["item"] = [i for i in unscreened["item"] if i["linkId"] != "red_flags"]
@@ -419,6 +425,18 @@ def test_conditions_add_red_flags_that_refer() -> None:
         {"resource": _response()}, {"resource": _condition("fever_or_infection")}]}
     assert backrx.from_fhir(bundle).red_flags == ["fever_or_infection"]
     assert "conditions" in str(_error_of(_response(), conditions=[{"resourceType": "Observation"}]))
+
+
+@pytest.mark.skipif("red_flags_unsure" not in backrx.Profile.model_fields, reason="no red_flags_unsure here")
+def test_suspected_red_flag_conditions_are_unsure_flags_that_still_refer() -> None:
+    """A provisional red-flag Condition is an unsure flag, still referred; if unscreened it is present."""
+    suspected = [_condition("saddle_anaesthesia", verification="provisional")]
+    profile = backrx.from_fhir(_response(), conditions=suspected)
+    assert profile.red_flags == [] and profile.red_flags_unsure == ["saddle_anaesthesia"]
+    assert backrx.recommend(profile).referral is not None
+    unscreened = _response()
+    unscreened["item"] = [i for i in unscreened["item"] if i["linkId"] != "red_flags"]
+    assert backrx.from_fhir(unscreened, conditions=suspected).red_flags == ["saddle_anaesthesia"]
 
 
 def test_import_backrx_does_not_import_fhir_resources() -> None:

@@ -280,8 +280,10 @@ BROKEN = [
     pytest.param(Broken(
         "exercises.yaml", "out-of-range", "load: 9",
         edits=(("- id: education-stay-active\n    name: Keep moving and stay active\n"
+                "    pattern: advice-stay-active\n"
                 "    category: education\n    direction: neutral\n    load: 1\n",
                 "- id: education-stay-active\n    name: Keep moving and stay active\n"
+                "    pattern: advice-stay-active\n"
                 "    category: education\n    direction: neutral\n    load: 9\n"),),
         says="from 1 to 5",
     ), id="exercise-load-9"),
@@ -355,7 +357,7 @@ def test_every_problem_in_every_file_is_reported_at_once(pack_copy: Path) -> Non
             "schedule: {phase: calmm, weeks: 3}")
     replace(pack_copy / "exclusions.yaml", "exclude: {tags: [loaded-flexion]}",
             "exclude: {tags: [loaded-flexon]}")
-    replace(pack_copy / "sources.yaml", "    kind: consensus\n    url: \"https://www.eurekalert",
+    replace(pack_copy / "sources.yaml", "    kind: expert-opinion\n    url: \"https://www.eurekalert",
             "    kind: consensuss\n    url: \"https://www.eurekalert")
     expected = {
         ("triage.yaml", line_of(pack_copy / "triage.yaml", "red_flag:"), "unknown-field"),

@@ -193,11 +193,14 @@ def test_workers_below_one_is_an_error(rules: backrx.RuleSet) -> None:
         rules.recommend_many(PROFILES, workers=0)
 
 
-def test_shared_parts_keep_results_equal(rules: backrx.RuleSet) -> None:
-    """Sharing equal parts of a chunk's results changes no result's JSON."""
-    results = [rules.recommend(p) for p in PROFILES * 3]
-    before = [r.model_dump_json() for r in results]
-    _parallel.share_parts(results)
-    assert [r.model_dump_json() for r in results] == before
-    firsts = {id(r.trace[0]) for r in results}
-    assert len(firsts) < len(results)  # something was actually shared
+def test_results_built_for_a_worker_equal_serial_and_share_parts(rules: backrx.RuleSet) -> None:
+    """A worker's chunk (equal parts built once) gives the same JSON as serial calls, and equal
+    parts really are one object, so pickle sends them once."""
+    profiles = PROFILES * 3
+    serial = [rules.recommend(p).model_dump_json() for p in profiles]
+    results = _parallel.recommend_task(rules, profiles)
+    assert [r.model_dump_json() for r in results] == serial
+    assert len({id(r.trace[0]) for r in results}) < len(results)
+    assert rules._share is None  # only while a chunk runs
+    back = pickle.loads(pickle.dumps(results))
+    assert [r.model_dump_json() for r in back] == serial

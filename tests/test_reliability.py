@@ -549,3 +549,19 @@ def test_the_markdown_handout_escapes_text_from_the_pack(pack_copy: Path) -> Non
     assert "<img" not in md and "[click](javascript" not in md and "**bold**" not in md
     assert not any(line.startswith("# Injected") for line in md.splitlines())
     assert "&lt;img src=x onerror=alert(1)&gt;" in md
+
+
+def test_a_repeated_json_key_is_refused_in_a_fhir_resource() -> None:
+    """A FHIR resource given as JSON text with a repeated key is refused, naming the key."""
+    from backrx.questionnaire_response import _as_data
+
+    with pytest.raises(ValidationError, match="appears twice"):
+        _as_data('{"resourceType": "QuestionnaireResponse", "item": [], "item": []}', "QuestionnaireResponse")
+
+
+def test_the_markdown_report_keeps_pack_text_on_one_line() -> None:
+    """The render package's Markdown filter escapes markup and folds line breaks of pack text."""
+    from backrx.render import _md_escape
+
+    text = _md_escape("Walk\n===\n- extra item\n> quote <b>x</b> [a](javascript:x)")
+    assert "\n" not in text and "<b>" not in text and "[a]" not in text

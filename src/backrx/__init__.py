@@ -18,20 +18,24 @@ from backrx._version import __version__
 if TYPE_CHECKING:
     from backrx import batch
     from backrx.adjust import adjust, replay
-    from backrx.errors import EngineError, FeedbackError, Problem, RuleError
+    from backrx.errors import EngineError, FeedbackError, OverrideError, Problem, RuleError
     from backrx.feedback import ExerciseResponse, Feedback, load_feedback
     from backrx.fhir import FhirUnavailableError, from_fhir
+    from backrx.override import OverrideChanges, override
     from backrx.profile import Profile, load_profile
     from backrx.recommendation import (
         AdjustmentRound,
         Change,
         Classification,
+        Day,
         Dose,
         Elimination,
+        Evidence,
         Exclusion,
         Exercise,
         Firing,
         Notice,
+        Override,
         Phase,
         Prescription,
         Program,
@@ -48,6 +52,7 @@ _HOMES: dict[str, str] = {
     "replay": "backrx.adjust",
     "EngineError": "backrx.errors",
     "FeedbackError": "backrx.errors",
+    "OverrideError": "backrx.errors",
     "Problem": "backrx.errors",
     "RuleError": "backrx.errors",
     "ExerciseResponse": "backrx.feedback",
@@ -55,12 +60,14 @@ _HOMES: dict[str, str] = {
     "load_feedback": "backrx.feedback",
     "FhirUnavailableError": "backrx.fhir",  # backrx.fhir imports fhir.resources only when called
     "from_fhir": "backrx.fhir",
+    "OverrideChanges": "backrx.override",
+    "override": "backrx.override",  # the function; the module stays backrx.override in sys.modules
     "Profile": "backrx.profile",
     "load_profile": "backrx.profile",
     **dict.fromkeys(
-        ("AdjustmentRound", "Change", "Classification", "Dose", "Elimination", "Exclusion", "Exercise",
-         "Firing", "Notice", "Phase", "Prescription", "Program", "Recommendation", "Reference", "Referral",
-         "RulesetInfo"),
+        ("AdjustmentRound", "Change", "Classification", "Day", "Dose", "Elimination", "Evidence",
+         "Exclusion", "Exercise", "Firing", "Notice", "Override", "Phase", "Prescription", "Program",
+         "Recommendation", "Reference", "Referral", "RulesetInfo"),
         "backrx.recommendation",
     ),
     "RuleSet": "backrx.ruleset",
@@ -102,9 +109,11 @@ __all__ = [
     "AdjustmentRound",
     "Change",
     "Classification",
+    "Day",
     "Dose",
     "Elimination",
     "EngineError",
+    "Evidence",
     "Exclusion",
     "Exercise",
     "ExerciseResponse",
@@ -113,6 +122,9 @@ __all__ = [
     "FhirUnavailableError",
     "Firing",
     "Notice",
+    "Override",
+    "OverrideChanges",
+    "OverrideError",
     "Phase",
     "Prescription",
     "Problem",
@@ -131,6 +143,7 @@ __all__ = [
     "load_feedback",
     "load_profile",
     "load_rules",
+    "override",
     "recommend",
     "replay",
 ]

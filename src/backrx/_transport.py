@@ -92,10 +92,13 @@ def _read_regular(path: Path) -> bytes | None:
 
 def capture(pack: Pack, engine: str) -> PackContent | None:
     """The pack's content as read now, or None when it no longer matches the pack's digest."""
+    from backrx.rulepack import NON_RULE_FILES
+
     root = Path(pack.path)
     files: list[tuple[str, bytes]] = []
     try:
-        paths = [(p.name, p) for p in sorted(root.glob("*.yaml"))]
+        paths = [(p.name, p) for p in sorted(root.glob("*.yaml"))
+                 if p.name not in NON_RULE_FILES]  # the hazard log decides nothing: it stays home
         if (root / "locales").is_dir():
             paths += [(f"locales/{p.name}", p) for p in sorted((root / "locales").glob("*.yaml"))]
     except OSError:

@@ -11,7 +11,7 @@ program can be replayed (:func:`replay`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,9 +21,11 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from backrx.condition import Value, fields_of
 from backrx.decision import Decision, add_unique, decide, note_referral, notices, referral_data, render
 from backrx.errors import FeedbackError
+from backrx.evidence import evidence_model
 from backrx.facts import profile_values
 from backrx.feedback import ExerciseResponse, Feedback
-from backrx.planner import _Planner
+from backrx.override import override_notices, replay_with_overrides
+from backrx.planner import _Planner, keep_aerobic, no_aerobic_notice
 from backrx.recommendation import (
     AdjustmentRound,
     Change,
@@ -32,6 +34,7 @@ from backrx.recommendation import (
     Exclusion,
     Firing,
     Notice,
+    Override,
     Prescription,
     Program,
     Recommendation,
@@ -40,6 +43,7 @@ from backrx.recommendation import (
 from backrx.rulepack import ADJUST_ACTIONS, CatalogEntry, Pack, Rule
 from backrx.ruleset import RuleSet, default_rules
 from backrx.vocabulary import URGENCIES
+from backrx.week import settle_week
 
 _BLOCKING = ("emergency", "urgent")
 #: How far one progression step may take each part of a dose.
@@ -97,6 +101,7 @@ def _run_rules(rules: RuleSet, values: dict[str, Value], outcome: _Outcome, exer
             rationale=render(rule.rationale, values), sources=list(rule.sources),
             patient=render(rule.patient, values) if rule.patient else None,
             matched={k: sorted(v) if isinstance(v, frozenset) else v for k, v in matched.items()},
+            evidence=evidence_model(rule),
         ))
         then = rule.then
         outcome.urgency = note_referral(rule, outcome.urgency, outcome.reasons, outcome.referral_rules)
@@ -399,9 +404,31 @@ class _Apply:
                                  f"It moves in the {p.exercise.direction} direction, which spread your "
                                  "symptoms down the leg.", [outcome.advance.id])
 
+    def keep_aerobic(self) -> None:
+        """A phase that held an aerobic option keeps one: the next best replaces a dropped one
+        (the planner chooses it), or a warning says plainly that none fits."""
+        queued = self.elimination.queue if self.elimination is not None else []
+        if any(q.exercise.category == "aerobic" for q in queued):
+            return  # it is being brought back
+        before = next(p for p in self.a.program.phases if p.id == self.current).prescriptions
+        had = any(p.exercise.category == "aerobic" for p in before)
+        assert self.a.rec.profile is not None
+        new, reason = keep_aerobic(self.a.pack, self.a.rec.profile, self.a.decision, self.current,
+                                   self.phases[self.current], had, self.dropped, self.stopped)
+        if reason is None:
+            return
+        cause = [rid for c in self.changes if c.action == "drop" for rid in c.rule_ids][-1:]
+        if new is None:
+            code, message = no_aerobic_notice(self.a.pack)
+            self.outcome.warnings.extend((code, message, rid) for rid in cause or [""])
+            return
+        self.phases[self.current].append(new)
+        self._record("replace", None, new, reason, list(dict.fromkeys((*cause, *new.rule_ids))))
+
     def program(self) -> Program:
         program = self.a.program
-        phases = [ph.model_copy(update={"prescriptions": self.phases[ph.id]}) for ph in program.phases]
+        phases = [settle_week(ph.model_copy(update={"prescriptions": self.phases[ph.id]}))
+                  for ph in program.phases]
         return program.model_copy(update={
             "phases": phases, "current_phase": self.current, "dropped": self.dropped,
             "excluded": self.excluded, "elimination": self.elimination,
@@ -506,6 +533,7 @@ def adjust(rec: Recommendation, feedback: Feedback | Mapping[str, Any], *,
     outcome = adjuster.decide()
     apply = _Apply(adjuster, outcome)
     apply.run()
+    apply.keep_aerobic()
     program = apply.program()
     referral = _merge(rec.referral, outcome.urgency, outcome.reasons, outcome.referral_rules,
                       chosen.pack)
@@ -520,19 +548,25 @@ def adjust(rec: Recommendation, feedback: Feedback | Mapping[str, Any], *,
         "program": None if refers else program,
         "referral": referral,
         "safety_net": safety,
-        "warnings": _warnings(rec, outcome),
+        "warnings": _warnings(rec, outcome, apply.changes),
         "adjustments": [*rec.adjustments, round_],
     })
 
 
-def _warnings(rec: Recommendation, outcome: _Outcome) -> list[Notice]:
-    """The recommendation's warnings with this round's added (one per code)."""
+def _warnings(rec: Recommendation, outcome: _Outcome, changes: list[Change] | None = None) -> list[Notice]:
+    """The recommendation's warnings with this round's added (one per code), including one for
+    each clinician override this round undid."""
     earlier = [(n.code, n.message, rid) for n in rec.warnings for rid in n.rule_ids]
-    return [Notice.model_validate(n) for n in notices([*earlier, *outcome.warnings])]
+    undone = override_notices(rec, changes) if changes else []
+    return [Notice.model_validate(n) for n in notices([*earlier, *outcome.warnings, *undone])]
 
 
-def replay(original: Program, rounds: list[AdjustmentRound]) -> Program:
-    """Rebuild a program from the original and the recorded changes alone."""
+def replay(original: Program, rounds: list[AdjustmentRound],
+           overrides: Sequence[Override] = ()) -> Program:
+    """Rebuild a program from the original and the recorded changes alone; with ``overrides``
+    (``rec.overrides``), each clinician override is applied again after the rounds it followed."""
+    if overrides:
+        return replay_with_overrides(original, rounds, overrides, replay)
     phases: dict[str, list[Prescription]] = {p.id: list(p.prescriptions) for p in original.phases}
     current = original.current_phase
     dropped = list(original.dropped)
@@ -549,7 +583,7 @@ def replay(original: Program, rounds: list[AdjustmentRound]) -> Program:
             if change.action == "advance":
                 current = change.phase
                 continue
-            if change.action == "reintroduce":
+            if change.action in ("reintroduce", "replace"):
                 assert change.after is not None
                 items.append(change.after)
                 continue
@@ -570,6 +604,9 @@ def replay(original: Program, rounds: list[AdjustmentRound]) -> Program:
                 assert index is not None
                 items[index] = change.after
         elimination = round_.elimination_after
+        original = original.model_copy(update={  # the week settles once per round, as in adjust
+            "phases": [settle_week(p.model_copy(update={"prescriptions": phases[p.id]}))
+                       for p in original.phases]})
     return original.model_copy(update={
         "phases": [p.model_copy(update={"prescriptions": phases[p.id]}) for p in original.phases],
         "current_phase": current, "dropped": dropped, "excluded": excluded, "elimination": elimination,

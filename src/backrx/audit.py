@@ -275,6 +275,39 @@ def _explained(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> 
     return "; ".join(problems) or None
 
 
+def _fits_the_time(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
+    spec = rules.pack.planner
+    if rec.program is None or spec is None:
+        return None
+    prefs = profile.get("preferences") or {}
+    minutes = prefs.get("minutes_per_session") or spec.minutes_per_session
+    if spec.over_budget.code in {w.code for w in rec.warnings}:
+        return None
+    over = [f"{ph.id} day {d.day} ({d.minutes} min)" for ph in rec.program.phases for d in ph.week
+            if d.minutes > minutes * (1 + spec.margin) + 1e-6]
+    crowded = [f"{ph.id} day {d.day}" for ph in rec.program.phases for d in ph.week
+               if len(d.prescriptions) > spec.max_items_per_session]
+    if over:
+        return f"over {minutes} minutes with no warning: {_words(over)}"
+    return f"more than {spec.max_items_per_session} exercises: {_words(crowded)}" if crowded else None
+
+
+def _one_per_family(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
+    if rec.program is None:
+        return None
+    for phase in rec.program.phases:
+        ids = {p.exercise.id for p in phase.prescriptions}
+        seen: dict[str, str] = {}
+        for p in phase.prescriptions:
+            if p.exercise.pattern in seen:
+                return f"{phase.id}: {seen[p.exercise.pattern]} and {p.exercise.id} are one family"
+            seen[p.exercise.pattern] = p.exercise.id
+            twin = sorted(t for t in {p.exercise.easier, p.exercise.harder} & ids if t)
+            if twin:
+                return f"{phase.id}: {p.exercise.id} with its own variant {_words(twin)}"
+    return None
+
+
 def _no_empty_phase(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
     if rec.program is None:
         return None
@@ -522,6 +555,12 @@ BUILTIN_INVARIANTS: tuple[Invariant, ...] = (
               "the trace.", _explained),
     Invariant("program.no-empty-phase", "Every phase of a program holds at least one exercise.",
               _no_empty_phase),
+    Invariant("program.fits-the-time",
+              "No day of a phase runs over the session's minutes (by more than the pack's margin) "
+              "without a warning, nor holds more exercises than the pack's cap.", _fits_the_time),
+    Invariant("program.one-per-family",
+              "No phase holds two exercises of one movement family, or an exercise and its own easier "
+              "or harder version.", _one_per_family),
     Invariant("output.deterministic", "The same profile gives byte-identical JSON on a second call.",
               _deterministic),
     Invariant("output.json-round-trip",

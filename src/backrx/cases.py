@@ -168,6 +168,24 @@ def _excluded(rec: Recommendation) -> set[str]:
     return {e.exercise_id for e in rec.program.excluded} if rec.program else set()
 
 
+def _max_day_minutes(rec: Recommendation, want: Any) -> list[str]:
+    days = [(ph.id, d.day, d.minutes) for ph in (rec.program.phases if rec.program else []) for d in ph.week]
+    return [f"max_day_minutes: {phase} day {day} takes {minutes} minutes, more than {want}"
+            for phase, day, minutes in days if minutes > want]
+
+
+def _aerobic_in_every_phase(rec: Recommendation, want: Any) -> list[str]:
+    if not want:
+        return []
+    return [f"aerobic_in_every_phase: phase {ph.id} holds no aerobic exercise"
+            for ph in (rec.program.phases if rec.program else [])
+            if not any(p.exercise.category == "aerobic" for p in ph.prescriptions)]
+
+
+def _excluded_for_time(rec: Recommendation) -> set[str]:
+    return {e.exercise_id for e in rec.program.excluded if "time" in e.codes} if rec.program else set()
+
+
 def _actions(rec: Recommendation, want: Any) -> list[str]:
     done: dict[str | None, set[str]] = {}
     for change in rec.adjustments[-1].changes if rec.adjustments else []:
@@ -243,6 +261,12 @@ EXPECTATIONS: dict[str, Expectation] = {
                             lambda r, v: _subset("excluded", v, _excluded(r))),
     "max_load_in": Expectation(_REC, "phase -> the highest load allowed in it", _max_load_in),
     "minutes": Expectation(_REC, "exercise id -> {phase: dose minutes}", _minutes),
+    "max_day_minutes": Expectation(_REC, "no day of any phase's week takes more minutes than this",
+                                   _max_day_minutes),
+    "aerobic_in_every_phase": Expectation(_REC, "true: every phase holds an aerobic exercise",
+                                          _aerobic_in_every_phase),
+    "excluded_for_time": Expectation(_REC, "exercise ids left out for time (exclusion code time)",
+                                     lambda r, v: _subset("excluded_for_time", v, _excluded_for_time(r))),
     "phase": Expectation(_ADJ, "the current phase after the last round",
                          lambda r, v: _equal("phase", v, r.program.current_phase if r.program else None)),
     "actions": Expectation(_ADJ, "exercise id -> a change action of the last round", _actions),

@@ -55,6 +55,15 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--list", action="store_true", help="list the bundled examples")
     ex.add_argument("-o", "--output", metavar="FILE", help="write the example to FILE instead")
 
+    ovr = sub.add_parser("override", help="apply a clinician's changes to a recommendation, on the record")
+    ovr.add_argument("recommendation", help="a Recommendation as JSON")
+    ovr.add_argument("changes", help="the changes (.yaml, .yml or .json): add, remove, dose, phase, accept")
+    ovr.add_argument("--reason", required=True, help="why (recorded)")
+    ovr.add_argument("--by", required=True, help="who (recorded)")
+    ovr.add_argument("--at", help="when, ISO 8601 with an offset (default: now, UTC)")
+    ovr.add_argument("--rules", metavar="DIR", help="the rule pack that made the recommendation")
+    ovr.add_argument("--format", choices=("json", "text", "md"), default="json")
+
     aud = sub.add_parser("audit", help="audit a rule pack with generated profiles (needs hypothesis)")
     aud.add_argument("dir", nargs="?", help="rule pack folder (default: the bundled pack)")
     aud.add_argument("--examples", type=int, default=500, help="generated profiles (default 500)")
@@ -64,6 +73,14 @@ def _parser() -> argparse.ArgumentParser:
     test = sub.add_parser("test", help="run a rule pack's golden cases (cases/); exit 1 on any failure")
     test.add_argument("dir", nargs="?", help="rule pack folder (default: the bundled pack)")
     test.add_argument("--format", choices=("text", "json"), default="text")
+
+    safety = sub.add_parser("safety-case", help="check a pack's hazard log (safety.yaml) and print it "
+                            "as Markdown; exit 1 naming the hazard when a control points at nothing")
+    safety.add_argument("dir", nargs="?", help="rule pack folder (default: the bundled pack)")
+    safety.add_argument("--tests", metavar="DIR",
+                        help="the tests folder that test controls name (default: tests/ beside the pack)")
+    safety.add_argument("--format", choices=("md", "check"), default="md",
+                        help="md: the document on stdout; check: only the check summary")
 
     check = sub.add_parser("check", help="validate a rule pack; exit 1 listing every problem")
     check.add_argument("dir", nargs="?", help="rule pack folder (default: the bundled pack)")
@@ -165,6 +182,14 @@ def _check(folder: str | None) -> int:
                      f"{len(rules.pack.exercises)} exercises, {len(rules.pack.sources)} sources "
                      f"({rules.digest})\n")
     sys.stdout.writelines(f"locale {lang}: complete ({len(catalog(rules.pack))} texts)\n" for lang in locales)
+    from backrx.evidence import evidence_warnings
+
+    warnings = sorted(evidence_warnings(rules.pack),
+                      key=lambda p: (p.file, p.line if p.line is not None else -1, p.code))
+    if warnings:
+        sys.stdout.write(f"{len(warnings)} evidence warning{'s' if len(warnings) != 1 else ''} "
+                         "(rules resting on design choices or seed articles only; not errors):\n")
+        sys.stdout.writelines(f"  warning: {p}\n" for p in warnings)
     return 0
 
 
@@ -243,6 +268,24 @@ def _main(args: argparse.Namespace) -> int:
             pack = load_rules(args.rules) if args.rules else None
             _write(adjust(rec, load_feedback(args.feedback), rules=pack), args.format, args, pack)
             return 0
+        if args.command == "override":
+            from datetime import datetime, timezone
+            from pathlib import Path
+
+            from backrx import _yaml
+            from backrx.override import override
+            from backrx.ruleset import load_rules
+
+            rec = Recommendation.model_validate_json(Path(args.recommendation).read_text(encoding="utf-8"))
+            try:
+                changes = _yaml.load(Path(args.changes).read_text(encoding="utf-8"), args.changes)
+            except _yaml.YamlError as exc:
+                raise ValueError(str(exc)) from None
+            at = args.at or datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+            pack = load_rules(args.rules) if args.rules else None
+            _write(override(rec, changes or {}, reason=args.reason, by=args.by, at=at, rules=pack),
+                   args.format)
+            return 0
         if args.command == "example":
             return _example(args)
         if args.command == "audit":
@@ -256,6 +299,10 @@ def _main(args: argparse.Namespace) -> int:
             report = run_cases(load_rules(args.dir))
             out.write((report.to_json() if args.format == "json" else report.to_text()) + "\n")
             return 0 if report.ok else 1
+        if args.command == "safety-case":
+            from backrx.safety import safety_case_command
+
+            return safety_case_command(args.dir, args.tests, args.format)
         if args.command == "check":
             return _check(args.dir)
         if args.command == "batch":

@@ -136,7 +136,7 @@ def notices(items: Iterable[tuple[str, str, str]]) -> list[dict[str, object]]:
         entry = out.setdefault(code, {"code": code, "message": message, "rule_ids": []})
         ids = entry["rule_ids"]
         assert isinstance(ids, list)
-        if rule_id not in ids:
+        if rule_id and rule_id not in ids:  # a planner warning may name no rule
             ids.append(rule_id)
     return list(out.values())
 

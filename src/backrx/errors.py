@@ -50,3 +50,17 @@ class EngineError(RuntimeError):
 
 class FeedbackError(ValueError):
     """Feedback that does not fit the recommendation it is applied to."""
+
+
+class OverrideError(ValueError):
+    """A clinician override that backrx refuses: ``code`` (kebab-case) says why, ``loc`` where.
+
+    ``loc`` is the path of the offending item in the changes, e.g. ``("accept", 0, "acknowledge")``.
+    """
+
+    def __init__(self, code: str, message: str, loc: tuple[str | int, ...] = ()) -> None:
+        self.code = code
+        self.loc = loc
+        self.message = message
+        where = ".".join(str(part) for part in loc)
+        super().__init__(f"override refused: {message} [code={code}" + (f", at {where}]" if where else "]"))

@@ -44,7 +44,7 @@ from backrx.questionnaire import LOINC
 from backrx.questionnaire_response import from_fhir, to_questionnaire_response
 
 if TYPE_CHECKING:
-    from backrx.recommendation import Phase, Prescription, Recommendation
+    from backrx.recommendation import Override, Phase, Prescription, Recommendation
 
 __all__ = ["RED_FLAG_SYSTEM", "FhirUnavailableError", "from_fhir", "to_fhir", "to_questionnaire_response"]
 
@@ -318,6 +318,8 @@ class _Builder:
             "version": [{"value": __version__}],
         })
         self.add(self._provenance(targets))
+        for item in rec.overrides:  # each clinician override on the record, as its own Provenance
+            self.add(self._override_provenance(item, targets))
         bundle: dict[str, Any] = {"resourceType": "Bundle", "id": self.id("bundle"),
                                   "type": "collection", "entry": self.entries}
         if self.recorded is not None:
@@ -340,6 +342,32 @@ class _Builder:
         if self.recorded is not None:
             request["authoredOn"] = _instant(self.recorded)
         return request
+
+    def _override_provenance(self, item: Override, targets: list[str]) -> dict[str, Any]:
+        from backrx.override import describe
+
+        provenance: dict[str, Any] = {
+            "resourceType": "Provenance", "id": self.id(f"override-{item.number}"),
+            "text": {"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml"><p>'
+                     f"{html.escape(describe(item))}</p></div>"},
+            "target": [{"reference": target} for target in targets],
+            "activity": {"text": f"backrx override: {item.kind}"},
+            "reason": [{"text": item.reason}] + (
+                [{"text": f"acknowledged exclusion codes: {', '.join(item.acknowledged)}"}]
+                if item.acknowledged else []),
+            "agent": [{"type": _concept("Author", {"system": PARTICIPANT_TYPE, "code": "author",
+                                                   "display": "Author"}),
+                       "who": {"display": item.by}}],
+        }
+        if item.overrode:
+            provenance["entity"] = [{"role": "revision", "what": {"display": f"backrx rule {rule_id}"}}
+                                    for rule_id in item.overrode]
+        if item.at is not None:
+            at = item.at[:-1] + "+00:00" if item.at.endswith("Z") else item.at
+            provenance["recorded"] = _instant(datetime.fromisoformat(at))
+        else:
+            provenance["_recorded"] = {"extension": [{"url": DATA_ABSENT_REASON, "valueCode": "unknown"}]}
+        return provenance
 
     def _provenance(self, targets: list[str]) -> dict[str, Any]:
         rec = self.rec

@@ -103,8 +103,8 @@ class ItemSpec:
     displays: tuple[str, ...] = ()
 
 
-def _label(path: str) -> str:
-    return _LABELS.get(path) or path.rsplit(".", 1)[-1].replace("_", " ").capitalize()
+def _label(path: str, description: str | None = None) -> str:
+    return _LABELS.get(path) or description or path.rsplit(".", 1)[-1].replace("_", " ").capitalize()
 
 
 def _display(code: str) -> str:
@@ -145,9 +145,9 @@ def _coding(link_id: str, code: str, display: str) -> dict[str, Any]:
 
 
 def _leaf(path: str, annotation: Any, metadata: list[Any], required: bool,
-          none_option: bool) -> tuple[dict[str, Any], ItemSpec]:
+          none_option: bool, description: str | None = None) -> tuple[dict[str, Any], ItemSpec]:
     names = tuple(path.split("."))
-    item: dict[str, Any] = {"linkId": path, "text": _label(path)}
+    item: dict[str, Any] = {"linkId": path, "text": _label(path, description)}
     repeats = get_origin(annotation) is list
     base, inner_meta = _unwrap(get_args(annotation)[0]) if repeats else (annotation, [])
     metadata = metadata + inner_meta
@@ -240,7 +240,8 @@ def _model_items(model: type[BaseModel], prefix: str) -> tuple[list[dict[str, An
             specs.extend(child_specs)
         else:
             required = field.is_required()
-            item, spec = _leaf(path, base, metadata, required, required or field.default is None)
+            item, spec = _leaf(path, base, metadata, required, required or field.default is None,
+                               field.description)
             items.append(item)
             specs.append(spec)
     return items, specs

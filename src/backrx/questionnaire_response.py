@@ -8,7 +8,6 @@ has to R4) checks the structure; backrx checks the answers against its Questionn
 from __future__ import annotations
 
 import datetime
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
@@ -17,6 +16,7 @@ from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from backrx._fhir import CONDITION_CLINICAL, CONDITION_VERIFICATION, RED_FLAG_SYSTEM, models
+from backrx._input import MAX_INPUT_BYTES, loads
 from backrx.profile import RED_FLAGS, Profile
 from backrx.questionnaire import (
     NO_RED_FLAGS,
@@ -60,8 +60,12 @@ def _named(loc: Sequence[str | int], data: Any) -> tuple[str | int, ...]:
 
 def _as_data(resource: Any, what: str) -> Any:
     if isinstance(resource, (str, bytes, bytearray)):
+        if len(resource) > MAX_INPUT_BYTES:
+            _raise(what, [_error("fhir-json", f"the document is larger than {MAX_INPUT_BYTES} bytes",
+                                 (), len(resource))])
         try:
-            return json.loads(resource)
+            # A repeated key is refused, naming it: keeping the last one could drop an answer.
+            return loads(resource)
         except ValueError as exc:
             _raise(what, [_error("fhir-json", f"not valid JSON: {exc}", (), str(resource)[:80])])
     dump = getattr(resource, "model_dump", None)
@@ -163,8 +167,11 @@ def _answer(spec: ItemSpec, key: str, value: Any) -> Any:
 
 
 def _red_flags(conditions: Iterable[Any], codes: Mapping[tuple[str, str], str],
-               r4b: ModuleType, errors: list[InitErrorDetails]) -> list[str]:
+               r4b: ModuleType, errors: list[InitErrorDetails]) -> tuple[list[str], list[str]]:
+    """Red flags the Conditions state: (present, suspected). A suspected one is provisional,
+    differential or unconfirmed."""
     found: list[str] = []
+    suspected: list[str] = []
     for index, raw in enumerate(conditions):
         data = _as_data(raw, "Condition")
         if not isinstance(data, Mapping):
@@ -184,14 +191,17 @@ def _red_flags(conditions: Iterable[Any], codes: Mapping[tuple[str, str], str],
             continue
         if verification & {"refuted", "entered-in-error"}:
             continue
+        unsure = bool(verification & {"provisional", "differential", "unconfirmed"}) and not (
+            verification & {"confirmed"})
         for coding in (data.get("code") or {}).get("coding", []):
             system, code = coding.get("system"), coding.get("code")
             flag = codes.get((system, code))
             if flag is None and system == RED_FLAG_SYSTEM and code in RED_FLAGS:
                 flag = code
-            if flag is not None and flag not in found:
-                found.append(flag)
-    return found
+            into = suspected if unsure else found
+            if flag is not None and flag not in into:
+                into.append(flag)
+    return found, [flag for flag in suspected if flag not in found]
 
 
 def from_fhir(resource: Any, *, conditions: Iterable[Any] = (),
@@ -307,12 +317,21 @@ def from_fhir(resource: Any, *, conditions: Iterable[Any] = (),
             node[spec.path[-1]] = values if spec.repeats else values[0]
 
     walk(data.get("item", []), profile, 0, set())
-    flags = _red_flags([*extra_conditions, *conditions], condition_codes or {}, r4b, errors)
+    flags, suspected = _red_flags([*extra_conditions, *conditions], condition_codes or {}, r4b, errors)
     _raise("QuestionnaireResponse", errors)
+    if not red_flags_answered and suspected:
+        # Not screened, but a red flag is suspected: read it as present, the safer side.
+        flags, suspected = [*flags, *suspected], []
+    if suspected and "red_flags_unsure" not in Profile.model_fields:
+        flags, suspected = [*flags, *suspected], []
     if flags:
         profile["red_flags"] = [*profile.get("red_flags", []), *(f for f in flags
                                                                  if f not in profile.get("red_flags", []))]
-    elif not red_flags_answered:
+    if suspected:
+        unsure = [f for f in suspected if f not in profile["red_flags"]]
+        profile["red_flags_unsure"] = [*profile.get("red_flags_unsure", []),
+                                       *(f for f in unsure if f not in profile.get("red_flags_unsure", []))]
+    if not flags and not red_flags_answered:
         _raise("QuestionnaireResponse", [_error(
             "fhir-red-flags-unanswered",
             "item 'red_flags' is unanswered: answer 'none' when the person was screened and has none",

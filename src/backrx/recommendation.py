@@ -40,6 +40,8 @@ class Exercise(_Out):
     instructions: str
     easier: str | None = None
     harder: str | None = None
+    pattern: str = Field(default="", description="movement family; a phase holds one exercise per family")
+    per_side: bool = Field(default=False, description="done on each side in turn")
     media: list[str] = Field(default_factory=list, description="image or video URLs (optional)")
 
 
@@ -51,6 +53,8 @@ class Dose(_Out):
     hold_seconds: int | None = None
     minutes: int | None = None
     sessions_per_week: int | None = None
+    times_per_day: int | None = Field(
+        default=None, description="bouts spread through the day (repeated movements), on each day done")
 
     def describe(self) -> str:
         """The dose in words, e.g. "2 sets x 10 reps, 3 times a week"."""
@@ -64,10 +68,13 @@ class Dose(_Out):
         if self.hold_seconds:
             parts.append(f"hold {self.hold_seconds} s each")
         if self.minutes:
-            parts.append(f"{self.minutes} minutes")
+            parts.append(f"{self.minutes} minute{'s' if self.minutes != 1 else ''}")
+        if self.times_per_day:
+            n = self.times_per_day
+            parts.append(f"{n} time{'s' if n != 1 else ''} a day, spread through the day")
         if self.sessions_per_week:
             n = self.sessions_per_week
-            parts.append("daily" if n == 7 else f"{n} time{'s' if n != 1 else ''} a week")
+            parts.append("daily" if n >= 7 else f"{n} time{'s' if n != 1 else ''} a week")
         return ", ".join(parts) if parts else "as advised"
 
 
@@ -79,6 +86,16 @@ class Prescription(_Out):
     rationale: str
     sources: list[str]
     rule_ids: list[str]
+    minutes: float = Field(
+        default=0.0, description="estimated minutes on each day it is done (every bout of the day)")
+
+
+class Day(_Out):
+    """One day of a phase's typical week: what to do, and about how long it takes."""
+
+    day: int = Field(ge=1, le=7)
+    prescriptions: list[str] = Field(description="exercise ids done that day")
+    minutes: float = Field(description="estimated minutes for the day")
 
 
 class Phase(_Out):
@@ -91,6 +108,9 @@ class Phase(_Out):
     end_week: int
     progress_when: list[str]
     prescriptions: list[Prescription]
+    minutes_per_session: float = Field(default=0.0, description="estimated minutes of the longest day")
+    minutes_per_week: float = Field(default=0.0, description="estimated minutes over a typical week")
+    week: list[Day] = Field(default_factory=list, description="a typical week, days 1 to 7")
 
 
 class Exclusion(_Out):
@@ -101,6 +121,9 @@ class Exclusion(_Out):
     phases: list[str]
     reasons: list[str]
     rule_ids: list[str]
+    codes: list[str] = Field(
+        default_factory=list,
+        description="why, as codes: time, equipment, setting, direction, contraindication, population")
 
 
 class Elimination(_Out):
@@ -164,6 +187,31 @@ class Classification(_Out):
     startback_risk: Literal["low", "medium", "high"] | None
 
 
+EvidenceKind = Literal["guideline", "systematic-review", "rct", "cohort", "expert-opinion", "seed-article"]
+
+
+class Evidence(_Out):
+    """How strong the support for what a rule recommends is, as the rule pack states it."""
+
+    kind: EvidenceKind | None = Field(
+        description="the strongest kind of evidence behind the rule; None for a design choice only")
+    grade: str | None = Field(default=None, description="the grade a source gives the recommendation")
+    note: str | None = None
+    design: bool = Field(default=False, description="the pack's authors chose without evidence")
+
+    def describe(self) -> str:
+        """The evidence in words, e.g. "rct" or "guideline (NICE NG59: consider); design choice"."""
+        parts: list[str] = []
+        if self.kind is not None:
+            parts.append(self.kind.replace("-", " ") + (f" ({self.grade})" if self.grade else ""))
+        if self.note:
+            parts.append(self.note)
+        if self.design:
+            parts.append("a design choice without evidence" if self.kind is None
+                         else "partly a design choice")
+        return "; ".join(parts)
+
+
 class Firing(_Out):
     """One rule that fired: why, on what evidence, and the values that made it fire."""
 
@@ -173,6 +221,7 @@ class Firing(_Out):
     rationale: str
     sources: list[str]
     matched: dict[str, MatchedValue]
+    evidence: Evidence | None = Field(default=None, description="None: the rule states no evidence")
     patient: str | None = Field(
         default=None, description="the rationale in plain words for the patient (None: the rule "
         "has no patient text, so the patient view leaves it out)")
@@ -195,7 +244,8 @@ class RulesetInfo(_Out):
     digest: str
 
 
-Action = Literal["drop", "regress", "hold", "progress", "suspend", "reintroduce", "advance", "stop"]
+Action = Literal["drop", "regress", "hold", "progress", "suspend", "reintroduce", "advance", "stop",
+                 "replace"]
 
 
 class Change(_Out):
@@ -224,6 +274,26 @@ class AdjustmentRound(_Out):
     elimination_after: Elimination | None = None
 
 
+class Override(_Out):
+    """One clinician override: what changed, who made it, when, why, and which rules it overrode."""
+
+    number: int = Field(description="1 for the first override of this recommendation, then 2, ...")
+    kind: Literal["add", "remove", "dose", "phase", "accept"]
+    phase: str = Field(description="the phase acted on; for kind phase, the phase moved to")
+    exercise_id: str | None = None
+    before: Prescription | None = None
+    after: Prescription | None = None
+    phase_before: str | None = Field(default=None, description="for kind phase: the phase moved from")
+    overrode: list[str] = Field(description="the rule ids whose conclusion this override set aside")
+    acknowledged: list[str] = Field(
+        default_factory=list, description="exclusion codes the clinician acknowledged (kind accept)")
+    reason: str
+    by: str
+    at: str | None = Field(default=None, description="ISO 8601 date-time with offset, as given; None "
+                                                     "when the caller gave none (backrx reads no clock)")
+    after_round: int = Field(description="how many adjustment rounds came before this override")
+
+
 class Recommendation(_Out):
     """The result of :func:`backrx.recommend` (and of :func:`backrx.adjust`)."""
 
@@ -242,6 +312,8 @@ class Recommendation(_Out):
     adjustments: list[AdjustmentRound] = Field(
         default_factory=list, description="every adjustment since the recommendation, in order"
     )
+    overrides: list[Override] = Field(
+        default_factory=list, description="every clinician override, in order (backrx.override)")
     disclaimer: str = DISCLAIMER
     locale: str = Field(default="en", description="the language of the patient-facing texts")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from backrx.recommendation import Recommendation, Referral
+from backrx.recommendation import Firing, Phase, Prescription, Recommendation, Referral
 
 
 def _header(referral: Referral) -> str:
@@ -14,6 +14,32 @@ def _header(referral: Referral) -> str:
 
 def _words(value: str) -> str:
     return value.replace("_", " ")
+
+
+def _evidence(firing: Firing) -> str:
+    return firing.evidence.describe() if firing.evidence is not None else "not stated"
+def _dose(p: Prescription) -> str:
+    text = p.dose.describe()
+    return f"{text} (each side)" if p.exercise.per_side and p.exercise.category != "education" else text
+
+
+def _minutes(value: float) -> str:
+    return f"{value:.0f}" if value >= 1 else "<1"
+
+
+def _week_rows(phase: Phase) -> list[tuple[int, str, str]]:
+    """Day, minutes and what to do, for each day of the phase's typical week."""
+    names = {p.exercise.id: p.exercise.name + (f" ({p.dose.times_per_day} times through the day)"
+                                               if p.dose.times_per_day else "")
+             for p in phase.prescriptions}
+    rows = []
+    for day in phase.week:
+        if day.prescriptions:
+            what = ", ".join(names.get(e, e) for e in day.prescriptions)
+            rows.append((day.day, _minutes(day.minutes), what))
+        else:
+            rows.append((day.day, "-", "rest day (keep up your everyday activity)"))
+    return rows
 
 
 def explain(rec: Recommendation) -> str:
@@ -43,14 +69,28 @@ def explain(rec: Recommendation) -> str:
         lines.append("")
         lines.append("Why:")
         lines.extend(f"  - {reason}" for reason in rec.rationale)
+    evidence = {f.rule_id: f for f in rec.trace}
+    by_override = {(o.phase, o.after.exercise.id, o.after.dose): o.number
+                   for o in rec.overrides if o.after is not None}
     if rec.program is not None:
         for phase in rec.program.phases:
             lines.append("")
             lines.append(f"{phase.name} (weeks {phase.start_week}-{phase.end_week}): {phase.goal}")
             for p in phase.prescriptions:
-                lines.append(f"  * {p.exercise.name}: {p.dose.describe()}")
+                mark = by_override.get((phase.id, p.exercise.id, p.dose))
+                each = "a day" if p.dose.times_per_day else "each time"
+                about = f" (about {_minutes(p.minutes)} min {each})" if p.minutes else ""
+                lines.append(f"  * {p.exercise.name}: {_dose(p)}{about}"
+                             + (f" [override #{mark}]" if mark else ""))
                 lines.append(f"      why: {p.rationale}")
                 lines.append(f"      rules: {', '.join(p.rule_ids)}; sources: {', '.join(p.sources)}")
+                lead = evidence.get(p.rule_ids[0]) if p.rule_ids else None
+                if lead is not None:
+                    lines.append(f"      evidence: {_evidence(lead)}")
+            if phase.week:
+                lines.append(f"  A typical week (about {_minutes(phase.minutes_per_week)} minutes):")
+                lines.append("    Day  Minutes  What to do")
+                lines.extend(f"    {d:<4} {m:<8} {what}" for d, m, what in _week_rows(phase))
             if phase.progress_when:
                 lines.append("  Move on when: " + "; ".join(phase.progress_when))
         if rec.program.excluded:
@@ -68,6 +108,13 @@ def explain(rec: Recommendation) -> str:
                 lines.append(f"    - {change.action} {name}: {change.reason}")
             if not round_.changes:
                 lines.append("    - no change")
+    if rec.overrides:
+        from backrx.override import describe, override_status
+
+        lines.append("")
+        lines.append("Clinician overrides (on the record):")
+        for item, undone in override_status(rec):
+            lines.append(f"  {describe(item)}" + (f" [no longer in effect: {undone}]" if undone else ""))
     if rec.program is not None and rec.program.elimination is not None:
         mode = rec.program.elimination
         nxt = mode.queue[0].exercise.name if mode.queue else "none (the last one)"
@@ -77,9 +124,9 @@ def explain(rec: Recommendation) -> str:
         lines.append("Stop and seek care if:")
         lines.extend(f"  - {item}" for item in rec.safety_net)
     lines.append("")
-    lines.append("Rules that fired, in order:")
+    lines.append("Rules that fired, in order (with the evidence behind each):")
     for f in rec.trace:
-        lines.append(f"  {f.rule_id}: {f.title}")
+        lines.append(f"  {f.rule_id}: {f.title} [evidence: {_evidence(f)}]")
     lines.append("")
     lines.append(f"Rule pack: {rec.ruleset.name} {rec.ruleset.version} ({rec.ruleset.digest[:19]})")
     lines.append(rec.disclaimer)
@@ -137,8 +184,13 @@ def handout(rec: Recommendation) -> str:
                     f"**Goal:** {_md(phase.goal)}", ""]
             out += ["| Exercise | How much | Why |", "|---|---|---|"]
             for p in phase.prescriptions:
-                out.append(f"| {_md(p.exercise.name)} | {_md(p.dose.describe())} | {_md(p.rationale)} |")
+                out.append(f"| {_md(p.exercise.name)} | {_md(_dose(p))} | {_md(p.rationale)} |")
             out.append("")
+            if phase.week:
+                out += [f"**Your week** (about {_minutes(phase.minutes_per_week)} minutes in all; the "
+                        "minutes are estimates)", "", "| Day | Minutes | What to do |", "|---|---|---|"]
+                out += [f"| {d} | {m} | {_md(what)} |" for d, m, what in _week_rows(phase)]
+                out.append("")
             out.append("**How to do them**")
             out.append("")
             for p in phase.prescriptions:

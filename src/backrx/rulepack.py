@@ -19,6 +19,7 @@ pack is loaded.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import difflib
 import hashlib
 import heapq
@@ -47,6 +48,7 @@ from backrx.condition import (
     size_of,
 )
 from backrx.errors import Problem, RuleError
+from backrx.planspec import PlannerSpec, read_planner
 from backrx.profile import EQUIPMENT, RED_FLAGS, SETTINGS
 from backrx.tiers import FILE as TIERS_FILE
 from backrx.tiers import Tiers, check_wording, read_tiers
@@ -76,10 +78,21 @@ LAYER_ACTIONS: dict[str, tuple[str, ...]] = {
     "adjust": ("adjust", "stop_direction", "eliminate", "advance", "refer", "safety_net", "warn",
                "explain"),
 }
-DOSE_KINDS = ("hold", "reps", "stretch", "timed", "education")
-SOURCE_KINDS = ("guideline", "trial", "review", "prediction-rule", "consensus", "practitioner")
-DOSE_FIELDS = ("sets", "reps", "hold_seconds", "minutes", "sessions_per_week")
-DOSE_LIMITS = {"sets": 10, "reps": 100, "hold_seconds": 600, "minutes": 240, "sessions_per_week": 14}
+DOSE_KINDS = ("hold", "reps", "stretch", "timed", "education", "repeated", "position", "mobility",
+              "soft_tissue", "balance")
+#: Kinds of source, strongest first (see docs/rule-pack.md, "Evidence").
+SOURCE_KINDS = ("guideline", "systematic-review", "rct", "cohort", "expert-opinion", "seed-article")
+#: Kind names of packs written before 0.2, and the kind each now loads as. ``practitioner`` maps
+#: to expert opinion: only the pack's author can say which practitioner pages are seed articles.
+LEGACY_SOURCE_KINDS = {"trial": "rct", "review": "systematic-review", "prediction-rule": "cohort",
+                       "consensus": "expert-opinion", "practitioner": "expert-opinion"}
+#: Files of a pack that are not rule files (read by their own commands, not part of the digest).
+NON_RULE_FILES = ("safety.yaml",)
+DOSE_FIELDS = ("sets", "reps", "hold_seconds", "minutes", "sessions_per_week", "times_per_day")
+DOSE_LIMITS = {"sets": 10, "reps": 100, "hold_seconds": 600, "minutes": 240, "sessions_per_week": 14,
+               "times_per_day": 12}
+#: Why an exercise was left out, as stable codes beside the human reasons.
+EXCLUSION_CODES = ("time", "equipment", "setting", "direction", "contraindication", "population")
 
 # Limits that keep a hostile or oversized pack from hanging the engine.
 MAX_FILE_BYTES = 2_000_000
@@ -131,6 +144,18 @@ class Source:
     url: str | None
     verified: bool
     note: str
+    grade: str | None = None  # the grade the source itself gives what backrx draws from it
+    legacy_kind: str | None = None  # the pre-0.2 kind name the pack used, if any
+
+
+@dataclass(frozen=True)
+class RuleEvidence:
+    """How strong the support for what a rule recommends is, as the rule states it."""
+
+    kind: str | None  # one of SOURCE_KINDS; None when the rule is a design choice only
+    grade: str | None = None  # the grade of the recommendation, where a source grades it
+    note: str | None = None
+    design: bool = False  # backrx (or the pack's author) chose without evidence
 
 
 @dataclass(frozen=True)
@@ -149,6 +174,8 @@ class CatalogEntry:
     easier: str | None
     harder: str | None
     sources: tuple[str, ...]
+    pattern: str = ""  # movement family: a phase holds one exercise per family
+    per_side: bool = False  # done once on each side (the work time doubles)
     media: tuple[str, ...] = ()
 
 
@@ -180,6 +207,7 @@ class Prescribe:
     phase: str
     exercises: tuple[str, ...]
     pick: int
+    role: str = ""  # the planner's fill-order role (planner.yaml); empty: the default role
 
 
 @dataclass(frozen=True)
@@ -190,6 +218,7 @@ class Exclude:
     categories: tuple[str, ...] = ()
     max_load: int | None = None
     phases: tuple[str, ...] = ()  # empty: every phase
+    code: str | None = None  # an EXCLUSION_CODES code; None: direction or contraindication
 
 
 @dataclass(frozen=True)
@@ -236,6 +265,7 @@ class Rule:
     file: str
     line: int
     reads: frozenset[str] = frozenset()
+    evidence: RuleEvidence | None = None  # None: the rule states no evidence (a check warning)
     patient: str | None = None  # the rationale in plain words, for the patient view
 
 
@@ -264,6 +294,7 @@ class Pack:
     sources: dict[str, Source]
     phases: tuple[PhaseDef, ...]
     derived: dict[str, FieldSpec] = field(default_factory=dict)
+    planner: PlannerSpec | None = None  # planner.yaml; always set on a loaded pack
     texts: dict[str, str] = field(default_factory=dict)  # text.yaml: report words, by key
     locales: dict[str, dict[str, str]] = field(default_factory=dict)  # locales/<lang>.yaml, flattened
     tiers: Tiers | None = None  # urgency.yaml: one wording per urgency tier (optional)
@@ -574,7 +605,7 @@ def _read_list_doc(ctx: _Ctx, doc: Any, key: str) -> list[tuple[int, Any]]:
 
 def _read_sources(ctx: _Ctx, doc: Any) -> dict[str, Source]:
     out: dict[str, Source] = {}
-    allowed = ("id", "citation", "year", "kind", "url", "verified", "note", "title")
+    allowed = ("id", "citation", "year", "kind", "url", "verified", "note", "title", "grade")
     for i, node in _read_list_doc(ctx, doc, "sources"):
         where = f"sources[{i}]"
         if not _keys(ctx, node, where, ("id", "citation", "kind"), allowed):
@@ -582,9 +613,14 @@ def _read_sources(ctx: _Ctx, doc: Any) -> dict[str, Source]:
         sid = _check_id(ctx, node, where, _ID)
         citation = _text(ctx, node, "citation", where)
         kind = node.get("kind")
+        legacy = None
+        if isinstance(kind, str) and kind in LEGACY_SOURCE_KINDS:
+            legacy, kind = kind, LEGACY_SOURCE_KINDS[kind]
         if kind not in SOURCE_KINDS:
             ctx.add(_line_of(node, "kind"), "unknown-value",
-                    f"kind {kind!r} is not one of {', '.join(SOURCE_KINDS)}", _join(where, "kind"))
+                    f"kind {kind!r} is not one of {', '.join(SOURCE_KINDS)}"
+                    f"{_hint(str(kind), SOURCE_KINDS)}", _join(where, "kind"))
+        grade = _text(ctx, node, "grade", where, required=False)
         year = node.get("year")
         if year is not None and (isinstance(year, bool) or not isinstance(year, int)):
             ctx.add(_line_of(node, "year"), "wrong-type", "year must be a whole number",
@@ -602,7 +638,7 @@ def _read_sources(ctx: _Ctx, doc: Any) -> dict[str, Source]:
             ctx.add(_line_of(node, "id"), "duplicate-id", f"source id {sid!r} is defined twice",
                     _join(where, "id"))
             continue
-        out[sid] = Source(sid, citation, year, str(kind), url, bool(verified), note)
+        out[sid] = Source(sid, citation, year, str(kind), url, bool(verified), note, grade, legacy)
     return out
 
 
@@ -617,9 +653,9 @@ def _check_id(ctx: _Ctx, node: Any, where: str, pattern: re.Pattern[str]) -> str
 
 def _read_exercises(ctx: _Ctx, doc: Any) -> dict[str, tuple[CatalogEntry, Any, str]]:
     out: dict[str, tuple[CatalogEntry, Any, str]] = {}
-    required = ("id", "name", "category", "direction", "load", "dose_kind", "settings", "instructions",
-                "sources")
-    allowed = (*required, "equipment", "targets", "tags", "easier", "harder", "media")
+    required = ("id", "name", "pattern", "category", "direction", "load", "dose_kind", "settings",
+                "instructions", "sources")
+    allowed = (*required, "per_side", "equipment", "targets", "tags", "easier", "harder", "media")
     for i, node in _read_list_doc(ctx, doc, "exercises"):
         where = f"exercises[{i}]"
         if not _keys(ctx, node, where, required, allowed):
@@ -656,6 +692,17 @@ def _read_exercises(ctx: _Ctx, doc: Any) -> dict[str, tuple[CatalogEntry, Any, s
                 value = None
             links[key] = value
         sources = _str_list(ctx, node, "sources", where)
+        pattern = node.get("pattern")
+        if not isinstance(pattern, str) or not _ID.match(pattern):
+            ctx.add(_line_of(node, "pattern"), "bad-id",
+                    f"pattern {pattern!r} must be a kebab-case movement family (e.g. side-plank)",
+                    _join(where, "pattern"))
+            continue
+        per_side = node.get("per_side", False)
+        if not isinstance(per_side, bool):
+            ctx.add(_line_of(node, "per_side"), "wrong-type", "per_side must be true or false",
+                    _join(where, "per_side"))
+            per_side = False
         media = _str_list(ctx, node, "media", where)
         for url in media:
             if not url.startswith(("https://", "http://")) and not url.startswith("media/"):
@@ -669,7 +716,7 @@ def _read_exercises(ctx: _Ctx, doc: Any) -> dict[str, tuple[CatalogEntry, Any, s
             continue
         entry = CatalogEntry(eid, name, enums["category"], enums["direction"], load, enums["dose_kind"],
                              equipment, settings, targets, tags, instructions, links["easier"],
-                             links["harder"], sources, media)
+                             links["harder"], sources, pattern, per_side, media)
         out[eid] = (entry, node, where)
     return out
 
@@ -1024,6 +1071,7 @@ class _Known:
     phases: set[str]
     tags: set[str]
     refs: list[tuple[str, str, int | None, str, str | None, str]]  # kind, id, line, where, rule, file
+    roles: tuple[str, ...] = ()  # planner.yaml fill_order
 
 
 def _as_items(ctx: _Ctx, value: Any, where: str) -> list[tuple[int, Any]]:
@@ -1046,7 +1094,13 @@ def _parse_prescribe(ctx: _Ctx, value: Any, where: str, known: _Known) -> list[P
     out = []
     for i, node in _as_items(ctx, value, where):
         here = _join(where, i) if isinstance(value, list) else where
-        if not _keys(ctx, node, here, ("phase", "exercises"), ("phase", "exercises", "pick")):
+        if not _keys(ctx, node, here, ("phase", "exercises"), ("phase", "exercises", "pick", "role")):
+            continue
+        role = node.get("role", "")
+        if "role" in node and role not in known.roles:
+            ctx.add(_line_of(node, "role"), "unknown-value",
+                    f"role {role!r} is not one of {', '.join(known.roles)} (planner.yaml fill_order)"
+                    f"{_hint(str(role), known.roles)}", _join(here, "role"))
             continue
         phase = node.get("phase")
         if phase not in known.phases:
@@ -1059,7 +1113,7 @@ def _parse_prescribe(ctx: _Ctx, value: Any, where: str, known: _Known) -> list[P
                                ctx.rule_id, ctx.file))
         pick = _int(ctx, node, "pick", here, 1, 20) if "pick" in node else 1
         if exercises and pick is not None:
-            out.append(Prescribe(str(phase), exercises, pick))
+            out.append(Prescribe(str(phase), exercises, pick, str(role)))
         elif not exercises:
             ctx.add(_line_of(node, "exercises"), "missing-value", "exercises must name at least one",
                     _join(here, "exercises"))
@@ -1068,12 +1122,18 @@ def _parse_prescribe(ctx: _Ctx, value: Any, where: str, known: _Known) -> list[P
 
 def _parse_exclude(ctx: _Ctx, value: Any, where: str, known: _Known) -> list[Exclude]:
     out = []
-    keys = ("exercises", "direction", "tags", "category", "max_load", "phases")
+    keys = ("exercises", "direction", "tags", "category", "max_load", "phases", "code")
     for i, node in _as_items(ctx, value, where):
         here = _join(where, i) if isinstance(value, list) else where
         if not _keys(ctx, node, here, (), keys):
             continue
-        if not any(k in node for k in keys[:-1]):
+        code = node.get("code")
+        if code is not None and code not in EXCLUSION_CODES:
+            ctx.add(_line_of(node, "code"), "unknown-value",
+                    f"code {code!r} is not one of {', '.join(EXCLUSION_CODES)}"
+                    f"{_hint(str(code), EXCLUSION_CODES)}", _join(here, "code"))
+            continue
+        if not any(k in node for k in keys[:-2]):
             ctx.add(_line_of(node), "missing-value",
                     "exclude needs exercises, direction, tags, category or max_load", here)
             continue
@@ -1088,7 +1148,8 @@ def _parse_exclude(ctx: _Ctx, value: Any, where: str, known: _Known) -> list[Exc
         categories = _str_list(ctx, node, "category", here, vocabulary=CATEGORIES, allow_scalar=True)
         max_load = _int(ctx, node, "max_load", here, 1, 5) if "max_load" in node else None
         phases = _phase_list(ctx, node, "phases", here, known)
-        out.append(Exclude(exercises, directions, tags, categories, max_load, phases))
+        out.append(Exclude(exercises, directions, tags, categories, max_load, phases,
+                           str(code) if code is not None else None))
     return out
 
 
@@ -1133,7 +1194,36 @@ def _parse_schedule(ctx: _Ctx, value: Any, where: str, known: _Known) -> list[Sc
     return out
 
 
-_RULE_KEYS = ("id", "title", "priority", "when", "then", "rationale", "patient", "sources")
+_RULE_KEYS = ("id", "title", "priority", "when", "then", "rationale", "patient", "sources", "evidence",
+              "design")
+_EVIDENCE_KEYS = ("kind", "grade", "note")
+
+
+def _parse_evidence(ctx: _Ctx, node: Any) -> RuleEvidence | None:
+    """A rule's ``evidence:`` (a kind, or {kind, grade, note}) and ``design: true``; None if neither."""
+    design = node.get("design", False)
+    if not isinstance(design, bool):
+        ctx.add(_line_of(node, "design"), "wrong-type", "design takes true or false", "design")
+        design = False
+    value = node.get("evidence")
+    if value is None:
+        if "evidence" in node:
+            ctx.add(_line_of(node, "evidence"), "wrong-type", "evidence must name a kind", "evidence")
+        return RuleEvidence(None, design=True) if design else None
+    grade = note = None
+    if isinstance(value, dict):
+        if not _keys(ctx, value, "evidence", ("kind",), _EVIDENCE_KEYS):
+            return None
+        grade = _text(ctx, value, "grade", "evidence", required=False)
+        note = _text(ctx, value, "note", "evidence", required=False)
+        value = value.get("kind")
+    if value not in SOURCE_KINDS:
+        ctx.add(_line_of(node, "evidence"), "unknown-value",
+                f"evidence {value!r} is not one of {', '.join(SOURCE_KINDS)}"
+                f"{_hint(str(value), SOURCE_KINDS)}",
+                "evidence")
+        return None
+    return RuleEvidence(str(value), grade, note, design)
 
 
 def _read_rule_file(ctx: _Ctx, doc: Any, known: _Known,
@@ -1215,6 +1305,7 @@ def _parse_rule(ctx: _Ctx, node: Any, where: str, layer: str, known: _Known,
     if patient is not None:
         _check_template(ctx, scope, patient, _line_of(node, "patient"), "patient")
     sources = _str_list(ctx, node, "sources", where)
+    evidence = _parse_evidence(ctx, node)
     if not sources and isinstance(node.get("sources"), list):
         ctx.add(_line_of(node, "sources"), "missing-value", "a rule cites at least one source", "sources")
     for s in sources:
@@ -1224,13 +1315,13 @@ def _parse_rule(ctx: _Ctx, node: Any, where: str, layer: str, known: _Known,
     assert rid and title and priority is not None and when and then and rationale
     reads = frozenset(scope.read)
     return Rule(rid, title, layer, priority, when, then, rationale, sources, file, _line_of(node) or 0,
-                reads, patient)
+                reads, evidence, patient)
 
 
 # --------------------------------------------------------------------------- the pack
 
 
-REQUIRED_FILES = ("pack.yaml", "sources.yaml", "exercises.yaml", "phases.yaml")
+REQUIRED_FILES = ("pack.yaml", "sources.yaml", "exercises.yaml", "phases.yaml", "planner.yaml")
 TEXT_FILES = ("text.yaml",)  # not rule files: read by backrx.texts
 
 
@@ -1259,6 +1350,8 @@ def digest_of(root: Path, contents: dict[str, bytes] | None = None) -> str:
     """
     h = hashlib.sha256()
     for path in sorted(root.glob("*.yaml")):
+        if path.name in NON_RULE_FILES:
+            continue  # the hazard log documents the pack; it decides nothing
         data = contents.get(path.name) if contents is not None else None
         if data is None:
             data = _input.read_bytes(path, MAX_FILE_BYTES)
@@ -1301,6 +1394,8 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
     real_root = root.resolve()
     items = [MAX_YAML_ITEMS]
     for f in files:
+        if f.name in NON_RULE_FILES:
+            continue
         left = MAX_PACK_BYTES - sum(len(data) for data in contents.values())
         if left < MAX_FILE_BYTES and _pack_too_large(f, left, problems):
             break
@@ -1321,8 +1416,12 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
     phases = _read_phases(_Ctx(problems, "phases.yaml"), docs["phases.yaml"]) \
         if "phases.yaml" in docs else []
 
+    planner = read_planner(docs["planner.yaml"], problems, phases={p.id for p in phases},
+                           categories=CATEGORIES, dose_kinds=DOSE_KINDS, sources=set(sources)) \
+        if "planner.yaml" in docs else None
     known = _Known(set(catalog), {p.id for p in phases},
-                   {t for entry, _, _ in catalog.values() for t in entry.tags}, [])
+                   {t for entry, _, _ in catalog.values() for t in entry.tags}, [],
+                   planner.fill_order if planner is not None else ())
     for eid, (entry, node, where) in catalog.items():
         ex_ctx.rule_id = None
         for key in ("easier", "harder"):
@@ -1345,7 +1444,7 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
     rule_files: list[tuple[_Ctx, str, list[tuple[Any, str]]]] = []
     tiers = read_tiers(docs[TIERS_FILE], problems) if TIERS_FILE in docs else None
     for fname, doc in docs.items():
-        if fname in REQUIRED_FILES or fname in TEXT_FILES or fname == TIERS_FILE:
+        if fname in REQUIRED_FILES or fname in TEXT_FILES or fname in NON_RULE_FILES or fname == TIERS_FILE:
             continue
         ctx = _Ctx(problems, fname)
         found = _read_rule_file(ctx, doc, known, derived)
@@ -1393,6 +1492,27 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
             problems.append(Problem(file, line, rule_id, code,
                                     f"{kind} {ref!r} is not defined in the pack{_hint(ref, pool)}", where))
 
+    # Evidence: no rule claims stronger evidence than the strongest source it cites. A rule that
+    # takes its grade from no text of its own shows the grades its sources of that kind give.
+    for layer_rules in by_layer.values():
+        for i, rule in enumerate(layer_rules):
+            ev = rule.evidence
+            kinds = [sources[s].kind for s in rule.sources
+                     if s in sources and sources[s].kind in SOURCE_KINDS]
+            if ev is None or ev.kind is None or not kinds:
+                continue
+            best = min(kinds, key=SOURCE_KINDS.index)
+            if SOURCE_KINDS.index(ev.kind) < SOURCE_KINDS.index(best):
+                problems.append(Problem(rule.file, rule.line, rule.id, "evidence-above-sources",
+                                        f"the rule states {ev.kind} evidence but its strongest source is "
+                                        f"{best}: cite the {ev.kind} or state the weaker kind", "evidence"))
+            elif ev.grade is None:
+                grades = [f"{s}: {sources[s].grade}" for s in rule.sources
+                          if s in sources and sources[s].grade and sources[s].kind == ev.kind]
+                if grades:
+                    layer_rules[i] = dataclasses.replace(
+                        rule, evidence=dataclasses.replace(ev, grade="; ".join(grades)))
+
     # Derived names that no later layer reads are dead conclusions.
     read_by_later: set[str] = set()
     set_by_loaded: set[str] = set()
@@ -1435,7 +1555,7 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
                     worded.append((rule.file, rule.line, rule.id, refer.urgency, "then.refer.reason",
                                    refer.reason))
                 worded += [(rule.file, rule.line, rule.id, None, "then.safety_net", line)
-                          for line in rule.then.safety_net]
+                           for line in rule.then.safety_net]
                 if rule.patient and rule.layer == "triage":
                     worded.append((rule.file, rule.line, rule.id, None, "patient", rule.patient))
 
@@ -1462,4 +1582,4 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
     )
     return Pack(name, version, description, digest_of(root, contents), str(root), layers,
                 {eid: entry for eid, (entry, _, _) in catalog.items()}, sources, tuple(phases),
-                {path: spec for path, (_, spec) in derived.items()}, texts, locales, tiers)
+                {path: spec for path, (_, spec) in derived.items()}, planner, texts, locales, tiers)

@@ -11,8 +11,9 @@ from typing import Any
 from backrx._engine import EngineName, make_engine
 from backrx._transport import PackContent, capture, refuse_changed, restore
 from backrx.decision import Decision, decide, notices, referral_data, tiers_of_reasons
+from backrx.evidence import evidence_model
 from backrx.facts import profile_values
-from backrx.planner import plan_data
+from backrx.planner import plan_with_warnings
 from backrx.profile import Profile
 from backrx.recommendation import DISCLAIMER, Recommendation, Reference, RulesetInfo
 from backrx.rulepack import Pack, Rule, read_pack
@@ -51,6 +52,7 @@ class RuleSet:
         # The pack's bytes, so that the RuleSet can be pickled (see backrx._transport).
         self._content: PackContent | None = capture(pack, engine)
         self._references: dict[str, Reference] = {}
+        self._share: dict[Any, Any] | None = None  # set by a worker process for one chunk
 
     def __reduce__(self) -> tuple[Any, tuple[PackContent, str]]:
         """Pickle as the pack's content, its digest, the engine asked for and the locale; the
@@ -207,11 +209,12 @@ class RuleSet:
                 deferred = [("routine-referral-deferred", f.rule.then.refer.reason, f.rule.id)
                             for f in decision.fired if f.rule.id in routine and f.rule.then.refer]
             referral = referral_data(pack, decision.urgency, reasons, rule_ids, tier_of)
-        program = None if decision.refers else plan_data(pack, profile, decision)
+        program, planned = (None, []) if decision.refers else plan_with_warnings(pack, profile, decision)
         trace = [
             {"rule_id": f.rule.id, "layer": f.rule.layer, "title": f.rule.title,
              "rationale": f.rationale, "sources": list(f.rule.sources), "patient": f.patient,
-             "matched": {k: _jsonable(v) for k, v in f.matched.items()}}
+             "matched": {k: _jsonable(v) for k, v in f.matched.items()},
+             "evidence": evidence_model(f.rule)}
             for f in decision.fired
         ]
         rationale = [f.rationale for f in decision.fired if f.rule.layer in ("triage", "classification")]
@@ -222,6 +225,10 @@ class RuleSet:
             for phase in program["phases"]:
                 for p in phase["prescriptions"]:
                     cited.update(dict.fromkeys(p["sources"]))
+        if self._share is not None:  # in a worker process: equal parts become one object
+            from backrx._parallel import share_built
+
+            share_built(self._share, program, trace)
         references = [self._reference(sid) for sid in sorted(cited)]
         return Recommendation.model_validate({
             "outcome": "refer" if decision.refers else "program",
@@ -231,7 +238,7 @@ class RuleSet:
                                "startback_risk": decision.risk},
             "rationale": rationale,
             "safety_net": list(decision.safety_net),
-            "warnings": notices([*decision.warnings, *deferred]),
+            "warnings": notices([*decision.warnings, *deferred, *planned]),
             "trace": trace,
             "references": references,
             "ruleset": self._info,

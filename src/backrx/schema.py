@@ -14,7 +14,9 @@ from backrx.rulepack import (
     DOSE_FIELDS,
     DOSE_KINDS,
     DOSE_LIMITS,
+    EXCLUSION_CODES,
     LAYERS,
+    SOURCE_KINDS,
 )
 from backrx.vocabulary import (
     ADJUST_FIELDS,
@@ -75,6 +77,7 @@ def rule_file_schema() -> dict[str, Any]:
         "type": "object", "additionalProperties": False, "required": ["phase", "exercises"],
         "properties": {"phase": {"type": "string"},
                        "pick": {"type": "integer", "minimum": 1, "maximum": 20},
+                       "role": {"type": "string"},
                        "exercises": ids},
     }
     exclude_item = {
@@ -88,6 +91,7 @@ def rule_file_schema() -> dict[str, Any]:
                                    {"type": "array", "items": {"enum": list(CATEGORIES)}}]},
             "max_load": {"type": "integer", "minimum": 1, "maximum": 5},
             "phases": phases,
+            "code": {"enum": list(EXCLUSION_CODES)},
         },
     }
 
@@ -154,6 +158,12 @@ def rule_file_schema() -> dict[str, Any]:
                     "patient": {**_TEXT, "description": "the rationale in plain words, for the patient "
                                 "view (no rule ids, sources or jargon)"},
                     "sources": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    "evidence": {"oneOf": [
+                        {"enum": list(SOURCE_KINDS)},
+                        {"type": "object", "additionalProperties": False, "required": ["kind"],
+                         "properties": {"kind": {"enum": list(SOURCE_KINDS)}, "grade": _TEXT,
+                                        "note": _TEXT}}]},
+                    "design": {"type": "boolean"},
                 },
             },
         },

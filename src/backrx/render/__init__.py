@@ -112,8 +112,12 @@ _MD_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>#|"})
 
 
 def _md_escape(value: object) -> str:
-    """Text made inert in Markdown (no emphasis, links, HTML or table breaks from pack text)."""
-    return str(value).translate(_MD_SPECIAL)
+    """Text made inert in Markdown (no emphasis, links, HTML or table breaks from pack text).
+
+    It is also put on one line: a line break in pack text could otherwise start a list item, a
+    quote or a heading (a following "===" turns the line before into one).
+    """
+    return " ".join(str(value).split()).translate(_MD_SPECIAL)
 
 
 def _md_cell(value: object) -> str:

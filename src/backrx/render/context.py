@@ -163,6 +163,14 @@ def _excluded(items: list[Exclusion], view: str, t: Texts, plain: dict[str, str]
     return out
 
 
+def _overrides(rec: Recommendation) -> list[dict[str, str]]:
+    """The clinician overrides in words, each with what later undid it (if anything)."""
+    from backrx.override import describe, override_status
+
+    return [{"text": describe(item), "undone": f"no longer in effect: {undone}" if undone else ""}
+            for item, undone in override_status(rec)]
+
+
 def build_context(rec: Recommendation, view: str, t: Texts,
                   catalog: Mapping[str, CatalogEntry] | None = None) -> dict[str, Any]:
     """Everything a template shows for ``view`` ("patient" or "clinician").
@@ -255,9 +263,11 @@ def build_context(rec: Recommendation, view: str, t: Texts,
         "references": [{"id": r.id, "citation": r.citation, "year": r.year, "url": r.url}
                        for r in rec.references] if not patient else [],
         "trace": [{"rule_id": f.rule_id, "title": f.title,
-                   "matched": ", ".join(f"{k}={v}" for k, v in f.matched.items())}
+                   "matched": ", ".join(f"{k}={v}" for k, v in f.matched.items()),
+                   "evidence": f.evidence.describe() if f.evidence is not None else ""}
                   for f in rec.trace] if not patient else [],
         "warnings": warnings,
+        "overrides": _overrides(rec) if not patient else [],
         "log_columns": log_columns(t),
         "log_extras": log_extras(t),
         "disclaimer": t("disclaimer.patient") if patient else rec.disclaimer,

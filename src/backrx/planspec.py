@@ -1,0 +1,261 @@
+"""The planner's part of a rule pack (``planner.yaml``): budget, fill order, elements, timing.
+
+Read and checked with the rest of the pack; every problem is reported with its file and line.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from backrx.errors import Problem
+
+FILE = "planner.yaml"
+_SECTIONS = ("budget", "fill_order", "default_role", "essential_roles", "aerobic", "elements", "timing",
+             "fitting", "messages")
+_FORMATTER = string.Formatter()
+
+
+@dataclass(frozen=True)
+class Element:
+    """One of the elements every program holds (flexibility, balance, strength, aerobic)."""
+
+    name: str
+    categories: tuple[str, ...]
+    keep_in: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Message:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class PlannerSpec:
+    """Budget defaults, fill order and timing constants the planner works from."""
+
+    minutes_per_session: int
+    sessions_per_week: int
+    max_items_per_session: int
+    margin: float
+    budget_sources: tuple[str, ...]
+    fill_order: tuple[str, ...]
+    default_role: str
+    essential_roles: tuple[str, ...]
+    aerobic_per_phase: int
+    aerobic_choice: tuple[str, ...]
+    aerobic_share: float
+    elements: tuple[Element, ...]
+    setup_seconds: float
+    seconds_per_rep: dict[str, float]
+    rest_between_reps: dict[str, float]
+    rest_between_sets: dict[str, float]
+    shortest_minutes: dict[str, int]
+    fewest_days: dict[str, int]
+    non_consecutive: tuple[str, ...]
+    left_out_for_time: str
+    shortened_for_time: str
+    aerobic_replaced: str
+    over_budget: Message
+    no_aerobic: Message
+
+    def role_rank(self, role: str) -> int:
+        """Where a role stands in the fill order (unknown roles last)."""
+        return self.fill_order.index(role) if role in self.fill_order else len(self.fill_order)
+
+
+class _Reader:
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+
+    def add(self, node: Any, key: str | None, code: str, message: str, where: str) -> None:
+        line = getattr(node, "line", None)
+        if key is not None:
+            line = getattr(node, "key_lines", {}).get(key, line)
+        self.problems.append(Problem(FILE, line, None, code, message, where))
+
+    def mapping(self, node: Any, where: str, required: Iterable[str], allowed: Iterable[str]) -> bool:
+        if not isinstance(node, dict):
+            self.add(node, None, "wrong-type", "expected a mapping", where)
+            return False
+        allowed = tuple(allowed)
+        ok = True
+        for key in node:
+            if key not in allowed:
+                self.add(node, key, "unknown-key", f"unknown key {key!r}; expected {', '.join(allowed)}",
+                         f"{where}.{key}" if where else str(key))
+                ok = False
+        for key in required:
+            if key not in node:
+                self.add(node, None, "missing-key", f"missing required key {key!r}", where)
+                ok = False
+        return ok
+
+    def number(self, node: dict[str, Any], key: str, where: str, low: float, high: float,
+               *, whole: bool = True) -> float:
+        value = node.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                whole and not isinstance(value, int)):
+            self.add(node, key, "wrong-type", f"{key} must be a {'whole ' if whole else ''}number",
+                     f"{where}.{key}")
+            return low
+        if not low <= value <= high:
+            self.add(node, key, "out-of-range", f"{key} must be from {low:g} to {high:g}", f"{where}.{key}")
+            return low
+        return float(value)
+
+    def words(self, node: dict[str, Any], key: str, where: str, vocabulary: Iterable[str] | None,
+              *, required: bool = True) -> tuple[str, ...]:
+        value = node.get(key)
+        if value is None and not required:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or (
+                required and not value):
+            self.add(node, key, "wrong-type", f"{key} must be a non-empty list of text", f"{where}.{key}")
+            return ()
+        vocab = tuple(vocabulary) if vocabulary is not None else None
+        for item in value:
+            if vocab is not None and item not in vocab:
+                self.add(node, key, "unknown-value", f"{item!r} is not one of {', '.join(vocab)}",
+                         f"{where}.{key}")
+        return tuple(dict.fromkeys(value))
+
+    def table(self, node: dict[str, Any], key: str, where: str, keys: Iterable[str], low: float,
+              high: float, *, whole: bool) -> dict[str, float]:
+        value = node.get(key)
+        if not isinstance(value, dict):
+            self.add(node, key, "wrong-type", f"{key} must be a mapping", f"{where}.{key}")
+            return {}
+        out: dict[str, float] = {}
+        allowed = tuple(keys)
+        for name in value:
+            if name not in allowed:
+                self.add(value, name, "unknown-value", f"{name!r} is not one of {', '.join(allowed)}",
+                         f"{where}.{key}.{name}")
+                continue
+            out[str(name)] = self.number(value, name, f"{where}.{key}", low, high, whole=whole)
+        return out
+
+    def text(self, node: dict[str, Any], key: str, where: str, fields: tuple[str, ...]) -> str:
+        value = node.get(key)
+        if not isinstance(value, str) or not value.strip():
+            self.add(node, key, "wrong-type", f"{key} must be non-empty text", f"{where}.{key}")
+            return ""
+        try:
+            names = [name for _, name, _, _ in _FORMATTER.parse(value) if name is not None]
+        except ValueError as exc:
+            self.add(node, key, "bad-template", f"malformed template: {exc}", f"{where}.{key}")
+            return ""
+        bad = [n for n in names if n not in fields]
+        if bad:
+            self.add(node, key, "bad-template",
+                     f"{{{bad[0]}}} is not allowed here; use {', '.join('{' + f + '}' for f in fields)}",
+                     f"{where}.{key}")
+            return ""
+        return " ".join(value.split())
+
+    def message(self, node: dict[str, Any], key: str, where: str, fields: tuple[str, ...]) -> Message:
+        value = node.get(key)
+        here = f"{where}.{key}"
+        if not isinstance(value, dict) or not self.mapping(value, here, ("code", "message"),
+                                                           ("code", "message")):
+            if not isinstance(value, dict):
+                self.add(node, key, "wrong-type", f"{key} must be a mapping", here)
+            return Message("", "")
+        code = value.get("code")
+        if not isinstance(code, str) or not code.replace("-", "").isalnum() or code.lower() != code:
+            self.add(value, "code", "bad-id", f"code {code!r} must be lower-case kebab-case", here)
+            code = ""
+        return Message(str(code), self.text(value, "message", here, fields))
+
+
+def read_planner(doc: Any, problems: list[Problem], *, phases: set[str], categories: tuple[str, ...],
+                 dose_kinds: tuple[str, ...], sources: set[str]) -> PlannerSpec | None:
+    """Check planner.yaml and build its spec (None when it has problems, all of them reported)."""
+    r = _Reader(problems)
+    before = len(problems)
+    if not r.mapping(doc, "", _SECTIONS, _SECTIONS):
+        return None
+    budget = doc["budget"]
+    minutes = sessions = cap = 1.0
+    margin = 0.0
+    budget_sources: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ("minutes_per_session", "sessions_per_week", "max_items_per_session", "margin",
+                             "sources")
+    if r.mapping(budget, "budget", keys, keys):
+        margin = r.number(budget, "margin", "budget", 0, 0.5, whole=False)
+        minutes = r.number(budget, "minutes_per_session", "budget", 5, 180)
+        sessions = r.number(budget, "sessions_per_week", "budget", 1, 14)
+        cap = r.number(budget, "max_items_per_session", "budget", 1, 30)
+        budget_sources = r.words(budget, "sources", "budget", None)
+        for s in budget_sources:
+            if s not in sources:
+                r.add(budget, "sources", "unknown-source", f"source {s!r} is not defined in the pack",
+                      "budget.sources")
+    fill_order = r.words(doc, "fill_order", "", None)
+    default_role = doc.get("default_role")
+    if default_role not in fill_order:
+        r.add(doc, "default_role", "unknown-value", f"default_role {default_role!r} is not in fill_order",
+              "default_role")
+    essential = r.words(doc, "essential_roles", "", fill_order, required=False)
+    aerobic = doc["aerobic"]
+    per_phase, choice, share = 1.0, fill_order, 0.5
+    if r.mapping(aerobic, "aerobic", ("per_phase", "choice", "share_when_short"),
+                 ("per_phase", "choice", "share_when_short")):
+        per_phase = r.number(aerobic, "per_phase", "aerobic", 1, 5)
+        choice = r.words(aerobic, "choice", "aerobic", fill_order)
+        share = r.number(aerobic, "share_when_short", "aerobic", 0.1, 1.0, whole=False)
+    elements: list[Element] = []
+    items = doc["elements"]
+    if not isinstance(items, list) or not items:
+        r.add(doc, "elements", "wrong-type", "elements must be a non-empty list", "elements")
+        items = []
+    for i, item in enumerate(items):
+        here = f"elements[{i}]"
+        if not r.mapping(item, here, ("name", "categories", "keep_in"), ("name", "categories", "keep_in")):
+            continue
+        name = item.get("name")
+        if not isinstance(name, str) or not name:
+            r.add(item, "name", "wrong-type", "name must be text", f"{here}.name")
+            continue
+        elements.append(Element(name, r.words(item, "categories", here, categories),
+                                r.words(item, "keep_in", here, sorted(phases) or None, required=False)))
+    timing = doc["timing"]
+    setup, per_rep, between_reps, between_sets = 0.0, {}, {}, {}
+    keys = ("setup_seconds", "seconds_per_rep", "rest_between_reps_seconds", "rest_between_sets_seconds")
+    if r.mapping(timing, "timing", keys, keys):
+        setup = r.number(timing, "setup_seconds", "timing", 0, 600, whole=False)
+        per_rep = r.table(timing, "seconds_per_rep", "timing", dose_kinds, 0.5, 60, whole=False)
+        between_reps = r.table(timing, "rest_between_reps_seconds", "timing", dose_kinds, 0, 600, whole=False)
+        between_sets = r.table(timing, "rest_between_sets_seconds", "timing", dose_kinds, 0, 600, whole=False)
+    fitting = doc["fitting"]
+    shortest: dict[str, float] = {}
+    fewest: dict[str, float] = {}
+    non_consecutive: tuple[str, ...] = ()
+    keys = ("shortest_minutes", "fewest_days", "non_consecutive")
+    if r.mapping(fitting, "fitting", keys, keys):
+        shortest = r.table(fitting, "shortest_minutes", "fitting", categories, 1, 240, whole=True)
+        fewest = r.table(fitting, "fewest_days", "fitting", dose_kinds, 1, 7, whole=True)
+        non_consecutive = r.words(fitting, "non_consecutive", "fitting", dose_kinds, required=False)
+    messages = doc["messages"]
+    left_out = ""
+    over = no_aerobic = Message("", "")
+    keys = ("left_out_for_time", "shortened_for_time", "aerobic_replaced", "over_budget", "no_aerobic")
+    replaced = shortened = ""
+    if r.mapping(messages, "messages", keys, keys):
+        left_out = r.text(messages, "left_out_for_time", "messages", ("minutes", "sessions"))
+        replaced = r.text(messages, "aerobic_replaced", "messages", ())
+        shortened = r.text(messages, "shortened_for_time", "messages", ("minutes",))
+        over = r.message(messages, "over_budget", "messages", ("needed", "minutes", "sessions"))
+        no_aerobic = r.message(messages, "no_aerobic", "messages", ())
+    if len(problems) != before:
+        return None
+    return PlannerSpec(
+        int(minutes), int(sessions), int(cap), margin, budget_sources, fill_order, str(default_role),
+        essential,
+        int(per_phase), choice, share, tuple(elements), setup, per_rep, between_reps, between_sets,
+        {k: int(v) for k, v in shortest.items()}, {k: int(v) for k, v in fewest.items()}, non_consecutive,
+        left_out, shortened, replaced, over, no_aerobic)
