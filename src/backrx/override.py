@@ -74,6 +74,7 @@ class DoseOverride(PhaseExercise):
     hold_seconds: int | None = Field(default=None, ge=1)
     minutes: int | None = Field(default=None, ge=1)
     sessions_per_week: int | None = Field(default=None, ge=1)
+    times_per_day: int | None = Field(default=None, ge=1)
 
 
 class AcceptOverride(PhaseExercise):
@@ -276,7 +277,11 @@ class _Session:
             out.append((self.stopping[0] if self.stopping else "", ["peripheralization"]))
         if entry.id in self.program.dropped:
             earlier = next((e for e in self.program.excluded if e.exercise_id == entry.id), None)
-            out.append((earlier.rule_ids[0] if earlier and earlier.rule_ids else "", ["response"]))
+            rule_id = earlier.rule_ids[0] if earlier and earlier.rule_ids else ""
+            dropping = next((r for r in self.pack.rules if r.id == rule_id), None)
+            spread = dropping is not None and bool(
+                {"response.peripheralized", "feedback.peripheralized_any"} & set(dropping.reads))
+            out.append((rule_id, ["peripheralization"] if spread else ["response"]))
         return out
 
     def new_prescription(self, entry: CatalogEntry, phase: str, rationale: str) -> Prescription:
