@@ -110,7 +110,8 @@ def test_the_digest_ignores_comments_and_formatting(pack_copy: Path, rules: back
     same = backrx.load_rules(pack_copy, engine="reference")
     assert same.digest == rules.digest
     dosing.write_text(dosing.read_text(encoding="utf-8").replace(
-        "{kind: reps, phases: [calm], sets: 1, reps: 10,", "{kind: reps, phases: [calm], sets: 1, reps: 8,"),
+        "{kind: repeated, phases: [calm], sets: 1, reps: 10,",
+        "{kind: repeated, phases: [calm], sets: 1, reps: 8,"),
         encoding="utf-8")
     assert backrx.load_rules(pack_copy, engine="reference").digest != rules.digest
 
@@ -120,7 +121,8 @@ def test_migrate_lists_what_changed(pack_copy: Path, rules: backrx.RuleSet) -> N
     stored = _load(FIXTURES / "format-2" / "chronic-extension-3-rounds.json")
     dosing = pack_copy / "dosing.yaml"
     dosing.write_text(dosing.read_text(encoding="utf-8").replace(
-        "{kind: reps, phases: [calm], sets: 1, reps: 10,", "{kind: reps, phases: [calm], sets: 1, reps: 8,"),
+        "{kind: repeated, phases: [calm], sets: 1, reps: 10,",
+        "{kind: repeated, phases: [calm], sets: 1, reps: 8,"),
         encoding="utf-8")
     newer = backrx.load_rules(pack_copy, engine="reference")
     migrated = backrx.migrate(stored, newer)

@@ -304,8 +304,6 @@ def _feedback(data: st.DataObject, rec: backrx.Recommendation) -> dict[str, Any]
                           for eid in chosen]}
 
 
-@pytest.mark.xfail(strict=False, reason="open: replaying overrides interleaved with the diff-based "
-                   "rounds of format 2 can differ from the live plan (issue 16 stays open)")
 @settings(max_examples=120)
 @given(profile=profiles(red_flags=[]), data=st.data())
 def test_history_replays_to_the_same_plan(profile: dict[str, Any], data: st.DataObject,

@@ -287,6 +287,8 @@ class Change(_Out):
     prescription: Prescription | None = None
     phases: list[str] = Field(default_factory=list)
     exercises: list[str] = Field(default_factory=list, description="for a hold: the exercises kept")
+    exercise_name: str | None = Field(
+        default=None, description="for a drop of an exercise the program did not hold: its name")
     direction: Literal["extension", "flexion"] | None = Field(
         default=None, description="for a stop: the direction that is stopped")
 

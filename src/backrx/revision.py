@@ -139,13 +139,15 @@ class Revision:
                 self.phases[phase_id] = [p for p in items if p.exercise.id != exercise_id]
         if exercise_id not in self.dropped:
             self.dropped.append(exercise_id)
+        extra: dict[str, Any] = {}
         if name is None:
             entry = self.a.pack.exercises.get(exercise_id)
             name = entry.name if entry is not None else exercise_id
+            extra["exercise_name"] = name  # replay cannot find it in the program
         shown = phases or [self.current]
         self.excluded = [e for e in self.excluded if e.exercise_id != exercise_id] + [Exclusion(
             exercise_id=exercise_id, exercise_name=name, phases=shown, reasons=[reason], rule_ids=rule_ids)]
-        self._record("drop", exercise_id, reason, rule_ids, phases=shown)
+        self._record("drop", exercise_id, reason, rule_ids, phases=shown, **extra)
 
     def drop(self, p: Prescription, rule: Rule) -> None:
         self._remove_everywhere(p.exercise.id, self.outcome.rationale(rule), [rule.id])
@@ -368,8 +370,8 @@ def replay(original: Program, rounds: list[AdjustmentRound]) -> Program:
             elif change.action == "suspend" and eid is not None:
                 phases[change.phase] = [p for p in phases[change.phase] if p.exercise.id != eid]
             elif change.action == "drop" and eid is not None:
-                name = next((p.exercise.name for phase_id in order for p in phases[phase_id]
-                             if p.exercise.id == eid), None)
+                name = change.exercise_name or next((p.exercise.name for phase_id in order
+                                                     for p in phases[phase_id] if p.exercise.id == eid), None)
                 if name is None and elimination is not None:
                     name = next((p.exercise.name for p in elimination.queue if p.exercise.id == eid), None)
                 if name is None:
