@@ -175,14 +175,15 @@ def _load_python(text: str, file: str) -> Any:
     return _convert(node, file, 0)
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """Data read with line information (LDict / LList) as plain dicts and lists."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
 def load_plain(text: str, file: str) -> Any:
     """Parse one YAML document into plain dicts and lists (no line information)."""
-    return _plain(load(text, file))
+    return plain(load(text, file))

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from backrx._yaml import LDict, LList, YamlError, load
+from backrx._yaml import LDict, LList, YamlError, load, plain
 from backrx.errors import EngineError, FeedbackError
 from backrx.recommendation import Recommendation
 from backrx.ruleset import RuleSet
@@ -420,14 +420,6 @@ def read_cases(pack_dir: str | Path) -> tuple[list[Case], list[str]]:
 # --------------------------------------------------------------------------- running
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
 def run_case(rules: RuleSet, case: Case) -> CaseResult:
     """Run one case against ``rules`` and check every expectation it states."""
     if not case.expect:
@@ -445,13 +437,13 @@ def run_case(rules: RuleSet, case: Case) -> CaseResult:
     from backrx.adjust import adjust
 
     try:
-        rec = rules.recommend(_plain(case.profile))
-        for feedback in dated_rounds(_plain(list(case.rounds))):
+        rec = rules.recommend(plain(case.profile))
+        for feedback in dated_rounds(plain(list(case.rounds))):
             rec = adjust(rec, feedback, rules=rules)
     except (ValidationError, FeedbackError, EngineError, ValueError) as exc:
         return CaseResult(case, "error", (f"{type(exc).__name__}: {exc}",))
     failures = [m for key, value in case.expect.items()
-                for m in EXPECTATIONS[key].check(rec, _plain(value))]
+                for m in EXPECTATIONS[key].check(rec, plain(value))]
     return CaseResult(case, "fail" if failures else "pass", tuple(failures))
 
 
