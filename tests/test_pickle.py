@@ -93,7 +93,10 @@ def test_tampered_pack_with_the_same_path_is_refused_by_digest(pack_copy: Path) 
     """A pack edited on disk after loading cannot be pickled: its content no longer has the digest."""
     rules = backrx.load_rules(pack_copy)
     target = pack_copy / "classification.yaml"
-    target.write_text(target.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    text = target.read_text(encoding="utf-8")
+    assert text.count("sitting_hours_per_day: {gte: 6}") == 1
+    target.write_text(text.replace("sitting_hours_per_day: {gte: 6}", "sitting_hours_per_day: {gte: 8}"),
+                      encoding="utf-8")  # a value: comments and layout do not change the digest
     with pytest.raises(backrx.RuleError) as err:
         pickle.dumps(backrx.RuleSet(rules.pack))
     assert [p.code for p in err.value.problems] == ["pack-changed"]
