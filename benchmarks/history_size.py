@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 import backrx  # noqa: E402
-from backrx.recommendation import Prescription  # noqa: E402
+from backrx.model.recommendation import Prescription  # noqa: E402
 
 ROUNDS = 12
 START = datetime.date(2026, 1, 5)

@@ -28,9 +28,9 @@ _CHILD = r"""
 import gc, json, sys, time
 sys.path.insert(0, sys.argv[1])
 import backrx
-from backrx.decision import decide
-from backrx.facts import profile_values
-import backrx.planner as planner
+from backrx.run.decision import decide
+from backrx.run.facts import profile_values
+import backrx.run.planner as planner
 
 profiles = json.load(open(sys.argv[2]))
 repeat = int(sys.argv[3])

@@ -33,12 +33,12 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 import backrx  # noqa: E402
-from backrx._engine import durable_available  # noqa: E402
-from backrx.condition import Value  # noqa: E402
-from backrx.decision import decide  # noqa: E402
-from backrx.facts import profile_values  # noqa: E402
-from backrx.planner import plan_data  # noqa: E402
-from backrx.rulepack import bundled_path, read_pack  # noqa: E402
+from backrx.engine import durable_available  # noqa: E402
+from backrx.lang.condition import Value  # noqa: E402
+from backrx.pack.rulepack import bundled_path, read_pack  # noqa: E402
+from backrx.run.decision import decide  # noqa: E402
+from backrx.run.facts import profile_values  # noqa: E402
+from backrx.run.planner import plan_data  # noqa: E402
 from benchmarks.memory import _profiles  # noqa: E402
 from benchmarks.memory import run as rss_run  # noqa: E402
 

@@ -15,8 +15,8 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from backrx.condition import AllOf, AnyOf, AtLeast, Condition, FieldTest, NotOf, Value
-from backrx.rulepack import Pack
+from backrx.lang.condition import AllOf, AnyOf, AtLeast, Condition, FieldTest, NotOf, Value
+from backrx.pack.rulepack import Pack
 
 
 def _key(path: str) -> str:

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import backrx
-from backrx._engine import durable_available
-from backrx.rulepack import bundled_path
+from backrx.engine import durable_available
+from backrx.pack.rulepack import bundled_path
 
 settings.register_profile(
     "backrx", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True

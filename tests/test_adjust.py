@@ -15,9 +15,9 @@ from pydantic import ValidationError
 from tests.conftest import base_profile
 
 import backrx
-from backrx.cases import FIRST_DAY, dated_rounds
-from backrx.profile import RED_FLAGS
-from backrx.rulepack import bundled_path
+from backrx.audit.cases import FIRST_DAY, dated_rounds
+from backrx.model.profile import RED_FLAGS
+from backrx.pack.rulepack import bundled_path
 from backrx.testing import profiles
 
 EXTENSION = base_profile(age=34, duration_weeks=22, leg_pain="buttock_thigh", pain_intensity=5,

@@ -14,8 +14,7 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
 import backrx
-from backrx._engine import durable_available
-from backrx.audit import (
+from backrx.audit.invariants import (
     BUILTIN_INVARIANTS,
     AuditReport,
     Invariant,
@@ -28,9 +27,11 @@ from backrx.audit import (
     registered_invariants,
     unregister_invariant,
 )
-from backrx.profile import RED_FLAGS
-from backrx.recommendation import Dose, Exercise, Prescription, Recommendation
-from backrx.rulepack import bundled_path, read_pack
+from backrx.engine import durable_available
+from backrx.model.profile import RED_FLAGS
+from backrx.model.recommendation import Dose, Exercise, Prescription, Recommendation
+from backrx.model.vocabulary import PATHWAYS
+from backrx.pack.rulepack import bundled_path, read_pack
 from backrx.testing import (
     VOCABULARY_TARGETS,
     corner_profile,
@@ -40,7 +41,6 @@ from backrx.testing import (
     profiles,
     record_events,
 )
-from backrx.vocabulary import PATHWAYS
 
 EXAMPLES = 100
 OPTIONAL_SECTIONS = ("findings", "history", "startback", "preferences")
@@ -490,7 +490,7 @@ def test_every_corner_is_a_valid_profile() -> None:
     lambda rec: feedback(rec).map(lambda fb: (rec, fb))))
 def test_feedback_strategy_gives_valid_feedback(data: tuple[Recommendation, dict[str, Any]]) -> None:
     """feedback(rec) generates valid Feedback naming only exercises of the program, each once."""
-    from backrx.feedback import Feedback
+    from backrx.model.feedback import Feedback
 
     rec, fb = data
     valid = Feedback.model_validate(fb)

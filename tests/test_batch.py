@@ -15,7 +15,7 @@ import pytest
 import backrx
 from backrx import batch
 from backrx.cli import main
-from backrx.recommendation import Phase, Recommendation
+from backrx.model.recommendation import Phase, Recommendation
 from conftest import base_profile
 
 pa = pytest.importorskip("pyarrow")

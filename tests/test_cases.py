@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 import backrx
-from backrx.rulepack import bundled_path
+from backrx.pack.rulepack import bundled_path
 
 CASE_KEYS = {"outcome", "urgency", "stage", "risk", "pathways", "not_pathways", "fired", "not_fired",
              "prescribed", "not_prescribed", "not_prescribed_in", "excluded", "max_load_in", "minutes",

@@ -12,8 +12,8 @@ import jsonschema
 import pytest
 
 import backrx
-from backrx.fhir import RED_FLAG_SYSTEM, to_questionnaire_response
-from backrx.recommendation import Notice
+from backrx.interop.fhir import RED_FLAG_SYSTEM, to_questionnaire_response
+from backrx.model.recommendation import Notice
 
 pytest.importorskip("fastapi")
 pytest.importorskip("fhir.resources")
@@ -23,7 +23,7 @@ from fhir.resources.R4B.goal import Goal
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from tests.conftest import base_profile
 
-from backrx import cds_hooks
+from backrx.interop import cds_hooks
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "tests" / "data" / "cds-hooks-2.0-response.schema.json").read_text())

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import backrx
-from backrx.profile import RED_FLAGS
+from backrx.model.profile import RED_FLAGS
 from backrx.testing import profiles
 
 #: Most urgent first; None (no referral) ranks last.

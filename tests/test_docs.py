@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 import backrx
-from backrx._engine import durable_available
 from backrx.cli import _parser
 from backrx.clidoc import cli_reference
+from backrx.engine import durable_available
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

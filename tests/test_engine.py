@@ -17,9 +17,19 @@ from hypothesis import strategies as st
 from tests.conftest import base_profile, needs_durable
 
 import backrx
-from backrx._engine import ReferenceEngine
-from backrx.condition import AllOf, AnyOf, AtLeast, Condition, FieldTest, NotOf, Value, alternatives, evaluate
-from backrx.rulepack import Layer, Pack, Rule, Then, read_pack
+from backrx.engine import ReferenceEngine
+from backrx.lang.condition import (
+    AllOf,
+    AnyOf,
+    AtLeast,
+    Condition,
+    FieldTest,
+    NotOf,
+    Value,
+    alternatives,
+    evaluate,
+)
+from backrx.pack.rulepack import Layer, Pack, Rule, Then, read_pack
 from backrx.testing import profiles
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")
@@ -93,7 +103,7 @@ def _pack_of(condition: Condition) -> Pack:
 @pytest.mark.parametrize("negate", [False, True], ids=["plain", "not"])
 def test_operator_forms_match_reference(test: Condition, negate: bool) -> None:
     """Each operator, plain and negated, matches the same facts on durable as in the reference."""
-    from backrx._durable import DurableEngine
+    from backrx.engine._durable import DurableEngine
 
     condition: Condition = NotOf(test) if negate else test
     engine = DurableEngine(_pack_of(condition))
@@ -120,7 +130,7 @@ _trees = st.recursive(
 @given(_trees)
 def test_condition_trees_match_reference(condition: Condition) -> None:
     """Arbitrary all/any/not/at_least trees compile to durable with the reference meaning."""
-    from backrx._durable import DurableEngine, compile_condition, split
+    from backrx.engine._durable import DurableEngine, compile_condition, split
 
     assert len(split(compile_condition(condition))) <= alternatives(condition)
 
@@ -133,7 +143,7 @@ def test_reference_engine_matches_in_pack_order() -> None:
     """The reference engine returns rule positions in pack order."""
     pack = read_pack()
     engine = ReferenceEngine(pack)
-    from backrx.facts import profile_values
+    from backrx.run.facts import profile_values
 
     values = profile_values(backrx.Profile.model_validate(base_profile()))
     matched = engine.match(0, values)
@@ -193,7 +203,7 @@ _BARE_HOST_CRASH = textwrap.dedent("""
 
 _BACKRX_SAME_INPUT = textwrap.dedent("""
     import backrx
-    from backrx.rulepack import read_pack
+    from backrx.pack.rulepack import read_pack
     rules = backrx.load_rules(engine="durable")
     # Profiles that match no rule in several layers: a bare Host would crash on cleanup.
     for i in range(2000):
@@ -239,7 +249,7 @@ def test_an_interrupted_run_leaves_nothing_behind(monkeypatch: pytest.MonkeyPatc
     """If a run is interrupted mid-way (e.g. KeyboardInterrupt), the next request is unaffected."""
     import durable_rules_engine
 
-    from backrx import _durable
+    from backrx.engine import _durable
 
     rules = backrx.load_rules(engine="durable")
     good = base_profile()

@@ -12,7 +12,7 @@ from tests.test_loader import line_of, problems_of, replace
 
 import backrx
 from backrx import cli
-from backrx.rulepack import LEGACY_SOURCE_KINDS, SOURCE_KINDS, read_pack
+from backrx.pack.rulepack import LEGACY_SOURCE_KINDS, SOURCE_KINDS, read_pack
 
 
 def test_every_bundled_rule_states_its_evidence() -> None:
@@ -149,7 +149,7 @@ def test_adjust_firings_carry_evidence(rules: backrx.RuleSet) -> None:
 
 def test_evidence_of_a_prescription_for_views(rules: backrx.RuleSet) -> None:
     """evidence_of gives the evidence of the rules behind a prescription, for clinician views."""
-    from backrx.evidence import evidence_of
+    from backrx.run.evidence import evidence_of
 
     rec = rules.recommend(base_profile(directional_preference="extension"))
     assert rec.program is not None

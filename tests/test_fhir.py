@@ -21,9 +21,9 @@ from pydantic import ValidationError
 import backrx
 from backrx import testing
 from backrx.cli import main
-from backrx.fhir import RED_FLAG_SYSTEM, to_questionnaire_response
-from backrx.questionnaire import QUESTIONNAIRE_URL, questionnaire
-from backrx.recommendation import Notice
+from backrx.interop.fhir import RED_FLAG_SYSTEM, to_questionnaire_response
+from backrx.interop.questionnaire import QUESTIONNAIRE_URL, questionnaire
+from backrx.model.recommendation import Notice
 
 pytest.importorskip("fhir.resources")
 from fhir.resources.R4B.bundle import Bundle

@@ -30,7 +30,7 @@ def _next_round(rec: backrx.Recommendation, date: str) -> dict[str, object]:
 def test_there_is_a_fixture_of_every_format() -> None:
     """tests/fixtures keeps recommendations written in format 1 (backrx 0.1) and the current format."""
     formats = {int(p.parent.name.split("-")[1]) for p in ALL}
-    assert formats == set(range(1, backrx.recommendation.FORMAT_VERSION + 1))
+    assert formats == set(range(1, backrx.model.recommendation.FORMAT_VERSION + 1))
 
 
 @pytest.mark.parametrize("path", ALL, ids=[f"{p.parent.name}/{p.stem}" for p in ALL])
@@ -40,7 +40,7 @@ def test_a_stored_recommendation_loads_migrates_and_adjusts(path: Path, rules: b
     assert stored.format_version == int(path.parent.name.split("-")[1])
     migrated = backrx.migrate(stored, rules)
     assert migrated.migration is not None and migrated.migration.from_format == stored.format_version
-    assert migrated.format_version == backrx.recommendation.FORMAT_VERSION
+    assert migrated.format_version == backrx.model.recommendation.FORMAT_VERSION
     assert migrated.ruleset.digest == rules.digest
     assert len(migrated.adjustments) == len(stored.adjustments)
     rec = backrx.adjust(migrated, _next_round(migrated, "2026-06-01"), rules=rules)

@@ -10,8 +10,8 @@ import pytest
 
 import backrx
 from backrx import cli
-from backrx.cases import EXPECTATIONS, read_cases, run_cases
-from backrx.rulepack import bundled_path
+from backrx.audit.cases import EXPECTATIONS, read_cases, run_cases
+from backrx.pack.rulepack import bundled_path
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import backrx
+from backrx.adjust import revision
 from backrx.testing import profiles
 
 START = datetime.date(2026, 1, 5)
@@ -182,17 +183,16 @@ def test_both_engines_adjust_the_golden_cases_alike(rules: backrx.RuleSet,
 def test_spreading_drops_the_movement_family_and_a_family_sign_is_not_independent(
         rules: backrx.RuleSet, monkeypatch: Any) -> None:
     """With catalog patterns, the culprit's whole family leaves every phase; it cannot stop a direction."""
-    import backrx.history
-    import backrx.revision
-    from backrx.rulepack import CatalogEntry
+    from backrx.adjust import history
+    from backrx.pack.rulepack import CatalogEntry
 
     family = {"prone-press-up", "standing-back-extension", "prone-on-elbows", "prone-lying"}
 
     def fake_family(entry: CatalogEntry) -> str:
         return "pattern:repeated-extension" if entry.id in family else f"exercise:{entry.id}"
 
-    monkeypatch.setattr(backrx.history, "family_of", fake_family)
-    monkeypatch.setattr(backrx.revision, "family_of", fake_family)
+    monkeypatch.setattr(history, "family_of", fake_family)
+    monkeypatch.setattr(revision, "family_of", fake_family)
     profile = {"age": 34, "duration_weeks": 22, "pain_site": "lower", "leg_pain": "buttock_thigh",
                "pain_intensity": 5, "tolerance": "moderate", "directional_preference": "extension",
                "red_flags": []}

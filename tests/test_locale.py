@@ -16,10 +16,10 @@ from tests.conftest import base_profile
 import backrx
 from backrx.cli import main
 from backrx.example import example_names, example_text
-from backrx.locale import catalog, report
-from backrx.recommendation import DISCLAIMER
+from backrx.model.recommendation import DISCLAIMER
+from backrx.pack.locale import catalog, report
+from backrx.pack.rulepack import bundled_path
 from backrx.render import FORMATS, render
-from backrx.rulepack import bundled_path
 from backrx.testing import profiles
 
 _PLACEHOLDER = re.compile(r"\{[a-z_.]+\}")

@@ -8,9 +8,9 @@ import pytest
 from tests.conftest import ENGINES, base_profile
 
 import backrx
-from backrx.condition import OPERATORS, Operator
-from backrx.schema import schemas
-from backrx.vocabulary import FIELDS
+from backrx.lang.condition import OPERATORS, Operator
+from backrx.model.vocabulary import FIELDS
+from backrx.pack.schema import schemas
 
 
 def _ne_durable(key: str, member: str, value: object, negate: bool) -> dict[str, object]:

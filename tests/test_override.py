@@ -16,9 +16,9 @@ from tests.conftest import base_profile, dated
 
 import backrx
 from backrx import cli
-from backrx.audit import _equipment_and_settings, _not_prescribed_and_excluded
-from backrx.override import SAFETY_CODES, exclusion_codes, provenance_data
-from backrx.planner import _blocks
+from backrx.adjust.override import SAFETY_CODES, exclusion_codes, provenance_data
+from backrx.audit.invariants import _equipment_and_settings, _not_prescribed_and_excluded
+from backrx.run.planner import blocks
 from backrx.testing import profiles
 
 CASES_FILE = Path(__file__).resolve().parent / "cases" / "overrides.yaml"
@@ -210,7 +210,7 @@ def _safety_codes(rules: backrx.RuleSet, decision: Any, program: backrx.Program,
     """The safety codes that keep ``eid`` out of ``phase``, computed from the pack's decision."""
     entry = rules.pack.exercises[eid]
     codes = {c for excl, rule in decision.excludes
-             if (not excl.phases or phase in excl.phases) and _blocks(excl, entry)
+             if (not excl.phases or phase in excl.phases) and blocks(excl, entry)
              for c in exclusion_codes(excl, rule)}
     if entry.direction in program.stopped_directions:
         codes.add("peripheralization")
@@ -403,7 +403,7 @@ def test_cli_override(tmp_path: Path, rules: backrx.RuleSet, capsys: pytest.Capt
 def test_overrides_can_be_made_again_on_a_new_plan(profile: dict[str, Any], data: st.DataObject,
                                                    rules: backrx.RuleSet) -> None:
     """Re-applying the recorded overrides to a fresh plan (as migrate does) gives the same program."""
-    from backrx.override import reapply
+    from backrx.adjust.override import reapply
 
     fresh = rules.recommend(profile)
     rec = fresh

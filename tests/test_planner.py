@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 from tests.conftest import base_profile, dated
 
 import backrx
-from backrx.planspec import PlannerSpec
-from backrx.rulepack import EXCLUSION_CODES
+from backrx.pack.planspec import PlannerSpec
+from backrx.pack.rulepack import EXCLUSION_CODES
+from backrx.run.week import day_minutes, session_days
 from backrx.testing import profiles
-from backrx.week import day_minutes, session_days
 
 UPRIGHT_WALKING = {"walking-program", "treadmill-walking", "jog-walk-intervals"}
 STENOSIS = {"age": 68, "leg_pain": "below_knee", "bilateral_leg_symptoms": True,

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from tests.conftest import base_profile
 
 from backrx import Profile, load_profile
-from backrx.profile import StartBack, stage_for_weeks
+from backrx.model.profile import StartBack, stage_for_weeks
 
 
 def _locs(exc: ValidationError) -> list[tuple[str | int, ...]]:

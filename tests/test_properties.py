@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 
 import backrx
-from backrx.profile import GYM_EQUIPMENT
+from backrx.model.profile import GYM_EQUIPMENT
 from backrx.testing import profiles
 
 OPPOSITE = {"extension": "flexion", "flexion": "extension"}

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from tests.conftest import base_profile
 
 import backrx
-from backrx.profile import RED_FLAGS
+from backrx.model.profile import RED_FLAGS
 from backrx.testing import profiles
 
 EMERGENCY = {"saddle_anaesthesia", "bladder_bowel_dysfunction", "bilateral_neurological_symptoms",
@@ -229,8 +229,8 @@ def test_rule_schema_accepts_every_bundled_rule_file() -> None:
     import jsonschema
     import yaml
 
-    from backrx.rulepack import DATA_FILES, NON_RULE_FILES, bundled_path
-    from backrx.schema import rule_file_schema
+    from backrx.pack.rulepack import DATA_FILES, NON_RULE_FILES, bundled_path
+    from backrx.pack.schema import rule_file_schema
 
     validator = jsonschema.Draft202012Validator(rule_file_schema())
     files = [p for p in sorted(bundled_path().glob("*.yaml"))

@@ -94,7 +94,7 @@ def test_an_interrupt_at_any_line_of_the_adapter_leaves_the_engine_as_new() -> N
     profiles = [base_profile(red_flags=["saddle_anaesthesia"]), base_profile(),
                 base_profile(red_flags=["cancer_history"], directional_preference="extension")]
     expected = [rec.model_dump_json() for rec in reference.recommend_many(profiles)]
-    target = sys.modules["backrx._durable"].__file__
+    target = sys.modules["backrx.engine._durable"].__file__
 
     def run_with_interrupt_at(step: int) -> bool:
         count = 0
@@ -235,7 +235,7 @@ def test_forking_while_a_call_is_in_flight_gives_working_children(engine: str) -
 
 def test_after_fork_handler_gives_every_engine_a_new_lock() -> None:
     """The handler registered with os.register_at_fork replaces each live engine's lock."""
-    durable = pytest.importorskip("backrx._durable")
+    durable = pytest.importorskip("backrx.engine._durable")
     rules = backrx.load_rules(engine="durable")
     old = rules._engine._lock  # type: ignore[attr-defined]
     old.acquire()
@@ -313,7 +313,7 @@ def test_a_link_inside_the_pack_is_followed(pack_copy: Path) -> None:
 
 def test_a_file_past_the_byte_limit_is_refused(pack_copy: Path) -> None:
     """A pack file longer than MAX_FILE_BYTES is refused with file-too-large."""
-    from backrx.rulepack import MAX_FILE_BYTES
+    from backrx.pack.rulepack import MAX_FILE_BYTES
 
     (pack_copy / "big.yaml").write_text("# " + "x" * MAX_FILE_BYTES + "\n")
     with pytest.raises(backrx.RuleError) as caught:
@@ -328,7 +328,7 @@ def test_did_you_mean_hints_are_bounded(pack_copy: Path, monkeypatch: pytest.Mon
     """Unknown ids among a huge pool compare against at most MAX_HINT_CANDIDATES, MAX_HINTS times."""
     import difflib
 
-    from backrx import rulepack
+    from backrx.pack import rulepack
 
     sources = pack_copy / "sources.yaml"
     extra = "".join(f"  - {{id: extra-source-{i}, citation: Extra {i}, kind: review}}\n" for i in range(3000))
@@ -377,8 +377,8 @@ def _at_least_rules(count: int) -> str:
 
 def test_a_pack_past_the_alternatives_limit_is_refused(pack_copy: Path) -> None:
     """Rules whose at_least conditions spread into more than MAX_PATTERNS alternatives are refused."""
-    from backrx.condition import alternatives
-    from backrx.rulepack import MAX_PATTERNS, read_pack
+    from backrx.lang.condition import alternatives
+    from backrx.pack.rulepack import MAX_PATTERNS, read_pack
 
     bundled = sum(alternatives(rule.when) for rule in read_pack().rules)
     fits = (MAX_PATTERNS - bundled) // 70  # 4 of 8: 70 alternatives each
@@ -393,7 +393,8 @@ def test_a_pack_past_the_alternatives_limit_is_refused(pack_copy: Path) -> None:
 def test_a_pack_past_the_yaml_items_limit_is_refused_unparsed(pack_copy: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """A file of tiny YAML items beyond MAX_YAML_ITEMS is refused before it is parsed."""
-    from backrx import _yaml, rulepack
+    from backrx import _yaml
+    from backrx.pack import rulepack
 
     (pack_copy / "tiny.yaml").write_text("x: [" + ",".join("1" * (rulepack.MAX_YAML_ITEMS + 1)) + "]\n")
     parsed: list[str] = []
@@ -410,7 +411,7 @@ def test_a_pack_past_the_yaml_items_limit_is_refused_unparsed(pack_copy: Path,
 
 def test_problems_are_capped_per_file_with_a_count_of_the_rest(pack_copy: Path) -> None:
     """A file with thousands of bad items lists MAX_PROBLEMS_PER_FILE problems and counts the rest."""
-    from backrx.rulepack import MAX_PROBLEMS_PER_FILE
+    from backrx.pack.rulepack import MAX_PROBLEMS_PER_FILE
 
     (pack_copy / "bad.yaml").write_text("layer: triage\nrules:\n" + "  - 1\n" * 3000)
     with pytest.raises(backrx.RuleError) as caught:
@@ -553,7 +554,7 @@ def test_the_markdown_handout_escapes_text_from_the_pack(pack_copy: Path) -> Non
 
 def test_a_repeated_json_key_is_refused_in_a_fhir_resource() -> None:
     """A FHIR resource given as JSON text with a repeated key is refused, naming the key."""
-    from backrx.questionnaire_response import _as_data
+    from backrx.interop.questionnaire_response import _as_data
 
     with pytest.raises(ValidationError, match="appears twice"):
         _as_data('{"resourceType": "QuestionnaireResponse", "item": [], "item": []}', "QuestionnaireResponse")

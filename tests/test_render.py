@@ -16,10 +16,10 @@ from tests.conftest import base_profile
 import backrx
 from backrx.cli import main
 from backrx.example import example_names, example_text
-from backrx.feedback import ExerciseResponse
+from backrx.model.feedback import ExerciseResponse
+from backrx.pack.rulepack import bundled_path
 from backrx.render import FORMATS, render
 from backrx.render.keys import template_keys
-from backrx.rulepack import bundled_path
 
 #: Words a clinician uses that a patient handout should not (the pack's patient texts avoid them).
 JARGON = ("STarT", "directional preference", "design choice", "psychosocial", "stenosis",

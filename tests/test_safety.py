@@ -12,9 +12,9 @@ from tests.test_loader import line_of, replace
 
 import backrx
 from backrx import cli
-from backrx.audit import default_invariants
-from backrx.rulepack import bundled_path, read_pack
-from backrx.safety import check_safety_case, collect_tests, read_safety_case, render_markdown
+from backrx.audit.invariants import default_invariants
+from backrx.audit.safety_case import check_safety_case, collect_tests, read_safety_case, render_markdown
+from backrx.pack.rulepack import bundled_path, read_pack
 
 TESTS = Path(__file__).resolve().parent
 DOC = TESTS.parent / "docs" / "safety-case.md"

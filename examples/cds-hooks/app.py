@@ -15,6 +15,6 @@ from __future__ import annotations
 import os
 
 from backrx import load_rules
-from backrx.cds_hooks import create_app
+from backrx.interop.cds_hooks import create_app
 
 app = create_app(load_rules(os.environ.get("BACKRX_RULES") or None))

@@ -17,15 +17,15 @@ from backrx._version import __version__
 
 if TYPE_CHECKING:
     from backrx import batch
-    from backrx.adjust import adjust, replay
+    from backrx.adjust.apply import adjust, replay
+    from backrx.adjust.migrate import migrate
+    from backrx.adjust.override import OverrideChanges, override
     from backrx.errors import EngineError, FeedbackError, OverrideError, Problem, RuleError
-    from backrx.feedback import ExerciseResponse, Feedback, load_feedback
-    from backrx.fhir import FhirUnavailableError, from_fhir
-    from backrx.measures import Outcomes, PsfsItem
-    from backrx.migrate import migrate
-    from backrx.override import OverrideChanges, override
-    from backrx.profile import Profile, load_profile
-    from backrx.recommendation import (
+    from backrx.interop.fhir import FhirUnavailableError, from_fhir
+    from backrx.model.feedback import ExerciseResponse, Feedback, load_feedback
+    from backrx.model.measures import Outcomes, PsfsItem
+    from backrx.model.profile import Profile, load_profile
+    from backrx.model.recommendation import (
         AdjustmentRound,
         Change,
         Classification,
@@ -56,31 +56,31 @@ if TYPE_CHECKING:
 
 #: Where each public name lives; it is imported on first access.
 _HOMES: dict[str, str] = {
-    "adjust": "backrx.adjust",
-    "replay": "backrx.adjust",
+    "adjust": "backrx.adjust.apply",
+    "replay": "backrx.adjust.apply",
     "EngineError": "backrx.errors",
     "FeedbackError": "backrx.errors",
     "OverrideError": "backrx.errors",
     "Problem": "backrx.errors",
     "RuleError": "backrx.errors",
-    "ExerciseResponse": "backrx.feedback",
-    "Feedback": "backrx.feedback",
-    "load_feedback": "backrx.feedback",
-    "FhirUnavailableError": "backrx.fhir",  # backrx.fhir imports fhir.resources only when called
-    "from_fhir": "backrx.fhir",
-    "Outcomes": "backrx.measures",
-    "PsfsItem": "backrx.measures",
-    "migrate": "backrx.migrate",
-    "OverrideChanges": "backrx.override",
-    "override": "backrx.override",  # the function; the module stays backrx.override in sys.modules
-    "Profile": "backrx.profile",
-    "load_profile": "backrx.profile",
+    "ExerciseResponse": "backrx.model.feedback",
+    "Feedback": "backrx.model.feedback",
+    "load_feedback": "backrx.model.feedback",
+    "FhirUnavailableError": "backrx.interop.fhir",  # imports fhir.resources only when called
+    "from_fhir": "backrx.interop.fhir",
+    "Outcomes": "backrx.model.measures",
+    "PsfsItem": "backrx.model.measures",
+    "migrate": "backrx.adjust.migrate",
+    "OverrideChanges": "backrx.adjust.override",
+    "override": "backrx.adjust.override",
+    "Profile": "backrx.model.profile",
+    "load_profile": "backrx.model.profile",
     **dict.fromkeys(
         ("AdjustmentRound", "Change", "Classification", "CriterionStatus", "Day", "Dose", "Elimination",
          "Evidence", "Exclusion", "Exercise", "Firing", "Hold", "MeasureChange", "Migration", "Notice",
          "Override", "Phase", "PhaseStatus", "Prescription", "Program", "Progress", "Recommendation",
          "Reference", "Referral", "RulesetInfo"),
-        "backrx.recommendation",
+        "backrx.model.recommendation",
     ),
     "RuleSet": "backrx.ruleset",
     "load_rules": "backrx.ruleset",
@@ -106,11 +106,11 @@ def __dir__() -> list[str]:
 
 
 class _Package(types.ModuleType):
-    """Keeps ``backrx.adjust`` the function: importing the submodule ``backrx.adjust`` would
-    otherwise bind the module to that name in the package."""
+    """Keeps ``backrx.adjust`` the function: importing the subpackage ``backrx.adjust`` would
+    otherwise bind the package to that name (the same for any public name a room shares)."""
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and _HOMES.get(name) == f"backrx.{name}":
+        if isinstance(value, types.ModuleType) and name in _HOMES:
             return
         super().__setattr__(name, value)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any, get_args
 
-from backrx.profile import (
+from backrx.model.profile import (
     Activity,
     Direction,
     Enjoys,

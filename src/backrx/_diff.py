@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from backrx.recommendation import Recommendation
+from backrx.model.recommendation import Recommendation
 from backrx.ruleset import RuleSet, load_rules
 
 ASPECTS = ("outcome", "urgency", "pathways", "exercises")

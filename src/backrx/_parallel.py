@@ -112,7 +112,7 @@ def _plain(value: Any, pins: list[Any]) -> Any:
 def share_built(table: dict[Any, Any], program: dict[str, Any] | None, trace: list[Any]) -> None:
     """Replace the prescriptions and firings of one result's plain data by models built once
     per chunk: equal data gives the very same (frozen) object."""
-    from backrx.recommendation import Exclusion, Firing, Phase, Prescription
+    from backrx.model.recommendation import Exclusion, Firing, Phase, Prescription
 
     pins: list[Any] = table.setdefault("pins", [])
 

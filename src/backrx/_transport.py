@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 from backrx.errors import Problem, RuleError
 
 if TYPE_CHECKING:
-    from backrx._engine import EngineName
-    from backrx.rulepack import Pack
+    from backrx.engine import EngineName
+    from backrx.pack.rulepack import Pack
     from backrx.ruleset import RuleSet
 
 _NAME = re.compile(r"\A(?:locales/)?[A-Za-z0-9][A-Za-z0-9_.-]{0,200}\.yaml\Z")
@@ -63,7 +63,7 @@ def content_digest_of(files: tuple[tuple[str, bytes], ...]) -> str:
 def digest_of_files(files: tuple[tuple[str, bytes], ...]) -> str:
     """The pack digest of in-memory files: the loader's digest of the same top-level files, parsed
     (comments and formatting do not count)."""
-    from backrx.rulepack import digest_of_bytes
+    from backrx.pack.rulepack import digest_of_bytes
 
     return digest_of_bytes(item for item in files if "/" not in item[0])
 
@@ -88,7 +88,7 @@ def _read_regular(path: Path) -> bytes | None:
 
 def capture(pack: Pack, engine: str) -> PackContent | None:
     """The pack's content as read now, or None when it no longer matches the pack's digest."""
-    from backrx.rulepack import NON_RULE_FILES
+    from backrx.pack.rulepack import NON_RULE_FILES
 
     root = Path(pack.path)
     files: list[tuple[str, bytes]] = []
@@ -133,7 +133,7 @@ def restore(content: PackContent, locale: str = "en") -> RuleSet:
     Raises :class:`backrx.RuleError` when the content is not what its digest says, or when the
     content does not load.
     """
-    from backrx.rulepack import read_pack
+    from backrx.pack.rulepack import read_pack
     from backrx.ruleset import RuleSet
 
     if not isinstance(content, PackContent) or not isinstance(content.files, tuple):

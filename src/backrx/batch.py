@@ -51,10 +51,10 @@ from pydantic import ValidationError
 
 from backrx._cohort import generate
 from backrx._diff import Group, PackDiff, ProfileChange
-from backrx.profile import Profile
-from backrx.recommendation import Phase, Recommendation
+from backrx.model.profile import Profile
+from backrx.model.recommendation import Phase, Recommendation
+from backrx.model.vocabulary import FIELDS
 from backrx.ruleset import RuleSet, default_rules
-from backrx.vocabulary import FIELDS
 
 if TYPE_CHECKING:
     import pandas

@@ -12,9 +12,9 @@ from pydantic import ValidationError
 
 from backrx._version import __version__
 from backrx.errors import EngineError, FeedbackError, RuleError
-from backrx.fhir import FhirUnavailableError
-from backrx.profile import Profile
-from backrx.recommendation import Recommendation
+from backrx.interop.fhir import FhirUnavailableError
+from backrx.model.profile import Profile
+from backrx.model.recommendation import Recommendation
 
 if TYPE_CHECKING:
     from backrx.ruleset import RuleSet
@@ -148,7 +148,7 @@ def _write(rec: Recommendation, fmt: str, args: argparse.Namespace | None = None
 
 def _read_profile(name: str) -> Profile:
     from backrx._yaml import YamlError, load_plain
-    from backrx.profile import load_profile
+    from backrx.model.profile import load_profile
 
     if name != "-":
         return load_profile(name)
@@ -166,8 +166,8 @@ def _read_profile(name: str) -> Profile:
 
 def _check(folder: str | None) -> int:
     """Validate a pack (RuleError when broken); then each locale must hold every text, no more."""
-    from backrx.locale import catalog
-    from backrx.locale import report as locale_report
+    from backrx.pack.locale import catalog
+    from backrx.pack.locale import report as locale_report
     from backrx.ruleset import load_rules
 
     rules = load_rules(folder)
@@ -186,7 +186,7 @@ def _check(folder: str | None) -> int:
                      f"{len(rules.pack.exercises)} exercises, {len(rules.pack.sources)} sources "
                      f"({rules.digest})\n")
     sys.stdout.writelines(f"locale {lang}: complete ({len(catalog(rules.pack))} texts)\n" for lang in locales)
-    from backrx.evidence import evidence_warnings
+    from backrx.run.evidence import evidence_warnings
 
     warnings = sorted(evidence_warnings(rules.pack),
                       key=lambda p: (p.file, p.line if p.line is not None else -1, p.code))
@@ -262,8 +262,8 @@ def _main(args: argparse.Namespace) -> int:
             from pathlib import Path
 
             from backrx._input import loads, read_text
-            from backrx.adjust import adjust
-            from backrx.feedback import load_feedback
+            from backrx.adjust.apply import adjust
+            from backrx.model.feedback import load_feedback
             from backrx.ruleset import load_rules
 
             text = read_text(Path(args.recommendation))  # a regular file, at most 5 MB
@@ -271,7 +271,7 @@ def _main(args: argparse.Namespace) -> int:
             rec = Recommendation.model_validate_json(text)
             pack = load_rules(args.rules) if args.rules else None
             if args.migrate:
-                from backrx.migrate import migrate
+                from backrx.adjust.migrate import migrate
 
                 rec = migrate(rec, pack)
                 assert rec.migration is not None
@@ -291,7 +291,7 @@ def _main(args: argparse.Namespace) -> int:
             from pathlib import Path
 
             from backrx import _yaml
-            from backrx.override import override
+            from backrx.adjust.override import override
             from backrx.ruleset import load_rules
 
             rec = Recommendation.model_validate_json(Path(args.recommendation).read_text(encoding="utf-8"))
@@ -307,18 +307,18 @@ def _main(args: argparse.Namespace) -> int:
         if args.command == "example":
             return _example(args)
         if args.command == "audit":
-            from backrx.audit import audit_command
+            from backrx.audit.invariants import audit_command
 
             return audit_command(args.dir, args.examples, args.seed, args.format)
         if args.command == "test":
-            from backrx.cases import run_cases
+            from backrx.audit.cases import run_cases
             from backrx.ruleset import load_rules
 
             report = run_cases(load_rules(args.dir))
             out.write((report.to_json() if args.format == "json" else report.to_text()) + "\n")
             return 0 if report.ok else 1
         if args.command == "safety-case":
-            from backrx.safety import safety_case_command
+            from backrx.audit.safety_case import safety_case_command
 
             return safety_case_command(args.dir, args.tests, args.format)
         if args.command == "check":
@@ -332,11 +332,11 @@ def _main(args: argparse.Namespace) -> int:
 
             return diff_command(args)
         if args.which == "questionnaire":
-            from backrx.questionnaire import questionnaire
+            from backrx.interop.questionnaire import questionnaire
 
             out.write(json.dumps(questionnaire(), indent=2, ensure_ascii=False) + "\n")
             return 0
-        from backrx.schema import schemas
+        from backrx.pack.schema import schemas
 
         found = schemas()
         data = found if args.which == "all" else found[args.which]

@@ -8,16 +8,16 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from backrx._engine import EngineName, make_engine
 from backrx._transport import PackContent, capture, refuse_changed, restore
 from backrx._version import __version__
-from backrx.decision import Decision, decide, notices, referral_data, tiers_of_reasons
-from backrx.evidence import evidence_model
-from backrx.facts import profile_values
-from backrx.planner import plan_with_warnings
-from backrx.profile import Profile
-from backrx.recommendation import DISCLAIMER, FORMAT_VERSION, Recommendation, Reference, RulesetInfo
-from backrx.rulepack import Pack, Rule, read_pack
+from backrx.engine import EngineName, make_engine
+from backrx.model.profile import Profile
+from backrx.model.recommendation import DISCLAIMER, FORMAT_VERSION, Recommendation, Reference, RulesetInfo
+from backrx.pack.rulepack import Pack, Rule, read_pack
+from backrx.run.decision import Decision, decide, notices, referral_data, tiers_of_reasons
+from backrx.run.evidence import evidence_model
+from backrx.run.facts import profile_values
+from backrx.run.planner import plan_with_warnings
 
 ProfileInput = Profile | Mapping[str, Any]
 
@@ -95,7 +95,7 @@ class RuleSet:
             if locale not in base._locales:
                 import copy
 
-                from backrx.locale import localize
+                from backrx.pack.locale import localize
 
                 clone = copy.copy(base)
                 clone._pack = localize(base._pack, locale)

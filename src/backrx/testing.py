@@ -31,8 +31,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "backrx.testing needs Hypothesis: pip install 'backrx[audit]'"
     ) from exc
 
-from backrx import profile as _p
-from backrx.recommendation import Recommendation
+from backrx.model import profile as _p
+from backrx.model.recommendation import Recommendation
 
 #: Values at and beside the boundaries the bundled rules test.
 BOUNDARY_WEEKS = (0.0, 1.9, 2.0, 3.9, 3.99, 4.0, 4.01, 11.9, 11.99, 12.0, 12.01, 52.0)

@@ -19,10 +19,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from backrx.recommendation import Recommendation
+from backrx.model.recommendation import Recommendation
+from backrx.pack.rulepack import Pack, read_pack
+from backrx.pack.texts import Texts
 from backrx.render.context import build_context
-from backrx.rulepack import Pack, read_pack
-from backrx.texts import Texts
 
 if TYPE_CHECKING:
     import jinja2

@@ -1,7 +1,7 @@
 """What a report shows, per audience, as plain data for the templates.
 
 Every word a patient reads comes from the Recommendation (the pack's texts, carried through)
-or from the pack's ``text.yaml`` via :class:`backrx.texts.Texts`; nothing here is prose.
+or from the pack's ``text.yaml`` via :class:`backrx.pack.texts.Texts`; nothing here is prose.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import textwrap
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from backrx.feedback import ExerciseResponse, Feedback
-from backrx.profile import GYM_EQUIPMENT
-from backrx.recommendation import Dose, Exclusion, Phase, Prescription, Recommendation
-from backrx.rulepack import CatalogEntry
-from backrx.texts import Texts
+from backrx.model.feedback import ExerciseResponse, Feedback
+from backrx.model.profile import GYM_EQUIPMENT
+from backrx.model.recommendation import Dose, Exclusion, Phase, Prescription, Recommendation
+from backrx.pack.rulepack import CatalogEntry
+from backrx.pack.texts import Texts
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _IMAGE = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
@@ -165,7 +165,7 @@ def _excluded(items: list[Exclusion], view: str, t: Texts, plain: dict[str, str]
 
 def _overrides(rec: Recommendation) -> list[dict[str, str]]:
     """The clinician overrides in words, each with what later undid it (if anything)."""
-    from backrx.override import describe, override_status
+    from backrx.adjust.override import describe, override_status
 
     return [{"text": describe(item), "undone": f"no longer in effect: {undone}" if undone else ""}
             for item, undone in override_status(rec)]

@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 from typing import get_args
 
-from backrx.feedback import ExerciseResponse, Feedback
-from backrx.recommendation import Action
-from backrx.vocabulary import RISKS, URGENCIES
+from backrx.model.feedback import ExerciseResponse, Feedback
+from backrx.model.recommendation import Action
+from backrx.model.vocabulary import RISKS, URGENCIES
 
 _HERE = Path(__file__).resolve().parent
 _CALL = re.compile(r"""\bt(?:\.get)?\(\s*["']([a-z0-9_.]+)["']""")

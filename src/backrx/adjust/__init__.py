@@ -1,0 +1,1 @@
+"""Test and measure over time: feedback rounds, replay, migrate and clinician overrides."""

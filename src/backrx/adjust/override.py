@@ -1,0 +1,611 @@
+"""Clinician overrides: the clinician stays in charge, and every change is on the record.
+
+:func:`override` returns a new Recommendation in which a clinician has added or removed an exercise
+in a phase, changed a dose, moved the person to another phase, or accepted an exercise that a rule
+excluded. Each change becomes one :class:`backrx.Override` in ``rec.overrides`` (what, who, when,
+why, which rules it set aside), applied with :func:`apply_override`, the same function that
+:func:`backrx.replay` uses to rebuild the program from its history.
+
+Limits, enforced with :class:`backrx.OverrideError` (``code``, ``loc``):
+
+* an override never touches the referral, the outcome or the safety net, and a recommendation
+  whose referral replaced the program cannot be overridden into a program (``referral``);
+* accepting an exercise that a safety exclusion left out needs ``acknowledge`` naming every
+  safety code of that exclusion (:data:`SAFETY_CODES`); a program-design exclusion (code
+  ``program``) needs none;
+* an exercise that needs equipment the person lacks, or a setting they do not use, is refused
+  (``equipment``, ``setting``), whatever is acknowledged;
+* ``add`` refuses an excluded exercise (use ``accept``), and no change may leave a phase empty.
+
+Time: ``at`` is recorded as given (ISO 8601 with an offset, or a timezone-aware datetime); by
+default it is None. backrx never reads the clock itself, so the same inputs always give the same
+JSON; the command line passes the current time unless ``--at`` is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backrx.errors import OverrideError
+from backrx.lang.condition import FieldTest, NotOf
+from backrx.model.recommendation import (
+    AdjustmentRound,
+    Change,
+    Exclusion,
+    Override,
+    Prescription,
+    Program,
+    Recommendation,
+)
+from backrx.pack.rulepack import DOSE_FIELDS, DOSE_LIMITS, CatalogEntry, Exclude, Rule
+from backrx.ruleset import RuleSet, default_rules
+from backrx.run.decision import Decision, decide
+from backrx.run.facts import profile_values
+from backrx.run.planner import Planner, blocks, exercise_data
+
+#: Exclusion codes that only an explicit acknowledgement can set aside.
+SAFETY_CODES: tuple[str, ...] = (
+    "direction", "peripheralization", "contraindication", "population", "load-cap", "response",
+)
+#: Every exclusion code an accept can name: the safety codes and ``program`` (a design choice).
+EXCLUSION_CODES: tuple[str, ...] = (*SAFETY_CODES, "program")
+#: Fields whose rules exclude for a population rather than a contraindication.
+POPULATION_FIELDS: tuple[str, ...] = ("history.pregnant", "mobility")
+
+
+class PhaseExercise(BaseModel):
+    """One exercise of one phase (the target of add and remove)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    phase: str
+    exercise_id: str
+
+
+class DoseOverride(PhaseExercise):
+    """A new dose for one exercise of a phase; the parts not given stay as they are."""
+
+    sets: int | None = Field(default=None, ge=1)
+    reps: int | None = Field(default=None, ge=1)
+    hold_seconds: int | None = Field(default=None, ge=1)
+    minutes: int | None = Field(default=None, ge=1)
+    sessions_per_week: int | None = Field(default=None, ge=1)
+    times_per_day: int | None = Field(default=None, ge=1)
+
+
+class AcceptOverride(PhaseExercise):
+    """An excluded exercise taken back into a phase, naming the exclusion codes acknowledged."""
+
+    acknowledge: list[str] = Field(default_factory=list)
+
+
+class OverrideChanges(BaseModel):
+    """What a clinician changes in one call of :func:`override` (every key optional).
+
+    Applied in this order: ``remove``, ``add``, ``accept``, ``dose``, then ``phase``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    add: list[PhaseExercise] = Field(default_factory=list)
+    remove: list[PhaseExercise] = Field(default_factory=list)
+    dose: list[DoseOverride] = Field(default_factory=list)
+    phase: str | None = Field(default=None, description="the phase id to move the person to")
+    accept: list[AcceptOverride] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- exclusion codes
+
+
+def _population_test(rule: Rule) -> bool:
+    """True when the rule's condition compares age (``age exists`` is the "everyone" idiom)."""
+    stack: list[Any] = [rule.when]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, FieldTest):
+            if node.field == "age" and node.op != "exists":
+                return True
+        elif isinstance(node, NotOf):
+            stack.append(node.item)
+        else:
+            stack.extend(getattr(node, "items", ()))
+    return False
+
+
+def exclusion_codes(excl: Exclude, rule: Rule) -> list[str]:
+    """The codes of one exclusion, derived from what it leaves out and what its rule reads."""
+    codes: list[str] = []
+    if excl.directions:
+        codes.append("direction")
+    if excl.max_load is not None:
+        codes.append("load-cap")
+    if excl.exercises or excl.tags or excl.categories:
+        if any(f in rule.reads for f in POPULATION_FIELDS) or _population_test(rule):
+            codes.append("population")
+        elif any(f.startswith("history.") for f in rule.reads):
+            codes.append("contraindication")
+        else:
+            codes.append("program")
+    return codes
+
+
+# --------------------------------------------------------------------------- applying a record
+
+
+def _find(items: list[Prescription], exercise_id: str) -> int | None:
+    return next((i for i, p in enumerate(items) if p.exercise.id == exercise_id), None)
+
+
+def apply_override(program: Program, item: Override) -> Program:
+    """The program with one recorded override applied, from the record alone (used by replay)."""
+    if item.kind == "phase":
+        return program.model_copy(update={"current_phase": item.phase})
+    phases = {p.id: list(p.prescriptions) for p in program.phases}
+    items = phases[item.phase]
+    excluded = list(program.excluded)
+    dropped = list(program.dropped)
+    assert item.exercise_id is not None
+    index = _find(items, item.exercise_id)
+    if item.kind in ("add", "accept"):
+        assert item.after is not None
+        items.append(item.after)
+        if item.kind == "accept":
+            excluded = _unexclude(excluded, item.exercise_id, item.phase)
+            dropped = [d for d in dropped if d != item.exercise_id]
+    elif item.kind == "remove":
+        assert index is not None
+        del items[index]
+    else:  # dose
+        assert index is not None and item.after is not None
+        items[index] = item.after
+    return program.model_copy(update={
+        "phases": [p.model_copy(update={"prescriptions": phases[p.id]}) for p in program.phases],
+        "excluded": excluded, "dropped": dropped,
+    })
+
+
+def _unexclude(excluded: list[Exclusion], exercise_id: str, phase: str) -> list[Exclusion]:
+    out: list[Exclusion] = []
+    for e in excluded:
+        if e.exercise_id == exercise_id and phase in e.phases:
+            rest = [p for p in e.phases if p != phase]
+            if rest:
+                out.append(e.model_copy(update={"phases": rest}))
+        else:
+            out.append(e)
+    return out
+
+
+def replay_with_overrides(original: Program, rounds: Sequence[AdjustmentRound],
+                          overrides: Sequence[Override],
+                          replay_rounds: Callable[[Program, list[AdjustmentRound]], Program]) -> Program:
+    """Rebuild a program from the original, the adjustment rounds and the overrides, in the order
+    they were made (each override after the rounds it followed)."""
+    program = original
+    for item in overrides:
+        if item.after_round == 0:
+            program = apply_override(program, item)
+    for number, round_ in enumerate(rounds, start=1):
+        program = replay_rounds(program, [round_])
+        for item in overrides:
+            if item.after_round == number:
+                program = apply_override(program, item)
+    return program
+
+
+# --------------------------------------------------------------------------- making overrides
+
+
+def _time(at: str | datetime | None) -> str | None:
+    if at is None:
+        return None
+    if isinstance(at, datetime):
+        parsed = at
+        text = at.isoformat()
+    elif isinstance(at, str):
+        text = at.strip()
+        try:
+            parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+        except ValueError:
+            raise OverrideError("bad-time", f"at {at!r} is not an ISO 8601 date-time", ("at",)) from None
+    else:
+        raise OverrideError("bad-time", "at must be an ISO 8601 date-time or a datetime", ("at",))
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise OverrideError("bad-time", f"at {text!r} needs a time zone offset (e.g. +00:00)", ("at",))
+    return text
+
+
+class _Session:
+    """One call of :func:`override`: the pack's conclusions for the profile, and the program so far."""
+
+    def __init__(self, rules: RuleSet, rec: Recommendation, reason: str, by: str, at: str | None) -> None:
+        assert rec.profile is not None and rec.program is not None
+        self.pack = rules.pack
+        self.decision: Decision = decide(self.pack, rules._engine, profile_values(rec.profile))
+        self.planner = Planner(self.pack, rec.profile, self.decision)
+        self.program = rec.program
+        self.reason, self.by, self.at = reason, by, at
+        self.after_round = len(rec.adjustments)
+        self.number = len(rec.overrides)
+        self.made: list[Override] = []
+        self.stopping = [r.id for r in self.pack.rules if r.then.stop_direction]
+        self.advancing = [r.id for r in self.pack.rules if r.then.advance]
+
+    def record(self, **fields: Any) -> None:
+        self.number += 1
+        item = Override(number=self.number, reason=self.reason, by=self.by, at=self.at,
+                        after_round=self.after_round, **fields)
+        self.program = apply_override(self.program, item)
+        self.made.append(item)
+
+    # ---- lookups
+
+    def phase_items(self, phase: str, loc: tuple[str | int, ...]) -> list[Prescription]:
+        for p in self.program.phases:
+            if p.id == phase:
+                return list(p.prescriptions)
+        known = ", ".join(p.id for p in self.program.phases)
+        raise OverrideError("unknown-phase", f"{phase!r} is not a phase of this program ({known})", loc)
+
+    def entry(self, exercise_id: str, loc: tuple[str | int, ...]) -> CatalogEntry:
+        found = self.pack.exercises.get(exercise_id)
+        if found is None:
+            raise OverrideError("unknown-exercise", f"{exercise_id!r} is not in the rule pack's catalog", loc)
+        return found
+
+    def limits(self, entry: CatalogEntry, loc: tuple[str | int, ...]) -> None:
+        """Refuse what the person cannot do where they exercise, whatever is acknowledged."""
+        missing = [e for e in entry.equipment if e not in self.planner.equipment]
+        if missing:
+            raise OverrideError("equipment", f"{entry.id} needs equipment the person did not list: "
+                                f"{', '.join(missing)}; an override cannot supply equipment", loc)
+        if not self.planner.settings.intersection(entry.settings):
+            raise OverrideError("setting", f"{entry.id} is done at {', '.join(entry.settings)}; the person "
+                                f"exercises at {', '.join(sorted(self.planner.settings))}", loc)
+
+    def blockers(self, entry: CatalogEntry, phase: str) -> list[tuple[str, list[str]]]:
+        """(rule id, codes) for everything that keeps ``entry`` out of ``phase``, rules first."""
+        out: list[tuple[str, list[str]]] = []
+        for excl, rule in self.decision.excludes:
+            if (not excl.phases or phase in excl.phases) and blocks(excl, entry):
+                out.append((rule.id, exclusion_codes(excl, rule)))
+        if entry.direction in self.program.stopped_directions:
+            out.append((self.stopping[0] if self.stopping else "", ["peripheralization"]))
+        if entry.id in self.program.dropped:
+            earlier = next((e for e in self.program.excluded if e.exercise_id == entry.id), None)
+            rule_id = earlier.rule_ids[0] if earlier and earlier.rule_ids else ""
+            dropping = next((r for r in self.pack.rules if r.id == rule_id), None)
+            spread = dropping is not None and bool(
+                {"response.peripheralized", "feedback.peripheralized_any"} & set(dropping.reads))
+            out.append((rule_id, ["peripheralization"] if spread else ["response"]))
+        return out
+
+    def new_prescription(self, entry: CatalogEntry, phase: str, rationale: str) -> Prescription:
+        dose, dose_rules = self.planner.dose(entry, phase)
+        return Prescription(exercise=exercise_data(entry), dose=dose, rationale=rationale,
+                            sources=list(entry.sources), rule_ids=dose_rules)
+
+    # ---- the five kinds
+
+    def remove(self, item: PhaseExercise, loc: tuple[str | int, ...]) -> None:
+        items = self.phase_items(item.phase, (*loc, "phase"))
+        index = _find(items, item.exercise_id)
+        if index is None:
+            raise OverrideError("not-in-phase", f"{item.exercise_id!r} is not in phase {item.phase}",
+                                (*loc, "exercise_id"))
+        if len(items) == 1:
+            raise OverrideError("empty-phase", f"removing {item.exercise_id} would leave phase {item.phase} "
+                                "empty; add another exercise first", (*loc, "exercise_id"))
+        before = items[index]
+        self.record(kind="remove", phase=item.phase, exercise_id=item.exercise_id, before=before,
+                    overrode=list(before.rule_ids))
+
+    def add(self, item: PhaseExercise, loc: tuple[str | int, ...]) -> None:
+        items = self.phase_items(item.phase, (*loc, "phase"))
+        entry = self.entry(item.exercise_id, (*loc, "exercise_id"))
+        if _find(items, entry.id) is not None:
+            raise OverrideError("already-in-phase", f"{entry.id} is already in phase {item.phase}",
+                                (*loc, "exercise_id"))
+        self.limits(entry, (*loc, "exercise_id"))
+        blocking = self.blockers(entry, item.phase)
+        if blocking:
+            codes = sorted({c for _, cs in blocking for c in cs})
+            rules = ", ".join(r for r, _ in blocking if r) or "an earlier adjustment"
+            raise OverrideError("excluded", f"{entry.id} is excluded in phase {item.phase} by {rules} "
+                                f"(codes: {', '.join(codes)}); use accept, acknowledging "
+                                f"{', '.join(c for c in codes if c in SAFETY_CODES) or 'nothing'}",
+                                (*loc, "exercise_id"))
+        after = self.new_prescription(entry, item.phase, f"Added by {self.by}: {self.reason}")
+        self.record(kind="add", phase=item.phase, exercise_id=entry.id, after=after, overrode=[])
+
+    def accept(self, item: AcceptOverride, loc: tuple[str | int, ...]) -> None:
+        items = self.phase_items(item.phase, (*loc, "phase"))
+        entry = self.entry(item.exercise_id, (*loc, "exercise_id"))
+        if _find(items, entry.id) is not None:
+            raise OverrideError("already-in-phase", f"{entry.id} is already in phase {item.phase}",
+                                (*loc, "exercise_id"))
+        self.limits(entry, (*loc, "exercise_id"))
+        blocking = self.blockers(entry, item.phase)
+        if not blocking:
+            raise OverrideError("not-excluded", f"{entry.id} is not excluded in phase {item.phase}; "
+                                "use add", (*loc, "exercise_id"))
+        codes = list(dict.fromkeys(c for _, cs in blocking for c in cs))
+        unknown = [c for c in item.acknowledge if c not in codes]
+        if unknown:
+            raise OverrideError("unknown-acknowledgement",
+                                f"acknowledge names {', '.join(unknown)}, which do not apply to {entry.id} "
+                                f"in "
+                                f"phase {item.phase} (its exclusion codes: {', '.join(codes)})",
+                                (*loc, "acknowledge"))
+        needed = [c for c in codes if c in SAFETY_CODES and c not in item.acknowledge]
+        if needed:
+            rules = ", ".join(r for r, cs in blocking if r and set(cs) & set(needed))
+            raise OverrideError("needs-acknowledgement",
+                                f"{entry.id} is left out of phase {item.phase} for safety "
+                                f"({rules or 'an earlier adjustment'}); accepting it needs acknowledge: "
+                                f"[{', '.join(needed)}]", (*loc, "acknowledge"))
+        rationale = (f"Accepted by {self.by} although a rule left it out ({', '.join(codes)}): "
+                     f"{self.reason}")
+        after = self.new_prescription(entry, item.phase, rationale)
+        self.record(kind="accept", phase=item.phase, exercise_id=entry.id, after=after,
+                    overrode=list(dict.fromkeys(r for r, _ in blocking if r)),
+                    acknowledged=list(dict.fromkeys(item.acknowledge)))
+
+    def dose(self, item: DoseOverride, loc: tuple[str | int, ...]) -> None:
+        items = self.phase_items(item.phase, (*loc, "phase"))
+        index = _find(items, item.exercise_id)
+        if index is None:
+            raise OverrideError("not-in-phase", f"{item.exercise_id!r} is not in phase {item.phase}",
+                                (*loc, "exercise_id"))
+        given = {name: getattr(item, name) for name in DOSE_FIELDS if getattr(item, name) is not None}
+        if not given:
+            raise OverrideError("empty-dose", f"give at least one of {', '.join(DOSE_FIELDS)}", loc)
+        for name, value in given.items():
+            if value > DOSE_LIMITS[name]:
+                raise OverrideError("dose-out-of-range", f"{name} {value} is above {DOSE_LIMITS[name]}",
+                                    (*loc, name))
+        before = items[index]
+        if all(getattr(before.dose, name) == value for name, value in given.items()):
+            raise OverrideError("same-dose",
+                                f"{item.exercise_id} already has this dose in phase {item.phase}", loc)
+        after = before.model_copy(update={
+            "dose": before.dose.model_copy(update=given),
+            "rationale": f"{before.rationale} Dose set by {self.by}: {self.reason}",
+        })
+        layers = {r.id: r.layer for r in self.pack.rules}
+        overrode = [r for r in before.rule_ids if layers.get(r) in ("dosing", "adjust")]
+        self.record(kind="dose", phase=item.phase, exercise_id=item.exercise_id, before=before, after=after,
+                    overrode=overrode)
+
+    def move(self, phase: str) -> None:
+        loc: tuple[str | int, ...] = ("phase",)
+        items = self.phase_items(phase, loc)
+        now = self.program.current_phase or self.program.phases[0].id
+        if phase == now:
+            raise OverrideError("same-phase", f"the person is already in phase {phase}", loc)
+        if self.program.elimination is not None:
+            raise OverrideError("elimination", "elimination mode is testing exercises one at a time in "
+                                f"phase {self.program.elimination.phase}; finish it before moving", loc)
+        held = [p.exercise.id for p in items if p.exercise.id in self.program.dropped
+                or p.exercise.direction in self.program.stopped_directions]
+        if held:
+            raise OverrideError("dropped-exercise", f"phase {phase} holds {', '.join(held)}, dropped or in a "
+                                "stopped direction; remove them (or accept them) in the same change", loc)
+        self.record(kind="phase", phase=phase, phase_before=now, overrode=list(self.advancing))
+
+
+def _rules_for(rec: Recommendation, rules: RuleSet | None) -> RuleSet:
+    chosen = rules if rules is not None else default_rules()
+    if chosen.digest != rec.ruleset.digest:
+        raise OverrideError("other-pack", f"this recommendation was made by rule pack {rec.ruleset.name} "
+                            f"{rec.ruleset.version}; pass rules=load_rules(<that pack>)", ())
+    if rec.profile is None:
+        raise OverrideError("no-profile", "this recommendation carries no profile", ())
+    if rec.program is None:
+        urgency = rec.referral.urgency if rec.referral is not None else "a"
+        raise OverrideError("referral", f"an {urgency} referral replaces the program; an override never "
+                            "removes a referral", ())
+    if [p.id for p in rec.program.phases] != [p.id for p in chosen.pack.phases]:
+        raise OverrideError("edited", "the program's phases do not match the rule pack's", ())
+    return chosen
+
+
+def override(rec: Recommendation, changes: OverrideChanges | Mapping[str, Any], *, reason: str, by: str,
+             at: str | datetime | None = None, rules: RuleSet | None = None) -> Recommendation:
+    """A new Recommendation with a clinician's changes applied and recorded in ``overrides``.
+
+    ``reason`` (why) and ``by`` (who) are required; ``at`` (when) is an ISO 8601 date-time with an
+    offset, recorded as given, or None (the default: backrx reads no clock). Raises
+    ``pydantic.ValidationError`` for changes of the wrong shape and :class:`backrx.OverrideError`
+    (``code``, ``loc``) for a change backrx refuses. Nothing is applied unless every change is.
+    """
+    parsed = changes if isinstance(changes, OverrideChanges) else OverrideChanges.model_validate(changes)
+    for name, value in (("reason", reason), ("by", by)):
+        if not isinstance(value, str) or not value.strip():
+            meaning = "why" if name == "reason" else "who"
+            raise OverrideError(f"missing-{name}", f"an override needs {name}: {meaning}", (name,))
+    when = _time(at)
+    chosen = _rules_for(rec, rules)
+    if not (parsed.add or parsed.remove or parsed.dose or parsed.accept or parsed.phase):
+        raise OverrideError("no-change", "the changes are empty", ())
+    session = _Session(chosen, rec, " ".join(reason.split()), " ".join(by.split()), when)
+    for i, item in enumerate(parsed.remove):
+        session.remove(item, ("remove", i))
+    for i, item in enumerate(parsed.add):
+        session.add(item, ("add", i))
+    for i, accepted in enumerate(parsed.accept):
+        session.accept(accepted, ("accept", i))
+    for i, dosed in enumerate(parsed.dose):
+        session.dose(dosed, ("dose", i))
+    if parsed.phase is not None:
+        session.move(parsed.phase)
+    return rec.model_copy(update={"program": session.program, "overrides": [*rec.overrides, *session.made]})
+
+
+# --------------------------------------------------------------------------- after adjust, and views
+
+
+_VERBS = {"drop": "dropped", "suspend": "paused", "regress": "stepped back", "progress": "progressed"}
+
+
+def _undoes(change: Change, item: Override) -> bool:
+    """True when an adjustment change takes away what ``item`` made: it drops, pauses or steps
+    back the exercise the override added or accepted, or changes the dose it set. Only the
+    change's action, phase and exercise id are read."""
+    if item.kind not in ("add", "accept", "dose") or change.action not in _VERBS:
+        return False
+    if change.phase != item.phase or change.exercise_id != item.exercise_id:
+        return False
+    return change.action != "progress" or item.kind == "dose"
+
+
+def _in_effect(rec: Recommendation) -> list[Override]:
+    return [item for item, undone in override_status(rec) if undone is None]
+
+
+def override_notices(rec: Recommendation, changes: Iterable[Change]) -> list[tuple[str, str, str]]:
+    """Warnings for the overrides this adjustment round undid: (code, message, rule id) each.
+
+    ``rec`` is the recommendation before the round; ``changes`` the round's changes.
+    """
+    out: list[tuple[str, str, str]] = []
+    number = len(rec.adjustments) + 1
+    active = _in_effect(rec)
+    for change in changes:
+        for item in reversed(active):
+            if _undoes(change, item):
+                assert item.after is not None or item.before is not None
+                shown = item.after if item.after is not None else item.before
+                assert shown is not None
+                verb = "had added" if item.kind == "add" else "had accepted" if item.kind == "accept" \
+                    else "had set the dose of"
+                rule = change.rule_ids[0] if change.rule_ids else ""
+                out.append((f"override-{item.number}-undone",
+                            f"Adjustment round {number} {_VERBS[change.action]} {shown.exercise.name} "
+                            f"({change.phase}), which {item.by} {verb} (override {item.number}: "
+                            f"{item.reason})" + (f", following rule {rule}." if rule else "."), rule))
+                active.remove(item)
+                break
+    return out
+
+
+def override_status(rec: Recommendation) -> list[tuple[Override, str | None]]:
+    """Each override with what later undid it (None while it is in effect)."""
+    out: list[tuple[Override, str | None]] = []
+    for item in rec.overrides:
+        undone: str | None = None
+        later = [o for o in rec.overrides if o.number > item.number and o.phase == item.phase
+                 and o.exercise_id == item.exercise_id and o.kind in ("remove", "add", "accept", "dose")]
+        for round_ in rec.adjustments[item.after_round:]:
+            if any(o.after_round < round_.round for o in later):
+                break  # a later override took over this exercise first
+            change = next((c for c in round_.changes if _undoes(c, item)), None)
+            if change is not None:
+                undone = f"{_VERBS[change.action]} in adjustment round {round_.round}"
+                break
+        if undone is None and any(o.kind == "remove" for o in later):
+            undone = f"removed by override {next(o.number for o in later if o.kind == 'remove')}"
+        out.append((item, undone))
+    return out
+
+
+def intent(item: Override) -> dict[str, Any]:
+    """The changes that make ``item`` again on another recommendation (for migrate): what the
+    clinician asked for, not the prescription it produced."""
+    target = {"phase": item.phase, "exercise_id": item.exercise_id}
+    if item.kind == "phase":
+        return {"phase": item.phase}
+    if item.kind == "accept":
+        return {"accept": [{**target, "acknowledge": list(item.acknowledged)}]}
+    if item.kind == "dose":
+        assert item.before is not None and item.after is not None
+        parts = {name: getattr(item.after.dose, name) for name in DOSE_FIELDS
+                 if getattr(item.after.dose, name) != getattr(item.before.dose, name)
+                 and getattr(item.after.dose, name) is not None}
+        return {"dose": [{**target, **parts}]}
+    return {item.kind: [target]}
+
+
+def reapply(rec: Recommendation, items: Iterable[Override], *,
+            rules: RuleSet | None = None) -> tuple[Recommendation, list[str]]:
+    """Make ``items`` again, in order, on ``rec`` (a re-planned recommendation), with their
+    original author, reason and time. Returns the result and a line for each override that the
+    new plan refuses (it is left out, never forced)."""
+    skipped: list[str] = []
+    for item in items:
+        try:
+            rec = override(rec, intent(item), reason=item.reason, by=item.by, at=item.at, rules=rules)
+        except OverrideError as exc:
+            skipped.append(f"override {item.number} ({item.kind} {item.exercise_id or item.phase}): "
+                           f"not re-applied ({exc.code}: {exc.message})")
+    return rec, skipped
+
+
+def describe(item: Override) -> str:
+    """One override in words."""
+    what = {"add": f"added {item.exercise_id} to {item.phase}",
+            "remove": f"removed {item.exercise_id} from {item.phase}",
+            "dose": f"changed the dose of {item.exercise_id} in {item.phase}",
+            "phase": f"moved the person from {item.phase_before} to {item.phase}",
+            "accept": f"accepted excluded {item.exercise_id} in {item.phase}"}[item.kind]
+    if item.kind == "dose" and item.before is not None and item.after is not None:
+        what += f" ({item.before.dose.describe()} -> {item.after.dose.describe()})"
+    extra = []
+    if item.overrode:
+        extra.append(f"overrode {', '.join(item.overrode)}")
+    if item.acknowledged:
+        extra.append(f"acknowledged {', '.join(item.acknowledged)}")
+    when = f" at {item.at}" if item.at else ""
+    return (f"#{item.number} {item.by}{when} {what}: {item.reason}"
+            + (f" ({'; '.join(extra)})" if extra else ""))
+
+
+def provenance_data(rec: Recommendation) -> list[dict[str, Any]]:
+    """One FHIR R4 Provenance-shaped mapping per override (who, when, why, what, which rules).
+
+    ``recorded`` is the override's ``at`` (None when none was given: a FHIR exporter must then
+    supply the time it received it); ``target`` names the phase and exercise; each overridden
+    rule is an ``entity`` with role ``revision``.
+    """
+    out: list[dict[str, Any]] = []
+    for item in rec.overrides:
+        target = item.phase if item.exercise_id is None else f"{item.phase}/{item.exercise_id}"
+        out.append({
+            "resourceType": "Provenance",
+            "recorded": item.at,
+            "activity": {"text": f"backrx override: {item.kind}"},
+            "reason": [{"text": item.reason}] + (
+                [{"text": f"acknowledged exclusion codes: {', '.join(item.acknowledged)}"}]
+                if item.acknowledged else []),
+            "agent": [{"type": {"coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+                "code": "author"}]}, "who": {"display": item.by}}],
+            "target": [{"display": target}],
+            "entity": [{"role": "revision", "what": {"display": f"backrx rule {rule_id}"}}
+                       for rule_id in item.overrode],
+        })
+    return out
+
+
+__all__ = [
+    "EXCLUSION_CODES",
+    "SAFETY_CODES",
+    "AcceptOverride",
+    "DoseOverride",
+    "OverrideChanges",
+    "PhaseExercise",
+    "apply_override",
+    "describe",
+    "exclusion_codes",
+    "intent",
+    "override",
+    "override_notices",
+    "override_status",
+    "provenance_data",
+    "reapply",
+    "replay_with_overrides",
+]

@@ -1,0 +1,1 @@
+"""Audits of a rule pack: invariants, exploration, conflicts and the safety case."""

@@ -1,0 +1,1 @@
+"""The rule language: conditions and the operator table."""

@@ -1,0 +1,1 @@
+"""The data models: profile, feedback, recommendation and their shared vocabulary."""

@@ -1,0 +1,366 @@
+"""The input: a person's back-pain profile, validated by pydantic.
+
+The Profile model is the single source of the field vocabulary: the rule loader
+type-checks every rule condition against the fields, types, ranges and closed
+vocabularies declared here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from backrx._input import SHOW_INPUT_IN_ERRORS, loads, read_text, refuse_duplicate_keys
+from backrx.model.measures import Outcomes
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+Stage = Literal["acute", "subacute", "chronic"]
+PainSite = Literal["lower", "middle", "upper"]
+LegPain = Literal["none", "buttock_thigh", "below_knee"]
+Tolerance = Literal["low", "moderate", "high"]
+Direction = Literal["extension", "flexion", "none", "unknown"]
+RedFlag = Literal[
+    "saddle_anaesthesia",
+    "bladder_bowel_dysfunction",
+    "progressive_neurological_deficit",
+    "bilateral_neurological_symptoms",
+    "major_trauma",
+    "suspected_fracture",
+    "cancer_history",
+    "unexplained_weight_loss",
+    "fever_or_infection",
+    "iv_drug_use",
+    "immunosuppression",
+    "unrelenting_night_pain",
+    "inflammatory_back_pain",
+]
+Activity = Literal[
+    "sitting", "standing", "walking", "bending_forward", "bending_backward", "lying"
+]
+Posture = Literal[
+    "anterior_pelvic_tilt", "high_hip", "high_shoulder", "forward_head", "rounded_shoulders"
+]
+Setting = Literal["home", "gym", "pool", "outdoors"]
+Equipment = Literal[
+    "mat",
+    "foam_roller",
+    "resistance_band",
+    "swiss_ball",
+    "dumbbells",
+    "kettlebell",
+    "bench",
+    "pull_up_bar",
+    "cable",
+    "trap_bar",
+    "barbell",
+    "step",
+    "stationary_bike",
+    "treadmill",
+    "back_extension_bench",
+]
+Enjoys = Literal[
+    "walking", "cycling", "swimming", "yoga", "pilates", "tai_chi", "resistance_training"
+]
+Onset = Literal["sudden", "gradual"]
+Trend = Literal["improving", "stable", "worsening"]
+Mobility = Literal["independent", "walking_aid", "wheelchair"]
+Goal = Literal[
+    "running",
+    "tennis",
+    "golf",
+    "skiing",
+    "gymnastics",
+    "weightlifting",
+    "bowling",
+    "gardening",
+    "lifting_at_work",
+]
+
+RED_FLAGS: tuple[str, ...] = get_args(RedFlag)
+EQUIPMENT: tuple[str, ...] = get_args(Equipment)
+SETTINGS: tuple[str, ...] = get_args(Setting)
+
+#: Equipment a person who trains in a gym can be assumed to reach.
+GYM_EQUIPMENT: frozenset[str] = frozenset(EQUIPMENT)
+
+ACUTE_BEFORE_WEEKS = 4.0
+CHRONIC_FROM_WEEKS = 12.0
+
+_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True,
+                     hide_input_in_errors=not SHOW_INPUT_IN_ERRORS)
+
+#: The longest list any input model accepts (before duplicates are dropped). Every closed
+#: vocabulary is far shorter; the cap keeps a hostile list from costing memory and a huge error.
+MAX_LIST_ITEMS = 200
+
+
+def _unique(values: list[Any]) -> list[Any]:
+    seen: list[Any] = []
+    for value in values:
+        if value not in seen:
+            seen.append(value)
+    return seen
+
+
+class _Model(BaseModel):
+    model_config = _STRICT
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cap_lists(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if isinstance(value, (list, tuple)) and len(value) > MAX_LIST_ITEMS:
+                    raise PydanticCustomError(
+                        "too_long", "{field} has {count} items; at most {limit} are accepted",
+                        {"field": str(key)[:80], "count": len(value), "limit": MAX_LIST_ITEMS})
+        return data
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
+        """Validate a JSON document; a key given twice in one object is refused, naming the key
+        (pydantic alone would keep the last one, and a repeated ``red_flags`` could erase a flag)."""
+        refuse_duplicate_keys(json_data, cls.__name__)
+        return super().model_validate_json(json_data, **kwargs)
+
+    @model_validator(mode="after")
+    def _dedupe_lists(self) -> _Model:
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, list):
+                object.__setattr__(self, name, _unique(value))
+        return self
+
+
+class Findings(_Model):
+    """Optional examination findings. Absent means "not examined", never "negative"."""
+
+    straight_leg_raise_deg: Annotated[float, Field(ge=0, le=180)] | None = None
+    aberrant_movement: bool | None = None
+    prone_instability_test: bool | None = Field(
+        default=None, description="True when the prone instability test is positive."
+    )
+    hamstring_tightness: bool | None = None
+    glute_weakness: bool | None = None
+    sitting_hours_per_day: Annotated[float, Field(ge=0, le=24)] | None = None
+    eases_with: list[Activity] | None = None
+    worse_with: list[Activity] | None = None
+    posture: list[Posture] | None = None
+    night_pain: bool | None = Field(
+        default=None, description="Pain that is worse at night or when lying down.")
+    nothing_eases: bool | None = Field(
+        default=None, description="No position, movement or rest eases the pain (non-mechanical).")
+    weakness: bool | None = Field(
+        default=None, description="Muscle weakness in a leg or arm on examination or report.")
+    sensory_loss: bool | None = Field(
+        default=None, description="Numbness or altered feeling in a leg, arm or the trunk.")
+    difficulty_walking: bool | None = Field(
+        default=None, description="New difficulty walking (unsteady, legs giving way), not pain alone.")
+    sexual_dysfunction: bool | None = Field(
+        default=None, description="A new change in sexual function or genital feeling.")
+
+
+class History(_Model):
+    """Relevant medical history. Absent means unknown."""
+
+    osteoporosis: bool | None = None
+    recent_spinal_surgery_weeks: Annotated[float, Field(ge=0, le=520)] | None = None
+    pregnant: bool | None = None
+    long_term_corticosteroids: bool | None = None
+    pregnancy_weeks: Annotated[float, Field(ge=0, le=45)] | None = Field(
+        default=None, description="Weeks of pregnancy now; implies pregnant.")
+    postpartum_weeks: Annotated[float, Field(ge=0, le=520)] | None = Field(
+        default=None, description="Weeks since giving birth.")
+    pelvic_girdle_pain: bool | None = Field(
+        default=None, description="Pain at the back of the pelvis or the pubic joint (pregnancy-related).")
+    falls_last_year: Annotated[int, Field(ge=0, le=100)] | None = Field(
+        default=None, description="Number of falls in the last 12 months.")
+
+    @model_validator(mode="after")
+    def _pregnancy_agrees(self) -> History:
+        if self.pregnant is False and self.pregnancy_weeks is not None:
+            raise PydanticCustomError(
+                "pregnancy-mismatch", "pregnancy_weeks is given but pregnant is false")
+        return self
+
+
+class StartBack(_Model):
+    """The nine STarT Back answers (agree = True). An unanswered item is None.
+
+    The scores exist only when every item is answered: an incomplete screen has
+    no risk group, because an unanswered item is not a "disagree".
+    """
+
+    leg_pain: bool | None = None
+    shoulder_neck_pain: bool | None = None
+    walked_short_distances: bool | None = None
+    dressed_slowly: bool | None = None
+    not_safe_to_be_active: bool | None = None
+    worrying_thoughts: bool | None = None
+    pain_terrible: bool | None = None
+    not_enjoying: bool | None = None
+    bothersomeness: Annotated[int, Field(ge=0, le=4)] | None = Field(
+        default=None,
+        description="0 not at all, 1 slightly, 2 moderately, 3 very much, 4 extremely.",
+    )
+
+    @property
+    def complete(self) -> bool:
+        """True when all nine items are answered."""
+        return all(getattr(self, name) is not None for name in type(self).model_fields)
+
+    def _psychosocial_items(self) -> list[bool]:
+        bother = self.bothersomeness
+        return [
+            bool(self.not_safe_to_be_active),
+            bool(self.worrying_thoughts),
+            bool(self.pain_terrible),
+            bool(self.not_enjoying),
+            bother is not None and bother >= 3,
+        ]
+
+    @property
+    def psychosocial(self) -> int | None:
+        """Subscale score 0..5 (items 5 to 9), or None when the screen is incomplete."""
+        if not self.complete:
+            return None
+        return sum(self._psychosocial_items())
+
+    @property
+    def total(self) -> int | None:
+        """Total score 0..9, or None when the screen is incomplete."""
+        if not self.complete:
+            return None
+        physical = [
+            bool(self.leg_pain),
+            bool(self.shoulder_neck_pain),
+            bool(self.walked_short_distances),
+            bool(self.dressed_slowly),
+        ]
+        return sum(physical) + sum(self._psychosocial_items())
+
+
+def _home() -> list[Setting]:
+    return ["home"]
+
+
+class Preferences(_Model):
+    """Where and how the person wants to exercise. Missing means home, no equipment."""
+
+    settings: Annotated[list[Setting], Field(min_length=1)] = Field(default_factory=_home)
+    equipment: list[Equipment] = Field(default_factory=list)
+    enjoys: list[Enjoys] = Field(default_factory=list)
+    minutes_per_session: Annotated[int, Field(ge=5, le=180)] | None = None
+    sessions_per_week: Annotated[int, Field(ge=1, le=14)] | None = None
+    goals: list[Goal] = Field(default_factory=list)
+
+
+class Profile(_Model):
+    """A person's back-pain profile: the input of :func:`backrx.recommend`."""
+
+    age: Annotated[int, Field(ge=10, le=110)]
+    duration_weeks: Annotated[float, Field(ge=0, le=5200)] | None = None
+    stage: Stage | None = Field(default=None, validate_default=True)
+    pain_site: PainSite
+    leg_pain: LegPain
+    bilateral_leg_symptoms: bool = False
+    pain_intensity: Annotated[int, Field(ge=0, le=10)]
+    tolerance: Tolerance
+    directional_preference: Direction = "unknown"
+    centralizes: bool | None = None
+    red_flags: list[RedFlag] = Field(
+        description="Red flags present. [] means screened and none present; required."
+    )
+    red_flags_unsure: list[RedFlag] = Field(
+        default_factory=list,
+        description="Red flags the person was unsure about; each is followed up, never read as no.",
+    )
+    onset: Onset | None = Field(default=None, description="How this episode began.")
+    symptom_trend: Trend | None = Field(
+        default=None, description="How the symptoms are changing now; absent means not asked.")
+    mobility: Mobility = Field(default="independent", description="How the person gets about.")
+    findings: Findings | None = None
+    history: History | None = None
+    startback: StartBack | None = None
+    preferences: Preferences | None = None
+    outcomes: Outcomes | None = Field(
+        default=None, description="baseline outcome measures (ODI, RMDQ, NPRS, PSFS, walking minutes)")
+
+    @field_validator("stage", mode="after")
+    @classmethod
+    def _derive_stage(cls, stage: Stage | None, info: ValidationInfo) -> Stage:
+        weeks = info.data.get("duration_weeks")
+        derived = stage_for_weeks(weeks) if weeks is not None else None
+        if stage is None and derived is None:
+            if "duration_weeks" not in info.data:
+                # duration_weeks itself failed validation and pydantic reports it; the profile is
+                # refused, so this placeholder is never seen.
+                return "acute"
+            raise PydanticCustomError(
+                "stage-required", "give duration_weeks or stage (acute, subacute or chronic)"
+            )
+        if stage is not None and derived is not None and stage != derived:
+            raise PydanticCustomError(
+                "stage-mismatch",
+                "stage '{stage}' disagrees with duration_weeks={weeks}, which is '{derived}' "
+                "(acute < 4 weeks, subacute 4 to < 12, chronic >= 12)",
+                {"stage": stage, "weeks": weeks, "derived": derived},
+            )
+        result = stage if stage is not None else derived
+        assert result is not None
+        return result
+
+    @property
+    def resolved_preferences(self) -> Preferences:
+        """The preferences, with the documented defaults when none were given."""
+        return self.preferences if self.preferences is not None else Preferences()
+
+
+def stage_for_weeks(weeks: float) -> Stage:
+    """The stage of an episode that has lasted ``weeks`` (acute < 4, subacute < 12, chronic)."""
+    if weeks < ACUTE_BEFORE_WEEKS:
+        return "acute"
+    if weeks < CHRONIC_FROM_WEEKS:
+        return "subacute"
+    return "chronic"
+
+
+def read_document(path: str | os.PathLike[str]) -> Any:
+    """Read a YAML or JSON document from ``path`` (safe YAML; JSON is YAML too)."""
+    from backrx._yaml import YamlError, load_plain
+
+    file = Path(path)
+    text = read_text(file)  # a regular file only, at most MAX_INPUT_BYTES
+    if file.suffix.lower() == ".json":
+        return loads(text, str(file))  # a repeated key is refused, not silently overwritten
+    try:
+        return load_plain(text, str(file))
+    except YamlError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def load_profile(path: str | os.PathLike[str]) -> Profile:
+    """Load and validate a profile from a YAML or JSON file.
+
+    Raises ``OSError`` when the file cannot be read, ``ValueError`` when it is not
+    valid YAML/JSON, repeats a key, is not a regular file or is longer than 5 MB, and
+    ``pydantic.ValidationError`` when the profile is invalid.
+    """
+    return Profile.model_validate(read_document(path))
+
+
+__all__ = [
+    "Findings",
+    "History",
+    "Preferences",
+    "Profile",
+    "StartBack",
+    "load_profile",
+    "stage_for_weeks",
+]

@@ -1,0 +1,1 @@
+"""The rule pack: reading, checking, schema and golden cases."""

@@ -1,0 +1,190 @@
+"""Translations of a pack's patient-facing texts: ``locales/<lang>.yaml`` beside the rule files.
+
+The English texts in the pack are the source. A locale file gives the same texts in another
+language, under the keys of :func:`catalog`::
+
+    text:                       # the report words of text.yaml
+      heading.why: Por qué este plan
+    rules:
+      triage.cauda-equina.saddle:
+        patient: ...            # the rule's patient text
+        refer: ...              # its referral reason
+        safety_net: [..., ...]  # its safety-net advice, item by item
+    exercises:
+      cat-camel: {name: ..., instructions: ...}
+    phases:
+      calm: {name: ..., goal: ..., progress_when: [..., ...]}
+
+Flattened, these are keys such as ``rules.triage.safety-net.safety_net.0``. The loader checks the
+file's shape; ``backrx check`` reports, per locale, the keys it misses and the keys the pack does not
+have. A missing key falls back to English, so an unfinished translation still renders.
+Clinician texts (rationales, titles) stay in English.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any
+
+from backrx import _yaml
+from backrx.errors import Problem
+from backrx.pack.rulepack import CatalogEntry, Pack, PhaseDef, Rule
+
+SOURCE_LOCALE = "en"
+_LANG = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?\Z")
+_SECTIONS = ("text", "rules", "exercises", "phases")
+MAX_LOCALES = 20
+
+
+def catalog(pack: Pack) -> dict[str, str]:
+    """Every patient-facing text of a pack, by locale key, in the pack's own (source) language."""
+    out: dict[str, str] = {f"text.{k}": v for k, v in pack.texts.items()}
+    for rule in pack.rules:
+        if rule.patient:
+            out[f"rules.{rule.id}.patient"] = rule.patient
+        if rule.then.refer is not None:
+            out[f"rules.{rule.id}.refer"] = rule.then.refer.reason
+        for i, item in enumerate(rule.then.safety_net):
+            out[f"rules.{rule.id}.safety_net.{i}"] = item
+    for eid, entry in pack.exercises.items():
+        out[f"exercises.{eid}.name"] = entry.name
+        out[f"exercises.{eid}.instructions"] = entry.instructions
+    for phase in pack.phases:
+        out[f"phases.{phase.id}.name"] = phase.name
+        out[f"phases.{phase.id}.goal"] = phase.goal
+        for i, item in enumerate(phase.progress_when):
+            out[f"phases.{phase.id}.progress_when.{i}"] = item
+    return out
+
+
+def _flatten(ctx_add: Any, node: Any, prefix: str, out: dict[str, str], depth: int = 0) -> None:
+    from backrx.pack.rulepack import _line_of
+
+    items: list[tuple[str, Any]]
+    if isinstance(node, dict):
+        items = [(str(k), v) for k, v in node.items()]
+    elif isinstance(node, list):
+        items = [(str(i), v) for i, v in enumerate(node)]
+    else:
+        ctx_add(None, "wrong-type", f"{prefix} must be a mapping or a list", prefix)
+        return
+    for key, value in items:
+        path = f"{prefix}.{key}"
+        if isinstance(value, str):
+            if not value.strip():
+                ctx_add(_line_of(node, key if isinstance(node, dict) else int(key)), "wrong-type",
+                        f"{path} must be non-empty text", path)
+            else:
+                out[path] = re.sub(r"\s+", " ", value).strip()
+        elif isinstance(value, (dict, list)) and depth < 4:
+            _flatten(ctx_add, value, path, out, depth + 1)
+        else:
+            ctx_add(_line_of(node, key if isinstance(node, dict) else int(key)), "wrong-type",
+                    f"{path} must be text", path)
+
+
+def read_locales(root: Path, problems: list[Problem]) -> dict[str, dict[str, str]]:
+    """The pack's locale files (``locales/*.yaml``), flattened; shape problems go to ``problems``."""
+    from backrx.pack.rulepack import _Ctx, _line_of, _read_file
+
+    folder = root / "locales"
+    if not folder.is_dir():
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    files = sorted(folder.glob("*.yaml"))
+    if len(files) > MAX_LOCALES:
+        problems.append(Problem("locales", None, None, "too-many-files",
+                                f"{len(files)} locale files; the limit is {MAX_LOCALES}"))
+        return {}
+    for path in files:
+        rel = f"locales/{path.name}"
+        ctx = _Ctx(problems, rel)
+        lang = path.stem
+        if not _LANG.match(lang) or lang == SOURCE_LOCALE:
+            ctx.add(None, "bad-id", f"a locale file is named by its language code (es, pt-BR), not "
+                    f"{lang!r}" + (" (en is the pack's own language)" if lang == SOURCE_LOCALE else ""))
+            continue
+        doc = _read_file(path, rel, problems)
+        if doc is None:
+            continue
+        if not isinstance(doc, dict):
+            ctx.add(_line_of(doc), "wrong-type", "a locale file is a mapping of text, rules, exercises, "
+                    "phases")
+            continue
+        texts: dict[str, str] = {}
+        for section, node in doc.items():
+            if section == "description":
+                continue
+            if section not in _SECTIONS:
+                ctx.add(_line_of(doc, section), "unknown-field",
+                        f"unknown section {section!r}; sections are {', '.join(_SECTIONS)}", str(section))
+                continue
+            if section == "text":
+                if not isinstance(node, dict):
+                    ctx.add(_line_of(doc, section), "wrong-type", "text must be a mapping", "text")
+                    continue
+                # Text keys hold dots themselves: keep each one whole.
+                for key, value in node.items():
+                    if isinstance(value, str) and value.strip():
+                        texts[f"text.{key}"] = re.sub(r"\s+", " ", value)
+                    else:
+                        ctx.add(_line_of(node, key), "wrong-type", f"text.{key} must be non-empty text",
+                                f"text.{key}")
+                continue
+            _flatten(ctx.add, node, str(section), texts)
+        out[lang] = texts
+    return out
+
+
+def report(pack: Pack) -> dict[str, tuple[list[str], list[str]]]:
+    """Per locale: the catalog keys it misses, and the keys it has that the pack does not."""
+    source = catalog(pack)
+    return {lang: (sorted(k for k in source if k not in texts), sorted(k for k in texts if k not in source))
+            for lang, texts in sorted(pack.locales.items())}
+
+
+def localize(pack: Pack, lang: str) -> Pack:
+    """The pack with its patient-facing texts in ``lang`` (English where the locale misses a key)."""
+    tr = pack.locales[lang]
+
+    def get(key: str, english: str) -> str:
+        return tr.get(key, english)
+
+    def rule_of(rule: Rule) -> Rule:
+        then = rule.then
+        refer = then.refer
+        if refer is not None:
+            refer = dataclasses.replace(refer, reason=get(f"rules.{rule.id}.refer", refer.reason))
+        safety = tuple(get(f"rules.{rule.id}.safety_net.{i}", s) for i, s in enumerate(then.safety_net))
+        patient = get(f"rules.{rule.id}.patient", rule.patient) if rule.patient else None
+        return dataclasses.replace(rule, then=dataclasses.replace(then, refer=refer, safety_net=safety),
+                                   patient=patient)
+
+    def exercise_of(entry: CatalogEntry) -> CatalogEntry:
+        return dataclasses.replace(entry, name=get(f"exercises.{entry.id}.name", entry.name),
+                                   instructions=get(f"exercises.{entry.id}.instructions", entry.instructions))
+
+    def phase_of(phase: PhaseDef) -> PhaseDef:
+        return dataclasses.replace(
+            phase, name=get(f"phases.{phase.id}.name", phase.name),
+            goal=get(f"phases.{phase.id}.goal", phase.goal),
+            progress_when=tuple(get(f"phases.{phase.id}.progress_when.{i}", s)
+                                for i, s in enumerate(phase.progress_when)))
+
+    texts = dict(pack.texts)
+    texts.update({k.removeprefix("text."): v for k, v in tr.items() if k.startswith("text.")})
+    return dataclasses.replace(
+        pack,
+        layers=tuple(dataclasses.replace(layer, rules=tuple(rule_of(r) for r in layer.rules))
+                     for layer in pack.layers),
+        exercises={eid: exercise_of(e) for eid, e in pack.exercises.items()},
+        phases=tuple(phase_of(p) for p in pack.phases),
+        texts=texts,
+    )
+
+
+def read_yaml(path: Path) -> Any:  # pragma: no cover - a helper for translators' scripts
+    """A locale file as plain data."""
+    return _yaml.load_plain(path.read_text(encoding="utf-8"), path.name)

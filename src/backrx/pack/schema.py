@@ -1,0 +1,181 @@
+"""JSON Schemas for embedding apps and editors: Profile, Recommendation, and rule files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backrx.lang.condition import OPERATORS
+from backrx.model.profile import Profile
+from backrx.model.recommendation import Recommendation
+from backrx.model.vocabulary import (
+    ADJUST_FIELDS,
+    CATEGORIES,
+    DIRECTIONS,
+    FIELDS,
+    PATHWAYS,
+    RISKS,
+    URGENCIES,
+    as_data,
+)
+from backrx.pack.rulepack import (
+    _ID,
+    _RULE_ID,
+    ADJUST_ACTIONS,
+    DOSE_FIELDS,
+    DOSE_KINDS,
+    DOSE_LIMITS,
+    EXCLUSION_CODES,
+    LAYERS,
+    SOURCE_KINDS,
+)
+
+_TEXT = {"type": "string", "minLength": 1}
+_TEXTS = {"oneOf": [_TEXT, {"type": "array", "items": _TEXT, "minItems": 1}]}
+
+
+def _condition_schema() -> dict[str, Any]:
+    scalar = {"type": ["string", "number", "boolean"]}
+    ops = {
+        "type": "object",
+        "additionalProperties": False,
+        "minProperties": 1,
+        "properties": {op.name: op.schema for op in OPERATORS.values()},
+    }
+    field_names = [*FIELDS, *ADJUST_FIELDS, "derived.<name>"]
+    return {
+        "description": "Exactly one key: all, any, not, at_least, or a field name "
+        f"({', '.join(field_names)}) mapped to operators or to a value (eq).",
+        "type": "object",
+        "minProperties": 1,
+        "maxProperties": 1,
+        "properties": {
+            "all": {"type": "array", "items": {"$ref": "#/$defs/condition"}, "minItems": 1},
+            "any": {"type": "array", "items": {"$ref": "#/$defs/condition"}, "minItems": 1},
+            "not": {"$ref": "#/$defs/condition"},
+            "at_least": {
+                "type": "object", "additionalProperties": False, "required": ["count", "of"],
+                "properties": {"count": {"type": "integer", "minimum": 1},
+                               "of": {"type": "array", "items": {"$ref": "#/$defs/condition"},
+                                      "minItems": 2, "maxItems": 8}},
+            },
+        },
+        "additionalProperties": {"oneOf": [ops, scalar]},
+    }
+
+
+def rule_file_schema() -> dict[str, Any]:
+    """The JSON Schema of a rule file (``layer`` plus ``rules``)."""
+    ids = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}
+    phases = ids
+    dose_item = {
+        "type": "object", "additionalProperties": False, "required": ["kind"],
+        "properties": {"kind": {"enum": list(DOSE_KINDS)}, "phases": phases,
+                       **{f: {"type": "integer", "minimum": 1, "maximum": DOSE_LIMITS[f]}
+                          for f in DOSE_FIELDS}},
+    }
+    prescribe_item = {
+        "type": "object", "additionalProperties": False, "required": ["phase", "exercises"],
+        "properties": {"phase": {"type": "string"},
+                       "pick": {"type": "integer", "minimum": 1, "maximum": 20},
+                       "role": {"type": "string"},
+                       "exercises": ids},
+    }
+    exclude_item = {
+        "type": "object", "additionalProperties": False,
+        "properties": {
+            "exercises": ids,
+            "direction": {"oneOf": [{"enum": list(DIRECTIONS)},
+                                    {"type": "array", "items": {"enum": list(DIRECTIONS)}}]},
+            "tags": ids,
+            "category": {"oneOf": [{"enum": list(CATEGORIES)},
+                                   {"type": "array", "items": {"enum": list(CATEGORIES)}}]},
+            "max_load": {"type": "integer", "minimum": 1, "maximum": 5},
+            "phases": phases,
+            "code": {"enum": list(EXCLUSION_CODES)},
+        },
+    }
+
+    def one_or_many(item: dict[str, Any]) -> dict[str, Any]:
+        return {"oneOf": [item, {"type": "array", "items": item, "minItems": 1}]}
+
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "backrx rule file",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["layer", "rules"],
+        "properties": {
+            "layer": {"enum": list(LAYERS)},
+            "description": {"type": "string"},
+            "rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}},
+        },
+        "$defs": {
+            "condition": _condition_schema(),
+            "rule": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["id", "title", "when", "then", "rationale", "sources"],
+                "properties": {
+                    "id": {"type": "string", "pattern": _RULE_ID.pattern},
+                    "title": _TEXT,
+                    "priority": {"type": "integer", "minimum": 0, "maximum": 1_000_000},
+                    "when": {"$ref": "#/$defs/condition"},
+                    "then": {
+                        "type": "object", "additionalProperties": False, "minProperties": 1,
+                        "properties": {
+                            "refer": {"type": "object", "additionalProperties": False,
+                                      "required": ["urgency", "reason"],
+                                      "properties": {"urgency": {"enum": list(URGENCIES)},
+                                                     "reason": _TEXT}},
+                            "safety_net": _TEXTS,
+                            "warn": one_or_many({
+                                "type": "object", "additionalProperties": False,
+                                "required": ["code", "message"],
+                                "properties": {"code": {"type": "string", "pattern": _ID.pattern},
+                                               "message": _TEXT}}),
+                            "set": {"type": "object", "additionalProperties":
+                                    {"type": ["string", "number", "boolean"]}},
+                            "pathway": {"oneOf": [{"enum": list(PATHWAYS)},
+                                                  {"type": "array", "items": {"enum": list(PATHWAYS)}}]},
+                            "risk": {"enum": list(RISKS)},
+                            "explain": {"const": True},
+                            "prescribe": one_or_many(prescribe_item),
+                            "exclude": one_or_many(exclude_item),
+                            "dose": one_or_many(dose_item),
+                            "schedule": one_or_many({
+                                "type": "object", "additionalProperties": False,
+                                "required": ["phase", "weeks"],
+                                "properties": {"phase": {"type": "string"},
+                                               "weeks": {"type": "integer", "minimum": 1,
+                                                         "maximum": 52}}}),
+                            "adjust": {"enum": list(ADJUST_ACTIONS)},
+                            "stop_direction": {"const": True},
+                            "eliminate": {"const": True},
+                            "advance": {"const": True},
+                            "hold_rounds": {"type": "integer", "minimum": 1, "maximum": 10},
+                        },
+                    },
+                    "rationale": _TEXT,
+                    "patient": {**_TEXT, "description": "the rationale in plain words, for the patient "
+                                "view (no rule ids, sources or jargon)"},
+                    "sources": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    "evidence": {"oneOf": [
+                        {"enum": list(SOURCE_KINDS)},
+                        {"type": "object", "additionalProperties": False, "required": ["kind"],
+                         "properties": {"kind": {"enum": list(SOURCE_KINDS)}, "grade": _TEXT,
+                                        "note": _TEXT}}]},
+                    "design": {"type": "boolean"},
+                },
+            },
+        },
+    }
+
+
+def schemas() -> dict[str, Any]:
+    """Every schema backrx publishes, by name."""
+    return {
+        "profile": Profile.model_json_schema(),
+        "recommendation": Recommendation.model_json_schema(mode="serialization"),
+        "rules": rule_file_schema(),
+        "vocabulary": as_data(),
+    }

@@ -1,0 +1,1 @@
+"""One run of the pack: facts, decide, plan and assemble."""

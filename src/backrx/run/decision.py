@@ -1,0 +1,184 @@
+"""Running a pack's layers over one profile: what the rules concluded, and the trace."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from backrx.engine import Engine
+from backrx.lang.condition import Value, fields_of
+from backrx.model.vocabulary import URGENCIES
+from backrx.pack.rulepack import DoseSpec, Exclude, Pack, Prescribe, Rule
+
+#: Urgencies that replace the exercise program with a referral.
+BLOCKING = ("emergency", "urgent")
+
+
+@dataclass
+class Fired:
+    """A rule that fired, with its rendered rationale and the values it matched."""
+
+    rule: Rule
+    rationale: str
+    matched: dict[str, Value | None]
+    patient: str | None = None
+
+
+@dataclass
+class Decision:
+    """Everything the rule layers concluded for one profile."""
+
+    values: dict[str, Value]
+    fired: list[Fired] = field(default_factory=list)
+    urgency: str | None = None
+    referral_reasons: list[str] = field(default_factory=list)
+    referral_rules: list[str] = field(default_factory=list)
+    safety_net: list[str] = field(default_factory=list)
+    warnings: list[tuple[str, str, str]] = field(default_factory=list)  # code, message, rule id
+    pathways: list[str] = field(default_factory=list)
+    risk: str | None = None
+    prescribes: list[tuple[Prescribe, Rule]] = field(default_factory=list)
+    excludes: list[tuple[Exclude, Rule]] = field(default_factory=list)
+    doses: list[tuple[DoseSpec, Rule]] = field(default_factory=list)
+    schedule: dict[str, tuple[int, Rule]] = field(default_factory=dict)
+    _rationales: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def refers(self) -> bool:
+        """True when a referral replaces the exercise program."""
+        return self.urgency in BLOCKING
+
+    def rationale_of(self, rule_id: str) -> str:
+        """The rendered rationale of a rule that fired."""
+        if len(self._rationales) != len(self.fired):
+            self._rationales = {item.rule.id: item.rationale for item in reversed(self.fired)}
+        return self._rationales.get(rule_id, "")
+
+
+_FORMATTER = string.Formatter()
+
+
+def _show(value: Value | None) -> str:
+    if value is None:
+        return "not recorded"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, frozenset):
+        return ", ".join(sorted(v.replace("_", " ") for v in value)) or "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, str):
+        return value.replace("_", " ")
+    return str(value)
+
+
+def render(template: str, values: dict[str, Value]) -> str:
+    """Fill a rationale template: only ``{field.path}`` names, checked at load time."""
+    out: list[str] = []
+    for literal, name, _, _ in _FORMATTER.parse(template):
+        out.append(literal)
+        if name is not None:
+            out.append(_show(values.get(name)))
+    return "".join(out)
+
+
+def add_unique(target: list[str], items: Iterable[str]) -> None:
+    """Append the items target does not hold yet, in order."""
+    for item in items:
+        if item not in target:
+            target.append(item)
+
+
+def note_referral(rule: Rule, urgency: str | None, reasons: list[str], rule_ids: list[str]) -> str | None:
+    """Record a rule's referral (if any); return the most urgent tier so far."""
+    refer = rule.then.refer
+    if refer is None:
+        return urgency
+    add_unique(reasons, [refer.reason])
+    rule_ids.append(rule.id)
+    if urgency is None or URGENCIES.index(refer.urgency) < URGENCIES.index(urgency):
+        return refer.urgency
+    return urgency
+
+
+def referral_data(pack: Pack, urgency: str, reasons: list[str], rule_ids: list[str],
+                  tier_of: dict[str, str] | None = None) -> dict[str, object]:
+    """A referral as output data: reasons most urgent first, with the tier's wording from the pack."""
+    order = {name: i for i, name in enumerate(URGENCIES)}
+    if tier_of:
+        reasons = sorted(reasons, key=lambda r: order.get(tier_of.get(r, ""), len(order)))
+    data: dict[str, object] = {"urgency": urgency, "reasons": list(reasons), "rule_ids": list(rule_ids)}
+    tier = pack.tiers.tiers.get(urgency) if pack.tiers is not None else None
+    if tier is not None:
+        data["header"] = tier.header
+        data["title"] = tier.title
+    return data
+
+
+def tiers_of_reasons(rules: Iterable[Rule]) -> dict[str, str]:
+    """The tier each referral reason was given at (the most urgent, when several rules share one)."""
+    out: dict[str, str] = {}
+    for rule in rules:
+        refer = rule.then.refer
+        if refer is None:
+            continue
+        known = out.get(refer.reason)
+        if known is None or URGENCIES.index(refer.urgency) < URGENCIES.index(known):
+            out[refer.reason] = refer.urgency
+    return out
+
+
+def notices(items: Iterable[tuple[str, str, str]]) -> list[dict[str, object]]:
+    """Warnings as output data: one per code, in first-seen order, with every rule that raised it."""
+    out: dict[str, dict[str, object]] = {}
+    for code, message, rule_id in items:
+        entry = out.setdefault(code, {"code": code, "message": message, "rule_ids": []})
+        ids = entry["rule_ids"]
+        assert isinstance(ids, list)
+        if rule_id and rule_id not in ids:  # a planner warning may name no rule
+            ids.append(rule_id)
+    return list(out.values())
+
+
+def _apply(decision: Decision, rule: Rule) -> None:
+    then = rule.then
+    decision.urgency = note_referral(rule, decision.urgency, decision.referral_reasons,
+                                     decision.referral_rules)
+    add_unique(decision.safety_net, then.safety_net)
+    decision.warnings.extend((w.code, w.message, rule.id) for w in then.warn)
+    for name in then.pathways:
+        if name not in decision.pathways:
+            decision.pathways.append(name)
+    if then.risk is not None:
+        decision.risk = then.risk
+    decision.prescribes.extend((p, rule) for p in then.prescribe)
+    decision.excludes.extend((e, rule) for e in then.exclude)
+    decision.doses.extend((d, rule) for d in then.dose)
+    for item in then.schedule:
+        decision.schedule[item.phase] = (item.weeks, rule)
+
+
+def decide(pack: Pack, engine: Engine, values: dict[str, Value]) -> Decision:
+    """Run every layer in order; stop after triage when a referral replaces exercise."""
+    decision = Decision(dict(values))
+    current = decision.values
+    for index, layer in enumerate(pack.layers):
+        if layer.name == "adjust" or (index > 0 and decision.refers):
+            break
+        for position in engine.match(index, current):
+            rule = layer.rules[position]
+            matched = {name: current.get(name) for name in sorted(fields_of(rule.when))}
+            decision.fired.append(Fired(rule, render(rule.rationale, current), matched,
+                                        render(rule.patient, current) if rule.patient else None))
+            _apply(decision, rule)
+            for name, value in rule.then.set:
+                pending = f"derived.{name}"
+                decision.values[pending] = value  # later in trace order wins, as for doses
+        if decision.urgency is not None:
+            current["referral_urgency"] = decision.urgency
+        if decision.pathways:
+            current["pathways"] = frozenset(decision.pathways)
+        if decision.risk is not None:
+            current["startback_risk"] = decision.risk
+    return decision

@@ -1,0 +1,336 @@
+"""The house rules of the code, checked by walking its source: rooms, sizes, imports, literals."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+from typing import get_args
+
+import pytest
+
+from backrx.model import vocabulary
+from backrx.model.profile import RedFlag
+from backrx.pack.rulepack import Pack, read_pack
+
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "src" / "backrx"
+MAX_LINES = 600
+
+# The rooms, from the bottom up: a room imports only from rooms at its level or below.
+ROOMS: tuple[tuple[str, ...], ...] = (
+    ("_version", "_yaml", "_input", "errors"),
+    ("lang",),
+    ("model",),
+    ("pack",),
+    ("engine",),
+    ("run",),
+    ("ruleset", "_transport", "_parallel"),
+    ("adjust",),
+    ("render", "interop"),
+    ("audit", "batch", "_batch_cli", "_diff", "_cohort", "testing", "example"),
+    ("cli", "clidoc"),
+    ("__init__",),
+)
+# The model holds the Profile's own vocabulary of allowed values; it is not a duplicate of the pack.
+MODEL_VOCABULARY = {"model/profile.py", "model/vocabulary.py", "model/feedback.py",
+                    "model/recommendation.py", "model/measures.py"}
+# Each line that is not yet clean names its owner; the list must only shrink.
+
+
+def _modules() -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC).with_suffix("")
+        parts = list(rel.parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(["backrx", *parts])] = path
+    return out
+
+
+MODULES = _modules()
+
+
+def _type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _imports(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every import statement, at any depth, except those only for the type checker."""
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.If) and _type_checking(node):
+            stack.extend(node.orelse)
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _package_of(module: str) -> str:
+    path = MODULES[module]
+    return module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+
+
+def _resolve(module: str, node: ast.ImportFrom) -> str | None:
+    if node.level:
+        base = _package_of(module).split(".")
+        base = base[: len(base) - node.level + 1]
+        return ".".join([*base, node.module] if node.module else base)
+    return node.module
+
+
+def _edges(module: str, tree: ast.AST) -> Iterator[tuple[str, str, int]]:
+    """(imported module, imported name or '', line) for each import of a backrx module."""
+    for node in _imports(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("backrx"):
+                    yield alias.name, "", node.lineno
+            continue
+        target = _resolve(module, node)
+        if not target or not target.startswith("backrx"):
+            continue
+        for alias in node.names:
+            sub = f"{target}.{alias.name}"
+            if sub in MODULES:
+                yield sub, "", node.lineno
+            else:
+                yield target, alias.name, node.lineno
+
+
+def _trees() -> dict[str, ast.Module]:
+    return {name: ast.parse(path.read_text(encoding="utf-8")) for name, path in MODULES.items()}
+
+
+TREES = _trees()
+
+
+def _graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {name: set() for name in MODULES}
+    for name, tree in TREES.items():
+        for target, _, _ in _edges(name, tree):
+            if target in MODULES and target != name:
+                graph[name].add(target)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    found: list[list[str]] = []
+    counter = [0]
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp: list[str] = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                found.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycles() -> None:
+    """No backrx module imports, directly or through others, a module that imports it back."""
+    cycles = _cycles(_graph())
+    assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def test_the_cycle_finder_sees_a_cycle() -> None:
+    """The cycle check itself reports a two-module circle (so a pass above means something)."""
+    assert _cycles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]
+
+
+def _room(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def _level(room: str) -> int:
+    for level, rooms in enumerate(ROOMS):
+        if room in rooms:
+            return level
+    raise AssertionError(f"room {room!r} is not in the house plan of tests/test_architecture.py")
+
+
+def test_rooms_import_only_downwards() -> None:
+    """A room imports only from rooms at its own level or below it in the house plan."""
+    wrong = []
+    for name, tree in TREES.items():
+        here = _level(_room(name))
+        for target, _, line in _edges(name, tree):
+            if target in MODULES and _level(_room(target)) > here:
+                wrong.append(f"{MODULES[name].relative_to(ROOT)}:{line}: {name} imports {target}")
+    assert not wrong, "imports that run up the house:\n" + "\n".join(wrong)
+
+
+def _private_imports(files: dict[str, Path], trees: dict[str, ast.Module]) -> list[str]:
+    wrong = []
+    for name, tree in trees.items():
+        where = files[name]
+        for target, imported, line in _edges(name, tree) if name in MODULES else _test_edges(tree):
+            if imported.startswith("_") and not imported.startswith("__"):
+                wrong.append(f"{where.relative_to(ROOT)}:{line}: {imported} from {target}")
+            last = target.rsplit(".", 1)
+            if name in MODULES and len(last) == 2 and last[1].startswith("_") and target in MODULES:
+                owner = last[0]
+                if not (name == owner or name.startswith(owner + ".")):
+                    wrong.append(f"{where.relative_to(ROOT)}:{line}: the private module {target} "
+                                 f"from outside {owner}")
+        aliases = _module_aliases(tree)
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in aliases and node.attr.startswith("_")
+                    and not node.attr.startswith("__")
+                    and f"{aliases[node.value.id]}.{node.attr}" not in MODULES):
+                wrong.append(f"{where.relative_to(ROOT)}:{node.lineno}: "
+                             f"{aliases[node.value.id]}.{node.attr}")
+    return wrong
+
+
+def _test_edges(tree: ast.AST) -> Iterator[tuple[str, str, int]]:
+    for node in _imports(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("backrx"):
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                yield (sub, "", node.lineno) if sub in MODULES else (node.module, alias.name, node.lineno)
+
+
+def _module_aliases(tree: ast.AST) -> dict[str, str]:
+    """Local names bound to backrx modules by import statements."""
+    out: dict[str, str] = {}
+    for node in _imports(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("backrx") and alias.asname:
+                    out[alias.asname] = alias.name
+        elif node.module and node.module.startswith("backrx"):
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                if sub in MODULES:
+                    out[alias.asname or alias.name] = sub
+    return out
+
+
+def test_no_module_imports_another_modules_private_name() -> None:
+    """No module (tests and benchmarks included) imports or reaches a name private to another module."""
+    files = dict(MODULES)
+    trees = dict(TREES)
+    for folder in ("tests", "benchmarks"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            key = f"{folder}:{path.name}"
+            files[key] = path
+            trees[key] = ast.parse(path.read_text(encoding="utf-8"))
+    wrong = _private_imports(files, trees)
+    assert not wrong, "private names used across modules:\n" + "\n".join(wrong)
+
+
+def test_private_import_check_sees_one() -> None:
+    """The private-name check reports ``from backrx.x import _y`` (so a pass above means something)."""
+    tree = ast.parse("from backrx.run.planner import _secret\n")
+    wrong = _private_imports({"tests:t.py": ROOT / "tests" / "t.py"}, {"tests:t.py": tree})
+    assert wrong == ["tests/t.py:1: _secret from backrx.run.planner"]
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_module_is_over_600_lines(module: str) -> None:
+    """Every module stays small enough to hold one job (at most 600 lines)."""
+    lines = len(MODULES[module].read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_LINES, f"{MODULES[module].relative_to(ROOT)} has {lines} lines"
+
+
+# ----------------------------------------------------------------- clinical literals stay in the pack
+
+def _pack_words(pack: Pack) -> dict[str, set[str]]:
+    """Closed lists whose membership is a clinical decision of the pack."""
+    equipment = {e for entry in pack.exercises.values() for e in entry.equipment}
+    return {
+        "red flag": set(get_args(RedFlag)),
+        "equipment": equipment,
+        "urgency": set(vocabulary.URGENCIES),
+        "direction": set(vocabulary.DIRECTIONS),
+    }
+
+
+def _literal_strings(node: ast.AST) -> list[str]:
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return [e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+    if isinstance(node, ast.Dict):
+        keys = [k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)]
+        values = [v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
+        return keys + values
+    return []
+
+
+CLINICAL_NAMES = ("pain", "intensity", "age", "odi", "rmdq", "nprs", "psfs", "tolerance", "weeks",
+                  "duration", "sitting", "hours")
+
+
+def _clinical_literals(rel: str, tree: ast.AST, words: dict[str, set[str]]) -> list[str]:
+    wrong = []
+    for node in ast.walk(tree):
+        strings = _literal_strings(node)
+        for kind, members in words.items():
+            hit = sorted({s for s in strings if s in members})
+            if 2 <= len(hit) < len(members):  # a selection is a decision; the whole list is vocabulary
+                wrong.append(f"{rel}:{node.lineno}: a list of {kind} values {hit}")
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            numbers = [s.value for s in sides if isinstance(s, ast.Constant)
+                       and isinstance(s.value, (int, float)) and not isinstance(s.value, bool)
+                       and s.value not in (0, 1, -1)]
+            named = [n for s in sides for n in ast.walk(s)
+                     if isinstance(n, (ast.Name, ast.Attribute, ast.Constant))]
+            text = " ".join(n.id if isinstance(n, ast.Name) else n.attr if isinstance(n, ast.Attribute)
+                            else str(n.value) for n in named).lower()
+            if numbers and any(word in text for word in CLINICAL_NAMES):
+                wrong.append(f"{rel}:{node.lineno}: a clinical threshold {numbers} in "
+                             f"{ast.unparse(node)!r}")
+    return wrong
+
+
+def test_no_python_literal_restates_a_decision_of_the_pack() -> None:
+    """Which red flags refer, what a gym holds, which urgencies block and clinical thresholds live in
+    the pack: no literal in src/ restates them (the model's own vocabulary of allowed values aside)."""
+    words = _pack_words(read_pack())
+    wrong = []
+    for name, path in MODULES.items():
+        rel = str(path.relative_to(SRC))
+        if rel in MODEL_VOCABULARY:
+            continue
+        wrong.extend(_clinical_literals(rel, TREES[name], words))
+    assert not wrong, "clinical decisions restated in Python:\n" + "\n".join(wrong)
+
+
+def test_literal_check_sees_a_restated_threshold_and_a_gym() -> None:
+    """The literal check reports ``pain >= 7`` and a tuple of equipment (so a pass above means something)."""
+    words = {"equipment": {"mat", "band", "ball"}}
+    tree = ast.parse("if profile.pain_intensity >= 7:\n    GYM = ('mat', 'band')\n")
+    wrong = _clinical_literals("x.py", tree, words)
+    assert len(wrong) == 2 and "threshold [7]" in wrong[0] and "equipment" in wrong[1]
