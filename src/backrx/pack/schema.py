@@ -17,9 +17,7 @@ from backrx.model.vocabulary import (
     URGENCIES,
     as_data,
 )
-from backrx.pack.rulepack import (
-    _ID,
-    _RULE_ID,
+from backrx.pack.model import (
     ADJUST_ACTIONS,
     DOSE_FIELDS,
     DOSE_KINDS,
@@ -28,6 +26,7 @@ from backrx.pack.rulepack import (
     LAYERS,
     SOURCE_KINDS,
 )
+from backrx.pack.read import ID, RULE_ID
 
 _TEXT = {"type": "string", "minLength": 1}
 _TEXTS = {"oneOf": [_TEXT, {"type": "array", "items": _TEXT, "minItems": 1}]}
@@ -116,7 +115,7 @@ def rule_file_schema() -> dict[str, Any]:
                 "additionalProperties": False,
                 "required": ["id", "title", "when", "then", "rationale", "sources"],
                 "properties": {
-                    "id": {"type": "string", "pattern": _RULE_ID.pattern},
+                    "id": {"type": "string", "pattern": RULE_ID.pattern},
                     "title": _TEXT,
                     "priority": {"type": "integer", "minimum": 0, "maximum": 1_000_000},
                     "when": {"$ref": "#/$defs/condition"},
@@ -131,7 +130,7 @@ def rule_file_schema() -> dict[str, Any]:
                             "warn": one_or_many({
                                 "type": "object", "additionalProperties": False,
                                 "required": ["code", "message"],
-                                "properties": {"code": {"type": "string", "pattern": _ID.pattern},
+                                "properties": {"code": {"type": "string", "pattern": ID.pattern},
                                                "message": _TEXT}}),
                             "set": {"type": "object", "additionalProperties":
                                     {"type": ["string", "number", "boolean"]}},
