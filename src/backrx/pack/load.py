@@ -254,12 +254,15 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
                                     setter.id if setter else None, "unused-conclusion",
                                     f"{path} is set but no later layer reads it", "then.set"))
 
-    # Safety: every red-flag code must be able to lead to a referral.
+    # Safety: every red-flag code must be able to lead to a referral. A triage rule that failed to
+    # load may be the missing referral, so the check waits until its problems are fixed.
+    triage_files = {ctx.file for ctx, layer, _ in rule_files if layer == "triage"}
+    triage_broken = any(p.rule_id and p.file in triage_files for p in problems)
     referring = [r for r in by_layer["triage"] if r.then.refer is not None]
     named = {t.value for r in referring for t in tests_of(r.when)
              if t.field == "red_flags" and t.op == "contains"}
     missing = [code for code in RED_FLAGS if code not in named]
-    if missing and "triage" not in {p.rule_id.split(".")[0] for p in problems if p.rule_id}:
+    if missing and not triage_broken:
         problems.append(Problem("", None, None, "red-flag-without-referral",
                                 f"no triage rule refers for {', '.join(missing)}: every red flag must "
                                 "lead to a referral"))
@@ -267,7 +270,7 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
     unsure = {t.value for r in referring for t in tests_of(r.when)
               if t.field == "red_flags_unsure" and t.op == "contains"}
     missing_unsure = [code for code in RED_FLAGS if code not in unsure]
-    if missing_unsure and "triage" not in {p.rule_id.split(".")[0] for p in problems if p.rule_id}:
+    if missing_unsure and not triage_broken:
         problems.append(Problem("", None, None, "unsure-red-flag-without-referral",
                                 f"no triage rule refers when the person is unsure of "
                                 f"{', '.join(missing_unsure)}: an unsure answer must lead to a review"))

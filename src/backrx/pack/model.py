@@ -17,15 +17,6 @@ RECOMMEND_LAYERS: tuple[str, ...] = LAYERS[:5]
 #: Per-exercise adjust actions, most conservative first. drop_family also drops the exercise's
 #: movement family (its catalog pattern), in every phase.
 ADJUST_ACTIONS: tuple[str, ...] = ("drop_family", "drop", "regress", "hold", "progress")
-LAYER_ACTIONS: dict[str, tuple[str, ...]] = {
-    "triage": ("refer", "safety_net", "set", "warn", "explain"),
-    "classification": ("pathway", "risk", "set", "safety_net", "warn", "explain"),
-    "components": ("prescribe", "pathway", "set", "warn", "explain"),
-    "exclusions": ("exclude", "warn", "explain"),
-    "dosing": ("dose", "schedule", "warn", "explain"),
-    "adjust": ("adjust", "stop_direction", "eliminate", "advance", "hold_rounds", "refer", "safety_net",
-               "warn", "explain"),
-}
 #: Priority of the rules compiled from phases.yaml progress criteria (after every adjust rule).
 CRITERION_PRIORITY = 900
 DOSE_KINDS = ("hold", "reps", "stretch", "timed", "education", "repeated", "position", "mobility",

@@ -6,10 +6,10 @@ from typing import Any
 
 from backrx.lang.condition import Scalar, alternatives, depth_of, size_of
 from backrx.model.vocabulary import FieldSpec
-from backrx.pack.actions import parse_then
+from backrx.pack.actions import LAYER_ACTIONS, parse_then
 from backrx.pack.conditions import Scope, check_template, parse_condition
 from backrx.pack.limits import MAX_ALTERNATIVES, MAX_CONDITION_DEPTH, MAX_CONDITION_NODES
-from backrx.pack.model import LAYER_ACTIONS, LAYERS, SOURCE_KINDS, Rule, RuleEvidence
+from backrx.pack.model import LAYERS, SOURCE_KINDS, Rule, RuleEvidence
 from backrx.pack.read import (
     RULE_ID,
     Ctx,
