@@ -61,8 +61,6 @@ from backrx.run.evidence import evidence_model
 from backrx.run.facts import profile_values
 from backrx.run.planner import Planner
 
-_BLOCKING = ("emergency", "urgent")
-
 
 @dataclass
 class _Outcome:
@@ -469,7 +467,7 @@ def _adjust(rec: Recommendation, fb: Feedback, rules: RuleSet | None, *,
                           list(decision.referral_rules))
         referral = _merge(referral, outcome.urgency, outcome.reasons, outcome.referral_rules,
                           chosen.pack)
-        refers = referral is not None and referral.urgency in _BLOCKING
+        refers = referral is not None and referral.urgency in chosen.pack.blocking_urgencies
         phase = rec.program.current_phase if rec.program is not None else ""
         round_ = AdjustmentRound(round=number, feedback=fb, phase_before=phase, phase_after=phase,
                                  changes=[], trace=outcome.firings, elimination_after=None)
@@ -492,7 +490,7 @@ def _adjust(rec: Recommendation, fb: Feedback, rules: RuleSet | None, *,
     program = apply.program()
     referral = _merge(rec.referral, outcome.urgency, outcome.reasons, outcome.referral_rules,
                       chosen.pack)
-    refers = referral is not None and referral.urgency in _BLOCKING
+    refers = referral is not None and referral.urgency in chosen.pack.blocking_urgencies
     round_ = AdjustmentRound(
         round=number, feedback=fb, phase_before=adjuster.phase.id, phase_after=program.current_phase,
         changes=apply.changes, trace=outcome.firings, elimination_after=program.elimination,

@@ -17,18 +17,21 @@ from backrx.pack.read import FIELD_REF, Ctx, check_keys, hint, int_value, join, 
 class Scope:
     """The fields a rule in one layer may read, and what it has read."""
 
-    def __init__(self, layer: str, derived: dict[str, tuple[str, FieldSpec]]) -> None:
+    def __init__(self, layer: str, derived: dict[str, tuple[str, FieldSpec]],
+                 inputs: str = "profile") -> None:
         self.layer = layer
+        self.inputs = inputs  # what the layer reads (model.INPUTS), as its rule files declare
         self.derived = derived
         self.read: set[str] = set()
 
     def lookup(self, ctx: Ctx, name: str, line: int | None, where: str) -> FieldSpec | None:
-        if self.layer == "adjust" and name not in ADJUST_FIELDS and (
-                name in FIELDS or name in self.derived):
-            # Adjust runs after every recommend layer: it may read the profile and their conclusions.
+        feedback = self.inputs == "feedback"
+        if feedback and name not in ADJUST_FIELDS and (name in FIELDS or name in self.derived):
+            # A feedback layer runs after every profile layer: it may read the profile and their
+            # conclusions.
             self.read.add(name)
             return FIELDS[name] if name in FIELDS else self.derived[name][1]
-        if self.layer == "adjust" or name in ADJUST_FIELDS:
+        if feedback or name in ADJUST_FIELDS:
             return self._lookup_adjust(ctx, name, line, where)
         here = LAYERS.index(self.layer)
         if name.startswith("derived."):
@@ -62,14 +65,15 @@ class Scope:
 
     def _lookup_adjust(self, ctx: Ctx, name: str, line: int | None, where: str) -> FieldSpec | None:
         spec = ADJUST_FIELDS.get(name)
-        if self.layer != "adjust":
-            ctx.add(line, "layer-order", f"{name!r} is feedback; only adjust rules can read it", where)
+        if self.inputs != "feedback":
+            ctx.add(line, "layer-order", f"{name!r} is feedback; only the rules of a layer with "
+                    f"`inputs: feedback` (adjust) can read it, not a {self.layer} rule", where)
             return None
         if spec is None:
             ctx.add(line, "unknown-field",
-                    f"unknown field {name!r} for an adjust rule{hint(name, ADJUST_FIELDS)}; adjust rules "
-                    "read response.*, exercise.*, feedback.*, program.*, phase.*, outcomes.* and the profile",
-                    where)
+                    f"unknown field {name!r} for a rule that reads feedback{hint(name, ADJUST_FIELDS)}; "
+                    "these rules read response.*, exercise.*, feedback.*, program.*, phase.*, outcomes.* "
+                    "and the profile", where)
             return None
         self.read.add(name)
         return spec

@@ -25,7 +25,7 @@ from backrx.pack.limits import (
     MAX_RULES,
     MAX_YAML_ITEMS,
 )
-from backrx.pack.model import DOSE_KINDS, LAYERS, NON_RULE_FILES, SOURCE_KINDS, Layer, Pack, Rule
+from backrx.pack.model import DOSE_KINDS, LAYERS, NON_RULE_FILES, PACK_FORMAT, SOURCE_KINDS, Layer, Pack, Rule
 from backrx.pack.parts import (
     criterion_rule,
     read_exercises,
@@ -48,7 +48,7 @@ from backrx.pack.read import (
     pack_too_large,
     read_file,
 )
-from backrx.pack.rules import parse_rule, read_rule_file
+from backrx.pack.rules import layer_inputs, parse_rule, read_rule_file
 from backrx.pack.tiers import FILE as TIERS_FILE
 from backrx.pack.tiers import check_wording, read_tiers
 
@@ -124,8 +124,8 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
             problems.append(Problem(f.name, None, None, "empty-file", "the file is empty"))
 
     meta_ctx = Ctx(problems, "pack.yaml")
-    name, version, description = (
-        read_meta(meta_ctx, docs["pack.yaml"]) if "pack.yaml" in docs else ("", "", "")
+    name, version, description, fmt = (
+        read_meta(meta_ctx, docs["pack.yaml"]) if "pack.yaml" in docs else ("", "", "", PACK_FORMAT)
     )
     sources = read_sources(Ctx(problems, "sources.yaml"), docs["sources.yaml"]) \
         if "sources.yaml" in docs else {}
@@ -160,22 +160,26 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
 
     # Rule files: first every file's layer and derived names, then the rules themselves.
     derived: dict[str, tuple[str, FieldSpec]] = {}
-    rule_files: list[tuple[Ctx, str, list[tuple[Any, str]]]] = []
-    tiers = read_tiers(docs[TIERS_FILE], problems) if TIERS_FILE in docs else None
+    rule_files: list[tuple[Ctx, str, str, list[tuple[Any, str]]]] = []
+    tiers = read_tiers(docs[TIERS_FILE], problems, fmt) if TIERS_FILE in docs else None
+    for tier in tiers.tiers.values() if tiers is not None else ():
+        known.refs += [("source", s, None, f"tiers.{tier.urgency}.sources", None, TIERS_FILE)
+                       for s in tier.sources]
     for fname, doc in docs.items():
         if fname in DATA_FILES or fname in NON_RULE_FILES:
             continue
         ctx = Ctx(problems, fname)
-        found = read_rule_file(ctx, doc, known, derived)
+        found = read_rule_file(ctx, doc, known, derived, fmt)
         if found is not None:
-            rule_files.append((ctx, found[0], found[1]))
+            rule_files.append((ctx, *found))
+    inputs = layer_inputs(rule_files, fmt)
     if len(derived) > MAX_DERIVED:
         problems.append(Problem("", None, None, "too-many-derived",
                                 f"{len(derived)} derived names; the limit is {MAX_DERIVED}"))
     by_layer: dict[str, list[Rule]] = {layer: [] for layer in LAYERS}
     seen: dict[str, tuple[str, int | None]] = {}
     total = patterns = 0
-    for ctx, layer, nodes in rule_files:
+    for ctx, layer, _, nodes in rule_files:
         for node, where in nodes:
             total += 1
             if total > MAX_RULES:
@@ -188,7 +192,7 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
                         "alternatives (any, in and at_least multiply them); the limit keeps loading "
                         "and memory bounded: simplify or split the conditions", where)
                 break
-            rule = parse_rule(ctx, node, where, layer, known, derived, ctx.file)
+            rule = parse_rule(ctx, node, where, layer, known, derived, ctx.file, inputs[layer])
             if rule is None:
                 continue
             patterns += alternatives(rule.when)
@@ -200,10 +204,15 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
                 continue
             seen[rule.id] = (ctx.file, rule.line)
             by_layer[layer].append(rule)
-    for phase_id, node, where in pending_criteria:
-        criterion = criterion_rule(phases_ctx, phase_id, node, where, known, derived)
+    # Progress criteria are checked against feedback: by the last layer that reads it.
+    feedback = [layer for layer in LAYERS if inputs[layer] == "feedback"]
+    if pending_criteria and not feedback:
+        phases_ctx.add(None, "no-feedback-layer", "progress criteria are checked against feedback, but "
+                       "no rule file declares `inputs: feedback`", "phases")
+    for phase_id, node, where in pending_criteria if feedback else ():
+        criterion = criterion_rule(phases_ctx, phase_id, node, where, known, derived, feedback[-1])
         if criterion is not None:
-            by_layer["adjust"].append(criterion)
+            by_layer[feedback[-1]].append(criterion)
     measures = read_measures(Ctx(problems, "outcomes.yaml"), docs["outcomes.yaml"], known) \
         if "outcomes.yaml" in docs else {}
 
@@ -256,7 +265,7 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
 
     # Safety: every red-flag code must be able to lead to a referral. A triage rule that failed to
     # load may be the missing referral, so the check waits until its problems are fixed.
-    triage_files = {ctx.file for ctx, layer, _ in rule_files if layer == "triage"}
+    triage_files = {ctx.file for ctx, layer, _, _ in rule_files if layer == "triage"}
     triage_broken = any(p.rule_id and p.file in triage_files for p in problems)
     referring = [r for r in by_layer["triage"] if r.then.refer is not None]
     named = {t.value for r in referring for t in tests_of(r.when)
@@ -305,10 +314,10 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
 
     layers = tuple(
         Layer(layer, tuple(sorted(rules, key=lambda r: (r.priority, r.id))),
-              tuple(sorted({f for r in rules for f in fields_of(r.when)})))
+              tuple(sorted({f for r in rules for f in fields_of(r.when)})), inputs[layer])
         for layer, rules in by_layer.items()
     )
     return Pack(name, version, description, digest_of(docs), str(root), layers,
                 {eid: entry for eid, (entry, _, _) in catalog.items()}, sources, tuple(phases),
                 {path: spec for path, (_, spec) in derived.items()}, planner=planner, measures=measures,
-                texts=texts, locales=locales, tiers=tiers)
+                texts=texts, locales=locales, tiers=tiers, format_version=fmt)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from backrx.lang.condition import Condition, Scalar
-from backrx.model.vocabulary import FIELDS, FieldSpec
+from backrx.model.vocabulary import FIELDS, URGENCIES, FieldSpec
 from backrx.pack.planspec import PlannerSpec
 from backrx.pack.tiers import Tiers
 
@@ -17,6 +17,16 @@ RECOMMEND_LAYERS: tuple[str, ...] = LAYERS[:5]
 #: Per-exercise adjust actions, most conservative first. drop_family also drops the exercise's
 #: movement family (its catalog pattern), in every phase.
 ADJUST_ACTIONS: tuple[str, ...] = ("drop_family", "drop", "regress", "hold", "progress")
+#: What a layer's rules read: the profile (and what earlier layers concluded), or a round of
+#: feedback (with the profile and every profile layer's conclusions). A rule file says which with
+#: ``inputs:``; profile is the default.
+INPUTS: tuple[str, ...] = ("profile", "feedback")
+#: The pack format this release writes (``format_version`` in pack.yaml), and the ones it reads.
+#: A pack.yaml without format_version is format 2 (the packs of backrx 0.2 to 0.4).
+PACK_FORMAT = 3
+PACK_FORMATS: tuple[int, ...] = (2, 3)
+#: Format 2 had no ``inputs:``: its adjust layer read the feedback. Only format-2 packs use this.
+FORMAT_2_INPUTS: dict[str, str] = {"adjust": "feedback"}
 #: Priority of the rules compiled from phases.yaml progress criteria (after every adjust rule).
 CRITERION_PRIORITY = 900
 DOSE_KINDS = ("hold", "reps", "stretch", "timed", "education", "repeated", "position", "mobility",
@@ -203,6 +213,7 @@ class Layer:
     name: str
     rules: tuple[Rule, ...]  # in pack order: priority, then rule id
     fields: tuple[str, ...]  # every field this layer's conditions read
+    inputs: str = "profile"  # what its rules read (INPUTS), as its rule files declare
 
     @property
     def index(self) -> int:
@@ -228,6 +239,19 @@ class Pack:
     texts: dict[str, str] = field(default_factory=dict)  # text.yaml: report words, by key
     locales: dict[str, dict[str, str]] = field(default_factory=dict)  # locales/<lang>.yaml, flattened
     tiers: Tiers | None = None  # urgency.yaml: one wording per urgency tier (optional)
+    format_version: int = PACK_FORMAT  # pack.yaml format_version (absent: 2)
+
+    @property
+    def blocking_urgencies(self) -> tuple[str, ...]:
+        """The urgency tiers whose referral replaces the exercise program, most urgent first.
+
+        urgency.yaml says it per tier (``blocks_exercise``). A pack without urgency.yaml states no
+        tier that lets exercise go on, so every tier blocks; a format-2 pack, which had no
+        ``blocks_exercise``, keeps that format's meaning: every tier but the least urgent blocks.
+        """
+        if self.tiers is not None and self.tiers.blocking is not None:
+            return self.tiers.blocking
+        return URGENCIES[:-1] if self.format_version < 3 else URGENCIES
 
     @property
     def rules(self) -> tuple[Rule, ...]:

@@ -14,6 +14,8 @@ from backrx.pack.model import (
     CRITERION_PRIORITY,
     DOSE_KINDS,
     LEGACY_SOURCE_KINDS,
+    PACK_FORMAT,
+    PACK_FORMATS,
     SOURCE_KINDS,
     CatalogEntry,
     CriterionDef,
@@ -39,10 +41,17 @@ from backrx.pack.read import (
 )
 
 
-def read_meta(ctx: Ctx, doc: Any) -> tuple[str, str, str]:
-    allowed = ("name", "version", "description")
+def read_meta(ctx: Ctx, doc: Any) -> tuple[str, str, str, int]:
+    """pack.yaml: name, version, description and the pack format (absent: format 2)."""
+    allowed = ("name", "version", "description", "format_version")
     if not check_keys(ctx, doc, "", ("name", "version"), allowed) and not isinstance(doc, dict):
-        return ("", "", "")
+        return ("", "", "", PACK_FORMAT)
+    fmt = doc.get("format_version", 2)
+    if fmt not in PACK_FORMATS or isinstance(fmt, bool):
+        ctx.add(line_of(doc, "format_version"), "unsupported-format",
+                f"format_version {fmt!r} is not one this backrx reads "
+                f"({', '.join(map(str, PACK_FORMATS))})", "format_version")
+        fmt = PACK_FORMAT
     name = text_value(ctx, doc, "name", "") or ""
     version = doc.get("version")
     if isinstance(version, (int, float)) and not isinstance(version, bool):
@@ -52,7 +61,7 @@ def read_meta(ctx: Ctx, doc: Any) -> tuple[str, str, str]:
             ctx.add(line_of(doc, "version"), "wrong-type", "version must be text", "version")
         version = ""
     description = text_value(ctx, doc, "description", "", required=False) or ""
-    return name, version, description
+    return name, version, description, int(fmt)
 
 
 def read_list_doc(ctx: Ctx, doc: Any, key: str) -> list[tuple[int, Any]]:
@@ -239,13 +248,13 @@ def read_phases(ctx: Ctx, doc: Any) -> tuple[list[PhaseDef], list[tuple[str, Any
 
 
 def criterion_rule(ctx: Ctx, phase: str, node: Any, where: str, known: Known,
-                    derived: dict[str, tuple[str, FieldSpec]]) -> Rule | None:
-    """The adjust rule that checks one progress criterion of phases.yaml."""
+                   derived: dict[str, tuple[str, FieldSpec]], layer: str) -> Rule | None:
+    """The rule of ``layer`` (the layer that reads feedback) that checks one progress criterion."""
     cid, text = node["id"], str(node["text"]).strip()
     rid = f"adjust.criterion.{phase}.{cid}"
     ctx.rule_id = rid
     before = len(ctx.problems)
-    scope = Scope("adjust", derived)
+    scope = Scope(layer, derived, "feedback")
     when = parse_condition(ctx, scope, node["when"], join(where, "when"))
     if when is not None and size_of(when) > MAX_CONDITION_NODES:
         ctx.add(line_of(node, "when"), "condition-too-large",
@@ -260,7 +269,7 @@ def criterion_rule(ctx: Ctx, phase: str, node: Any, where: str, known: Known,
     ctx.rule_id = None
     if when is None or len(ctx.problems) != before:
         return None
-    return Rule(rid, text, "adjust", CRITERION_PRIORITY, when, Then(criterion=f"{phase}.{cid}"), text,
+    return Rule(rid, text, layer, CRITERION_PRIORITY, when, Then(criterion=f"{phase}.{cid}"), text,
                 tuple(sources), ctx.file, line_of(node) or 0, frozenset(scope.read),
                 RuleEvidence(None, note="a phase's criterion for moving on: a design choice", design=True),
                 text)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from backrx.errors import Problem
 from backrx.lang.condition import Scalar, alternatives, depth_of, size_of
 from backrx.model.vocabulary import FieldSpec
 from backrx.pack.actions import LAYER_ACTIONS, parse_then
 from backrx.pack.conditions import Scope, check_template, parse_condition
 from backrx.pack.limits import MAX_ALTERNATIVES, MAX_CONDITION_DEPTH, MAX_CONDITION_NODES
-from backrx.pack.model import LAYERS, SOURCE_KINDS, Rule, RuleEvidence
+from backrx.pack.model import FORMAT_2_INPUTS, INPUTS, LAYERS, SOURCE_KINDS, Rule, RuleEvidence
 from backrx.pack.read import (
     RULE_ID,
     Ctx,
@@ -55,16 +56,23 @@ def _parse_evidence(ctx: Ctx, node: Any) -> RuleEvidence | None:
     return RuleEvidence(str(value), grade, note, design)
 
 
-def read_rule_file(ctx: Ctx, doc: Any, known: Known,
-                    derived: dict[str, tuple[str, FieldSpec]]) -> tuple[str, list[tuple[Any, str]]] | None:
-    """First pass over a rule file: its layer, and the rule nodes. Records derived names."""
-    if not check_keys(ctx, doc, "", ("layer", "rules"), ("layer", "rules", "description")):
+def read_rule_file(ctx: Ctx, doc: Any, known: Known, derived: dict[str, tuple[str, FieldSpec]],
+                   format_version: int = 3) -> tuple[str, str, list[tuple[Any, str]]] | None:
+    """First pass over a rule file: its layer, what the layer reads, and the rule nodes. Records
+    derived names."""
+    if not check_keys(ctx, doc, "", ("layer", "rules"), ("layer", "rules", "inputs", "description")):
         return None
     layer = doc["layer"]
     if layer not in LAYERS:
         ctx.add(line_of(doc, "layer"), "unknown-layer",
                 f"unknown layer {layer!r}{hint(str(layer), LAYERS)}; layers are {', '.join(LAYERS)}",
                 "layer")
+        return None
+    default = FORMAT_2_INPUTS.get(layer, "profile") if format_version < 3 else "profile"
+    inputs = doc.get("inputs", default)
+    if inputs not in INPUTS:
+        ctx.add(line_of(doc, "inputs"), "unknown-value",
+                f"inputs {inputs!r} is not one of {', '.join(INPUTS)}{hint(str(inputs), INPUTS)}", "inputs")
         return None
     rules = doc["rules"]
     if not isinstance(rules, list):
@@ -90,7 +98,7 @@ def read_rule_file(ctx: Ctx, doc: Any, known: Known,
                         derived[path] = (layer, FieldSpec(path, "enum", merged, origin="derived"))
                     else:
                         derived[path] = (layer, spec)
-    return str(layer), nodes
+    return str(layer), str(inputs), nodes
 
 
 def _derived_spec(path: str, value: Scalar) -> FieldSpec:
@@ -104,7 +112,7 @@ def _derived_spec(path: str, value: Scalar) -> FieldSpec:
 
 
 def parse_rule(ctx: Ctx, node: Any, where: str, layer: str, known: Known,
-                derived: dict[str, tuple[str, FieldSpec]], file: str) -> Rule | None:
+               derived: dict[str, tuple[str, FieldSpec]], file: str, inputs: str = "profile") -> Rule | None:
     ctx.rule_id = None
     if isinstance(node, dict) and isinstance(node.get("id"), str):
         ctx.rule_id = node["id"]
@@ -114,7 +122,7 @@ def parse_rule(ctx: Ctx, node: Any, where: str, layer: str, known: Known,
     rid = check_id(ctx, node, where, RULE_ID)
     title = text_value(ctx, node, "title", where)
     priority = int_value(ctx, node, "priority", where, 0, 1_000_000) if "priority" in node else 100
-    scope = Scope(layer, derived)
+    scope = Scope(layer, derived, inputs)
     when = parse_condition(ctx, scope, node["when"], "when")
     if when is not None:
         if size_of(when) > MAX_CONDITION_NODES:
@@ -145,3 +153,29 @@ def parse_rule(ctx: Ctx, node: Any, where: str, layer: str, known: Known,
     reads = frozenset(scope.read)
     return Rule(rid, title, layer, priority, when, then, rationale, sources, file, line_of(node) or 0,
                 reads, evidence, patient)
+
+
+def layer_inputs(files: list[tuple[Ctx, str, str, list[tuple[Any, str]]]], format_version: int
+                 ) -> dict[str, str]:
+    """What each layer reads, as its rule files declare (``inputs:``); every file of a layer says
+    the same, and no layer that reads the profile runs after one that reads feedback."""
+    out: dict[str, str] = {}
+    first: dict[str, str] = {}
+    for ctx, layer, inputs, _ in files:
+        if layer in out and out[layer] != inputs:
+            ctx.add(None, "inputs-mismatch", f"this {layer} file reads {inputs} but {first[layer]} "
+                    f"reads {out[layer]}: the files of one layer read the same inputs", "inputs")
+            continue
+        out[layer] = inputs
+        first.setdefault(layer, ctx.file)
+    for layer in LAYERS:  # a layer without a file: profile (format 2: what that format fixed)
+        out.setdefault(layer, FORMAT_2_INPUTS.get(layer, "profile") if format_version < 3 else "profile")
+    seen_feedback = None
+    for layer in LAYERS:
+        if out[layer] == "feedback":
+            seen_feedback = seen_feedback or layer
+        elif seen_feedback is not None and layer in first:
+            files[0][0].problems.append(Problem(first[layer], None, None, "layer-order",
+                                                f"the {layer} layer reads the profile but runs after "
+                                                f"{seen_feedback}, which reads feedback", "inputs"))
+    return out

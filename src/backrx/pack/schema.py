@@ -9,7 +9,7 @@ from backrx.model.profile import Profile
 from backrx.model.recommendation import Recommendation
 from backrx.model.vocabulary import ADJUST_FIELDS, FIELDS, as_data
 from backrx.pack.actions import ACTIONS
-from backrx.pack.model import LAYERS, SOURCE_KINDS
+from backrx.pack.model import INPUTS, LAYERS, SOURCE_KINDS
 from backrx.pack.read import RULE_ID
 
 _TEXT = {"type": "string", "minLength": 1}
@@ -55,6 +55,8 @@ def rule_file_schema() -> dict[str, Any]:
         "required": ["layer", "rules"],
         "properties": {
             "layer": {"enum": list(LAYERS)},
+            "inputs": {"enum": list(INPUTS), "default": "profile",
+                       "description": "what the layer's rules read: the profile, or a round of feedback"},
             "description": {"type": "string"},
             "rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}},
         },
