@@ -7,7 +7,17 @@ import string
 from typing import Any
 
 from backrx import _yaml
-from backrx.lang.condition import OPERATORS, AllOf, AnyOf, AtLeast, Condition, FieldTest, NotOf, Operator
+from backrx.lang.condition import (
+    ALWAYS,
+    OPERATORS,
+    AllOf,
+    AnyOf,
+    AtLeast,
+    Condition,
+    FieldTest,
+    NotOf,
+    Operator,
+)
 from backrx.model.vocabulary import ADJUST_FIELDS, CONCLUDED_BY, FIELDS, FieldSpec
 from backrx.pack.limits import MAX_AT_LEAST_ITEMS, MAX_CONDITION_DEPTH, MAX_IN_VALUES, MAX_NUMBER
 from backrx.pack.model import LAYERS
@@ -178,6 +188,12 @@ def parse_condition(ctx: Ctx, scope: Scope, node: Any, where: str, depth: int = 
             return None
         parsed = tuple(i for i in items if i is not None)
         return AllOf(parsed) if key == "all" else AnyOf(parsed)
+    if key == "always":
+        if value is not True:
+            ctx.add(key_line, "wrong-type", "always takes true (a rule for everyone); to switch a rule "
+                    "off, remove it", here)
+            return None
+        return ALWAYS
     if key == "not":
         item = parse_condition(ctx, scope, value, here, depth + 1)
         return NotOf(item) if item is not None else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backrx.lang.condition import OPERATORS
+from backrx.lang.condition import ALWAYS_SCHEMA, OPERATORS
 from backrx.model.profile import Profile
 from backrx.model.recommendation import Recommendation
 from backrx.model.vocabulary import ADJUST_FIELDS, FIELDS, as_data
@@ -25,7 +25,7 @@ def _condition_schema() -> dict[str, Any]:
     }
     field_names = [*FIELDS, *ADJUST_FIELDS, "derived.<name>"]
     return {
-        "description": "Exactly one key: all, any, not, at_least, or a field name "
+        "description": "Exactly one key: all, any, not, at_least, always, or a field name "
         f"({', '.join(field_names)}) mapped to operators or to a value (eq).",
         "type": "object",
         "minProperties": 1,
@@ -34,6 +34,7 @@ def _condition_schema() -> dict[str, Any]:
             "all": {"type": "array", "items": {"$ref": "#/$defs/condition"}, "minItems": 1},
             "any": {"type": "array", "items": {"$ref": "#/$defs/condition"}, "minItems": 1},
             "not": {"$ref": "#/$defs/condition"},
+            "always": ALWAYS_SCHEMA,
             "at_least": {
                 "type": "object", "additionalProperties": False, "required": ["count", "of"],
                 "properties": {"count": {"type": "integer", "minimum": 1},
