@@ -110,9 +110,9 @@ def test_a_triage_rule_is_known_by_its_file_not_its_id(pack_copy: Path) -> None:
     red-flag coverage check (its layer comes from its file)."""
     path = pack_copy / "triage.yaml"
     text = path.read_text(encoding="utf-8")
-    start = text.index("  - id: triage.cauda-equina.saddle")
+    start = text.index("  - id: triage.infection.iv-drug-use")
     end = text.index("\n  - id:", start + 1)
-    rule = text[start:end].replace("id: triage.cauda-equina.saddle", "id: cauda.saddle", 1)
+    rule = text[start:end].replace("id: triage.infection.iv-drug-use", "id: infection.iv-drug-use", 1)
     rule = rule.replace("when:", "when: {no_such_field: 1}\n    old_when:", 1)
     path.write_text(text[:start] + rule + text[end:], encoding="utf-8")
     with pytest.raises(backrx.RuleError) as info:
