@@ -8,13 +8,16 @@ import yaml
 from tests.test_loader import line_of, problems_of, replace
 
 import backrx
+from backrx.audit.invariants import BUILTIN_INVARIANTS
 from backrx.audit.reference import (
     blocking_urgencies,
     emergency_signs,
+    load_cap,
     opposite_directions,
     reference_facts,
     threshold,
 )
+from backrx.audit.run import audit
 from backrx.pack.rulepack import read_pack
 from backrx.testing import corner_profile, pathway_triggers
 
@@ -84,3 +87,24 @@ def test_pathway_triggers_follow_a_clinics_own_cut_offs(pack_copy: Path) -> None
     assert "stenosis" not in pathway_triggers(profile, copy.pack)
     concluded = copy.recommend(profile).classification.pathways
     assert sorted(pathway_triggers(profile, copy.pack)) == sorted(concluded)
+
+
+def test_the_load_cap_is_read_from_the_rule_that_caps_phase_one() -> None:
+    """Pain 7/10 or more, or low tolerance, caps phase-1 load at 2 in the bundled pack."""
+    cap = load_cap()
+    assert cap is not None
+    assert (cap.pain_from, cap.tolerances, cap.max_load) == (7, ("low",), 2)
+
+
+def test_a_loosened_load_cap_is_caught_against_the_reference(pack_copy: Path) -> None:
+    """A copy that puts a plank first in phase 1 and raises the phase-1 load cap to 5 fails
+    program.load-cap: the reference cap is 2."""
+    replace(pack_copy / "exclusions.yaml", "      exclude: {max_load: 2, phases: [calm]}\n",
+            "      exclude: {max_load: 5, phases: [calm]}\n")
+    replace(pack_copy / "components.yaml", "exercises: [prone-press-up, standing-back-extension,",
+            "exercises: [front-plank, prone-press-up, standing-back-extension,")
+    chosen = [i for i in BUILTIN_INVARIANTS if i.id == "program.load-cap"]
+    report = audit(backrx.load_rules(pack_copy, engine="reference"), max_examples=20, invariants=chosen)
+    assert [r.id for r in report.violations] == ["program.load-cap"]
+    found = report.violations[0].counterexample
+    assert found is not None and "holds load above 2" in found.reason

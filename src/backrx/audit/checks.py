@@ -15,9 +15,6 @@ from backrx.model.profile import GYM_EQUIPMENT
 from backrx.model.recommendation import Recommendation
 from backrx.ruleset import RuleSet
 
-#: Pain at or above this, or low tolerance, caps phase-1 load at :data:`PHASE_ONE_MAX_LOAD`.
-SEVERE_PAIN = 7
-PHASE_ONE_MAX_LOAD = 2
 #: Catalog tags that mean an exercise needs walking or standing (a wheelchair user never gets one).
 WALKING_OR_STANDING_TAGS: tuple[str, ...] = ("needs-walking", "needs-standing")
 
@@ -79,17 +76,38 @@ def phase_one_direction(rules: RuleSet, profile: dict[str, Any], rec: Recommenda
 
 
 def load_cap(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
+    cap = reference_facts().load_cap
+    if cap is None or rec.program is None or not rec.program.phases:
+        return None
     pain = profile.get("pain_intensity", 0)
-    low = profile.get("tolerance") == "low"
-    if rec.program is None or not rec.program.phases or not (pain >= SEVERE_PAIN or low):
+    severe = cap.pain_from is not None and pain >= cap.pain_from
+    low = profile.get("tolerance") in cap.tolerances
+    if not (severe or low):
         return None
     phase = rec.program.phases[0]
     heavy = [f"{p.exercise.id} (load {p.exercise.load})" for p in phase.prescriptions
-             if p.exercise.load > PHASE_ONE_MAX_LOAD]
+             if p.exercise.load > cap.max_load]
     if heavy:
-        why = f"pain {pain}/10" if pain >= SEVERE_PAIN else "low tolerance"
-        return f"with {why}, phase 1 ({phase.id}) holds load above {PHASE_ONE_MAX_LOAD}: {_words(heavy)}"
+        why = f"pain {pain}/10" if severe else f"{profile.get('tolerance')} tolerance"
+        return f"with {why}, phase 1 ({phase.id}) holds load above {cap.max_load}: {_words(heavy)}"
     return None
+
+
+def emergency_signs_skip(rules: RuleSet) -> str | None:
+    """Why the emergency check cannot run: no triage rule of the reference pack sends a flag alone
+    to emergency care."""
+    return None if reference_facts().emergency_signs else "the reference pack names no emergency sign"
+
+
+def phase_one_direction_skip(rules: RuleSet) -> str | None:
+    """Why the direction check cannot run: the reference pack declares no opposite directions."""
+    return None if reference_facts().opposite_directions else \
+        "the reference pack declares no opposite_directions (planner.yaml)"
+
+
+def load_cap_skip(rules: RuleSet) -> str | None:
+    """Why the load cap cannot be checked: the reference pack has no load-cap rule to read it from."""
+    return None if reference_facts().load_cap is not None else "the reference pack caps no phase-1 load"
 
 
 def equipment_and_settings(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
@@ -268,22 +286,23 @@ def pregnancy_safe(rules: RuleSet, profile: dict[str, Any], rec: Recommendation)
 
 
 __all__ = [
-    "PHASE_ONE_MAX_LOAD",
-    "SEVERE_PAIN",
     "WALKING_OR_STANDING_TAGS",
     "deterministic",
     "emergency_signs_emergency",
+    "emergency_signs_skip",
     "equipment_and_settings",
     "explained",
     "first_difference",
     "fits_the_time",
     "json_round_trip",
     "load_cap",
+    "load_cap_skip",
     "no_empty_phase",
     "no_error",
     "not_prescribed_and_excluded",
     "one_per_family",
     "phase_one_direction",
+    "phase_one_direction_skip",
     "pregnancy_safe",
     "red_flag_refers",
     "refer_means_no_program",

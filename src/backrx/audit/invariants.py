@@ -26,7 +26,7 @@ BUILTIN_INVARIANTS: tuple[Invariant, ...] = (
     Invariant("safety.emergency-signs-emergency",
               "A red flag that on its own calls for emergency care in the reference pack's triage "
               "(the cauda equina signs, major trauma) gets an emergency referral.",
-              checks.emergency_signs_emergency),
+              checks.emergency_signs_emergency, checks.emergency_signs_skip),
     Invariant("safety.unsure-red-flag-reviewed",
               "A red flag the person is unsure of gets a referral, never silence.",
               checks.unsure_flag_reviewed),
@@ -42,10 +42,10 @@ BUILTIN_INVARIANTS: tuple[Invariant, ...] = (
               "urgent referral.", checks.refer_means_no_program),
     Invariant("program.phase-one-direction",
               "Phase 1 holds no exercise in the direction opposite to the directional preference.",
-              checks.phase_one_direction),
+              checks.phase_one_direction, checks.phase_one_direction_skip),
     Invariant("program.load-cap",
-              f"With pain of {checks.SEVERE_PAIN}/10 or more or low tolerance, every phase-1 exercise has "
-              f"load {checks.PHASE_ONE_MAX_LOAD} or less.", checks.load_cap),
+              "With severe pain or low tolerance, as the reference pack's load-cap rule defines them, no "
+              "phase-1 exercise is heavier than that rule's cap.", checks.load_cap, checks.load_cap_skip),
     Invariant("program.equipment-and-settings",
               "No exercise needs equipment the person lacks or a setting they do not use (default: home, "
               "no equipment; a gym has all gym equipment).", checks.equipment_and_settings),

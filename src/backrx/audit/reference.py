@@ -87,6 +87,32 @@ def threshold(pack: Pack, field: str, op: str, *, pathway: str | None = None,
 
 
 @dataclass(frozen=True)
+class LoadCap:
+    """The phase-1 load cap: from which pain, for which tolerances, and the highest load allowed."""
+
+    pain_from: float | None
+    tolerances: tuple[str, ...]
+    max_load: int
+
+
+def load_cap(pack: Pack | None = None) -> LoadCap | None:
+    """The first-phase load cap of the rule that caps load for severe pain (None: no such rule)."""
+    pack = pack or reference_pack()
+    first = pack.phases[0].id if pack.phases else None
+    for rule in pack.rules:
+        tests = [t for t, negated in field_tests(rule.when, False) if not negated]
+        pain = [t.value for t in tests if t.field == "pain_intensity" and t.op == "gte"
+                and isinstance(t.value, (int, float)) and not isinstance(t.value, bool)]
+        if not pain:
+            continue
+        for e in rule.then.exclude:
+            if e.max_load is not None and (not e.phases or first in e.phases):
+                tolerances = tuple(str(t.value) for t in tests if t.field == "tolerance" and t.op == "eq")
+                return LoadCap(float(pain[0]), tolerances, e.max_load)
+    return None
+
+
+@dataclass(frozen=True)
 class ReferenceFacts:
     """The facts of the reference pack, found once."""
 
@@ -94,6 +120,7 @@ class ReferenceFacts:
     blocking_urgencies: tuple[str, ...]
     opposite_directions: dict[str, str]
     supine_from_weeks: float | None  # pregnancy weeks from which supine work is left out
+    load_cap: LoadCap | None
 
 
 @cache
@@ -101,8 +128,9 @@ def reference_facts() -> ReferenceFacts:
     """The reference pack's facts, found on first use and kept."""
     pack = reference_pack()
     return ReferenceFacts(emergency_signs(pack), blocking_urgencies(pack), opposite_directions(pack),
-                          threshold(pack, "history.pregnancy_weeks", "gte", excludes_tag="supine"))
+                          threshold(pack, "history.pregnancy_weeks", "gte", excludes_tag="supine"),
+                          load_cap(pack))
 
 
-__all__ = ["EMERGENCY", "ReferenceFacts", "blocking_urgencies", "emergency_signs", "field_tests",
-           "opposite_directions", "reference_facts", "reference_pack", "threshold"]
+__all__ = ["EMERGENCY", "LoadCap", "ReferenceFacts", "blocking_urgencies", "emergency_signs", "field_tests",
+           "load_cap", "opposite_directions", "reference_facts", "reference_pack", "threshold"]
