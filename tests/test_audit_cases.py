@@ -11,6 +11,7 @@ import pytest
 import backrx
 from backrx import cli
 from backrx.audit.cases import read_cases, run_cases
+from backrx.audit.run import golden_case_coverage
 from backrx.pack.rulepack import bundled_path
 
 SADDLE = "expect: {outcome: refer, urgency: emergency, fired: [triage.cauda-equina.saddle]}"
@@ -74,3 +75,15 @@ def test_audit_fails_on_a_broken_golden_case_and_shows_where(pack_with_cases: Pa
     assert [(r["file"], r["name"], r["status"]) for r in failed] == [
         ("cases/triage.yaml", "saddle-numbness-is-an-emergency", "fail")]
     assert failed[0]["messages"][0].startswith(f"cases/triage.yaml:{line}  urgency:")
+
+
+def test_case_coverage_reads_cases_as_backrx_test_does(pack_with_cases: Path) -> None:
+    """The audit's case coverage counts cases in subfolders and names an unusable case by file:line."""
+    (pack_with_cases / "cases" / "broken.yaml").write_text(
+        "cases:\n  - name: too-young\n    profile: {age: -3}\n    expect: {outcome: program}\n",
+        encoding="utf-8")
+    by_rule, problems = golden_case_coverage(backrx.load_rules(pack_with_cases, engine="reference"))
+    assert len(problems) == 1 and problems[0].startswith("cases/broken.yaml:2  too-young: recommend() raised")
+    adjust_labels = {label for labels in by_rule.values() for label in labels
+                     if (pack_with_cases / "cases" / "adjust" / f"{label.split('/')[0]}.yaml").exists()}
+    assert adjust_labels  # cases under cases/adjust/ count too

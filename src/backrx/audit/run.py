@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from backrx._yaml import plain
+from backrx.audit.cases import read_cases, run_cases
 from backrx.audit.explore import (
     Exploration,
     explanation,
@@ -47,37 +47,26 @@ def _words(values: Iterable[str]) -> str:
 
 
 def golden_case_coverage(rules: RuleSet) -> tuple[dict[str, list[str]], list[str]]:
-    """Which golden cases (``<pack>/cases/*.yaml``) fire each rule, and the cases that cannot run.
+    """Which golden cases (``<pack>/cases/``, read as ``backrx test`` reads them) fire each rule
+    that recommend() runs, and the cases that cannot run (with file:line).
 
-    A case file holds ``cases: [{name, profile, expect}]``; a case is named ``<file stem>/<name>``.
+    A case is named ``<file stem>/<name>``; an adjust case counts for the rules its profile fires.
     """
     by_rule: dict[str, list[str]] = {rule.id: [] for rule in recommend_rules(rules)}
-    problems: list[str] = []
-    folder = Path(rules.path) / "cases"
-    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
-        try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            problems.append(f"{path.name}: cannot read: {exc}")
+    cases, problems = read_cases(rules.path)
+    for case in cases:
+        label = f"{Path(case.file).stem}/{case.name}"
+        profile = plain(case.profile)
+        if not isinstance(profile, dict):
+            problems.append(f"{case.file}:{case.line}  {case.name}: no profile")
             continue
-        cases = doc.get("cases") if isinstance(doc, dict) else None
-        if not isinstance(cases, list):
-            problems.append(f"{path.name}: expected a 'cases' list")
+        rec, error = recommend_safely(rules, profile)
+        if rec is None:
+            problems.append(f"{case.file}:{case.line}  {case.name}: {str(error).splitlines()[0]}")
             continue
-        for i, case in enumerate(cases):
-            name = case.get("name") if isinstance(case, dict) else None
-            label = f"{path.stem}/{name if isinstance(name, str) else f'#{i + 1}'}"
-            profile = case.get("profile") if isinstance(case, dict) else None
-            if not isinstance(profile, dict):
-                problems.append(f"{label}: no profile")
-                continue
-            rec, error = recommend_safely(rules, profile)
-            if rec is None:
-                problems.append(f"{label}: {str(error).splitlines()[0]}")
-                continue
-            for rule_id in dict.fromkeys(f.rule_id for f in rec.trace):
-                if rule_id in by_rule:
-                    by_rule[rule_id].append(label)
+        for rule_id in dict.fromkeys(f.rule_id for f in rec.trace):
+            if rule_id in by_rule:
+                by_rule[rule_id].append(label)
     return by_rule, problems
 
 
@@ -208,8 +197,6 @@ def audit_command(path: str | None, examples: int, seed: int, fmt: str) -> int:
     except ImportError as exc:
         sys.stderr.write(f"backrx audit: {exc}\n")
         return 2
-    from backrx.audit.cases import run_cases
-
     cases = run_cases(rules)  # a pack's own golden cases run in every audit
     if fmt == "json":
         data = json.loads(report.to_json())
