@@ -17,7 +17,7 @@ from tests.conftest import base_profile, dated
 import backrx
 from backrx import cli
 from backrx.adjust.override import SAFETY_CODES, exclusion_codes, provenance_data
-from backrx.audit.invariants import _equipment_and_settings, _not_prescribed_and_excluded
+from backrx.audit.checks import equipment_and_settings, not_prescribed_and_excluded
 from backrx.run.planner import blocks
 from backrx.testing import profiles
 
@@ -244,8 +244,8 @@ def test_no_override_removes_a_referral(profile: dict[str, Any], data: st.DataOb
         assert after.program is not None and all(ph.prescriptions for ph in after.program.phases)
         # The audit's own checks still hold: nothing needs what the person lacks, nothing is both
         # prescribed and excluded in one phase.
-        assert _equipment_and_settings(rules, profile, after) is None
-        assert _not_prescribed_and_excluded(rules, profile, after) is None
+        assert equipment_and_settings(rules, profile, after) is None
+        assert not_prescribed_and_excluded(rules, profile, after) is None
         rec = after
 
 

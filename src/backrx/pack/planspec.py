@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import string
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from backrx.errors import Problem
+from backrx.model.vocabulary import DIRECTIONS
 
 FILE = "planner.yaml"
 _SECTIONS = ("budget", "fill_order", "default_role", "essential_roles", "aerobic", "elements", "timing",
              "fitting", "messages")
+#: Sections a pack may leave out (older packs): opposite_directions.
+_OPTIONAL = ("opposite_directions",)
 _FORMATTER = string.Formatter()
 
 
@@ -61,6 +64,8 @@ class PlannerSpec:
     aerobic_replaced: str
     over_budget: Message
     no_aerobic: Message
+    #: Exercise direction -> the direction that works against it (planner.yaml opposite_directions).
+    opposite_directions: dict[str, str] = field(default_factory=dict)
 
     def role_rank(self, role: str) -> int:
         """Where a role stands in the fill order (unknown roles last)."""
@@ -177,7 +182,7 @@ def read_planner(doc: Any, problems: list[Problem], *, phases: set[str], categor
     """Check planner.yaml and build its spec (None when it has problems, all of them reported)."""
     r = _Reader(problems)
     before = len(problems)
-    if not r.mapping(doc, "", _SECTIONS, _SECTIONS):
+    if not r.mapping(doc, "", _SECTIONS, (*_SECTIONS, *_OPTIONAL)):
         return None
     budget = doc["budget"]
     minutes = sessions = cap = 1.0
@@ -251,6 +256,7 @@ def read_planner(doc: Any, problems: list[Problem], *, phases: set[str], categor
         shortened = r.text(messages, "shortened_for_time", "messages", ("minutes",))
         over = r.message(messages, "over_budget", "messages", ("needed", "minutes", "sessions"))
         no_aerobic = r.message(messages, "no_aerobic", "messages", ())
+    opposite = _opposites(r, doc)
     if len(problems) != before:
         return None
     return PlannerSpec(
@@ -258,4 +264,28 @@ def read_planner(doc: Any, problems: list[Problem], *, phases: set[str], categor
         essential,
         int(per_phase), choice, share, tuple(elements), setup, per_rep, between_reps, between_sets,
         {k: int(v) for k, v in shortest.items()}, {k: int(v) for k, v in fewest.items()}, non_consecutive,
-        left_out, shortened, replaced, over, no_aerobic)
+        left_out, shortened, replaced, over, no_aerobic, opposite_directions=opposite)
+
+
+def _opposites(r: _Reader, doc: dict[str, Any]) -> dict[str, str]:
+    """``opposite_directions``: each exercise direction and the one against it, both ways round."""
+    value = doc.get("opposite_directions")
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        r.add(doc, "opposite_directions", "wrong-type", "opposite_directions must be a mapping",
+              "opposite_directions")
+        return {}
+    out: dict[str, str] = {}
+    for key, other in value.items():
+        here = f"opposite_directions.{key}"
+        if key not in DIRECTIONS or other not in DIRECTIONS or key == other:
+            r.add(value, str(key), "unknown-value", f"{key}: {other} must pair two different directions "
+                  f"of {', '.join(DIRECTIONS)}", here)
+            continue
+        out[str(key)] = str(other)
+    for key, other in out.items():
+        if out.get(other) != key:
+            r.add(value, key, "wrong-value", f"{key}: {other} needs its mirror {other}: {key}",
+                  f"opposite_directions.{key}")
+    return out
