@@ -139,7 +139,7 @@ def test_explain_shows_the_evidence_of_every_firing(rules: backrx.RuleSet) -> No
 def test_adjust_firings_carry_evidence(rules: backrx.RuleSet) -> None:
     """The rules that fire in adjust carry their evidence into the round's trace."""
     rec = rules.recommend(base_profile(directional_preference="extension"))
-    after = backrx.adjust(rec, {"responses": [
+    after = backrx.adjust(rec, {"date": "2026-01-01", "responses": [
         {"exercise_id": "prone-press-up", "pain_during": 6, "next_day": "same", "peripheralized": False}]},
         rules=rules)
     firing = next(f for f in after.adjustments[0].trace if f.rule_id == "adjust.pain.too-high")

@@ -140,7 +140,7 @@ def test_no_health_data_reaches_logs_or_output_streams(rules: backrx.RuleSet,
     profile = base_profile(age=61, directional_preference="extension", history={"pregnant": False},
                            red_flags=["inflammatory_back_pain"])
     rec = rules.recommend(profile)
-    rec = backrx.adjust(rec, {"responses": [
+    rec = backrx.adjust(rec, {"date": "2026-01-01", "responses": [
         {"exercise_id": "prone-press-up", "pain_during": 2, "next_day": "better", "peripheralized": False}]},
         rules=rules)
     rec = backrx.override(rec, {"remove": [{"phase": "calm", "exercise_id": "cat-camel"}]},

@@ -74,6 +74,7 @@ class DoseOverride(PhaseExercise):
     hold_seconds: int | None = Field(default=None, ge=1)
     minutes: int | None = Field(default=None, ge=1)
     sessions_per_week: int | None = Field(default=None, ge=1)
+    times_per_day: int | None = Field(default=None, ge=1)
 
 
 class AcceptOverride(PhaseExercise):
@@ -152,8 +153,9 @@ def apply_override(program: Program, item: Override) -> Program:
     if item.kind in ("add", "accept"):
         assert item.after is not None
         items.append(item.after)
+        # Whatever listed it as left out of this phase (the time budget, for an add) no longer holds.
+        excluded = _unexclude(excluded, item.exercise_id, item.phase)
         if item.kind == "accept":
-            excluded = _unexclude(excluded, item.exercise_id, item.phase)
             dropped = [d for d in dropped if d != item.exercise_id]
     elif item.kind == "remove":
         assert index is not None
