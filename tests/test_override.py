@@ -461,3 +461,23 @@ def test_each_override_is_a_fhir_provenance(rules: backrx.RuleSet) -> None:
     from tests.test_fhir import _schema_errors
 
     assert _schema_errors(bundle) == []
+
+
+def test_a_move_into_a_phase_holding_a_dropped_exercise_is_refused(rules: backrx.RuleSet) -> None:
+    """A phase move is refused while the target phase still holds an exercise adjust dropped.
+
+    adjust now takes a dropped exercise out of every phase, so the program is edited by hand here
+    to reach the guard that stays in place for stored programs."""
+    fresh = rules.recommend(CASES["profiles"]["extension"])
+    feedback = {"responses": [
+        {"exercise_id": "cat-camel", "pain_during": 3, "next_day": "worse", "peripheralized": False}]}
+    rec = backrx.adjust(fresh, dated(feedback, fresh), rules=rules)
+    assert rec.program is not None and "cat-camel" in rec.program.dropped
+    assert fresh.program is not None
+    calm = next(p for p in fresh.program.phases[0].prescriptions if p.exercise.id == "cat-camel")
+    phases = [ph.model_copy(update={"prescriptions": [*ph.prescriptions, calm]})
+              if ph.id == "strengthen" else ph for ph in rec.program.phases]
+    edited = rec.model_copy(update={"program": rec.program.model_copy(update={"phases": phases})})
+    with pytest.raises(backrx.OverrideError) as info:
+        backrx.override(edited, {"phase": "strengthen"}, **WHO, rules=rules)
+    assert info.value.code == "dropped-exercise" and "cat-camel" in info.value.message

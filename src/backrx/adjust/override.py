@@ -153,8 +153,9 @@ def apply_override(program: Program, item: Override) -> Program:
     if item.kind in ("add", "accept"):
         assert item.after is not None
         items.append(item.after)
+        # Whatever listed it as left out of this phase (the time budget, for an add) no longer holds.
+        excluded = _unexclude(excluded, item.exercise_id, item.phase)
         if item.kind == "accept":
-            excluded = _unexclude(excluded, item.exercise_id, item.phase)
             dropped = [d for d in dropped if d != item.exercise_id]
     elif item.kind == "remove":
         assert index is not None
