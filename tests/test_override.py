@@ -39,15 +39,7 @@ def _ids(rec: backrx.Recommendation, phase: str) -> list[str]:
     return [p.exercise.id for ph in rec.program.phases if ph.id == phase for p in ph.prescriptions]
 
 
-#: Cases whose premise changed with dated, two-sign direction stops (issue 11) and are not yet
-#: rewritten for it; strict, so they fail loudly once they pass again.
-KNOWN_OPEN = {"refuse-a-move-into-a-stopped-direction":
-              "a phase move after a second sign is not yet refused for the stopped direction"}
-
-
-@pytest.mark.parametrize("case", [
-    pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=KNOWN_OPEN[c["name"]]))
-    if c["name"] in KNOWN_OPEN else c for c in CASES["cases"]], ids=[c["name"] for c in CASES["cases"]])
+@pytest.mark.parametrize("case", CASES["cases"], ids=[c["name"] for c in CASES["cases"]])
 def test_golden_override(case: dict[str, Any], rules: backrx.RuleSet) -> None:
     """Each golden override case gets the program, record or refusal it states."""
     rec = _start(rules, case)

@@ -4,12 +4,15 @@
 replays the stored feedback round by round, and lists what came out differently. Responses that
 no longer fit (an exercise the new plan does not hold at that point) are left out of the replay
 and listed; rounds written before dates existed (format 1) replay without a date, so they cannot
-count towards a phase's minimum time.
+count towards a phase's minimum time. Clinician overrides are made again where they were made
+(before the first round, or after the round they followed), with their author, reason and time;
+one the new plan refuses is left out and listed, never forced.
 """
 
 from __future__ import annotations
 
 from backrx.adjust.apply import _guarded
+from backrx.adjust.override import reapply
 from backrx.errors import FeedbackError
 from backrx.model.recommendation import Migration, Program, Recommendation
 from backrx.ruleset import RuleSet, default_rules
@@ -73,6 +76,15 @@ def migrate(rec: Recommendation, rules: RuleSet | None = None) -> Recommendation
                             code="no-profile", loc=("recommendation", "profile"))
     new = chosen.recommend(rec.profile)
     skipped: list[str] = []
+
+    def overrides_after(number: int) -> None:
+        nonlocal new
+        items = [o for o in rec.overrides if o.after_round == number]
+        if items:
+            new, refused = reapply(new, items, rules=chosen)
+            skipped.extend(refused)
+
+    overrides_after(0)
     for round_ in rec.adjustments:
         fb = round_.feedback
         if new.program is not None:
@@ -88,6 +100,7 @@ def migrate(rec: Recommendation, rules: RuleSet | None = None) -> Recommendation
             new = _guarded(new, fb, chosen, require_date=False)
         except FeedbackError as exc:
             skipped.append(f"round {round_.round}: not replayed ({exc.code}: {exc.message})")
+        overrides_after(round_.round)
     info = Migration(from_ruleset=rec.ruleset, from_format=rec.format_version,
                      from_backrx=rec.backrx_version, changes=_differences(rec, new), skipped=skipped)
     return new.model_copy(update={"migration": info})

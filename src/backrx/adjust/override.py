@@ -233,6 +233,7 @@ class _Session:
         self.after_round = len(rec.adjustments)
         self.number = len(rec.overrides)
         self.made: list[Override] = []
+        self.in_effect = _in_effect(rec)
         self.stopping = [r.id for r in self.pack.rules if r.then.stop_direction]
         self.advancing = [r.id for r in self.pack.rules if r.then.advance]
 
@@ -391,11 +392,17 @@ class _Session:
         if self.program.elimination is not None:
             raise OverrideError("elimination", "elimination mode is testing exercises one at a time in "
                                 f"phase {self.program.elimination.phase}; finish it before moving", loc)
-        held = [p.exercise.id for p in items if p.exercise.id in self.program.dropped
-                or p.exercise.direction in self.program.stopped_directions]
+        # A clinician's accept (in effect, or made in this change) answers for its exercise; anything
+        # else dropped or in a stopped direction (an exercise kept because it was reported fine in
+        # another phase, at this phase's dose) needs a decision before the person moves.
+        accepted = {(o.phase, o.exercise_id) for o in [*self.in_effect, *self.made] if o.kind == "accept"}
+        held = [p.exercise.id for p in items if (phase, p.exercise.id) not in accepted
+                and (p.exercise.id in self.program.dropped
+                     or p.exercise.direction in self.program.stopped_directions)]
         if held:
             raise OverrideError("dropped-exercise", f"phase {phase} holds {', '.join(held)}, dropped or in a "
-                                "stopped direction; remove them (or accept them) in the same change", loc)
+                                "stopped direction; remove them in the same change, and accept them again "
+                                "(acknowledging the exclusion) to keep them", loc)
         self.record(kind="phase", phase=phase, phase_before=now, overrode=list(self.advancing))
 
 

@@ -232,16 +232,20 @@ class Revision:
         self.stopped.append(direction)
         self._record("stop", None, self.outcome.rationale(rule), [rule.id], direction=direction)
         tl = self.a.timeline
+        # What the person reported as fine is read in the current phase first, so that an earlier
+        # phase holding the same exercise does not take it out everywhere before it is kept.
+        for p in self.phases[self.current]:
+            eid = p.exercise.id
+            if p.exercise.direction == direction and eid not in self.tolerated and eid not in self.dropped \
+                    and tl.reported_fine(eid):
+                self.tolerated.append(eid)
+                self._record("keep", eid, f"You reported {p.exercise.name} as fine (comfortable, the "
+                             "same or better, no spreading), so it stays although its direction is "
+                             "stopped; it is not progressed to a harder version.", [rule.id])
         for phase_id in self.order:
             for p in list(self.phases[phase_id]):
                 eid = p.exercise.id
                 if p.exercise.direction != direction or eid in self.tolerated or eid in self.dropped:
-                    continue
-                if phase_id == self.current and tl.reported_fine(eid):
-                    self.tolerated.append(eid)
-                    self._record("keep", eid, f"You reported {p.exercise.name} as fine (comfortable, the "
-                                 "same or better, no spreading), so it stays although its direction is "
-                                 "stopped; it is not progressed to a harder version.", [rule.id])
                     continue
                 if any(q.exercise.id == eid for q in self.phases[phase_id]):
                     self._remove_everywhere(eid, _STOPPED_REASON, [rule.id])
