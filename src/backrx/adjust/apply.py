@@ -36,7 +36,7 @@ from backrx.adjust.override import override_notices, replay_with_overrides
 from backrx.adjust.revision import Revision, _raise
 from backrx.adjust.revision import replay as _replay_rounds
 from backrx.errors import FeedbackError
-from backrx.lang.condition import Value, fields_of
+from backrx.lang.condition import Value
 from backrx.model.feedback import ExerciseResponse, Feedback
 from backrx.model.recommendation import (
     FORMAT_VERSION,
@@ -56,7 +56,7 @@ from backrx.model.recommendation import (
 from backrx.model.vocabulary import URGENCIES
 from backrx.pack.rulepack import ADJUST_ACTIONS, CatalogEntry, Pack, Rule
 from backrx.ruleset import RuleSet, default_rules
-from backrx.run.decision import Decision, add_unique, decide, note_referral, notices, referral_data, render
+from backrx.run.decision import Decision, add_unique, note_referral, notices, referral_data
 from backrx.run.evidence import evidence_model
 from backrx.run.facts import profile_values
 from backrx.run.planner import Planner
@@ -85,42 +85,44 @@ class _Outcome:
         return next(f.rationale for f in self.firings if f.rule_id == rule.id)
 
 
-def _adjust_layer(rules: RuleSet) -> tuple[int, Any]:
-    index = next(i for i, layer in enumerate(rules.pack.layers) if layer.name == "adjust")
-    return index, rules.pack.layers[index]
+def _adjust_layer(rules: RuleSet) -> Any:
+    return next(layer for layer in rules.pack.layers if layer.name == "adjust")
 
 
 def _run_rules(rules: RuleSet, values: dict[str, Value], outcome: _Outcome, exercise_id: str | None,
                *, criteria: bool = False) -> None:
-    """Run the adjust layer once, recording what its rules say into ``outcome``.
+    """Run the adjust layer once, through the runner every layer uses, recording what its rules
+    say into ``outcome``.
 
     ``criteria`` runs only the rules compiled from progress criteria; otherwise they are skipped.
-    Each rule appears once per round in the trace (with its first match).
+    Rules about one exercise act in the pass for its response, the others once, in the feedback
+    pass. Each rule appears once per round in the trace (with its first match).
     """
-    index, layer = _adjust_layer(rules)
-    for position in rules._engine.match(index, values):
-        rule: Rule = layer.rules[position]
+    def wanted(rule: Rule) -> bool:
         if (rule.then.criterion is not None) != criteria:
-            continue
-        then = rule.then
+            return False
         per_exercise = any(r.startswith(("response.", "exercise.")) for r in rule.reads)
-        if per_exercise != (exercise_id is not None):
-            continue  # global rules act once, in the feedback pass
+        return per_exercise == (exercise_id is not None)
+
+    decision = rules.decide_facts(values, layers=(_adjust_layer(rules).name,), accept=wanted)
+    # Referrals, safety nets and warnings merge as in every other layer (run.decision).
+    for fired in decision.fired:
+        outcome.urgency = note_referral(fired.rule, outcome.urgency, outcome.reasons, outcome.referral_rules)
+    add_unique(outcome.safety_net, decision.safety_net)
+    outcome.warnings.extend(decision.warnings)
+    for fired in decision.fired:
+        rule = fired.rule
+        then = rule.then
         if then.criterion is not None:
             add_unique(outcome.criteria, [then.criterion])  # kept in the round's criteria_met
             continue
         if not any(f.rule_id == rule.id for f in outcome.firings):
-            matched = {name: values.get(name) for name in sorted(fields_of(rule.when))}
             outcome.firings.append(Firing(
-                rule_id=rule.id, layer=rule.layer, title=rule.title,
-                rationale=render(rule.rationale, values), sources=list(rule.sources),
-                patient=render(rule.patient, values) if rule.patient else None,
-                matched={k: sorted(v) if isinstance(v, frozenset) else v for k, v in matched.items()},
+                rule_id=rule.id, layer=rule.layer, title=rule.title, rationale=fired.rationale,
+                sources=list(rule.sources), patient=fired.patient,
+                matched={k: sorted(v) if isinstance(v, frozenset) else v for k, v in fired.matched.items()},
                 evidence=evidence_model(rule),
             ))
-        outcome.urgency = note_referral(rule, outcome.urgency, outcome.reasons, outcome.referral_rules)
-        add_unique(outcome.safety_net, then.safety_net)
-        outcome.warnings.extend((w.code, w.message, rule.id) for w in then.warn)
         if then.eliminate and outcome.eliminate is None:
             outcome.eliminate = rule
         if then.advance and outcome.advance is None:
@@ -189,7 +191,7 @@ class _Adjuster:
         self.timeline: Timeline = read_timeline(rec, feedback, self.pack)
         self.measures: list[MeasureChange] = []
         self.values: dict[str, Value] = {}
-        self.layer = _adjust_layer(rules)[1]
+        self.layer = _adjust_layer(rules)
 
     # ---- facts
 
@@ -453,7 +455,7 @@ def _adjust(rec: Recommendation, fb: Feedback, rules: RuleSet | None, *,
     _check(rec, fb)
     number = len(rec.adjustments) + 1
     assert rec.profile is not None
-    decision = decide(chosen.pack, chosen._engine, profile_values(rec.profile))
+    decision = chosen.decide_facts(profile_values(rec.profile))
     stamp = {"format_version": FORMAT_VERSION, "backrx_version": __version__}
     if rec.program is None or decision.refers:
         # No program to adjust (a referral): still act on new red flags and outcome measures. A

@@ -43,7 +43,7 @@ from backrx.model.recommendation import (
 )
 from backrx.pack.rulepack import DOSE_FIELDS, DOSE_LIMITS, CatalogEntry, Exclude, Rule
 from backrx.ruleset import RuleSet, default_rules
-from backrx.run.decision import Decision, decide
+from backrx.run.decision import Decision
 from backrx.run.facts import profile_values
 from backrx.run.planner import Planner, blocks, exercise_data
 
@@ -226,7 +226,7 @@ class _Session:
     def __init__(self, rules: RuleSet, rec: Recommendation, reason: str, by: str, at: str | None) -> None:
         assert rec.profile is not None and rec.program is not None
         self.pack = rules.pack
-        self.decision: Decision = decide(self.pack, rules._engine, profile_values(rec.profile))
+        self.decision: Decision = rules.decide_facts(profile_values(rec.profile))
         self.planner = Planner(self.pack, rec.profile, self.decision)
         self.program = rec.program
         self.reason, self.by, self.at = reason, by, at
