@@ -25,7 +25,7 @@ from backrx.run.planner import keep_aerobic, no_aerobic_notice
 from backrx.run.week import settle_week
 
 if TYPE_CHECKING:
-    from backrx.adjust.apply import _Adjuster, _Outcome
+    from backrx.adjust.outcome import Adjuster, Outcome
 
 #: How far one progression step may take each part of a dose.
 _CAPS = {"reps": 12, "sets": 3, "minutes": 30, "hold_seconds": 30}
@@ -47,7 +47,7 @@ def _lower(dose: Dose) -> Dose:
     return dose
 
 
-def _raise(dose: Dose) -> Dose | None:
+def raise_dose(dose: Dose) -> Dose | None:
     """One step up in one variable: reps, then sets, then minutes; None at the top."""
     if dose.reps and dose.reps < _CAPS["reps"]:
         return dose.model_copy(update={"reps": min(_CAPS["reps"], dose.reps + 2)})
@@ -87,7 +87,7 @@ _STOPPED_REASON = ("It moves in a direction that spread your symptoms down the l
 class Revision:
     """The program being changed by one round, and the changes made so far."""
 
-    def __init__(self, adjuster: _Adjuster, outcome: _Outcome) -> None:
+    def __init__(self, adjuster: Adjuster, outcome: Outcome) -> None:
         self.a = adjuster
         self.outcome = outcome
         program = adjuster.program
@@ -203,7 +203,7 @@ class Revision:
 
     def progress(self, p: Prescription, rule: Rule) -> None:
         reason = self.outcome.rationale(rule)
-        raised = _raise(p.dose)
+        raised = raise_dose(p.dose)
         entry = self.a.pack.exercises[p.exercise.id]
         if raised is not None:
             self._replace(p, p.model_copy(update={"dose": raised}))
