@@ -17,7 +17,7 @@ from tests.conftest import base_profile, dated
 import backrx
 from backrx import cli
 from backrx.adjust.override import SAFETY_CODES, exclusion_codes, provenance_data
-from backrx.audit.invariants import _equipment_and_settings, _not_prescribed_and_excluded
+from backrx.audit.invariants import default_invariants
 from backrx.run.planner import blocks
 from backrx.testing import profiles
 
@@ -25,6 +25,11 @@ CASES_FILE = Path(__file__).resolve().parent / "cases" / "overrides.yaml"
 CASES = yaml.safe_load(CASES_FILE.read_text(encoding="utf-8"))
 KINDS = ("add", "remove", "dose", "phase", "accept")
 WHO = {"reason": "Seen in clinic today", "by": "Dr A. Clinician"}
+#: The audit's invariants an override must keep: no missing equipment or setting, nothing both
+#: prescribed and excluded.
+CHECKS = [i for i in default_invariants()
+          if i.id in ("program.equipment-and-settings", "program.not-prescribed-and-excluded")]
+assert len(CHECKS) == 2
 
 
 def _start(rules: backrx.RuleSet, case: dict[str, Any]) -> backrx.Recommendation:
@@ -236,8 +241,8 @@ def test_no_override_removes_a_referral(profile: dict[str, Any], data: st.DataOb
         assert after.program is not None and all(ph.prescriptions for ph in after.program.phases)
         # The audit's own checks still hold: nothing needs what the person lacks, nothing is both
         # prescribed and excluded in one phase.
-        assert _equipment_and_settings(rules, profile, after) is None
-        assert _not_prescribed_and_excluded(rules, profile, after) is None
+        for check in CHECKS:
+            assert check.check(rules, profile, after) is None, check.id
         rec = after
 
 

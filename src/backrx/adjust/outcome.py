@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from backrx.adjust.history import Timeline, comfortable, latest_walk, measure_changes, steady, whole_weeks
+from backrx.adjust.history import Timeline, latest_walk, measure_changes, steady, whole_weeks
 from backrx.adjust.history import timeline as read_timeline
 from backrx.adjust.revision import raise_dose
 from backrx.lang.condition import Value
@@ -157,6 +157,8 @@ class Adjuster:
         self.measures: list[MeasureChange] = []
         self.values: dict[str, Value] = {}
         self.layer = adjust_layer(rules)
+        assert self.pack.planner is not None
+        self.steps = self.pack.planner.adjusting
 
     # ---- facts
 
@@ -179,12 +181,12 @@ class Adjuster:
         values: dict[str, Value] = {
             **self.decision.values,
             **base_values(self.feedback),
-            "feedback.all_settled": bool(responses) and all(comfortable(r) for r in responses),
+            "feedback.all_settled": bool(responses) and all(tl.comfortable(r) for r in responses),
             "feedback.covers_phase": bool(present) and present <= answered,
             "program.elimination": self.program.elimination is not None,
             "program.has_next_phase": phase_ids.index(self.phase.id) < len(phase_ids) - 1,
             "program.holding": self.program.hold is not None,
-            "phase.good_days": tl.streak(comfortable),
+            "phase.good_days": tl.streak(tl.comfortable),
             "phase.steady_days": tl.streak(steady),
         }
         days = tl.phase_days
@@ -214,7 +216,7 @@ class Adjuster:
         current = next((p for p in self.phase.prescriptions if p.exercise.id == entry.id), None)
         if current is not None:
             back = self.timeline.regressed_from.get(entry.id)
-            values["exercise.at_top"] = raise_dose(current.dose) is None and not (
+            values["exercise.at_top"] = raise_dose(current.dose, self.steps) is None and not (
                 back is not None and back == entry.harder and self.fits(back, dropped, stopped))
         at_dose = self.timeline.days_at_dose(entry.id)
         if at_dose is not None:

@@ -131,6 +131,8 @@ class _Session:
         self.number = len(rec.overrides)
         self.made: list[Override] = []
         self.in_effect = in_effect(rec)
+        assert self.pack.planner is not None
+        self.say = self.pack.planner.adjusting.text
         self.stopping = [r.id for r in self.pack.rules if r.then.stop_direction]
         self.advancing = [r.id for r in self.pack.rules if r.then.advance]
 
@@ -218,7 +220,7 @@ class _Session:
                                 f"(codes: {', '.join(codes)}); use accept, acknowledging "
                                 f"{', '.join(c for c in codes if c in SAFETY_CODES) or 'nothing'}",
                                 (*loc, "exercise_id"))
-        after = self.new_prescription(entry, item.phase, f"Added by {self.by}: {self.reason}")
+        after = self.new_prescription(entry, item.phase, self.say("added", by=self.by, reason=self.reason))
         self.record(kind="add", phase=item.phase, exercise_id=entry.id, after=after, overrode=[])
 
     def accept(self, item: AcceptOverride, loc: tuple[str | int, ...]) -> None:
@@ -247,8 +249,7 @@ class _Session:
                                 f"{entry.id} is left out of phase {item.phase} for safety "
                                 f"({rules or 'an earlier adjustment'}); accepting it needs acknowledge: "
                                 f"[{', '.join(needed)}]", (*loc, "acknowledge"))
-        rationale = (f"Accepted by {self.by} although a rule left it out ({', '.join(codes)}): "
-                     f"{self.reason}")
+        rationale = self.say("accepted", by=self.by, codes=", ".join(codes), reason=self.reason)
         after = self.new_prescription(entry, item.phase, rationale)
         self.record(kind="accept", phase=item.phase, exercise_id=entry.id, after=after,
                     overrode=list(dict.fromkeys(r for r, _ in blocking if r)),
@@ -273,7 +274,7 @@ class _Session:
                                 f"{item.exercise_id} already has this dose in phase {item.phase}", loc)
         after = before.model_copy(update={
             "dose": before.dose.model_copy(update=given),
-            "rationale": f"{before.rationale} Dose set by {self.by}: {self.reason}",
+            "rationale": f"{before.rationale} {self.say('dose_set', by=self.by, reason=self.reason)}",
         })
         layers = {r.id: r.layer for r in self.pack.rules}
         overrode = [r for r in before.rule_ids if layers.get(r) in ("dosing", "adjust")]
