@@ -18,7 +18,6 @@ from functools import cache
 from backrx.lang.condition import AllOf, AnyOf, AtLeast, Condition, FieldTest, NotOf, evaluate
 from backrx.model.profile import RED_FLAGS
 from backrx.pack.rulepack import Pack, read_pack
-from backrx.run.decision import BLOCKING
 
 #: The tier of the referral that sends a person to emergency care now.
 EMERGENCY = "emergency"
@@ -46,11 +45,9 @@ def emergency_signs(pack: Pack | None = None) -> tuple[str, ...]:
 
 
 def blocking_urgencies(pack: Pack | None = None) -> tuple[str, ...]:
-    """The referral urgencies that replace the exercise program: the pack's own
-    (``Pack.blocking_urgencies``) where the pack declares them, else the runner's."""
+    """The referral urgencies that replace the exercise program (``Pack.blocking_urgencies``)."""
     pack = pack or reference_pack()
-    declared = getattr(pack, "blocking_urgencies", None)
-    return tuple(declared) if declared is not None else tuple(BLOCKING)
+    return pack.blocking_urgencies
 
 
 def opposite_directions(pack: Pack | None = None) -> dict[str, str]:

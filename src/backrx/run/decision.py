@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import string
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -223,18 +223,29 @@ def _apply(decision: Decision, rule: Rule) -> None:
         _merge(decision, action, getattr(rule.then, action.writes), rule)
 
 
-def decide(pack: Pack, engine: Engine, values: dict[str, Value], *, inputs: str = "profile") -> Decision:
+def decide(pack: Pack, engine: Engine, values: dict[str, Value], *, inputs: str = "profile",
+           layers: Collection[str] | None = None, accept: Callable[[Rule], bool] | None = None) -> Decision:
     """Run, in order, every layer that reads ``inputs`` (the profile: the recommend layers); on the
-    profile, stop after the first layer that refers when a referral replaces exercise."""
+    profile, stop after the first layer that refers when a referral replaces exercise.
+
+    ``layers`` (names) runs only those layers, whatever the others concluded (adjust runs its
+    layer this way, over the feedback's facts); ``accept`` leaves out the matching rules it
+    returns False for, as if they had not matched.
+    """
     decision = Decision(dict(values), pack.blocking_urgencies)
     current = decision.values
     for index, layer in enumerate(pack.layers):
-        if layer.inputs != inputs:
+        if layers is not None:
+            if layer.name not in layers:
+                continue
+        elif layer.inputs != inputs:
             continue
-        if inputs == "profile" and index > 0 and decision.refers:
+        elif inputs == "profile" and index > 0 and decision.refers:
             break
         for position in engine.match(index, current):
             rule = layer.rules[position]
+            if accept is not None and not accept(rule):
+                continue
             matched = {name: current.get(name) for name in sorted(fields_of(rule.when))}
             decision.fired.append(Fired(rule, render(rule.rationale, current), matched,
                                         render(rule.patient, current) if rule.patient else None))
