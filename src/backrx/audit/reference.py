@@ -92,35 +92,27 @@ class LoadCap:
     max_load: int
 
 
-def _numbers(pack: Pack, tests: list[FieldTest], field: str, op: str) -> list[float]:
-    """The numbers ``tests`` compare ``field`` with, also through a derived name (``derived.x``)
-    that another rule of the pack sets when its own test of ``field`` holds."""
-    out = [float(t.value) for t in tests if t.field == field and t.op == op
-           and isinstance(t.value, (int, float)) and not isinstance(t.value, bool)]
-    for t in tests:
-        if t.field.startswith("derived.") and t.op == "eq" and t.value is True:
-            name = t.field.removeprefix("derived.")
-            for rule in pack.rules:
-                if (name, True) in rule.then.set:
-                    setter = [u for u, negated in field_tests(rule.when, False)
-                              if not negated and not u.field.startswith("derived.")]
-                    out += _numbers(pack, setter, field, op)
-    return out
-
-
 def load_cap(pack: Pack | None = None) -> LoadCap | None:
     """The first-phase load cap of the rule that caps load for severe pain (None: no such rule)."""
     pack = pack or reference_pack()
     first = pack.phases[0].id if pack.phases else None
+    setters: dict[str, list[Condition]] = {}
+    for rule in pack.rules:
+        for name, _ in rule.then.set:
+            setters.setdefault(f"derived.{name}", []).append(rule.when)
     for rule in pack.rules:
         tests = [t for t, negated in field_tests(rule.when, False) if not negated]
-        pain = _numbers(pack, tests, "pain_intensity", "gte")
+        # a named derived fact (``set:``) stands for the conditions of the rules that set it
+        tests += [t for derived in tests if derived.field in setters and derived.value is True
+                  for when in setters[derived.field] for t, negated in field_tests(when) if not negated]
+        pain = [t.value for t in tests if t.field == "pain_intensity" and t.op == "gte"
+                and isinstance(t.value, (int, float)) and not isinstance(t.value, bool)]
         if not pain:
             continue
         for e in rule.then.exclude:
             if e.max_load is not None and (not e.phases or first in e.phases):
                 tolerances = tuple(str(t.value) for t in tests if t.field == "tolerance" and t.op == "eq")
-                return LoadCap(pain[0], tolerances, e.max_load)
+                return LoadCap(float(pain[0]), tolerances, e.max_load)
     return None
 
 
