@@ -14,13 +14,23 @@ from typing import Any
 from backrx.model.feedback import ExerciseResponse, Feedback
 from backrx.model.profile import GYM_EQUIPMENT
 from backrx.model.recommendation import Dose, Exclusion, Phase, Prescription, Recommendation
-from backrx.pack.rulepack import CatalogEntry
+from backrx.pack.rulepack import CatalogEntry, Pack
 from backrx.pack.texts import Texts
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _IMAGE = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
 _VIDEO = (".mp4", ".webm", ".ogv", ".mov")
 _VIDEO_HOSTS = ("youtube.com", "youtu.be", "vimeo.com")
+
+
+def pack_texts(pack: Pack, locale: str) -> Texts:
+    """The report words of ``pack`` in ``locale``: its ``text.yaml``, with the texts that
+    ``locales/<locale>.yaml`` translates put in their place (the rest stay in the pack's language)."""
+    own = dict(pack.texts)
+    if locale in pack.locales:
+        own.update({k.removeprefix("text."): v for k, v in pack.locales[locale].items()
+                    if k.startswith("text.")})
+    return Texts(own)
 
 
 def steps(instructions: str) -> list[str]:
