@@ -82,9 +82,9 @@ def test_every_report_text_is_a_key_the_renderer_uses(rules: backrx.RuleSet) -> 
 
 
 def test_report_py_holds_no_sentence(rules: backrx.RuleSet) -> None:
-    """No string literal of report.py (docstrings aside) holds an English report text: they live in the pack."""
+    """No string literal of report.py (docstrings aside) holds an English report text."""
     tree = ast.parse((ROOT / "src" / "backrx" / "render" / "report.py").read_text(encoding="utf-8"))
-    docs = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr)}  # docstrings and comments
+    docs = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr)}  # docstrings
     literals = {n.value for n in ast.walk(tree)
                 if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs}
     pieces = {p for text in _report_keys(rules).values() for p in _pieces(text)}
@@ -198,7 +198,8 @@ def test_the_disclaimer_has_one_source(rules: backrx.RuleSet) -> None:
     no Python module spells it out."""
     older: dict[str, Any] = json.loads((FIXTURES / "format-1" / "stenosis.json").read_text(encoding="utf-8"))
     assert bundled_disclaimer() == DISCLAIMER == rules.pack.texts["disclaimer"] == older["disclaimer"]
-    sources = [p for p in (ROOT / "src").rglob("*.py") if "assessment by a qualified health" in p.read_text(encoding="utf-8")]
+    sources = [p for p in (ROOT / "src").rglob("*.py")
+               if "assessment by a qualified health" in p.read_text(encoding="utf-8")]
     assert sources == []
 
 
