@@ -23,14 +23,17 @@ _VIDEO = (".mp4", ".webm", ".ogv", ".mov")
 _VIDEO_HOSTS = ("youtube.com", "youtu.be", "vimeo.com")
 
 
-def pack_texts(pack: Pack, locale: str) -> Texts:
-    """The report words of ``pack`` in ``locale``: its ``text.yaml``, with the texts that
-    ``locales/<locale>.yaml`` translates put in their place (the rest stay in the pack's language)."""
-    own = dict(pack.texts)
-    if locale in pack.locales:
-        own.update({k.removeprefix("text."): v for k, v in pack.locales[locale].items()
-                    if k.startswith("text.")})
+def texts_in(texts: Mapping[str, str], translated: Mapping[str, str]) -> Texts:
+    """Report words: a pack's ``text.yaml`` texts, with those a flattened locale file translates
+    (its ``text.*`` keys) put in their place; the rest stay in the pack's language."""
+    own = dict(texts)
+    own.update({k.removeprefix("text."): v for k, v in translated.items() if k.startswith("text.")})
     return Texts(own)
+
+
+def pack_texts(pack: Pack, locale: str) -> Texts:
+    """The report words of ``pack`` in ``locale`` (English where the pack has no such locale)."""
+    return texts_in(pack.texts, pack.locales.get(locale, {}))
 
 
 def steps(instructions: str) -> list[str]:

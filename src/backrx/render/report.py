@@ -8,9 +8,11 @@ Python only lays the lines out.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING
 
+from backrx.errors import Problem, RuleError
 from backrx.model.recommendation import (
     CriterionStatus,
     Dose,
@@ -23,9 +25,10 @@ from backrx.model.recommendation import (
     Recommendation,
     Referral,
 )
-from backrx.pack.texts import Texts
-from backrx.render import bundled_pack
-from backrx.render.context import pack_texts
+from backrx.pack.locale import read_locales
+from backrx.pack.rulepack import bundled_path
+from backrx.pack.texts import Texts, bundled_texts
+from backrx.render.context import pack_texts, texts_in
 
 if TYPE_CHECKING:
     from backrx.ruleset import RuleSet
@@ -33,7 +36,18 @@ if TYPE_CHECKING:
 
 def report_texts(rec: Recommendation, rules: RuleSet | None = None) -> Texts:
     """The words of the reports of ``rec``: the pack's (default: the bundled pack's), in ``rec.locale``."""
-    return pack_texts(rules.pack if rules is not None else bundled_pack(), rec.locale)
+    return pack_texts(rules.pack, rec.locale) if rules is not None else bundled_report_texts(rec.locale)
+
+
+@functools.lru_cache(maxsize=8)
+def bundled_report_texts(locale: str) -> Texts:
+    """The bundled pack's report words in ``locale``, read once per language from its text.yaml and
+    locale files only (``rec.explain()`` needs no catalog or rules)."""
+    problems: list[Problem] = []
+    translated = read_locales(bundled_path(), problems).get(locale, {})
+    if problems:  # pragma: no cover - the bundled pack is checked by its tests
+        raise RuleError(problems)
+    return texts_in(bundled_texts(), translated)
 
 
 def _header(referral: Referral, t: Texts) -> str:
