@@ -312,7 +312,7 @@ def _main(args: argparse.Namespace) -> int:
         if args.command == "example":
             return _example(args)
         if args.command == "audit":
-            from backrx.audit.invariants import audit_command
+            from backrx.audit.run import audit_command
 
             return audit_command(args.dir, args.examples, args.seed, args.format)
         if args.command == "test":
