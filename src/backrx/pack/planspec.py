@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from backrx.errors import Problem
+from backrx.model.profile import EQUIPMENT, SETTINGS
 
 FILE = "planner.yaml"
 _SECTIONS = ("budget", "fill_order", "default_role", "essential_roles", "aerobic", "elements", "timing",
-             "fitting", "messages")
+             "fitting", "messages", "choosing")
 _FORMATTER = string.Formatter()
 
 
@@ -31,6 +32,25 @@ class Element:
 class Message:
     code: str
     message: str
+
+
+@dataclass(frozen=True)
+class Choosing:
+    """How the planner picks among candidates (planner.yaml ``choosing``), and its reasons' wording."""
+
+    max_regressions: int  # easier variants walked down from a candidate that is ruled out
+    setting_equipment: dict[str, frozenset[str]]  # equipment a setting provides (a gym: all of it)
+    needs_equipment: str  # fields: {equipment}
+    wrong_setting: str  # fields: {settings}, {yours}
+    left_out: str  # fields: {exercise}, {reasons}
+    instead: str  # fields: {exercise}
+
+    def equipment(self, settings: Iterable[str], listed: Iterable[str]) -> set[str]:
+        """The equipment a person can use: what they listed and what their settings provide."""
+        out = set(listed)
+        for setting in settings:
+            out |= self.setting_equipment.get(setting, frozenset())
+        return out
 
 
 @dataclass(frozen=True)
@@ -61,6 +81,7 @@ class PlannerSpec:
     aerobic_replaced: str
     over_budget: Message
     no_aerobic: Message
+    choosing: Choosing | None = None  # planner.yaml ``choosing``; always set on a loaded pack
 
     def role_rank(self, role: str) -> int:
         """Where a role stands in the fill order (unknown roles last)."""
@@ -251,6 +272,7 @@ def read_planner(doc: Any, problems: list[Problem], *, phases: set[str], categor
         shortened = r.text(messages, "shortened_for_time", "messages", ("minutes",))
         over = r.message(messages, "over_budget", "messages", ("needed", "minutes", "sessions"))
         no_aerobic = r.message(messages, "no_aerobic", "messages", ())
+    choosing = _choosing(r, doc["choosing"], sources)
     if len(problems) != before:
         return None
     return PlannerSpec(
@@ -258,4 +280,43 @@ def read_planner(doc: Any, problems: list[Problem], *, phases: set[str], categor
         essential,
         int(per_phase), choice, share, tuple(elements), setup, per_rep, between_reps, between_sets,
         {k: int(v) for k, v in shortest.items()}, {k: int(v) for k, v in fewest.items()}, non_consecutive,
-        left_out, shortened, replaced, over, no_aerobic)
+        left_out, shortened, replaced, over, no_aerobic, choosing)
+
+
+_CHOOSING = ("max_regressions", "setting_equipment", "reasons", "design", "sources")
+_REASONS = {"needs_equipment": ("equipment",), "wrong_setting": ("settings", "yours"),
+            "left_out": ("exercise", "reasons"), "instead": ("exercise",)}
+
+
+def _choosing(r: _Reader, node: Any, sources: set[str]) -> Choosing | None:
+    """The ``choosing`` section: a backrx choice (``design: true``) or cited (``sources``)."""
+    if not r.mapping(node, "choosing", ("max_regressions", "setting_equipment", "reasons"), _CHOOSING):
+        return None
+    if node.get("design") is not True and not node.get("sources"):
+        r.add(node, None, "no-source", "say where these choices come from: `design: true` or `sources:`",
+              "choosing")
+    if "sources" in node:
+        for s in r.words(node, "sources", "choosing", None):
+            if s not in sources:
+                r.add(node, "sources", "unknown-source", f"source {s!r} is not defined in the pack",
+                      "choosing.sources")
+    regressions = r.number(node, "max_regressions", "choosing", 1, 20)
+    kit: dict[str, frozenset[str]] = {}
+    table = node.get("setting_equipment")
+    if not isinstance(table, dict):
+        r.add(node, "setting_equipment", "wrong-type", "setting_equipment must be a mapping",
+              "choosing.setting_equipment")
+        table = {}
+    for setting, items in table.items():
+        here = f"choosing.setting_equipment.{setting}"
+        if setting not in SETTINGS:
+            r.add(table, setting, "unknown-value", f"{setting!r} is not one of {', '.join(SETTINGS)}", here)
+        elif items == "all":
+            kit[setting] = frozenset(EQUIPMENT)
+        else:
+            kit[setting] = frozenset(r.words(table, setting, "choosing.setting_equipment", EQUIPMENT))
+    texts = node.get("reasons")
+    words = dict.fromkeys(_REASONS, "")
+    if r.mapping(texts, "choosing.reasons", tuple(_REASONS), tuple(_REASONS)):
+        words = {key: r.text(texts, key, "choosing.reasons", fields) for key, fields in _REASONS.items()}
+    return Choosing(int(regressions), kit, **words)

@@ -20,14 +20,13 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from backrx.model.profile import GYM_EQUIPMENT, Profile
+from backrx.model.profile import Profile
 from backrx.model.recommendation import Dose, Exercise, Prescription, Program
-from backrx.pack.planspec import PlannerSpec
+from backrx.pack.planspec import Choosing, PlannerSpec
 from backrx.pack.rulepack import DOSE_FIELDS, CatalogEntry, Exclude, Pack, Prescribe, Rule
 from backrx.run.decision import Decision
-from backrx.run.week import DAYS, Week, day_minutes, is_daily, session_days
-
-MAX_REGRESSIONS = 6
+from backrx.run.plancache import Planned, pack_cache, plan_key
+from backrx.run.week import DAYS, Week, is_daily, session_days
 
 
 @dataclass
@@ -84,37 +83,6 @@ def exercise_data(entry: CatalogEntry) -> Exercise:
     })
 
 
-class _PackCache:
-    """What the planner works out once per pack: minutes of each dose, and variant links."""
-
-    def __init__(self, pack: Pack) -> None:
-        assert pack.planner is not None
-        self.spec = pack.planner
-        self.minutes: dict[tuple[str, bool, tuple[tuple[str, int], ...]], float] = {}
-        self.links: dict[str, set[str]] = {eid: set() for eid in pack.exercises}
-        for eid, entry in pack.exercises.items():
-            for other in (entry.easier, entry.harder):
-                if other is not None and other in self.links:
-                    self.links[eid].add(other)
-                    self.links[other].add(eid)
-
-    def day_minutes(self, kind: str, per_side: bool, dose: dict[str, int]) -> float:
-        key = (kind, per_side, tuple(sorted(dose.items())))
-        found = self.minutes.get(key)
-        if found is None:
-            found = self.minutes[key] = day_minutes(self.spec, kind, per_side, dose)
-        return found
-
-
-def _cache_of(pack: Pack) -> _PackCache:
-    """The pack's planner cache, kept on the pack itself so that it lives and dies with it."""
-    cache = pack.__dict__.get("_planner_cache")
-    if not isinstance(cache, _PackCache):
-        cache = _PackCache(pack)
-        object.__setattr__(pack, "_planner_cache", cache)  # a frozen dataclass: not a field
-    return cache
-
-
 @dataclass
 class _Item:
     """A chosen exercise on its way into a phase."""
@@ -139,16 +107,15 @@ class _Item:
 
 class Planner:
     def __init__(self, pack: Pack, profile: Profile, decision: Decision) -> None:
-        assert pack.planner is not None
+        assert pack.planner is not None and pack.planner.choosing is not None
         self.pack = pack
         self.spec: PlannerSpec = pack.planner
-        self.cache = _cache_of(pack)
+        self.choosing: Choosing = pack.planner.choosing
+        self.cache = pack_cache(pack)
         self.decision = decision
         prefs = profile.resolved_preferences
         self.settings: set[str] = set(prefs.settings)
-        self.equipment: set[str] = set(prefs.equipment)
-        if "gym" in self.settings:
-            self.equipment |= GYM_EQUIPMENT
+        self.equipment: set[str] = self.choosing.equipment(self.settings, prefs.equipment)
         self.minutes = prefs.minutes_per_session or self.spec.minutes_per_session
         self.sessions = prefs.sessions_per_week or self.spec.sessions_per_week
         self.blocked: dict[str, _Blocked] = {}
@@ -181,13 +148,11 @@ class Planner:
                 codes.append(_code_of(excl, entry))
         missing = [e for e in entry.equipment if e not in self.equipment]
         if missing:
-            reasons.append(f"It needs equipment you did not list: {_words(missing)}.")
+            reasons.append(self.choosing.needs_equipment.format(equipment=_words(missing)))
             codes.append("equipment")
         if not self.settings.intersection(entry.settings):
-            reasons.append(
-                f"It is done in a place you did not list ({_words(entry.settings)}); "
-                f"you exercise at: {_words(sorted(self.settings))}."
-            )
+            reasons.append(self.choosing.wrong_setting.format(settings=_words(entry.settings),
+                                                              yours=_words(sorted(self.settings))))
             codes.append("setting")
         return reasons, rule_ids, list(dict.fromkeys(codes))
 
@@ -196,14 +161,14 @@ class Planner:
         entry: CatalogEntry | None = self.pack.exercises[candidate]
         moved_by: list[str] = []
         notes: list[str] = []
-        for _ in range(MAX_REGRESSIONS):
+        for _ in range(self.choosing.max_regressions):
             assert entry is not None
             reasons, rule_ids, codes = self.verdict(entry, phase)
             if not reasons:
                 return entry, moved_by, notes
             self.blocked.setdefault(entry.id, _Blocked(entry.name)).add(phase, reasons, rule_ids, codes)
             moved_by.extend(r for r in rule_ids if r not in moved_by)
-            notes.append(f"{entry.name} was left out: {' '.join(reasons)}")
+            notes.append(self.choosing.left_out.format(exercise=entry.name, reasons=" ".join(reasons)))
             if entry.easier is None:
                 return None, moved_by, notes
             entry = self.pack.exercises[entry.easier]
@@ -250,7 +215,7 @@ class Planner:
             dose, dose_rules = self.dose_values(entry, phase)
         rationale = self.decision.rationale_of(rule.id)
         if notes:
-            rationale += f" Using {entry.name} instead. " + " ".join(notes)
+            rationale += " " + self.choosing.instead.format(exercise=entry.name) + " " + " ".join(notes)
         sources = list(dict.fromkeys((*rule.sources, *entry.sources)))
         rule_ids = list(dict.fromkeys((rule.id, *moved_by, *dose_rules)))
         return {"exercise": exercise_data(entry), "dose": dose, "rationale": rationale,
@@ -583,6 +548,23 @@ def plan_with_warnings(pack: Pack, profile: Profile,
     """The staged program as plain data, and the planner's warnings (code, message, rule id)."""
     planner = Planner(pack, profile, decision)
     return planner.plan(), planner.warnings
+
+
+def planned(pack: Pack, profile: Profile, decision: Decision) -> Planned:
+    """The staged program as a validated model, the planner's warnings and the sources its
+    prescriptions cite; planned once per distinct input and then taken from the pack's cache
+    (:mod:`backrx.run.plancache`), so equal inputs give the very same immutable program."""
+    planner = Planner(pack, profile, decision)
+    key, pins = plan_key(decision, (frozenset(planner.settings), frozenset(planner.equipment),
+                                    planner.minutes, planner.sessions))
+    found = planner.cache.plan(key)
+    if found is not None:
+        return found
+    program = Program.model_validate(planner.plan())
+    cited = dict.fromkeys(s for phase in program.phases for p in phase.prescriptions for s in p.sources)
+    result: Planned = (program, tuple(planner.warnings), tuple(cited))
+    planner.cache.keep(key, pins, result)
+    return result
 
 
 def plan_data(pack: Pack, profile: Profile, decision: Decision) -> dict[str, Any]:

@@ -1,0 +1,112 @@
+"""What the planner works out once per pack, and the programs it has already planned.
+
+The cache lives on the pack object itself (not in a module), so it is freed with the pack: a
+process that loads many packs keeps no program of a pack it dropped. It holds no reference
+back to the pack. The planned programs are kept in a bounded table (least recently used go
+first), keyed by everything the planner reads: the rules' prescriptions, exclusions, doses and
+schedule (by identity, and the entry keeps those objects alive, so an identity cannot be reused
+while its entry exists), the rendered rationales of the rules it quotes, and the person's
+settings, equipment and time. Equal keys give equal programs; the cached program is an
+immutable model, built and validated once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from backrx.run.week import day_minutes
+
+if TYPE_CHECKING:
+    from backrx.model.recommendation import Program
+    from backrx.pack.rulepack import Pack
+    from backrx.run.decision import Decision
+
+#: Planned programs kept per pack. Each costs some kilobytes (its prescriptions share their
+#: exercise models), so a full table stays within a few megabytes.
+PLANS_KEPT = 512
+
+#: A planned program: the model, the planner's warnings (code, message, rule id) and the sources
+#: its prescriptions cite, in order.
+Planned = tuple["Program", tuple[tuple[str, str, str], ...], tuple[str, ...]]
+
+
+class PackCache:
+    """Minutes of each dose, variant links, and planned programs, for one pack."""
+
+    def __init__(self, pack: Pack) -> None:
+        assert pack.planner is not None
+        self.spec = pack.planner
+        self.minutes: dict[tuple[str, bool, tuple[tuple[str, int], ...]], float] = {}
+        self.links: dict[str, set[str]] = {eid: set() for eid in pack.exercises}
+        for eid, entry in pack.exercises.items():
+            for other in (entry.easier, entry.harder):
+                if other is not None and other in self.links:
+                    self.links[eid].add(other)
+                    self.links[other].add(eid)
+        self._plans: OrderedDict[tuple[Any, ...], tuple[Any, Planned]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def day_minutes(self, kind: str, per_side: bool, dose: dict[str, int]) -> float:
+        key = (kind, per_side, tuple(sorted(dose.items())))
+        found = self.minutes.get(key)
+        if found is None:
+            found = self.minutes[key] = day_minutes(self.spec, kind, per_side, dose)
+        return found
+
+    def plan(self, key: tuple[Any, ...]) -> Planned | None:
+        """The program planned for ``key`` before, or None."""
+        with self._lock:
+            found = self._plans.get(key)
+            if found is None:
+                self.misses += 1
+                return None
+            self._plans.move_to_end(key)
+            self.hits += 1
+            return found[1]
+
+    def keep(self, key: tuple[Any, ...], pins: Any, planned: Planned) -> None:
+        """Remember ``planned`` for ``key``; ``pins`` are the objects whose identities the key holds."""
+        with self._lock:
+            self._plans[key] = (pins, planned)
+            while len(self._plans) > PLANS_KEPT:
+                self._plans.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every planned program (the per-dose minutes stay: they never change)."""
+        with self._lock:
+            self._plans.clear()
+            self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._plans)
+
+
+def pack_cache(pack: Pack) -> PackCache:
+    """The pack's planner cache, kept on the pack itself so that it lives and dies with it."""
+    cache = pack.__dict__.get("_planner_cache")
+    if not isinstance(cache, PackCache):
+        cache = PackCache(pack)
+        object.__setattr__(pack, "_planner_cache", cache)  # a frozen dataclass: not a field
+    return cache
+
+
+def plan_key(decision: Decision, prefs: tuple[Any, ...]) -> tuple[tuple[Any, ...], Any]:
+    """The key of what the planner reads from ``decision`` and the person, and the objects
+    whose identities it holds (to be kept alive with the entry)."""
+    pins = (tuple(decision.prescribes), tuple(decision.excludes), tuple(decision.doses),
+            tuple(decision.schedule.items()))
+    quoted = dict.fromkeys(rule.id for _, rule in decision.prescribes)
+    quoted.update(dict.fromkeys(rule.id for _, rule in decision.excludes))
+    key = (
+        tuple(id(x) for pair in decision.prescribes for x in pair),
+        tuple(id(x) for pair in decision.excludes for x in pair),
+        tuple(id(x) for pair in decision.doses for x in pair),
+        tuple((phase, weeks, id(rule)) for phase, (weeks, rule) in decision.schedule.items()),
+        tuple(decision.rationale_of(rule_id) for rule_id in quoted),
+        prefs,
+    )
+    return key, pins
