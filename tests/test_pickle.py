@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import multiprocessing
 import pickle
 import shutil
@@ -68,7 +69,7 @@ def test_a_localised_ruleset_travels_with_its_locale() -> None:
     if not other:
         pytest.skip("the bundled pack has no translation")
     view = rules.for_locale(other[0])
-    _transport._cache.clear()
+    _transport.clear_cache()
     back = pickle.loads(pickle.dumps(view))
     assert back.locales == rules.locales
     assert back.recommend(PROFILES[0]).model_dump_json() == view.recommend(PROFILES[0]).model_dump_json()
@@ -76,8 +77,6 @@ def test_a_localised_ruleset_travels_with_its_locale() -> None:
 
 def test_copy_is_a_shallow_copy_not_a_reload() -> None:
     """copy.copy of a RuleSet shares the pack and engine (the localised views rely on it)."""
-    import copy
-
     rules = backrx.load_rules()
     clone = copy.copy(rules)
     assert clone is not rules and clone.pack is rules.pack and clone._engine is rules._engine
@@ -106,7 +105,7 @@ def test_content_captured_at_load_survives_later_edits(pack_copy: Path) -> None:
     """What travels is the content that was loaded, not whatever is on disk at pickling time."""
     rules = backrx.load_rules(pack_copy)
     (pack_copy / "triage.yaml").write_text("layer: triage\nrules: []\n", encoding="utf-8")
-    _transport._cache.clear()
+    _transport.clear_cache()
     back = pickle.loads(pickle.dumps(rules))
     assert back.digest == rules.digest
     assert back.recommend(base_profile(red_flags=["saddle_anaesthesia"])).outcome == "refer"
@@ -128,8 +127,10 @@ def test_pickle_refuses_file_names_outside_a_pack() -> None:
     content = backrx.load_rules()._content
     assert content is not None
     bad = _transport.PackContent((("../x.yaml", b"a: 1"),), content.digest, content.path, "auto")
+    sender = copy.copy(backrx.load_rules())
+    sender._content = bad
     with pytest.raises(backrx.RuleError) as err:
-        _transport.restore(bad)
+        pickle.loads(pickle.dumps(sender))
     assert err.value.problems[0].code == "bad-pickle"
 
 

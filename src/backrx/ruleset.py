@@ -47,6 +47,19 @@ def _validated(profile: ProfileInput) -> Profile:
     return Profile.model_validate(profile)
 
 
+def _restore(content: PackContent, locale: str = "en") -> RuleSet:
+    """The RuleSet a pickle carried, rebuilt from its content (checked by digest, see
+    :mod:`backrx._transport`) or reused for the same content, in the locale it had."""
+    return restore(content, _rebuilt).for_locale(locale)
+
+
+def _rebuilt(pack: Pack, content: PackContent) -> RuleSet:
+    engine: EngineName = content.engine  # type: ignore[assignment]  # checked by _transport.verify
+    rules = RuleSet(pack, engine)
+    rules._content = content  # what travels on is what came, not whatever is on disk there now
+    return rules
+
+
 class RuleSet:
     """A validated rule pack bound to an engine. Safe to share between threads.
 
@@ -72,7 +85,7 @@ class RuleSet:
         receiving process reloads the pack from that content and refuses it if it does not match."""
         if self._content is None:
             raise refuse_changed(self._pack)
-        return (restore, (self._content, self._locale))
+        return (_restore, (self._content, self._locale))
 
     def __copy__(self) -> RuleSet:
         # A plain shallow copy (the localised views are made this way), not a reload through
