@@ -8,8 +8,9 @@ bytes to a private temporary folder, loads and validates them as any pack, and r
 with a :class:`backrx.RuleError` unless their digests are the ones that travelled with them.
 
 The content is captured when the RuleSet is built, right after the loader has read and hashed
-the files, and it is only kept if its own digest matches the pack's; a pack edited on disk in
-between cannot be sent anywhere (``pack-changed``) until it is loaded again.
+the files, and it is only sent if its own digest matches the pack's (checked once, at the first
+pickle); a pack edited on disk in between cannot be sent anywhere (``pack-changed``) until it is
+loaded again.
 """
 
 from __future__ import annotations
@@ -88,7 +89,12 @@ def _read_regular(path: Path) -> bytes | None:
 
 
 def capture(pack: Pack, engine: str) -> PackContent | None:
-    """The pack's content as read now, or None when it no longer matches the pack's digest."""
+    """The pack's files' bytes as read now, or None when they cannot be read.
+
+    Reading is cheap; checking that the bytes still have the pack's digest means parsing them
+    again (about as long as loading the pack), so that check waits for the first pickle
+    (:func:`sendable`): a RuleSet that is never sent never pays for it.
+    """
     from backrx.pack.rulepack import NON_RULE_FILES
 
     root = Path(pack.path)
@@ -106,9 +112,12 @@ def capture(pack: Pack, engine: str) -> PackContent | None:
             return None
         files.append((name, data))
     carried = tuple(sorted(files))
-    if digest_of_files(carried) != pack.digest:
-        return None
     return PackContent(carried, pack.digest, pack.path, engine, content_digest_of(carried))
+
+
+def sendable(content: PackContent | None, pack: Pack) -> bool:
+    """Whether captured content really is the pack that was loaded (its digest matches)."""
+    return content is not None and digest_of_files(content.files) == pack.digest
 
 
 def refuse_changed(pack: Pack) -> RuleError:

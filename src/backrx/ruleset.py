@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from backrx._transport import PackContent, capture, refuse_changed, restore
+from backrx._transport import PackContent, capture, refuse_changed, restore, sendable
 from backrx._version import __version__
 from backrx.engine import EngineName, make_engine
 from backrx.model.profile import Profile
@@ -57,6 +57,7 @@ def _rebuilt(pack: Pack, content: PackContent) -> RuleSet:
     engine: EngineName = content.engine  # type: ignore[assignment]  # checked by _transport.verify
     rules = RuleSet(pack, engine)
     rules._content = content  # what travels on is what came, not whatever is on disk there now
+    rules._sendable = True  # verified on arrival
     return rules
 
 
@@ -76,6 +77,7 @@ class RuleSet:
         self._locales_lock = threading.Lock()
         # The pack's bytes, so that the RuleSet can be pickled (see backrx._transport).
         self._content: PackContent | None = capture(pack, engine)
+        self._sendable = False  # checked against the digest at the first pickle
         self._references: dict[str, Reference] = {}
         self._firings: dict[tuple[Any, ...], Firing] = {}
         self._share: dict[Any, Any] | None = None  # set by a worker process for one chunk
@@ -83,8 +85,10 @@ class RuleSet:
     def __reduce__(self) -> tuple[Any, tuple[PackContent, str]]:
         """Pickle as the pack's content, its digest, the engine asked for and the locale; the
         receiving process reloads the pack from that content and refuses it if it does not match."""
-        if self._content is None:
-            raise refuse_changed(self._pack)
+        if not self._sendable:
+            if not sendable(self._content, self._pack):
+                raise refuse_changed(self._pack)
+            self._sendable = True
         return (_restore, (self._content, self._locale))
 
     def __copy__(self) -> RuleSet:
