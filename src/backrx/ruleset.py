@@ -85,11 +85,11 @@ class RuleSet:
     def __reduce__(self) -> tuple[Any, tuple[PackContent, str]]:
         """Pickle as the pack's content, its digest, the engine asked for and the locale; the
         receiving process reloads the pack from that content and refuses it if it does not match."""
-        if not self._sendable:
-            if not sendable(self._content, self._pack):
-                raise refuse_changed(self._pack)
-            self._sendable = True
-        return (_restore, (self._content, self._locale))
+        content = self._content
+        if content is None or not (self._sendable or sendable(content, self._pack)):
+            raise refuse_changed(self._pack)
+        self._sendable = True
+        return (_restore, (content, self._locale))
 
     def __copy__(self) -> RuleSet:
         # A plain shallow copy (the localised views are made this way), not a reload through
