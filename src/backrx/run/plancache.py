@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 #: exercise models), so a full table stays within a few megabytes.
 PLANS_KEPT = 512
 
+#: Distinct prescriptions and exclusions kept as built models, per pack.
+PARTS_KEPT = 8192
+
 #: A planned program: the model, the planner's warnings (code, message, rule id) and the sources
 #: its prescriptions cite, in order.
 Planned = tuple["Program", tuple[tuple[str, str, str], ...], tuple[str, ...]]
@@ -46,6 +49,7 @@ class PackCache:
                     self.links[eid].add(other)
                     self.links[other].add(eid)
         self._plans: OrderedDict[tuple[Any, ...], tuple[Any, Planned]] = OrderedDict()
+        self._parts: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -79,7 +83,36 @@ class PackCache:
         """Forget every planned program (the per-dose minutes stay: they never change)."""
         with self._lock:
             self._plans.clear()
+            self._parts.clear()
             self.hits = self.misses = 0
+
+    def prescription(self, data: dict[str, Any]) -> Any:
+        """One Prescription model per distinct prescription (programs differ, their parts repeat)."""
+        from backrx.model.recommendation import Prescription
+
+        dose, minutes, exercise = data["dose"], data["minutes"], data["exercise"]
+        key = ("p", id(exercise), tuple(dose.items()), data["rationale"], tuple(data["sources"]),
+               tuple(data["rule_ids"]), minutes, type(minutes))
+        return self._part(key, exercise, Prescription, data)
+
+    def exclusion(self, data: dict[str, Any]) -> Any:
+        """One Exclusion model per distinct exclusion."""
+        from backrx.model.recommendation import Exclusion
+
+        key = ("x", data["exercise_id"], data["exercise_name"], tuple(data["phases"]),
+               tuple(data["reasons"]), tuple(data["rule_ids"]), tuple(data["codes"]))
+        return self._part(key, None, Exclusion, data)
+
+    def _part(self, key: tuple[Any, ...], pin: Any, kind: Any, data: dict[str, Any]) -> Any:
+        found = self._parts.get(key)
+        if found is None:
+            found = kind.model_validate(data)
+            with self._lock:
+                if len(self._parts) >= PARTS_KEPT:
+                    self._parts.clear()  # a crude bound: refilled from the next programs
+                self._parts[key] = found
+                self._parts[("pin", id(pin))] = pin  # the exercise model whose identity the key holds
+        return found
 
     def __len__(self) -> int:
         return len(self._plans)

@@ -122,6 +122,8 @@ class Planner:
         self.warnings: list[tuple[str, str, str]] = []  # code, message, rule id
         self._verdicts: dict[tuple[str, str], tuple[list[str], list[str], list[str]]] = {}
         self._doses: dict[tuple[str, str], tuple[dict[str, int], list[str]]] = {}
+        self._fits: dict[tuple[str, str], tuple[CatalogEntry | None, list[str], list[str]]] = {}
+        self._scoped: dict[str, list[tuple[Exclude, Rule]]] = {}
 
     # ---- does it fit the person
 
@@ -141,8 +143,12 @@ class Planner:
         reasons: list[str] = []
         rule_ids: list[str] = []
         codes: list[str] = []
-        for excl, rule in self.decision.excludes:
-            if (not excl.phases or phase in excl.phases) and blocks(excl, entry):
+        scoped = self._scoped.get(phase)
+        if scoped is None:  # the exclusions that apply in this phase, worked out once
+            scoped = self._scoped[phase] = [(excl, rule) for excl, rule in self.decision.excludes
+                                            if not excl.phases or phase in excl.phases]
+        for excl, rule in scoped:
+            if blocks(excl, entry):
                 reasons.append(self.decision.rationale_of(rule.id))
                 rule_ids.append(rule.id)
                 codes.append(_code_of(excl, entry))
@@ -158,6 +164,14 @@ class Planner:
 
     def fit(self, candidate: str, phase: str) -> tuple[CatalogEntry | None, list[str], list[str]]:
         """The candidate, or its nearest easier variant that fits; with the rules that moved it."""
+        key = (candidate, phase)
+        found = self._fits.get(key)
+        if found is None:  # a second call would only repeat what the first one recorded
+            found = self._fits[key] = self._fit(candidate, phase)
+        entry, moved_by, notes = found
+        return entry, list(moved_by), list(notes)
+
+    def _fit(self, candidate: str, phase: str) -> tuple[CatalogEntry | None, list[str], list[str]]:
         entry: CatalogEntry | None = self.pack.exercises[candidate]
         moved_by: list[str] = []
         notes: list[str] = []
@@ -560,7 +574,11 @@ def planned(pack: Pack, profile: Profile, decision: Decision) -> Planned:
     found = planner.cache.plan(key)
     if found is not None:
         return found
-    program = Program.model_validate(planner.plan())
+    data = planner.plan()
+    for phase in data["phases"]:
+        phase["prescriptions"] = [planner.cache.prescription(p) for p in phase["prescriptions"]]
+    data["excluded"] = [planner.cache.exclusion(e) for e in data["excluded"]]
+    program = Program.model_validate(data)
     cited = dict.fromkeys(s for phase in program.phases for p in phase.prescriptions for s in p.sources)
     result: Planned = (program, tuple(planner.warnings), tuple(cited))
     planner.cache.keep(key, pins, result)
