@@ -314,7 +314,8 @@ def _choosing(r: _Reader, node: Any, sources: set[str]) -> Choosing | None:
         elif items == "all":
             kit[setting] = frozenset(EQUIPMENT)
         else:
-            kit[setting] = frozenset(r.words(table, setting, "choosing.setting_equipment", EQUIPMENT))
+            kit[setting] = frozenset(r.words(table, setting, "choosing.setting_equipment", EQUIPMENT,
+                                             required=False))
     texts = node.get("reasons")
     words = dict.fromkeys(_REASONS, "")
     if r.mapping(texts, "choosing.reasons", tuple(_REASONS), tuple(_REASONS)):
