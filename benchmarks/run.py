@@ -191,7 +191,12 @@ def scaling(profiles: list[dict[str, Any]], sizes: Sequence[int]) -> dict[int, t
         for count in (0, *sizes):
             path = _synthetic(Path(tmp), count)
             start = time.perf_counter()
-            rules = backrx.load_rules(path, engine=ENGINE)  # type: ignore[arg-type]
+            try:
+                rules = backrx.load_rules(path, engine=ENGINE)  # type: ignore[arg-type]
+            except backrx.RuleError as exc:  # the loader's size limits refuse the largest packs
+                codes = sorted({p.code for p in exc.problems})
+                _line(f"+{count:>5d} rules", "refused", f"by the loader ({', '.join(codes)})")
+                continue
             load = time.perf_counter() - start
             for p in profiles[:50]:
                 rules.recommend(p)

@@ -107,7 +107,8 @@ def test_what_a_gym_holds_comes_from_the_pack(pack_copy: Path) -> None:
     before = backrx.load_rules(pack_copy, engine="reference").recommend(GYM)
     assert before.program is not None
     assert any(p.exercise.equipment for ph in before.program.phases for p in ph.prescriptions)
-    replace(pack_copy / "planner.yaml", "  setting_equipment: {gym: all}\n", "  setting_equipment: {gym: []}\n")
+    replace(pack_copy / "planner.yaml", "  setting_equipment: {gym: all}\n",
+            "  setting_equipment: {gym: []}\n")
     after = backrx.load_rules(pack_copy, engine="reference").recommend(GYM)
     assert after.program is not None
     assert not any(p.exercise.equipment for ph in after.program.phases for p in ph.prescriptions)
@@ -127,8 +128,9 @@ def test_the_regression_bound_comes_from_the_pack(pack_copy: Path) -> None:
     assert rules.pack.planner.choosing.max_regressions == 1
     profile = backrx.Profile.model_validate({**GYM, "preferences": {"settings": ["pool"]}})
     planner = Planner(rules.pack, profile, decide(rules.pack, rules._engine, profile_values(profile)))
-    chains = [eid for eid, e in rules.pack.exercises.items() if e.easier is not None
-              and planner.why_not(e, "calm")[0] and planner.why_not(rules.pack.exercises[e.easier], "calm")[0]]
+    exercises = rules.pack.exercises
+    chains = [eid for eid, e in exercises.items() if e.easier is not None
+              and planner.why_not(e, "calm")[0] and planner.why_not(exercises[e.easier], "calm")[0]]
     assert chains, "no candidate here whose easier variant is also ruled out"
     for eid in chains:
         assert planner.fit(eid, "calm")[0] is None
