@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from backrx.run.week import day_minutes
@@ -50,6 +51,8 @@ class PackCache:
                     self.links[other].add(eid)
         self._plans: OrderedDict[tuple[Any, ...], tuple[Any, Planned]] = OrderedDict()
         self._parts: dict[tuple[Any, ...], Any] = {}
+        self._blocked: dict[int, tuple[Any, frozenset[str]]] = {}
+        self._exercises = tuple(pack.exercises.values())
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -60,6 +63,18 @@ class PackCache:
         if found is None:
             found = self.minutes[key] = day_minutes(self.spec, kind, per_side, dose)
         return found
+
+    def blocked_by(self, exclude: Any, blocks: Callable[[Any, Any], bool]) -> frozenset[str]:
+        """The ids of the catalog exercises ``blocks(exclude, entry)`` rules out, worked out once
+        per exclusion (the entry keeps the exclusion alive, so its identity is not reused)."""
+        found = self._blocked.get(id(exclude))
+        if found is None or found[0] is not exclude:
+            ids = frozenset(e.id for e in self._exercises if blocks(exclude, e))
+            with self._lock:
+                if len(self._blocked) >= PARTS_KEPT:
+                    self._blocked.clear()
+                self._blocked[id(exclude)] = found = (exclude, ids)
+        return found[1]
 
     def plan(self, key: tuple[Any, ...]) -> Planned | None:
         """The program planned for ``key`` before, or None."""

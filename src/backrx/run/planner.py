@@ -26,7 +26,7 @@ from backrx.pack.planspec import Choosing, PlannerSpec
 from backrx.pack.rulepack import DOSE_FIELDS, CatalogEntry, Exclude, Pack, Prescribe, Rule
 from backrx.run.decision import Decision
 from backrx.run.plancache import Planned, pack_cache, plan_key
-from backrx.run.week import DAYS, Week, is_daily, session_days
+from backrx.run.week import DAYS, Week, WeekFitter, session_days
 
 
 @dataclass
@@ -105,7 +105,9 @@ class _Item:
         self.timed = self.entry.dose_kind == "timed" and bool(self.dose.get("minutes"))
 
 
-class Planner:
+class Planner(WeekFitter):
+    """Fills a person's phases from the catalog with what the rules asked for (see the module)."""
+
     def __init__(self, pack: Pack, profile: Profile, decision: Decision) -> None:
         assert pack.planner is not None and pack.planner.choosing is not None
         self.pack = pack
@@ -123,7 +125,7 @@ class Planner:
         self._verdicts: dict[tuple[str, str], tuple[list[str], list[str], list[str]]] = {}
         self._doses: dict[tuple[str, str], tuple[dict[str, int], list[str]]] = {}
         self._fits: dict[tuple[str, str], tuple[CatalogEntry | None, list[str], list[str]]] = {}
-        self._scoped: dict[str, list[tuple[Exclude, Rule]]] = {}
+        self._scoped: dict[str, list[tuple[Exclude, Rule, frozenset[str]]]] = {}
 
     # ---- does it fit the person
 
@@ -145,10 +147,12 @@ class Planner:
         codes: list[str] = []
         scoped = self._scoped.get(phase)
         if scoped is None:  # the exclusions that apply in this phase, worked out once
-            scoped = self._scoped[phase] = [(excl, rule) for excl, rule in self.decision.excludes
-                                            if not excl.phases or phase in excl.phases]
-        for excl, rule in scoped:
-            if blocks(excl, entry):
+            scoped = self._scoped[phase] = [
+                (excl, rule, self.cache.blocked_by(excl, blocks)) for excl, rule in self.decision.excludes
+                if not excl.phases or phase in excl.phases]
+        known = self.pack.exercises.get(entry.id) is entry  # the sets hold the catalog's own entries
+        for excl, rule, blocked in scoped:
+            if (entry.id in blocked) if known else blocks(excl, entry):
                 reasons.append(self.decision.rationale_of(rule.id))
                 rule_ids.append(rule.id)
                 codes.append(_code_of(excl, entry))
@@ -210,11 +214,6 @@ class Planner:
                 if rule.id not in rule_ids:
                     rule_ids.append(rule.id)
         return {k: v for k, v in values.items() if k in DOSE_FIELDS}, rule_ids
-
-    def minutes_of(self, entry: CatalogEntry, dose: Dose | dict[str, int]) -> float:
-        """Estimated minutes on a day this dose of ``entry`` is done."""
-        values = dose.model_dump(exclude_none=True) if isinstance(dose, Dose) else dose
-        return self.cache.day_minutes(entry.dose_kind, entry.per_side, values)
 
     def prescription(self, entry: CatalogEntry, rule: Rule, phase: str, moved_by: list[str],
                      notes: list[str]) -> Prescription:
@@ -318,94 +317,6 @@ class Planner:
                 + [i for i in ordered if i.essential and i.timed]
                 + [i for i in ordered if not i.essential and not i.extra]
                 + [i for i in ordered if i.extra and not i.essential])
-
-    # ---- fitting into the week
-
-    def _wanted_days(self, item: _Item) -> int:
-        return item.dose.get("sessions_per_week") or 1
-
-    def _place(self, item: _Item, week: Week) -> bool:
-        spec = self.spec
-        entry = item.entry
-        if entry.category == "education":
-            return True
-        daily = is_daily(item.dose)
-        spaced = entry.dose_kind in spec.non_consecutive
-        want = min(self._wanted_days(item), len(week.sessions))
-        fewest = min(want, spec.fewest_days.get(entry.dose_kind, 1))
-        full = self.minutes_of(entry, item.dose)
-        target = full
-        if item.timed and item.essential and not item.extra:
-            target = min(full, max(self._floor(item), spec.aerobic_share * self.minutes))
-        counts = range(want, fewest - 1, -1)
-        for count in counts:
-            days = week.choose(count, target, daily=daily, spaced=spaced)
-            if days is not None:
-                self._put(item, week, days, target)
-                return True
-        if item.timed and not item.extra:  # a further aerobic option comes whole or not at all
-            floor = self._floor(item)
-            for count in counts:
-                found = week.widest(count, self._minutes_for(item, floor), spaced=spaced)
-                if found is not None:
-                    days, room = found
-                    self._put(item, week, days, self._shorten(item, room))
-                    return True
-        if item.essential:
-            minutes = self._minutes_for(item, self._floor(item)) if item.timed else full
-            if item.timed:
-                self._shorten(item, minutes)
-            days = week.choose(want, minutes, daily=daily, spaced=spaced, force=True)
-            if days is not None:
-                self._put(item, week, days, minutes)
-                return True
-        return False
-
-    def _floor(self, item: _Item) -> int:
-        full = item.dose.get("minutes") or 0
-        return min(full, self.spec.shortest_minutes.get(item.entry.category, full))
-
-    def _minutes_for(self, item: _Item, minutes: int) -> float:
-        return self.cache.day_minutes(item.entry.dose_kind, item.entry.per_side,
-                                      {**item.dose, "minutes": minutes})
-
-    def _shorten(self, item: _Item, room: float) -> float:
-        """Cut a timed dose to the whole minutes that fit in ``room`` (never below its floor)."""
-        full = item.dose.get("minutes") or 0
-        floor = self._floor(item)
-        base = self._minutes_for(item, 0)
-        step = self._minutes_for(item, 1) - base  # minutes are linear in the timed part
-        fits = math.floor((room - base) / step + 1e-9) if step > 0 else full
-        best = max(floor, min(full, fits))
-        while best > floor and self._minutes_for(item, best) > room + 1e-9:  # rounding
-            best -= 1
-        item.dose = {**item.dose, "minutes": best}
-        return self._minutes_for(item, best)
-
-    def _put(self, item: _Item, week: Week, days: tuple[int, ...], minutes: float) -> None:
-        if item.timed and minutes < self.minutes_of(item.entry, item.dose) - 1e-9:
-            minutes = self._shorten(item, minutes)
-        week.place(item.entry.id, days, minutes)
-        item.days = days
-        item.minutes = minutes
-        if not is_daily(item.dose):
-            item.dose = {**item.dose, "sessions_per_week": len(days)}
-
-    def _grow(self, items: list[_Item], week: Week, full: dict[str, int]) -> None:
-        """Give timed work that was cut back whatever room its days still have."""
-        for item in items:
-            if not item.timed or not item.days or item.dose.get("minutes", 0) >= full[item.entry.id]:
-                continue
-            room = item.minutes + min(week.room(d) for d in item.days)
-            before = item.minutes
-            saved = item.dose
-            item.dose = {**item.dose, "minutes": full[item.entry.id]}
-            after = self._shorten(item, room)
-            if after < before:  # never shrink here
-                item.dose = saved
-                continue
-            week.grow(item.days, after - before)
-            item.minutes = after
 
     def plan_phase(self, phase: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The prescriptions of one phase and its week, fitted into the time given."""
