@@ -279,8 +279,9 @@ def handwritten(v: dict[str, Value]) -> set[str]:
 
 
 def floor(profiles: list[dict[str, Any]], repeat: int) -> dict[str, float]:
-    print("\nthe practical floor: triage + classification layers (28 rules), per profile")
     pack = read_pack()
+    count = len(pack.layers[0].rules) + len(pack.layers[1].rules)
+    print(f"\nthe practical floor: triage + classification layers ({count} rules), per profile")
     values = [profile_values(backrx.Profile.model_validate(p)) for p in profiles]
     out: dict[str, float] = {}
 
