@@ -15,17 +15,15 @@ from pydantic import ValidationError
 from tests.conftest import base_profile
 
 import backrx
-from backrx.audit.cases import FIRST_DAY, dated_rounds
+from backrx.audit.cases import EXPECTATIONS, FIRST_DAY, dated_rounds
 from backrx.model.profile import RED_FLAGS
 from backrx.pack.rulepack import bundled_path
 from backrx.testing import profiles
 
 EXTENSION = base_profile(age=34, duration_weeks=22, leg_pain="buttock_thigh", pain_intensity=5,
                          directional_preference="extension")
-ADJUST_CASE_KEYS = {"outcome", "urgency", "phase", "fired", "not_fired", "actions", "present", "absent",
-                    "dropped", "elimination_testing", "safety_net_contains", "dose", "criteria_met",
-                    "criteria_not_met", "days_left", "holding", "stopped", "tolerated", "absent_everywhere",
-                    "warnings", "measures", "no_referral"}
+#: The adjust part of the one ``expect`` vocabulary (backrx.audit.cases.EXPECTATIONS).
+ADJUST_CASE_KEYS = {key for key, entry in EXPECTATIONS.items() if "adjust" in entry.kinds}
 
 
 def _adjust_cases() -> list[Any]:
@@ -83,6 +81,7 @@ def test_golden_adjustment(case: dict[str, Any], rules: backrx.RuleSet) -> None:
         assert rec.referral is None
     codes = {n.code for n in rec.warnings}
     assert set(expect.get("warnings", [])) <= codes, codes
+    assert not set(expect.get("not_warnings", [])) & codes
     assert rec.progress is not None
     for measure, wanted in expect.get("measures", {}).items():
         found = next(m for m in rec.progress.measures if m.measure == measure)

@@ -167,6 +167,15 @@ def test_the_cycle_finder_sees_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]
 
 
+def test_only_the_durable_adapter_imports_durable_rules() -> None:
+    """durable_rules is imported by backrx/engine/_durable.py alone (it does not import on 3.13+)."""
+    importers = sorted(
+        name for name, tree in TREES.items() for node in _imports(tree)
+        if any(n.startswith("durable") for n in (
+            [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""])))
+    assert importers == ["backrx.engine._durable"]
+
+
 def _room(module: str) -> str:
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else "__init__"

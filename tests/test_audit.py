@@ -16,10 +16,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 import backrx
 from backrx.audit.invariants import (
     BUILTIN_INVARIANTS,
-    AuditReport,
     Invariant,
-    audit,
-    audit_command,
     default_invariants,
     invariant,
     no_dose_increase_after_worse_day,
@@ -27,6 +24,8 @@ from backrx.audit.invariants import (
     registered_invariants,
     unregister_invariant,
 )
+from backrx.audit.report import AuditReport
+from backrx.audit.run import audit, audit_command
 from backrx.engine import durable_available
 from backrx.model.profile import RED_FLAGS
 from backrx.model.recommendation import Dose, Exercise, Prescription, Recommendation

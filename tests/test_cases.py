@@ -8,11 +8,11 @@ import pytest
 import yaml
 
 import backrx
+from backrx.audit.cases import EXPECTATIONS
 from backrx.pack.rulepack import bundled_path
 
-CASE_KEYS = {"outcome", "urgency", "stage", "risk", "pathways", "not_pathways", "fired", "not_fired",
-             "prescribed", "not_prescribed", "not_prescribed_in", "excluded", "max_load_in", "minutes",
-             "warnings", "not_warnings", "max_day_minutes", "aerobic_in_every_phase", "excluded_for_time"}
+#: The recommend part of the one ``expect`` vocabulary (backrx.audit.cases.EXPECTATIONS).
+CASE_KEYS = {key for key, entry in EXPECTATIONS.items() if "recommend" in entry.kinds}
 
 
 def _cases() -> list[Any]:

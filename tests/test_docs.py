@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import backrx
-from backrx.cli import _parser
+from backrx.cli import build_parser
 from backrx.clidoc import cli_reference
 from backrx.engine import durable_available
 
@@ -54,7 +54,7 @@ def test_every_python_snippet_runs(path: Path, monkeypatch: pytest.MonkeyPatch,
 def test_cli_reference_covers_every_command_and_option() -> None:
     """The generated CLI reference names every subcommand and every visible option of the parser."""
     text = cli_reference()
-    sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     for name, command in sub.choices.items():
         assert f"## backrx {name}" in text
         for action in command._actions:

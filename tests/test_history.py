@@ -243,3 +243,32 @@ def test_after_a_warning_sign_the_next_round_holds(history: tuple[dict[str, Any]
         if before.hold_after is not None:
             assert after.phase_after == after.phase_before
             assert not [c for c in after.changes if c.action == "progress"]
+
+
+def test_an_exercise_reported_fine_stays_when_the_direction_stops_in_a_later_phase(
+        rules: backrx.RuleSet) -> None:
+    """A direction stopped in a later phase keeps what was reported fine there, held by earlier phases too."""
+    profile = {"age": 66, "duration_weeks": 30, "pain_site": "lower", "leg_pain": "buttock_thigh",
+               "pain_intensity": 4, "tolerance": "moderate", "directional_preference": "flexion",
+               "red_flags": [], "findings": {"eases_with": ["sitting", "bending_forward"],
+                                             "worse_with": ["standing", "walking"]}}
+    fine = {"exercise_id": "walking-forward-lean", "pain_during": 1, "next_day": "better",
+            "peripheralized": False}
+    rec = rules.recommend(profile)
+    rec = backrx.adjust(rec, {"date": "2026-01-05", "responses": [
+        {"exercise_id": "double-knee-to-chest", "pain_during": 3, "next_day": "same", "peripheralized": True},
+        fine]}, rules=rules)
+    rec = backrx.override(rec, {"phase": "strengthen"}, reason="Ready", by="Dr A", rules=rules)
+    assert rec.program is not None
+    held = {p.exercise.id for ph in rec.program.phases[:2] for p in ph.prescriptions}
+    assert "walking-forward-lean" in held
+    rec = backrx.adjust(rec, {"date": "2026-01-06", "responses": [
+        {"exercise_id": "posterior-pelvic-tilt", "pain_during": 2, "next_day": "same",
+         "peripheralized": True}, fine]}, rules=rules)
+    assert rec.program is not None and rec.program.stopped_directions == ["flexion"]
+    assert rec.program.tolerated == ["walking-forward-lean"]
+    assert "walking-forward-lean" in {p.exercise.id for p in rec.program.phase_now.prescriptions}
+    assert "posterior-pelvic-tilt" in rec.program.dropped
+    original = rules.recommend(profile)
+    assert original.program is not None
+    assert backrx.replay(original.program, rec.adjustments, overrides=rec.overrides) == rec.program

@@ -10,8 +10,6 @@ import backrx
 from backrx.model.profile import GYM_EQUIPMENT
 from backrx.testing import profiles
 
-OPPOSITE = {"extension": "flexion", "flexion": "extension"}
-
 
 @settings(max_examples=300)
 @given(profile=profiles())
@@ -19,7 +17,8 @@ def test_phase_one_never_goes_against_the_preference(profile: dict[str, Any],
                                                      rules: backrx.RuleSet) -> None:
     """Phase 1 holds no exercise in the direction opposite to the directional preference."""
     rec = rules.recommend(profile)
-    opposite = OPPOSITE.get(profile.get("directional_preference", "unknown"))
+    assert rules.pack.planner is not None
+    opposite = rules.pack.planner.opposite_directions.get(profile.get("directional_preference", "unknown"))
     if rec.program is None or opposite is None:
         return
     calm = rec.program.phases[0]

@@ -354,7 +354,7 @@ def test_a_star_in_a_comment_keeps_the_fast_parser(monkeypatch: pytest.MonkeyPat
     """A `*` in a comment or a string is parsed by libyaml; a real alias is still refused."""
     from backrx import _yaml
 
-    if _yaml._CLoader is None:
+    if not _yaml.HAS_LIBYAML:
         pytest.skip("PyYAML without libyaml")
     text = "a: 1  # a * star\nb: 'x * y'\n"
     monkeypatch.setattr(_yaml, "_load_python", lambda *a: pytest.fail("fell back to the Python parser"))
@@ -554,15 +554,15 @@ def test_the_markdown_handout_escapes_text_from_the_pack(pack_copy: Path) -> Non
 
 def test_a_repeated_json_key_is_refused_in_a_fhir_resource() -> None:
     """A FHIR resource given as JSON text with a repeated key is refused, naming the key."""
-    from backrx.interop.questionnaire_response import _as_data
+    from backrx.interop.questionnaire_response import from_fhir
 
     with pytest.raises(ValidationError, match="appears twice"):
-        _as_data('{"resourceType": "QuestionnaireResponse", "item": [], "item": []}', "QuestionnaireResponse")
+        from_fhir('{"resourceType": "QuestionnaireResponse", "item": [], "item": []}')
 
 
 def test_the_markdown_report_keeps_pack_text_on_one_line() -> None:
     """The render package's Markdown filter escapes markup and folds line breaks of pack text."""
-    from backrx.render import _md_escape
+    from backrx.render import md_escape
 
-    text = _md_escape("Walk\n===\n- extra item\n> quote <b>x</b> [a](javascript:x)")
+    text = md_escape("Walk\n===\n- extra item\n> quote <b>x</b> [a](javascript:x)")
     assert "\n" not in text and "<b>" not in text and "[a]" not in text

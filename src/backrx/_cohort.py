@@ -23,6 +23,7 @@ from backrx.model.profile import (
     Setting,
     Tolerance,
 )
+from backrx.model.vocabulary import DIRECTIONS
 
 
 def _some(rnd: random.Random, values: tuple[str, ...], most: int) -> list[str]:
@@ -48,7 +49,7 @@ def profile(rnd: random.Random) -> dict[str, Any]:
         "directional_preference": rnd.choice(get_args(Direction)),
         "red_flags": sorted(rnd.sample(flags, rnd.choice((1, 1, 2)))) if rnd.random() < 0.15 else [],
     }
-    if p["directional_preference"] in ("extension", "flexion") and rnd.random() < 0.7:
+    if p["directional_preference"] in DIRECTIONS and rnd.random() < 0.7:  # a direction of movement
         p["centralizes"] = rnd.random() < 0.6
     if rnd.random() < 0.7:
         findings: dict[str, Any] = {

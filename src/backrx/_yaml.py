@@ -149,6 +149,7 @@ def load(text: str, file: str) -> Any:
 
 
 _CLoader: Any = getattr(yaml, "CSafeLoader", None)
+HAS_LIBYAML: bool = _CLoader is not None  # the fast parser; without it every file takes the Python one
 _NO_NODE: Any = object()
 
 

@@ -20,7 +20,10 @@ if TYPE_CHECKING:
     from backrx.ruleset import RuleSet
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser (its help is also the source of docs/cli.md)."""
+    from backrx.model.formats import FORMATS
+
     parser = argparse.ArgumentParser(
         prog="backrx",
         description="Turn a back-pain profile into a safe, staged exercise program that explains "
@@ -34,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="profile file(s) (.yaml, .yml or .json), or - to read YAML or JSON from "
                           "standard input; with several, json and fhir write one document per line (NDJSON)")
     rec.add_argument("--rules", metavar="DIR", help="rule pack folder (default: the bundled pack)")
-    rec.add_argument("--format", choices=("json", "text", "md", "html", "fhir"), default="text",
+    rec.add_argument("--format", choices=("json", *FORMATS), default="text",
                      help="json: the Recommendation; text: explain(); md: a client handout; "
                      "html: a printable handout; fhir: a FHIR R4 Bundle (needs backrx[fhir])")
     _view_options(rec)
@@ -230,7 +233,7 @@ def _one_line(text: str, limit: int = 500) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status. Every failure becomes a message on stderr
     and an exit status, never a traceback."""
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         return _main(args)
     except KeyboardInterrupt:
@@ -307,7 +310,7 @@ def _main(args: argparse.Namespace) -> int:
         if args.command == "example":
             return _example(args)
         if args.command == "audit":
-            from backrx.audit.invariants import audit_command
+            from backrx.audit.run import audit_command
 
             return audit_command(args.dir, args.examples, args.seed, args.format)
         if args.command == "test":

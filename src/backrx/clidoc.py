@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from backrx.cli import _parser
+from backrx.cli import build_parser
 
 
 def _cell(text: str) -> str:
@@ -28,7 +28,7 @@ def _arguments(parser: argparse.ArgumentParser) -> list[str]:
 
 def cli_reference() -> str:
     """Markdown for every ``backrx`` command: usage, and each argument's help, choices and default."""
-    parser = _parser()
+    parser = build_parser()
     out = ["# Command-line reference", "",
            "Generated from the `backrx` argument parser; `backrx COMMAND --help` prints the same.", "",
            f"{_cell(parser.description or '')}", "", "```", parser.format_usage().strip(), "```", ""]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import gc
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from backrx._transport import PackContent, capture, refuse_changed, restore, sendable
 from backrx._version import __version__
 from backrx.engine import EngineName, make_engine
+from backrx.lang.condition import Value
 from backrx.model.profile import Profile
 from backrx.model.recommendation import (
     DISCLAIMER,
@@ -177,6 +178,12 @@ class RuleSet:
         """The rules' raw conclusions for a profile (before planning)."""
         valid = _validated(profile)
         return decide(self._pack, self._engine, profile_values(valid))
+
+    def decide_facts(self, values: dict[str, Value], *, layers: Collection[str] | None = None,
+                     accept: Callable[[Rule], bool] | None = None) -> Decision:
+        """The rules' conclusions for facts already derived (:func:`backrx.run.decision.decide`):
+        every profile layer, or only the named ``layers`` (adjust runs its layer this way)."""
+        return decide(self._pack, self._engine, values, layers=layers, accept=accept)
 
     def recommend(self, profile: ProfileInput, *, locale: str | None = None) -> Recommendation:
         """The recommendation for one profile.

@@ -31,6 +31,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "backrx.testing needs Hypothesis: pip install 'backrx[audit]'"
     ) from exc
 
+from backrx.audit.pathways import pathway_triggers
 from backrx.model import profile as _p
 from backrx.model.recommendation import Recommendation
 
@@ -42,7 +43,6 @@ BOUNDARY_SITTING = (5.9, 6.0, 8.0)
 
 _STARTBACK_ITEMS = ("leg_pain", "shoulder_neck_pain", "walked_short_distances", "dressed_slowly",
                     "not_safe_to_be_active", "worrying_thoughts", "pain_terrible", "not_enjoying")
-_OPPOSITE = {"extension": "flexion", "flexion": "extension"}
 
 
 def _maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -282,7 +282,7 @@ def corners() -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = [{}]
     out += [{"red_flags": [flag]} for flag in _p.RED_FLAGS]
     out.append({"red_flags": ["progressive_neurological_deficit"], "bilateral_leg_symptoms": True})
-    for direction in ("extension", "flexion", "none"):
+    for direction in get_args(_p.Direction):
         out.append({"directional_preference": direction})
         out.append({"directional_preference": direction, "tolerance": "low", "pain_intensity": 8})
     out += [{"pain_intensity": 6}, {"pain_intensity": 7}, {"tolerance": "low"}]
@@ -415,49 +415,6 @@ def _startback_scores(answers: Mapping[str, Any] | None) -> tuple[int, int] | No
     if screen.total is None or screen.psychosocial is None:
         return None
     return screen.total, screen.psychosocial
-
-
-def pathway_triggers(profile: Mapping[str, Any]) -> list[str]:
-    """The pathways whose trigger pattern (as the bundled pack defines it) this profile shows.
-
-    Read straight off the profile, independent of any rule pack: a directional preference,
-    the stenosis cluster (age over 48 and 3 of the other 4; no extension preference, not in pregnancy
-    or with pelvic girdle pain), the Hicks rule (3 of 4) or the
-    movement-control pair, and the sitting pattern. ``general_conditioning`` when none holds.
-    """
-    found: list[str] = []
-    direction = profile.get("directional_preference", "unknown")
-    f = profile.get("findings") or {}
-    worse = set(f.get("worse_with") or ())
-    eases = set(f.get("eases_with") or ())
-    against = {"extension": ("bending_backward", "bending_forward"),
-               "flexion": ("bending_forward", "bending_backward")}
-    if direction in _OPPOSITE:
-        bad_worse, bad_eases = against[direction]
-        if bad_worse not in worse and bad_eases not in eases:  # else the preference is in doubt
-            found.append(f"mckenzie_{direction}")
-    history = profile.get("history") or {}
-    pregnancy = (history.get("pregnant") is True or history.get("pregnancy_weeks") is not None
-                 or history.get("pelvic_girdle_pain") is True)
-    stenosis = [
-        bool(profile.get("bilateral_leg_symptoms")),
-        profile["leg_pain"] in ("buttock_thigh", "below_knee"),
-        bool(worse & {"walking", "standing"}),
-        bool(eases & {"sitting", "bending_forward"}),
-    ]
-    if direction != "extension" and profile["age"] > 48 and not pregnancy and sum(stenosis) >= 3:
-        found.append("stenosis")
-    slr = f.get("straight_leg_raise_deg")
-    hicks = [profile["age"] < 40, slr is not None and slr > 91, f.get("aberrant_movement") is True,
-             f.get("prone_instability_test") is True]
-    if sum(hicks) >= 3 or (hicks[2] and hicks[3]):
-        found.append("stabilization")
-    sitting = f.get("sitting_hours_per_day")
-    seated = profile.get("mobility", "independent") == "wheelchair"
-    if (not seated and f.get("hamstring_tightness") is True and f.get("glute_weakness") is True
-            and ((sitting is not None and sitting >= 6) or "sitting" in worse)):
-        found.append("lower_crossed")
-    return found or ["general_conditioning"]
 
 
 def vocabulary_events(profile: Mapping[str, Any]) -> list[str]:

@@ -16,35 +16,24 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
 from backrx._version import __version__
-from backrx.adjust.history import (
-    Timeline,
-    comfortable,
-    earliest,
-    latest_walk,
-    measure_changes,
-    steady,
-    whole_weeks,
-)
-from backrx.adjust.history import timeline as read_timeline
-from backrx.adjust.override import override_notices, replay_with_overrides
-from backrx.adjust.revision import Revision, _raise
+from backrx.adjust.history import earliest, whole_weeks
+from backrx.adjust.outcome import Adjuster, Outcome, base_values, outcome_values, run_rules
+from backrx.adjust.override import override_notices, reapply, replay_with_overrides
+from backrx.adjust.revision import Revision
 from backrx.adjust.revision import replay as _replay_rounds
 from backrx.errors import FeedbackError
-from backrx.lang.condition import Value, fields_of
-from backrx.model.feedback import ExerciseResponse, Feedback
+from backrx.model.feedback import Feedback
 from backrx.model.recommendation import (
     FORMAT_VERSION,
     AdjustmentRound,
     Change,
     CriterionStatus,
-    Firing,
-    MeasureChange,
+    Migration,
     Notice,
     Override,
     PhaseStatus,
@@ -54,227 +43,10 @@ from backrx.model.recommendation import (
     Referral,
 )
 from backrx.model.vocabulary import URGENCIES
-from backrx.pack.rulepack import ADJUST_ACTIONS, CatalogEntry, Pack, Rule
+from backrx.pack.rulepack import Pack
 from backrx.ruleset import RuleSet, default_rules
-from backrx.run.decision import Decision, add_unique, decide, note_referral, notices, referral_data, render
-from backrx.run.evidence import evidence_model
+from backrx.run.decision import notices, referral_data
 from backrx.run.facts import profile_values
-from backrx.run.planner import Planner
-
-_BLOCKING = ("emergency", "urgent")
-
-
-@dataclass
-class _Outcome:
-    """What the rules said in one round."""
-
-    firings: list[Firing] = field(default_factory=list)
-    actions: dict[str, tuple[str, Rule]] = field(default_factory=dict)  # exercise id -> action
-    stop_directions: list[tuple[str, Rule]] = field(default_factory=list)
-    eliminate: Rule | None = None
-    advance: Rule | None = None
-    hold: tuple[int, Rule] | None = None
-    criteria: list[str] = field(default_factory=list)  # "<phase>.<criterion>" met
-    urgency: str | None = None
-    reasons: list[str] = field(default_factory=list)
-    referral_rules: list[str] = field(default_factory=list)
-    safety_net: list[str] = field(default_factory=list)
-    warnings: list[tuple[str, str, str]] = field(default_factory=list)  # code, message, rule id
-
-    def rationale(self, rule: Rule) -> str:
-        return next(f.rationale for f in self.firings if f.rule_id == rule.id)
-
-
-def _adjust_layer(rules: RuleSet) -> tuple[int, Any]:
-    index = next(i for i, layer in enumerate(rules.pack.layers) if layer.name == "adjust")
-    return index, rules.pack.layers[index]
-
-
-def _run_rules(rules: RuleSet, values: dict[str, Value], outcome: _Outcome, exercise_id: str | None,
-               *, criteria: bool = False) -> None:
-    """Run the adjust layer once, recording what its rules say into ``outcome``.
-
-    ``criteria`` runs only the rules compiled from progress criteria; otherwise they are skipped.
-    Each rule appears once per round in the trace (with its first match).
-    """
-    index, layer = _adjust_layer(rules)
-    for position in rules._engine.match(index, values):
-        rule: Rule = layer.rules[position]
-        if (rule.then.criterion is not None) != criteria:
-            continue
-        then = rule.then
-        per_exercise = any(r.startswith(("response.", "exercise.")) for r in rule.reads)
-        if per_exercise != (exercise_id is not None):
-            continue  # global rules act once, in the feedback pass
-        if then.criterion is not None:
-            add_unique(outcome.criteria, [then.criterion])  # kept in the round's criteria_met
-            continue
-        if not any(f.rule_id == rule.id for f in outcome.firings):
-            matched = {name: values.get(name) for name in sorted(fields_of(rule.when))}
-            outcome.firings.append(Firing(
-                rule_id=rule.id, layer=rule.layer, title=rule.title,
-                rationale=render(rule.rationale, values), sources=list(rule.sources),
-                patient=render(rule.patient, values) if rule.patient else None,
-                matched={k: sorted(v) if isinstance(v, frozenset) else v for k, v in matched.items()},
-                evidence=evidence_model(rule),
-            ))
-        outcome.urgency = note_referral(rule, outcome.urgency, outcome.reasons, outcome.referral_rules)
-        add_unique(outcome.safety_net, then.safety_net)
-        outcome.warnings.extend((w.code, w.message, rule.id) for w in then.warn)
-        if then.eliminate and outcome.eliminate is None:
-            outcome.eliminate = rule
-        if then.advance and outcome.advance is None:
-            outcome.advance = rule
-        if then.hold_rounds and (outcome.hold is None or then.hold_rounds > outcome.hold[0]):
-            outcome.hold = (then.hold_rounds, rule)
-        if exercise_id is not None and then.adjust is not None:
-            current = outcome.actions.get(exercise_id)
-            if current is None or ADJUST_ACTIONS.index(then.adjust) < ADJUST_ACTIONS.index(current[0]):
-                outcome.actions[exercise_id] = (then.adjust, rule)
-        if exercise_id is not None and then.stop_direction:
-            outcome.stop_directions.append((exercise_id, rule))
-
-
-def _base_values(feedback: Feedback) -> dict[str, Value]:
-    """The feedback-wide facts that need no program."""
-    responses = feedback.responses
-    values: dict[str, Value] = {
-        "feedback.responses": len(responses),
-        "feedback.worse_count": len({r.exercise_id for r in responses if r.next_day == "worse"}),
-        "feedback.peripheralized_any": any(r.peripheralized is True for r in responses),
-        "feedback.all_settled": False,
-        "feedback.covers_phase": False,
-        "feedback.new_red_flags": frozenset(feedback.new_red_flags),
-        "feedback.days": len({feedback.day_of(r) for r in responses}),
-        "program.elimination": False,
-        "program.has_next_phase": False,
-        "program.holding": False,
-    }
-    if responses:
-        values["feedback.max_pain"] = max(r.pain_during for r in responses)
-    return values
-
-
-def _outcome_values(rec: Recommendation, feedback: Feedback, pack: Pack,
-                    first: datetime.date | None) -> tuple[dict[str, Value], list[MeasureChange]]:
-    """Facts about outcome measures: weeks since the start, and how many changed meaningfully."""
-    changes = measure_changes(rec, [*(r.feedback for r in rec.adjustments), feedback], pack)
-    counted = [m for m in changes if m.improved is not None]
-    values: dict[str, Value] = {
-        "outcomes.followed": len(counted),
-        "outcomes.improved": sum(bool(m.improved) for m in counted),
-        "outcomes.worsened": sum(bool(m.worsened) for m in counted),
-    }
-    weeks = whole_weeks(first, feedback.date)
-    if weeks is not None:
-        values["outcomes.weeks"] = weeks
-    walk = latest_walk(rec, feedback)
-    if walk is not None:
-        values["outcomes.walk_minutes"] = walk
-    return values, changes
-
-
-class _Adjuster:
-    def __init__(self, rules: RuleSet, rec: Recommendation, feedback: Feedback, decision: Decision) -> None:
-        assert rec.profile is not None and rec.program is not None
-        self.rules = rules
-        self.pack = rules.pack
-        self.rec = rec
-        self.program = rec.program
-        self.feedback = feedback
-        self.decision = decision
-        self.planner = Planner(self.pack, rec.profile, self.decision)
-        self.phase = self.program.phase_now
-        self.phase_def = next(p for p in self.pack.phases if p.id == self.phase.id)
-        self.timeline: Timeline = read_timeline(rec, feedback, self.pack)
-        self.measures: list[MeasureChange] = []
-        self.values: dict[str, Value] = {}
-        self.layer = _adjust_layer(rules)[1]
-
-    # ---- facts
-
-    def fits(self, entry_id: str | None, dropped: Sequence[str], stopped: Sequence[str]) -> bool:
-        """A variant the person can do: allowed by the rules, not dropped, not a stopped direction."""
-        if entry_id is None or entry_id not in self.pack.exercises or entry_id in dropped:
-            return False
-        entry = self.pack.exercises[entry_id]
-        if entry.direction in stopped:
-            return False
-        reasons, _ = self.planner.why_not(entry, self.phase.id)
-        return not reasons
-
-    def _feedback_values(self) -> dict[str, Value]:
-        responses = self.feedback.responses
-        present = {p.exercise.id for p in self.phase.prescriptions if p.exercise.category != "education"}
-        answered = {r.exercise_id for r in responses}
-        phase_ids = [p.id for p in self.program.phases]
-        tl = self.timeline
-        values: dict[str, Value] = {
-            **self.decision.values,
-            **_base_values(self.feedback),
-            "feedback.all_settled": bool(responses) and all(comfortable(r) for r in responses),
-            "feedback.covers_phase": bool(present) and present <= answered,
-            "program.elimination": self.program.elimination is not None,
-            "program.has_next_phase": phase_ids.index(self.phase.id) < len(phase_ids) - 1,
-            "program.holding": self.program.hold is not None,
-            "phase.good_days": tl.streak(comfortable),
-            "phase.steady_days": tl.streak(steady),
-        }
-        days = tl.phase_days
-        if days is not None:
-            values["phase.days"] = days
-            values["phase.days_left"] = max(0, self.phase_def.min_days - days)
-        outcome_values, self.measures = _outcome_values(self.rec, self.feedback, self.pack, tl.first_date)
-        values.update(outcome_values)
-        return values
-
-    def _response_values(self, base: dict[str, Value], response: ExerciseResponse,
-                         entry: CatalogEntry) -> dict[str, Value]:
-        testing = self.program.elimination.testing if self.program.elimination else None
-        dropped, stopped = list(self.program.dropped), list(self.program.stopped_directions)
-        values: dict[str, Value] = {
-            **base,
-            "response.pain_during": response.pain_during,
-            "response.next_day": response.next_day,
-            "exercise.direction": entry.direction,
-            "exercise.category": entry.category,
-            "exercise.load": entry.load,
-            "exercise.has_easier": self.fits(entry.easier, dropped, stopped),
-            "exercise.has_harder": self.fits(entry.harder, dropped, stopped),
-            "exercise.reintroduced": testing == entry.id,
-            "exercise.direction_signs": self.timeline.direction_signs(entry),
-        }
-        current = next((p for p in self.phase.prescriptions if p.exercise.id == entry.id), None)
-        if current is not None:
-            back = self.timeline.regressed_from.get(entry.id)
-            values["exercise.at_top"] = _raise(current.dose) is None and not (
-                back is not None and back == entry.harder and self.fits(back, dropped, stopped))
-        at_dose = self.timeline.days_at_dose(entry.id)
-        if at_dose is not None:
-            values["exercise.days_at_dose"] = at_dose
-        if response.peripheralized is not None:  # unanswered: absent, so no test on it holds
-            values["response.peripheralized"] = response.peripheralized
-        return values
-
-    # ---- rules
-
-    def decide(self) -> _Outcome:
-        outcome = _Outcome()
-        base = self._feedback_values()
-        _run_rules(self.rules, base, outcome, None, criteria=True)
-        met = {f"{self.phase.id}.{c.id}" for c in self.phase_def.criteria} & set(outcome.criteria)
-        outcome.criteria = [c for c in outcome.criteria if c in met]
-        unmet = [c for c in self.phase_def.criteria if f"{self.phase.id}.{c.id}" not in met]
-        base["phase.criteria_unmet"] = len(unmet)
-        base["phase.quota_criteria_unmet"] = sum(c.quota for c in unmet)
-        self.values = base
-        _run_rules(self.rules, base, outcome, None)
-        for response in self.feedback.responses:
-            entry = self.pack.exercises[response.exercise_id]
-            _run_rules(self.rules, self._response_values(base, response, entry), outcome,
-                       response.exercise_id)
-        return outcome
-
 
 # ---- checks
 
@@ -370,7 +142,7 @@ def _merge(referral: Referral | None, urgency: str | None, reasons: list[str],
     return Referral(urgency=urgency, reasons=reasons, rule_ids=rule_ids)  # type: ignore[arg-type]
 
 
-def _warnings(rec: Recommendation, outcome: _Outcome, changes: list[Change] | None = None) -> list[Notice]:
+def _warnings(rec: Recommendation, outcome: Outcome, changes: list[Change] | None = None) -> list[Notice]:
     """The recommendation's warnings with this round's added (one per code), including one for
     each clinician override this round undid."""
     earlier = [(n.code, n.message, rid) for n in rec.warnings for rid in n.rule_ids]
@@ -387,7 +159,7 @@ def replay(original: Program, rounds: list[AdjustmentRound],
     return _replay_rounds(original, rounds)
 
 
-def _status(adjuster: _Adjuster, program: Program, outcome: _Outcome) -> PhaseStatus:
+def _status(adjuster: Adjuster, program: Program, outcome: Outcome) -> PhaseStatus:
     """The gate of the phase the person is in after this round."""
     phase_def = next(p for p in adjuster.pack.phases if p.id == program.current_phase)
     moved = phase_def.id != adjuster.phase.id
@@ -427,8 +199,6 @@ def adjust(rec: Recommendation, feedback: Feedback | Mapping[str, Any], *,
         # history (Recommendation.migration says what changed); this one round may be undated.
         chosen = rules if rules is not None else default_rules()
         if chosen.digest != rec.ruleset.digest:
-            from backrx.adjust.migrate import migrate
-
             rec = migrate(rec, chosen)
         rules = chosen
     return _guarded(rec, fb, rules, require_date=not legacy)
@@ -453,23 +223,22 @@ def _adjust(rec: Recommendation, fb: Feedback, rules: RuleSet | None, *,
     _check(rec, fb)
     number = len(rec.adjustments) + 1
     assert rec.profile is not None
-    decision = decide(chosen.pack, chosen._engine, profile_values(rec.profile))
+    decision = chosen.decide_facts(profile_values(rec.profile))
     stamp = {"format_version": FORMAT_VERSION, "backrx_version": __version__}
     if rec.program is None or decision.refers:
         # No program to adjust (a referral): still act on new red flags and outcome measures. A
         # profile whose own triage refers (an edited recommendation) is referred again.
-        outcome = _Outcome()
+        outcome = Outcome()
         dated = [earliest(r.feedback) for r in rec.adjustments if r.feedback.date is not None]
-        values = {**decision.values, **_base_values(fb)}
-        outcome_values, measures = _outcome_values(rec, fb, chosen.pack,
-                                                   dated[0] if dated else earliest(fb))
-        values.update(outcome_values)
-        _run_rules(chosen, values, outcome, None)
+        values = {**decision.values, **base_values(fb)}
+        measured, measures = outcome_values(rec, fb, chosen.pack, dated[0] if dated else earliest(fb))
+        values.update(measured)
+        run_rules(chosen, values, outcome, None)
         referral = _merge(rec.referral, decision.urgency, list(decision.referral_reasons),
                           list(decision.referral_rules))
         referral = _merge(referral, outcome.urgency, outcome.reasons, outcome.referral_rules,
                           chosen.pack)
-        refers = referral is not None and referral.urgency in _BLOCKING
+        refers = referral is not None and referral.urgency in chosen.pack.blocking_urgencies
         phase = rec.program.current_phase if rec.program is not None else ""
         round_ = AdjustmentRound(round=number, feedback=fb, phase_before=phase, phase_after=phase,
                                  changes=[], trace=outcome.firings, elimination_after=None)
@@ -484,7 +253,7 @@ def _adjust(rec: Recommendation, fb: Feedback, rules: RuleSet | None, *,
             "progress": Progress(date=fb.date, phase=None, measures=measures,
                                  weeks=whole_weeks(dated[0] if dated else earliest(fb), fb.date)),
         })
-    adjuster = _Adjuster(chosen, rec, fb, decision)
+    adjuster = Adjuster(chosen, rec, fb, decision)
     outcome = adjuster.decide()
     apply = Revision(adjuster, outcome)
     apply.run()
@@ -492,7 +261,7 @@ def _adjust(rec: Recommendation, fb: Feedback, rules: RuleSet | None, *,
     program = apply.program()
     referral = _merge(rec.referral, outcome.urgency, outcome.reasons, outcome.referral_rules,
                       chosen.pack)
-    refers = referral is not None and referral.urgency in _BLOCKING
+    refers = referral is not None and referral.urgency in chosen.pack.blocking_urgencies
     round_ = AdjustmentRound(
         round=number, feedback=fb, phase_before=adjuster.phase.id, phase_after=program.current_phase,
         changes=apply.changes, trace=outcome.firings, elimination_after=program.elimination,
@@ -512,4 +281,95 @@ def _adjust(rec: Recommendation, fb: Feedback, rules: RuleSet | None, *,
     })
 
 
-__all__ = ["adjust", "replay"]
+# ---- re-planning on another pack (backrx.migrate)
+
+
+def _doses(program: Program) -> dict[tuple[str, str], str]:
+    return {(ph.id, p.exercise.id): p.dose.describe() for ph in program.phases for p in ph.prescriptions}
+
+
+def _differences(old: Recommendation, new: Recommendation) -> list[str]:
+    """What the re-planned recommendation does differently, in plain lines."""
+    out: list[str] = []
+    if old.outcome != new.outcome:
+        out.append(f"outcome: {old.outcome} -> {new.outcome}")
+    old_ref = old.referral.urgency if old.referral else "none"
+    new_ref = new.referral.urgency if new.referral else "none"
+    if old_ref != new_ref:
+        out.append(f"referral: {old_ref} -> {new_ref}")
+    if old.program is None or new.program is None:
+        return out
+    if old.program.current_phase != new.program.current_phase:
+        out.append(f"current phase: {old.program.current_phase} -> {new.program.current_phase}")
+    old_ids = {ph.id: [p.exercise.id for p in ph.prescriptions] for ph in old.program.phases}
+    for ph in new.program.phases:
+        before = old_ids.get(ph.id)
+        now = [p.exercise.id for p in ph.prescriptions]
+        if before is None:
+            out.append(f"phase {ph.id}: new phase")
+            continue
+        added = [e for e in now if e not in before]
+        removed = [e for e in before if e not in now]
+        if added:
+            out.append(f"phase {ph.id}: added {', '.join(added)}")
+        if removed:
+            out.append(f"phase {ph.id}: removed {', '.join(removed)}")
+    for ph_id in old_ids:
+        if ph_id not in {ph.id for ph in new.program.phases}:
+            out.append(f"phase {ph_id}: no longer in the pack")
+    old_doses, new_doses = _doses(old.program), _doses(new.program)
+    for key, dose in new_doses.items():
+        if key in old_doses and old_doses[key] != dose:
+            out.append(f"phase {key[0]}: {key[1]} dose {old_doses[key]} -> {dose}")
+    for name in ("dropped", "stopped_directions"):
+        before_set, after_set = set(getattr(old.program, name)), set(getattr(new.program, name))
+        if before_set != after_set:
+            out.append(f"{name.replace('_', ' ')}: {', '.join(sorted(before_set)) or 'none'} -> "
+                       f"{', '.join(sorted(after_set)) or 'none'}")
+    return out
+
+
+def migrate(rec: Recommendation, rules: RuleSet | None = None) -> Recommendation:
+    """Re-plan a stored recommendation on ``rules`` (default: the bundled pack), replaying its history.
+
+    Returns the new recommendation, with ``migration`` listing what changed and which recorded
+    responses could not be replayed. Raises :class:`backrx.FeedbackError` (code ``no-profile``)
+    when the recommendation carries no profile to re-plan from.
+    """
+    chosen = rules if rules is not None else default_rules()
+    if rec.profile is None:
+        raise FeedbackError("this recommendation carries no profile, so it cannot be re-planned",
+                            code="no-profile", loc=("recommendation", "profile"))
+    new = chosen.recommend(rec.profile)
+    skipped: list[str] = []
+
+    def overrides_after(number: int) -> None:
+        nonlocal new
+        items = [o for o in rec.overrides if o.after_round == number]
+        if items:
+            new, refused = reapply(new, items, rules=chosen)
+            skipped.extend(refused)
+
+    overrides_after(0)
+    for round_ in rec.adjustments:
+        fb = round_.feedback
+        if new.program is not None:
+            present = {p.exercise.id for p in new.program.phase_now.prescriptions}
+            kept = [r for r in fb.responses if r.exercise_id in present]
+            for r in fb.responses:
+                if r.exercise_id not in present:
+                    skipped.append(f"round {round_.round}: {r.exercise_id} is not in phase "
+                                   f"{new.program.current_phase} of the new plan")
+            if len(kept) != len(fb.responses):
+                fb = fb.model_copy(update={"responses": kept})
+        try:
+            new = _guarded(new, fb, chosen, require_date=False)
+        except FeedbackError as exc:
+            skipped.append(f"round {round_.round}: not replayed ({exc.code}: {exc.message})")
+        overrides_after(round_.round)
+    info = Migration(from_ruleset=rec.ruleset, from_format=rec.format_version,
+                     from_backrx=rec.backrx_version, changes=_differences(rec, new), skipped=skipped)
+    return new.model_copy(update={"migration": info})
+
+
+__all__ = ["adjust", "migrate", "replay"]

@@ -26,9 +26,10 @@ def family_of(entry: CatalogEntry) -> str:
     return f"pattern:{pattern}" if isinstance(pattern, str) and pattern else f"exercise:{entry.id}"
 
 
-def comfortable(response: ExerciseResponse) -> bool:
-    """3/10 or less, not worse the next day, and spreading answered "no"."""
-    return response.pain_during <= 3 and response.next_day != "worse" and response.peripheralized is False
+def comfortable(response: ExerciseResponse, limit: int) -> bool:
+    """Pain during at most ``limit`` (the pack's ``adjusting.comfortable_pain``), not worse the next
+    day, and spreading answered "no"."""
+    return response.pain_during <= limit and response.next_day != "worse" and response.peripheralized is False
 
 
 def steady(response: ExerciseResponse) -> bool:
@@ -52,6 +53,8 @@ class Timeline:
     today: datetime.date | None
     first_date: datetime.date | None
     phase_start: datetime.date | None
+    #: the pack's highest pain during a comfortable response (planner.yaml ``adjusting``)
+    comfortable_pain: int
     #: responses of the current phase by day (earlier rounds and this one), oldest first
     days: list[tuple[datetime.date, list[ExerciseResponse]]] = field(default_factory=list)
     #: latest response to each exercise in the current phase (earlier rounds and this one)
@@ -94,7 +97,11 @@ class Timeline:
     def reported_fine(self, exercise_id: str) -> bool:
         """The latest response to it in this phase was comfortable, and it never spread symptoms."""
         latest = self.latest.get(exercise_id)
-        return latest is not None and comfortable(latest) and exercise_id not in self.spread
+        return latest is not None and self.comfortable(latest) and exercise_id not in self.spread
+
+    def comfortable(self, response: ExerciseResponse) -> bool:
+        """A comfortable response, by the pack's threshold."""
+        return comfortable(response, self.comfortable_pain)
 
 
 def earliest(feedback: Feedback) -> datetime.date | None:
@@ -131,7 +138,8 @@ def timeline(rec: Recommendation, feedback: Feedback, pack: Pack) -> Timeline:
         phase_start = later[0] if later else earliest(feedback)
     if phase_start is None:
         phase_start = earliest(feedback)
-    tl = Timeline(today=feedback.date, first_date=first, phase_start=phase_start)
+    tl = Timeline(today=feedback.date, first_date=first, phase_start=phase_start,
+                  comfortable_pain=pack.planner.adjusting.comfortable_pain if pack.planner else 0)
     days: dict[datetime.date, list[ExerciseResponse]] = {}
     in_phase: list[AdjustmentRound] = list(rounds[start_index:])
     for round_ in in_phase:

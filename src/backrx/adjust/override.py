@@ -24,37 +24,34 @@ JSON; the command line passes the current time unless ``--at`` is given.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backrx.errors import OverrideError
-from backrx.lang.condition import FieldTest, NotOf
-from backrx.model.recommendation import (
-    AdjustmentRound,
-    Change,
-    Exclusion,
-    Override,
-    Prescription,
-    Program,
-    Recommendation,
+from backrx.adjust.override_record import (
+    EXCLUSION_CODES,
+    SAFETY_CODES,
+    apply_override,
+    exclusion_codes,
+    find_prescription,
+    replay_with_overrides,
 )
-from backrx.pack.rulepack import DOSE_FIELDS, DOSE_LIMITS, CatalogEntry, Exclude, Rule
+from backrx.adjust.override_views import (
+    describe,
+    in_effect,
+    override_notices,
+    override_status,
+    provenance_data,
+)
+from backrx.errors import OverrideError
+from backrx.model.recommendation import Override, Prescription, Recommendation
+from backrx.pack.rulepack import DOSE_FIELDS, DOSE_LIMITS, CatalogEntry
 from backrx.ruleset import RuleSet, default_rules
-from backrx.run.decision import Decision, decide
+from backrx.run.decision import Decision
 from backrx.run.facts import profile_values
 from backrx.run.planner import Planner, blocks, exercise_data
-
-#: Exclusion codes that only an explicit acknowledgement can set aside.
-SAFETY_CODES: tuple[str, ...] = (
-    "direction", "peripheralization", "contraindication", "population", "load-cap", "response",
-)
-#: Every exclusion code an accept can name: the safety codes and ``program`` (a design choice).
-EXCLUSION_CODES: tuple[str, ...] = (*SAFETY_CODES, "program")
-#: Fields whose rules exclude for a population rather than a contraindication.
-POPULATION_FIELDS: tuple[str, ...] = ("history.pregnant", "mobility")
 
 
 class PhaseExercise(BaseModel):
@@ -98,105 +95,6 @@ class OverrideChanges(BaseModel):
     accept: list[AcceptOverride] = Field(default_factory=list)
 
 
-# --------------------------------------------------------------------------- exclusion codes
-
-
-def _population_test(rule: Rule) -> bool:
-    """True when the rule's condition compares age (``age exists`` is the "everyone" idiom)."""
-    stack: list[Any] = [rule.when]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, FieldTest):
-            if node.field == "age" and node.op != "exists":
-                return True
-        elif isinstance(node, NotOf):
-            stack.append(node.item)
-        else:
-            stack.extend(getattr(node, "items", ()))
-    return False
-
-
-def exclusion_codes(excl: Exclude, rule: Rule) -> list[str]:
-    """The codes of one exclusion, derived from what it leaves out and what its rule reads."""
-    codes: list[str] = []
-    if excl.directions:
-        codes.append("direction")
-    if excl.max_load is not None:
-        codes.append("load-cap")
-    if excl.exercises or excl.tags or excl.categories:
-        if any(f in rule.reads for f in POPULATION_FIELDS) or _population_test(rule):
-            codes.append("population")
-        elif any(f.startswith("history.") for f in rule.reads):
-            codes.append("contraindication")
-        else:
-            codes.append("program")
-    return codes
-
-
-# --------------------------------------------------------------------------- applying a record
-
-
-def _find(items: list[Prescription], exercise_id: str) -> int | None:
-    return next((i for i, p in enumerate(items) if p.exercise.id == exercise_id), None)
-
-
-def apply_override(program: Program, item: Override) -> Program:
-    """The program with one recorded override applied, from the record alone (used by replay)."""
-    if item.kind == "phase":
-        return program.model_copy(update={"current_phase": item.phase})
-    phases = {p.id: list(p.prescriptions) for p in program.phases}
-    items = phases[item.phase]
-    excluded = list(program.excluded)
-    dropped = list(program.dropped)
-    assert item.exercise_id is not None
-    index = _find(items, item.exercise_id)
-    if item.kind in ("add", "accept"):
-        assert item.after is not None
-        items.append(item.after)
-        if item.kind == "accept":
-            excluded = _unexclude(excluded, item.exercise_id, item.phase)
-            dropped = [d for d in dropped if d != item.exercise_id]
-    elif item.kind == "remove":
-        assert index is not None
-        del items[index]
-    else:  # dose
-        assert index is not None and item.after is not None
-        items[index] = item.after
-    return program.model_copy(update={
-        "phases": [p.model_copy(update={"prescriptions": phases[p.id]}) for p in program.phases],
-        "excluded": excluded, "dropped": dropped,
-    })
-
-
-def _unexclude(excluded: list[Exclusion], exercise_id: str, phase: str) -> list[Exclusion]:
-    out: list[Exclusion] = []
-    for e in excluded:
-        if e.exercise_id == exercise_id and phase in e.phases:
-            rest = [p for p in e.phases if p != phase]
-            if rest:
-                out.append(e.model_copy(update={"phases": rest}))
-        else:
-            out.append(e)
-    return out
-
-
-def replay_with_overrides(original: Program, rounds: Sequence[AdjustmentRound],
-                          overrides: Sequence[Override],
-                          replay_rounds: Callable[[Program, list[AdjustmentRound]], Program]) -> Program:
-    """Rebuild a program from the original, the adjustment rounds and the overrides, in the order
-    they were made (each override after the rounds it followed)."""
-    program = original
-    for item in overrides:
-        if item.after_round == 0:
-            program = apply_override(program, item)
-    for number, round_ in enumerate(rounds, start=1):
-        program = replay_rounds(program, [round_])
-        for item in overrides:
-            if item.after_round == number:
-                program = apply_override(program, item)
-    return program
-
-
 # --------------------------------------------------------------------------- making overrides
 
 
@@ -225,13 +123,16 @@ class _Session:
     def __init__(self, rules: RuleSet, rec: Recommendation, reason: str, by: str, at: str | None) -> None:
         assert rec.profile is not None and rec.program is not None
         self.pack = rules.pack
-        self.decision: Decision = decide(self.pack, rules._engine, profile_values(rec.profile))
+        self.decision: Decision = rules.decide_facts(profile_values(rec.profile))
         self.planner = Planner(self.pack, rec.profile, self.decision)
         self.program = rec.program
         self.reason, self.by, self.at = reason, by, at
         self.after_round = len(rec.adjustments)
         self.number = len(rec.overrides)
         self.made: list[Override] = []
+        self.in_effect = in_effect(rec)
+        assert self.pack.planner is not None
+        self.say = self.pack.planner.adjusting.text
         self.stopping = [r.id for r in self.pack.rules if r.then.stop_direction]
         self.advancing = [r.id for r in self.pack.rules if r.then.advance]
 
@@ -293,7 +194,7 @@ class _Session:
 
     def remove(self, item: PhaseExercise, loc: tuple[str | int, ...]) -> None:
         items = self.phase_items(item.phase, (*loc, "phase"))
-        index = _find(items, item.exercise_id)
+        index = find_prescription(items, item.exercise_id)
         if index is None:
             raise OverrideError("not-in-phase", f"{item.exercise_id!r} is not in phase {item.phase}",
                                 (*loc, "exercise_id"))
@@ -307,7 +208,7 @@ class _Session:
     def add(self, item: PhaseExercise, loc: tuple[str | int, ...]) -> None:
         items = self.phase_items(item.phase, (*loc, "phase"))
         entry = self.entry(item.exercise_id, (*loc, "exercise_id"))
-        if _find(items, entry.id) is not None:
+        if find_prescription(items, entry.id) is not None:
             raise OverrideError("already-in-phase", f"{entry.id} is already in phase {item.phase}",
                                 (*loc, "exercise_id"))
         self.limits(entry, (*loc, "exercise_id"))
@@ -319,13 +220,13 @@ class _Session:
                                 f"(codes: {', '.join(codes)}); use accept, acknowledging "
                                 f"{', '.join(c for c in codes if c in SAFETY_CODES) or 'nothing'}",
                                 (*loc, "exercise_id"))
-        after = self.new_prescription(entry, item.phase, f"Added by {self.by}: {self.reason}")
+        after = self.new_prescription(entry, item.phase, self.say("added", by=self.by, reason=self.reason))
         self.record(kind="add", phase=item.phase, exercise_id=entry.id, after=after, overrode=[])
 
     def accept(self, item: AcceptOverride, loc: tuple[str | int, ...]) -> None:
         items = self.phase_items(item.phase, (*loc, "phase"))
         entry = self.entry(item.exercise_id, (*loc, "exercise_id"))
-        if _find(items, entry.id) is not None:
+        if find_prescription(items, entry.id) is not None:
             raise OverrideError("already-in-phase", f"{entry.id} is already in phase {item.phase}",
                                 (*loc, "exercise_id"))
         self.limits(entry, (*loc, "exercise_id"))
@@ -348,8 +249,7 @@ class _Session:
                                 f"{entry.id} is left out of phase {item.phase} for safety "
                                 f"({rules or 'an earlier adjustment'}); accepting it needs acknowledge: "
                                 f"[{', '.join(needed)}]", (*loc, "acknowledge"))
-        rationale = (f"Accepted by {self.by} although a rule left it out ({', '.join(codes)}): "
-                     f"{self.reason}")
+        rationale = self.say("accepted", by=self.by, codes=", ".join(codes), reason=self.reason)
         after = self.new_prescription(entry, item.phase, rationale)
         self.record(kind="accept", phase=item.phase, exercise_id=entry.id, after=after,
                     overrode=list(dict.fromkeys(r for r, _ in blocking if r)),
@@ -357,7 +257,7 @@ class _Session:
 
     def dose(self, item: DoseOverride, loc: tuple[str | int, ...]) -> None:
         items = self.phase_items(item.phase, (*loc, "phase"))
-        index = _find(items, item.exercise_id)
+        index = find_prescription(items, item.exercise_id)
         if index is None:
             raise OverrideError("not-in-phase", f"{item.exercise_id!r} is not in phase {item.phase}",
                                 (*loc, "exercise_id"))
@@ -374,7 +274,7 @@ class _Session:
                                 f"{item.exercise_id} already has this dose in phase {item.phase}", loc)
         after = before.model_copy(update={
             "dose": before.dose.model_copy(update=given),
-            "rationale": f"{before.rationale} Dose set by {self.by}: {self.reason}",
+            "rationale": f"{before.rationale} {self.say('dose_set', by=self.by, reason=self.reason)}",
         })
         layers = {r.id: r.layer for r in self.pack.rules}
         overrode = [r for r in before.rule_ids if layers.get(r) in ("dosing", "adjust")]
@@ -390,11 +290,17 @@ class _Session:
         if self.program.elimination is not None:
             raise OverrideError("elimination", "elimination mode is testing exercises one at a time in "
                                 f"phase {self.program.elimination.phase}; finish it before moving", loc)
-        held = [p.exercise.id for p in items if p.exercise.id in self.program.dropped
-                or p.exercise.direction in self.program.stopped_directions]
+        # A clinician's accept (in effect, or made in this change) answers for its exercise; anything
+        # else dropped or in a stopped direction (an exercise kept because it was reported fine in
+        # another phase, at this phase's dose) needs a decision before the person moves.
+        accepted = {(o.phase, o.exercise_id) for o in [*self.in_effect, *self.made] if o.kind == "accept"}
+        held = [p.exercise.id for p in items if (phase, p.exercise.id) not in accepted
+                and (p.exercise.id in self.program.dropped
+                     or p.exercise.direction in self.program.stopped_directions)]
         if held:
             raise OverrideError("dropped-exercise", f"phase {phase} holds {', '.join(held)}, dropped or in a "
-                                "stopped direction; remove them (or accept them) in the same change", loc)
+                                "stopped direction; remove them in the same change, and accept them again "
+                                "(acknowledging the exclusion) to keep them", loc)
         self.record(kind="phase", phase=phase, phase_before=now, overrode=list(self.advancing))
 
 
@@ -446,73 +352,6 @@ def override(rec: Recommendation, changes: OverrideChanges | Mapping[str, Any], 
     return rec.model_copy(update={"program": session.program, "overrides": [*rec.overrides, *session.made]})
 
 
-# --------------------------------------------------------------------------- after adjust, and views
-
-
-_VERBS = {"drop": "dropped", "suspend": "paused", "regress": "stepped back", "progress": "progressed"}
-
-
-def _undoes(change: Change, item: Override) -> bool:
-    """True when an adjustment change takes away what ``item`` made: it drops, pauses or steps
-    back the exercise the override added or accepted, or changes the dose it set. Only the
-    change's action, phase and exercise id are read."""
-    if item.kind not in ("add", "accept", "dose") or change.action not in _VERBS:
-        return False
-    if change.phase != item.phase or change.exercise_id != item.exercise_id:
-        return False
-    return change.action != "progress" or item.kind == "dose"
-
-
-def _in_effect(rec: Recommendation) -> list[Override]:
-    return [item for item, undone in override_status(rec) if undone is None]
-
-
-def override_notices(rec: Recommendation, changes: Iterable[Change]) -> list[tuple[str, str, str]]:
-    """Warnings for the overrides this adjustment round undid: (code, message, rule id) each.
-
-    ``rec`` is the recommendation before the round; ``changes`` the round's changes.
-    """
-    out: list[tuple[str, str, str]] = []
-    number = len(rec.adjustments) + 1
-    active = _in_effect(rec)
-    for change in changes:
-        for item in reversed(active):
-            if _undoes(change, item):
-                assert item.after is not None or item.before is not None
-                shown = item.after if item.after is not None else item.before
-                assert shown is not None
-                verb = "had added" if item.kind == "add" else "had accepted" if item.kind == "accept" \
-                    else "had set the dose of"
-                rule = change.rule_ids[0] if change.rule_ids else ""
-                out.append((f"override-{item.number}-undone",
-                            f"Adjustment round {number} {_VERBS[change.action]} {shown.exercise.name} "
-                            f"({change.phase}), which {item.by} {verb} (override {item.number}: "
-                            f"{item.reason})" + (f", following rule {rule}." if rule else "."), rule))
-                active.remove(item)
-                break
-    return out
-
-
-def override_status(rec: Recommendation) -> list[tuple[Override, str | None]]:
-    """Each override with what later undid it (None while it is in effect)."""
-    out: list[tuple[Override, str | None]] = []
-    for item in rec.overrides:
-        undone: str | None = None
-        later = [o for o in rec.overrides if o.number > item.number and o.phase == item.phase
-                 and o.exercise_id == item.exercise_id and o.kind in ("remove", "add", "accept", "dose")]
-        for round_ in rec.adjustments[item.after_round:]:
-            if any(o.after_round < round_.round for o in later):
-                break  # a later override took over this exercise first
-            change = next((c for c in round_.changes if _undoes(c, item)), None)
-            if change is not None:
-                undone = f"{_VERBS[change.action]} in adjustment round {round_.round}"
-                break
-        if undone is None and any(o.kind == "remove" for o in later):
-            undone = f"removed by override {next(o.number for o in later if o.kind == 'remove')}"
-        out.append((item, undone))
-    return out
-
-
 def intent(item: Override) -> dict[str, Any]:
     """The changes that make ``item`` again on another recommendation (for migrate): what the
     clinician asked for, not the prescription it produced."""
@@ -543,52 +382,6 @@ def reapply(rec: Recommendation, items: Iterable[Override], *,
             skipped.append(f"override {item.number} ({item.kind} {item.exercise_id or item.phase}): "
                            f"not re-applied ({exc.code}: {exc.message})")
     return rec, skipped
-
-
-def describe(item: Override) -> str:
-    """One override in words."""
-    what = {"add": f"added {item.exercise_id} to {item.phase}",
-            "remove": f"removed {item.exercise_id} from {item.phase}",
-            "dose": f"changed the dose of {item.exercise_id} in {item.phase}",
-            "phase": f"moved the person from {item.phase_before} to {item.phase}",
-            "accept": f"accepted excluded {item.exercise_id} in {item.phase}"}[item.kind]
-    if item.kind == "dose" and item.before is not None and item.after is not None:
-        what += f" ({item.before.dose.describe()} -> {item.after.dose.describe()})"
-    extra = []
-    if item.overrode:
-        extra.append(f"overrode {', '.join(item.overrode)}")
-    if item.acknowledged:
-        extra.append(f"acknowledged {', '.join(item.acknowledged)}")
-    when = f" at {item.at}" if item.at else ""
-    return (f"#{item.number} {item.by}{when} {what}: {item.reason}"
-            + (f" ({'; '.join(extra)})" if extra else ""))
-
-
-def provenance_data(rec: Recommendation) -> list[dict[str, Any]]:
-    """One FHIR R4 Provenance-shaped mapping per override (who, when, why, what, which rules).
-
-    ``recorded`` is the override's ``at`` (None when none was given: a FHIR exporter must then
-    supply the time it received it); ``target`` names the phase and exercise; each overridden
-    rule is an ``entity`` with role ``revision``.
-    """
-    out: list[dict[str, Any]] = []
-    for item in rec.overrides:
-        target = item.phase if item.exercise_id is None else f"{item.phase}/{item.exercise_id}"
-        out.append({
-            "resourceType": "Provenance",
-            "recorded": item.at,
-            "activity": {"text": f"backrx override: {item.kind}"},
-            "reason": [{"text": item.reason}] + (
-                [{"text": f"acknowledged exclusion codes: {', '.join(item.acknowledged)}"}]
-                if item.acknowledged else []),
-            "agent": [{"type": {"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
-                "code": "author"}]}, "who": {"display": item.by}}],
-            "target": [{"display": target}],
-            "entity": [{"role": "revision", "what": {"display": f"backrx rule {rule_id}"}}
-                       for rule_id in item.overrode],
-        })
-    return out
 
 
 __all__ = [

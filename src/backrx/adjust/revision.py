@@ -20,41 +20,33 @@ from backrx.model.recommendation import (
     Prescription,
     Program,
 )
+from backrx.pack.planspec import Adjusting
 from backrx.pack.rulepack import Rule
 from backrx.run.planner import keep_aerobic, no_aerobic_notice
 from backrx.run.week import settle_week
 
 if TYPE_CHECKING:
-    from backrx.adjust.apply import _Adjuster, _Outcome
+    from backrx.adjust.outcome import Adjuster, Outcome
 
-#: How far one progression step may take each part of a dose.
-_CAPS = {"reps": 12, "sets": 3, "minutes": 30, "hold_seconds": 30}
-
-
-# ---- dose arithmetic
+# ---- dose arithmetic (the steps, tops and floors are the pack's: planner.yaml ``adjusting``)
 
 
-def _lower(dose: Dose) -> Dose:
-    """One step down in one variable (never up)."""
-    if dose.sets and dose.sets > 1:
-        return dose.model_copy(update={"sets": dose.sets - 1})
-    if dose.reps and dose.reps > 4:
-        return dose.model_copy(update={"reps": dose.reps - 2})
-    if dose.minutes and dose.minutes > 5:
-        return dose.model_copy(update={"minutes": max(5, dose.minutes - 5)})
-    if dose.hold_seconds and dose.hold_seconds > 5:
-        return dose.model_copy(update={"hold_seconds": max(5, dose.hold_seconds - 5)})
+def lower_dose(dose: Dose, steps: Adjusting) -> Dose:
+    """One step down in one part of the dose, never below its floor (the dose itself when every
+    part is at its floor)."""
+    for item in steps.step_down:
+        value = getattr(dose, item.part)
+        if value and value > item.limit:
+            return dose.model_copy(update={item.part: max(item.limit, value - item.step)})
     return dose
 
 
-def _raise(dose: Dose) -> Dose | None:
-    """One step up in one variable: reps, then sets, then minutes; None at the top."""
-    if dose.reps and dose.reps < _CAPS["reps"]:
-        return dose.model_copy(update={"reps": min(_CAPS["reps"], dose.reps + 2)})
-    if dose.sets and dose.sets < _CAPS["sets"]:
-        return dose.model_copy(update={"sets": dose.sets + 1})
-    if dose.minutes and dose.minutes < _CAPS["minutes"]:
-        return dose.model_copy(update={"minutes": min(_CAPS["minutes"], dose.minutes + 5)})
+def raise_dose(dose: Dose, steps: Adjusting) -> Dose | None:
+    """One step up in one part of the dose, never past its top; None when every part is at the top."""
+    for item in steps.step_up:
+        value = getattr(dose, item.part)
+        if value and value < item.limit:
+            return dose.model_copy(update={item.part: min(item.limit, value + item.step)})
     return None
 
 
@@ -80,14 +72,10 @@ def _min_dose(new: Dose, old: Dose) -> Dose:
 # ---- applying
 
 
-_STOPPED_REASON = ("It moves in a direction that spread your symptoms down the leg twice, so it stays "
-                   "out of every phase.")
-
-
 class Revision:
     """The program being changed by one round, and the changes made so far."""
 
-    def __init__(self, adjuster: _Adjuster, outcome: _Outcome) -> None:
+    def __init__(self, adjuster: Adjuster, outcome: Outcome) -> None:
         self.a = adjuster
         self.outcome = outcome
         program = adjuster.program
@@ -101,6 +89,8 @@ class Revision:
         self.tolerated: list[str] = list(program.tolerated)
         self.plan_hold = program.hold
         self.changes: list[Change] = []
+        self.steps = adjuster.steps
+        self.say = adjuster.steps.text
 
     def _usable(self, exercise_id: str | None) -> bool:
         """A variant the person can do that is not already in the phase."""
@@ -166,8 +156,7 @@ class Revision:
         for member in dict.fromkeys(members):
             if member in self.dropped:
                 continue
-            self._remove_everywhere(member, f"It belongs to the same movement family as {p.exercise.name}, "
-                                    "which spread your symptoms down the leg.", [rule.id])
+            self._remove_everywhere(member, self.say("same_family", exercise=p.exercise.name), [rule.id])
 
     def regress(self, p: Prescription, rule: Rule) -> None:
         reason = self.outcome.rationale(rule)
@@ -180,14 +169,14 @@ class Revision:
             template = self.a.planner.prescription(easier, rule, self.current, [], [])
             new = template.model_copy(update={
                 "dose": dose,
-                "rationale": f"{reason} It replaces {p.exercise.name}.",
+                "rationale": f"{reason} {self.say('replaces', exercise=p.exercise.name)}",
                 "sources": list(dict.fromkeys((*rule.sources, *easier.sources))),
                 "rule_ids": [rule.id],
             })
             self._replace(p, new)
             self._record("regress", p.exercise.id, reason, [rule.id], prescription=new)
             return
-        lowered = _lower(p.dose)
+        lowered = lower_dose(p.dose, self.steps)
         self._replace(p, p.model_copy(update={"dose": lowered}))
         self._record("regress", p.exercise.id, reason, [rule.id], dose=_changed(p.dose, lowered))
 
@@ -203,7 +192,7 @@ class Revision:
 
     def progress(self, p: Prescription, rule: Rule) -> None:
         reason = self.outcome.rationale(rule)
-        raised = _raise(p.dose)
+        raised = raise_dose(p.dose, self.steps)
         entry = self.a.pack.exercises[p.exercise.id]
         if raised is not None:
             self._replace(p, p.model_copy(update={"dose": raised}))
@@ -219,32 +208,33 @@ class Revision:
             template = self.a.planner.prescription(harder, rule, self.current, [], [])
             base, _ = self.a.planner.dose(harder, self.current)
             new = template.model_copy(update={
-                "dose": base, "rationale": f"{reason} It moves on from {p.exercise.name}.",
+                "dose": base, "rationale": f"{reason} {self.say('moves_on', exercise=p.exercise.name)}",
                 "rule_ids": [rule.id]})
             self._replace(p, new)
             self._record("progress", p.exercise.id, reason, [rule.id], prescription=new)
             return
-        self.hold(p, rule, "This exercise is at the top of its dose for this phase; keep it as it is. "
-                  "Harder versions come with the next phase.")
+        self.hold(p, rule, self.say("at_top"))
 
     def _stop(self, direction: str, rule: Rule) -> None:
         """Stop a direction in every phase; exercises the person reported as fine stay."""
         self.stopped.append(direction)
         self._record("stop", None, self.outcome.rationale(rule), [rule.id], direction=direction)
         tl = self.a.timeline
+        # What the person reported as fine is read in the current phase first, so that an earlier
+        # phase holding the same exercise does not take it out everywhere before it is kept.
+        for p in self.phases[self.current]:
+            eid = p.exercise.id
+            if p.exercise.direction == direction and eid not in self.tolerated and eid not in self.dropped \
+                    and tl.reported_fine(eid):
+                self.tolerated.append(eid)
+                self._record("keep", eid, self.say("kept_fine", exercise=p.exercise.name), [rule.id])
         for phase_id in self.order:
             for p in list(self.phases[phase_id]):
                 eid = p.exercise.id
                 if p.exercise.direction != direction or eid in self.tolerated or eid in self.dropped:
                     continue
-                if phase_id == self.current and tl.reported_fine(eid):
-                    self.tolerated.append(eid)
-                    self._record("keep", eid, f"You reported {p.exercise.name} as fine (comfortable, the "
-                                 "same or better, no spreading), so it stays although its direction is "
-                                 "stopped; it is not progressed to a harder version.", [rule.id])
-                    continue
                 if any(q.exercise.id == eid for q in self.phases[phase_id]):
-                    self._remove_everywhere(eid, _STOPPED_REASON, [rule.id])
+                    self._remove_everywhere(eid, self.say("stopped_direction"), [rule.id])
 
     def run(self) -> None:
         outcome = self.outcome
@@ -286,13 +276,13 @@ class Revision:
                          q.exercise.id in self.dropped]:
                 queue.remove(held)
                 if held.exercise.id not in self.dropped:
-                    self._remove_everywhere(held.exercise.id, _STOPPED_REASON,
+                    self._remove_everywhere(held.exercise.id, self.say("stopped_direction"),
                                             [stop_rule.id] if stop_rule else [])
             if queue:
                 nxt = queue.pop(0)
                 self.phases[self.current].append(nxt)
-                reason = (f"Elimination: {nxt.exercise.name} comes back on its own today."
-                          + (f" Next: {queue[0].exercise.name}." if queue else " It is the last one."))
+                then = self.say("next_up", exercise=queue[0].exercise.name) if queue else self.say("last_one")
+                reason = f"{self.say('reintroduced', exercise=nxt.exercise.name)} {then}"
                 self._record("reintroduce", nxt.exercise.id, reason,
                              [eliminating.id] if eliminating else [], prescription=nxt)
                 self.elimination = Elimination(phase=self.current, testing=nxt.exercise.id, queue=queue)

@@ -421,7 +421,8 @@ def read_cases(pack_dir: str | Path) -> tuple[list[Case], list[str]]:
 
 
 def run_case(rules: RuleSet, case: Case) -> CaseResult:
-    """Run one case against ``rules`` and check every expectation it states."""
+    """Run one case against ``rules`` and check every expectation it states; each failure starts
+    with the ``file:line`` of the expectation that failed."""
     if not case.expect:
         return CaseResult(case, "fail", ("the case states no expectation, so it could never fail",))
     bad = []
@@ -442,8 +443,8 @@ def run_case(rules: RuleSet, case: Case) -> CaseResult:
             rec = adjust(rec, feedback, rules=rules)
     except (ValidationError, FeedbackError, EngineError, ValueError) as exc:
         return CaseResult(case, "error", (f"{type(exc).__name__}: {exc}",))
-    failures = [m for key, value in case.expect.items()
-                for m in EXPECTATIONS[key].check(rec, plain(value))]
+    failures = [f"{case.file}:{case.expect_lines.get(key, case.line)}  {m}"
+                for key, value in case.expect.items() for m in EXPECTATIONS[key].check(rec, plain(value))]
     return CaseResult(case, "fail" if failures else "pass", tuple(failures))
 
 

@@ -47,9 +47,9 @@ class ReferenceEngine:
 
 
 def durable_available() -> bool:
-    """Whether durable_rules imports on this Python."""
+    """Whether durable_rules imports on this Python (asked through the adapter, its only importer)."""
     try:
-        import durable_rules_engine  # noqa: F401
+        import backrx.engine._durable  # noqa: F401
     except ImportError:
         return False
     return True

@@ -59,6 +59,7 @@ from backrx.lang.condition import (
     FieldTest,
     NotOf,
     Value,
+    always_durable,
     evaluate,
 )
 from backrx.pack.rulepack import Pack
@@ -143,6 +144,8 @@ def compile_condition(condition: Condition, negate: bool = False) -> dict[str, A
             for group in itertools.combinations(items, count)
         ]
         return _or(groups)
+    if isinstance(condition, AllOf) and not condition.items:  # always: true (an empty all)
+        return always_durable(_GUARD_KEY, negate)
     parts = [compile_condition(item, negate) for item in condition.items]
     conjunctive = isinstance(condition, AllOf) != negate
     assert isinstance(condition, (AllOf, AnyOf))

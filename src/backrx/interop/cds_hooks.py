@@ -118,7 +118,7 @@ def cards(rec: Recommendation, *, patient_id: str, hook_instance: uuid.UUID) -> 
     referral = rec.referral
     if referral is not None:
         [request] = of("ServiceRequest")
-        urgent = referral.urgency in ("emergency", "urgent")
+        urgent = rec.outcome == "refer"  # the pack's blocking tiers decided it (Pack.blocking_urgencies)
         summary = {"emergency": "Emergency referral advised: exercise must wait",
                    "urgent": "Urgent medical review advised before any exercise",
                    "routine": "Routine specialist referral advised; the exercise program can go on"}

@@ -8,7 +8,9 @@ every engine:
   is false; ``not`` turns it true. "Unknown" therefore never satisfies a
   positive test: an unanswered screen is not a "no" and not a "yes";
 * ``contains`` asks whether a list field holds a value;
-* ``at_least: {count: n, of: [...]}`` holds when n or more of its items hold.
+* ``at_least: {count: n, of: [...]}`` holds when n or more of its items hold;
+* ``always: true`` holds for every set of facts (a rule that applies to everyone). It is the
+  empty ``all`` (:data:`ALWAYS`), so every function below already knows it.
 
 :func:`evaluate` is the pure-Python reference evaluator of this meaning. The
 durable_rules adapter compiles the same trees to durable's JSON format; a
@@ -26,7 +28,7 @@ Scalar = bool | int | float | str
 #: A fact value: a scalar, or a frozenset for list fields.
 Value = bool | int | float | str | frozenset[str]
 
-COMBINATORS: tuple[str, ...] = ("all", "any", "not", "at_least")
+COMBINATORS: tuple[str, ...] = ("all", "any", "not", "at_least", "always")
 
 
 # --------------------------------------------------------------------------- the operator table
@@ -160,6 +162,16 @@ class AtLeast:
 
 
 Condition = FieldTest | AllOf | AnyOf | NotOf | AtLeast
+
+#: ``always: true``: the condition that holds for every set of facts, an ``all`` of nothing.
+ALWAYS = AllOf(())
+#: The JSON Schema of the ``always`` form in a rule file.
+ALWAYS_SCHEMA: dict[str, Any] = {"const": True, "description": "holds for everyone"}
+
+
+def always_durable(key: str, negate: bool) -> DurableTest:
+    """``always`` (``negate``: never) in durable's JSON, as a test on ``key``, a key every fact holds."""
+    return {"$nex": {key: 1}} if negate else {"$ex": {key: 1}}
 
 
 def _test(test: FieldTest, values: Mapping[str, Value]) -> bool:

@@ -10,12 +10,12 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from backrx.model.measures import Compact, IsoDate, Outcomes
-from backrx.model.profile import RedFlag, _Model, read_document
+from backrx.model.profile import RedFlag, StrictModel, read_document
 
 NextDay = Literal["better", "same", "worse"]
 
 
-class ExerciseResponse(Compact, _Model):
+class ExerciseResponse(Compact, StrictModel):
     """How one exercise went: pain while doing it, and how the person felt the next day."""
 
     exercise_id: Annotated[str, Field(min_length=1, max_length=80)]
@@ -33,7 +33,7 @@ class ExerciseResponse(Compact, _Model):
     )
 
 
-class Feedback(Compact, _Model):
+class Feedback(Compact, StrictModel):
     """Next-day responses to a program ("test and measure"), for one dated round."""
 
     date: IsoDate | None = Field(

@@ -108,7 +108,7 @@ def _unique(values: list[Any]) -> list[Any]:
     return seen
 
 
-class _Model(BaseModel):
+class StrictModel(BaseModel):
     model_config = _STRICT
 
     @model_validator(mode="before")
@@ -130,7 +130,7 @@ class _Model(BaseModel):
         return super().model_validate_json(json_data, **kwargs)
 
     @model_validator(mode="after")
-    def _dedupe_lists(self) -> _Model:
+    def _dedupe_lists(self) -> StrictModel:
         for name in type(self).model_fields:
             value = getattr(self, name)
             if isinstance(value, list):
@@ -138,7 +138,7 @@ class _Model(BaseModel):
         return self
 
 
-class Findings(_Model):
+class Findings(StrictModel):
     """Optional examination findings. Absent means "not examined", never "negative"."""
 
     straight_leg_raise_deg: Annotated[float, Field(ge=0, le=180)] | None = None
@@ -166,7 +166,7 @@ class Findings(_Model):
         default=None, description="A new change in sexual function or genital feeling.")
 
 
-class History(_Model):
+class History(StrictModel):
     """Relevant medical history. Absent means unknown."""
 
     osteoporosis: bool | None = None
@@ -190,7 +190,7 @@ class History(_Model):
         return self
 
 
-class StartBack(_Model):
+class StartBack(StrictModel):
     """The nine STarT Back answers (agree = True). An unanswered item is None.
 
     The scores exist only when every item is answered: an incomplete screen has
@@ -250,7 +250,7 @@ def _home() -> list[Setting]:
     return ["home"]
 
 
-class Preferences(_Model):
+class Preferences(StrictModel):
     """Where and how the person wants to exercise. Missing means home, no equipment."""
 
     settings: Annotated[list[Setting], Field(min_length=1)] = Field(default_factory=_home)
@@ -261,7 +261,7 @@ class Preferences(_Model):
     goals: list[Goal] = Field(default_factory=list)
 
 
-class Profile(_Model):
+class Profile(StrictModel):
     """A person's back-pain profile: the input of :func:`backrx.recommend`."""
 
     age: Annotated[int, Field(ge=10, le=110)]

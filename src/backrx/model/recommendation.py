@@ -9,6 +9,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from backrx._input import SHOW_INPUT_IN_ERRORS
 from backrx.model.feedback import Feedback
+from backrx.model.formats import renderer
 from backrx.model.measures import Compact
 from backrx.model.profile import Profile
 
@@ -478,9 +479,8 @@ class Recommendation(_Out):
 
     def explain(self) -> str:
         """A readable account of why this plan."""
-        from backrx.render.report import explain
-
-        return explain(self)
+        text: str = renderer("text")(self)
+        return text
 
     def to_fhir(self, *, patient: str | None = None, start: date | None = None,
                 recorded: datetime | None = None) -> dict[str, Any]:
@@ -489,12 +489,10 @@ class Recommendation(_Out):
         ``patient`` (a Patient id), ``start`` (the program's first day) and ``recorded`` (a
         timezone-aware time for the Provenance) are optional; see :func:`backrx.interop.fhir.to_fhir`.
         """
-        from backrx.interop.fhir import to_fhir
-
-        return to_fhir(self, patient=patient, start=start, recorded=recorded)
+        bundle: dict[str, Any] = renderer("fhir")(self, patient=patient, start=start, recorded=recorded)
+        return bundle
 
     def to_markdown(self) -> str:
         """A handout the person can follow: phases, what to do, how much, why, when to stop."""
-        from backrx.render.report import handout
-
-        return handout(self)
+        text: str = renderer("md")(self)
+        return text

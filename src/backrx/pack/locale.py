@@ -30,7 +30,7 @@ from typing import Any
 
 from backrx import _yaml
 from backrx.errors import Problem
-from backrx.pack.rulepack import CatalogEntry, Pack, PhaseDef, Rule
+from backrx.pack.model import CatalogEntry, Pack, PhaseDef, Rule
 
 SOURCE_LOCALE = "en"
 _LANG = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?\Z")
@@ -60,7 +60,7 @@ def catalog(pack: Pack) -> dict[str, str]:
 
 
 def _flatten(ctx_add: Any, node: Any, prefix: str, out: dict[str, str], depth: int = 0) -> None:
-    from backrx.pack.rulepack import _line_of
+    from backrx.pack.read import line_of as _line_of
 
     items: list[tuple[str, Any]]
     if isinstance(node, dict):
@@ -87,7 +87,9 @@ def _flatten(ctx_add: Any, node: Any, prefix: str, out: dict[str, str], depth: i
 
 def read_locales(root: Path, problems: list[Problem]) -> dict[str, dict[str, str]]:
     """The pack's locale files (``locales/*.yaml``), flattened; shape problems go to ``problems``."""
-    from backrx.pack.rulepack import _Ctx, _line_of, _read_file
+    from backrx.pack.read import Ctx as _Ctx
+    from backrx.pack.read import line_of as _line_of
+    from backrx.pack.read import read_file as _read_file
 
     folder = root / "locales"
     if not folder.is_dir():

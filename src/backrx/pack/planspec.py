@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import string
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from backrx.errors import Problem
 from backrx.model.profile import EQUIPMENT, SETTINGS
+from backrx.model.vocabulary import DIRECTIONS
 
 FILE = "planner.yaml"
 _SECTIONS = ("budget", "fill_order", "default_role", "essential_roles", "aerobic", "elements", "timing",
-             "fitting", "messages", "choosing")
+             "fitting", "messages", "adjusting", "choosing")
+#: Sections a pack may leave out (older packs): opposite_directions.
+_OPTIONAL = ("opposite_directions",)
 _FORMATTER = string.Formatter()
 
 
@@ -54,6 +57,41 @@ class Choosing:
 
 
 @dataclass(frozen=True)
+class DoseStep:
+    """One part of a dose in a progression or regression step: how far it moves, and its limit
+    (the top for a step up, the floor for a step down)."""
+
+    part: str
+    step: int
+    limit: int
+
+
+#: The parts of a dose adjust may step, and the templates of its sentences with their fields.
+STEP_PARTS = ("sets", "reps", "minutes", "hold_seconds")
+ADJUST_TEXTS: dict[str, tuple[str, ...]] = {
+    "stopped_direction": (), "same_family": ("exercise",), "replaces": ("exercise",),
+    "moves_on": ("exercise",), "at_top": (), "kept_fine": ("exercise",), "reintroduced": ("exercise",),
+    "next_up": ("exercise",), "last_one": (), "added": ("by", "reason"),
+    "accepted": ("by", "codes", "reason"), "dose_set": ("by", "reason"),
+}
+
+
+@dataclass(frozen=True)
+class Adjusting:
+    """How adjust steps a dose and what counts as a comfortable response (``adjusting:``)."""
+
+    comfortable_pain: int
+    sources: tuple[str, ...]
+    step_up: tuple[DoseStep, ...]
+    step_down: tuple[DoseStep, ...]
+    texts: dict[str, str]
+
+    def text(self, name: str, **fields: str) -> str:
+        """One of adjust's sentences, filled in."""
+        return self.texts[name].format(**fields)
+
+
+@dataclass(frozen=True)
 class PlannerSpec:
     """Budget defaults, fill order and timing constants the planner works from."""
 
@@ -81,6 +119,9 @@ class PlannerSpec:
     aerobic_replaced: str
     over_budget: Message
     no_aerobic: Message
+    adjusting: Adjusting
+    #: Exercise direction -> the direction that works against it (planner.yaml opposite_directions).
+    opposite_directions: dict[str, str] = field(default_factory=dict)
     choosing: Choosing | None = None  # planner.yaml ``choosing``; always set on a loaded pack
 
     def role_rank(self, role: str) -> int:
@@ -198,7 +239,7 @@ def read_planner(doc: Any, problems: list[Problem], *, phases: set[str], categor
     """Check planner.yaml and build its spec (None when it has problems, all of them reported)."""
     r = _Reader(problems)
     before = len(problems)
-    if not r.mapping(doc, "", _SECTIONS, _SECTIONS):
+    if not r.mapping(doc, "", _SECTIONS, (*_SECTIONS, *_OPTIONAL)):
         return None
     budget = doc["budget"]
     minutes = sessions = cap = 1.0
@@ -272,15 +313,85 @@ def read_planner(doc: Any, problems: list[Problem], *, phases: set[str], categor
         shortened = r.text(messages, "shortened_for_time", "messages", ("minutes",))
         over = r.message(messages, "over_budget", "messages", ("needed", "minutes", "sessions"))
         no_aerobic = r.message(messages, "no_aerobic", "messages", ())
+    opposite = _opposites(r, doc)
+    adjusting = _read_adjusting(r, doc["adjusting"], sources)
     choosing = _choosing(r, doc["choosing"], sources)
-    if len(problems) != before:
+    if len(problems) != before or adjusting is None:
         return None
     return PlannerSpec(
         int(minutes), int(sessions), int(cap), margin, budget_sources, fill_order, str(default_role),
         essential,
         int(per_phase), choice, share, tuple(elements), setup, per_rep, between_reps, between_sets,
         {k: int(v) for k, v in shortest.items()}, {k: int(v) for k, v in fewest.items()}, non_consecutive,
-        left_out, shortened, replaced, over, no_aerobic, choosing)
+        left_out, shortened, replaced, over, no_aerobic, adjusting,
+        opposite_directions=opposite, choosing=choosing)
+
+
+def _opposites(r: _Reader, doc: dict[str, Any]) -> dict[str, str]:
+    """``opposite_directions``: each exercise direction and the one against it, both ways round."""
+    value = doc.get("opposite_directions")
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        r.add(doc, "opposite_directions", "wrong-type", "opposite_directions must be a mapping",
+              "opposite_directions")
+        return {}
+    out: dict[str, str] = {}
+    for key, other in value.items():
+        here = f"opposite_directions.{key}"
+        if key not in DIRECTIONS or other not in DIRECTIONS or key == other:
+            r.add(value, str(key), "unknown-value", f"{key}: {other} must pair two different directions "
+                  f"of {', '.join(DIRECTIONS)}", here)
+            continue
+        out[str(key)] = str(other)
+    for key, other in out.items():
+        if out.get(other) != key:
+            r.add(value, key, "wrong-value", f"{key}: {other} needs its mirror {other}: {key}",
+                  f"opposite_directions.{key}")
+    return out
+
+
+def _steps(r: _Reader, node: dict[str, Any], key: str, limit: str) -> tuple[DoseStep, ...]:
+    items = node.get(key)
+    where = f"adjusting.{key}"
+    if not isinstance(items, list) or not items:
+        r.add(node, key, "wrong-type", f"{key} must be a non-empty list", where)
+        return ()
+    out: list[DoseStep] = []
+    for i, item in enumerate(items):
+        here = f"{where}[{i}]"
+        keys = ("part", "step", limit)
+        if not r.mapping(item, here, keys, keys):
+            continue
+        part = item.get("part")
+        if part not in STEP_PARTS or part in {s.part for s in out}:
+            r.add(item, "part", "unknown-value", f"part {part!r} must be one of {', '.join(STEP_PARTS)}, "
+                  "each once", f"{here}.part")
+            continue
+        out.append(DoseStep(str(part), int(r.number(item, "step", here, 1, 60)),
+                            int(r.number(item, limit, here, 1, 600))))
+    return tuple(out)
+
+
+def _read_adjusting(r: _Reader, node: Any, sources: set[str]) -> Adjusting | None:
+    """The ``adjusting`` section: the comfortable-pain threshold, dose steps and adjust's sentences."""
+    keys = ("comfortable_pain", "sources", "step_up", "step_down", "messages")
+    if not r.mapping(node, "adjusting", keys, keys):
+        return None
+    pain = int(r.number(node, "comfortable_pain", "adjusting", 0, 10))
+    cited = r.words(node, "sources", "adjusting", None)
+    for s in cited:
+        if s not in sources:
+            r.add(node, "sources", "unknown-source", f"source {s!r} is not defined in the pack",
+                  "adjusting.sources")
+    up = _steps(r, node, "step_up", "top")
+    down = _steps(r, node, "step_down", "floor")
+    messages = node.get("messages")
+    texts: dict[str, str] = {}
+    if r.mapping(messages, "adjusting.messages", ADJUST_TEXTS, ADJUST_TEXTS):
+        texts = {name: r.text(messages, name, "adjusting.messages", fields)
+                 for name, fields in ADJUST_TEXTS.items()}
+    return Adjusting(pain, cited, up, down, texts)
 
 
 _CHOOSING = ("max_regressions", "setting_equipment", "reasons", "design", "sources")

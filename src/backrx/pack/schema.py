@@ -4,33 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from backrx.lang.condition import OPERATORS
+from backrx.lang.condition import ALWAYS_SCHEMA, OPERATORS
 from backrx.model.profile import Profile
 from backrx.model.recommendation import Recommendation
-from backrx.model.vocabulary import (
-    ADJUST_FIELDS,
-    CATEGORIES,
-    DIRECTIONS,
-    FIELDS,
-    PATHWAYS,
-    RISKS,
-    URGENCIES,
-    as_data,
-)
-from backrx.pack.rulepack import (
-    _ID,
-    _RULE_ID,
-    ADJUST_ACTIONS,
-    DOSE_FIELDS,
-    DOSE_KINDS,
-    DOSE_LIMITS,
-    EXCLUSION_CODES,
-    LAYERS,
-    SOURCE_KINDS,
-)
+from backrx.model.vocabulary import ADJUST_FIELDS, FIELDS, as_data
+from backrx.pack.actions import ACTIONS
+from backrx.pack.model import INPUTS, LAYERS, SOURCE_KINDS
+from backrx.pack.read import RULE_ID
 
 _TEXT = {"type": "string", "minLength": 1}
-_TEXTS = {"oneOf": [_TEXT, {"type": "array", "items": _TEXT, "minItems": 1}]}
 
 
 def _condition_schema() -> dict[str, Any]:
@@ -43,7 +25,7 @@ def _condition_schema() -> dict[str, Any]:
     }
     field_names = [*FIELDS, *ADJUST_FIELDS, "derived.<name>"]
     return {
-        "description": "Exactly one key: all, any, not, at_least, or a field name "
+        "description": "Exactly one key: all, any, not, at_least, always, or a field name "
         f"({', '.join(field_names)}) mapped to operators or to a value (eq).",
         "type": "object",
         "minProperties": 1,
@@ -52,6 +34,7 @@ def _condition_schema() -> dict[str, Any]:
             "all": {"type": "array", "items": {"$ref": "#/$defs/condition"}, "minItems": 1},
             "any": {"type": "array", "items": {"$ref": "#/$defs/condition"}, "minItems": 1},
             "not": {"$ref": "#/$defs/condition"},
+            "always": ALWAYS_SCHEMA,
             "at_least": {
                 "type": "object", "additionalProperties": False, "required": ["count", "of"],
                 "properties": {"count": {"type": "integer", "minimum": 1},
@@ -64,40 +47,7 @@ def _condition_schema() -> dict[str, Any]:
 
 
 def rule_file_schema() -> dict[str, Any]:
-    """The JSON Schema of a rule file (``layer`` plus ``rules``)."""
-    ids = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}
-    phases = ids
-    dose_item = {
-        "type": "object", "additionalProperties": False, "required": ["kind"],
-        "properties": {"kind": {"enum": list(DOSE_KINDS)}, "phases": phases,
-                       **{f: {"type": "integer", "minimum": 1, "maximum": DOSE_LIMITS[f]}
-                          for f in DOSE_FIELDS}},
-    }
-    prescribe_item = {
-        "type": "object", "additionalProperties": False, "required": ["phase", "exercises"],
-        "properties": {"phase": {"type": "string"},
-                       "pick": {"type": "integer", "minimum": 1, "maximum": 20},
-                       "role": {"type": "string"},
-                       "exercises": ids},
-    }
-    exclude_item = {
-        "type": "object", "additionalProperties": False,
-        "properties": {
-            "exercises": ids,
-            "direction": {"oneOf": [{"enum": list(DIRECTIONS)},
-                                    {"type": "array", "items": {"enum": list(DIRECTIONS)}}]},
-            "tags": ids,
-            "category": {"oneOf": [{"enum": list(CATEGORIES)},
-                                   {"type": "array", "items": {"enum": list(CATEGORIES)}}]},
-            "max_load": {"type": "integer", "minimum": 1, "maximum": 5},
-            "phases": phases,
-            "code": {"enum": list(EXCLUSION_CODES)},
-        },
-    }
-
-    def one_or_many(item: dict[str, Any]) -> dict[str, Any]:
-        return {"oneOf": [item, {"type": "array", "items": item, "minItems": 1}]}
-
+    """The JSON Schema of a rule file (``layer`` plus ``rules``); ``then`` follows the action table."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "backrx rule file",
@@ -106,6 +56,8 @@ def rule_file_schema() -> dict[str, Any]:
         "required": ["layer", "rules"],
         "properties": {
             "layer": {"enum": list(LAYERS)},
+            "inputs": {"enum": list(INPUTS), "default": "profile",
+                       "description": "what the layer's rules read: the profile, or a round of feedback"},
             "description": {"type": "string"},
             "rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}},
         },
@@ -116,44 +68,14 @@ def rule_file_schema() -> dict[str, Any]:
                 "additionalProperties": False,
                 "required": ["id", "title", "when", "then", "rationale", "sources"],
                 "properties": {
-                    "id": {"type": "string", "pattern": _RULE_ID.pattern},
+                    "id": {"type": "string", "pattern": RULE_ID.pattern},
                     "title": _TEXT,
                     "priority": {"type": "integer", "minimum": 0, "maximum": 1_000_000},
                     "when": {"$ref": "#/$defs/condition"},
                     "then": {
                         "type": "object", "additionalProperties": False, "minProperties": 1,
-                        "properties": {
-                            "refer": {"type": "object", "additionalProperties": False,
-                                      "required": ["urgency", "reason"],
-                                      "properties": {"urgency": {"enum": list(URGENCIES)},
-                                                     "reason": _TEXT}},
-                            "safety_net": _TEXTS,
-                            "warn": one_or_many({
-                                "type": "object", "additionalProperties": False,
-                                "required": ["code", "message"],
-                                "properties": {"code": {"type": "string", "pattern": _ID.pattern},
-                                               "message": _TEXT}}),
-                            "set": {"type": "object", "additionalProperties":
-                                    {"type": ["string", "number", "boolean"]}},
-                            "pathway": {"oneOf": [{"enum": list(PATHWAYS)},
-                                                  {"type": "array", "items": {"enum": list(PATHWAYS)}}]},
-                            "risk": {"enum": list(RISKS)},
-                            "explain": {"const": True},
-                            "prescribe": one_or_many(prescribe_item),
-                            "exclude": one_or_many(exclude_item),
-                            "dose": one_or_many(dose_item),
-                            "schedule": one_or_many({
-                                "type": "object", "additionalProperties": False,
-                                "required": ["phase", "weeks"],
-                                "properties": {"phase": {"type": "string"},
-                                               "weeks": {"type": "integer", "minimum": 1,
-                                                         "maximum": 52}}}),
-                            "adjust": {"enum": list(ADJUST_ACTIONS)},
-                            "stop_direction": {"const": True},
-                            "eliminate": {"const": True},
-                            "advance": {"const": True},
-                            "hold_rounds": {"type": "integer", "minimum": 1, "maximum": 10},
-                        },
+                        "properties": {name: {**action.schema, "description": action.description}
+                                       for name, action in ACTIONS.items()},
                     },
                     "rationale": _TEXT,
                     "patient": {**_TEXT, "description": "the rationale in plain words, for the patient "

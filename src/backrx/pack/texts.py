@@ -30,7 +30,7 @@ def placeholders(text: str) -> set[str]:
 
 def read_texts(ctx: _Collector, doc: Any, root: Path | None = None) -> dict[str, str]:
     """The ``text:`` mapping of a parsed text.yaml; problems go to ``ctx`` (None: no file, no texts)."""
-    from backrx.pack.rulepack import _line_of
+    from backrx.pack.read import line_of as _line_of
 
     if doc is None:
         return {}
@@ -69,7 +69,8 @@ def bundled_texts() -> Mapping[str, str]:
     """The bundled pack's texts (the fallback for a pack without its own text.yaml)."""
     from backrx import _yaml
     from backrx.errors import Problem, RuleError
-    from backrx.pack.rulepack import _Ctx, bundled_path
+    from backrx.pack.read import Ctx as _Ctx
+    from backrx.pack.read import bundled_path
 
     path = bundled_path() / "text.yaml"
     problems: list[Problem] = []

@@ -6,6 +6,10 @@ tier T contains T's ``phrase`` and no other tier's, and no text uses an ``avoid`
 phrase (wording that mixes tiers, such as "within a day or two" for a same-day
 review). The header and title of each tier are copied onto the Referral, so the
 header, the reasons and the safety net say the same thing.
+
+Each tier also says whether its referral replaces the exercise program
+(``blocks_exercise``), with the sources behind that choice or ``design: true``; from
+pack format 3 on this is required.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ class Tier:
     phrase: str
     header: str
     title: str | None
+    blocks_exercise: bool | None = None  # None: a format-2 tier, which did not say
+    sources: tuple[str, ...] = ()
+    design: bool = False
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,13 @@ class Tiers:
 
     tiers: dict[str, Tier]
     avoid: tuple[str, ...]
+
+    @property
+    def blocking(self) -> tuple[str, ...] | None:
+        """The tiers whose referral replaces exercise, most urgent first; None if a tier does not say."""
+        if any(tier.blocks_exercise is None for tier in self.tiers.values()):
+            return None
+        return tuple(u for u in URGENCY_ORDER if u in self.tiers and self.tiers[u].blocks_exercise)
 
     def phrase_problems(self, text: str, urgency: str | None) -> list[str]:
         """Why ``text`` (a reason of ``urgency``, or a safety-net line when None) breaks the wording."""
@@ -69,7 +83,38 @@ def _text(node: Any, key: str, where: str, problems: list[Problem], *, required:
     return " ".join(value.split())
 
 
-def read_tiers(doc: Any, problems: list[Problem]) -> Tiers | None:
+def _blocks(node: dict[str, Any], where: str, problems: list[Problem],
+            format_version: int) -> tuple[bool | None, tuple[str, ...], bool]:
+    """A tier's ``blocks_exercise`` with its ``sources`` or ``design: true``."""
+    value = node.get("blocks_exercise")
+    sources = node.get("sources", [])
+    design = node.get("design", False)
+    if value is None:
+        if format_version >= 3:
+            problems.append(Problem(FILE, _line(node), None, "missing-key",
+                                    "a tier says whether its referral replaces the exercise program "
+                                    "(blocks_exercise: true or false)", where))
+        return None, (), False
+    if not isinstance(value, bool):
+        problems.append(Problem(FILE, _line(node, "blocks_exercise"), None, "wrong-type",
+                                "blocks_exercise takes true or false", f"{where}.blocks_exercise"))
+        return None, (), False
+    if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
+        problems.append(Problem(FILE, _line(node, "sources"), None, "wrong-type",
+                                "sources is a list of source ids", f"{where}.sources"))
+        sources = []
+    if not isinstance(design, bool):
+        problems.append(Problem(FILE, _line(node, "design"), None, "wrong-type",
+                                "design takes true or false", f"{where}.design"))
+        design = False
+    if not sources and not design:
+        problems.append(Problem(FILE, _line(node, "blocks_exercise"), None, "missing-value",
+                                "blocks_exercise cites its sources, or says design: true",
+                                f"{where}.blocks_exercise"))
+    return value, tuple(sources), design
+
+
+def read_tiers(doc: Any, problems: list[Problem], format_version: int = 3) -> Tiers | None:
     """Parse ``urgency.yaml``; report problems with file and line."""
     if not isinstance(doc, dict):
         problems.append(Problem(FILE, _line(doc), None, "wrong-type", "expected a mapping"))
@@ -90,7 +135,7 @@ def read_tiers(doc: Any, problems: list[Problem]) -> Tiers | None:
                                     f"urgency.yaml needs the {urgency} tier", where))
             continue
         for key in node:
-            if key not in ("phrase", "header", "title"):
+            if key not in ("phrase", "header", "title", "blocks_exercise", "sources", "design"):
                 problems.append(Problem(FILE, _line(node, key), None, "unknown-key",
                                         f"unknown key {key!r}", f"{where}.{key}"))
         phrase = _text(node, "phrase", where, problems)
@@ -99,8 +144,9 @@ def read_tiers(doc: Any, problems: list[Problem]) -> Tiers | None:
         if phrase and header and phrase.lower() not in header.lower():
             problems.append(Problem(FILE, _line(node, "header"), None, "urgency-wording",
                                     f"the {urgency} header must say {phrase!r}", f"{where}.header"))
+        blocks, sources, design = _blocks(node, where, problems, format_version)
         if phrase and header:
-            tiers[urgency] = Tier(urgency, phrase, header, title)
+            tiers[urgency] = Tier(urgency, phrase, header, title, blocks, sources, design)
     for key in tiers_node:
         if key not in URGENCY_ORDER:
             problems.append(Problem(FILE, _line(tiers_node, key), None, "unknown-value",

@@ -103,7 +103,7 @@ def _environment(template_dir: str | None) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["md"] = _md_escape
+    env.filters["md"] = md_escape
     env.filters["cell"] = _md_cell
     return env
 
@@ -111,7 +111,7 @@ def _environment(template_dir: str | None) -> jinja2.Environment:
 _MD_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>#|"})
 
 
-def _md_escape(value: object) -> str:
+def md_escape(value: object) -> str:
     """Text made inert in Markdown (no emphasis, links, HTML or table breaks from pack text).
 
     It is also put on one line: a line break in pack text could otherwise start a list item, a
@@ -122,7 +122,7 @@ def _md_escape(value: object) -> str:
 
 def _md_cell(value: object) -> str:
     """Text for one Markdown table cell: escaped, on one line."""
-    return " ".join(_md_escape(value).split())
+    return " ".join(md_escape(value).split())
 
 
-__all__ = ["FORMATS", "VIEWS", "render", "template_name"]
+__all__ = ["FORMATS", "VIEWS", "md_escape", "render", "template_name"]

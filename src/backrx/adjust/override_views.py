@@ -1,0 +1,125 @@
+"""Overrides after the fact: which ones adjust undid, and how they read to people and to FHIR.
+
+Used by :func:`backrx.adjust` (a warning for each override a round undid), by the clinician
+views and the explanation (:func:`describe`, :func:`override_status`) and by the FHIR export
+(:func:`provenance_data`, one Provenance per override).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from backrx.model.recommendation import Change, Override, Recommendation
+
+_VERBS = {"drop": "dropped", "suspend": "paused", "regress": "stepped back", "progress": "progressed"}
+
+
+def _undoes(change: Change, item: Override) -> bool:
+    """True when an adjustment change takes away what ``item`` made: it drops, pauses or steps
+    back the exercise the override added or accepted, or changes the dose it set. Only the
+    change's action, phase and exercise id are read."""
+    if item.kind not in ("add", "accept", "dose") or change.action not in _VERBS:
+        return False
+    if change.phase != item.phase or change.exercise_id != item.exercise_id:
+        return False
+    return change.action != "progress" or item.kind == "dose"
+
+
+def in_effect(rec: Recommendation) -> list[Override]:
+    return [item for item, undone in override_status(rec) if undone is None]
+
+
+def override_notices(rec: Recommendation, changes: Iterable[Change]) -> list[tuple[str, str, str]]:
+    """Warnings for the overrides this adjustment round undid: (code, message, rule id) each.
+
+    ``rec`` is the recommendation before the round; ``changes`` the round's changes.
+    """
+    out: list[tuple[str, str, str]] = []
+    number = len(rec.adjustments) + 1
+    active = in_effect(rec)
+    for change in changes:
+        for item in reversed(active):
+            if _undoes(change, item):
+                assert item.after is not None or item.before is not None
+                shown = item.after if item.after is not None else item.before
+                assert shown is not None
+                verb = "had added" if item.kind == "add" else "had accepted" if item.kind == "accept" \
+                    else "had set the dose of"
+                rule = change.rule_ids[0] if change.rule_ids else ""
+                out.append((f"override-{item.number}-undone",
+                            f"Adjustment round {number} {_VERBS[change.action]} {shown.exercise.name} "
+                            f"({change.phase}), which {item.by} {verb} (override {item.number}: "
+                            f"{item.reason})" + (f", following rule {rule}." if rule else "."), rule))
+                active.remove(item)
+                break
+    return out
+
+
+def override_status(rec: Recommendation) -> list[tuple[Override, str | None]]:
+    """Each override with what later undid it (None while it is in effect)."""
+    out: list[tuple[Override, str | None]] = []
+    for item in rec.overrides:
+        undone: str | None = None
+        later = [o for o in rec.overrides if o.number > item.number and o.phase == item.phase
+                 and o.exercise_id == item.exercise_id and o.kind in ("remove", "add", "accept", "dose")]
+        for round_ in rec.adjustments[item.after_round:]:
+            if any(o.after_round < round_.round for o in later):
+                break  # a later override took over this exercise first
+            change = next((c for c in round_.changes if _undoes(c, item)), None)
+            if change is not None:
+                undone = f"{_VERBS[change.action]} in adjustment round {round_.round}"
+                break
+        if undone is None and any(o.kind == "remove" for o in later):
+            undone = f"removed by override {next(o.number for o in later if o.kind == 'remove')}"
+        out.append((item, undone))
+    return out
+
+
+def describe(item: Override) -> str:
+    """One override in words."""
+    what = {"add": f"added {item.exercise_id} to {item.phase}",
+            "remove": f"removed {item.exercise_id} from {item.phase}",
+            "dose": f"changed the dose of {item.exercise_id} in {item.phase}",
+            "phase": f"moved the person from {item.phase_before} to {item.phase}",
+            "accept": f"accepted excluded {item.exercise_id} in {item.phase}"}[item.kind]
+    if item.kind == "dose" and item.before is not None and item.after is not None:
+        what += f" ({item.before.dose.describe()} -> {item.after.dose.describe()})"
+    extra = []
+    if item.overrode:
+        extra.append(f"overrode {', '.join(item.overrode)}")
+    if item.acknowledged:
+        extra.append(f"acknowledged {', '.join(item.acknowledged)}")
+    when = f" at {item.at}" if item.at else ""
+    return (f"#{item.number} {item.by}{when} {what}: {item.reason}"
+            + (f" ({'; '.join(extra)})" if extra else ""))
+
+
+def provenance_data(rec: Recommendation) -> list[dict[str, Any]]:
+    """One FHIR R4 Provenance-shaped mapping per override (who, when, why, what, which rules).
+
+    ``recorded`` is the override's ``at`` (None when none was given: a FHIR exporter must then
+    supply the time it received it); ``target`` names the phase and exercise; each overridden
+    rule is an ``entity`` with role ``revision``.
+    """
+    out: list[dict[str, Any]] = []
+    for item in rec.overrides:
+        target = item.phase if item.exercise_id is None else f"{item.phase}/{item.exercise_id}"
+        out.append({
+            "resourceType": "Provenance",
+            "recorded": item.at,
+            "activity": {"text": f"backrx override: {item.kind}"},
+            "reason": [{"text": item.reason}] + (
+                [{"text": f"acknowledged exclusion codes: {', '.join(item.acknowledged)}"}]
+                if item.acknowledged else []),
+            "agent": [{"type": {"coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+                "code": "author"}]}, "who": {"display": item.by}}],
+            "target": [{"display": target}],
+            "entity": [{"role": "revision", "what": {"display": f"backrx rule {rule_id}"}}
+                       for rule_id in item.overrode],
+        })
+    return out
+
+
+__all__ = ["describe", "in_effect", "override_notices", "override_status", "provenance_data"]

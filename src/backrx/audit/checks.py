@@ -1,0 +1,311 @@
+"""The built-in checks on one recommendation: safety, populations, the program, the output.
+
+Each check is ``check(rules, profile, rec) -> str | None`` (None: it holds) and becomes an
+:class:`~backrx.audit.invariant.Invariant` in :mod:`backrx.audit.invariants`. The clinical facts
+they rest on come from the reference pack (:mod:`backrx.audit.reference`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from backrx.audit.reference import EMERGENCY, reference_facts
+from backrx.model.profile import GYM_EQUIPMENT
+from backrx.model.recommendation import Recommendation
+from backrx.ruleset import RuleSet
+
+#: Catalog tags that mean an exercise needs walking or standing (a wheelchair user never gets one).
+WALKING_OR_STANDING_TAGS: tuple[str, ...] = ("needs-walking", "needs-standing")
+
+
+def _words(values: Iterable[str]) -> str:
+    return ", ".join(values)
+
+
+def no_error(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
+    return None  # the audit reports an exception from recommend() under this invariant
+
+
+def red_flag_refers(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
+    flags = list(profile.get("red_flags") or ())
+    if flags and rec.referral is None:
+        return f"red flag(s) {_words(flags)} but no referral"
+    return None
+
+
+def emergency_signs_emergency(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
+    emergency = reference_facts().emergency_signs
+    signs = [flag for flag in profile.get("red_flags") or () if flag in emergency]
+    if not signs:
+        return None
+    if rec.referral is None:
+        return f"{_words(signs)} got no referral at all"
+    if rec.referral.urgency != EMERGENCY:
+        return f"{_words(signs)} got an {rec.referral.urgency} referral, not an emergency one"
+    return None
+
+
+def refer_means_no_program(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
+    urgency = rec.referral.urgency if rec.referral is not None else None
+    blocking = reference_facts().blocking_urgencies
+    if rec.outcome == "refer":
+        if rec.program is not None:
+            return "the outcome is refer, yet a program is attached"
+        if urgency not in blocking:
+            return f"the outcome is refer with {'no referral' if urgency is None else 'a routine referral'}"
+        return None
+    if rec.program is None:
+        return "the outcome is program, yet there is no program"
+    if urgency in blocking:
+        return f"a program comes with an {urgency} referral"
+    return None
+
+
+def phase_one_direction(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
+    preference = profile.get("directional_preference", "unknown")
+    opposite = reference_facts().opposite_directions.get(preference)
+    if rec.program is None or opposite is None or not rec.program.phases:
+        return None
+    phase = rec.program.phases[0]
+    wrong = [p.exercise.id for p in phase.prescriptions if p.exercise.direction == opposite]
+    if wrong:
+        return (f"phase 1 ({phase.id}) holds {opposite} exercise against the directional preference for "
+                f"{preference}: {_words(wrong)}")
+    return None
+
+
+def load_cap(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
+    cap = reference_facts().load_cap
+    if cap is None or rec.program is None or not rec.program.phases:
+        return None
+    pain = profile.get("pain_intensity", 0)
+    severe = cap.pain_from is not None and pain >= cap.pain_from
+    low = profile.get("tolerance") in cap.tolerances
+    if not (severe or low):
+        return None
+    phase = rec.program.phases[0]
+    heavy = [f"{p.exercise.id} (load {p.exercise.load})" for p in phase.prescriptions
+             if p.exercise.load > cap.max_load]
+    if heavy:
+        why = f"pain {pain}/10" if severe else f"{profile.get('tolerance')} tolerance"
+        return f"with {why}, phase 1 ({phase.id}) holds load above {cap.max_load}: {_words(heavy)}"
+    return None
+
+
+def emergency_signs_skip(rules: RuleSet) -> str | None:
+    """Why the emergency check cannot run: no triage rule of the reference pack sends a flag alone
+    to emergency care."""
+    return None if reference_facts().emergency_signs else "the reference pack names no emergency sign"
+
+
+def phase_one_direction_skip(rules: RuleSet) -> str | None:
+    """Why the direction check cannot run: the reference pack declares no opposite directions."""
+    return None if reference_facts().opposite_directions else \
+        "the reference pack declares no opposite_directions (planner.yaml)"
+
+
+def load_cap_skip(rules: RuleSet) -> str | None:
+    """Why the load cap cannot be checked: the reference pack has no load-cap rule to read it from."""
+    return None if reference_facts().load_cap is not None else "the reference pack caps no phase-1 load"
+
+
+def equipment_and_settings(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
+    if rec.program is None:
+        return None
+    prefs = profile.get("preferences") or {}
+    places = set(prefs.get("settings") or ("home",))
+    kit = set(prefs.get("equipment") or ())
+    if "gym" in places:
+        kit |= GYM_EQUIPMENT
+    problems: list[str] = []
+    for phase in rec.program.phases:
+        for p in phase.prescriptions:
+            entry = rules.pack.exercises.get(p.exercise.id)
+            needs = set(p.exercise.equipment) | set(entry.equipment if entry else ())
+            where = set(entry.settings) if entry else set(p.exercise.settings)
+            missing = sorted(needs - kit)
+            if missing:
+                problems.append(f"{p.exercise.id} ({phase.id}) needs {_words(missing)}, which the person "
+                                f"did not list")
+            if not places & where:
+                problems.append(f"{p.exercise.id} ({phase.id}) is done at {_words(sorted(where))}; the "
+                                f"person exercises at {_words(sorted(places))}")
+    return "; ".join(problems) or None
+
+
+def not_prescribed_and_excluded(rules: RuleSet, profile: dict[str, Any],
+                                 rec: Recommendation) -> str | None:
+    if rec.program is None:
+        return None
+    excluded = {(e.exercise_id, phase) for e in rec.program.excluded for phase in e.phases}
+    both = [f"{p.exercise.id} ({phase.id})" for phase in rec.program.phases for p in phase.prescriptions
+            if (p.exercise.id, phase.id) in excluded]
+    return f"prescribed and excluded in the same phase: {_words(both)}" if both else None
+
+
+def explained(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
+    known = rules.pack.sources
+    fired = {f.rule_id for f in rec.trace}
+    problems: list[str] = []
+    if rec.program is not None:
+        for phase in rec.program.phases:
+            for p in phase.prescriptions:
+                name = f"{p.exercise.id} ({phase.id})"
+                if not p.rationale.strip():
+                    problems.append(f"{name} has no rationale")
+                if not p.sources:
+                    problems.append(f"{name} cites no source")
+                unknown = [s for s in p.sources if s not in known]
+                if unknown:
+                    problems.append(f"{name} cites sources not in the pack: {_words(unknown)}")
+                if not p.rule_ids:
+                    problems.append(f"{name} names no rule")
+                absent = [r for r in p.rule_ids if r not in fired]
+                if absent:
+                    problems.append(f"{name} names rules that are not in the trace: {_words(absent)}")
+    for f in rec.trace:
+        if not f.rationale.strip() or not f.sources:
+            problems.append(f"the firing of {f.rule_id} has no rationale or no source")
+    unresolved = [r.id for r in rec.references if r.id not in known]
+    if unresolved:
+        problems.append(f"references not in the pack: {_words(unresolved)}")
+    return "; ".join(problems) or None
+
+
+def fits_the_time(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
+    spec = rules.pack.planner
+    if rec.program is None or spec is None:
+        return None
+    prefs = profile.get("preferences") or {}
+    minutes = prefs.get("minutes_per_session") or spec.minutes_per_session
+    if spec.over_budget.code in {w.code for w in rec.warnings}:
+        return None
+    over = [f"{ph.id} day {d.day} ({d.minutes} min)" for ph in rec.program.phases for d in ph.week
+            if d.minutes > minutes * (1 + spec.margin) + 1e-6]
+    crowded = [f"{ph.id} day {d.day}" for ph in rec.program.phases for d in ph.week
+               if len(d.prescriptions) > spec.max_items_per_session]
+    if over:
+        return f"over {minutes} minutes with no warning: {_words(over)}"
+    return f"more than {spec.max_items_per_session} exercises: {_words(crowded)}" if crowded else None
+
+
+def one_per_family(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
+    if rec.program is None:
+        return None
+    for phase in rec.program.phases:
+        ids = {p.exercise.id for p in phase.prescriptions}
+        seen: dict[str, str] = {}
+        for p in phase.prescriptions:
+            if p.exercise.pattern in seen:
+                return f"{phase.id}: {seen[p.exercise.pattern]} and {p.exercise.id} are one family"
+            seen[p.exercise.pattern] = p.exercise.id
+            twin = sorted(t for t in {p.exercise.easier, p.exercise.harder} & ids if t)
+            if twin:
+                return f"{phase.id}: {p.exercise.id} with its own variant {_words(twin)}"
+    return None
+
+
+def no_empty_phase(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
+    if rec.program is None:
+        return None
+    if not rec.program.phases:
+        return "the program has no phases"
+    empty = [phase.id for phase in rec.program.phases if not phase.prescriptions]
+    return f"empty phase(s): {_words(empty)}" if empty else None
+
+
+def first_difference(a: str, b: str) -> str:
+    i = next((n for n, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    return f"at character {i}: {a[max(0, i - 30):i + 30]!r} vs {b[max(0, i - 30):i + 30]!r}"
+
+
+def deterministic(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
+    first = rec.model_dump_json()
+    second = rules.recommend(profile).model_dump_json()
+    if first != second:
+        return f"a second call gave different JSON, {first_difference(first, second)}"
+    return None
+
+
+def json_round_trip(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
+    text = rec.model_dump_json()
+    again = type(rec).model_validate_json(text)
+    if again != rec:
+        return ("model_validate_json(model_dump_json()) differs, "
+                f"{first_difference(text, again.model_dump_json())}")
+    return None
+
+
+def unsure_flag_reviewed(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
+    unsure = list(profile.get("red_flags_unsure") or ())
+    if unsure and rec.referral is None:
+        return f"unsure red flag(s) {_words(unsure)} but no referral"
+    return None
+
+
+def _tagged(rules: RuleSet, rec: Recommendation, tags: Iterable[str]) -> list[str]:
+    if rec.program is None:
+        return []
+    wanted = set(tags)
+    found = []
+    for phase in rec.program.phases:
+        for p in phase.prescriptions:
+            entry = rules.pack.exercises.get(p.exercise.id)
+            if entry is not None and wanted & set(entry.tags):
+                found.append(f"{p.exercise.id} ({phase.id})")
+    return found
+
+
+def seated_for_wheelchair(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
+    if profile.get("mobility") != "wheelchair":
+        return None
+    found = _tagged(rules, rec, WALKING_OR_STANDING_TAGS)
+    return f"a wheelchair user is given walking or standing work: {_words(found)}" if found else None
+
+
+def pregnancy_safe(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
+    history = profile.get("history") or {}
+    weeks = history.get("pregnancy_weeks")
+    if history.get("pregnant") is not True and weeks is None:
+        return None
+    problems = []
+    if "stenosis" in rec.classification.pathways:
+        problems.append("classified as stenosis")
+    prone = _tagged(rules, rec, ("prone",))
+    if prone:
+        problems.append(f"lying face down: {_words(prone)}")
+    supine_from = reference_facts().supine_from_weeks
+    if weeks is None or (supine_from is not None and weeks >= supine_from):
+        supine = _tagged(rules, rec, ("supine",))
+        if supine:
+            since = f"from {supine_from:g} weeks" if supine_from is not None else "in pregnancy"
+            problems.append(f"lying on the back {since} (or weeks unknown): {_words(supine)}")
+    return "pregnant, yet " + "; ".join(problems) if problems else None
+
+
+
+__all__ = [
+    "WALKING_OR_STANDING_TAGS",
+    "deterministic",
+    "emergency_signs_emergency",
+    "emergency_signs_skip",
+    "equipment_and_settings",
+    "explained",
+    "first_difference",
+    "fits_the_time",
+    "json_round_trip",
+    "load_cap",
+    "load_cap_skip",
+    "no_empty_phase",
+    "no_error",
+    "not_prescribed_and_excluded",
+    "one_per_family",
+    "phase_one_direction",
+    "phase_one_direction_skip",
+    "pregnancy_safe",
+    "red_flag_refers",
+    "refer_means_no_program",
+    "seated_for_wheelchair",
+    "unsure_flag_reviewed",
+]

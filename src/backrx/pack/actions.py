@@ -1,0 +1,265 @@
+"""The action table: every action a rule's ``then:`` may take, in one place.
+
+Each :class:`Action` says which layers may use it, the JSON Schema of its argument (``backrx schema
+rules``), how the loader reads the argument, the conclusion it writes (a field of :class:`Then`)
+and the policy that settles two rules writing that conclusion. The loader, the schema and the
+runner (:mod:`backrx.run.decision`) all read this table; adding an action is one entry here, a
+policy the runner knows, and a line in docs/rule-pack.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from backrx.model.vocabulary import PATHWAYS, RISKS, URGENCIES
+from backrx.pack.limits import MAX_NUMBER
+from backrx.pack.model import ADJUST_ACTIONS, LAYERS, Refer, Then, Warn
+from backrx.pack.program_actions import (
+    DOSE_SCHEMA,
+    EXCLUDE_SCHEMA,
+    PRESCRIBE_SCHEMA,
+    SCHEDULE_SCHEMA,
+    one_or_many,
+    parse_dose,
+    parse_exclude,
+    parse_prescribe,
+    parse_schedule,
+)
+from backrx.pack.read import ID, VAR, Ctx, Known, check_keys, hint, join, line_of, text_value
+
+#: How two rules that write the same conclusion are settled (rules run in trace order:
+#: layer, priority, rule id).
+Policy = Literal["most-urgent", "union", "first", "refine", "most-conservative", "any", "largest",
+                 "none"]
+POLICIES: dict[Policy, str] = {
+    "most-urgent": "the most urgent tier of all the rules that refer wins; every reason is kept",
+    "union": "every rule's items are kept, in trace order, each once",
+    "first": "the first rule in trace order decides; a later rule that concludes a different value "
+             "is recorded as a conflict (Decision.conflicts) and does not change it",
+    "refine": "every rule applies in trace order: a later rule's values replace an earlier one's "
+              "for the same phase (and dose field)",
+    "most-conservative": "per exercise, the most conservative action wins (the order of ADJUST_ACTIONS)",
+    "any": "it holds when any rule says so; the first such rule is the one cited",
+    "largest": "the largest number wins",
+    "none": "no conclusion: the rule's rationale is its only output",
+}
+
+_TEXT = {"type": "string", "minLength": 1}
+_TEXTS = {"oneOf": [_TEXT, {"type": "array", "items": _TEXT, "minItems": 1}]}
+_TRUE = {"const": True}
+
+#: The reader of an action's argument: (ctx, value, line, where, known) -> the conclusion, or None
+#: when there is none to store (its problems are on ctx).
+Reader = Callable[[Ctx, Any, "int | None", str, Known], Any]
+
+
+@dataclass(frozen=True)
+class Action:
+    """One action of a then-clause, everything about it in one place."""
+
+    name: str
+    layers: tuple[str, ...]
+    writes: str  # the field of Then it fills ("" for explain: it concludes nothing)
+    policy: Policy
+    schema: dict[str, Any]
+    read: Reader
+    description: str
+
+
+def _refer(ctx: Ctx, value: Any, line: int | None, here: str, known: Known) -> Refer | None:
+    if not check_keys(ctx, value, here, ("urgency", "reason"), ("urgency", "reason")):
+        return None
+    urgency = value["urgency"]
+    reason = text_value(ctx, value, "reason", here)
+    if urgency not in URGENCIES:
+        ctx.add(line_of(value, "urgency"), "unknown-value",
+                f"urgency {urgency!r} is not one of {', '.join(URGENCIES)}", here)
+        return None
+    return Refer(urgency, reason) if reason else None
+
+
+def _explain(ctx: Ctx, value: Any, line: int | None, here: str, known: Known) -> None:
+    if value is not True:
+        ctx.add(line, "wrong-type", "explain takes true: the rule's only conclusion is its rationale", here)
+
+
+def _adjust(ctx: Ctx, value: Any, line: int | None, here: str, known: Known) -> str | None:
+    if value not in ADJUST_ACTIONS:
+        ctx.add(line, "unknown-value", f"adjust {value!r} is not one of {', '.join(ADJUST_ACTIONS)}"
+                f"{hint(str(value), ADJUST_ACTIONS)}", here)
+        return None
+    return str(value)
+
+
+def _hold_rounds(ctx: Ctx, value: Any, line: int | None, here: str, known: Known) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10:
+        ctx.add(line, "wrong-type", "hold_rounds takes a number of rounds, 1 to 10", here)
+        return None
+    return value
+
+
+def _flag(name: str) -> Reader:
+    def read(ctx: Ctx, value: Any, line: int | None, here: str, known: Known) -> bool | None:
+        if value is not True:
+            ctx.add(line, "wrong-type", f"{name} takes true", here)
+            return None
+        return True
+    return read
+
+
+def _warn(ctx: Ctx, value: Any, line: int | None, here: str, known: Known) -> tuple[Warn, ...]:
+    warns = []
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        ctx.add(line_of(value), "wrong-type", "expected at least one entry", here)
+    for i, item in enumerate(items):
+        spot = join(here, i) if isinstance(value, list) else here
+        if not check_keys(ctx, item, spot, ("code", "message"), ("code", "message")):
+            continue
+        code, message = item["code"], text_value(ctx, item, "message", spot)
+        if not isinstance(code, str) or not ID.match(code):
+            ctx.add(line_of(item, "code"), "bad-id",
+                    f"warning code {code!r} must be lower-case kebab-case", join(spot, "code"))
+        elif message:
+            warns.append(Warn(code, message))
+    return tuple(warns)
+
+
+def _safety_net(ctx: Ctx, value: Any, line: int | None, here: str, known: Known) -> tuple[str, ...] | None:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(t, str) and t.strip() for t in items):
+        ctx.add(line, "wrong-type", "safety_net takes text or a list of text", here)
+        return None
+    return tuple(t.strip() for t in items)
+
+
+def _set(ctx: Ctx, value: Any, line: int | None, here: str,
+         known: Known) -> tuple[tuple[str, Any], ...] | None:
+    if not isinstance(value, dict) or not value:
+        ctx.add(line, "wrong-type", "set takes a mapping of name: value", here)
+        return None
+    pairs = []
+    for name, v in value.items():
+        if not isinstance(name, str) or not VAR.match(name):
+            ctx.add(line_of(value, name), "bad-id", f"derived name {name!r} must be lower_snake_case",
+                    join(here, name))
+        elif not isinstance(v, (bool, int, float, str)) or (
+                isinstance(v, float) and (v != v or abs(v) > MAX_NUMBER)):
+            ctx.add(line_of(value, name), "wrong-type", f"derived {name!r} must be true/false, a number "
+                    "or text", join(here, name))
+        else:
+            pairs.append((name, v))
+    return tuple(pairs)
+
+
+def _pathway(ctx: Ctx, value: Any, line: int | None, here: str, known: Known) -> tuple[str, ...] | None:
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not names:
+        ctx.add(line, "wrong-type", "pathway takes a pathway name or a list of them", here)
+        return None
+    good = []
+    for name in names:
+        if name not in PATHWAYS:
+            ctx.add(line, "unknown-value", f"pathway {name!r} is not one of {', '.join(PATHWAYS)}"
+                    f"{hint(str(name), PATHWAYS)}", here)
+        else:
+            good.append(name)
+    return tuple(good)
+
+
+def _risk(ctx: Ctx, value: Any, line: int | None, here: str, known: Known) -> str | None:
+    if value not in RISKS:
+        ctx.add(line, "unknown-value", f"risk {value!r} is not one of {', '.join(RISKS)}", here)
+        return None
+    return str(value)
+
+
+def _items(parse: Callable[[Ctx, Any, str, Known], list[Any]]) -> Reader:
+    def read(ctx: Ctx, value: Any, line: int | None, here: str, known: Known) -> tuple[Any, ...]:
+        return tuple(parse(ctx, value, here, known))
+    return read
+
+
+_TRIAGE, _CLASSIFY, _COMPONENTS, _EXCLUSIONS, _DOSING, _ADJUST = LAYERS
+_EVERY = LAYERS
+
+#: The action table. Layers are named in LAYERS order; LAYER_ACTIONS and the schema follow from it.
+ACTIONS: dict[str, Action] = {a.name: a for a in (
+    Action("refer", (_TRIAGE, _ADJUST), "refer", "most-urgent",
+           {"type": "object", "additionalProperties": False, "required": ["urgency", "reason"],
+            "properties": {"urgency": {"enum": list(URGENCIES)}, "reason": _TEXT}},
+           _refer, "refer the person at an urgency tier, for a reason"),
+    Action("safety_net", (_TRIAGE, _CLASSIFY, _ADJUST), "safety_net", "union", _TEXTS, _safety_net,
+           "advice on when to seek care, shown with any outcome"),
+    Action("set", (_TRIAGE, _CLASSIFY, _COMPONENTS), "set", "first",
+           {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}, _set,
+           "name derived facts (derived.<name>) that later layers read"),
+    Action("warn", _EVERY, "warn", "union",
+           one_or_many({"type": "object", "additionalProperties": False, "required": ["code", "message"],
+                        "properties": {"code": {"type": "string", "pattern": ID.pattern},
+                                       "message": _TEXT}}),
+           _warn, "a clinician-facing warning with a stable code"),
+    Action("explain", _EVERY, "", "none", _TRUE, _explain, "the rationale is the only conclusion"),
+    Action("pathway", (_CLASSIFY, _COMPONENTS), "pathways", "union",
+           {"oneOf": [{"enum": list(PATHWAYS)}, {"type": "array", "items": {"enum": list(PATHWAYS)}}]},
+           _pathway, "add treatment pathways"),
+    Action("risk", (_CLASSIFY,), "risk", "first", {"enum": list(RISKS)}, _risk,
+           "the STarT Back risk group"),
+    Action("prescribe", (_COMPONENTS,), "prescribe", "union", PRESCRIBE_SCHEMA, _items(parse_prescribe),
+           "offer exercises for a phase, to pick from"),
+    Action("exclude", (_EXCLUSIONS,), "exclude", "union", EXCLUDE_SCHEMA, _items(parse_exclude),
+           "leave exercises out, by id, direction, tag, category or load"),
+    Action("dose", (_DOSING,), "dose", "refine", DOSE_SCHEMA, _items(parse_dose),
+           "the dose of a kind of exercise, in some or every phase"),
+    Action("schedule", (_DOSING,), "schedule", "refine", SCHEDULE_SCHEMA, _items(parse_schedule),
+           "the length of a phase in weeks"),
+    Action("adjust", (_ADJUST,), "adjust", "most-conservative", {"enum": list(ADJUST_ACTIONS)}, _adjust,
+           "drop, regress, hold or progress the exercise the feedback is about"),
+    Action("stop_direction", (_ADJUST,), "stop_direction", "any", _TRUE, _flag("stop_direction"),
+           "stop the exercise's movement direction"),
+    Action("eliminate", (_ADJUST,), "eliminate", "any", _TRUE, _flag("eliminate"),
+           "the plan moves on to a direction-elimination trial"),
+    Action("advance", (_ADJUST,), "advance", "any", _TRUE, _flag("advance"),
+           "the person may move on to the next phase"),
+    Action("hold_rounds", (_ADJUST,), "hold_rounds", "largest",
+           {"type": "integer", "minimum": 1, "maximum": 10}, _hold_rounds,
+           "hold the current plan for a number of rounds"),
+)}
+
+#: The actions each layer may use, in table order.
+LAYER_ACTIONS: dict[str, tuple[str, ...]] = {
+    layer: tuple(a.name for a in ACTIONS.values() if layer in a.layers) for layer in LAYERS}
+
+
+def actions_of(then: Then) -> list[Action]:
+    """The table entries whose conclusion ``then`` writes, in table order."""
+    return [a for a in ACTIONS.values() if a.writes and getattr(then, a.writes) not in (None, (), False, 0)]
+
+
+def parse_then(ctx: Ctx, node: Any, layer: str, where: str, known: Known) -> Then | None:
+    """A rule's ``then:`` read through the action table; None when it has problems (on ctx)."""
+    allowed = LAYER_ACTIONS[layer]
+    if not isinstance(node, dict) or not node:
+        ctx.add(line_of(node), "wrong-type", "then must be a mapping of actions", where)
+        return None
+    before = len(ctx.problems)
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        line = line_of(node, key)
+        here = join(where, key)
+        action = ACTIONS.get(key) if isinstance(key, str) else None
+        if action is None:
+            ctx.add(line, "unknown-action", f"unknown action {key!r}{hint(str(key), ACTIONS)}", here)
+            continue
+        if key not in allowed:
+            ctx.add(line, "action-not-allowed",
+                    f"{key!r} belongs in the {' or '.join(action.layers)} layer, not {layer}", here)
+            continue
+        concluded = action.read(ctx, value, line, here, known)
+        if action.writes and concluded is not None:
+            out[action.writes] = concluded
+    if len(ctx.problems) != before:
+        return None
+    return Then(**out)
