@@ -126,3 +126,14 @@ def test_the_plan_cache_is_bounded_and_lives_on_the_pack() -> None:
     del rules, cache
     gc.collect()
     assert gone() is None
+
+
+def test_a_copy_of_a_pack_does_not_share_its_plans() -> None:
+    """copy.copy of a pack (its attributes, cache included, copied) gets a cache of its own."""
+    import copy
+
+    rules = backrx.load_rules(engine="reference")
+    rules.recommend(base_profile())
+    clone = copy.copy(rules.pack)
+    assert pack_cache(clone) is not pack_cache(rules.pack)
+    assert pack_cache(clone) is pack_cache(clone)

@@ -1,10 +1,10 @@
 """What the planner works out once per pack, and the programs it has already planned.
 
 The cache lives on the pack object itself (not in a module), so it is freed with the pack: a
-process that loads many packs keeps no program of a pack it dropped. It holds no reference
-back to the pack. The planned programs are kept in a bounded table (least recently used go
-first), keyed by everything the planner reads: the rules' prescriptions, exclusions, doses and
-schedule (by identity, and the entry keeps those objects alive, so an identity cannot be reused
+process that loads many packs keeps no program of a pack it dropped. It holds its pack only
+weakly (a copy of the pack gets its own). The planned programs are kept in a bounded table
+(least recently used go first), keyed by everything the planner reads: the rules'
+prescriptions, exclusions, doses and schedule (by identity, and the entry keeps those objects alive, so an identity cannot be reused
 while its entry exists), the rendered rationales of the rules it quotes, and the person's
 settings, equipment and time. Equal keys give equal programs; the cached program is an
 immutable model, built and validated once.
@@ -13,6 +13,7 @@ immutable model, built and validated once.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -24,9 +25,9 @@ if TYPE_CHECKING:
     from backrx.pack.rulepack import Pack
     from backrx.run.decision import Decision
 
-#: Planned programs kept per pack. Each costs some kilobytes (its prescriptions share their
-#: exercise models), so a full table stays within a few megabytes.
-PLANS_KEPT = 512
+#: Planned programs kept per pack. With their parts, a full table held about 10 MB (measured:
+#: about 20 MB for 512 programs of the synthetic cohort).
+PLANS_KEPT = 256
 
 #: Distinct prescriptions and exclusions kept as built models, per pack.
 PARTS_KEPT = 8192
@@ -41,6 +42,7 @@ class PackCache:
 
     def __init__(self, pack: Pack) -> None:
         assert pack.planner is not None
+        self.owner = weakref.ref(pack)  # held weakly: the cache never keeps its pack alive
         self.spec = pack.planner
         self.minutes: dict[tuple[str, bool, tuple[tuple[str, int], ...]], float] = {}
         self.links: dict[str, set[str]] = {eid: set() for eid in pack.exercises}
@@ -136,7 +138,7 @@ class PackCache:
 def pack_cache(pack: Pack) -> PackCache:
     """The pack's planner cache, kept on the pack itself so that it lives and dies with it."""
     cache = pack.__dict__.get("_planner_cache")
-    if not isinstance(cache, PackCache):
+    if not isinstance(cache, PackCache) or cache.owner() is not pack:  # a copy of a pack starts afresh
         cache = PackCache(pack)
         object.__setattr__(pack, "_planner_cache", cache)  # a frozen dataclass: not a field
     return cache
