@@ -4,10 +4,10 @@ The cache lives on the pack object itself (not in a module), so it is freed with
 process that loads many packs keeps no program of a pack it dropped. It holds its pack only
 weakly (a copy of the pack gets its own). The planned programs are kept in a bounded table
 (least recently used go first), keyed by everything the planner reads: the rules'
-prescriptions, exclusions, doses and schedule (by identity, and the entry keeps those objects
-alive, so an identity cannot be reused while its entry exists), the rendered rationales of the rules it quotes, and the person's
-settings, equipment and time. Equal keys give equal programs; the cached program is an
-immutable model, built and validated once.
+prescriptions, exclusions, doses and schedule (by identity; the entry keeps those objects
+alive, so an identity cannot be reused while its entry exists), the rendered rationales of the
+rules it quotes, and the person's settings, equipment and time. Equal keys give equal
+programs; the cached program is an immutable model, built and validated once.
 """
 
 from __future__ import annotations
