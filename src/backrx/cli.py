@@ -140,7 +140,9 @@ def _write(rec: Recommendation, fmt: str, args: argparse.Namespace | None = None
     elif fmt == "json":
         sys.stdout.write(rec.model_dump_json(indent=2) + "\n")
     elif fmt in ("md", "text") and view is None:
-        sys.stdout.write(rec.to_markdown() if fmt == "md" else rec.explain() + "\n")
+        from backrx.render.report import explain, handout  # in the words of the pack given
+
+        sys.stdout.write(handout(rec, rules=rules) if fmt == "md" else explain(rec, rules=rules) + "\n")
     else:
         from backrx.render import render
 

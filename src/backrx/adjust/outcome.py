@@ -49,7 +49,8 @@ class Outcome:
 
 
 def adjust_layer(rules: RuleSet) -> Any:
-    return next(layer for layer in rules.pack.layers if layer.name == "adjust")
+    """The layer whose rules read a round of feedback (its file declares ``inputs: feedback``)."""
+    return next(layer for layer in rules.pack.layers if layer.inputs == "feedback")
 
 
 def run_rules(rules: RuleSet, values: dict[str, Value], outcome: Outcome, exercise_id: str | None,

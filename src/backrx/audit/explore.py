@@ -24,8 +24,10 @@ if TYPE_CHECKING:
 
 
 def recommend_rules(rules: RuleSet) -> list[Rule]:
-    """The rules recommend() runs (an ``adjust`` layer runs in backrx.adjust instead)."""
-    return [rule for rule in rules.pack.rules if rule.layer != "adjust"]
+    """The rules recommend() runs: those of the layers that read the profile (a layer that reads
+    feedback runs in backrx.adjust instead)."""
+    profile_layers = {layer.name for layer in rules.pack.layers if layer.inputs == "profile"}
+    return [rule for rule in rules.pack.rules if rule.layer in profile_layers]
 
 
 def recommend_safely(rules: RuleSet, profile: dict[str, Any]) -> tuple[Recommendation | None, str | None]:

@@ -96,8 +96,15 @@ def load_cap(pack: Pack | None = None) -> LoadCap | None:
     """The first-phase load cap of the rule that caps load for severe pain (None: no such rule)."""
     pack = pack or reference_pack()
     first = pack.phases[0].id if pack.phases else None
+    setters: dict[str, list[Condition]] = {}
+    for rule in pack.rules:
+        for name, _ in rule.then.set:
+            setters.setdefault(f"derived.{name}", []).append(rule.when)
     for rule in pack.rules:
         tests = [t for t, negated in field_tests(rule.when, False) if not negated]
+        # a named derived fact (``set:``) stands for the conditions of the rules that set it
+        tests += [t for derived in tests if derived.field in setters and derived.value is True
+                  for when in setters[derived.field] for t, negated in field_tests(when) if not negated]
         pain = [t.value for t in tests if t.field == "pain_intensity" and t.op == "gte"
                 and isinstance(t.value, (int, float)) and not isinstance(t.value, bool)]
         if not pain:

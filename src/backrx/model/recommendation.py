@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -15,11 +16,27 @@ from backrx.model.profile import Profile
 
 _Date = date  # a field below is called `date`
 
-DISCLAIMER = (
-    "backrx supports clinicians and informed users in choosing exercise for back pain. "
-    "It does not diagnose, and it does not replace an assessment by a qualified health "
-    "professional. Stop and seek care if your symptoms change as the safety-net advice describes."
-)
+
+def bundled_disclaimer() -> str:
+    """The bundled pack's disclaimer (``disclaimer`` in its text.yaml): the one source of the text,
+    and the default of a Recommendation that carries none (the JSON of backrx 0.1 always does).
+
+    The pack's room sits above the model's, so it is named by import path and read when first
+    needed, the way :mod:`backrx.model.formats` names the renderers.
+    """
+    texts = importlib.import_module("backrx.pack.texts").bundled_texts()
+    return str(texts["disclaimer"])
+
+
+#: The bundled pack's disclaimer, read from the pack when first asked for (see ``__getattr__``).
+DISCLAIMER: str
+
+if not TYPE_CHECKING:
+    def __getattr__(name: str) -> str:
+        if name == "DISCLAIMER":
+            return bundled_disclaimer()
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 MatchedValue = bool | int | float | str | list[str] | None
 
@@ -469,7 +486,8 @@ class Recommendation(_Out):
         default=None, description="phase gate and outcome measures, in every adjusted plan")
     migration: Migration | None = Field(
         default=None, description="set by backrx.migrate: what changed on the newer rule pack")
-    disclaimer: str = DISCLAIMER
+    disclaimer: str = Field(default_factory=bundled_disclaimer,
+                            description="what backrx does and does not do, in the locale's words")
     locale: str = Field(default="en", description="the language of the patient-facing texts")
 
     @model_validator(mode="before")

@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 from backrx.model.recommendation import Recommendation
 from backrx.pack.rulepack import Pack, read_pack
-from backrx.pack.texts import Texts
-from backrx.render.context import build_context
+from backrx.render.context import build_context, pack_texts
 
 if TYPE_CHECKING:
     import jinja2
@@ -68,11 +67,7 @@ def render(rec: Recommendation, fmt: str = "html", *, view: str = "patient", rul
     if paper not in PAPERS:
         raise ValueError(f"unknown paper {paper!r}; sizes are {', '.join(PAPERS)}")
     pack = rules.pack if rules is not None else bundled_pack()
-    own = dict(pack.texts)
-    if rec.locale in pack.locales:  # the report words in the language of the recommendation
-        own.update({k.removeprefix("text."): v for k, v in pack.locales[rec.locale].items()
-                    if k.startswith("text.")})
-    texts = Texts(own)
+    texts = pack_texts(pack, rec.locale)  # the report words in the language of the recommendation
     if template_dir is not None and not Path(template_dir).is_dir():
         raise ValueError(f"template folder {os.fspath(template_dir)!r} does not exist")
     env = _environment(None if template_dir is None else os.fspath(template_dir))

@@ -14,13 +14,26 @@ from typing import Any
 from backrx.model.feedback import ExerciseResponse, Feedback
 from backrx.model.profile import GYM_EQUIPMENT
 from backrx.model.recommendation import Dose, Exclusion, Phase, Prescription, Recommendation
-from backrx.pack.rulepack import CatalogEntry
+from backrx.pack.rulepack import CatalogEntry, Pack
 from backrx.pack.texts import Texts
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _IMAGE = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
 _VIDEO = (".mp4", ".webm", ".ogv", ".mov")
 _VIDEO_HOSTS = ("youtube.com", "youtu.be", "vimeo.com")
+
+
+def texts_in(texts: Mapping[str, str], translated: Mapping[str, str]) -> Texts:
+    """Report words: a pack's ``text.yaml`` texts, with those a flattened locale file translates
+    (its ``text.*`` keys) put in their place; the rest stay in the pack's language."""
+    own = dict(texts)
+    own.update({k.removeprefix("text."): v for k, v in translated.items() if k.startswith("text.")})
+    return Texts(own)
+
+
+def pack_texts(pack: Pack, locale: str) -> Texts:
+    """The report words of ``pack`` in ``locale`` (English where the pack has no such locale)."""
+    return texts_in(pack.texts, pack.locales.get(locale, {}))
 
 
 def steps(instructions: str) -> list[str]:

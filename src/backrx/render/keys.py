@@ -16,14 +16,16 @@ _STAGES = ("acute", "subacute", "chronic")
 
 
 def template_keys() -> set[str]:
-    """Every key used: literal ``t("key")`` calls in the templates and the renderer, and the keys
-    built from closed vocabularies (urgencies, stages, risks, change actions, log columns)."""
+    """Every key used: literal ``t("key")`` calls in the templates and the renderers (the Jinja
+    context, and report.py's text and Markdown reports), and the keys built from closed
+    vocabularies (urgencies, stages, risks, change actions, log columns)."""
     keys: set[str] = set()
-    for path in [*sorted((_HERE / "templates").iterdir()), _HERE / "context.py"]:
+    for path in [*sorted((_HERE / "templates").iterdir()), _HERE / "context.py", _HERE / "report.py"]:
         keys |= set(_CALL.findall(path.read_text(encoding="utf-8")))
     keys |= {f"urgency.{u}.{part}" for u in URGENCIES for part in ("heading", "advice")}
     keys |= {f"stage.{s}.clinician" for s in _STAGES}
     keys |= {f"risk.{r}.clinician" for r in (*RISKS, "unknown")}
+    keys |= {f"report.stage.{s}" for s in _STAGES} | {f"report.risk.{r}" for r in RISKS}
     keys |= {f"change.{a}" for a in get_args(Action)}
     keys |= {"direction.extension", "direction.flexion"}
     keys |= {f"log.{name}" for name in ExerciseResponse.model_fields}

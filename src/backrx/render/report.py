@@ -1,11 +1,21 @@
-"""Plain-text explanations and Markdown handouts of a Recommendation."""
+"""Plain-text explanations and Markdown handouts of a Recommendation.
+
+Every word these reports add comes from a pack's ``text.yaml`` (the ``report.*`` keys), in the
+recommendation's own language (``Recommendation.locale``, translated by the pack's ``locales/``);
+the texts the Recommendation carries (names, reasons, rationales, advice) are shown as they are.
+Python only lays the lines out.
+"""
 
 from __future__ import annotations
 
+import functools
 import re
+from typing import TYPE_CHECKING
 
+from backrx.errors import Problem, RuleError
 from backrx.model.recommendation import (
     CriterionStatus,
+    Dose,
     Firing,
     MeasureChange,
     Phase,
@@ -15,139 +25,210 @@ from backrx.model.recommendation import (
     Recommendation,
     Referral,
 )
+from backrx.pack.locale import read_locales
+from backrx.pack.rulepack import bundled_path
+from backrx.pack.texts import Texts, bundled_texts
+from backrx.render.context import pack_texts, texts_in
+
+if TYPE_CHECKING:
+    from backrx.ruleset import RuleSet
 
 
-def _header(referral: Referral) -> str:
+def report_texts(rec: Recommendation, rules: RuleSet | None = None) -> Texts:
+    """The words of the reports of ``rec``: the pack's (default: the bundled pack's), in ``rec.locale``."""
+    return pack_texts(rules.pack, rec.locale) if rules is not None else bundled_report_texts(rec.locale)
+
+
+@functools.lru_cache(maxsize=8)
+def bundled_report_texts(locale: str) -> Texts:
+    """The bundled pack's report words in ``locale``, read once per language from its text.yaml and
+    locale files only (``rec.explain()`` needs no catalog or rules)."""
+    problems: list[Problem] = []
+    translated = read_locales(bundled_path(), problems).get(locale, {})
+    if problems:  # pragma: no cover - the bundled pack is checked by its tests
+        raise RuleError(problems)
+    return texts_in(bundled_texts(), translated)
+
+
+def _header(referral: Referral, t: Texts) -> str:
     """The tier's wording from the pack (urgency.yaml); a pack without it shows the tier's name."""
-    return referral.header or f"{referral.urgency.upper()} referral"
+    return referral.header or t("report.referral.tier", tier=referral.urgency.upper())
 
 
 def _words(value: str) -> str:
     return value.replace("_", " ")
 
 
-def _evidence(firing: Firing) -> str:
-    return firing.evidence.describe() if firing.evidence is not None else "not stated"
-def _dose(p: Prescription) -> str:
-    text = p.dose.describe()
-    return f"{text} (each side)" if p.exercise.per_side and p.exercise.category != "education" else text
+def _evidence(firing: Firing, t: Texts) -> str:
+    return firing.evidence.describe() if firing.evidence is not None else t("report.evidence.none")
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    """``one`` when ``n`` is 1, else ``many`` (each a text with its count filled in)."""
+    return one if n == 1 else many
+
+
+def dose_text(dose: Dose, t: Texts) -> str:
+    """A dose in the report's words, e.g. "2 sets x 10 reps, 3 times a week"."""
+    parts: list[str] = []
+    if dose.sets and dose.reps:
+        parts.append(t("report.dose.set_reps", reps=dose.reps) if dose.sets == 1 else
+                     t("report.dose.sets_reps", sets=dose.sets, reps=dose.reps))
+    elif dose.reps:
+        parts.append(t("report.dose.reps", reps=dose.reps))
+    elif dose.sets:
+        parts.append(t("report.dose.sets", sets=dose.sets))
+    if dose.hold_seconds:
+        parts.append(t("report.dose.hold", seconds=dose.hold_seconds))
+    if dose.minutes:
+        n = dose.minutes
+        parts.append(_plural(n, t("report.dose.minutes.one", n=n), t("report.dose.minutes.many", n=n)))
+    if dose.times_per_day:
+        n = dose.times_per_day
+        parts.append(_plural(n, t("report.dose.per_day.one", n=n), t("report.dose.per_day.many", n=n)))
+    if dose.sessions_per_week:
+        n = dose.sessions_per_week
+        parts.append(t("report.dose.daily") if n >= 7 else
+                     _plural(n, t("report.dose.per_week.one", n=n), t("report.dose.per_week.many", n=n)))
+    return t("report.dose.separator").join(parts) if parts else t("report.dose.as_advised")
+
+
+def _dose(p: Prescription, t: Texts) -> str:
+    text = dose_text(p.dose, t)
+    sided = p.exercise.per_side and p.exercise.category != "education"
+    return t("report.dose.each_side", dose=text) if sided else text
 
 
 def _minutes(value: float) -> str:
     return f"{value:.0f}" if value >= 1 else "<1"
 
 
-def _week_rows(phase: Phase) -> list[tuple[int, str, str]]:
+def _week_rows(phase: Phase, t: Texts) -> list[tuple[int, str, str]]:
     """Day, minutes and what to do, for each day of the phase's typical week."""
-    names = {p.exercise.id: p.exercise.name + (f" ({p.dose.times_per_day} times through the day)"
-                                               if p.dose.times_per_day else "")
-             for p in phase.prescriptions}
+    names = {p.exercise.id: t("report.week.through_the_day", name=p.exercise.name, n=p.dose.times_per_day)
+             if p.dose.times_per_day else p.exercise.name for p in phase.prescriptions}
     rows = []
     for day in phase.week:
         if day.prescriptions:
             what = ", ".join(names.get(e, e) for e in day.prescriptions)
             rows.append((day.day, _minutes(day.minutes), what))
         else:
-            rows.append((day.day, "-", "rest day (keep up your everyday activity)"))
+            rows.append((day.day, "-", t("report.week.rest")))
     return rows
 
 
-def explain(rec: Recommendation) -> str:
-    """The story of the decision: outcome, reasons, program, exclusions, and the rules."""
-    lines: list[str] = []
+def _classification(rec: Recommendation, t: Texts) -> str:
     c = rec.classification
-    if rec.outcome == "refer":
-        lines.append("Outcome: referral instead of exercise.")
-    else:
-        lines.append("Outcome: an exercise program.")
-    if rec.referral is not None:
-        lines.append(f"Referral: {_header(rec.referral)}.")
-        lines.extend(f"  - {reason}" for reason in rec.referral.reasons)
-    risk: str = c.startback_risk or "not determined (the STarT Back screen is missing or incomplete)"
+    risk = t(f"report.risk.{c.startback_risk}") if c.startback_risk else t("report.risk.unknown")
     screen = rec.profile.startback if rec.profile is not None else None
     if c.startback_risk and screen is not None and screen.complete:
-        risk += f" (total {screen.total} of 9, psychosocial subscale {screen.psychosocial} of 5)"
-    lines.append(
-        f"Stage: {c.stage}. Pathways: {', '.join(_words(p) for p in c.pathways) or 'none'}. "
-        f"STarT Back risk: {risk}."
-    )
-    if rec.warnings:
-        lines.append("")
-        lines.append("For the clinician:")
-        lines.extend(f"  ! {n.code}: {n.message} ({', '.join(n.rule_ids)})" for n in rec.warnings)
-    if rec.rationale:
-        lines.append("")
-        lines.append("Why:")
-        lines.extend(f"  - {reason}" for reason in rec.rationale)
+        risk = t("report.risk.scores", risk=risk, total=screen.total, psychosocial=screen.psychosocial)
+    pathways = ", ".join(_words(p) for p in c.pathways) or t("report.pathways.none")
+    return t("report.classification", stage=t(f"report.stage.{c.stage}"), pathways=pathways, risk=risk)
+
+
+def _phase_lines(rec: Recommendation, phase: Phase, t: Texts) -> list[str]:
+    """One phase of the plain-text account: its exercises, its week and when to move on."""
     evidence = {f.rule_id: f for f in rec.trace}
     by_override = {(o.phase, o.after.exercise.id, o.after.dose): o.number
                    for o in rec.overrides if o.after is not None}
+    lines = ["", t("report.phase", name=phase.name, start=phase.start_week, end=phase.end_week,
+                   goal=phase.goal)]
+    for p in phase.prescriptions:
+        mark = by_override.get((phase.id, p.exercise.id, p.dose))
+        about = ""
+        if p.minutes:
+            minutes = _minutes(p.minutes)
+            about = " (" + (t("report.prescription.minutes_a_day", minutes=minutes) if p.dose.times_per_day
+                            else t("report.prescription.minutes_each_time", minutes=minutes)) + ")"
+        flag = f" [{t('report.prescription.override', n=mark)}]" if mark else ""
+        lines.append(f"  * {p.exercise.name}: {_dose(p, t)}{about}{flag}")
+        lines.append("      " + t("report.prescription.why", rationale=p.rationale))
+        lines.append("      " + t("report.prescription.rules", rules=", ".join(p.rule_ids),
+                                  sources=", ".join(p.sources)))
+        lead = evidence.get(p.rule_ids[0]) if p.rule_ids else None
+        if lead is not None:
+            lines.append("      " + t("report.prescription.evidence", evidence=_evidence(lead, t)))
+    if phase.week:
+        lines.append("  " + t("report.week.heading", minutes=_minutes(phase.minutes_per_week)))
+        lines.append(f"    {t('report.week.day'):<4} {t('report.week.minutes'):<8} {t('report.week.what')}")
+        lines.extend(f"    {d:<4} {m:<8} {what}" for d, m, what in _week_rows(phase, t))
+    if phase.progress_when:
+        criteria = "; ".join(phase.progress_when)
+        lines.append("  " + (t("report.move_on.after", days=phase.min_days, criteria=criteria)
+                             if phase.min_days else t("report.move_on", criteria=criteria)))
+    return lines
+
+
+def _adjustment_lines(rec: Recommendation, t: Texts) -> list[str]:
+    lines = ["", t("report.heading.adjustments")]
+    for round_ in rec.adjustments:
+        date = round_.feedback.date
+        lines.append("  " + (t("report.round.dated", n=round_.round, date=date.isoformat(),
+                                before=round_.phase_before, after=round_.phase_after) if date else
+                             t("report.round", n=round_.round, before=round_.phase_before,
+                               after=round_.phase_after)))
+        for change in round_.changes:
+            name = ", ".join(change.exercise_ids) or change.direction or change.phase
+            lines.append(f"    - {change.action} {name}: {round_.reason_of(change)}")
+        if not round_.changes:
+            lines.append("    - " + t("report.round.no_change"))
+    return lines
+
+
+def explain(rec: Recommendation, *, rules: RuleSet | None = None) -> str:
+    """The story of the decision: outcome, reasons, program, exclusions, and the rules.
+
+    The words are those of ``rules``' pack (default: the bundled pack), in ``rec.locale``.
+    """
+    t = report_texts(rec, rules)
+    lines: list[str] = [t("report.outcome.refer") if rec.outcome == "refer" else t("report.outcome.program")]
+    if rec.referral is not None:
+        lines.append(t("report.referral", header=_header(rec.referral, t)))
+        lines.extend(f"  - {reason}" for reason in rec.referral.reasons)
+    lines.append(_classification(rec, t))
+    if rec.warnings:
+        lines += ["", t("report.heading.clinician")]
+        lines.extend(f"  ! {n.code}: {n.message} ({', '.join(n.rule_ids)})" for n in rec.warnings)
+    if rec.rationale:
+        lines += ["", t("report.heading.why")]
+        lines.extend(f"  - {reason}" for reason in rec.rationale)
     if rec.program is not None:
         for phase in rec.program.phases:
-            lines.append("")
-            lines.append(f"{phase.name} (weeks {phase.start_week}-{phase.end_week}): {phase.goal}")
-            for p in phase.prescriptions:
-                mark = by_override.get((phase.id, p.exercise.id, p.dose))
-                each = "a day" if p.dose.times_per_day else "each time"
-                about = f" (about {_minutes(p.minutes)} min {each})" if p.minutes else ""
-                lines.append(f"  * {p.exercise.name}: {_dose(p)}{about}"
-                             + (f" [override #{mark}]" if mark else ""))
-                lines.append(f"      why: {p.rationale}")
-                lines.append(f"      rules: {', '.join(p.rule_ids)}; sources: {', '.join(p.sources)}")
-                lead = evidence.get(p.rule_ids[0]) if p.rule_ids else None
-                if lead is not None:
-                    lines.append(f"      evidence: {_evidence(lead)}")
-            if phase.week:
-                lines.append(f"  A typical week (about {_minutes(phase.minutes_per_week)} minutes):")
-                lines.append("    Day  Minutes  What to do")
-                lines.extend(f"    {d:<4} {m:<8} {what}" for d, m, what in _week_rows(phase))
-            if phase.progress_when:
-                after = f"after at least {phase.min_days} days, and " if phase.min_days else ""
-                lines.append(f"  Move on {after}when: " + "; ".join(phase.progress_when))
+            lines += _phase_lines(rec, phase, t)
         if rec.program.excluded:
-            lines.append("")
-            lines.append("Left out:")
+            lines += ["", t("report.heading.excluded")]
             for e in rec.program.excluded:
                 lines.append(f"  - {e.exercise_name} ({', '.join(e.phases)}): {' '.join(e.reasons)}")
     if rec.adjustments:
-        lines.append("")
-        lines.append("Adjustments (test and measure):")
-        for round_ in rec.adjustments:
-            when = f", {round_.feedback.date.isoformat()}" if round_.feedback.date else ""
-            lines.append(f"  Round {round_.round}{when} ({round_.phase_before} -> {round_.phase_after}):")
-            for change in round_.changes:
-                name = ", ".join(change.exercise_ids) or change.direction or change.phase
-                lines.append(f"    - {change.action} {name}: {round_.reason_of(change)}")
-            if not round_.changes:
-                lines.append("    - no change")
+        lines += _adjustment_lines(rec, t)
     if rec.overrides:
         from backrx.adjust.override import describe, override_status
 
-        lines.append("")
-        lines.append("Clinician overrides (on the record):")
+        lines += ["", t("report.heading.overrides")]
         for item, undone in override_status(rec):
-            lines.append(f"  {describe(item)}" + (f" [no longer in effect: {undone}]" if undone else ""))
+            gone = f" [{t('report.override.undone', undone=undone)}]" if undone else ""
+            lines.append(f"  {describe(item)}{gone}")
     if rec.program is not None and rec.program.elimination is not None:
         mode = rec.program.elimination
-        nxt = mode.queue[0].exercise.name if mode.queue else "none (the last one)"
-        lines.append(f"Elimination mode: testing {mode.testing} on its own; next to come back: {nxt}.")
+        nxt = mode.queue[0].exercise.name if mode.queue else t("report.elimination.last")
+        lines.append(t("report.elimination", testing=mode.testing, next=nxt))
     if rec.progress is not None:
         lines.append("")
-        lines.extend(progress_lines(rec.progress))
+        lines.extend(progress_lines(rec.progress, t))
     if rec.warnings:
-        lines.append("")
-        lines.append("For the clinician:")
+        lines += ["", t("report.heading.clinician")]
         lines.extend(f"  - [{n.code}] {n.message}" for n in rec.warnings)
     if rec.safety_net:
-        lines.append("")
-        lines.append("Stop and seek care if:")
+        lines += ["", t("report.heading.safety_net")]
         lines.extend(f"  - {item}" for item in rec.safety_net)
-    lines.append("")
-    lines.append("Rules that fired, in order (with the evidence behind each):")
+    lines += ["", t("report.heading.trace")]
     for f in rec.trace:
-        lines.append(f"  {f.rule_id}: {f.title} [evidence: {_evidence(f)}]")
+        lines.append("  " + t("report.trace.item", rule_id=f.rule_id, title=f.title,
+                              evidence=_evidence(f, t)))
     lines.append("")
-    lines.append(f"Rule pack: {rec.ruleset.name} {rec.ruleset.version} ({rec.ruleset.digest[:19]})")
+    lines.append(t("report.ruleset", name=rec.ruleset.name, version=rec.ruleset.version,
+                   digest=rec.ruleset.digest[:19]))
     lines.append(rec.disclaimer)
     return "\n".join(lines)
 
@@ -156,6 +237,7 @@ def explain(rec: Recommendation) -> str:
 # one line (so it cannot start a heading, a list, a quote or a table row; `.`, `-`, `+` and `>`
 # mean something only at the start of a line), HTML's special characters become entities, and
 # every character that is markup anywhere in a line (emphasis, code, links, tables) is escaped.
+# The report's own words come from the pack too, so they are escaped like the rest.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]#!|~])")
 _URL = re.compile(r"https?://[^\s<>\"'`\\]+")
 
@@ -172,66 +254,79 @@ def _link(url: str) -> str:
     return f"<{url}>" if _URL.fullmatch(url) else _md(url)
 
 
-def handout(rec: Recommendation) -> str:
-    """A Markdown handout the person can follow."""
+def _row(*cells: str) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _phase_markdown(rec: Recommendation, phase: Phase, t: Texts) -> list[str]:
+    """One phase of the handout: goal, exercises, week, how to do them, when to move on."""
+    assert rec.program is not None
+    current = phase.id == rec.program.current_phase and bool(rec.adjustments)
+    values = {"name": phase.name, "start": phase.start_week, "end": phase.end_week}
+    heading = t("report.md.phase.current", **values) if current else t("report.md.phase", **values)
+    out = [f"## {_md(heading)}", "", f"**{_md(t('report.md.goal'))}** {_md(phase.goal)}", ""]
+    out += [_row(_md(t("report.md.column.exercise")), _md(t("report.md.column.dose")),
+                 _md(t("report.md.column.why"))), "|---|---|---|"]
+    out += [_row(_md(p.exercise.name), _md(_dose(p, t)), _md(p.rationale)) for p in phase.prescriptions]
+    out.append("")
+    if phase.week:
+        about = t("report.md.week.minutes", minutes=_minutes(phase.minutes_per_week))
+        out += [f"**{_md(t('report.md.week'))}** {_md(about)}", "",
+                _row(_md(t("report.week.day")), _md(t("report.week.minutes")), _md(t("report.week.what"))),
+                "|---|---|---|"]
+        out += [_row(str(d), m, _md(what)) for d, m, what in _week_rows(phase, t)]
+        out.append("")
+    out += [f"**{_md(t('report.md.how'))}**", ""]
+    out += [f"- **{_md(p.exercise.name)}.** {_md(p.exercise.instructions)}" for p in phase.prescriptions]
+    out.append("")
+    if phase.progress_when:
+        when = t("report.md.move_on.after", days=phase.min_days) if phase.min_days else t("report.md.move_on")
+        out += [f"**{_md(when)}**", ""]
+        out += [f"- {_md(item)}" for item in phase.progress_when]
+        out.append("")
+    return out
+
+
+def handout(rec: Recommendation, *, rules: RuleSet | None = None) -> str:
+    """A Markdown handout the person can follow, in the words of ``rules``' pack and ``rec.locale``."""
+    t = report_texts(rec, rules)
     referred = rec.outcome == "refer" and rec.referral is not None
-    title = (rec.referral.title if rec.referral is not None else None) or "Please seek medical care first"
-    out: list[str] = [f"# {_md(title)}" if referred else "# Your back exercise plan", ""]
+    title = (rec.referral.title if rec.referral is not None else None) or t("report.md.title.referral")
+    out: list[str] = [f"# {_md(title if referred else t('report.md.title.program'))}", ""]
     if rec.outcome == "refer":
         assert rec.referral is not None
-        out += [f"**{_md(_header(rec.referral))}.**", ""]
+        out += [f"**{_md(t('report.md.referral', header=_header(rec.referral, t)))}**", ""]
         out += [f"- {_md(reason)}" for reason in rec.referral.reasons]
-        out += ["", "Exercise is not recommended until a clinician has seen you.", ""]
+        out += ["", _md(t("report.md.no_exercise")), ""]
     else:
         assert rec.program is not None
         if rec.referral is not None:
-            out += ["## A referral to arrange", "", f"{_md(_header(rec.referral))}.", ""]
+            out += [f"## {_md(t('report.md.heading.referral'))}", "",
+                    _md(t("report.md.referral", header=_header(rec.referral, t))), ""]
             out += [f"- {_md(reason)}" for reason in rec.referral.reasons]
             out.append("")
-        out += ["## Why this plan", ""]
+        out += [f"## {_md(t('report.md.heading.why'))}", ""]
         out += [f"- {_md(reason)}" for reason in rec.rationale]
         out.append("")
         if rec.progress is not None:
-            out += progress_markdown(rec.progress)
+            out += progress_markdown(rec.progress, t)
         if rec.program.elimination is not None:
             mode = rec.program.elimination
-            nxt = f" Next to come back: {_md(mode.queue[0].exercise.name)}." if mode.queue else ""
-            out += ["## Finding what made you worse", "",
-                    f"Some exercises are paused. Today, do {_md(mode.testing or '')} on its own with the "
-                    f"rest of your plan, and note how you feel tomorrow.{nxt}", ""]
+            text = t("report.md.elimination", testing=mode.testing or "")
+            if mode.queue:
+                text += " " + t("report.md.elimination.next", name=mode.queue[0].exercise.name)
+            out += [f"## {_md(t('report.md.heading.elimination'))}", "", _md(text), ""]
         for phase in rec.program.phases:
-            now = " (you are here)" if phase.id == rec.program.current_phase and rec.adjustments else ""
-            out += [f"## {_md(phase.name)} (weeks {phase.start_week} to {phase.end_week}){now}", "",
-                    f"**Goal:** {_md(phase.goal)}", ""]
-            out += ["| Exercise | How much | Why |", "|---|---|---|"]
-            for p in phase.prescriptions:
-                out.append(f"| {_md(p.exercise.name)} | {_md(_dose(p))} | {_md(p.rationale)} |")
-            out.append("")
-            if phase.week:
-                out += [f"**Your week** (about {_minutes(phase.minutes_per_week)} minutes in all; the "
-                        "minutes are estimates)", "", "| Day | Minutes | What to do |", "|---|---|---|"]
-                out += [f"| {d} | {m} | {_md(what)} |" for d, m, what in _week_rows(phase)]
-                out.append("")
-            out.append("**How to do them**")
-            out.append("")
-            for p in phase.prescriptions:
-                out.append(f"- **{_md(p.exercise.name)}.** {_md(p.exercise.instructions)}")
-            out.append("")
-            if phase.progress_when:
-                after = f" (after at least {phase.min_days} days in this phase)" if phase.min_days else ""
-                out.append(f"**Move on when{after}:**")
-                out.append("")
-                out += [f"- {_md(item)}" for item in phase.progress_when]
-                out.append("")
+            out += _phase_markdown(rec, phase, t)
         if rec.program.excluded:
-            out += ["## Left out for now", ""]
+            out += [f"## {_md(t('report.md.heading.excluded'))}", ""]
             out += [f"- **{_md(e.exercise_name)}**: {_md(' '.join(e.reasons))}" for e in rec.program.excluded]
             out.append("")
     if rec.safety_net:
-        out += ["## Stop and seek care if", ""]
+        out += [f"## {_md(t('report.md.heading.safety_net'))}", ""]
         out += [f"- {_md(item)}" for item in rec.safety_net]
         out.append("")
-    out += ["## Sources", ""]
+    out += [f"## {_md(t('report.md.heading.references'))}", ""]
     out += [f"- \\[{_md(ref.id)}\\] {_md(ref.citation)}" + (f" {_link(ref.url)}" if ref.url else "")
             for ref in rec.references]
     out += ["", "---", "", f"*{_md(rec.disclaimer)}*", ""]
@@ -244,71 +339,83 @@ def _number(value: float | None) -> str:
     return f"{value:g}" if float(value).is_integer() else f"{value:.1f}"
 
 
-def _verdict(m: MeasureChange) -> str:
+def _verdict(m: MeasureChange, t: Texts) -> str:
     if m.mcid is None:
-        return "no MCID (shown only)"
+        return t("report.progress.no_mcid")
     if m.improved:
-        return f"yes, improved by at least {_number(m.mcid)}"
+        return t("report.progress.improved", mcid=_number(m.mcid))
     if m.worsened:
-        return f"worse by at least {_number(m.mcid)}"
+        return t("report.progress.worsened", mcid=_number(m.mcid))
     if m.latest is None:
-        return "not measured again yet"
-    return f"not yet (needs {_number(m.mcid)})"
+        return t("report.progress.not_measured")
+    return t("report.progress.not_yet_needs", mcid=_number(m.mcid))
 
 
-def _state(status: PhaseStatus, criterion: CriterionStatus) -> str:
+def _state(status: PhaseStatus, criterion: CriterionStatus, t: Texts) -> str:
     if status.quota and not criterion.quota:
-        return "not used on a quota plan"
-    return "met" if criterion.met else "not yet"
+        return t("report.progress.not_used")
+    return t("report.progress.met") if criterion.met else t("report.progress.not_yet")
 
 
-def _phase_words(status: PhaseStatus) -> str:
-    days = "no dated feedback yet" if status.days is None else f"day {status.days}"
-    left = ""
+def _phase_words(status: PhaseStatus, t: Texts) -> str:
+    days = t("report.progress.undated") if status.days is None else t("report.progress.day", n=status.days)
+    text = t("report.progress.phase", phase=status.phase, days=days, min_days=status.min_days)
     if status.days_left:
-        left = f", {status.days_left} more day{'s' if status.days_left != 1 else ''} before moving on"
-    plan = "; built up by quota (a planned amount, not by pain)" if status.quota else ""
-    hold = "; holding for reassessment" if status.holding else ""
-    return f"{status.phase}, {days} (at least {status.min_days} days){left}{plan}{hold}"
+        n = status.days_left
+        text += ", " + _plural(n, t("report.progress.days_left.one", n=n),
+                               t("report.progress.days_left.many", n=n))
+    if status.quota:
+        text += "; " + t("report.progress.quota")
+    if status.holding:
+        text += "; " + t("report.progress.holding")
+    return text
 
 
-def progress_lines(progress: Progress) -> list[str]:
-    """The progress summary as plain text: the phase gate and the outcome measures."""
-    when = progress.date.isoformat() if progress.date else "undated"
-    week = f", week {progress.weeks + 1}" if progress.weeks is not None else ""
-    lines = [f"Progress ({when}{week}):"]
+def progress_lines(progress: Progress, t: Texts | None = None) -> list[str]:
+    """The progress summary as plain text: the phase gate and the outcome measures.
+
+    ``t`` holds the words (default: the bundled pack's English).
+    """
+    t = t or Texts()
+    when = progress.date.isoformat() if progress.date else t("report.progress.undated_round")
+    lines = [t("report.progress.heading.week", date=when, week=progress.weeks + 1)
+             if progress.weeks is not None else t("report.progress.heading", date=when)]
     if progress.phase is not None:
-        lines.append(f"  Phase: {_phase_words(progress.phase)}.")
+        lines.append("  " + t("report.progress.gate", phase=_phase_words(progress.phase, t)))
         for c in progress.phase.criteria:
-            lines.append(f"    [{_state(progress.phase, c)}] {c.text}")
+            lines.append(f"    [{_state(progress.phase, c, t)}] {c.text}")
     if progress.measures:
-        lines.append("  Outcome measures (baseline -> latest, change; meaningful?):")
+        lines.append("  " + t("report.progress.measures"))
         for m in progress.measures:
             pct = f" ({m.percent:+g}%)" if m.percent is not None else ""
             change = f"{m.change:+g}" if m.change is not None else "-"
             lines.append(f"    {m.name}: {_number(m.baseline)} -> {_number(m.latest)}, {change}{pct}; "
-                         f"{_verdict(m)}")
+                         f"{_verdict(m, t)}")
     else:
-        lines.append("  Outcome measures: none recorded yet.")
+        lines.append("  " + t("report.progress.no_measures"))
     return lines
 
 
-def progress_markdown(progress: Progress) -> list[str]:
-    """The progress summary for the handout."""
-    out = ["## Your progress", ""]
+def progress_markdown(progress: Progress, t: Texts | None = None) -> list[str]:
+    """The progress summary for the handout (``t``: the words, default the bundled pack's English)."""
+    t = t or Texts()
+    out = [f"## {_md(t('report.md.progress.heading'))}", ""]
     if progress.phase is not None:
-        out += [f"**Where you are:** {_phase_words(progress.phase)}.", ""]
+        out += [f"**{_md(t('report.md.progress.where'))}** {_md(_phase_words(progress.phase, t))}.", ""]
         if progress.phase.criteria:
-            out += ["| To move on | Now |", "|---|---|"]
-            out += [f"| {c.text} | {_state(progress.phase, c)} |" for c in progress.phase.criteria]
+            out += [_row(_md(t("report.md.progress.criterion")), _md(t("report.md.progress.now"))),
+                    "|---|---|"]
+            out += [_row(_md(c.text), _md(_state(progress.phase, c, t))) for c in progress.phase.criteria]
             out.append("")
     if progress.measures:
-        out += ["| Measure | At the start | Latest | Change | Meaningful change? |", "|---|---|---|---|---|"]
+        columns = (t("report.md.progress.measure"), t("report.md.progress.baseline"),
+                   t("report.md.progress.latest"), t("report.md.progress.change"),
+                   t("report.md.progress.meaningful"))
+        out += [_row(*(_md(c) for c in columns)), "|---|---|---|---|---|"]
         for m in progress.measures:
             change = f"{m.change:+g}" if m.change is not None else "-"
-            out.append(f"| {m.name} | {_number(m.baseline)} | {_number(m.latest)} | {change} "
-                       f"| {_verdict(m)} |")
+            out.append(_row(_md(m.name), _number(m.baseline), _number(m.latest), change, _md(_verdict(m, t))))
         out.append("")
     else:
-        out += ["No outcome measures recorded yet.", ""]
+        out += [_md(t("report.md.progress.no_measures")), ""]
     return out
