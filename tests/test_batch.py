@@ -287,7 +287,7 @@ def test_dask_local_cluster_gives_the_same_rows_as_serial(rules: backrx.RuleSet)
     with dask.config.set({"dataframe.convert-string": False}):  # keep nested fields as objects
         frame = dd.from_pandas(pd.DataFrame(profiles), npartitions=16)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster):
         result = batch.run_dask(frame, rules).compute()
     schema = pa.schema([f for f in batch.arrow_schema(rules) if f.name != "row"])
     got = pa.Table.from_pandas(result.reset_index(drop=True), schema=schema, preserve_index=False)

@@ -68,7 +68,7 @@ def test_a_localised_ruleset_travels_with_its_locale() -> None:
     if not other:
         pytest.skip("the bundled pack has no translation")
     view = rules.for_locale(other[0])
-    _transport._cache.clear()
+    _transport.clear_cache()
     back = pickle.loads(pickle.dumps(view))
     assert back.locales == rules.locales
     assert back.recommend(PROFILES[0]).model_dump_json() == view.recommend(PROFILES[0]).model_dump_json()
@@ -106,7 +106,7 @@ def test_content_captured_at_load_survives_later_edits(pack_copy: Path) -> None:
     """What travels is the content that was loaded, not whatever is on disk at pickling time."""
     rules = backrx.load_rules(pack_copy)
     (pack_copy / "triage.yaml").write_text("layer: triage\nrules: []\n", encoding="utf-8")
-    _transport._cache.clear()
+    _transport.clear_cache()
     back = pickle.loads(pickle.dumps(rules))
     assert back.digest == rules.digest
     assert back.recommend(base_profile(red_flags=["saddle_anaesthesia"])).outcome == "refer"
@@ -128,8 +128,14 @@ def test_pickle_refuses_file_names_outside_a_pack() -> None:
     content = backrx.load_rules()._content
     assert content is not None
     bad = _transport.PackContent((("../x.yaml", b"a: 1"),), content.digest, content.path, "auto")
+    rebuild, _ = backrx.load_rules().__reduce__()
+
+    class Forged:  # a pickle made elsewhere, carrying that content
+        def __reduce__(self) -> tuple[Any, tuple[Any, str]]:
+            return (rebuild, (bad, "en"))
+
     with pytest.raises(backrx.RuleError) as err:
-        _transport.restore(bad)
+        pickle.loads(pickle.dumps(Forged()))
     assert err.value.problems[0].code == "bad-pickle"
 
 

@@ -71,3 +71,66 @@ def test_a_clinic_can_change_the_default_budget(pack_copy: Path) -> None:
     for phase in rec.program.phases:
         assert sum(1 for d in phase.week if d.prescriptions) == 2
         assert max(d.minutes for d in phase.week) <= 45 * 1.1
+
+
+CHOOSING = [
+    pytest.param("  max_regressions: 6\n", "  max_regressions: 0\n", "out-of-range", "max_regressions: 0",
+                 "from 1 to 20", id="regressions-out-of-range"),
+    pytest.param("  setting_equipment: {gym: all}\n", "  setting_equipment: {gym: [dumbells]}\n",
+                 "unknown-value", "setting_equipment:", "'dumbells'", id="equipment-unknown"),
+    pytest.param("  setting_equipment: {gym: all}\n", "  setting_equipment: {spa: all}\n",
+                 "unknown-value", "setting_equipment:", "'spa'", id="setting-unknown"),
+    pytest.param("  design: true\n", "", "no-source", "max_regressions: 6", "design: true",
+                 id="no-design-or-source"),
+    pytest.param("did not list: {equipment}.", "did not list: {age}.", "bad-template", "needs_equipment:",
+                 "{age}", id="reason-bad-field"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "code", "marker", "says"), CHOOSING)
+def test_broken_choosing_section_is_named(pack_copy: Path, old: str, new: str, code: str, marker: str,
+                                          says: str) -> None:
+    """A mistake in planner.yaml's choosing section is reported with its line and code."""
+    replace(pack_copy / "planner.yaml", old, new)
+    found = [p for p in problems_of(pack_copy) if p.code == code and p.file == "planner.yaml"]
+    assert found and says in found[0].message
+    assert found[0].line == line_of(pack_copy / "planner.yaml", marker)
+
+
+GYM = {"age": 45, "duration_weeks": 20, "pain_site": "lower", "leg_pain": "none", "pain_intensity": 4,
+       "tolerance": "moderate", "red_flags": [], "preferences": {"settings": ["gym"]}}
+
+
+def test_what_a_gym_holds_comes_from_the_pack(pack_copy: Path) -> None:
+    """With `gym: all` a gym-goer gets equipment exercises; with an empty list for the gym, no
+    exercise that needs equipment is chosen and each is left out for equipment."""
+    before = backrx.load_rules(pack_copy, engine="reference").recommend(GYM)
+    assert before.program is not None
+    assert any(p.exercise.equipment for ph in before.program.phases for p in ph.prescriptions)
+    replace(pack_copy / "planner.yaml", "  setting_equipment: {gym: all}\n",
+            "  setting_equipment: {gym: []}\n")
+    after = backrx.load_rules(pack_copy, engine="reference").recommend(GYM)
+    assert after.program is not None
+    assert not any(p.exercise.equipment for ph in after.program.phases for p in ph.prescriptions)
+    assert any("equipment" in e.codes for e in after.program.excluded)
+
+
+def test_the_regression_bound_comes_from_the_pack(pack_copy: Path) -> None:
+    """max_regressions: 1 stops at the first easier variant: a candidate whose first variant is
+    also ruled out is dropped, where the bundled bound may walk further down."""
+    from backrx.run.decision import decide
+    from backrx.run.facts import profile_values
+    from backrx.run.planner import Planner
+
+    replace(pack_copy / "planner.yaml", "  max_regressions: 6\n", "  max_regressions: 1\n")
+    rules = backrx.load_rules(pack_copy, engine="reference")
+    assert rules.pack.planner is not None and rules.pack.planner.choosing is not None
+    assert rules.pack.planner.choosing.max_regressions == 1
+    profile = backrx.Profile.model_validate({**GYM, "preferences": {"settings": ["pool"]}})
+    planner = Planner(rules.pack, profile, decide(rules.pack, rules._engine, profile_values(profile)))
+    exercises = rules.pack.exercises
+    chains = [eid for eid, e in exercises.items() if e.easier is not None
+              and planner.why_not(e, "calm")[0] and planner.why_not(exercises[e.easier], "calm")[0]]
+    assert chains, "no candidate here whose easier variant is also ruled out"
+    for eid in chains:
+        assert planner.fit(eid, "calm")[0] is None

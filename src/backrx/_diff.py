@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -182,12 +183,11 @@ def _as_rules(value: RuleSet | str | os.PathLike[str]) -> RuleSet:
 
 
 def diff(old: RuleSet | str | os.PathLike[str], new: RuleSet | str | os.PathLike[str],
-         profiles: Any, *, workers: int | None = None, chunk_size: int | None = None,
-         id_field: str | None = None, examples: int = 3) -> PackDiff:
-    """Compare two packs (RuleSets or pack folders) over ``profiles`` (anything
-    :func:`backrx.batch.rows` reads). Raises :class:`backrx.RuleError` for a broken pack."""
-    from backrx.batch import _split_id, _Unreadable, records
-
+         pairs: Iterable[tuple[str | None, Any]], *, unreadable: type, workers: int | None = None,
+         chunk_size: int | None = None, examples: int = 3) -> PackDiff:
+    """Compare two packs (RuleSets or pack folders) over ``pairs`` of (id, profile record), as
+    :func:`backrx.batch.diff` reads them; a record of type ``unreadable`` (a line that was not
+    JSON) counts as invalid. Raises :class:`backrx.RuleError` for a broken pack."""
     a, b = _as_rules(old), _as_rules(new)
     added, removed, edited = _rule_changes(a, b)
     touched = set(added) | set(removed) | set(edited)
@@ -198,7 +198,7 @@ def diff(old: RuleSet | str | os.PathLike[str], new: RuleSet | str | os.PathLike
     ids: list[str | None] = []
 
     def items() -> Any:
-        for ident, item in _split_id(records(profiles), id_field):
+        for ident, item in pairs:
             ids.append(ident)
             yield item
 
@@ -210,7 +210,7 @@ def diff(old: RuleSet | str | os.PathLike[str], new: RuleSet | str | os.PathLike
         results: Any = (r for _, chunk in stream for r in chunk)
     else:
         stream = None
-        results = (_INVALID if isinstance(item, _Unreadable) else _pair_task((a, b), [item])[0]
+        results = (_INVALID if isinstance(item, unreadable) else _pair_task((a, b), [item])[0]
                    for item in items())
     try:
         _tally(report, groups, results, ids, touched, examples)

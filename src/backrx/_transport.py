@@ -8,8 +8,9 @@ bytes to a private temporary folder, loads and validates them as any pack, and r
 with a :class:`backrx.RuleError` unless their digests are the ones that travelled with them.
 
 The content is captured when the RuleSet is built, right after the loader has read and hashed
-the files, and it is only kept if its own digest matches the pack's; a pack edited on disk in
-between cannot be sent anywhere (``pack-changed``) until it is loaded again.
+the files, and it is only sent if its own digest matches the pack's (checked once, at the first
+pickle); a pack edited on disk in between cannot be sent anywhere (``pack-changed``) until it is
+loaded again.
 """
 
 from __future__ import annotations
@@ -22,16 +23,17 @@ import stat
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from backrx.errors import Problem, RuleError
 
 if TYPE_CHECKING:
-    from backrx.engine import EngineName
     from backrx.pack.rulepack import Pack
-    from backrx.ruleset import RuleSet
+
+T = TypeVar("T")
 
 _NAME = re.compile(r"\A(?:locales/)?[A-Za-z0-9][A-Za-z0-9_.-]{0,200}\.yaml\Z")
 _READ_LIMIT = 2_000_000  # the loader's per-file limit; a larger file cannot be part of a loaded pack
@@ -87,7 +89,12 @@ def _read_regular(path: Path) -> bytes | None:
 
 
 def capture(pack: Pack, engine: str) -> PackContent | None:
-    """The pack's content as read now, or None when it no longer matches the pack's digest."""
+    """The pack's files' bytes as read now, or None when they cannot be read.
+
+    Reading is cheap; checking that the bytes still have the pack's digest means parsing them
+    again (about as long as loading the pack), so that check waits for the first pickle
+    (:func:`sendable`): a RuleSet that is never sent never pays for it.
+    """
     from backrx.pack.rulepack import NON_RULE_FILES
 
     root = Path(pack.path)
@@ -105,9 +112,12 @@ def capture(pack: Pack, engine: str) -> PackContent | None:
             return None
         files.append((name, data))
     carried = tuple(sorted(files))
-    if digest_of_files(carried) != pack.digest:
-        return None
     return PackContent(carried, pack.digest, pack.path, engine, content_digest_of(carried))
+
+
+def sendable(content: PackContent | None, pack: Pack) -> bool:
+    """Whether captured content really is the pack that was loaded (its digest matches)."""
+    return content is not None and digest_of_files(content.files) == pack.digest
 
 
 def refuse_changed(pack: Pack) -> RuleError:
@@ -122,20 +132,16 @@ def _bad(content: PackContent, code: str, message: str) -> RuleError:
     return RuleError([Problem(content.path, None, None, code, message)])
 
 
-_cache: OrderedDict[tuple[str, str], RuleSet] = OrderedDict()
+_cache: OrderedDict[tuple[str, str], Any] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def restore(content: PackContent, locale: str = "en") -> RuleSet:
-    """The RuleSet a pickle carried, rebuilt from its content (or reused, for the same digest),
-    in the locale it had.
+def verify(content: PackContent) -> None:
+    """Check what a pickle carried before anything is written: only pack file names, a known
+    engine, and bytes whose digests are the ones that travelled with them.
 
-    Raises :class:`backrx.RuleError` when the content is not what its digest says, or when the
-    content does not load.
+    Raises :class:`backrx.RuleError` (``bad-pickle`` or ``digest-mismatch``) otherwise.
     """
-    from backrx.pack.rulepack import read_pack
-    from backrx.ruleset import RuleSet
-
     if not isinstance(content, PackContent) or not isinstance(content.files, tuple):
         raise RuleError([Problem("", None, None, "bad-pickle", "not a pickled RuleSet")])
     for item in content.files:
@@ -151,12 +157,15 @@ def restore(content: PackContent, locale: str = "en") -> RuleSet:
                    f"the pickled pack's content has digest {actual} (all files: {carried}), not the "
                    f"{content.digest} ({content.content_digest}) it was sent with; it was changed "
                    "on the way and is refused")
-    key = (content.content_digest, content.engine)
-    with _cache_lock:
-        found = _cache.get(key)
-        if found is not None:
-            _cache.move_to_end(key)
-            return found.for_locale(locale)
+
+
+def reload(content: PackContent) -> Pack:
+    """The pack a verified content holds, read and validated from a private temporary folder.
+
+    Raises :class:`backrx.RuleError` when it does not load or reads back with another digest.
+    """
+    from backrx.pack.rulepack import read_pack
+
     with tempfile.TemporaryDirectory(prefix="backrx-pack-") as tmp:
         for name, data in content.files:
             target = Path(tmp, name)
@@ -166,11 +175,31 @@ def restore(content: PackContent, locale: str = "en") -> RuleSet:
     if pack.digest != content.digest:  # the loader hashes what it read: it must be the same
         raise _bad(content, "digest-mismatch",
                    f"the reloaded pack has digest {pack.digest}, not {content.digest}")
-    engine: EngineName = content.engine  # type: ignore[assignment]  # checked by make_engine
-    rules = RuleSet(dataclasses.replace(pack, path=content.path), engine)
-    rules._content = content
+    return dataclasses.replace(pack, path=content.path)
+
+
+def restore(content: PackContent, build: Callable[[Pack, PackContent], T]) -> T:
+    """What ``build(pack, content)`` made of this content, verified and reloaded; made once per
+    content and engine in this process, then reused (a worker receives the same pack often).
+
+    Raises :class:`backrx.RuleError` as :func:`verify` and :func:`reload` do.
+    """
+    verify(content)
+    key = (content.content_digest, content.engine)
     with _cache_lock:
-        _cache[key] = rules
+        found = _cache.get(key)
+        if found is not None:
+            _cache.move_to_end(key)
+            return cast(T, found)
+    made = build(reload(content), content)
+    with _cache_lock:
+        _cache[key] = made
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
-    return rules.for_locale(locale)
+    return made
+
+
+def clear_cache() -> None:
+    """Forget the packs rebuilt from pickles in this process (the next one is reloaded)."""
+    with _cache_lock:
+        _cache.clear()

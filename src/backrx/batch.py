@@ -494,6 +494,6 @@ def diff(old: RuleSet | str | os.PathLike[str], new: RuleSet | str | os.PathLike
     """
     from backrx._diff import diff as run
 
-    return run(old, new, profiles, workers=workers, chunk_size=chunk_size, id_field=id_field,
-               examples=examples)
+    return run(old, new, _split_id(records(profiles), id_field), unreadable=_Unreadable, workers=workers,
+               chunk_size=chunk_size, examples=examples)
 

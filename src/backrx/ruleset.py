@@ -8,19 +8,30 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
-from backrx._transport import PackContent, capture, refuse_changed, restore
+from backrx._transport import PackContent, capture, refuse_changed, restore, sendable
 from backrx._version import __version__
 from backrx.engine import EngineName, make_engine
 from backrx.lang.condition import Value
 from backrx.model.profile import Profile
-from backrx.model.recommendation import DISCLAIMER, FORMAT_VERSION, Recommendation, Reference, RulesetInfo
+from backrx.model.recommendation import (
+    DISCLAIMER,
+    FORMAT_VERSION,
+    Firing,
+    Program,
+    Recommendation,
+    Reference,
+    RulesetInfo,
+)
 from backrx.pack.rulepack import Pack, Rule, read_pack
-from backrx.run.decision import Decision, decide, notices, referral_data, tiers_of_reasons
+from backrx.run.decision import Decision, Fired, decide, notices, referral_data, tiers_of_reasons
 from backrx.run.evidence import evidence_model
 from backrx.run.facts import profile_values
-from backrx.run.planner import plan_with_warnings
+from backrx.run.planner import planned
 
 ProfileInput = Profile | Mapping[str, Any]
+
+#: Distinct firings a RuleSet keeps as built models (a rule with the values it matched).
+_FIRINGS_KEPT = 8192
 
 
 def _jsonable(value: Any) -> Any:
@@ -35,6 +46,20 @@ def _validated(profile: ProfileInput) -> Profile:
     if isinstance(profile, Profile):
         return Profile.model_validate(dict(profile.__dict__))
     return Profile.model_validate(profile)
+
+
+def _restore(content: PackContent, locale: str = "en") -> RuleSet:
+    """The RuleSet a pickle carried, rebuilt from its content (checked by digest, see
+    :mod:`backrx._transport`) or reused for the same content, in the locale it had."""
+    return restore(content, _rebuilt).for_locale(locale)
+
+
+def _rebuilt(pack: Pack, content: PackContent) -> RuleSet:
+    engine: EngineName = content.engine  # type: ignore[assignment]  # checked by _transport.verify
+    rules = RuleSet(pack, engine)
+    rules._content = content  # what travels on is what came, not whatever is on disk there now
+    rules._sendable = True  # verified on arrival
+    return rules
 
 
 class RuleSet:
@@ -53,15 +78,19 @@ class RuleSet:
         self._locales_lock = threading.Lock()
         # The pack's bytes, so that the RuleSet can be pickled (see backrx._transport).
         self._content: PackContent | None = capture(pack, engine)
+        self._sendable = False  # checked against the digest at the first pickle
         self._references: dict[str, Reference] = {}
+        self._firings: dict[tuple[Any, ...], Firing] = {}
         self._share: dict[Any, Any] | None = None  # set by a worker process for one chunk
 
     def __reduce__(self) -> tuple[Any, tuple[PackContent, str]]:
         """Pickle as the pack's content, its digest, the engine asked for and the locale; the
         receiving process reloads the pack from that content and refuses it if it does not match."""
-        if self._content is None:
+        content = self._content
+        if content is None or not (self._sendable or sendable(content, self._pack)):
             raise refuse_changed(self._pack)
-        return (restore, (self._content, self._locale))
+        self._sendable = True
+        return (_restore, (content, self._locale))
 
     def __copy__(self) -> RuleSet:
         # A plain shallow copy (the localised views are made this way), not a reload through
@@ -69,6 +98,7 @@ class RuleSet:
         clone = object.__new__(RuleSet)
         clone.__dict__.update(self.__dict__)
         clone._references = {}
+        clone._firings = {}
         return clone
 
     @property
@@ -200,7 +230,7 @@ class RuleSet:
                 gc.enable()
 
     def _build(self, profile: Profile, decision: Decision) -> Recommendation:
-        """Assemble the result as plain data and validate it once, in one pass."""
+        """Assemble the result from immutable parts built once (programs, firings, references)."""
         pack = self._pack
         referral = None
         deferred: list[tuple[str, str, str]] = []
@@ -217,28 +247,20 @@ class RuleSet:
                 deferred = [("routine-referral-deferred", f.rule.then.refer.reason, f.rule.id)
                             for f in decision.fired if f.rule.id in routine and f.rule.then.refer]
             referral = referral_data(pack, decision.urgency, reasons, rule_ids, tier_of)
-        program, planned = (None, []) if decision.refers else plan_with_warnings(pack, profile, decision)
-        trace = [
-            {"rule_id": f.rule.id, "layer": f.rule.layer, "title": f.rule.title,
-             "rationale": f.rationale, "sources": list(f.rule.sources), "patient": f.patient,
-             "matched": {k: _jsonable(v) for k, v in f.matched.items()},
-             "evidence": evidence_model(f.rule)}
-            for f in decision.fired
-        ]
-        rationale = [f.rationale for f in decision.fired if f.rule.layer in ("triage", "classification")]
+        program: Program | None = None
+        planned_warnings: tuple[tuple[str, str, str], ...] = ()
         cited: dict[str, None] = {}
         for f in decision.fired:
             cited.update(dict.fromkeys(f.rule.sources))
-        if program is not None:
-            for phase in program["phases"]:
-                for p in phase["prescriptions"]:
-                    cited.update(dict.fromkeys(p["sources"]))
+        if not decision.refers:
+            program, planned_warnings, program_sources = planned(pack, profile, decision)
+            cited.update(dict.fromkeys(program_sources))
+        trace = [self._firing(f) for f in decision.fired]
         if self._share is not None:  # in a worker process: equal parts become one object
             from backrx._parallel import share_built
 
-            share_built(self._share, program, trace)
-        references = [self._reference(sid) for sid in sorted(cited)]
-        return Recommendation.model_validate({
+            share_built(self._share, None, trace)
+        fields = {
             "format_version": FORMAT_VERSION,
             "backrx_version": __version__,
             "outcome": "refer" if decision.refers else "program",
@@ -246,16 +268,34 @@ class RuleSet:
             "program": program,
             "classification": {"stage": profile.stage, "pathways": list(decision.pathways),
                                "startback_risk": decision.risk},
-            "rationale": rationale,
+            "rationale": [f.rationale for f in decision.fired
+                          if f.rule.layer in ("triage", "classification")],
             "safety_net": list(decision.safety_net),
-            "warnings": notices([*decision.warnings, *deferred, *planned]),
+            "warnings": notices([*decision.warnings, *deferred, *planned_warnings]),
             "trace": trace,
-            "references": references,
+            "references": [self._reference(sid) for sid in sorted(cited)],
             "ruleset": self._info,
             "profile": profile,
             "locale": self._locale,
             "disclaimer": pack.texts.get("disclaimer", DISCLAIMER),
-        })
+        }
+        return Recommendation.model_validate(fields)
+
+    def _firing(self, f: Fired) -> Firing:
+        """One immutable Firing per distinct (rule, rendered texts, matched values), validated once."""
+        values = tuple(f.matched.values())
+        key = (f.rule.id, f.rationale, f.patient, values, tuple(map(type, values)))
+        found = self._firings.get(key)
+        if found is None:
+            found = Firing.model_validate({
+                "rule_id": f.rule.id, "layer": f.rule.layer, "title": f.rule.title,
+                "rationale": f.rationale, "sources": list(f.rule.sources), "patient": f.patient,
+                "matched": {k: _jsonable(v) for k, v in f.matched.items()},
+                "evidence": evidence_model(f.rule)})
+            if len(self._firings) >= _FIRINGS_KEPT:
+                self._firings.clear()  # a crude bound: refilled from the next results
+            self._firings[key] = found
+        return found
 
     def _reference(self, sid: str) -> Reference:
         """One immutable Reference per source, shared by every result (validated once)."""

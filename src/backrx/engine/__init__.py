@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal, Protocol
 
-from backrx.lang.condition import Value, evaluate
+from backrx.lang.condition import Value
 from backrx.pack.rulepack import Pack
 
 EngineName = Literal["auto", "durable", "reference"]
@@ -37,10 +37,13 @@ class ReferenceEngine:
     name = "reference"
 
     def __init__(self, pack: Pack) -> None:
-        self._layers = [tuple(rule.when for rule in layer.rules) for layer in pack.layers]
+        from backrx.engine._compiled import compile_layer
+
+        # Each layer's conditions compiled to one function with the meaning of `evaluate`.
+        self._layers = [compile_layer([rule.when for rule in layer.rules]) for layer in pack.layers]
 
     def match(self, layer: int, values: Mapping[str, Value]) -> list[int]:
-        return [i for i, when in enumerate(self._layers[layer]) if evaluate(when, values)]
+        return self._layers[layer](values)
 
 
 def durable_available() -> bool:

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backrx.errors import Problem
+from backrx.model.profile import EQUIPMENT, SETTINGS
 from backrx.model.vocabulary import DIRECTIONS
 
 FILE = "planner.yaml"
 _SECTIONS = ("budget", "fill_order", "default_role", "essential_roles", "aerobic", "elements", "timing",
-             "fitting", "messages", "adjusting")
+             "fitting", "messages", "adjusting", "choosing")
 #: Sections a pack may leave out (older packs): opposite_directions.
 _OPTIONAL = ("opposite_directions",)
 _FORMATTER = string.Formatter()
@@ -34,6 +35,25 @@ class Element:
 class Message:
     code: str
     message: str
+
+
+@dataclass(frozen=True)
+class Choosing:
+    """How the planner picks among candidates (planner.yaml ``choosing``), and its reasons' wording."""
+
+    max_regressions: int  # easier variants walked down from a candidate that is ruled out
+    setting_equipment: dict[str, frozenset[str]]  # equipment a setting provides (a gym: all of it)
+    needs_equipment: str  # fields: {equipment}
+    wrong_setting: str  # fields: {settings}, {yours}
+    left_out: str  # fields: {exercise}, {reasons}
+    instead: str  # fields: {exercise}
+
+    def equipment(self, settings: Iterable[str], listed: Iterable[str]) -> set[str]:
+        """The equipment a person can use: what they listed and what their settings provide."""
+        out = set(listed)
+        for setting in settings:
+            out |= self.setting_equipment.get(setting, frozenset())
+        return out
 
 
 @dataclass(frozen=True)
@@ -102,6 +122,7 @@ class PlannerSpec:
     adjusting: Adjusting
     #: Exercise direction -> the direction that works against it (planner.yaml opposite_directions).
     opposite_directions: dict[str, str] = field(default_factory=dict)
+    choosing: Choosing | None = None  # planner.yaml ``choosing``; always set on a loaded pack
 
     def role_rank(self, role: str) -> int:
         """Where a role stands in the fill order (unknown roles last)."""
@@ -294,6 +315,7 @@ def read_planner(doc: Any, problems: list[Problem], *, phases: set[str], categor
         no_aerobic = r.message(messages, "no_aerobic", "messages", ())
     opposite = _opposites(r, doc)
     adjusting = _read_adjusting(r, doc["adjusting"], sources)
+    choosing = _choosing(r, doc["choosing"], sources)
     if len(problems) != before or adjusting is None:
         return None
     return PlannerSpec(
@@ -302,7 +324,7 @@ def read_planner(doc: Any, problems: list[Problem], *, phases: set[str], categor
         int(per_phase), choice, share, tuple(elements), setup, per_rep, between_reps, between_sets,
         {k: int(v) for k, v in shortest.items()}, {k: int(v) for k, v in fewest.items()}, non_consecutive,
         left_out, shortened, replaced, over, no_aerobic, adjusting,
-        opposite_directions=opposite)
+        opposite_directions=opposite, choosing=choosing)
 
 
 def _opposites(r: _Reader, doc: dict[str, Any]) -> dict[str, str]:
@@ -370,3 +392,43 @@ def _read_adjusting(r: _Reader, node: Any, sources: set[str]) -> Adjusting | Non
         texts = {name: r.text(messages, name, "adjusting.messages", fields)
                  for name, fields in ADJUST_TEXTS.items()}
     return Adjusting(pain, cited, up, down, texts)
+
+
+_CHOOSING = ("max_regressions", "setting_equipment", "reasons", "design", "sources")
+_REASONS = {"needs_equipment": ("equipment",), "wrong_setting": ("settings", "yours"),
+            "left_out": ("exercise", "reasons"), "instead": ("exercise",)}
+
+
+def _choosing(r: _Reader, node: Any, sources: set[str]) -> Choosing | None:
+    """The ``choosing`` section: a backrx choice (``design: true``) or cited (``sources``)."""
+    if not r.mapping(node, "choosing", ("max_regressions", "setting_equipment", "reasons"), _CHOOSING):
+        return None
+    if node.get("design") is not True and not node.get("sources"):
+        r.add(node, None, "no-source", "say where these choices come from: `design: true` or `sources:`",
+              "choosing")
+    if "sources" in node:
+        for s in r.words(node, "sources", "choosing", None):
+            if s not in sources:
+                r.add(node, "sources", "unknown-source", f"source {s!r} is not defined in the pack",
+                      "choosing.sources")
+    regressions = r.number(node, "max_regressions", "choosing", 1, 20)
+    kit: dict[str, frozenset[str]] = {}
+    table = node.get("setting_equipment")
+    if not isinstance(table, dict):
+        r.add(node, "setting_equipment", "wrong-type", "setting_equipment must be a mapping",
+              "choosing.setting_equipment")
+        table = {}
+    for setting, items in table.items():
+        here = f"choosing.setting_equipment.{setting}"
+        if setting not in SETTINGS:
+            r.add(table, setting, "unknown-value", f"{setting!r} is not one of {', '.join(SETTINGS)}", here)
+        elif items == "all":
+            kit[setting] = frozenset(EQUIPMENT)
+        else:
+            kit[setting] = frozenset(r.words(table, setting, "choosing.setting_equipment", EQUIPMENT,
+                                             required=False))
+    texts = node.get("reasons")
+    words = dict.fromkeys(_REASONS, "")
+    if r.mapping(texts, "choosing.reasons", tuple(_REASONS), tuple(_REASONS)):
+        words = {key: r.text(texts, key, "choosing.reasons", fields) for key, fields in _REASONS.items()}
+    return Choosing(int(regressions), kit, **words)

@@ -20,14 +20,13 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from backrx.model.profile import GYM_EQUIPMENT, Profile
+from backrx.model.profile import Profile
 from backrx.model.recommendation import Dose, Exercise, Prescription, Program
-from backrx.pack.planspec import PlannerSpec
+from backrx.pack.planspec import Choosing, PlannerSpec
 from backrx.pack.rulepack import DOSE_FIELDS, CatalogEntry, Exclude, Pack, Prescribe, Rule
 from backrx.run.decision import Decision
-from backrx.run.week import DAYS, Week, day_minutes, is_daily, session_days
-
-MAX_REGRESSIONS = 6
+from backrx.run.plancache import Planned, pack_cache, plan_key
+from backrx.run.week import DAYS, Week, WeekFitter, session_days
 
 
 @dataclass
@@ -84,37 +83,6 @@ def exercise_data(entry: CatalogEntry) -> Exercise:
     })
 
 
-class _PackCache:
-    """What the planner works out once per pack: minutes of each dose, and variant links."""
-
-    def __init__(self, pack: Pack) -> None:
-        assert pack.planner is not None
-        self.spec = pack.planner
-        self.minutes: dict[tuple[str, bool, tuple[tuple[str, int], ...]], float] = {}
-        self.links: dict[str, set[str]] = {eid: set() for eid in pack.exercises}
-        for eid, entry in pack.exercises.items():
-            for other in (entry.easier, entry.harder):
-                if other is not None and other in self.links:
-                    self.links[eid].add(other)
-                    self.links[other].add(eid)
-
-    def day_minutes(self, kind: str, per_side: bool, dose: dict[str, int]) -> float:
-        key = (kind, per_side, tuple(sorted(dose.items())))
-        found = self.minutes.get(key)
-        if found is None:
-            found = self.minutes[key] = day_minutes(self.spec, kind, per_side, dose)
-        return found
-
-
-def _cache_of(pack: Pack) -> _PackCache:
-    """The pack's planner cache, kept on the pack itself so that it lives and dies with it."""
-    cache = pack.__dict__.get("_planner_cache")
-    if not isinstance(cache, _PackCache):
-        cache = _PackCache(pack)
-        object.__setattr__(pack, "_planner_cache", cache)  # a frozen dataclass: not a field
-    return cache
-
-
 @dataclass
 class _Item:
     """A chosen exercise on its way into a phase."""
@@ -137,24 +105,27 @@ class _Item:
         self.timed = self.entry.dose_kind == "timed" and bool(self.dose.get("minutes"))
 
 
-class Planner:
+class Planner(WeekFitter):
+    """Fills a person's phases from the catalog with what the rules asked for (see the module)."""
+
     def __init__(self, pack: Pack, profile: Profile, decision: Decision) -> None:
-        assert pack.planner is not None
+        assert pack.planner is not None and pack.planner.choosing is not None
         self.pack = pack
         self.spec: PlannerSpec = pack.planner
-        self.cache = _cache_of(pack)
+        self.choosing: Choosing = pack.planner.choosing
+        self.cache = pack_cache(pack)
         self.decision = decision
         prefs = profile.resolved_preferences
         self.settings: set[str] = set(prefs.settings)
-        self.equipment: set[str] = set(prefs.equipment)
-        if "gym" in self.settings:
-            self.equipment |= GYM_EQUIPMENT
+        self.equipment: set[str] = self.choosing.equipment(self.settings, prefs.equipment)
         self.minutes = prefs.minutes_per_session or self.spec.minutes_per_session
         self.sessions = prefs.sessions_per_week or self.spec.sessions_per_week
         self.blocked: dict[str, _Blocked] = {}
         self.warnings: list[tuple[str, str, str]] = []  # code, message, rule id
         self._verdicts: dict[tuple[str, str], tuple[list[str], list[str], list[str]]] = {}
         self._doses: dict[tuple[str, str], tuple[dict[str, int], list[str]]] = {}
+        self._fits: dict[tuple[str, str], tuple[CatalogEntry | None, list[str], list[str]]] = {}
+        self._scoped: dict[str, list[tuple[Exclude, Rule, frozenset[str]]]] = {}
 
     # ---- does it fit the person
 
@@ -174,36 +145,48 @@ class Planner:
         reasons: list[str] = []
         rule_ids: list[str] = []
         codes: list[str] = []
-        for excl, rule in self.decision.excludes:
-            if (not excl.phases or phase in excl.phases) and blocks(excl, entry):
+        scoped = self._scoped.get(phase)
+        if scoped is None:  # the exclusions that apply in this phase, worked out once
+            scoped = self._scoped[phase] = [
+                (excl, rule, self.cache.blocked_by(excl, blocks)) for excl, rule in self.decision.excludes
+                if not excl.phases or phase in excl.phases]
+        known = self.pack.exercises.get(entry.id) is entry  # the sets hold the catalog's own entries
+        for excl, rule, blocked in scoped:
+            if (entry.id in blocked) if known else blocks(excl, entry):
                 reasons.append(self.decision.rationale_of(rule.id))
                 rule_ids.append(rule.id)
                 codes.append(_code_of(excl, entry))
         missing = [e for e in entry.equipment if e not in self.equipment]
         if missing:
-            reasons.append(f"It needs equipment you did not list: {_words(missing)}.")
+            reasons.append(self.choosing.needs_equipment.format(equipment=_words(missing)))
             codes.append("equipment")
         if not self.settings.intersection(entry.settings):
-            reasons.append(
-                f"It is done in a place you did not list ({_words(entry.settings)}); "
-                f"you exercise at: {_words(sorted(self.settings))}."
-            )
+            reasons.append(self.choosing.wrong_setting.format(settings=_words(entry.settings),
+                                                              yours=_words(sorted(self.settings))))
             codes.append("setting")
         return reasons, rule_ids, list(dict.fromkeys(codes))
 
     def fit(self, candidate: str, phase: str) -> tuple[CatalogEntry | None, list[str], list[str]]:
         """The candidate, or its nearest easier variant that fits; with the rules that moved it."""
+        key = (candidate, phase)
+        found = self._fits.get(key)
+        if found is None:  # a second call would only repeat what the first one recorded
+            found = self._fits[key] = self._fit(candidate, phase)
+        entry, moved_by, notes = found
+        return entry, list(moved_by), list(notes)
+
+    def _fit(self, candidate: str, phase: str) -> tuple[CatalogEntry | None, list[str], list[str]]:
         entry: CatalogEntry | None = self.pack.exercises[candidate]
         moved_by: list[str] = []
         notes: list[str] = []
-        for _ in range(MAX_REGRESSIONS):
+        for _ in range(self.choosing.max_regressions):
             assert entry is not None
             reasons, rule_ids, codes = self.verdict(entry, phase)
             if not reasons:
                 return entry, moved_by, notes
             self.blocked.setdefault(entry.id, _Blocked(entry.name)).add(phase, reasons, rule_ids, codes)
             moved_by.extend(r for r in rule_ids if r not in moved_by)
-            notes.append(f"{entry.name} was left out: {' '.join(reasons)}")
+            notes.append(self.choosing.left_out.format(exercise=entry.name, reasons=" ".join(reasons)))
             if entry.easier is None:
                 return None, moved_by, notes
             entry = self.pack.exercises[entry.easier]
@@ -232,11 +215,6 @@ class Planner:
                     rule_ids.append(rule.id)
         return {k: v for k, v in values.items() if k in DOSE_FIELDS}, rule_ids
 
-    def minutes_of(self, entry: CatalogEntry, dose: Dose | dict[str, int]) -> float:
-        """Estimated minutes on a day this dose of ``entry`` is done."""
-        values = dose.model_dump(exclude_none=True) if isinstance(dose, Dose) else dose
-        return self.cache.day_minutes(entry.dose_kind, entry.per_side, values)
-
     def prescription(self, entry: CatalogEntry, rule: Rule, phase: str, moved_by: list[str],
                      notes: list[str]) -> Prescription:
         return Prescription.model_validate(self.prescription_data(entry, rule, phase, moved_by, notes))
@@ -250,7 +228,7 @@ class Planner:
             dose, dose_rules = self.dose_values(entry, phase)
         rationale = self.decision.rationale_of(rule.id)
         if notes:
-            rationale += f" Using {entry.name} instead. " + " ".join(notes)
+            rationale += " " + self.choosing.instead.format(exercise=entry.name) + " " + " ".join(notes)
         sources = list(dict.fromkeys((*rule.sources, *entry.sources)))
         rule_ids = list(dict.fromkeys((rule.id, *moved_by, *dose_rules)))
         return {"exercise": exercise_data(entry), "dose": dose, "rationale": rationale,
@@ -339,94 +317,6 @@ class Planner:
                 + [i for i in ordered if i.essential and i.timed]
                 + [i for i in ordered if not i.essential and not i.extra]
                 + [i for i in ordered if i.extra and not i.essential])
-
-    # ---- fitting into the week
-
-    def _wanted_days(self, item: _Item) -> int:
-        return item.dose.get("sessions_per_week") or 1
-
-    def _place(self, item: _Item, week: Week) -> bool:
-        spec = self.spec
-        entry = item.entry
-        if entry.category == "education":
-            return True
-        daily = is_daily(item.dose)
-        spaced = entry.dose_kind in spec.non_consecutive
-        want = min(self._wanted_days(item), len(week.sessions))
-        fewest = min(want, spec.fewest_days.get(entry.dose_kind, 1))
-        full = self.minutes_of(entry, item.dose)
-        target = full
-        if item.timed and item.essential and not item.extra:
-            target = min(full, max(self._floor(item), spec.aerobic_share * self.minutes))
-        counts = range(want, fewest - 1, -1)
-        for count in counts:
-            days = week.choose(count, target, daily=daily, spaced=spaced)
-            if days is not None:
-                self._put(item, week, days, target)
-                return True
-        if item.timed and not item.extra:  # a further aerobic option comes whole or not at all
-            floor = self._floor(item)
-            for count in counts:
-                found = week.widest(count, self._minutes_for(item, floor), spaced=spaced)
-                if found is not None:
-                    days, room = found
-                    self._put(item, week, days, self._shorten(item, room))
-                    return True
-        if item.essential:
-            minutes = self._minutes_for(item, self._floor(item)) if item.timed else full
-            if item.timed:
-                self._shorten(item, minutes)
-            days = week.choose(want, minutes, daily=daily, spaced=spaced, force=True)
-            if days is not None:
-                self._put(item, week, days, minutes)
-                return True
-        return False
-
-    def _floor(self, item: _Item) -> int:
-        full = item.dose.get("minutes") or 0
-        return min(full, self.spec.shortest_minutes.get(item.entry.category, full))
-
-    def _minutes_for(self, item: _Item, minutes: int) -> float:
-        return self.cache.day_minutes(item.entry.dose_kind, item.entry.per_side,
-                                      {**item.dose, "minutes": minutes})
-
-    def _shorten(self, item: _Item, room: float) -> float:
-        """Cut a timed dose to the whole minutes that fit in ``room`` (never below its floor)."""
-        full = item.dose.get("minutes") or 0
-        floor = self._floor(item)
-        base = self._minutes_for(item, 0)
-        step = self._minutes_for(item, 1) - base  # minutes are linear in the timed part
-        fits = math.floor((room - base) / step + 1e-9) if step > 0 else full
-        best = max(floor, min(full, fits))
-        while best > floor and self._minutes_for(item, best) > room + 1e-9:  # rounding
-            best -= 1
-        item.dose = {**item.dose, "minutes": best}
-        return self._minutes_for(item, best)
-
-    def _put(self, item: _Item, week: Week, days: tuple[int, ...], minutes: float) -> None:
-        if item.timed and minutes < self.minutes_of(item.entry, item.dose) - 1e-9:
-            minutes = self._shorten(item, minutes)
-        week.place(item.entry.id, days, minutes)
-        item.days = days
-        item.minutes = minutes
-        if not is_daily(item.dose):
-            item.dose = {**item.dose, "sessions_per_week": len(days)}
-
-    def _grow(self, items: list[_Item], week: Week, full: dict[str, int]) -> None:
-        """Give timed work that was cut back whatever room its days still have."""
-        for item in items:
-            if not item.timed or not item.days or item.dose.get("minutes", 0) >= full[item.entry.id]:
-                continue
-            room = item.minutes + min(week.room(d) for d in item.days)
-            before = item.minutes
-            saved = item.dose
-            item.dose = {**item.dose, "minutes": full[item.entry.id]}
-            after = self._shorten(item, room)
-            if after < before:  # never shrink here
-                item.dose = saved
-                continue
-            week.grow(item.days, after - before)
-            item.minutes = after
 
     def plan_phase(self, phase: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The prescriptions of one phase and its week, fitted into the time given."""
@@ -583,6 +473,27 @@ def plan_with_warnings(pack: Pack, profile: Profile,
     """The staged program as plain data, and the planner's warnings (code, message, rule id)."""
     planner = Planner(pack, profile, decision)
     return planner.plan(), planner.warnings
+
+
+def planned(pack: Pack, profile: Profile, decision: Decision) -> Planned:
+    """The staged program as a validated model, the planner's warnings and the sources its
+    prescriptions cite; planned once per distinct input and then taken from the pack's cache
+    (:mod:`backrx.run.plancache`), so equal inputs give the very same immutable program."""
+    planner = Planner(pack, profile, decision)
+    key, pins = plan_key(decision, (frozenset(planner.settings), frozenset(planner.equipment),
+                                    planner.minutes, planner.sessions))
+    found = planner.cache.plan(key)
+    if found is not None:
+        return found
+    data = planner.plan()
+    for phase in data["phases"]:
+        phase["prescriptions"] = [planner.cache.prescription(p) for p in phase["prescriptions"]]
+    data["excluded"] = [planner.cache.exclusion(e) for e in data["excluded"]]
+    program = Program.model_validate(data)
+    cited = dict.fromkeys(s for phase in program.phases for p in phase.prescriptions for s in p.sources)
+    result: Planned = (program, tuple(planner.warnings), tuple(cited))
+    planner.cache.keep(key, pins, result)
+    return result
 
 
 def plan_data(pack: Pack, profile: Profile, decision: Decision) -> dict[str, Any]:

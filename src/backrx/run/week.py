@@ -5,10 +5,16 @@ Pure arithmetic over the pack's timing constants (planner.yaml); nothing clinica
 
 from __future__ import annotations
 
+import math
 from itertools import combinations
+from typing import TYPE_CHECKING, Any
 
-from backrx.model.recommendation import Day, Phase
+from backrx.model.recommendation import Day, Dose, Phase
 from backrx.pack.planspec import PlannerSpec
+
+if TYPE_CHECKING:
+    from backrx.pack.rulepack import CatalogEntry
+    from backrx.run.plancache import PackCache
 
 DAYS = 7
 
@@ -118,6 +124,108 @@ class Week:
     def grow(self, days: tuple[int, ...], extra: float) -> None:
         for d in days:
             self.used[d] += extra
+
+
+class WeekFitter:
+    """The part of the planner that lays chosen exercises out on the days of a week: each on as
+    many session days as its dose asks (fewer, down to the pack's floor, when time is short),
+    timed work shortened to fit and grown back into what room is left."""
+
+    spec: PlannerSpec
+    minutes: int
+    cache: PackCache
+
+    def minutes_of(self, entry: CatalogEntry, dose: Dose | dict[str, int]) -> float:
+        """Estimated minutes on a day this dose of ``entry`` is done."""
+        values = dose.model_dump(exclude_none=True) if isinstance(dose, Dose) else dose
+        return self.cache.day_minutes(entry.dose_kind, entry.per_side, values)
+
+    def _wanted_days(self, item: Any) -> int:
+        return item.dose.get("sessions_per_week") or 1
+
+    def _place(self, item: Any, week: Week) -> bool:
+        spec = self.spec
+        entry = item.entry
+        if entry.category == "education":
+            return True
+        daily = is_daily(item.dose)
+        spaced = entry.dose_kind in spec.non_consecutive
+        want = min(self._wanted_days(item), len(week.sessions))
+        fewest = min(want, spec.fewest_days.get(entry.dose_kind, 1))
+        full = self.minutes_of(entry, item.dose)
+        target = full
+        if item.timed and item.essential and not item.extra:
+            target = min(full, max(self._floor(item), spec.aerobic_share * self.minutes))
+        counts = range(want, fewest - 1, -1)
+        for count in counts:
+            days = week.choose(count, target, daily=daily, spaced=spaced)
+            if days is not None:
+                self._put(item, week, days, target)
+                return True
+        if item.timed and not item.extra:  # a further aerobic option comes whole or not at all
+            floor = self._floor(item)
+            for count in counts:
+                found = week.widest(count, self._minutes_for(item, floor), spaced=spaced)
+                if found is not None:
+                    days, room = found
+                    self._put(item, week, days, self._shorten(item, room))
+                    return True
+        if item.essential:
+            minutes = self._minutes_for(item, self._floor(item)) if item.timed else full
+            if item.timed:
+                self._shorten(item, minutes)
+            days = week.choose(want, minutes, daily=daily, spaced=spaced, force=True)
+            if days is not None:
+                self._put(item, week, days, minutes)
+                return True
+        return False
+
+    def _floor(self, item: Any) -> int:
+        full = item.dose.get("minutes") or 0
+        return min(full, self.spec.shortest_minutes.get(item.entry.category, full))
+
+    def _minutes_for(self, item: Any, minutes: int) -> float:
+        return self.cache.day_minutes(item.entry.dose_kind, item.entry.per_side,
+                                      {**item.dose, "minutes": minutes})
+
+    def _shorten(self, item: Any, room: float) -> float:
+        """Cut a timed dose to the whole minutes that fit in ``room`` (never below its floor)."""
+        full = item.dose.get("minutes") or 0
+        floor = self._floor(item)
+        base = self._minutes_for(item, 0)
+        step = self._minutes_for(item, 1) - base  # minutes are linear in the timed part
+        fits = math.floor((room - base) / step + 1e-9) if step > 0 else full
+        best = max(floor, min(full, fits))
+        while best > floor and self._minutes_for(item, best) > room + 1e-9:  # rounding
+            best -= 1
+        item.dose = {**item.dose, "minutes": best}
+        return self._minutes_for(item, best)
+
+    def _put(self, item: Any, week: Week, days: tuple[int, ...], minutes: float) -> None:
+        if item.timed and minutes < self.minutes_of(item.entry, item.dose) - 1e-9:
+            minutes = self._shorten(item, minutes)
+        week.place(item.entry.id, days, minutes)
+        item.days = days
+        item.minutes = minutes
+        if not is_daily(item.dose):
+            item.dose = {**item.dose, "sessions_per_week": len(days)}
+
+    def _grow(self, items: list[Any], week: Week, full: dict[str, int]) -> None:
+        """Give timed work that was cut back whatever room its days still have."""
+        for item in items:
+            if not item.timed or not item.days or item.dose.get("minutes", 0) >= full[item.entry.id]:
+                continue
+            room = item.minutes + min(week.room(d) for d in item.days)
+            before = item.minutes
+            saved = item.dose
+            item.dose = {**item.dose, "minutes": full[item.entry.id]}
+            after = self._shorten(item, room)
+            if after < before:  # never shrink here
+                item.dose = saved
+                continue
+            week.grow(item.days, after - before)
+            item.minutes = after
+
 
 
 def settle_week(phase: Phase) -> Phase:

@@ -1,0 +1,139 @@
+"""Recommendations built from cached parts equal the ones validated from plain data, field for field."""
+
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+from hypothesis import given, settings
+from pydantic import ValidationError
+
+import backrx
+from backrx.model.recommendation import DISCLAIMER, FORMAT_VERSION, Recommendation
+from backrx.run.decision import decide, notices, referral_data, tiers_of_reasons
+from backrx.run.evidence import evidence_data
+from backrx.run.facts import profile_values
+from backrx.run.plancache import pack_cache
+from backrx.run.planner import plan_with_warnings
+from backrx.testing import profiles
+from conftest import base_profile
+
+
+def _plain(value: Any) -> Any:
+    return sorted(value) if isinstance(value, frozenset) else value
+
+
+def validated(rules: backrx.RuleSet, data: dict[str, Any]) -> Recommendation:
+    """The slow path, written out: every part as plain data, validated once, nothing cached."""
+    pack = rules.pack
+    profile = backrx.Profile.model_validate(data)
+    decision = decide(pack, rules._engine, profile_values(profile))
+    referral, deferred = None, []
+    if decision.urgency is not None:
+        tier_of = tiers_of_reasons(f.rule for f in decision.fired)
+        reasons, rule_ids = list(decision.referral_reasons), list(decision.referral_rules)
+        if decision.refers:
+            reasons = [r for r in reasons if tier_of.get(r) != "routine"]
+            routine = {f.rule.id for f in decision.fired
+                       if f.rule.then.refer is not None and f.rule.then.refer.urgency == "routine"}
+            rule_ids = [r for r in rule_ids if r not in routine]
+            deferred = [("routine-referral-deferred", f.rule.then.refer.reason, f.rule.id)
+                        for f in decision.fired if f.rule.id in routine and f.rule.then.refer]
+        referral = referral_data(pack, decision.urgency, reasons, rule_ids, tier_of)
+    program, planned = (None, []) if decision.refers else plan_with_warnings(pack, profile, decision)
+    cited = {s for f in decision.fired for s in f.rule.sources}
+    if program is not None:
+        cited |= {s for phase in program["phases"] for p in phase["prescriptions"] for s in p["sources"]}
+    return Recommendation.model_validate({
+        "format_version": FORMAT_VERSION, "backrx_version": backrx.__version__,
+        "outcome": "refer" if decision.refers else "program", "referral": referral, "program": program,
+        "classification": {"stage": profile.stage, "pathways": list(decision.pathways),
+                           "startback_risk": decision.risk},
+        "rationale": [f.rationale for f in decision.fired if f.rule.layer in ("triage", "classification")],
+        "safety_net": list(decision.safety_net),
+        "warnings": notices([*decision.warnings, *deferred, *planned]),
+        "trace": [{"rule_id": f.rule.id, "layer": f.rule.layer, "title": f.rule.title,
+                   "rationale": f.rationale, "sources": list(f.rule.sources), "patient": f.patient,
+                   "matched": {k: _plain(v) for k, v in f.matched.items()},
+                   "evidence": evidence_data(f.rule)} for f in decision.fired],
+        "references": [{"id": s, "citation": pack.sources[s].citation, "url": pack.sources[s].url,
+                        "year": pack.sources[s].year} for s in sorted(cited)],
+        "ruleset": {"name": pack.name, "version": pack.version, "digest": pack.digest},
+        "profile": profile, "locale": "en", "disclaimer": pack.texts.get("disclaimer", DISCLAIMER),
+    })
+
+
+@settings(max_examples=120)
+@given(profile=profiles())
+def test_the_fast_path_equals_the_validated_one(profile: dict[str, Any], rules: backrx.RuleSet) -> None:
+    """On generated profiles, recommend (cached programs and firings, models taken as built)
+    gives a result equal to, and serialised byte for byte as, the one validated from plain data;
+    asked twice (the second time from the caches), still the same."""
+    try:
+        slow = validated(rules, profile)
+    except ValidationError:
+        return
+    for _ in range(2):
+        fast = rules.recommend(profile)
+        assert fast == slow
+        assert fast.model_dump_json() == slow.model_dump_json()
+
+
+def test_equal_inputs_share_one_program_and_differ_where_the_person_does(rules: backrx.RuleSet) -> None:
+    """Two profiles the planner cannot tell apart get the very same program object; a profile
+    with other equipment or time gets its own (the key holds what the planner reads)."""
+    a = rules.recommend(base_profile(age=40))
+    b = rules.recommend(base_profile(age=41))
+    assert a.program is not None and b.program is not None
+    assert a.program is b.program
+    gym = rules.recommend(base_profile(age=40, preferences={"settings": ["gym"]}))
+    short = rules.recommend(base_profile(age=40, preferences={"minutes_per_session": 10}))
+    assert gym.program is not a.program and short.program is not a.program
+    assert gym.program == validated(rules, base_profile(age=40, preferences={"settings": ["gym"]})).program
+    assert short.program == validated(rules, base_profile(age=40,
+                                                          preferences={"minutes_per_session": 10})).program
+
+
+def test_adjust_and_override_leave_the_cached_program_as_it_was(rules: backrx.RuleSet) -> None:
+    """Adjusting or overriding a recommendation never changes the shared program other results hold."""
+    first = rules.recommend(base_profile())
+    before = first.model_dump_json()
+    assert first.program is not None
+    phase = first.program.phase_now
+    eid = phase.prescriptions[-1].exercise.id
+    feedback = {"date": "2026-01-10", "responses": [{"exercise_id": eid, "pain_during": 6,
+                                                      "next_day": "worse", "peripheralized": False}]}
+    backrx.adjust(first, feedback, rules=rules)
+    backrx.override(first, {"remove": [{"phase": phase.id, "exercise_id": eid}]},
+                    reason="a test", by="a clinician", rules=rules)
+    again = rules.recommend(base_profile())
+    assert first.model_dump_json() == before == again.model_dump_json()
+
+
+def test_the_plan_cache_is_bounded_and_lives_on_the_pack() -> None:
+    """The cache keeps at most its bound of programs and goes away with its pack (no module table)."""
+    import weakref
+
+    from backrx.run import plancache
+
+    rules = backrx.load_rules(engine="reference")
+    for i in range(plancache.PLANS_KEPT + 40):
+        rules.recommend(base_profile(preferences={"minutes_per_session": 10 + i % 170,
+                                                  "sessions_per_week": 1 + i // 170}))
+    cache = pack_cache(rules.pack)
+    assert len(cache) == plancache.PLANS_KEPT
+    gone = weakref.ref(rules.pack)
+    del rules, cache
+    gc.collect()
+    assert gone() is None
+
+
+def test_a_copy_of_a_pack_does_not_share_its_plans() -> None:
+    """copy.copy of a pack (its attributes, cache included, copied) gets a cache of its own."""
+    import copy
+
+    rules = backrx.load_rules(engine="reference")
+    rules.recommend(base_profile())
+    clone = copy.copy(rules.pack)
+    assert pack_cache(clone) is not pack_cache(rules.pack)
+    assert pack_cache(clone) is pack_cache(clone)
