@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from backrx.audit.reference import EMERGENCY, reference_facts
-from backrx.model.profile import GYM_EQUIPMENT
+from backrx.audit.reference import EMERGENCY, reference_facts, reference_pack
 from backrx.model.recommendation import Recommendation
 from backrx.ruleset import RuleSet
 
@@ -115,9 +114,11 @@ def equipment_and_settings(rules: RuleSet, profile: dict[str, Any], rec: Recomme
         return None
     prefs = profile.get("preferences") or {}
     places = set(prefs.get("settings") or ("home",))
-    kit = set(prefs.get("equipment") or ())
-    if "gym" in places:
-        kit |= GYM_EQUIPMENT
+    # what a setting provides is read from the reference pack, not the pack under audit
+    spec = reference_pack().planner
+    choosing = spec.choosing if spec is not None else None
+    listed = prefs.get("equipment") or ()
+    kit = choosing.equipment(places, listed) if choosing is not None else set(listed)
     problems: list[str] = []
     for phase in rec.program.phases:
         for p in phase.prescriptions:

@@ -86,9 +86,6 @@ RED_FLAGS: tuple[str, ...] = get_args(RedFlag)
 EQUIPMENT: tuple[str, ...] = get_args(Equipment)
 SETTINGS: tuple[str, ...] = get_args(Setting)
 
-#: Equipment a person who trains in a gym can be assumed to reach.
-GYM_EQUIPMENT: frozenset[str] = frozenset(EQUIPMENT)
-
 ACUTE_BEFORE_WEEKS = 4.0
 CHRONIC_FROM_WEEKS = 12.0
 

@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from backrx.model.feedback import ExerciseResponse, Feedback
-from backrx.model.profile import GYM_EQUIPMENT
 from backrx.model.recommendation import Dose, Exclusion, Phase, Prescription, Recommendation
+from backrx.pack.planspec import PlannerSpec
 from backrx.pack.rulepack import CatalogEntry, Pack
 from backrx.pack.texts import Texts
 
@@ -142,13 +142,16 @@ def _week(phase: Phase, names: dict[str, str], t: Texts) -> list[dict[str, Any]]
     return out
 
 
-def _could_do(rec: Recommendation, catalog: Mapping[str, CatalogEntry]) -> Callable[[str], bool]:
+def _could_do(rec: Recommendation, catalog: Mapping[str, CatalogEntry],
+              planner: PlannerSpec | None) -> Callable[[str], bool]:
     """Whether the person has the equipment and a place for an exercise (unknown: assume yes)."""
     if rec.profile is None:
         return lambda _eid: True
     prefs = rec.profile.resolved_preferences
     settings = set(prefs.settings)
-    equipment = set(prefs.equipment) | (GYM_EQUIPMENT if "gym" in settings else set())
+    # what a setting provides (a gym's equipment) is the pack's planner.yaml choosing.setting_equipment
+    choosing = planner.choosing if planner else None
+    equipment = choosing.equipment(settings, prefs.equipment) if choosing else set(prefs.equipment)
 
     def could(eid: str) -> bool:
         entry = catalog.get(eid)
@@ -223,7 +226,8 @@ def _progress(rec: Recommendation, t: Texts, phase_names: dict[str, str]) -> dic
 
 
 def build_context(rec: Recommendation, view: str, t: Texts,
-                  catalog: Mapping[str, CatalogEntry] | None = None) -> dict[str, Any]:
+                  catalog: Mapping[str, CatalogEntry] | None = None,
+                  planner: PlannerSpec | None = None) -> dict[str, Any]:
     """Everything a template shows for ``view`` ("patient" or "clinician").
 
     ``catalog`` (the pack's exercises) tells which left-out exercises the person could have done
@@ -274,7 +278,7 @@ def build_context(rec: Recommendation, view: str, t: Texts,
                 "minutes_per_week": round(mpw) if isinstance(mpw, (int, float)) and mpw else None,
             })
         excluded = _excluded(program.excluded, view, t, plain, phase_names,
-                             _could_do(rec, catalog or {}))
+                             _could_do(rec, catalog or {}, planner))
         if program.elimination is not None:
             mode = program.elimination
             elimination = {"testing": names.get(mode.testing or "", mode.testing or ""),
