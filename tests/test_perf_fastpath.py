@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 import backrx
 from backrx.model.recommendation import DISCLAIMER, FORMAT_VERSION, Recommendation
-from backrx.run.decision import decide, notices, referral_data, tiers_of_reasons
+from backrx.model.vocabulary import URGENCIES
+from backrx.run.decision import notices, referral_data, tiers_of_reasons
 from backrx.run.evidence import evidence_data
 from backrx.run.facts import profile_values
 from backrx.run.plancache import pack_cache
@@ -27,15 +28,16 @@ def validated(rules: backrx.RuleSet, data: dict[str, Any]) -> Recommendation:
     """The slow path, written out: every part as plain data, validated once, nothing cached."""
     pack = rules.pack
     profile = backrx.Profile.model_validate(data)
-    decision = decide(pack, rules._engine, profile_values(profile))
+    decision = rules.decide_facts(profile_values(profile))
     referral, deferred = None, []
     if decision.urgency is not None:
         tier_of = tiers_of_reasons(f.rule for f in decision.fired)
         reasons, rule_ids = list(decision.referral_reasons), list(decision.referral_rules)
         if decision.refers:
-            reasons = [r for r in reasons if tier_of.get(r) != "routine"]
+            open_tiers = {u for u in URGENCIES if u not in pack.blocking_urgencies}
+            reasons = [r for r in reasons if tier_of.get(r) not in open_tiers]
             routine = {f.rule.id for f in decision.fired
-                       if f.rule.then.refer is not None and f.rule.then.refer.urgency == "routine"}
+                       if f.rule.then.refer is not None and f.rule.then.refer.urgency in open_tiers}
             rule_ids = [r for r in rule_ids if r not in routine]
             deferred = [("routine-referral-deferred", f.rule.then.refer.reason, f.rule.id)
                         for f in decision.fired if f.rule.id in routine and f.rule.then.refer]

@@ -22,6 +22,7 @@ from backrx.model.recommendation import (
     Reference,
     RulesetInfo,
 )
+from backrx.model.vocabulary import URGENCIES
 from backrx.pack.rulepack import Pack, Rule, read_pack
 from backrx.run.decision import Decision, Fired, decide, notices, referral_data, tiers_of_reasons
 from backrx.run.evidence import evidence_model
@@ -238,11 +239,13 @@ class RuleSet:
             tier_of = tiers_of_reasons(f.rule for f in decision.fired)
             reasons, rule_ids = list(decision.referral_reasons), list(decision.referral_rules)
             if decision.refers:
-                # A routine reason says the program continues; under a referral that replaces the
+                # A reason of a tier that lets exercise go on (routine, in the bundled pack's
+                # urgency.yaml) says the program continues; under a referral that replaces the
                 # program it would contradict the header, so it stays in the trace only.
-                reasons = [r for r in reasons if tier_of.get(r) != "routine"]
+                open_tiers = {u for u in URGENCIES if u not in pack.blocking_urgencies}  # e.g. routine
+                reasons = [r for r in reasons if tier_of.get(r) not in open_tiers]
                 routine = {f.rule.id for f in decision.fired
-                           if f.rule.then.refer is not None and f.rule.then.refer.urgency == "routine"}
+                           if f.rule.then.refer is not None and f.rule.then.refer.urgency in open_tiers}
                 rule_ids = [r for r in rule_ids if r not in routine]
                 deferred = [("routine-referral-deferred", f.rule.then.refer.reason, f.rule.id)
                             for f in decision.fired if f.rule.id in routine and f.rule.then.refer]
