@@ -267,6 +267,41 @@ def test_private_import_check_sees_one() -> None:
     assert wrong == ["tests/t.py:1: _secret from backrx.run.planner"]
 
 
+# argparse offers no public way to list a parser's actions; the CLI reference generator reads them.
+STDLIB_PRIVATE = {"_actions", "_choices_actions", "_HelpAction", "_SubParsersAction"}
+
+
+def _reached_private_attributes(rel: str, tree: ast.AST) -> list[str]:
+    """``obj._name`` where ``obj`` is not ``self``/``cls`` and this module never defines ``_name``."""
+    own: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            own.add(node.attr)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            own.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            own.add(node.id)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            own.add(node.target.id)
+    return [f"{rel}:{node.lineno}: {ast.unparse(node)}" for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_")
+            and not node.attr.startswith("__") and node.attr not in own | STDLIB_PRIVATE
+            and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))]
+
+
+def test_no_module_reaches_into_another_modules_objects() -> None:
+    """No module in src/ reads a private attribute of an object another module made (``rules._engine``)."""
+    wrong = [line for name, path in MODULES.items()
+             for line in _reached_private_attributes(str(path.relative_to(SRC)), TREES[name])]
+    assert not wrong, "private attributes reached across modules:\n" + "\n".join(wrong)
+
+
+def test_reach_check_sees_one() -> None:
+    """The reach check reports ``rules._engine.match`` in a module that defines no ``_engine``."""
+    tree = ast.parse("def f(rules):\n    return rules._engine.match(0, {})\n")
+    assert _reached_private_attributes("x.py", tree) == ["x.py:2: rules._engine"]
+
+
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_no_module_is_over_600_lines(module: str) -> None:
     """Every module stays small enough to hold one job (at most 600 lines)."""
