@@ -217,3 +217,19 @@ def test_cli_recommend_takes_a_locale(capsys: pytest.CaptureFixture[str], tmp_pa
     assert main(["recommend", str(profile), "--locale", "es", "--format", "html"]) == 0
     html = capsys.readouterr().out
     assert '<html lang="es">' in html and "Su plan de ejercicios para la espalda" in html
+
+
+def test_a_spanish_referral_carries_its_tier_wording_in_spanish(
+        spanish: dict[str, backrx.Recommendation], rules: backrx.RuleSet) -> None:
+    """A Spanish emergency referral's header and title (urgency.yaml) come from the locale, in the
+    Recommendation and in explain() and to_markdown(); the English tier wording does not appear."""
+    rec = spanish["red-flag-emergency"]
+    assert rec.referral is not None and rec.referral.urgency == "emergency"
+    tier = rules.pack.tiers.tiers["emergency"] if rules.pack.tiers else None
+    assert tier is not None and tier.title is not None
+    translated = rules.pack.locales["es"]
+    assert rec.referral.header == translated["tiers.emergency.header"] != tier.header
+    assert rec.referral.title == translated["tiers.emergency.title"] != tier.title
+    for out in (rec.explain(), rec.to_markdown()):
+        assert translated["tiers.emergency.header"] in out
+        assert tier.header not in out and tier.title not in out

@@ -14,6 +14,8 @@ language, under the keys of :func:`catalog`::
       cat-camel: {name: ..., instructions: ...}
     phases:
       calm: {name: ..., goal: ..., progress_when: [..., ...]}
+    tiers:
+      emergency: {header: ..., title: ...}   # the wording a referral of the tier carries
 
 Flattened, these are keys such as ``rules.triage.safety-net.safety_net.0``. The loader checks the
 file's shape; ``backrx check`` reports, per locale, the keys it misses and the keys the pack does not
@@ -34,7 +36,7 @@ from backrx.pack.model import CatalogEntry, Pack, PhaseDef, Rule
 
 SOURCE_LOCALE = "en"
 _LANG = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?\Z")
-_SECTIONS = ("text", "rules", "exercises", "phases")
+_SECTIONS = ("text", "rules", "exercises", "phases", "tiers")
 MAX_LOCALES = 20
 
 
@@ -51,6 +53,10 @@ def catalog(pack: Pack) -> dict[str, str]:
     for eid, entry in pack.exercises.items():
         out[f"exercises.{eid}.name"] = entry.name
         out[f"exercises.{eid}.instructions"] = entry.instructions
+    for urgency, tier in (pack.tiers.tiers.items() if pack.tiers is not None else ()):
+        out[f"tiers.{urgency}.header"] = tier.header
+        if tier.title:
+            out[f"tiers.{urgency}.title"] = tier.title
     for phase in pack.phases:
         out[f"phases.{phase.id}.name"] = phase.name
         out[f"phases.{phase.id}.goal"] = phase.goal
@@ -177,8 +183,15 @@ def localize(pack: Pack, lang: str) -> Pack:
 
     texts = dict(pack.texts)
     texts.update({k.removeprefix("text."): v for k, v in tr.items() if k.startswith("text.")})
+    tiers = pack.tiers
+    if tiers is not None:  # the header and title a referral carries, in the person's language
+        tiers = dataclasses.replace(tiers, tiers={
+            u: dataclasses.replace(t, header=get(f"tiers.{u}.header", t.header),
+                                   title=get(f"tiers.{u}.title", t.title) if t.title else t.title)
+            for u, t in tiers.tiers.items()})
     return dataclasses.replace(
         pack,
+        tiers=tiers,
         layers=tuple(dataclasses.replace(layer, rules=tuple(rule_of(r) for r in layer.rules))
                      for layer in pack.layers),
         exercises={eid: exercise_of(e) for eid, e in pack.exercises.items()},
