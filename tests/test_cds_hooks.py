@@ -179,3 +179,20 @@ def test_example_app_runs() -> None:
     spec.loader.exec_module(module)
     answer = TestClient(module.app).get("/cds-services")
     assert answer.status_code == 200 and answer.json() == cds_hooks.discovery()
+
+
+@pytest.mark.parametrize("flags", [["saddle_anaesthesia"], ["cancer_history"], ["inflammatory_back_pain"], []])
+def test_the_referral_card_says_exercise_waits_exactly_when_the_pack_withholds_it(flags: list[str]) -> None:
+    """The referral card's summary says exercise must wait (and is critical) exactly when the
+    pack's blocking tiers replaced the program, and says it can go on otherwise."""
+    rec = backrx.recommend(base_profile(red_flags=flags))
+    found = cds_hooks.cards(rec, patient_id="p1", hook_instance=uuid.uuid4())
+    referral = [c for c in found if "referral advised" in c["summary"]]
+    if rec.referral is None:
+        assert referral == []
+        return
+    [card] = referral
+    withheld = rec.outcome == "refer"
+    assert ("exercise must wait" in card["summary"]) == withheld
+    assert ("can go on" in card["summary"]) == (not withheld)
+    assert card["indicator"] == ("critical" if withheld else "warning")

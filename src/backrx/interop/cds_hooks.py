@@ -119,12 +119,12 @@ def cards(rec: Recommendation, *, patient_id: str, hook_instance: uuid.UUID) -> 
     if referral is not None:
         [request] = of("ServiceRequest")
         urgent = rec.outcome == "refer"  # the pack's blocking tiers decided it (Pack.blocking_urgencies)
-        summary = {"emergency": "Emergency referral advised: exercise must wait",
-                   "urgent": "Urgent medical review advised before any exercise",
-                   "routine": "Routine specialist referral advised; the exercise program can go on"}
+        # Whether exercise waits is the pack's decision (its blocking tiers), not this card's.
+        summary = (f"{referral.urgency.capitalize()} referral advised: "
+                   + ("exercise must wait" if urgent else "the exercise program can go on"))
         out.append({
             "uuid": key("referral"),
-            "summary": _summary(summary[referral.urgency]),
+            "summary": _summary(summary),
             "indicator": "critical" if urgent else "warning",
             "detail": "\n\n".join(["**Why**", _bullets(referral.reasons), "**Safety net**",
                                    _bullets(rec.safety_net), f"_{rec.disclaimer}_"]),
