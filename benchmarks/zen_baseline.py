@@ -55,6 +55,8 @@ def expression(condition: Condition) -> str:
         return f"(({terms}) >= {condition.count})"
     joiner = " and " if isinstance(condition, AllOf) else " or "
     assert isinstance(condition, (AllOf, AnyOf))
+    if not condition.items:  # ``always: true`` is the empty all; an empty any never holds
+        return "true" if isinstance(condition, AllOf) else "false"
     return "(" + joiner.join(expression(item) for item in condition.items) + ")"
 
 
