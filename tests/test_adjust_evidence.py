@@ -48,3 +48,26 @@ def test_every_adjust_firing_carries_its_evidence(profile: dict[str, Any], rules
         assert firing.evidence is not None, firing.rule_id
         stated = pack_rules[firing.rule_id].evidence
         assert stated is not None and firing.evidence.kind == stated.kind, firing.rule_id
+
+
+@settings(max_examples=15, deadline=None)
+@given(profile=profiles(red_flags=[]))
+def test_the_clinician_view_shows_the_evidence_behind_each_adjustment(profile: dict[str, Any],
+                                                                     rules: backrx.RuleSet) -> None:
+    """Each change of an adjustment round shows, in the clinician view only, the evidence of the rule
+    that made it; the patient view shows no evidence kind."""
+    rec = rules.recommend(profile)
+    if rec.program is None:
+        return
+    responses = [{"exercise_id": p.exercise.id, "pain_during": 6, "next_day": "worse",
+                  "peripheralized": False} for p in rec.program.phase_now.prescriptions[:2]]
+    rec = backrx.adjust(rec, dated({"responses": responses}, rec), rules=rules)
+    [round_] = rec.adjustments
+    strength = {f.rule_id: f.evidence.describe() for f in round_.trace if f.evidence is not None}
+    wanted = {strength[ch.rule_ids[0]] for ch in round_.changes if ch.rule_ids and ch.rule_ids[0] in strength}
+    clinician = render(rec, "text", view="clinician", rules=rules)
+    section = clinician[clinician.find(rules.pack.texts["heading.adjustments"]):]
+    for described in wanted:
+        assert described in section, described
+    patient = render(rec, "text", view="patient", rules=rules)
+    assert not any(f"; {d}]" in patient for d in wanted)

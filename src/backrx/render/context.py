@@ -286,6 +286,8 @@ def build_context(rec: Recommendation, view: str, t: Texts,
     rounds = []
     for round_ in rec.adjustments:
         changes = []
+        # the clinician sees how strong the evidence behind each change is, as in the trace
+        strength = {f.rule_id: f.evidence.describe() for f in round_.trace if f.evidence is not None}
         for ch in round_.changes:
             shown = ch.prescription
             name = shown.exercise.name if shown is not None and ch.action == "reintroduce" else \
@@ -297,7 +299,8 @@ def build_context(rec: Recommendation, view: str, t: Texts,
             reason = round_.reason_of(ch) if not patient else \
                 plain.get(ch.rule_ids[0], "") if ch.rule_ids else ""
             changes.append({"action": t(f"change.{ch.action}"), "code": ch.action, "name": name or "",
-                            "reason": reason, "rule_ids": ch.rule_ids})
+                            "reason": reason, "rule_ids": ch.rule_ids,
+                            "evidence": "" if patient or not ch.rule_ids else strength.get(ch.rule_ids[0], "")})
         rounds.append({"round": round_.round, "changes": changes,
                        "date": str(getattr(round_.feedback, "date", "") or "")})
     warnings = [{"code": w.code, "message": w.message, "rule_ids": list(w.rule_ids)}
