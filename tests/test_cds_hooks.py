@@ -181,7 +181,8 @@ def test_example_app_runs() -> None:
     assert answer.status_code == 200 and answer.json() == cds_hooks.discovery()
 
 
-@pytest.mark.parametrize("flags", [["saddle_anaesthesia"], ["cancer_history"], ["inflammatory_back_pain"], []])
+@pytest.mark.parametrize("flags", [["saddle_anaesthesia"], ["cancer_history"], ["inflammatory_back_pain"],
+                                   []])
 def test_the_referral_card_says_exercise_waits_exactly_when_the_pack_withholds_it(flags: list[str]) -> None:
     """The referral card's summary says exercise must wait (and is critical) exactly when the
     pack's blocking tiers replaced the program, and says it can go on otherwise."""

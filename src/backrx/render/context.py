@@ -300,7 +300,8 @@ def build_context(rec: Recommendation, view: str, t: Texts,
                 plain.get(ch.rule_ids[0], "") if ch.rule_ids else ""
             changes.append({"action": t(f"change.{ch.action}"), "code": ch.action, "name": name or "",
                             "reason": reason, "rule_ids": ch.rule_ids,
-                            "evidence": "" if patient or not ch.rule_ids else strength.get(ch.rule_ids[0], "")})
+                            "evidence": "" if patient or not ch.rule_ids
+                            else strength.get(ch.rule_ids[0], "")})
         rounds.append({"round": round_.round, "changes": changes,
                        "date": str(getattr(round_.feedback, "date", "") or "")})
     warnings = [{"code": w.code, "message": w.message, "rule_ids": list(w.rule_ids)}
