@@ -24,14 +24,24 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
 from backrx.errors import EngineError
 
-if TYPE_CHECKING:
-    from backrx.ruleset import RuleSet
+
+class RuleSet(Protocol):
+    """What a worker needs of a backrx.ruleset.RuleSet (named here, so this module does not
+    import the one that imports it)."""
+
+    def recommend(self, profile: Any, *, locale: str | None = None) -> Any:
+        """One recommendation (see backrx.ruleset.RuleSet.recommend)."""
+        ...  # pragma: no cover
+
+    def share_equal_parts(self, on: bool) -> None:
+        """Build equal parts once while on (see backrx.ruleset.RuleSet.share_equal_parts)."""
+        ...  # pragma: no cover
 
 Task = Callable[[Any, list[Any]], list[Any]]  # (what the workers hold, a chunk) -> results
 
@@ -78,7 +88,7 @@ def recommend_task(rules: RuleSet, chunk: list[Any]) -> list[Any]:
     While the chunk runs, the RuleSet builds equal prescriptions and firings once
     (:func:`share_built`), so that pickle sends each of them once."""
     out: list[Any] = []
-    rules._share = {}
+    rules.share_equal_parts(True)
     try:
         for index, profile in enumerate(chunk):
             try:
@@ -87,7 +97,7 @@ def recommend_task(rules: RuleSet, chunk: list[Any]) -> list[Any]:
                 out.append(Invalid(index))
                 break
     finally:
-        rules._share = None
+        rules.share_equal_parts(False)
     return out
 
 

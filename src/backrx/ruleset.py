@@ -199,6 +199,11 @@ class RuleSet:
         decision = decide(self._pack, self._engine, profile_values(valid))
         return self._build(valid, decision)
 
+    def share_equal_parts(self, on: bool) -> None:
+        """While on, equal prescriptions and firings built by this RuleSet become one object, so a
+        worker process pickles each once (see backrx._parallel); off again after its chunk."""
+        self._share = {} if on else None
+
     def recommend_many(self, profiles: Iterable[ProfileInput], *, pause_gc: bool = True,
                        workers: int | None = None, chunk_size: int | None = None) -> list[Recommendation]:
         """Recommendations for many profiles; the same results as calling recommend on each.

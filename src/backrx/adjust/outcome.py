@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from backrx.adjust.doses import raise_dose
 from backrx.adjust.history import Timeline, latest_walk, measure_changes, steady, whole_weeks
 from backrx.adjust.history import timeline as read_timeline
-from backrx.adjust.revision import raise_dose
 from backrx.lang.condition import Value
 from backrx.model.feedback import ExerciseResponse, Feedback
 from backrx.model.recommendation import Firing, MeasureChange, Recommendation

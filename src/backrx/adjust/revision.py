@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from backrx.adjust.doses import lower_dose, raise_dose
 from backrx.adjust.history import family_of
 from backrx.model.recommendation import (
     AdjustmentRound,
@@ -20,7 +21,6 @@ from backrx.model.recommendation import (
     Prescription,
     Program,
 )
-from backrx.pack.planspec import Adjusting
 from backrx.pack.rulepack import Rule
 from backrx.run.planner import keep_aerobic, no_aerobic_notice
 from backrx.run.week import settle_week
@@ -28,26 +28,7 @@ from backrx.run.week import settle_week
 if TYPE_CHECKING:
     from backrx.adjust.outcome import Adjuster, Outcome
 
-# ---- dose arithmetic (the steps, tops and floors are the pack's: planner.yaml ``adjusting``)
-
-
-def lower_dose(dose: Dose, steps: Adjusting) -> Dose:
-    """One step down in one part of the dose, never below its floor (the dose itself when every
-    part is at its floor)."""
-    for item in steps.step_down:
-        value = getattr(dose, item.part)
-        if value and value > item.limit:
-            return dose.model_copy(update={item.part: max(item.limit, value - item.step)})
-    return dose
-
-
-def raise_dose(dose: Dose, steps: Adjusting) -> Dose | None:
-    """One step up in one part of the dose, never past its top; None when every part is at the top."""
-    for item in steps.step_up:
-        value = getattr(dose, item.part)
-        if value and value < item.limit:
-            return dose.model_copy(update={item.part: min(item.limit, value + item.step)})
-    return None
+# ---- dose diffs (the steps themselves are backrx.adjust.doses)
 
 
 def _changed(old: Dose, new: Dose) -> Dose:

@@ -25,7 +25,7 @@ from backrx.model.recommendation import Dose, Exercise, Prescription, Program
 from backrx.pack.planspec import Choosing, PlannerSpec
 from backrx.pack.rulepack import DOSE_FIELDS, CatalogEntry, Exclude, Pack, Prescribe, Rule
 from backrx.run.decision import Decision
-from backrx.run.plancache import Planned, pack_cache, plan_key
+from backrx.run.plancache import PackCache, Planned, pack_cache, plan_key
 from backrx.run.week import DAYS, Week, WeekFitter, session_days
 
 
@@ -107,6 +107,8 @@ class _Item:
 
 class Planner(WeekFitter):
     """Fills a person's phases from the catalog with what the rules asked for (see the module)."""
+
+    cache: PackCache
 
     def __init__(self, pack: Pack, profile: Profile, decision: Decision) -> None:
         assert pack.planner is not None and pack.planner.choosing is not None

@@ -7,16 +7,23 @@ from __future__ import annotations
 
 import math
 from itertools import combinations
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from backrx.model.recommendation import Day, Dose, Phase
 from backrx.pack.planspec import PlannerSpec
 
 if TYPE_CHECKING:
     from backrx.pack.rulepack import CatalogEntry
-    from backrx.run.plancache import PackCache
 
 DAYS = 7
+
+
+class MinutesCache(Protocol):
+    """What the week needs of the planner's per-pack cache (run.plancache.PackCache)."""
+
+    def day_minutes(self, kind: str, per_side: bool, dose: dict[str, int]) -> float:
+        """Minutes on a day this dose of a kind takes (memoised)."""
+        ...  # pragma: no cover
 
 
 def session_days(count: int) -> tuple[int, ...]:
@@ -133,7 +140,7 @@ class WeekFitter:
 
     spec: PlannerSpec
     minutes: int
-    cache: PackCache
+    cache: MinutesCache
 
     def minutes_of(self, entry: CatalogEntry, dose: Dose | dict[str, int]) -> float:
         """Estimated minutes on a day this dose of ``entry`` is done."""
