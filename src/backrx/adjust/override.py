@@ -205,13 +205,19 @@ class _Session:
         self.record(kind="remove", phase=item.phase, exercise_id=item.exercise_id, before=before,
                     overrode=list(before.rule_ids))
 
-    def add(self, item: PhaseExercise, loc: tuple[str | int, ...]) -> None:
+    def newcomer(self, item: PhaseExercise | AcceptOverride, loc: tuple[str | int, ...]) -> CatalogEntry:
+        """The catalog entry an add or accept brings into a phase: known, not there yet, and within
+        the person's equipment and settings (else OverrideError)."""
         items = self.phase_items(item.phase, (*loc, "phase"))
         entry = self.entry(item.exercise_id, (*loc, "exercise_id"))
         if find_prescription(items, entry.id) is not None:
             raise OverrideError("already-in-phase", f"{entry.id} is already in phase {item.phase}",
                                 (*loc, "exercise_id"))
         self.limits(entry, (*loc, "exercise_id"))
+        return entry
+
+    def add(self, item: PhaseExercise, loc: tuple[str | int, ...]) -> None:
+        entry = self.newcomer(item, loc)
         blocking = self.blockers(entry, item.phase)
         if blocking:
             codes = sorted({c for _, cs in blocking for c in cs})
@@ -224,12 +230,7 @@ class _Session:
         self.record(kind="add", phase=item.phase, exercise_id=entry.id, after=after, overrode=[])
 
     def accept(self, item: AcceptOverride, loc: tuple[str | int, ...]) -> None:
-        items = self.phase_items(item.phase, (*loc, "phase"))
-        entry = self.entry(item.exercise_id, (*loc, "exercise_id"))
-        if find_prescription(items, entry.id) is not None:
-            raise OverrideError("already-in-phase", f"{entry.id} is already in phase {item.phase}",
-                                (*loc, "exercise_id"))
-        self.limits(entry, (*loc, "exercise_id"))
+        entry = self.newcomer(item, loc)
         blocking = self.blockers(entry, item.phase)
         if not blocking:
             raise OverrideError("not-excluded", f"{entry.id} is not excluded in phase {item.phase}; "
