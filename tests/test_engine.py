@@ -241,7 +241,7 @@ def test_no_fact_outlives_its_request() -> None:
 
     rules = backrx.load_rules(engine="durable")
     rules.recommend(base_profile(directional_preference="extension", red_flags=["inflammatory_back_pain"]))
-    shards = [shard for _, layer in rules._engine._layers for shard in layer]  # type: ignore[attr-defined]
+    shards = [shard for run in rules._engine._runs for shard in run.shards]  # type: ignore[attr-defined]
     assert shards
     for shard in shards:
         try:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
+from tests.conftest import needs_durable
 
 import backrx
 from backrx.engine._compiled import compile_layer
 from backrx.lang.condition import AllOf, AnyOf, AtLeast, Condition, FieldTest, NotOf, Value, evaluate
-from backrx.run.decision import decide
+from backrx.run.decision import decide, fill
 from backrx.run.facts import profile_values
 from backrx.testing import corner_profile, corners, profiles
 
@@ -115,3 +118,69 @@ def test_no_pack_text_becomes_code() -> None:
     layer = compile_layer([FieldTest(tricky, "eq", tricky), FieldTest("n", "eq", tricky)])
     assert layer({tricky: tricky}) == [0]
     assert layer({"n": 1}) == []
+
+
+_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=6)
+
+
+@st.composite
+def _wire_facts(draw: st.DrawFn) -> dict[str, Value]:
+    """Facts of every kind the engine is sent, floats in exponent form and non-ASCII text included."""
+    kinds: list[st.SearchStrategy[Any]] = [
+        st.booleans(), st.integers(-10**6, 10**6), _TEXT,
+        st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from([5e-05, 1e22, -0.0]),
+        st.frozensets(st.sampled_from(["a", "b_c", "é"]), max_size=3)]
+    return {f"f{i}.x": draw(kind) for i, kind in enumerate(kinds) if draw(st.booleans())}
+
+
+@needs_durable
+@settings(max_examples=300)
+@given(values=_wire_facts())
+def test_the_fact_writer_sends_what_the_dict_encoder_sends(values: dict[str, Value]) -> None:
+    """The engine receives the same JSON text from the direct writer as from building the fact
+    dict and encoding it, for every kind of value (so the fast path changes no match)."""
+    from backrx.engine._durable import FactWriter, encode, fact_json
+
+    fields = (*sorted(values), "absent.field")
+    assert FactWriter(fields)(values) == fact_json(encode(values, fields))
+    assert json.loads(FactWriter(fields)(values)) == json.loads(fact_json(encode(values, fields)))
+
+
+def test_rule_templates_fill_as_a_plain_substitution(rules: backrx.RuleSet) -> None:
+    """Every bundled rationale and patient text, read once and filled, reads as substituting
+    each ``{field}`` with the shown value (a second, independent reading of the template)."""
+    from backrx.run.decision import layer_runs, show
+
+    values: dict[str, Value] = {"age": 71, "pain.intensity": 7.5, "leg_pain": True,
+                                "pathways": frozenset({"flexion_bias", "lumbar_stabilization"})}
+    checked = 0
+    for layer in layer_runs(rules.pack):
+        for run in layer:
+            for template, parsed in ((run.rule.rationale, run.rationale), (run.rule.patient, run.patient)):
+                if template is None:
+                    continue
+                expected = re.sub(r"\{([^{}]+)\}", lambda m: show(values.get(m[1])), template)
+                assert fill(parsed, values) == expected, run.rule.id
+                checked += 1
+    assert checked > 100
+
+
+@needs_durable
+def test_the_fact_writer_takes_subclasses_of_the_usual_types() -> None:
+    """A value of a subclass of bool's base, str, float or frozenset is written as its base type is."""
+    import enum
+
+    from backrx.engine._durable import FactWriter, encode, fact_json
+
+    class Text(str):
+        pass
+
+    class Count(enum.IntEnum):
+        TWO = 2
+
+    class Members(frozenset[str]):
+        pass
+
+    values: dict[str, Any] = {"a": Text("é"), "b": Count.TWO, "c": Members({"x", "y"}), "d": 0.5}
+    fields = tuple(values)
+    assert FactWriter(fields)(values) == fact_json(encode(values, fields))

@@ -139,3 +139,31 @@ def test_a_copy_of_a_pack_does_not_share_its_plans() -> None:
     clone = copy.copy(rules.pack)
     assert pack_cache(clone) is not pack_cache(rules.pack)
     assert pack_cache(clone) is pack_cache(clone)
+
+
+def test_writing_json_parses_no_python_source(rules: backrx.RuleSet, monkeypatch: Any) -> None:
+    """Dumping a recommendation (with adjustment history) never parses Python text: on Python
+    3.11 the ast parser's recursion counter is shared by all threads, so threads that write JSON
+    at the same time would fail now and then (CPython gh-106905)."""
+    import ast
+
+    rec = rules.recommend(base_profile(directional_preference="extension"))
+    assert rec.program is not None
+    first = rec.program.phase_now.prescriptions[0].exercise.id
+    adjusted = backrx.adjust(rec, {"date": "2026-03-02", "responses": [
+        {"exercise_id": first, "pain_during": 2, "next_day": "same", "peripheralized": False}]}, rules=rules)
+    expected = [rec.model_dump_json(), adjusted.model_dump_json()]
+
+    calls: list[Any] = []
+    parse = ast.parse
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[:1])
+        return parse(*args, **kwargs)
+
+    monkeypatch.setattr(ast, "parse", counted)
+    again = [rec.model_dump_json(), adjusted.model_dump_json()]
+    monkeypatch.undo()
+    assert calls == []
+    assert again == expected
+    assert Recommendation.model_validate_json(expected[1]) == adjusted

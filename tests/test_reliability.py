@@ -132,7 +132,7 @@ def test_a_session_broken_behind_the_engine_raises_engine_error_not_a_program() 
     import durable_rules_engine
 
     durable = backrx.load_rules(engine="durable")
-    shard = durable._engine._layers[0][1][0]  # type: ignore[attr-defined]
+    shard = durable._engine._runs[0].shards[0]  # type: ignore[attr-defined]
     # What the unfixed recovery left behind: a started action that never completed.
     fact = json.dumps({"sid": "1", "__backrx": 1, "red_flags": 0})
     _, state = durable_rules_engine.assert_fact(shard.handle, fact)
@@ -147,7 +147,7 @@ def test_a_session_broken_behind_the_engine_raises_engine_error_not_a_program() 
 def test_triage_disagreeing_with_the_reference_raises_engine_error() -> None:
     """If the durable triage answer differs from the reference evaluator's, no answer is given."""
     durable = backrx.load_rules(engine="durable")
-    shard = durable._engine._layers[0][1][0]  # type: ignore[attr-defined]
+    shard = durable._engine._runs[0].shards[0]  # type: ignore[attr-defined]
     shard.positions = dict.fromkeys(shard.positions, 0)  # a deliberately broken mapping
     with pytest.raises(backrx.EngineError, match="triage"):
         durable.recommend(base_profile(red_flags=["saddle_anaesthesia"]))
@@ -531,6 +531,21 @@ def test_hidden_characters_in_pack_text_are_refused_with_file_and_line(pack_copy
     at = next(i for i, line in enumerate(lines) if line.strip().startswith("title:"))
     lines[at] = lines[at].split("title:")[0] + f'title: "Saddle{char} numbness"'
     triage.write_text("\n".join(lines) + "\n")
+    with pytest.raises(backrx.RuleError) as caught:
+        backrx.load_rules(pack_copy, engine="reference")
+    found = {(p.file, p.line, p.code) for p in caught.value.problems}
+    assert ("triage.yaml", at + 1, "control-character") in found
+
+
+@pytest.mark.parametrize("char", ["\u202e", "\u2066", "\u200b", "\u00ad"], ids=["rlo", "lri", "zwsp", "shy"])
+def test_hidden_characters_written_as_themselves_are_refused_too(pack_copy: Path, char: str) -> None:
+    """A hidden character typed into a plain (unquoted) text, not as an escape, is refused at file:line."""
+    triage = pack_copy / "triage.yaml"
+    lines = triage.read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith("title:"))
+    lines[at] = lines[at].split("title:")[0] + f"title: Saddle{char} numbness"
+    triage.write_text("\n".join(lines) + "\n")
+    assert "\\" not in triage.read_text()  # no escape anywhere in the file: the character itself
     with pytest.raises(backrx.RuleError) as caught:
         backrx.load_rules(pack_copy, engine="reference")
     found = {(p.file, p.line, p.code) for p in caught.value.problems}

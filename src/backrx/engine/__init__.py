@@ -12,7 +12,7 @@ trace order is the pack's (layer, priority, rule id), never an engine's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal, Protocol
 
 from backrx.lang.condition import Value
@@ -30,6 +30,11 @@ class Engine(Protocol):
         """Positions, in pack order, of the rules in ``pack.layers[layer]`` that hold."""
         ...  # pragma: no cover
 
+    def match_layers(self, layers: Sequence[int], values: Mapping[str, Value]) -> list[list[int]]:
+        """``match`` of each of ``layers`` on the same facts, in one pass where the engine can
+        (the runner asks for one run of :func:`backrx.pack.actions.independent_runs` at a time)."""
+        ...  # pragma: no cover
+
 
 class ReferenceEngine:
     """The pure-Python evaluator of a pack's conditions."""
@@ -44,6 +49,9 @@ class ReferenceEngine:
 
     def match(self, layer: int, values: Mapping[str, Value]) -> list[int]:
         return self._layers[layer](values)
+
+    def match_layers(self, layers: Sequence[int], values: Mapping[str, Value]) -> list[list[int]]:
+        return [self._layers[layer](values) for layer in layers]
 
 
 def durable_available() -> bool:

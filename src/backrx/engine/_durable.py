@@ -17,7 +17,8 @@ uses) and contains every hazard measured in shared/knowledge/durable-rules.md:
   fact as the reference evaluator does, every run must end with the sentinel,
   and triage is checked against the reference evaluator: otherwise EngineError;
 * facts built here from validated values only: flat, typed, small (only the
-  fields a layer reads), floats written with a ``.``, no ``id`` field of ours;
+  fields a layer reads, or a run of layers matched together), floats written
+  with a ``.``, no ``id`` field of ours;
 * only operators proven safe are emitted (``$and $or $eq $neq $lt $lte $gt
   $gte $ex $nex``); ``in`` becomes ``$or``, list membership becomes flat
   boolean keys, and ``not`` is pushed down to the tests;
@@ -43,7 +44,7 @@ import json
 import os
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import durable_rules_engine as _dre
@@ -62,6 +63,7 @@ from backrx.lang.condition import (
     always_durable,
     evaluate,
 )
+from backrx.pack.actions import independent_runs
 from backrx.pack.rulepack import Pack
 
 SHARD_RULES = 200  # durable patterns per ruleset
@@ -208,6 +210,77 @@ def encode(values: Mapping[str, Value], fields: tuple[str, ...]) -> dict[str, An
     return fact
 
 
+_encode_string = json.encoder.encode_basestring
+_HEAD = '{"sid":' + _encode_string(_SID) + ',"' + _GUARD_KEY + '":1'
+
+
+class FactWriter:
+    """Writes a layer's fact as JSON straight from the values: the same text as
+    ``fact_json(encode(values, fields))`` without building the dict first (a test holds them
+    equal). The fields are unrolled into one compiled function per writer, each key escaped
+    once; as in :mod:`backrx.engine._compiled`, no name from the pack is written into the
+    source: every key is passed in as a constant."""
+
+    __slots__ = ("_members", "_write")
+
+    def __init__(self, fields: tuple[str, ...]) -> None:
+        self._members: dict[tuple[str, str], str] = {}
+        names: dict[str, Any] = {"HEAD": _HEAD, "S": _encode_string, "F": _float_json,
+                                 "M": self._members_of, "O": _other_json}
+        lines = ["def write(values):", "    get = values.get", "    out = [HEAD]", "    add = out.append"]
+        for i, path in enumerate(fields):
+            key = "," + _encode_string(fact_key(path)) + ":"
+            names.update({f"p{i}": path, f"k{i}": key, f"t{i}": key + "true", f"f{i}": key + "false"})
+            lines += [
+                f"    v = get(p{i})",
+                "    if v is not None:",
+                f"        if v is True: add(t{i})",
+                f"        elif v is False: add(f{i})",
+                f"        elif type(v) is str: add(k{i} + S(v))",
+                f"        elif type(v) is int: add(k{i} + str(v))",
+                f"        elif type(v) is float: add(k{i} + F(v))",
+                f"        elif type(v) is frozenset: add(k{i} + str(len(v)) + M(p{i}, v))",
+                f"        else: add(k{i} + O(v, p{i}, M))",
+            ]
+        lines += ['    add("}")', '    return "".join(out)']
+        exec(compile("\n".join(lines), "<backrx fact>", "exec"), names)
+        self._write: Callable[[Mapping[str, Value]], str] = names["write"]
+
+    def __call__(self, values: Mapping[str, Value]) -> str:
+        return self._write(values)
+
+    def _members_of(self, path: str, members: frozenset[str]) -> str:
+        """The flat keys that say ``path`` holds each member, each with its leading comma."""
+        return "".join([self._member(path, member) for member in members])
+
+    def _member(self, path: str, member: str) -> str:
+        found = self._members.get((path, member))
+        if found is None:
+            found = "," + _encode_string(member_key(path, member)) + ":true"
+            if len(self._members) < 4096:  # members come from closed vocabularies; a bound anyway
+                self._members[(path, member)] = found
+        return found
+
+
+def _other_json(value: Any, path: str, members: Callable[[str, frozenset[str]], str]) -> str:
+    """A value of a subclass of the usual types, as the dict encoder writes it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, frozenset):
+        return str(len(value)) + members(path, value)
+    if isinstance(value, str):
+        return str(_encode_string(value))
+    if isinstance(value, float):
+        return _float_json(value)
+    return str(int(value))
+
+
+def _float_json(value: float) -> str:
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"cannot send {value!r} to the engine")  # as json.dumps(allow_nan=False)
+    return _number(value)
+
+
 def _leaves(test: dict[str, Any]) -> int:
     ((op, body),) = test.items()
     if op in ("$and", "$or"):
@@ -289,14 +362,38 @@ _CANARY = fact_json(encode({}, ()))
 _engines: weakref.WeakSet[DurableEngine] = weakref.WeakSet()
 
 
+class _Run:
+    """The durable rulesets of one run of layers matched together (see ``independent_runs``).
+
+    Each rule of the run has a number (its ``gid``): the rules of the run's first layer come
+    first, in pack order, then those of the next layer. ``owners[gid]`` is (slot, position): the
+    layer's place in the run and the rule's position in its layer.
+    """
+
+    __slots__ = ("layers", "owners", "shards", "write")
+
+    def __init__(self, layers: tuple[int, ...], write: FactWriter, shards: list[_Shard],
+                 owners: list[tuple[int, int]]) -> None:
+        self.layers = layers
+        self.write = write
+        self.shards = shards
+        self.owners = owners
+
+
 class DurableEngine:
-    """Runs a pack's conditions on durable_rules' Rete engine."""
+    """Runs a pack's conditions on durable_rules' Rete network.
+
+    Layers that the runner may match together (``independent_runs``: none reads what an earlier
+    one of its run concludes) share one durable fact and one set of rulesets, so one assertion
+    answers them all; ``match`` of one layer takes its part of its run's answer.
+    """
 
     name = "durable"
 
     def __init__(self, pack: Pack) -> None:
         self._lock = threading.Lock()
-        self._layers: list[tuple[tuple[str, ...], list[_Shard]]] = []
+        self._runs: list[_Run] = []
+        self._run_of: dict[int, tuple[int, int]] = {}  # layer -> (run, slot)
         self._names = [layer.name for layer in pack.layers]
         self._handles: list[int] = []
         self._actioned: set[int] = set()  # handles whose session has started an action
@@ -308,50 +405,80 @@ class DurableEngine:
             i: compile_layer([rule.when for rule in layer.rules])
             for i, layer in enumerate(pack.layers) if layer.name in CHECKED_LAYERS
         }
-        for layer in pack.layers:
+        for number, layers in enumerate(independent_runs(pack.layers)):
+            rules = [(slot, position, pack.layers[index].rules[position])
+                     for slot, index in enumerate(layers)
+                     for position in range(len(pack.layers[index].rules))]
+            owners = [(slot, position) for slot, position, _ in rules]
             patterns = [
-                (f"r{position}_{part}", position, test)
-                for position, rule in enumerate(layer.rules)
+                (f"r{gid}_{part}", gid, test)
+                for gid, (_, _, rule) in enumerate(rules)
                 for part, test in enumerate(split(compile_condition(rule.when)))
             ]
-            parts = collections.Counter(position for _, position, _ in patterns)
+            parts = collections.Counter(gid for _, gid, _ in patterns)
             shards = []
+            label_of = "-".join(pack.layers[index].name for index in layers)
             for start, chunk in enumerate(_chunks(patterns)):
                 definition: dict[str, Any] = {}
                 positions: dict[str, int] = {}
-                for name, position, test in chunk:
+                for name, gid, test in chunk:
                     definition[name] = {"all": [{"m": {"$and": [{_GUARD_KEY: 1}, test]}}], "pri": 1}
-                    positions[name] = position
+                    positions[name] = gid
                 definition["sentinel"] = {"all": [{"m": {_GUARD_KEY: 1}}], "pri": 2}
                 # The self-check's expected answer, by the reference evaluator, for the rules whose
                 # every pattern is in this shard (a split rule may hold through another shard).
-                here = collections.Counter(position for _, position, _ in chunk)
-                whole = {p for p, n in here.items() if n == parts[p]}
-                canary = (whole, sorted(p for p in whole if evaluate(layer.rules[p].when, {})))
-                label = f"backrx-{pack.digest[7:19]}-{layer.name}-{start}"
+                here = collections.Counter(gid for _, gid, _ in chunk)
+                whole = {g for g, n in here.items() if n == parts[g]}
+                canary = (whole, sorted(g for g in whole if evaluate(rules[g][2].when, {})))
+                label = f"backrx-{pack.digest[7:19]}-{label_of}-{start}"
                 shards.append(_Shard(positions, dumps(definition), label, canary))
-            self._layers.append((layer.fields, shards))
+            fields = tuple(dict.fromkeys(f for index in layers for f in pack.layers[index].fields))
+            self._runs.append(_Run(layers, FactWriter(fields), shards, owners))
+            for slot, index in enumerate(layers):
+                self._run_of[index] = (number, slot)
         with self._lock:
-            for _, shards in self._layers:
-                for shard in shards:
+            for run in self._runs:
+                for shard in run.shards:
                     self._rebuild(shard)
         _engines.add(self)
 
     def match(self, layer: int, values: Mapping[str, Value]) -> list[int]:
-        fields, shards = self._layers[layer]
-        if not shards:
-            return []
-        fact = fact_json(encode(values, fields))
+        number, slot = self._run_of[layer]
+        return self._match_run(number, values)[slot]
+
+    def match_layers(self, layers: Sequence[int], values: Mapping[str, Value]) -> list[list[int]]:
+        answers: dict[int, list[list[int]]] = {}
+        out = []
+        for layer in layers:
+            number, slot = self._run_of[layer]
+            found = answers.get(number)
+            if found is None:
+                found = answers[number] = self._match_run(number, values)
+            out.append(found[slot])
+        return out
+
+    def _match_run(self, number: int, values: Mapping[str, Value]) -> list[list[int]]:
+        """Every layer's answer in one run of layers, by slot, from one fact."""
+        run = self._runs[number]
+        found: list[list[int]] = [[] for _ in run.layers]
+        if not run.shards:
+            return found
+        fact = run.write(values)
         # One line on purpose: nothing (not even a trace event) comes between the body and the
         # lock's release, so no interrupt can land where it would leave the lock held.
-        with self._lock: found = self._match_shards(shards, fact)  # noqa: E701
-        checked = self._checked.get(layer)
-        if checked is not None:
-            expected = checked(values)
-            if found != expected:
-                raise EngineError(f"durable_rules disagreed with the reference evaluator on the "
-                                  f"{self._names[layer]} layer (rules {found}, expected {expected}); "
-                                  "backrx refuses to answer")
+        with self._lock: fired = self._match_shards(run.shards, fact)  # noqa: E701
+        owners = run.owners
+        for gid in fired:  # sorted: the positions of each layer come out in pack order
+            slot, position = owners[gid]
+            found[slot].append(position)
+        for slot, layer in enumerate(run.layers):
+            checked = self._checked.get(layer)
+            if checked is not None:
+                expected = checked(values)
+                if found[slot] != expected:
+                    raise EngineError(f"durable_rules disagreed with the reference evaluator on the "
+                                      f"{self._names[layer]} layer (rules {found[slot]}, expected "
+                                      f"{expected}); backrx refuses to answer")
         return found
 
     def _match_shards(self, shards: list[_Shard], fact: str) -> list[int]:

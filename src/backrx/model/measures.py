@@ -21,6 +21,34 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+#: Per Compact model class: its optional fields whose default is empty, with that default.
+_EMPTY_DEFAULTS: dict[type, tuple[tuple[str, Any], ...]] = {}
+
+
+def _empty_defaults(cls: type[BaseModel]) -> tuple[tuple[str, Any], ...]:
+    """The optional fields of ``cls`` whose default is None, [] or {}, worked out once per class.
+
+    Asking pydantic for a default on every dump is slow (it inspects the factory's signature each
+    time) and, on Python 3.11, not safe in threads: the inspection parses text with ``ast``,
+    whose recursion counter is shared by every thread (CPython gh-106905).
+    """
+    found = _EMPTY_DEFAULTS.get(cls)
+    if found is None:
+        pairs = []
+        for name, info in cls.model_fields.items():
+            if info.is_required():
+                continue
+            if info.default_factory is not None:
+                if info.default_factory_takes_validated_data:
+                    continue  # a default computed from the other fields: never left out
+                default = info.default_factory()  # type: ignore[call-arg]
+            else:
+                default = info.default
+            if default is None or (isinstance(default, (list, dict)) and not default):
+                pairs.append((name, default))
+        found = _EMPTY_DEFAULTS[cls] = tuple(pairs)
+    return found
+
 
 class Compact(BaseModel):
     """Serialises without the optional fields that hold their empty default (None, [] or {}).
@@ -36,15 +64,13 @@ class Compact(BaseModel):
         data = handler(self)
         if not isinstance(data, dict):
             return data
-        for name, info in type(self).model_fields.items():
-            if name not in data or info.is_required():
+        for name, default in _empty_defaults(type(self)):
+            if name not in data:
                 continue
             value = data[name]
-            if value is None or value == [] or value == {}:
-                default = info.get_default(call_default_factory=True)
-                if (default is None and value is None) or (default == [] and value == []) or (
-                        default == {} and value == {}):
-                    del data[name]
+            if (default is None and value is None) or (default == [] and value == []) or (
+                    default == {} and value == {}):
+                del data[name]
         return data
 
 

@@ -8,6 +8,8 @@ vocabularies declared here.
 from __future__ import annotations
 
 import os
+import types
+import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
@@ -105,6 +107,30 @@ def _unique(values: list[Any]) -> list[Any]:
     return seen
 
 
+def _may_hold_list(annotation: Any) -> bool:
+    """Whether a field of this type can hold a list (list[...], inside Annotated or a union too)."""
+    origin = typing.get_origin(annotation)
+    if annotation is list or origin is list:
+        return True
+    if origin is typing.Annotated:
+        return _may_hold_list(typing.get_args(annotation)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        return any(_may_hold_list(arg) for arg in typing.get_args(annotation))
+    return annotation is Any
+
+
+#: Per model class: the fields that can hold a list, worked out once.
+_LIST_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _list_fields(cls: type[BaseModel]) -> tuple[str, ...]:
+    found = _LIST_FIELDS.get(cls)
+    if found is None:
+        found = _LIST_FIELDS[cls] = tuple(
+            name for name, info in cls.model_fields.items() if _may_hold_list(info.annotation))
+    return found
+
+
 class StrictModel(BaseModel):
     model_config = _STRICT
 
@@ -128,10 +154,12 @@ class StrictModel(BaseModel):
 
     @model_validator(mode="after")
     def _dedupe_lists(self) -> StrictModel:
-        for name in type(self).model_fields:
+        for name in _list_fields(type(self)):
             value = getattr(self, name)
-            if isinstance(value, list):
-                object.__setattr__(self, name, _unique(value))
+            if isinstance(value, list) and len(value) > 1:
+                unique = _unique(value)
+                if len(unique) != len(value):
+                    object.__setattr__(self, name, unique)
         return self
 
 

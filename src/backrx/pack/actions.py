@@ -9,13 +9,13 @@ policy the runner knows, and a line in docs/rule-pack.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from backrx.model.vocabulary import PATHWAYS, RISKS, URGENCIES
 from backrx.pack.limits import MAX_NUMBER
-from backrx.pack.model import ADJUST_ACTIONS, LAYERS, Refer, Then, Warn
+from backrx.pack.model import ADJUST_ACTIONS, LAYERS, Layer, Refer, Then, Warn
 from backrx.pack.program_actions import (
     DOSE_SCHEMA,
     EXCLUDE_SCHEMA,
@@ -66,6 +66,9 @@ class Action:
     schema: dict[str, Any]
     read: Reader
     description: str
+    #: The fact the runner shows later layers once a rule takes this action ("" for none); a name
+    #: ending in "." is a prefix completed by each name the action sets (``derived.<name>``).
+    exposes: str = ""
 
 
 def _refer(ctx: Ctx, value: Any, line: int | None, here: str, known: Known) -> Refer | None:
@@ -190,12 +193,12 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     Action("refer", (_TRIAGE, _ADJUST), "refer", "most-urgent",
            {"type": "object", "additionalProperties": False, "required": ["urgency", "reason"],
             "properties": {"urgency": {"enum": list(URGENCIES)}, "reason": _TEXT}},
-           _refer, "refer the person at an urgency tier, for a reason"),
+           _refer, "refer the person at an urgency tier, for a reason", "referral_urgency"),
     Action("safety_net", (_TRIAGE, _CLASSIFY, _ADJUST), "safety_net", "union", _TEXTS, _safety_net,
            "advice on when to seek care, shown with any outcome"),
     Action("set", (_TRIAGE, _CLASSIFY, _COMPONENTS), "set", "first",
            {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}, _set,
-           "name derived facts (derived.<name>) that later layers read"),
+           "name derived facts (derived.<name>) that later layers read", "derived."),
     Action("warn", _EVERY, "warn", "union",
            one_or_many({"type": "object", "additionalProperties": False, "required": ["code", "message"],
                         "properties": {"code": {"type": "string", "pattern": ID.pattern},
@@ -204,9 +207,9 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     Action("explain", _EVERY, "", "none", _TRUE, _explain, "the rationale is the only conclusion"),
     Action("pathway", (_CLASSIFY, _COMPONENTS), "pathways", "union",
            {"oneOf": [{"enum": list(PATHWAYS)}, {"type": "array", "items": {"enum": list(PATHWAYS)}}]},
-           _pathway, "add treatment pathways"),
+           _pathway, "add treatment pathways", "pathways"),
     Action("risk", (_CLASSIFY,), "risk", "first", {"enum": list(RISKS)}, _risk,
-           "the STarT Back risk group"),
+           "the STarT Back risk group", "startback_risk"),
     Action("prescribe", (_COMPONENTS,), "prescribe", "union", PRESCRIBE_SCHEMA, _items(parse_prescribe),
            "offer exercises for a phase, to pick from"),
     Action("exclude", (_EXCLUSIONS,), "exclude", "union", EXCLUDE_SCHEMA, _items(parse_exclude),
@@ -236,6 +239,36 @@ LAYER_ACTIONS: dict[str, tuple[str, ...]] = {
 def actions_of(then: Then) -> list[Action]:
     """The table entries whose conclusion ``then`` writes, in table order."""
     return [a for a in ACTIONS.values() if a.writes and getattr(then, a.writes) not in (None, (), False, 0)]
+
+
+def exposed_by(layer: Layer) -> frozenset[str]:
+    """The facts a layer's conclusions show the layers after it (the ``exposes`` of its actions)."""
+    out: set[str] = set()
+    for rule in layer.rules:
+        for action in actions_of(rule.then):
+            if action.exposes.endswith("."):
+                out.update(action.exposes + name for name, _ in getattr(rule.then, action.writes))
+            elif action.exposes:
+                out.add(action.exposes)
+    return frozenset(out)
+
+
+def independent_runs(layers: Sequence[Layer]) -> tuple[tuple[int, ...], ...]:
+    """The layers (by index) cut into runs that an engine may match in one pass over the same
+    facts: consecutive layers that read the same inputs, none of which reads a fact that an
+    earlier layer of its run concludes. Matching a run's layers together then finds what
+    matching them one by one finds."""
+    runs: list[list[int]] = []
+    shown: set[str] = set()
+    for index, layer in enumerate(layers):
+        current = runs[-1] if runs else None
+        if current is None or layers[current[0]].inputs != layer.inputs or shown & set(layer.fields):
+            runs.append([index])
+            shown = set(exposed_by(layer))
+        else:
+            current.append(index)
+            shown |= exposed_by(layer)
+    return tuple(tuple(run) for run in runs)
 
 
 def parse_then(ctx: Ctx, node: Any, layer: str, where: str, known: Known) -> Then | None:

@@ -15,6 +15,7 @@ from backrx.errors import Problem, RuleError
 from backrx.lang.condition import alternatives, fields_of
 from backrx.model.profile import RED_FLAGS
 from backrx.model.vocabulary import CATEGORIES, FieldSpec
+from backrx.pack import parsecache
 from backrx.pack.conditions import tests_of
 from backrx.pack.limits import (
     MAX_DERIVED,
@@ -72,7 +73,7 @@ def digest_of_bytes(files: Iterable[tuple[str, bytes]]) -> str:
     docs: dict[str, Any] = {}
     for name, data in sorted(files):
         try:
-            doc = _yaml.load(data.decode("utf-8"), name)
+            doc = parsecache.parse(data, data.decode("utf-8"), name)
         except (UnicodeDecodeError, _yaml.YamlError):
             doc = {"unparsed": hashlib.sha256(data).hexdigest()}  # never the digest of a loaded pack
         if doc is not None:

@@ -3,6 +3,7 @@ frozen records (sources, catalog entries, phases, measures, rules and their conc
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from backrx.lang.condition import Condition, Scalar
@@ -241,7 +242,7 @@ class Pack:
     tiers: Tiers | None = None  # urgency.yaml: one wording per urgency tier (optional)
     format_version: int = PACK_FORMAT  # pack.yaml format_version (absent: 2)
 
-    @property
+    @functools.cached_property
     def blocking_urgencies(self) -> tuple[str, ...]:
         """The urgency tiers whose referral replaces the exercise program, most urgent first.
 

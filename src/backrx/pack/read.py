@@ -14,6 +14,7 @@ from typing import Any
 
 from backrx import _input, _yaml
 from backrx.errors import Problem
+from backrx.pack import parsecache
 from backrx.pack.limits import MAX_FILE_BYTES, MAX_PACK_BYTES, MAX_TEXT, MAX_YAML_ITEMS
 
 # \Z, not $: "$" also matches before a trailing newline, so "triage.x\n" would pass as an id.
@@ -259,11 +260,14 @@ def read_file(path: Path, rel: str, problems: list[Problem], root: Path | None =
                                     "the limit; this file was not parsed"))
             return None
     try:
-        doc = _yaml.load(text, rel)
+        doc = parsecache.parse(data, text, rel, real)
     except _yaml.YamlError as exc:
         problems.append(Problem(rel, exc.line, None, exc.code, exc.message))
         return None
-    refuse_hidden(doc, rel, problems, getattr(doc, "line", None))
+    # A parsed text can hold a hidden character only if the file does, or writes one as an escape
+    # ("\u200b"; YAML folds line breaks only to "\n"): only then is every text walked.
+    if HIDDEN.search(text) is not None or "\\" in text:
+        refuse_hidden(doc, rel, problems, getattr(doc, "line", None))
     return doc
 
 

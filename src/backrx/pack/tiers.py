@@ -14,6 +14,7 @@ pack format 3 on this is required.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -45,7 +46,7 @@ class Tiers:
     tiers: dict[str, Tier]
     avoid: tuple[str, ...]
 
-    @property
+    @functools.cached_property
     def blocking(self) -> tuple[str, ...] | None:
         """The tiers whose referral replaces exercise, most urgent first; None if a tier does not say."""
         if any(tier.blocks_exercise is None for tier in self.tiers.values()):

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import string
+import threading
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from backrx.engine import Engine
 from backrx.lang.condition import Value, fields_of
 from backrx.model.vocabulary import URGENCIES
-from backrx.pack.actions import Action, Policy, actions_of
+from backrx.pack.actions import Action, Policy, actions_of, independent_runs
 from backrx.pack.rulepack import ADJUST_ACTIONS, DoseSpec, Exclude, Pack, Prescribe, Rule
 
 
@@ -82,7 +83,8 @@ class Decision:
 _FORMATTER = string.Formatter()
 
 
-def _show(value: Value | None) -> str:
+def show(value: Value | None) -> str:
+    """A value as a rationale shows it."""
     if value is None:
         return "not recorded"
     if isinstance(value, bool):
@@ -96,14 +98,33 @@ def _show(value: Value | None) -> str:
     return str(value)
 
 
-def render(template: str, values: dict[str, Value]) -> str:
-    """Fill a rationale template: only ``{field.path}`` names, checked at load time."""
+#: A template read once: plain text as it is, or its (literal, field name or None) pieces.
+Template = str | tuple[tuple[str, str | None], ...]
+
+
+def parse_template(template: str) -> Template:
+    """A rationale template split once into its pieces; a template without names stays a string."""
+    pieces = tuple((literal, name) for literal, name, _, _ in _FORMATTER.parse(template))
+    if all(name is None for _, name in pieces):
+        return "".join(literal for literal, _ in pieces)
+    return pieces
+
+
+def fill(template: Template, values: dict[str, Value]) -> str:
+    """A parsed template with the values filled in."""
+    if isinstance(template, str):
+        return template
     out: list[str] = []
-    for literal, name, _, _ in _FORMATTER.parse(template):
+    for literal, name in template:
         out.append(literal)
         if name is not None:
-            out.append(_show(values.get(name)))
+            out.append(show(values.get(name)))
     return "".join(out)
+
+
+def render(template: str, values: dict[str, Value]) -> str:
+    """Fill a rationale template: only ``{field.path}`` names, checked at load time."""
+    return fill(parse_template(template), values)
 
 
 def add_unique(target: list[str], items: Iterable[str]) -> None:
@@ -218,9 +239,59 @@ def _merge(decision: Decision, action: Action, value: Any, rule: Rule) -> None:
         raise AssertionError(f"no merge for policy {policy!r}")
 
 
-def _apply(decision: Decision, rule: Rule) -> None:
-    for action in actions_of(rule.then):
-        _merge(decision, action, getattr(rule.then, action.writes), rule)
+class RuleRun(NamedTuple):
+    """What running a rule needs, worked out once per pack: the fields it reports as matched
+    (sorted), its templates read once, and the conclusions it merges (action, value)."""
+
+    rule: Rule
+    fields: tuple[str, ...]
+    rationale: Template
+    patient: Template | None
+    merges: tuple[tuple[Action, Any], ...]
+
+
+def rule_run(rule: Rule) -> RuleRun:
+    """The run of one rule (see :class:`RuleRun`)."""
+    return RuleRun(rule, tuple(sorted(fields_of(rule.when))), parse_template(rule.rationale),
+                   parse_template(rule.patient) if rule.patient else None,
+                   tuple((action, getattr(rule.then, action.writes)) for action in actions_of(rule.then)))
+
+
+_kept_lock = threading.Lock()
+
+
+def _kept(pack: Pack, name: str, build: Callable[[Pack], Any]) -> Any:
+    """What ``build`` works out from the pack, once, kept on the pack itself (freed with it)."""
+    found = pack.__dict__.get(name)
+    if found is None:
+        with _kept_lock:
+            found = pack.__dict__.get(name)
+            if found is None:
+                found = build(pack)
+                object.__setattr__(pack, name, found)  # a frozen dataclass: not a field
+    return found
+
+
+def _build_runs(pack: Pack) -> tuple[tuple[RuleRun, ...], ...]:
+    return tuple(tuple(rule_run(rule) for rule in layer.rules) for layer in pack.layers)
+
+
+def layer_runs(pack: Pack) -> tuple[tuple[RuleRun, ...], ...]:
+    """Every rule's run, by layer and position, worked out once per pack."""
+    runs: tuple[tuple[RuleRun, ...], ...] = _kept(pack, "_rule_runs", _build_runs)
+    return runs
+
+
+def matched_together(pack: Pack) -> tuple[tuple[int, ...], ...]:
+    """The pack's :func:`~backrx.pack.actions.independent_runs`, worked out once per pack."""
+    together: tuple[tuple[int, ...], ...] = _kept(pack, "_together",
+                                                  lambda p: independent_runs(p.layers))
+    return together
+
+
+def _apply(decision: Decision, run: RuleRun) -> None:
+    for action, value in run.merges:
+        _merge(decision, action, value, run.rule)
 
 
 def decide(pack: Pack, engine: Engine, values: dict[str, Value], *, inputs: str = "profile",
@@ -234,26 +305,39 @@ def decide(pack: Pack, engine: Engine, values: dict[str, Value], *, inputs: str 
     """
     decision = Decision(dict(values), pack.blocking_urgencies)
     current = decision.values
-    for index, layer in enumerate(pack.layers):
-        if layers is not None:
-            if layer.name not in layers:
-                continue
-        elif layer.inputs != inputs:
+    runs = layer_runs(pack)
+    for together in matched_together(pack):
+        # The layers of one run read nothing an earlier one of them concludes: matched together.
+        chosen = [index for index in together
+                  if (pack.layers[index].name in layers if layers is not None
+                      else pack.layers[index].inputs == inputs)]
+        if not chosen:
             continue
-        elif inputs == "profile" and index > 0 and decision.refers:
+        if inputs == "profile" and layers is None and chosen[0] > 0 and decision.refers:
             break
-        for position in engine.match(index, current):
-            rule = layer.rules[position]
-            if accept is not None and not accept(rule):
-                continue
-            matched = {name: current.get(name) for name in sorted(fields_of(rule.when))}
-            decision.fired.append(Fired(rule, render(rule.rationale, current), matched,
-                                        render(rule.patient, current) if rule.patient else None))
-            _apply(decision, rule)
-        if decision.urgency is not None:
-            current["referral_urgency"] = decision.urgency
-        if decision.pathways:
-            current["pathways"] = frozenset(decision.pathways)
-        if decision.risk is not None:
-            current["startback_risk"] = decision.risk
+        for index, positions in zip(chosen, engine.match_layers(chosen, current), strict=True):
+            if inputs == "profile" and layers is None and index > 0 and decision.refers:
+                return decision
+            _run_layer(decision, runs[index], positions, accept)
     return decision
+
+
+def _run_layer(decision: Decision, layer_run: tuple[RuleRun, ...], positions: list[int],
+               accept: Callable[[Rule], bool] | None) -> None:
+    """Take in the rules of one layer that matched, in order, and show their conclusions to
+    the layers after it."""
+    current = decision.values
+    for position in positions:
+        run = layer_run[position]
+        if accept is not None and not accept(run.rule):
+            continue
+        matched = {name: current.get(name) for name in run.fields}
+        patient = None if run.patient is None else fill(run.patient, current)
+        decision.fired.append(Fired(run.rule, fill(run.rationale, current), matched, patient))
+        _apply(decision, run)
+    if decision.urgency is not None:
+        current["referral_urgency"] = decision.urgency
+    if decision.pathways:
+        current["pathways"] = frozenset(decision.pathways)
+    if decision.risk is not None:
+        current["startback_risk"] = decision.risk
