@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
 from tests.conftest import base_profile
 
 import backrx
 from backrx.engine import make_engine
-from backrx.pack.actions import ACTIONS, LAYER_ACTIONS, POLICIES
+from backrx.pack.actions import ACTIONS, LAYER_ACTIONS, POLICIES, actions_of, exposed_by, independent_runs
 from backrx.pack.model import LAYERS, Then
 from backrx.pack.rulepack import read_pack
 from backrx.pack.schema import schemas
 from backrx.run.decision import decide
 from backrx.run.facts import profile_values
+from backrx.testing import profiles
 
 
 def test_layer_actions_follow_the_table() -> None:
@@ -119,3 +123,54 @@ def test_a_triage_rule_is_known_by_its_file_not_its_id(pack_copy: Path) -> None:
         read_pack(pack_copy)
     codes = {p.code for p in info.value.problems}
     assert "red-flag-without-referral" not in codes and "unknown-key" in codes
+
+
+@settings(max_examples=150, deadline=None)
+@given(profile=profiles())
+def test_the_runner_shows_later_layers_only_what_the_table_says(profile: dict[str, Any]) -> None:
+    """Every fact the runner adds for later layers is one the action table's ``exposes`` names for
+    a rule that fired: the table is what decides which layers may be matched together."""
+    rules = _RULES
+    values = profile_values(backrx.Profile.model_validate(profile))
+    decision = decide(rules.pack, rules._engine, values)
+    added = set(decision.values) - set(values)
+    shown: set[str] = set()
+    for fired in decision.fired:
+        for action in actions_of(fired.rule.then):
+            if action.exposes.endswith("."):
+                shown |= {action.exposes + name for name, _ in fired.rule.then.set}
+            elif action.exposes:
+                shown.add(action.exposes)
+    assert added <= shown
+
+
+def test_no_layer_is_matched_with_one_whose_conclusion_it_reads() -> None:
+    """In each run of layers matched together, no layer reads a fact an earlier one of the run
+    concludes, and all read the same inputs; the bundled pack makes the runs the docs name."""
+    pack = _RULES.pack
+    runs = independent_runs(pack.layers)
+    assert [i for run in runs for i in run] == list(range(len(pack.layers)))
+    for run in runs:
+        for k, index in enumerate(run):
+            earlier = set().union(*(exposed_by(pack.layers[i]) for i in run[:k]))
+            assert not earlier & set(pack.layers[index].fields)
+            assert pack.layers[index].inputs == pack.layers[run[0]].inputs
+    names = [tuple(pack.layers[i].name for i in run) for run in runs]
+    assert names == [("triage", "classification"), ("components",), ("exclusions", "dosing"), ("adjust",)]
+
+
+def test_a_layer_that_reads_an_earlier_conclusion_starts_a_new_run() -> None:
+    """A layer reading ``pathways`` is not matched with the layer that sets them, nor a layer
+    reading a derived fact with the layer that sets it."""
+    pack = _RULES.pack
+    by_name = {layer.name: layer for layer in pack.layers}
+    classification, components = by_name["classification"], by_name["components"]
+    assert "pathways" in exposed_by(classification) and "pathways" in components.fields
+    assert independent_runs([classification, components]) == ((0,), (1,))
+    reader = dataclasses.replace(by_name["dosing"], fields=("derived.severe_pain",))
+    assert "derived.severe_pain" in exposed_by(classification)
+    assert independent_runs([classification, reader]) == ((0,), (1,))
+    assert independent_runs([by_name["triage"], reader]) == ((0, 1),)
+
+
+_RULES = backrx.load_rules()

@@ -62,12 +62,14 @@ def content_digest_of(files: tuple[tuple[str, bytes], ...]) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def digest_of_files(files: tuple[tuple[str, bytes], ...]) -> str:
+def digest_of_files(files: tuple[tuple[str, bytes], ...], folder: str | None = None) -> str:
     """The pack digest of in-memory files: the loader's digest of the same top-level files, parsed
-    (comments and formatting do not count)."""
+    (comments and formatting do not count). ``folder``, the pack's own folder, lends its
+    parsed-file cache to bytes it holds."""
     from backrx.pack.rulepack import digest_of_bytes
 
-    return digest_of_bytes(item for item in files if "/" not in item[0])
+    return digest_of_bytes((item for item in files if "/" not in item[0]),
+                           Path(folder) if folder else None)
 
 
 def _read_regular(path: Path) -> bytes | None:
@@ -150,7 +152,7 @@ def verify(content: PackContent) -> None:
             raise _bad(content, "bad-pickle", "a pickled RuleSet names a file that is not a pack file")
     if content.engine not in ("auto", "durable", "reference"):
         raise _bad(content, "bad-pickle", f"unknown engine {content.engine!r} in a pickled RuleSet")
-    actual = digest_of_files(content.files)
+    actual = digest_of_files(content.files, content.path if isinstance(content.path, str) else None)
     carried = content_digest_of(content.files)
     if actual != content.digest or carried != content.content_digest:
         raise _bad(content, "digest-mismatch",

@@ -82,6 +82,7 @@ class RuleSet:
         self._sendable = False  # checked against the digest at the first pickle
         self._references: dict[str, Reference] = {}
         self._firings: dict[tuple[Any, ...], Firing] = {}
+        self._firing_of: dict[int, tuple[Fired, Firing]] = {}
         self._share: dict[Any, Any] | None = None  # set by a worker process for one chunk
 
     def __reduce__(self) -> tuple[Any, tuple[PackContent, str]]:
@@ -100,6 +101,7 @@ class RuleSet:
         clone.__dict__.update(self.__dict__)
         clone._references = {}
         clone._firings = {}
+        clone._firing_of = {}
         return clone
 
     @property
@@ -291,6 +293,16 @@ class RuleSet:
 
     def _firing(self, f: Fired) -> Firing:
         """One immutable Firing per distinct (rule, rendered texts, matched values), validated once."""
+        same = self._firing_of.get(id(f))
+        if same is not None and same[0] is f:  # the runner shares equal firings: known by identity
+            return same[1]
+        firing = self._firing_by_content(f)
+        if len(self._firing_of) >= _FIRINGS_KEPT:
+            self._firing_of.clear()
+        self._firing_of[id(f)] = (f, firing)  # holds f: its identity is not reused while kept
+        return firing
+
+    def _firing_by_content(self, f: Fired) -> Firing:
         values = tuple(f.matched.values())
         key = (f.rule.id, f.rationale, f.patient, values, tuple(map(type, values)))
         found = self._firings.get(key)

@@ -15,9 +15,13 @@ from backrx.pack.actions import Action, Policy, actions_of, independent_runs
 from backrx.pack.rulepack import ADJUST_ACTIONS, DoseSpec, Exclude, Pack, Prescribe, Rule
 
 
-@dataclass
+@dataclass(frozen=True)
 class Fired:
-    """A rule that fired, with its rendered rationale and the values it matched."""
+    """A rule that fired, with its rendered rationale and the values it matched.
+
+    Equal firings (the same rule on the same values) are one shared object: treat it, and its
+    ``matched``, as read-only.
+    """
 
     rule: Rule
     rationale: str
@@ -239,22 +243,53 @@ def _merge(decision: Decision, action: Action, value: Any, rule: Rule) -> None:
         raise AssertionError(f"no merge for policy {policy!r}")
 
 
+#: Firings kept per rule, by the values they show (then the table starts afresh).
+FIRINGS_KEPT = 256
+
+
 class RuleRun(NamedTuple):
     """What running a rule needs, worked out once per pack: the fields it reports as matched
-    (sorted), its templates read once, and the conclusions it merges (action, value)."""
+    (sorted), its templates read once, the conclusions it merges (action, value), the fields
+    its firing shows (matched or quoted), and its firings met so far, by those values."""
 
     rule: Rule
     fields: tuple[str, ...]
     rationale: Template
     patient: Template | None
     merges: tuple[tuple[Action, Any], ...]
+    shows: tuple[str, ...]
+    firings: dict[tuple[Any, ...], Fired]
+
+    def fired(self, values: dict[str, Value]) -> Fired:
+        """The firing of this rule on ``values``: the one met before on equal values, or a new one."""
+        shown = tuple([values.get(name) for name in self.shows])
+        key = (shown, tuple(map(type, shown)))  # 1, 1.0 and True are equal keys but show apart
+        found = self.firings.get(key)
+        if found is None:
+            matched = {name: values.get(name) for name in self.fields}
+            patient = None if self.patient is None else fill(self.patient, values)
+            found = Fired(self.rule, fill(self.rationale, values), matched, patient)
+            if len(self.firings) >= FIRINGS_KEPT:
+                self.firings.clear()  # a crude bound: refilled from the next profiles
+            self.firings[key] = found
+        return found
+
+
+def _names(template: Template | None) -> set[str]:
+    if template is None or isinstance(template, str):
+        return set()
+    return {name for _, name in template if name is not None}
 
 
 def rule_run(rule: Rule) -> RuleRun:
     """The run of one rule (see :class:`RuleRun`)."""
-    return RuleRun(rule, tuple(sorted(fields_of(rule.when))), parse_template(rule.rationale),
-                   parse_template(rule.patient) if rule.patient else None,
-                   tuple((action, getattr(rule.then, action.writes)) for action in actions_of(rule.then)))
+    fields = tuple(sorted(fields_of(rule.when)))
+    rationale = parse_template(rule.rationale)
+    patient = parse_template(rule.patient) if rule.patient else None
+    shows = tuple(sorted(set(fields) | _names(rationale) | _names(patient)))
+    return RuleRun(rule, fields, rationale, patient,
+                   tuple((action, getattr(rule.then, action.writes)) for action in actions_of(rule.then)),
+                   shows, {})
 
 
 _kept_lock = threading.Lock()
@@ -331,9 +366,7 @@ def _run_layer(decision: Decision, layer_run: tuple[RuleRun, ...], positions: li
         run = layer_run[position]
         if accept is not None and not accept(run.rule):
             continue
-        matched = {name: current.get(name) for name in run.fields}
-        patient = None if run.patient is None else fill(run.patient, current)
-        decision.fired.append(Fired(run.rule, fill(run.rationale, current), matched, patient))
+        decision.fired.append(run.fired(current))
         _apply(decision, run)
     if decision.urgency is not None:
         current["referral_urgency"] = decision.urgency
