@@ -39,14 +39,22 @@ def test_every_python_snippet_runs(path: Path, monkeypatch: pytest.MonkeyPatch,
 
     A snippet that needs durable_rules (it says engine="durable") is skipped where durable_rules
     does not import (Python 3.13+)."""
+    from backrx.audit.invariants import registered_invariants, unregister_invariant
+
     monkeypatch.chdir(ROOT)
     namespace: dict[str, Any] = {"__name__": f"docs_{path.stem}"}
     ran = 0
-    for index, code in enumerate(snippets(path)):
-        if 'engine="durable"' in code and not durable_available():
-            continue
-        exec(compile(code, f"{path.name}[python block {index}]", "exec"), namespace)
-        ran += 1
+    before = {item.id for item in registered_invariants()}
+    try:
+        for index, code in enumerate(snippets(path)):
+            if 'engine="durable"' in code and not durable_available():
+                continue
+            exec(compile(code, f"{path.name}[python block {index}]", "exec"), namespace)
+            ran += 1
+    finally:  # an invariant a snippet registers must not join the audits of later tests
+        for item in registered_invariants():
+            if item.id not in before:
+                unregister_invariant(item.id)
     capsys.readouterr()
     assert ran > 0 or not durable_available()
 
