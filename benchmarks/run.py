@@ -100,10 +100,13 @@ def throughput(profiles: list[dict[str, Any]], repeat: int) -> float:
     rules.recommend_many(profiles)
     rates = {}
     for pause in (False, True):
-        gc.collect()
-        start = time.perf_counter()
-        rules.recommend_many(batch, pause_gc=pause)
-        rates[pause] = len(batch) / (time.perf_counter() - start)
+        best = float("inf")
+        for _ in range(3):  # the best of three: a busy moment of the machine is not the code's
+            gc.collect()
+            start = time.perf_counter()
+            rules.recommend_many(batch, pause_gc=pause)
+            best = min(best, time.perf_counter() - start)
+        rates[pause] = len(batch) / best
     _line(f"{ENGINE}: profiles per second, GC running", f"{rates[False]:,.0f}/s")
     _line(f"{ENGINE}: profiles per second, GC paused (default)", f"{rates[True]:,.0f}/s",
           f"x{rates[True] / rates[False]:.2f}")
@@ -237,6 +240,8 @@ def handwritten(v: dict[str, Value]) -> set[str]:
             fired.add(rule)
     if "progressive_neurological_deficit" in flags and v.get("bilateral_leg_symptoms") is True:
         fired.add("triage.neuro.progressive-both-legs")
+    if v.get("bilateral_leg_symptoms") is True:
+        fired.add("triage.cauda-equina.both-legs-safety-net")
     fired.add("triage.safety-net")
     fired.add(f"classify.stage.{v['stage']}")
     total, psycho = v.get("startback.total"), v.get("startback.psychosocial")
@@ -289,8 +294,9 @@ def floor(profiles: list[dict[str, Any]], repeat: int) -> dict[str, float]:
         rules = backrx.load_rules(engine=engine)  # type: ignore[arg-type]
         eng = rules._engine
 
-        def run(v: dict[str, Value]) -> set[str]:
-            return {pack.layers[i].rules[k].id for i in (0, 1) for k in eng.match(i, v)}
+        def run(v: dict[str, Value]) -> set[str]:  # the two layers in one pass, as decide() asks
+            found = eng.match_layers((0, 1), v)
+            return {pack.layers[i].rules[k].id for i, ks in zip((0, 1), found, strict=True) for k in ks}
         return run
 
     candidates: dict[str, Callable[[dict[str, Value]], set[str]]] = {"hand-written Python": handwritten}
@@ -354,6 +360,8 @@ def breakdown(profiles: list[dict[str, Any]], repeat: int) -> dict[str, float]:
     pairs = list(zip(valid, decisions, strict=True))
     timed("planner (no cache)", lambda pd: None if pd[1].refers else plan_data(rules.pack, pd[0], pd[1]),
           pairs)
+    for valid_profile, decision in pairs:  # fill the program cache first: a hit is what is timed
+        rules._build(valid_profile, decision)
     recs = timed("planner (cached) + assemble the output",
                  lambda pd: rules._build(pd[0], pd[1]), pairs)
     timed("serialise to JSON (not part of recommend)", lambda r: r.model_dump_json(), recs)

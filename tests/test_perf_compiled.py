@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from tests.conftest import needs_durable
 
 import backrx
 from backrx.engine._compiled import compile_layer
@@ -133,17 +132,37 @@ def _wire_facts(draw: st.DrawFn) -> dict[str, Value]:
     return {f"f{i}.x": draw(kind) for i, kind in enumerate(kinds) if draw(st.booleans())}
 
 
-@needs_durable
 @settings(max_examples=300)
-@given(values=_wire_facts())
-def test_the_fact_writer_sends_what_the_dict_encoder_sends(values: dict[str, Value]) -> None:
+@given(values=_wire_facts(), kinds=st.lists(st.sampled_from(["bool", "int", "float", "enum", "list", ""]),
+                                            min_size=6, max_size=6))
+def test_the_fact_writer_sends_what_the_dict_encoder_sends(values: dict[str, Value],
+                                                        kinds: list[str]) -> None:
     """The engine receives the same JSON text from the direct writer as from building the fact
-    dict and encoding it, for every kind of value (so the fast path changes no match)."""
-    from backrx.engine._durable import FactWriter, encode, fact_json
+    dict and encoding it, for every kind of value, whatever kind the field is declared to have
+    (so the fast path changes no match)."""
+    from backrx.engine.wire import FactWriter, encode, fact_json
 
     fields = (*sorted(values), "absent.field")
-    assert FactWriter(fields)(values) == fact_json(encode(values, fields))
-    assert json.loads(FactWriter(fields)(values)) == json.loads(fact_json(encode(values, fields)))
+    declared = {path: kind for path, kind in zip(fields, kinds, strict=False) if kind}
+    written = FactWriter(fields, declared)(values)
+    assert written == fact_json(encode(values, fields))
+    assert json.loads(written) == json.loads(fact_json(encode(values, fields)))
+
+
+_JSONISH = st.recursive(
+    st.one_of(st.booleans(), st.integers(), _TEXT,
+              st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from([5e-05, 1e22])),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3), max_leaves=15)
+
+
+@settings(max_examples=200)
+@given(definition=_JSONISH)
+def test_a_ruleset_definition_is_written_as_the_durable_encoder_writes_it(definition: Any) -> None:
+    """The C encoder is used for a ruleset definition only where it writes the very text that
+    backrx's own encoder writes (floats in exponent form go to backrx's)."""
+    from backrx.engine.wire import definition_json, dumps
+
+    assert definition_json(definition) == dumps(definition)
 
 
 def test_rule_templates_fill_as_a_plain_substitution(rules: backrx.RuleSet) -> None:
@@ -165,12 +184,11 @@ def test_rule_templates_fill_as_a_plain_substitution(rules: backrx.RuleSet) -> N
     assert checked > 100
 
 
-@needs_durable
 def test_the_fact_writer_takes_subclasses_of_the_usual_types() -> None:
     """A value of a subclass of bool's base, str, float or frozenset is written as its base type is."""
     import enum
 
-    from backrx.engine._durable import FactWriter, encode, fact_json
+    from backrx.engine.wire import FactWriter, encode, fact_json
 
     class Text(str):
         pass

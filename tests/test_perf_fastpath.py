@@ -167,3 +167,29 @@ def test_writing_json_parses_no_python_source(rules: backrx.RuleSet, monkeypatch
     assert calls == []
     assert again == expected
     assert Recommendation.model_validate_json(expected[1]) == adjusted
+
+
+def test_a_result_from_the_result_cache_carries_its_own_profile() -> None:
+    """Two people whose rules fire alike get results assembled once, each with the person's own
+    profile; a third with other time gets its own program; each equals the slow path."""
+    rules = backrx.load_rules(engine="reference")
+    people = [base_profile(outcomes={"odi": 30}), base_profile(outcomes={"odi": 50}),
+              base_profile(outcomes={"odi": 30}, preferences={"minutes_per_session": 12})]
+    recs = [rules.recommend(p) for p in people]
+    assert recs[0].trace == recs[1].trace and recs[0].program is recs[1].program
+    assert recs[0].profile is not None and recs[1].profile is not None
+    assert (recs[0].profile.outcomes.odi, recs[1].profile.outcomes.odi) == (30, 50)  # type: ignore[union-attr]
+    assert recs[2].program != recs[0].program
+    for person, rec in zip(people, recs, strict=True):
+        assert rec.model_dump_json() == validated(rules, person).model_dump_json()
+
+
+def test_the_result_cache_is_bounded() -> None:
+    """The table of assembled results never holds more than its bound."""
+    from backrx.ruleset import RESULTS_KEPT
+
+    rules = backrx.load_rules(engine="reference")
+    for i in range(RESULTS_KEPT + 30):
+        rules.recommend(base_profile(preferences={"minutes_per_session": 10 + i % 170,
+                                                  "sessions_per_week": 1 + i // 170}))
+    assert 0 < len(rules._results) <= RESULTS_KEPT

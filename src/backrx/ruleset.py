@@ -33,6 +33,8 @@ ProfileInput = Profile | Mapping[str, Any]
 
 #: Distinct firings a RuleSet keeps as built models (a rule with the values it matched).
 _FIRINGS_KEPT = 8192
+#: Assembled results kept per RuleSet, by the firings they come from (then the table starts afresh).
+RESULTS_KEPT = 1024
 
 
 def _jsonable(value: Any) -> Any:
@@ -83,6 +85,7 @@ class RuleSet:
         self._references: dict[str, Reference] = {}
         self._firings: dict[tuple[Any, ...], Firing] = {}
         self._firing_of: dict[int, tuple[Fired, Firing]] = {}
+        self._results: dict[tuple[Any, ...], tuple[tuple[Fired, ...], dict[str, Any]]] = {}
         self._share: dict[Any, Any] | None = None  # set by a worker process for one chunk
 
     def __reduce__(self) -> tuple[Any, tuple[PackContent, str]]:
@@ -102,6 +105,7 @@ class RuleSet:
         clone._references = {}
         clone._firings = {}
         clone._firing_of = {}
+        clone._results = {}
         return clone
 
     @property
@@ -199,7 +203,24 @@ class RuleSet:
             return self.for_locale(locale).recommend(profile)
         valid = _validated(profile)
         decision = decide(self._pack, self._engine, profile_values(valid))
-        return self._build(valid, decision)
+        if self._share is not None:  # in a worker process: equal parts become one object
+            return self._build(valid, decision)
+        # Everything but the profile follows from the firings (the runner shares equal ones, so
+        # they are known by identity), the stage and the preferences the planner reads.
+        prefs = valid.resolved_preferences
+        fired = tuple(decision.fired)
+        key = (tuple(map(id, fired)), valid.stage, frozenset(prefs.settings), frozenset(prefs.equipment),
+               prefs.minutes_per_session, prefs.sessions_per_week)
+        found = self._results.get(key)
+        if found is not None and all(a is b for a, b in zip(found[0], fired, strict=True)):
+            return Recommendation.model_validate({**found[1], "profile": valid})
+        fields = self._fields(valid, decision)
+        rec = Recommendation.model_validate(fields)
+        if len(self._results) >= RESULTS_KEPT:
+            self._results.clear()  # a crude bound: refilled from the next profiles
+        fields.pop("profile")
+        self._results[key] = (fired, fields)  # holds the firings: their identities are not reused
+        return rec
 
     def share_equal_parts(self, on: bool) -> None:
         """While on, equal prescriptions and firings built by this RuleSet become one object, so a
@@ -239,6 +260,10 @@ class RuleSet:
 
     def _build(self, profile: Profile, decision: Decision) -> Recommendation:
         """Assemble the result from immutable parts built once (programs, firings, references)."""
+        return Recommendation.model_validate(self._fields(profile, decision))
+
+    def _fields(self, profile: Profile, decision: Decision) -> dict[str, Any]:
+        """The fields of the result, every part an immutable model built once."""
         pack = self._pack
         referral = None
         deferred: list[tuple[str, str, str]] = []
@@ -270,7 +295,7 @@ class RuleSet:
             from backrx._parallel import share_built
 
             share_built(self._share, None, trace)
-        fields = {
+        return {
             "format_version": FORMAT_VERSION,
             "backrx_version": __version__,
             "outcome": "refer" if decision.refers else "program",
@@ -289,7 +314,6 @@ class RuleSet:
             "locale": self._locale,
             "disclaimer": pack.texts.get("disclaimer", DISCLAIMER),
         }
-        return Recommendation.model_validate(fields)
 
     def _firing(self, f: Fired) -> Firing:
         """One immutable Firing per distinct (rule, rendered texts, matched values), validated once."""

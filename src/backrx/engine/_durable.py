@@ -16,7 +16,7 @@ uses) and contains every hazard measured in shared/knowledge/durable-rules.md:
   away and registered afresh, never repaired; a fresh shard must answer a canary
   fact as the reference evaluator does, every run must end with the sentinel,
   and triage is checked against the reference evaluator: otherwise EngineError;
-* facts built here from validated values only: flat, typed, small (only the
+* facts built (in :mod:`backrx.engine.wire`) from validated values only: flat, typed, small (only the
   fields a layer reads, or a run of layers matched together), floats written
   with a ``.``, no ``id`` field of ours;
 * only operators proven safe are emitted (``$and $or $eq $neq $lt $lte $gt
@@ -40,16 +40,26 @@ from __future__ import annotations
 import collections
 import contextlib
 import itertools
-import json
 import os
 import threading
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import durable_rules_engine as _dre
 
 from backrx.engine._compiled import Matcher, compile_layer
+from backrx.engine.wire import (
+    GUARD_KEY,
+    SID,
+    FactWriter,
+    definition_json,
+    encode,
+    fact_json,
+    fact_key,
+    kinds_of,
+    member_key,
+)
 from backrx.errors import EngineError
 from backrx.lang.condition import (
     OPERATORS,
@@ -70,44 +80,7 @@ SHARD_RULES = 200  # durable patterns per ruleset
 SHARD_TESTS = 256  # tests per ruleset; registration hangs past ~512 under one node
 #: Layers that the reference evaluator checks on every call (see DurableEngine.match).
 CHECKED_LAYERS = ("triage",)
-_GUARD_KEY = "__backrx"
-_SID = "1"
 _names = itertools.count()
-
-
-def fact_key(path: str) -> str:
-    """The flat key of a field in a durable fact."""
-    return path.replace(".", "__")
-
-
-def member_key(path: str, member: str) -> str:
-    """The flat key that says a list field holds ``member``."""
-    return f"{fact_key(path)}___{member}"
-
-
-def _number(value: float) -> str:
-    text = repr(value)
-    mantissa, sep, exponent = text.partition("e")
-    if sep and "." not in mantissa:
-        return f"{mantissa}.0e{exponent}"  # durable rejects 5e-05 but accepts 5.0e-05
-    return text
-
-
-def dumps(obj: Any) -> str:
-    """JSON as durable accepts it."""
-    if isinstance(obj, bool):
-        return "true" if obj else "false"
-    if isinstance(obj, int):
-        return str(obj)
-    if isinstance(obj, float):
-        return _number(obj)
-    if isinstance(obj, str):
-        return json.dumps(obj, ensure_ascii=False)
-    if isinstance(obj, dict):
-        return "{" + ",".join(f"{dumps(str(k))}:{dumps(v)}" for k, v in obj.items()) + "}"
-    if isinstance(obj, (list, tuple)):
-        return "[" + ",".join(dumps(v) for v in obj) + "]"
-    raise TypeError(f"cannot send {type(obj).__name__} to the engine")  # pragma: no cover
 
 
 def _flat(op: str, items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -147,7 +120,7 @@ def compile_condition(condition: Condition, negate: bool = False) -> dict[str, A
         ]
         return _or(groups)
     if isinstance(condition, AllOf) and not condition.items:  # always: true (an empty all)
-        return always_durable(_GUARD_KEY, negate)
+        return always_durable(GUARD_KEY, negate)
     parts = [compile_condition(item, negate) for item in condition.items]
     conjunctive = isinstance(condition, AllOf) != negate
     assert isinstance(condition, (AllOf, AnyOf))
@@ -181,104 +154,6 @@ def split(test: dict[str, Any]) -> list[dict[str, Any]]:
     pick = max(ors, key=lambda i: _composites(body[i]))
     rest = body[:pick] + body[pick + 1:]
     return [part for alt in body[pick]["$or"] for part in split(_and([*rest, alt]))]
-
-
-def _plain_floats(fact: dict[str, Any]) -> bool:
-    return not any(isinstance(v, float) and "e" in repr(v) for v in fact.values())
-
-
-def fact_json(fact: dict[str, Any]) -> str:
-    """A flat fact as JSON: the C encoder, unless a float would be written in a form durable refuses."""
-    if _plain_floats(fact):
-        return json.dumps(fact, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return dumps(fact)
-
-
-def encode(values: Mapping[str, Value], fields: tuple[str, ...]) -> dict[str, Any]:
-    """The durable fact for one layer: only the fields it reads, flat."""
-    fact: dict[str, Any] = {"sid": _SID, _GUARD_KEY: 1}
-    for path in fields:
-        value = values.get(path)
-        if value is None:
-            continue
-        if isinstance(value, frozenset):
-            fact[fact_key(path)] = len(value)
-            for member in value:
-                fact[member_key(path, member)] = True
-        else:
-            fact[fact_key(path)] = value
-    return fact
-
-
-_encode_string = json.encoder.encode_basestring
-_HEAD = '{"sid":' + _encode_string(_SID) + ',"' + _GUARD_KEY + '":1'
-
-
-class FactWriter:
-    """Writes a layer's fact as JSON straight from the values: the same text as
-    ``fact_json(encode(values, fields))`` without building the dict first (a test holds them
-    equal). The fields are unrolled into one compiled function per writer, each key escaped
-    once; as in :mod:`backrx.engine._compiled`, no name from the pack is written into the
-    source: every key is passed in as a constant."""
-
-    __slots__ = ("_members", "_write")
-
-    def __init__(self, fields: tuple[str, ...]) -> None:
-        self._members: dict[tuple[str, str], str] = {}
-        names: dict[str, Any] = {"HEAD": _HEAD, "S": _encode_string, "F": _float_json,
-                                 "M": self._members_of, "O": _other_json}
-        lines = ["def write(values):", "    get = values.get", "    out = [HEAD]", "    add = out.append"]
-        for i, path in enumerate(fields):
-            key = "," + _encode_string(fact_key(path)) + ":"
-            names.update({f"p{i}": path, f"k{i}": key, f"t{i}": key + "true", f"f{i}": key + "false"})
-            lines += [
-                f"    v = get(p{i})",
-                "    if v is not None:",
-                f"        if v is True: add(t{i})",
-                f"        elif v is False: add(f{i})",
-                f"        elif type(v) is str: add(k{i} + S(v))",
-                f"        elif type(v) is int: add(k{i} + str(v))",
-                f"        elif type(v) is float: add(k{i} + F(v))",
-                f"        elif type(v) is frozenset: add(k{i} + str(len(v)) + M(p{i}, v))",
-                f"        else: add(k{i} + O(v, p{i}, M))",
-            ]
-        lines += ['    add("}")', '    return "".join(out)']
-        exec(compile("\n".join(lines), "<backrx fact>", "exec"), names)
-        self._write: Callable[[Mapping[str, Value]], str] = names["write"]
-
-    def __call__(self, values: Mapping[str, Value]) -> str:
-        return self._write(values)
-
-    def _members_of(self, path: str, members: frozenset[str]) -> str:
-        """The flat keys that say ``path`` holds each member, each with its leading comma."""
-        return "".join([self._member(path, member) for member in members])
-
-    def _member(self, path: str, member: str) -> str:
-        found = self._members.get((path, member))
-        if found is None:
-            found = "," + _encode_string(member_key(path, member)) + ":true"
-            if len(self._members) < 4096:  # members come from closed vocabularies; a bound anyway
-                self._members[(path, member)] = found
-        return found
-
-
-def _other_json(value: Any, path: str, members: Callable[[str, frozenset[str]], str]) -> str:
-    """A value of a subclass of the usual types, as the dict encoder writes it."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, frozenset):
-        return str(len(value)) + members(path, value)
-    if isinstance(value, str):
-        return str(_encode_string(value))
-    if isinstance(value, float):
-        return _float_json(value)
-    return str(int(value))
-
-
-def _float_json(value: float) -> str:
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError(f"cannot send {value!r} to the engine")  # as json.dumps(allow_nan=False)
-    return _number(value)
 
 
 def _leaves(test: dict[str, Any]) -> int:
@@ -348,7 +223,7 @@ def _release(handle: int, actioned: set[int]) -> None:
     actioned.discard(handle)
     if ran:
         with contextlib.suppress(Exception):
-            _dre.delete_state(handle, _SID)
+            _dre.delete_state(handle, SID)
     with contextlib.suppress(Exception):
         _dre.delete_ruleset(handle)
 
@@ -422,18 +297,18 @@ class DurableEngine:
                 definition: dict[str, Any] = {}
                 positions: dict[str, int] = {}
                 for name, gid, test in chunk:
-                    definition[name] = {"all": [{"m": {"$and": [{_GUARD_KEY: 1}, test]}}], "pri": 1}
+                    definition[name] = {"all": [{"m": {"$and": [{GUARD_KEY: 1}, test]}}], "pri": 1}
                     positions[name] = gid
-                definition["sentinel"] = {"all": [{"m": {_GUARD_KEY: 1}}], "pri": 2}
+                definition["sentinel"] = {"all": [{"m": {GUARD_KEY: 1}}], "pri": 2}
                 # The self-check's expected answer, by the reference evaluator, for the rules whose
                 # every pattern is in this shard (a split rule may hold through another shard).
                 here = collections.Counter(gid for _, gid, _ in chunk)
                 whole = {g for g, n in here.items() if n == parts[g]}
                 canary = (whole, sorted(g for g in whole if evaluate(rules[g][2].when, {})))
                 label = f"backrx-{pack.digest[7:19]}-{label_of}-{start}"
-                shards.append(_Shard(positions, dumps(definition), label, canary))
+                shards.append(_Shard(positions, definition_json(definition), label, canary))
             fields = tuple(dict.fromkeys(f for index in layers for f in pack.layers[index].fields))
-            self._runs.append(_Run(layers, FactWriter(fields), shards, owners))
+            self._runs.append(_Run(layers, FactWriter(fields, kinds_of(pack, fields)), shards, owners))
             for slot, index in enumerate(layers):
                 self._run_of[index] = (number, slot)
         with self._lock:
@@ -544,20 +419,21 @@ class DurableEngine:
             if code != 0:  # the sentinel handles every fact; a leftover would be a bug
                 raise EngineError(f"durable_rules did not handle the fact (code {code})")
             result = _dre.start_action_for_state(handle, state)
+            message: str | None = None
             if result:
                 self._actioned.add(handle)
-            while result:
-                message: str = result[1]  # '{"r12_0":{...}}': our own rule names, no escapes
+                message = result[1]  # '{"r12_0":{...}}': our own rule names, no escapes
+            positions = shard.positions
+            while message:
                 action = message[2:message.index('"', 2)]
-                position = shard.positions.get(action)
+                position = positions.get(action)
                 if position is not None and not sentinel:
                     fired.append(position)
                 elif action == "sentinel":
                     sentinel += 1
                 else:
                     raise EngineError(f"durable_rules ran {action!r} out of order")
-                following = _dre.complete_and_start_action(handle, state)
-                result = (None, following) if following else None
+                message = _dre.complete_and_start_action(handle, state)
             if sentinel != 1:
                 raise EngineError("durable_rules did not finish the run (self-check: the sentinel "
                                   f"fired {sentinel} times); the ruleset is rebuilt")

@@ -204,43 +204,93 @@ def _first(decision: Decision, key: str, value: Value, rule: Rule) -> bool:
 _PAIRED = {"prescribe": "prescribes", "exclude": "excludes", "dose": "doses"}
 
 
-def _merge(decision: Decision, action: Action, value: Any, rule: Rule) -> None:
-    """Add one conclusion of ``rule`` to ``decision`` as its action's conflict policy says."""
+Merge = Callable[["Decision", Any, Rule], None]
+
+
+def _most_urgent(decision: Decision, value: Any, rule: Rule) -> None:
+    decision.urgency = note_referral(rule, decision.urgency, decision.referral_reasons,
+                                     decision.referral_rules)
+
+
+def _warnings(decision: Decision, value: Any, rule: Rule) -> None:
+    decision.warnings.extend((w.code, w.message, rule.id) for w in value)
+
+
+def _pairs(name: str) -> Merge:
+    def merge(decision: Decision, value: Any, rule: Rule) -> None:
+        getattr(decision, name).extend((item, rule) for item in value)
+    return merge
+
+
+def _union(name: str) -> Merge:
+    def merge(decision: Decision, value: Any, rule: Rule) -> None:
+        add_unique(getattr(decision, name), value)
+    return merge
+
+
+def _schedule(decision: Decision, value: Any, rule: Rule) -> None:
+    for item in value:
+        decision.schedule[item.phase] = (item.weeks, rule)
+
+
+def _set(decision: Decision, value: Any, rule: Rule) -> None:
+    for name, item in value:
+        if _first(decision, f"derived.{name}", item, rule):
+            decision.values[f"derived.{name}"] = item
+
+
+def _first_of(name: str) -> Merge:
+    def merge(decision: Decision, value: Any, rule: Rule) -> None:
+        if _first(decision, name, value, rule):
+            setattr(decision, name, value)
+    return merge
+
+
+def _most_conservative(decision: Decision, value: Any, rule: Rule) -> None:
+    held = decision.adjust
+    if held is None or ADJUST_ACTIONS.index(value) < ADJUST_ACTIONS.index(held[0]):
+        decision.adjust = (value, rule)
+
+
+def _any_of(name: str) -> Merge:
+    def merge(decision: Decision, value: Any, rule: Rule) -> None:
+        if getattr(decision, name) is None:
+            setattr(decision, name, rule)
+    return merge
+
+
+def _largest(decision: Decision, value: Any, rule: Rule) -> None:
+    if decision.hold is None or value > decision.hold[0]:
+        decision.hold = (value, rule)
+
+
+def merge_of(action: Action) -> Merge:
+    """How one conclusion of a rule joins the decision, as its action's conflict policy says."""
     policy: Policy = action.policy
     writes = action.writes
     if policy == "most-urgent":
-        decision.urgency = note_referral(rule, decision.urgency, decision.referral_reasons,
-                                         decision.referral_rules)
-    elif policy == "union" and writes == "warn":
-        decision.warnings.extend((w.code, w.message, rule.id) for w in value)
-    elif policy == "union" and writes in _PAIRED:
-        getattr(decision, _PAIRED[writes]).extend((item, rule) for item in value)
-    elif policy == "union":
-        add_unique(getattr(decision, writes), value)
-    elif policy == "refine" and writes == "schedule":
-        for item in value:
-            decision.schedule[item.phase] = (item.weeks, rule)
-    elif policy == "refine":  # doses: the planner applies them in this order, later replacing earlier
-        getattr(decision, _PAIRED[writes]).extend((item, rule) for item in value)
-    elif policy == "first" and writes == "set":
-        for name, item in value:
-            if _first(decision, f"derived.{name}", item, rule):
-                decision.values[f"derived.{name}"] = item
-    elif policy == "first":
-        if _first(decision, writes, value, rule):
-            setattr(decision, writes, value)
-    elif policy == "most-conservative":
-        held = decision.adjust
-        if held is None or ADJUST_ACTIONS.index(value) < ADJUST_ACTIONS.index(held[0]):
-            decision.adjust = (value, rule)
-    elif policy == "any":
-        if getattr(decision, writes) is None:
-            setattr(decision, writes, rule)
-    elif policy == "largest":
-        if decision.hold is None or value > decision.hold[0]:
-            decision.hold = (value, rule)
-    else:  # pragma: no cover - every policy of the action table is handled above
-        raise AssertionError(f"no merge for policy {policy!r}")
+        return _most_urgent
+    if policy == "union" and writes == "warn":
+        return _warnings
+    if policy == "union" and writes in _PAIRED:
+        return _pairs(_PAIRED[writes])
+    if policy == "union":
+        return _union(writes)
+    if policy == "refine" and writes == "schedule":
+        return _schedule
+    if policy == "refine":  # doses: the planner applies them in this order, later replacing earlier
+        return _pairs(_PAIRED[writes])
+    if policy == "first" and writes == "set":
+        return _set
+    if policy == "first":
+        return _first_of(writes)
+    if policy == "most-conservative":
+        return _most_conservative
+    if policy == "any":
+        return _any_of(writes)
+    if policy == "largest":
+        return _largest
+    raise AssertionError(f"no merge for policy {policy!r}")  # pragma: no cover - every policy is handled
 
 
 #: Firings kept per rule, by the values they show (then the table starts afresh).
@@ -256,7 +306,7 @@ class RuleRun(NamedTuple):
     fields: tuple[str, ...]
     rationale: Template
     patient: Template | None
-    merges: tuple[tuple[Action, Any], ...]
+    merges: tuple[tuple[Merge, Any], ...]
     shows: tuple[str, ...]
     firings: dict[tuple[Any, ...], Fired]
 
@@ -288,7 +338,8 @@ def rule_run(rule: Rule) -> RuleRun:
     patient = parse_template(rule.patient) if rule.patient else None
     shows = tuple(sorted(set(fields) | _names(rationale) | _names(patient)))
     return RuleRun(rule, fields, rationale, patient,
-                   tuple((action, getattr(rule.then, action.writes)) for action in actions_of(rule.then)),
+                   tuple((merge_of(action), getattr(rule.then, action.writes))
+                         for action in actions_of(rule.then)),
                    shows, {})
 
 
@@ -325,8 +376,9 @@ def matched_together(pack: Pack) -> tuple[tuple[int, ...], ...]:
 
 
 def _apply(decision: Decision, run: RuleRun) -> None:
-    for action, value in run.merges:
-        _merge(decision, action, value, run.rule)
+    rule = run.rule
+    for merge, value in run.merges:
+        merge(decision, value, rule)
 
 
 def decide(pack: Pack, engine: Engine, values: dict[str, Value], *, inputs: str = "profile",
