@@ -203,13 +203,18 @@ def test_workers_below_one_is_an_error(rules: backrx.RuleSet) -> None:
 
 
 def test_results_built_for_a_worker_equal_serial_and_share_parts(rules: backrx.RuleSet) -> None:
-    """A worker's chunk (equal parts built once) gives the same JSON as serial calls, and equal
-    parts really are one object, so pickle sends them once."""
+    """A worker's chunk (equal parts built once, the profile left for the parent to put back)
+    gives the same JSON as serial calls once the profile is back, and equal parts really are one
+    object, so pickle sends them once."""
+    from backrx.model.profile import validated_profile
+
     profiles = PROFILES * 3
     serial = [rules.recommend(p).model_dump_json() for p in profiles]
     results = _parallel.recommend_task(rules, profiles)
-    assert [r.model_dump_json() for r in results] == serial
+    assert all(r.profile is None for r in results)  # not sent: the parent has the input
     assert len({id(r.trace[0]) for r in results}) < len(results)
     assert rules._share is None  # only while a chunk runs
     back = pickle.loads(pickle.dumps(results))
-    assert [r.model_dump_json() for r in back] == serial
+    restored = [r.model_copy(update={"profile": validated_profile(p)})
+                for r, p in zip(back, profiles, strict=True)]
+    assert [r.model_dump_json() for r in restored] == serial

@@ -69,6 +69,9 @@ def _run_task(task: Task, chunk: list[Any]) -> list[Any]:
     try:
         return task(_rules, chunk)
     finally:
+        # What the task kept (the pack's caches) stays: keep the collector off it, so the
+        # pickling of this result that follows (with the collector on) scans only new objects.
+        gc.freeze()
         if paused:
             gc.enable()
 
@@ -83,7 +86,8 @@ class Invalid:
 
 
 def recommend_task(rules: RuleSet, chunk: list[Any]) -> list[Any]:
-    """Recommendations for a chunk; an invalid profile ends the chunk with an :class:`Invalid`.
+    """Recommendations for a chunk, each without its profile (the parent puts it back); an
+    invalid profile ends the chunk with an :class:`Invalid`.
 
     While the chunk runs, the RuleSet builds equal prescriptions and firings once
     (:func:`share_built`), so that pickle sends each of them once."""
@@ -92,10 +96,13 @@ def recommend_task(rules: RuleSet, chunk: list[Any]) -> list[Any]:
     try:
         for index, profile in enumerate(chunk):
             try:
-                out.append(rules.recommend(profile))
+                rec = rules.recommend(profile)
             except ValidationError:
                 out.append(Invalid(index))
                 break
+            # The profile stays behind: the parent validates its own copy of the input again
+            # (about a third of what a result costs to send, measured), see _take.
+            out.append(rec.model_copy(update={"profile": None}))
     finally:
         rules.share_equal_parts(False)
     return out
@@ -216,12 +223,16 @@ def _collect(rules: RuleSet, profiles: Iterable[Any], workers: int, chunk_size: 
 
 
 def _take(rules: RuleSet, chunks: Iterable[tuple[list[Any], list[Any]]], out: list[Any]) -> None:
+    from backrx.model.profile import validated_profile
+
     for chunk, results in chunks:
-        if results and isinstance(results[-1], Invalid):
-            out.extend(results[:-1])
+        done = results[:-1] if results and isinstance(results[-1], Invalid) else results
+        # Each result gets back the profile it was made for, validated here as the worker did.
+        out.extend(rec.model_copy(update={"profile": validated_profile(profile)})
+                   for rec, profile in zip(done, chunk, strict=False))
+        if done is not results:
             rules.recommend(chunk[results[-1].index])  # raises the same ValidationError here
             raise EngineError("a worker refused a profile that validates here")  # pragma: no cover
-        out.extend(results)
 
 
 def cpu_count() -> int:

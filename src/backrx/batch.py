@@ -38,6 +38,7 @@ as plain dicts (:func:`rows`) need nothing beyond backrx.
 from __future__ import annotations
 
 import csv
+import gc
 import json
 import math
 import os
@@ -156,6 +157,20 @@ class _Unreadable:
     def __init__(self, code: str, detail: str) -> None:
         self.code = code
         self.detail = detail
+
+
+def _rows_paused(rules: RuleSet, chunk: list[Any]) -> list[dict[str, Any]]:
+    """The rows of a chunk with Python's cyclic collector paused meanwhile, as recommend_many
+    pauses it: backrx makes no cycles, and the collector would re-scan the RuleSet's caches
+    and the caller's growing results again and again."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        return _row_task(rules, chunk)
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _row_task(rules: RuleSet, chunk: list[Any]) -> list[dict[str, Any]]:
@@ -367,14 +382,15 @@ def rows(profiles: Any, rules: RuleSet | None = None, *, workers: int | None = N
     for pair in pairs:
         batch.append(pair)
         if len(batch) >= size:
-            for ident, row in zip((i for i, _ in batch), _row_task(rules, [p for _, p in batch]),
+            for ident, row in zip((i for i, _ in batch), _rows_paused(rules, [p for _, p in batch]),
                                   strict=True):
                 yield _finish(row, count, ident, id_field)
                 count += 1
             batch = []
             if progress:
                 progress(count)
-    for ident, row in zip((i for i, _ in batch), _row_task(rules, [p for _, p in batch]), strict=True):
+    for ident, row in zip((i for i, _ in batch), _rows_paused(rules, [p for _, p in batch]),
+                          strict=True):
         yield _finish(row, count, ident, id_field)
         count += 1
     if progress and batch:

@@ -12,7 +12,7 @@ from backrx._transport import PackContent, capture, refuse_changed, restore, sen
 from backrx._version import __version__
 from backrx.engine import EngineName, make_engine
 from backrx.lang.condition import Value
-from backrx.model.profile import Profile
+from backrx.model.profile import Profile, validated_profile
 from backrx.model.recommendation import (
     DISCLAIMER,
     FORMAT_VERSION,
@@ -43,12 +43,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _validated(profile: ProfileInput) -> Profile:
-    """A valid Profile. Instances are checked again: one built with ``model_construct`` or
-    changed with ``object.__setattr__`` has skipped validation, and a red flag could hide there."""
-    if isinstance(profile, Profile):
-        return Profile.model_validate(dict(profile.__dict__))
-    return Profile.model_validate(profile)
 
 
 def _restore(content: PackContent, locale: str = "en") -> RuleSet:
@@ -183,7 +177,7 @@ class RuleSet:
 
     def decide(self, profile: ProfileInput) -> Decision:
         """The rules' raw conclusions for a profile (before planning)."""
-        valid = _validated(profile)
+        valid = validated_profile(profile)
         return decide(self._pack, self._engine, profile_values(valid))
 
     def decide_facts(self, values: dict[str, Value], *, layers: Collection[str] | None = None,
@@ -201,7 +195,7 @@ class RuleSet:
         """
         if locale is not None and locale != self._locale:
             return self.for_locale(locale).recommend(profile)
-        valid = _validated(profile)
+        valid = validated_profile(profile)
         decision = decide(self._pack, self._engine, profile_values(valid))
         if self._share is not None:  # in a worker process: equal parts become one object
             return self._build(valid, decision)

@@ -389,3 +389,12 @@ __all__ = [
     "load_profile",
     "stage_for_weeks",
 ]
+
+
+def validated_profile(profile: Any) -> Profile:
+    """A valid Profile from a mapping or a Profile. Instances are checked again: one built with
+    ``model_construct`` or changed with ``object.__setattr__`` has skipped validation, and a red
+    flag could hide there. Raises ``pydantic.ValidationError``."""
+    if isinstance(profile, Profile):
+        return Profile.model_validate(dict(profile.__dict__))
+    return Profile.model_validate(profile)
