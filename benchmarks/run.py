@@ -263,10 +263,12 @@ def handwritten(v: dict[str, Value]) -> set[str]:
     assert isinstance(worse, frozenset) and isinstance(eases, frozenset)
     age = v["age"]
     assert isinstance(age, int)
-    stenosis = sum((age > 48, v.get("bilateral_leg_symptoms") is True,
+    stenosis = sum((v.get("bilateral_leg_symptoms") is True,
                     v.get("leg_pain") in ("buttock_thigh", "below_knee"),
                     bool(worse & {"walking", "standing"}), bool(eases & {"sitting", "bending_forward"})))
-    if dp != "extension" and stenosis >= 4:
+    pregnancy = (v.get("history.pregnant") is True or v.get("history.pregnancy_weeks") is not None
+                 or v.get("history.pelvic_girdle_pain") is True)
+    if dp != "extension" and age > 48 and not pregnancy and stenosis >= 3:
         fired.add("classify.stenosis.cluster")
     slr = v.get("findings.straight_leg_raise_deg")
     aberrant = v.get("findings.aberrant_movement") is True
@@ -468,7 +470,7 @@ def main() -> int:
     latency(profiles, repeat)
     throughput(profiles, repeat)
     cold_start(3 if args.quick else 7)
-    scaling(profiles, (100, 1000) if args.quick else (100, 1000, 5000))
+    scaling(profiles, (100, 1000) if args.quick else (100, 1000, 4000))
     floor(profiles, repeat)
     breakdown(profiles, repeat)
     print(f"\nRSS over {args.rss_n:,} recommendations on one RuleSet ({ENGINE})")
