@@ -19,7 +19,7 @@ MAX_LINES = 600
 
 # The rooms, from the bottom up: a room imports only from rooms at its level or below.
 ROOMS: tuple[tuple[str, ...], ...] = (
-    ("_version", "_yaml", "_input", "errors"),
+    ("_version", "_yaml", "_input", "_gc", "errors"),
     ("lang",),
     ("model",),
     ("pack",),

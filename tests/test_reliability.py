@@ -522,33 +522,32 @@ def test_ids_with_a_trailing_newline_are_refused(pack_copy: Path) -> None:
     assert "bad-id" in {p.code for p in caught.value.problems}
 
 
+def _problems_with_title(pack: Path, title: str) -> tuple[int, set[tuple[str, int | None, str]]]:
+    """The first title in triage.yaml replaced by ``title`` (YAML as written); its line index and
+    the (file, line, code) of every problem the loader then reports."""
+    triage = pack / "triage.yaml"
+    lines = triage.read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith("title:"))
+    lines[at] = lines[at].split("title:")[0] + f"title: {title}"
+    triage.write_text("\n".join(lines) + "\n")
+    with pytest.raises(backrx.RuleError) as caught:
+        backrx.load_rules(pack, engine="reference")
+    return at, {(p.file, p.line, p.code) for p in caught.value.problems}
+
+
 @pytest.mark.parametrize("char", ["\\0", "\\x07", "\\u202e", "\\u2066", "\\u200b", "\\ufeff", "\\u2028"],
                          ids=["nul", "bell", "rlo", "lri", "zwsp", "bom", "line-sep"])
 def test_hidden_characters_in_pack_text_are_refused_with_file_and_line(pack_copy: Path, char: str) -> None:
     """NUL, control, bidi and zero-width characters in a pack's text are refused at file:line."""
-    triage = pack_copy / "triage.yaml"
-    lines = triage.read_text().splitlines()
-    at = next(i for i, line in enumerate(lines) if line.strip().startswith("title:"))
-    lines[at] = lines[at].split("title:")[0] + f'title: "Saddle{char} numbness"'
-    triage.write_text("\n".join(lines) + "\n")
-    with pytest.raises(backrx.RuleError) as caught:
-        backrx.load_rules(pack_copy, engine="reference")
-    found = {(p.file, p.line, p.code) for p in caught.value.problems}
+    at, found = _problems_with_title(pack_copy, f'"Saddle{char} numbness"')
     assert ("triage.yaml", at + 1, "control-character") in found
 
 
 @pytest.mark.parametrize("char", ["\u202e", "\u2066", "\u200b", "\u00ad"], ids=["rlo", "lri", "zwsp", "shy"])
 def test_hidden_characters_written_as_themselves_are_refused_too(pack_copy: Path, char: str) -> None:
     """A hidden character typed into a plain (unquoted) text, not as an escape, is refused at file:line."""
-    triage = pack_copy / "triage.yaml"
-    lines = triage.read_text().splitlines()
-    at = next(i for i, line in enumerate(lines) if line.strip().startswith("title:"))
-    lines[at] = lines[at].split("title:")[0] + f"title: Saddle{char} numbness"
-    triage.write_text("\n".join(lines) + "\n")
-    assert "\\" not in triage.read_text()  # no escape anywhere in the file: the character itself
-    with pytest.raises(backrx.RuleError) as caught:
-        backrx.load_rules(pack_copy, engine="reference")
-    found = {(p.file, p.line, p.code) for p in caught.value.problems}
+    at, found = _problems_with_title(pack_copy, f"Saddle{char} numbness")
+    assert "\\" not in (pack_copy / "triage.yaml").read_text()  # no escape in the file: the character itself
     assert ("triage.yaml", at + 1, "control-character") in found
 
 

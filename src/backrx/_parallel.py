@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
+from backrx._gc import collector_paused
 from backrx.errors import EngineError
 
 
@@ -63,17 +64,13 @@ def _init_worker(rules: Any) -> None:
 
 def _run_task(task: Task, chunk: list[Any]) -> list[Any]:
     assert _rules is not None, "worker started without a RuleSet"
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
-        return task(_rules, chunk)
-    finally:
-        # What the task kept (the pack's caches) stays: keep the collector off it, so the
-        # pickling of this result that follows (with the collector on) scans only new objects.
-        gc.freeze()
-        if paused:
-            gc.enable()
+    with collector_paused():
+        try:
+            return task(_rules, chunk)
+        finally:
+            # What the task kept (the pack's caches) stays: keep the collector off it, so the
+            # pickling of this result that follows (with the collector on) scans only new objects.
+            gc.freeze()
 
 
 class Invalid:
@@ -204,14 +201,8 @@ def recommend_parallel(rules: RuleSet, profiles: Iterable[Any], *, workers: int,
                        chunk_size: int | None = None) -> list[Any]:
     """What ``rules.recommend_many(profiles)`` returns, computed in worker processes."""
     out: list[Any] = []
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()  # as in recommend_many: the growing list of results is no cycle
-    try:
+    with collector_paused():  # as in recommend_many: the growing list of results is no cycle
         _collect(rules, profiles, workers, chunk_size, out)
-    finally:
-        if paused:
-            gc.enable()
     return out
 
 

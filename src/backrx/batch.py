@@ -38,7 +38,6 @@ as plain dicts (:func:`rows`) need nothing beyond backrx.
 from __future__ import annotations
 
 import csv
-import gc
 import json
 import math
 import os
@@ -52,6 +51,7 @@ from pydantic import ValidationError
 
 from backrx._cohort import generate
 from backrx._diff import Group, PackDiff, ProfileChange
+from backrx._gc import collector_paused
 from backrx.model.profile import Profile
 from backrx.model.recommendation import Phase, Recommendation
 from backrx.model.vocabulary import FIELDS
@@ -163,14 +163,8 @@ def _rows_paused(rules: RuleSet, chunk: list[Any]) -> list[dict[str, Any]]:
     """The rows of a chunk with Python's cyclic collector paused meanwhile, as recommend_many
     pauses it: backrx makes no cycles, and the collector would re-scan the RuleSet's caches
     and the caller's growing results again and again."""
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
+    with collector_paused():
         return _row_task(rules, chunk)
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _row_task(rules: RuleSet, chunk: list[Any]) -> list[dict[str, Any]]:

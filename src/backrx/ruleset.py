@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
+from backrx._gc import collector_paused
 from backrx._transport import PackContent, capture, refuse_changed, restore, sendable
 from backrx._version import __version__
 from backrx.engine import EngineName, make_engine
@@ -243,14 +243,8 @@ class RuleSet:
             from backrx._parallel import recommend_parallel
 
             return recommend_parallel(self, profiles, workers=workers, chunk_size=chunk_size)
-        paused = pause_gc and gc.isenabled()
-        if paused:
-            gc.disable()
-        try:
+        with collector_paused(pause_gc):
             return [self.recommend(profile) for profile in profiles]
-        finally:
-            if paused:
-                gc.enable()
 
     def _build(self, profile: Profile, decision: Decision) -> Recommendation:
         """Assemble the result from immutable parts built once (programs, firings, references)."""
