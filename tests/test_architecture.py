@@ -28,7 +28,7 @@ ROOMS: tuple[tuple[str, ...], ...] = (
     ("ruleset", "_transport", "_parallel"),
     ("adjust",),
     ("render", "interop"),
-    ("audit", "batch", "_batch_cli", "_diff", "_cohort", "testing", "example"),
+    ("audit", "batch", "_batch_io", "_batch_cli", "_diff", "_cohort", "testing", "example"),
     ("cli", "clidoc"),
     ("__init__",),
 )

@@ -16,7 +16,7 @@ def _count_lines(path: str) -> int | None:
     if not path.lower().endswith((".jsonl", ".ndjson")):
         return None
     with open(path, "rb") as f:
-        return sum(1 for line in f if line.strip())
+        return sum(1 for line in f if line.strip(b" \t\r\n"))
 
 
 @contextmanager

@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from backrx._batch_io import Unreadable
 from backrx.model.recommendation import Recommendation
 from backrx.ruleset import RuleSet, load_rules
 
@@ -73,6 +74,7 @@ class PackDiff:
     profiles: int = 0
     invalid: int = 0
     changed: int = 0
+    errors: Counter[str] = field(default_factory=Counter)  # invalid rows by error code
     aspects: Counter[str] = field(default_factory=Counter)
     rules_added: tuple[str, ...] = ()
     rules_removed: tuple[str, ...] = ()
@@ -87,7 +89,8 @@ class PackDiff:
     def as_dict(self) -> dict[str, Any]:
         """The report as plain data (JSON-ready)."""
         return {"old": self.old, "new": self.new, "profiles": self.profiles, "invalid": self.invalid,
-                "changed": self.changed, "aspects": dict(self.aspects),
+                "errors": dict(sorted(self.errors.items())), "changed": self.changed,
+                "aspects": dict(self.aspects),
                 "rules_added": list(self.rules_added), "rules_removed": list(self.rules_removed),
                 "rules_edited": list(self.rules_edited), "groups": [g.as_dict() for g in self.groups]}
 
@@ -102,6 +105,8 @@ class PackDiff:
         share = f" ({self.changed / self.profiles:.1%})" if self.profiles else ""
         lines.append(f"{self.profiles} profiles ({self.invalid} invalid, skipped): "
                      f"{self.changed} changed{share}")
+        if self.errors:
+            lines.append("  invalid: " + ", ".join(f"{code} {n}" for code, n in sorted(self.errors.items())))
         if self.aspects:
             lines.append("  " + ", ".join(f"{a}: {self.aspects[a]}" for a in ASPECTS if self.aspects[a]))
         for group in self.groups:
@@ -139,17 +144,18 @@ def _summary(rec: Recommendation) -> tuple[Any, ...]:
             tuple(rec.classification.pathways), exercises, tuple(f.rule_id for f in rec.trace))
 
 
-_INVALID = "invalid"
-
-
 def _pair_task(pair: tuple[RuleSet, RuleSet], chunk: list[Any]) -> list[Any]:
+    """None (no change), (before, after), or the error code of a record that could not run."""
     old, new = pair
     out: list[Any] = []
     for item in chunk:
+        if isinstance(item, Unreadable):
+            out.append(item.code)
+            continue
         try:
             before, after = _summary(old.recommend(item)), _summary(new.recommend(item))
         except ValidationError:
-            out.append(_INVALID)
+            out.append("invalid-profile")
             continue
         out.append(None if before[:4] == after[:4] else (before, after))
     return out
@@ -183,11 +189,12 @@ def _as_rules(value: RuleSet | str | os.PathLike[str]) -> RuleSet:
 
 
 def diff(old: RuleSet | str | os.PathLike[str], new: RuleSet | str | os.PathLike[str],
-         pairs: Iterable[tuple[str | None, Any]], *, unreadable: type, workers: int | None = None,
+         pairs: Iterable[tuple[str | None, Any]], *, workers: int | None = None,
          chunk_size: int | None = None, examples: int = 3) -> PackDiff:
     """Compare two packs (RuleSets or pack folders) over ``pairs`` of (id, profile record), as
-    :func:`backrx.batch.diff` reads them; a record of type ``unreadable`` (a line that was not
-    JSON) counts as invalid. Raises :class:`backrx.RuleError` for a broken pack."""
+    :func:`backrx.batch.diff` reads them; an :class:`Unreadable` record (a line that was not
+    JSON, say) counts as invalid, under its code. Raises :class:`backrx.RuleError` for a broken
+    pack."""
     a, b = _as_rules(old), _as_rules(new)
     added, removed, edited = _rule_changes(a, b)
     touched = set(added) | set(removed) | set(edited)
@@ -210,8 +217,7 @@ def diff(old: RuleSet | str | os.PathLike[str], new: RuleSet | str | os.PathLike
         results: Any = (r for _, chunk in stream for r in chunk)
     else:
         stream = None
-        results = (_INVALID if isinstance(item, unreadable) else _pair_task((a, b), [item])[0]
-                   for item in items())
+        results = (_pair_task((a, b), [item])[0] for item in items())
     try:
         _tally(report, groups, results, ids, touched, examples)
     finally:
@@ -227,8 +233,9 @@ def _tally(report: PackDiff, groups: dict[tuple[str, ...], Group], results: Any,
         report.profiles += 1
         if result is None:
             continue
-        if result == _INVALID:
+        if isinstance(result, str):
             report.invalid += 1
+            report.errors[result] += 1
             continue
         change = _change(row, ids[row], result[0], result[1], touched)
         report.changed += 1

@@ -37,24 +37,22 @@ as plain dicts (:func:`rows`) need nothing beyond backrx.
 
 from __future__ import annotations
 
-import csv
 import json
-import math
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from backrx._batch_io import Unreadable, atomic_output, read_profiles, records, safe_text
 from backrx._cohort import generate
 from backrx._diff import Group, PackDiff, ProfileChange
 from backrx._gc import collector_paused
 from backrx.model.profile import Profile
 from backrx.model.recommendation import Phase, Recommendation
-from backrx.model.vocabulary import FIELDS
 from backrx.ruleset import RuleSet, default_rules
 
 if TYPE_CHECKING:
@@ -135,7 +133,7 @@ def row_of(rec: Recommendation, rules: RuleSet) -> dict[str, Any]:
 def _error_fields(exc: ValidationError) -> list[str]:
     out = []
     for item in exc.errors(include_input=False, include_url=False, include_context=False):
-        loc = ".".join(str(part) for part in item["loc"]) or "(profile)"
+        loc = ".".join(safe_text(str(part)) for part in item["loc"]) or "(profile)"
         out.append(f"{loc}: {item['type']}")
     return out
 
@@ -149,16 +147,6 @@ def _error_row(rules: RuleSet, code: str, fields: list[str]) -> dict[str, Any]:
     return row
 
 
-class _Unreadable:
-    """A record that could not be read (a bad JSON line); it becomes an error row."""
-
-    __slots__ = ("code", "detail")
-
-    def __init__(self, code: str, detail: str) -> None:
-        self.code = code
-        self.detail = detail
-
-
 def _rows_paused(rules: RuleSet, chunk: list[Any]) -> list[dict[str, Any]]:
     """The rows of a chunk with Python's cyclic collector paused meanwhile, as recommend_many
     pauses it: backrx makes no cycles, and the collector would re-scan the RuleSet's caches
@@ -170,7 +158,7 @@ def _rows_paused(rules: RuleSet, chunk: list[Any]) -> list[dict[str, Any]]:
 def _row_task(rules: RuleSet, chunk: list[Any]) -> list[dict[str, Any]]:
     out = []
     for item in chunk:
-        if isinstance(item, _Unreadable):
+        if isinstance(item, Unreadable):
             out.append(_error_row(rules, item.code, [item.detail]))
             continue
         try:
@@ -182,166 +170,22 @@ def _row_task(rules: RuleSet, chunk: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
-# --------------------------------------------------------------------------- reading input
-
-
-def _clean(value: Any) -> Any:
-    """Plain Python data from a table cell: numpy scalars and arrays unwrapped, nulls and NaN
-    dropped from mappings (an unanswered question is absent, never "no")."""
-    if value is None or isinstance(value, (str, bool, int)):
-        return value
-    if isinstance(value, float):
-        return None if math.isnan(value) else value
-    if isinstance(value, Mapping):
-        out = {}
-        for key, item in value.items():
-            clean = _clean(item)
-            if clean is not None:
-                out[str(key)] = clean
-        return out
-    if isinstance(value, (list, tuple)):
-        return [_clean(item) for item in value]
-    tolist = getattr(value, "tolist", None)  # numpy scalars and arrays (pandas, Arrow)
-    if callable(tolist):
-        return _clean(tolist())
-    return value
-
-
-_INT_FIELDS = frozenset(path for path, spec in FIELDS.items()
-                        if spec.kind == "int" and spec.origin == "profile")
-
-
-def _whole_numbers(node: dict[str, Any], prefix: str = "") -> None:
-    """Integer fields that a table stored as floats (a pandas column with a gap is float64)
-    back to ints, when they are whole: 3.0 -> 3; 2.5 stays and is refused by validation."""
-    for key, value in node.items():
-        path = prefix + key
-        if isinstance(value, dict):
-            _whole_numbers(value, path + ".")
-        elif isinstance(value, float) and path in _INT_FIELDS and value.is_integer():
-            node[key] = int(value)
-
-
-def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
-    """A table record as a profile: dotted keys (``findings.glute_weakness``) become nested
-    mappings, nulls are dropped, whole floats in integer fields become ints."""
-    out: dict[str, Any] = {}
-    for key, value in flat.items():
-        value = _clean(value)
-        if value is None:
-            continue
-        parts = str(key).split(".")
-        node = out
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):  # both `findings` and `findings.x` given
-                child = node[part] = {}
-            node = child
-        if isinstance(value, dict) and isinstance(node.get(parts[-1]), dict):
-            node[parts[-1]].update(value)
-        else:
-            node[parts[-1]] = value
-    _whole_numbers(out)
-    return out
-
-
-def records(data: Any) -> Iterator[Any]:
-    """Profiles as plain records from an iterable, a pandas DataFrame or a pyarrow Table."""
-    kind = type(data).__module__.split(".")[0]
-    if kind == "pandas" and hasattr(data, "to_dict"):
-        for start in range(0, len(data), 10_000):
-            for record in data.iloc[start:start + 10_000].to_dict("records"):
-                yield _nest(record)
-        return
-    if kind == "pyarrow" and hasattr(data, "to_batches"):
-        for batch in data.to_batches(max_chunksize=10_000):
-            for record in batch.to_pylist():
-                yield _nest(record)
-        return
-    if isinstance(data, (Mapping, str, bytes)):
-        raise TypeError("profiles must be an iterable of profiles, a DataFrame or an Arrow table")
-    yield from data
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"the key {key!r} is repeated")
-        out[key] = value
-    return out
-
-
-def _json_line(text: str, where: str) -> Any:
-    try:
-        return json.loads(text, object_pairs_hook=_no_duplicates)
-    except ValueError as exc:  # JSONDecodeError is a ValueError
-        message = str(exc).split(":")[0] if isinstance(exc, json.JSONDecodeError) else str(exc)
-        return _Unreadable("invalid-json", f"{where}: {message}")
-
-
-def _csv_cell(text: str) -> Any:
-    if text == "":
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def read_profiles(path: str | os.PathLike[str]) -> Iterator[Any]:
-    """Records from a file of profiles, lazily: ``.jsonl`` / ``.ndjson`` (one JSON object a
-    line), ``.json`` (a list), ``.csv`` (a header row; cells are JSON values where they parse,
-    so ``45``, ``true`` and ``["cancer_history"]`` work, and text otherwise; an empty cell is
-    not answered) or ``.parquet``. A line that is not JSON becomes an error row, not an error.
-
-    Raises ``OSError`` when the file cannot be read and ``ValueError`` for an unknown suffix.
-    """
-    file = Path(path)
-    suffix = file.suffix.lower()
-    if suffix in (".jsonl", ".ndjson"):
-        with file.open(encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                if line.strip():
-                    yield _json_line(line, f"line {number}")
-        return
-    if suffix == ".json":
-        data = _json_line(file.read_text(encoding="utf-8"), file.name)
-        if isinstance(data, _Unreadable) or not isinstance(data, list):
-            raise ValueError(f"{file.name}: expected a JSON list of profiles")
-        yield from data
-        return
-    if suffix == ".csv":
-        with file.open(encoding="utf-8", newline="") as f:
-            for record in csv.DictReader(f):
-                yield _nest({k: _csv_cell(v) for k, v in record.items() if k is not None})
-        return
-    if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        for batch in pq.ParquetFile(file).iter_batches(batch_size=10_000):
-            for record in batch.to_pylist():
-                yield _nest(record)
-        return
-    raise ValueError(f"{file.name}: profiles are read from .jsonl, .json, .csv or .parquet files")
-
-
 # --------------------------------------------------------------------------- running
 
 
 def _split_id(items: Iterable[Any], id_field: str | None) -> Iterator[tuple[Any, Any]]:
     for item in items:
-        if id_field is None or isinstance(item, (_Unreadable, Profile)) or not isinstance(item, Mapping):
+        if id_field is None or isinstance(item, (Unreadable, Profile)) or not isinstance(item, Mapping):
             yield None, item
             continue
         record = dict(item)
         ident = record.pop(id_field, None)
-        yield (None if ident is None else str(ident)), record
+        yield (None if ident is None else safe_text(str(ident), 200)), record
 
 
 def rows(profiles: Any, rules: RuleSet | None = None, *, workers: int | None = None,
          chunk_size: int | None = None, id_field: str | None = None,
-         progress: Callable[[int], None] | None = None) -> Iterator[dict[str, Any]]:
+         progress: Callable[[int], None] | None = None) -> Generator[dict[str, Any], None, None]:
     """One result row (a dict, see :func:`columns`) per profile, in input order, lazily.
 
     ``id_field`` names a field of each record that identifies it (a patient or row id); it is
@@ -427,8 +271,16 @@ def write(profiles: Any, out: str | os.PathLike[str], rules: RuleSet | None = No
           workers: int | None = None, chunk_size: int | None = None, id_field: str | None = None,
           progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Write the result rows to ``out`` (``.parquet``, or ``.jsonl`` without pyarrow), streaming;
-    return counts: ``rows``, ``program``, ``refer``, ``invalid``."""
+    return counts: ``rows``, ``program``, ``refer``, ``invalid``.
+
+    The rows go to a temporary file beside ``out``, which replaces ``out`` only once every row
+    is written and synced: an interrupt or an error leaves the old ``out`` (or none), never a
+    part of a table.
+    """
     target = Path(out)
+    suffix = target.suffix.lower()
+    if suffix not in (".jsonl", ".parquet"):
+        raise ValueError(f"{target.name}: results are written to .parquet or .jsonl files")
     counts = {"rows": 0, "program": 0, "refer": 0, "invalid": 0}
     stream = rows(profiles, rules, workers=workers, chunk_size=chunk_size, id_field=id_field,
                   progress=progress)
@@ -438,18 +290,16 @@ def write(profiles: Any, out: str | os.PathLike[str], rules: RuleSet | None = No
         counts["invalid" if row["error"] else row["outcome"]] += 1
         return row
 
-    if target.suffix.lower() == ".jsonl":
-        with target.open("w", encoding="utf-8") as f:
+    if suffix == ".jsonl":
+        with atomic_output(target) as f, closing(stream):
             for row in stream:
-                f.write(json.dumps(counted(row), ensure_ascii=False) + "\n")
+                f.write((json.dumps(counted(row), ensure_ascii=False) + "\n").encode("utf-8"))
         return counts
-    if target.suffix.lower() != ".parquet":
-        raise ValueError(f"{target.name}: results are written to .parquet or .jsonl files")
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = arrow_schema(rules, id_field=id_field)
-    with pq.ParquetWriter(target, schema) as writer:
+    with atomic_output(target) as f, closing(stream), pq.ParquetWriter(f, schema) as writer:
         block: list[dict[str, Any]] = []
         for row in stream:
             block.append(counted(row))
@@ -504,6 +354,6 @@ def diff(old: RuleSet | str | os.PathLike[str], new: RuleSet | str | os.PathLike
     """
     from backrx._diff import diff as run
 
-    return run(old, new, _split_id(records(profiles), id_field), unreadable=_Unreadable, workers=workers,
+    return run(old, new, _split_id(records(profiles), id_field), workers=workers,
                chunk_size=chunk_size, examples=examples)
 
