@@ -71,14 +71,13 @@ def digest_of(docs: dict[str, Any]) -> str:
 def digest_of_bytes(files: Iterable[tuple[str, bytes]], folder: Path | None = None) -> str:
     """The pack digest of top-level files given as bytes (parsed as the loader parses them).
 
-    ``folder`` is where the files came from: its parsed-file cache is used for bytes it holds
-    (:mod:`backrx.pack.parsecache`).
+    ``folder``, where the files came from, changes nothing: a parse is kept by the bytes alone
+    (:mod:`backrx.pack.parsecache`), never by a folder's cache. It stays for existing callers.
     """
     docs: dict[str, Any] = {}
     for name, data in sorted(files):
         try:
-            doc = parsecache.parse(data, data.decode("utf-8"), name,
-                                   folder / name if folder is not None else None)
+            doc = parsecache.parse(data, data.decode("utf-8"), name)
         except (UnicodeDecodeError, _yaml.YamlError):
             doc = {"unparsed": hashlib.sha256(data).hexdigest()}  # never the digest of a loaded pack
         if doc is not None:

@@ -260,7 +260,7 @@ def read_file(path: Path, rel: str, problems: list[Problem], root: Path | None =
                                     "the limit; this file was not parsed"))
             return None
     try:
-        doc = parsecache.parse(data, text, rel, real)
+        doc = parsecache.parse(data, text, rel)
     except _yaml.YamlError as exc:
         problems.append(Problem(rel, exc.line, None, exc.code, exc.message))
         return None
