@@ -9,8 +9,13 @@ answers with cards:
   the referral ServiceRequest;
 - ``warning``: a routine referral, each clinician-facing warning of the recommendation, or a
   questionnaire that could not be read (naming the item);
+- a red flag recorded anywhere in the prefetched responses or Conditions that the recommendation
+  did not read (an unreadable questionnaire, an older response) gets its own card, graded by the
+  pack's triage rules: ``critical`` for a tier that makes exercise wait;
 - ``info``: the program summary, with a suggestion that creates its CarePlans and Goals.
 
+Refusals (a body over the cap, bad JSON, a malformed call, a missing prefetch, too many
+resources or items) are 4xx answers whose body is a FHIR OperationOutcome with a stable code.
 Needs ``pip install 'backrx[cds-hooks]'`` (FastAPI and fhir.resources). Authentication (the JWT
 that CDS clients send) is left to the deployment: run the app behind a gateway that checks it.
 """
@@ -21,19 +26,38 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from backrx._input import loads
+from backrx.interop._cds_request import (
+    MAX_BODY_BYTES,
+    MAX_ITEMS,
+    MAX_RESOURCES,
+    RefusalError,
+    about,
+    entries,
+    is_outcome,
+    item_count,
+    latest,
+    read_body,
+)
+from backrx.interop._fhir import recorded_red_flags
 from backrx.interop.fhir import from_fhir, to_fhir
 from backrx.interop.questionnaire import QUESTIONNAIRE_URL
 from backrx.model.recommendation import Recommendation
+from backrx.model.vocabulary import URGENCIES
 from backrx.ruleset import RuleSet, load_rules
 
 SERVICE_ID = "backrx-patient-view"
 QR_KEY = "questionnaireResponse"
 CONDITIONS_KEY = "conditions"
 SUMMARY_LIMIT = 140
+PROBLEMS_SHOWN = 20
 _NAMESPACE = uuid.UUID("0d7c9a52-3e1b-5f4a-8c6d-2b9e0f1a7c33")
 
 __all__ = ["SERVICE_ID", "cards", "create_app", "discovery"]
@@ -45,7 +69,8 @@ class PatientViewContext(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     user_id: str = Field(alias="userId", min_length=1)
-    patient_id: str = Field(alias="patientId", min_length=1)
+    # A FHIR id: it becomes ``Patient/<id>`` in the suggested resources.
+    patient_id: str = Field(alias="patientId", pattern=r"^[A-Za-z0-9\-.]{1,64}$")
     encounter_id: str | None = Field(default=None, alias="encounterId")
 
 
@@ -179,31 +204,14 @@ def cards(rec: Recommendation, *, patient_id: str, hook_instance: uuid.UUID) -> 
     return out
 
 
-def _entries(value: Any, kind: str) -> list[Mapping[str, Any]]:
-    """Resources of one type from a prefetch value: a resource, a Bundle, or a list of either."""
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return [r for item in value for r in _entries(item, kind)]
-    if not isinstance(value, Mapping):
-        return []
-    if value.get("resourceType") == "Bundle":
-        return [r for e in value.get("entry") or [] for r in _entries(e.get("resource"), kind)]
-    return [value] if value.get("resourceType") == kind else []
+def _problems(exc: ValidationError) -> list[str]:
+    problems = [f"`{'.'.join(map(str, e['loc']))}`: {e['msg']}" if e["loc"] else str(e["msg"])
+                for e in exc.errors()]
+    return problems[:PROBLEMS_SHOWN] + ([f"and {len(problems) - PROBLEMS_SHOWN} more"]
+                                        if len(problems) > PROBLEMS_SHOWN else [])
 
 
-def _about(resource: Mapping[str, Any], patient_id: str) -> bool:
-    """False for a resource whose subject is another patient (a prefetch must never mix people)."""
-    subject = resource.get("subject")
-    reference = subject.get("reference") if isinstance(subject, Mapping) else None
-    if not isinstance(reference, str):
-        return True
-    wanted = f"Patient/{patient_id}"
-    return reference == wanted or reference.endswith("/" + wanted)
-
-
-def _error_card(exc: ValidationError, source: Mapping[str, str], key: str) -> dict[str, Any]:
-    problems = [f"`{'.'.join(map(str, e['loc']))}`: {e['msg']}" for e in exc.errors()]
+def _error_card(problems: list[str], source: Mapping[str, str], key: str) -> dict[str, Any]:
     return {
         "uuid": key,
         "summary": "The backrx questionnaire could not be read; no exercise advice was made",
@@ -213,43 +221,144 @@ def _error_card(exc: ValidationError, source: Mapping[str, str], key: str) -> di
     }
 
 
-def create_app(rules: RuleSet | None = None) -> FastAPI:
-    """The CDS Hooks service; loads the rule pack (bundled by default) once, now."""
+def _flag_card(pack: RuleSet, flags: list[str], note: str, source: Mapping[str, str],
+               key: str) -> dict[str, Any]:
+    """A card for red flags recorded where no recommendation could read them, graded by the pack's
+    triage rules on the flags alone. A flag the pack does not grade alone is treated as critical."""
+    lines: list[str] = []
+    urgencies: list[str | None] = []
+    safety_net: list[str] = []
+    for flag in flags:
+        decision = pack.decide_facts({"red_flags": frozenset({flag}), "red_flags_unsure": frozenset()},
+                                     layers=["triage"])
+        urgencies.append(decision.urgency)
+        titles = [f.rule.title for f in decision.fired if f.rule.then.refer is not None and f.rule.title]
+        reasons = list(decision.referral_reasons)
+        lines.append(f"`{flag}`" + (f" ({'; '.join(titles)})" if titles else "")
+                     + (f": {' '.join(reasons)}" if reasons else ""))
+        safety_net.extend(line for line in decision.safety_net if line not in safety_net)
+    most = next((u for u in URGENCIES if u in urgencies), None)
+    ungraded = None in urgencies or most is None
+    critical = ungraded or most in pack.pack.blocking_urgencies
+    head = "Referral advised" if ungraded or most is None else f"{most.capitalize()} referral advised"
+    return {
+        "uuid": key,
+        "summary": _summary(f"{head}: red flag recorded ({', '.join(flags)})"),
+        "indicator": "critical" if critical else "warning",
+        "detail": "\n\n".join(["**Red flags recorded**", _bullets(lines), note,
+                                 *(["**Safety net**", _bullets(safety_net)] if safety_net else [])]),
+        "source": dict(source),
+    }
+
+
+class _Service:
+    """The patient-view service: one rule pack, and the limits of one call."""
+
+    def __init__(self, pack: RuleSet, max_resources: int, max_items: int) -> None:
+        self.pack, self.max_resources, self.max_items = pack, max_resources, max_items
+        self.source = {"label": f"backrx {pack.name}@{pack.version}"}
+
+    def answer(self, request: HookRequest) -> dict[str, Any]:
+        if request.hook != "patient-view":
+            raise RefusalError(400, "cds-wrong-hook", "this service answers the patient-view hook only",
+                          "not-supported")
+        prefetch = request.prefetch or {}
+        if QR_KEY not in prefetch:
+            # The service does not query the FHIR server itself: without the prefetch it cannot work.
+            raise RefusalError(412, "cds-prefetch-missing", f"prefetch '{QR_KEY}' is required", "required")
+        for name in (QR_KEY, CONDITIONS_KEY):
+            if is_outcome(prefetch.get(name)):
+                raise RefusalError(412, "cds-prefetch-failed",
+                                   f"the client could not fetch prefetch '{name}'",
+                              "required")
+        patient_id = request.context.patient_id
+        responses = [r for r in entries(prefetch[QR_KEY], "QuestionnaireResponse", self.max_resources, QR_KEY)
+                     if str(r.get("questionnaire", QUESTIONNAIRE_URL)).split("|")[0] == QUESTIONNAIRE_URL
+                     and about(r, patient_id)]
+        conditions = [c for c in entries(prefetch.get(CONDITIONS_KEY), "Condition", self.max_resources,
+                                         CONDITIONS_KEY) if about(c, patient_id)]
+        if not responses:
+            return {"cards": []}
+
+        def key(name: str) -> str:
+            return str(uuid.uuid5(_NAMESPACE, f"{request.hook_instance}|{name}"))
+
+        # Every flag recorded anywhere, read on its own: no bad answer or ordering can hide one.
+        recorded = recorded_red_flags(responses, conditions)
+        if item_count(responses) > self.max_items:
+            if not recorded:
+                raise RefusalError(413, "cds-too-many-items", f"the questionnaire responses hold more than "
+                              f"{self.max_items} items and answers", "too-costly")
+            note = (f"The questionnaire responses hold more than {self.max_items} items and answers, "
+                    "so backrx read only their red flags; no exercise advice was made.")
+            return {"cards": [_flag_card(self.pack, recorded, note, self.source, key("flags"))]}
+        chosen = latest(responses)
+        try:
+            profile = from_fhir(chosen, conditions=conditions)
+        except ValidationError as exc:
+            out = [_error_card(_problems(exc), self.source, key("unreadable"))]
+            if recorded:
+                note = ("The rest of the questionnaire could not be read (see the other card), so this "
+                        "card rests on the red-flag answers alone; no exercise advice was made.")
+                out.insert(0, _flag_card(self.pack, recorded, note, self.source, key("flags")))
+            return {"cards": out}
+        rec = self.pack.recommend(profile)
+        out = cards(rec, patient_id=patient_id, hook_instance=request.hook_instance)
+        read = {*profile.red_flags, *(getattr(profile, "red_flags_unsure", None) or [])}
+        unread = [flag for flag in recorded if flag not in read]
+        if unread:
+            note = ("These red flags are recorded in another QuestionnaireResponse than the latest one, "
+                    "which was read for the advice below: check whether they still apply.")
+            out.insert(0, _flag_card(self.pack, unread, note, self.source, key("flags")))
+        return {"cards": out}
+
+
+def create_app(rules: RuleSet | None = None, *, max_body_bytes: int = MAX_BODY_BYTES,
+               max_resources: int = MAX_RESOURCES, max_items: int = MAX_ITEMS) -> FastAPI:
+    """The CDS Hooks service; loads the rule pack (bundled by default) once, now.
+
+    Limits of one call: ``max_body_bytes`` of request body (413 ``cds-body-too-large`` beyond),
+    ``max_resources`` resources in each prefetch key (413 ``cds-too-many-resources``) and
+    ``max_items`` items and answers across the responses (413 ``cds-too-many-items``, unless a red
+    flag is recorded: then its critical card still comes). Every refusal is a 4xx whose body is a
+    FHIR OperationOutcome naming a stable code.
+    """
     pack = rules if rules is not None else load_rules()
+    service = _Service(pack, max_resources, max_items)
     app = FastAPI(title="backrx CDS Hooks service", version=pack.version)
     app.state.rules = pack
     # CDS clients running in a browser call the service cross-origin (CDS Hooks 2.0, security).
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "OPTIONS"],
                        allow_headers=["*"])
 
+    @app.exception_handler(RefusalError)
+    async def refused(_: Request, exc: RefusalError) -> JSONResponse:
+        return JSONResponse(exc.outcome(), status_code=exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        refusal = RefusalError(exc.status_code, f"cds-http-{exc.status_code}", str(exc.detail), "not-found")
+        return JSONResponse(refusal.outcome(), status_code=exc.status_code)
+
     @app.get("/cds-services")
     def get_discovery() -> dict[str, Any]:
         return discovery()
 
     @app.post(f"/cds-services/{SERVICE_ID}")
-    def patient_view(request: HookRequest) -> dict[str, Any]:
-        if request.hook != "patient-view":
-            raise HTTPException(status_code=400,
-                                detail=f"this service answers patient-view, not {request.hook}")
-        prefetch = request.prefetch or {}
-        if QR_KEY not in prefetch:
-            # The example does not query the FHIR server itself: without the prefetch it cannot work.
-            raise HTTPException(status_code=412, detail=f"prefetch '{QR_KEY}' is required")
-        patient_id = request.context.patient_id
-        responses = [r for r in _entries(prefetch.get(QR_KEY), "QuestionnaireResponse")
-                     if str(r.get("questionnaire", QUESTIONNAIRE_URL)).split("|")[0] == QUESTIONNAIRE_URL
-                     and _about(r, patient_id)]
-        if not responses:
-            return {"cards": []}
-        latest = max(responses, key=lambda r: str(r.get("authored", "")))
-        conditions = [c for c in _entries(prefetch.get(CONDITIONS_KEY), "Condition") if _about(c, patient_id)]
-        source = {"label": f"backrx {pack.name}@{pack.version}"}
+    async def patient_view(request: Request) -> dict[str, Any]:
+        body = await read_body(request, max_body_bytes)
         try:
-            profile = from_fhir(latest, conditions=conditions)
+            data = loads(body)
+        except ValueError:
+            raise RefusalError(400, "cds-bad-json", "the request body is not valid JSON (UTF-8, each key "
+                               "once, not nested too deeply)", "structure") from None
+        try:
+            call = HookRequest.model_validate(data)
         except ValidationError as exc:
-            key = str(uuid.uuid5(_NAMESPACE, f"{request.hook_instance}|unreadable"))
-            return {"cards": [_error_card(exc, source, key)]}
-        rec = pack.recommend(profile)
-        return {"cards": cards(rec, patient_id=patient_id, hook_instance=request.hook_instance)}
+            problems = [(".".join(map(str, e["loc"])), str(e["msg"])) for e in exc.errors()]
+            raise RefusalError(422, "cds-bad-request", "the request is not a CDS Hooks 2.0 call", "invalid",
+                          problems) from None
+        answer: dict[str, Any] = await run_in_threadpool(service.answer, call)
+        return answer
 
     return app

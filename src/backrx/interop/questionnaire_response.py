@@ -8,6 +8,7 @@ has to R4) checks the structure; backrx checks the answers against its Questionn
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
@@ -15,8 +16,8 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from backrx._input import MAX_INPUT_BYTES, loads
-from backrx.interop._fhir import CONDITION_CLINICAL, CONDITION_VERIFICATION, RED_FLAG_SYSTEM, models
+from backrx._input import MAX_INPUT_BYTES, SHOW_INPUT_IN_ERRORS, loads
+from backrx.interop._fhir import RESPONSE_STATUSES, condition_flags, models, shape_problem
 from backrx.interop.questionnaire import (
     NO_RED_FLAGS,
     QUESTIONNAIRE_URL,
@@ -26,20 +27,32 @@ from backrx.interop.questionnaire import (
     item_specs,
     repeating_groups,
 )
-from backrx.model.profile import RED_FLAGS, Profile
+from backrx.model.profile import Profile
 
 __all__ = ["from_fhir", "to_questionnaire_response"]
 
 _SCORED_STATUSES = ("completed", "amended")
+#: A linkId that may be repeated in an error: a short name, as a form writes them. Any other
+#: linkId is named by its position instead, so an error never carries free text from the input.
+_SAFE_LINK = re.compile(r"[A-Za-z0-9_./-]{1,64}")
+_FLAG_PATHS = (("red_flags",), ("red_flags_unsure",))
 
 
-def _error(kind: str, message: str, loc: tuple[str | int, ...], value: Any) -> InitErrorDetails:
-    return InitErrorDetails(type=PydanticCustomError(kind, message), loc=loc, input=value)
+def _error(kind: str, message: str, loc: tuple[str | int, ...], value: Any = None) -> InitErrorDetails:
+    # The value reaches the error only when the user asked for it (BACKRX_SHOW_INPUT_IN_ERRORS=1).
+    return InitErrorDetails(type=PydanticCustomError(kind, message), loc=loc,
+                            input=value if SHOW_INPUT_IN_ERRORS else None)
 
 
 def _raise(title: str, errors: Sequence[InitErrorDetails]) -> None:
     if errors:
-        raise ValidationError.from_exception_data(title, list(errors))
+        raise ValidationError.from_exception_data(title, list(errors), hide_input=not SHOW_INPUT_IN_ERRORS)
+
+
+def _link(item: Any, index: int) -> str | int:
+    """How an error names an item: its linkId when that is a plain name, else its position."""
+    link = item.get("linkId") if isinstance(item, Mapping) else None
+    return link if isinstance(link, str) and _SAFE_LINK.fullmatch(link) else index
 
 
 def _named(loc: Sequence[str | int], data: Any) -> tuple[str | int, ...]:
@@ -50,27 +63,32 @@ def _named(loc: Sequence[str | int], data: Any) -> tuple[str | int, ...]:
         parent = loc[index - 1] if index else None
         if isinstance(part, int) and isinstance(node, list) and part < len(node):
             node = node[part]
-            link = node.get("linkId") if isinstance(node, dict) else None
-            out.append(link if parent == "item" and isinstance(link, str) else part)
+            out.append(_link(node, part) if parent == "item" else part)
             continue
         node = node.get(part) if isinstance(node, dict) and isinstance(part, str) else None
         out.append(part)
     return tuple(out)
 
 
-def _as_data(resource: Any, what: str) -> Any:
+def _as_data(resource: Any, what: str, loc: tuple[str | int, ...] = ()) -> Any:
+    """The resource as JSON data, within the depth and size limits (a coded error otherwise)."""
     if isinstance(resource, (str, bytes, bytearray)):
         if len(resource) > MAX_INPUT_BYTES:
-            _raise(what, [_error("fhir-json", f"the document is larger than {MAX_INPUT_BYTES} bytes",
-                                 (), len(resource))])
+            _raise(what, [_error("fhir-too-large", f"the document is larger than {MAX_INPUT_BYTES} bytes",
+                                 loc)])
         try:
             # A repeated key is refused, naming it: keeping the last one could drop an answer.
-            return loads(resource)
+            resource = loads(resource)
         except ValueError as exc:
-            _raise(what, [_error("fhir-json", f"not valid JSON: {exc}", (), str(resource)[:80])])
-    dump = getattr(resource, "model_dump", None)
-    if callable(dump):
-        return dump(mode="json")
+            # The parser's message says where (line, column) and names a repeated key; no excerpt.
+            _raise(what, [_error("fhir-json", f"not valid JSON: {exc}", loc)])
+    else:
+        dump = getattr(resource, "model_dump", None)
+        if callable(dump):
+            resource = dump(mode="json")
+    problem = shape_problem(resource)
+    if problem is not None:
+        _raise(what, [_error(problem[0], problem[1], loc)])
     return resource
 
 
@@ -78,8 +96,12 @@ def _validate(r4b: ModuleType, data: Mapping[str, Any], expected: str,
               loc: tuple[str | int, ...] = ()) -> None:
     got = data.get("resourceType")
     if got != expected:
+        try:  # a FHIR type name is repeated; anything else is not
+            named = f"resourceType {r4b.get_fhir_model_class(got).__name__}" if isinstance(got, str) else None
+        except (KeyError, ValueError, LookupError):
+            named = None
         _raise(expected, [_error("fhir-wrong-resource-type",
-                                 f"expected a {expected} resource, got resourceType {got!r}",
+                                 f"expected a {expected} resource, got {named or 'another resourceType'}",
                                  (*loc, "resourceType"), got)])
     try:
         r4b.get_fhir_model_class(expected).model_validate(data)
@@ -173,35 +195,190 @@ def _red_flags(conditions: Iterable[Any], codes: Mapping[tuple[str, str], str],
     found: list[str] = []
     suspected: list[str] = []
     for index, raw in enumerate(conditions):
-        data = _as_data(raw, "Condition")
-        if not isinstance(data, Mapping):
-            errors.append(_error("fhir-not-a-resource", "a Condition must be a JSON object",
-                                 ("conditions", index), str(data)[:80]))
-            continue
+        loc: tuple[str | int, ...] = ("conditions", index)
         try:
-            _validate(r4b, data, "Condition", ("conditions", index))
+            data = _as_data(raw, "Condition", loc)
+            if not isinstance(data, Mapping):
+                _raise("Condition", [_error("fhir-not-a-resource", "a Condition must be a JSON object", loc)])
+            _validate(r4b, data, "Condition", loc)
         except ValidationError as exc:
             errors.extend(_error(e["type"], e["msg"], e["loc"], e.get("input")) for e in exc.errors())
             continue
-        clinical = {c.get("code") for c in (data.get("clinicalStatus") or {}).get("coding", [])
-                    if c.get("system") == CONDITION_CLINICAL}
-        verification = {c.get("code") for c in (data.get("verificationStatus") or {}).get("coding", [])
-                        if c.get("system") == CONDITION_VERIFICATION}
-        if clinical and not clinical & {"active", "recurrence", "relapse"}:
-            continue
-        if verification & {"refuted", "entered-in-error"}:
-            continue
-        unsure = bool(verification & {"provisional", "differential", "unconfirmed"}) and not (
-            verification & {"confirmed"})
-        for coding in (data.get("code") or {}).get("coding", []):
-            system, code = coding.get("system"), coding.get("code")
-            flag = codes.get((system, code))
-            if flag is None and system == RED_FLAG_SYSTEM and code in RED_FLAGS:
-                flag = code
-            into = suspected if unsure else found
-            if flag is not None and flag not in into:
-                into.append(flag)
+        flags, unsure = condition_flags(data, codes)
+        into = suspected if unsure else found
+        into.extend(flag for flag in flags if flag not in into)
     return found, [flag for flag in suspected if flag not in found]
+
+
+class _Reader:
+    """Reads a validated QuestionnaireResponse's items into Profile data, collecting every problem.
+
+    Items nested under a question (``item.item``) or under an answer (``answer.item``) are read as
+    if they stood beside it. The red-flag items may be answered in several places: every answer
+    counts, and "none" beside a flag is a conflict, never a "no".
+    """
+
+    def __init__(self, errors: list[InitErrorDetails]) -> None:
+        self.errors = errors
+        self.specs, self.groups, self.repeating = item_specs(), group_ids(), repeating_groups()
+        self.flags: dict[tuple[str, ...], list[Any]] = {}  # every answer of each red-flag item
+        self.flag_links: dict[tuple[str, ...], str] = {}
+
+    def items(self, items: Any, target: dict[str, Any], prefix: tuple[str, ...],
+              seen: set[tuple[str, ...]]) -> None:
+        """Read ``items`` into ``target``, whose own path is ``prefix``."""
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            if not isinstance(item, Mapping) or not isinstance(item.get("linkId"), str):
+                continue  # the FHIR model has refused these already
+            link = item["linkId"]
+            if link in self.groups:
+                self.group(item, link, target, prefix, seen)
+                continue
+            self.question(item, link, index, target, prefix, seen)
+            self.items(item.get("item"), target, prefix, seen)
+            for answer in item.get("answer") or []:
+                if isinstance(answer, Mapping):
+                    self.items(answer.get("item"), target, prefix, seen)
+
+    def _placed(self, path: tuple[str, ...], prefix: tuple[str, ...]) -> bool:
+        """Whether an item at ``path`` may stand where the reader is (inside ``prefix``, and not
+        inside a repeating group the reader is not in)."""
+        if path[: len(prefix)] != prefix:
+            return False
+        return not any(len(group) > len(prefix) and path[: len(group)] == group and path != group
+                       for group in (tuple(g.split(".")) for g in self.repeating))
+
+    def group(self, item: Mapping[str, Any], link: str, target: dict[str, Any],
+              prefix: tuple[str, ...], seen: set[tuple[str, ...]]) -> None:
+        if item.get("answer"):
+            self.errors.append(_error("fhir-answer-type", f"item {link!r} is a group and takes no answer",
+                                      ("item", link, "answer")))
+        if link not in self.repeating:
+            self.items(item.get("item"), target, prefix, seen)
+            return
+        # One occurrence of a repeating group is one object of a list field.
+        path = tuple(link.split("."))
+        if not self._placed(path, prefix) or path == prefix:
+            self.errors.append(_error("fhir-item-out-of-place", f"group {link!r} is not where the "
+                                      "Questionnaire puts it", ("item", link)))
+            return
+        instance: dict[str, Any] = {}
+        self.items(item.get("item"), instance, path, set())
+        if instance:
+            node = self.node(target, path[len(prefix):-1], link)
+            if node is not None:
+                found = node.setdefault(path[-1], [])
+                if isinstance(found, list):
+                    found.append(instance)
+
+    def node(self, target: dict[str, Any], parts: Sequence[str], link: str) -> dict[str, Any] | None:
+        node = target
+        for part in parts:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                self.errors.append(_error("fhir-item-out-of-place", f"item {link!r} is not where the "
+                                          "Questionnaire puts it", ("item", link)))
+                return None
+            node = child
+        return node
+
+    def question(self, item: Mapping[str, Any], link: str, index: int, target: dict[str, Any],
+                 prefix: tuple[str, ...], seen: set[tuple[str, ...]]) -> None:
+        spec = self.specs.get(link)
+        if spec is None:
+            named = _link(item, index)
+            self.errors.append(_error("fhir-unknown-item",
+                                      (f"unknown item linkId {named!r}" if isinstance(named, str) else
+                                       "an item with an unknown linkId")
+                                      + ": the backrx Questionnaire has no such item "
+                                      "(see `backrx schema questionnaire`)", ("item", named)))
+            return
+        values = self.values(item, spec, link)
+        if spec.path in _FLAG_PATHS:
+            self.flag_links.setdefault(spec.path, link)
+            if values is not None:
+                self.flags.setdefault(spec.path, []).extend(values)
+            return
+        if not self._placed(spec.path, prefix):
+            self.errors.append(_error("fhir-item-out-of-place", f"item {link!r} is not where the "
+                                      "Questionnaire puts it", ("item", link)))
+            return
+        if spec.path in seen:
+            self.errors.append(_error("fhir-duplicate-item", f"item {link!r} is answered twice",
+                                      ("item", link)))
+            return
+        seen.add(spec.path)
+        if not values:
+            return  # unanswered (or unreadable, which is reported) stays unanswered
+        values = self.without_none(spec, link, values)
+        node = self.node(target, spec.path[len(prefix):-1], link)
+        if node is not None:
+            node[spec.path[-1]] = values if spec.repeats else values[0]
+
+    def values(self, item: Mapping[str, Any], spec: ItemSpec, link: str) -> list[Any] | None:
+        """The item's answers as Profile values; None (and an error) when one cannot be read."""
+        answers = [a for a in item.get("answer") or [] if isinstance(a, Mapping)]
+        if len(answers) > 1 and not spec.repeats:
+            self.errors.append(_error("fhir-answer-count", f"item {link!r} takes one answer, got "
+                                      f"{len(answers)}", ("item", link, "answer")))
+            return None
+        values: list[Any] = []
+        for answer in answers:
+            key, value = _value(answer)
+            try:
+                values.append(_answer(spec, key, value))
+            except ValueError as exc:
+                self.errors.append(_error("fhir-answer-type", f"item {link!r} {exc}; got {key or 'no value'}",
+                                          ("item", link, "answer"), value))
+                return None
+        return values
+
+    def without_none(self, spec: ItemSpec, link: str, values: list[Any]) -> list[Any]:
+        """A list answer with "none" (asked, none) as the empty list; "none" beside others is refused."""
+        if spec.repeats and NO_RED_FLAGS in values and NO_RED_FLAGS in spec.codes:
+            if len(set(values)) > 1:
+                self.errors.append(_error("fhir-answer-conflict",
+                                          f"item {link!r}: 'none' cannot go with other answers",
+                                          ("item", link, "answer")))
+            return []
+        return values
+
+    def read_flags(self, profile: dict[str, Any]) -> bool:
+        """Put the red-flag answers, from wherever they were, into ``profile``; whether
+        ``red_flags`` was answered."""
+        for path, values in self.flags.items():
+            spec = self.specs[self.flag_links[path]]
+            kept = self.without_none(spec, self.flag_links[path], values)
+            profile[path[0]] = list(dict.fromkeys(kept))
+        return ("red_flags",) in self.flags
+
+
+def _response_of(data: Mapping[str, Any], r4b: ModuleType) -> tuple[Mapping[str, Any], list[Any]]:
+    """The QuestionnaireResponse (and the Conditions) a resource holds: itself, or a Bundle's one."""
+    if data.get("resourceType") != "Bundle":
+        return data, []
+    _validate(r4b, data, "Bundle")
+    listed = [e.get("resource") for e in data.get("entry") or [] if isinstance(e, Mapping)]
+    resources: list[Mapping[str, Any]] = [r for r in listed if isinstance(r, Mapping)]
+    found = [r for r in resources if r.get("resourceType") == "QuestionnaireResponse"]
+    if len(found) != 1:
+        _raise("Bundle", [_error("fhir-questionnaire-response-count", "the Bundle must hold exactly one "
+                                 f"QuestionnaireResponse, it holds {len(found)}", ("entry",))])
+    return found[0], [r for r in resources if r.get("resourceType") == "Condition"]
+
+
+def _header_errors(data: Mapping[str, Any]) -> list[InitErrorDetails]:
+    errors: list[InitErrorDetails] = []
+    status = data.get("status")
+    if status not in _SCORED_STATUSES:
+        said = f"this one is {status!r}" if status in RESPONSE_STATUSES else "this one has another status"
+        errors.append(_error("fhir-status", "only a completed or amended QuestionnaireResponse is read, "
+                             + said, ("status",), status))
+    questionnaire = data.get("questionnaire")
+    if questionnaire is not None and str(questionnaire).split("|")[0] != QUESTIONNAIRE_URL:
+        errors.append(_error("fhir-questionnaire", "answers a different Questionnaire; backrx reads "
+                             f"{QUESTIONNAIRE_URL}", ("questionnaire",), questionnaire))
+    return errors
 
 
 def from_fhir(resource: Any, *, conditions: Iterable[Any] = (),
@@ -211,114 +388,33 @@ def from_fhir(resource: Any, *, conditions: Iterable[Any] = (),
     ``resource`` is a QuestionnaireResponse, or a Bundle holding exactly one, as a dict, JSON
     text or a ``fhir.resources`` model; the Bundle's Conditions are read too. STarT Back items are
     matched by their LOINC linkIds (``91340-0`` or ``/91340-0``); an item left out stays
-    unanswered (None), never "no". Active Conditions coded in ``urn:backrx:red_flags``, or mapped
-    by ``condition_codes`` (``{(system, code): red_flag}``), add red flags. Bad input raises
-    ``pydantic.ValidationError`` naming the item's linkId.
+    unanswered (None), never "no". Items nested under an answer or a question are read too, and a
+    red flag answered anywhere counts. Active Conditions coded in ``urn:backrx:red_flags``, or
+    mapped by ``condition_codes`` (``{(system, code): red_flag}``), add red flags. Bad input raises
+    ``pydantic.ValidationError`` naming the item's linkId and never repeating an answer; a
+    document nested deeper than 64 levels (``fhir-too-deep``) or larger than 5 MB
+    (``fhir-too-large``) is refused.
     """
     r4b = models()
     data = _as_data(resource, "QuestionnaireResponse")
     if not isinstance(data, Mapping):
         _raise("QuestionnaireResponse", [_error("fhir-not-a-resource",
-                                                "a FHIR resource must be a JSON object",
-                                                (), str(data)[:80])])
-    extra_conditions: list[Any] = []
-    if data.get("resourceType") == "Bundle":
-        _validate(r4b, data, "Bundle")
-        found = [e.get("resource") for e in data.get("entry", [])
-                 if (e.get("resource") or {}).get("resourceType") == "QuestionnaireResponse"]
-        extra_conditions = [e.get("resource") for e in data.get("entry", [])
-                            if (e.get("resource") or {}).get("resourceType") == "Condition"]
-        if len(found) != 1:
-            _raise("Bundle", [_error("fhir-questionnaire-response-count",
-                                     "the Bundle must hold exactly one QuestionnaireResponse, "
-                                     f"it holds {len(found)}",
-                                     ("entry",), len(found))])
-        data = found[0]
+                                                "a FHIR resource must be a JSON object", ())])
+    data, extra_conditions = _response_of(data, r4b)
     _validate(r4b, data, "QuestionnaireResponse")
-    errors: list[InitErrorDetails] = []
-    status = data.get("status")
-    if status not in _SCORED_STATUSES:
-        errors.append(_error("fhir-status", f"only a completed or amended QuestionnaireResponse is read, "
-                                            f"this one is {status!r}", ("status",), status))
-    questionnaire = data.get("questionnaire")
-    if questionnaire is not None and str(questionnaire).split("|")[0] != QUESTIONNAIRE_URL:
-        errors.append(_error("fhir-questionnaire", f"answers a different Questionnaire ({questionnaire}); "
-                                                   f"backrx reads {QUESTIONNAIRE_URL}",
-                             ("questionnaire",), questionnaire))
-    specs, groups = item_specs(), group_ids()
+    errors = _header_errors(data)
     profile: dict[str, Any] = {}
-    repeating = repeating_groups()
-    red_flags_answered = False
-
-    def walk(items: Sequence[Mapping[str, Any]], target: dict[str, Any], offset: int,
-             seen: set[tuple[str, ...]]) -> None:
-        """Read ``items`` into ``target``, whose own path is the first ``offset`` parts of each item's."""
-        nonlocal red_flags_answered
-        for item in items:
-            link = item["linkId"]
-            if link in groups:
-                if item.get("answer"):
-                    errors.append(_error("fhir-answer-type", f"item {link!r} is a group and takes no answer",
-                                         ("item", link, "answer"), None))
-                if link in repeating:
-                    # One occurrence of a repeating group is one object of a list field.
-                    path = tuple(link.split("."))
-                    instance: dict[str, Any] = {}
-                    walk(item.get("item", []), instance, len(path), set())
-                    if instance:
-                        node = target
-                        for part in path[offset:-1]:
-                            node = node.setdefault(part, {})
-                        node.setdefault(path[-1], []).append(instance)
-                else:
-                    walk(item.get("item", []), target, offset, seen)
-                continue
-            spec = specs.get(link)
-            if spec is None:
-                errors.append(_error("fhir-unknown-item",
-                                     f"unknown item linkId {link!r}: the backrx Questionnaire has no such "
-                                     "item (see `backrx schema questionnaire`)", ("item", link), link))
-                continue
-            if spec.path in seen:
-                errors.append(_error("fhir-duplicate-item", f"item {link!r} is answered twice",
-                                     ("item", link), link))
-                continue
-            seen.add(spec.path)
-            answers = item.get("answer") or []
-            if not answers:
-                continue  # unanswered stays unanswered
-            if len(answers) > 1 and not spec.repeats:
-                errors.append(_error("fhir-answer-count",
-                                     f"item {link!r} takes one answer, got {len(answers)}",
-                                     ("item", link, "answer"), len(answers)))
-                continue
-            values: list[Any] = []
-            for answer in answers:
-                key, value = _value(answer)
-                try:
-                    values.append(_answer(spec, key, value))
-                except ValueError as exc:
-                    errors.append(_error("fhir-answer-type", f"item {link!r} {exc}; got {key or 'no value'}",
-                                         ("item", link, "answer"), value))
-                    break
-            if len(values) < len(answers):
-                continue
-            if spec.path == ("red_flags",):
-                red_flags_answered = True
-            if spec.repeats and NO_RED_FLAGS in values and NO_RED_FLAGS in spec.codes:
-                if len(values) > 1:
-                    errors.append(_error("fhir-answer-conflict",
-                                         f"item {link!r}: 'none' cannot go with other answers",
-                                         ("item", link, "answer"), values))
-                values = []
-            node = target
-            for part in spec.path[offset:-1]:
-                node = node.setdefault(part, {})
-            node[spec.path[-1]] = values if spec.repeats else values[0]
-
-    walk(data.get("item", []), profile, 0, set())
+    reader = _Reader(errors)
+    reader.items(data.get("item"), profile, (), set())
+    red_flags_answered = reader.read_flags(profile)
     flags, suspected = _red_flags([*extra_conditions, *conditions], condition_codes or {}, r4b, errors)
     _raise("QuestionnaireResponse", errors)
+    return _profile(profile, flags, suspected, red_flags_answered)
+
+
+def _profile(profile: dict[str, Any], flags: list[str], suspected: list[str],
+             red_flags_answered: bool) -> Profile:
+    """The Profile, with the Conditions' red flags added, or the errors named by linkId."""
     if not red_flags_answered and suspected:
         # Not screened, but a red flag is suspected: read it as present, the safer side.
         flags, suspected = [*flags, *suspected], []
@@ -335,8 +431,8 @@ def from_fhir(resource: Any, *, conditions: Iterable[Any] = (),
         _raise("QuestionnaireResponse", [_error(
             "fhir-red-flags-unanswered",
             "item 'red_flags' is unanswered: answer 'none' when the person was screened and has none",
-            ("item", "red_flags"), None)])
-    by_path = {spec.path: link for link, spec in specs.items() if not link.startswith("/")}
+            ("item", "red_flags"))])
+    by_path = {spec.path: link for link, spec in item_specs().items() if not link.startswith("/")}
 
     def item_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
         # A Profile location as the item's linkId (list positions, as in repeated groups, kept).
