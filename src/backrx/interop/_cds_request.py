@@ -97,26 +97,33 @@ def latest(resources: list[Mapping[str, Any]]) -> Mapping[str, Any]:
 
 
 def entries(value: Any, kind: str, limit: int, key: str) -> list[Mapping[str, Any]]:
-    """Resources of one type in a prefetch value (a resource, a Bundle, lists and Bundles of
-    either, nested); anything else is skipped. More than ``limit`` is refused (413)."""
+    """Resources of one type in a prefetch value: null, a resource, a Bundle, or lists and Bundles
+    of these, nested; resources of other types are skipped. Anything else (a string, a Bundle whose
+    ``entry`` is not a list of objects) is refused (400), and more than ``limit`` resources (413)."""
+    bad = RefusalError(400, "cds-bad-prefetch", f"prefetch '{key}' must be null, a FHIR resource, a Bundle "
+                       "or a list of them", "structure")
     found: list[Mapping[str, Any]] = []
     stack: list[Any] = [value]
     while stack:
         node = stack.pop()
+        if node is None:
+            continue
         if isinstance(node, list):
             stack.extend(reversed(node))
             continue
-        if not isinstance(node, Mapping):
-            continue
-        if node.get("resourceType") == "Bundle":
+        if not isinstance(node, Mapping) or not isinstance(node.get("resourceType"), str):
+            raise bad
+        if node["resourceType"] == "Bundle":
             listed = node.get("entry")
-            if isinstance(listed, list):
-                stack.extend(reversed([e.get("resource") for e in listed if isinstance(e, Mapping)]))
-        elif node.get("resourceType") == kind:
+            if listed is not None and not (isinstance(listed, list)
+                                           and all(isinstance(e, Mapping) for e in listed)):
+                raise bad
+            stack.extend(reversed([e.get("resource") for e in listed or []]))
+        elif node["resourceType"] == kind:
             found.append(node)
             if len(found) > limit:
                 raise RefusalError(413, "cds-too-many-resources",
-                              f"prefetch '{key}' holds more than {limit} {kind} resources", "too-costly")
+                                   f"prefetch '{key}' holds more than {limit} {kind} resources", "too-costly")
     return found
 
 

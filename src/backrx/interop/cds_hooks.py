@@ -128,6 +128,13 @@ def _bullets(lines: list[str]) -> str:
     return "\n".join(f"- {line}" for line in lines)
 
 
+def _recorded(rec: Recommendation) -> list[str]:
+    """The red flags the profile records, by code, so that a card names each one."""
+    profile = rec.profile
+    flags = [*profile.red_flags, *(getattr(profile, "red_flags_unsure", None) or [])] if profile else []
+    return [f"Red flags recorded: {', '.join(f'`{flag}`' for flag in flags)}"] if flags else []
+
+
 def cards(rec: Recommendation, *, patient_id: str, hook_instance: uuid.UUID) -> list[dict[str, Any]]:
     """The CDS Hooks cards for one recommendation, most urgent first."""
     source = {"label": f"backrx {rec.ruleset.name}@{rec.ruleset.version}"}
@@ -151,7 +158,7 @@ def cards(rec: Recommendation, *, patient_id: str, hook_instance: uuid.UUID) -> 
             "uuid": key("referral"),
             "summary": _summary(summary),
             "indicator": "critical" if urgent else "warning",
-            "detail": "\n\n".join(["**Why**", _bullets(referral.reasons), "**Safety net**",
+            "detail": "\n\n".join(["**Why**", _bullets(referral.reasons), *_recorded(rec), "**Safety net**",
                                    _bullets(rec.safety_net), f"_{rec.disclaimer}_"]),
             "source": source,
             "suggestions": [{
