@@ -17,6 +17,8 @@ from backrx.model.profile import RED_FLAGS
 from backrx.model.vocabulary import CATEGORIES, FieldSpec
 from backrx.pack import parsecache
 from backrx.pack.conditions import tests_of
+from backrx.pack.figures import FILE as FIGURES_FILE
+from backrx.pack.figures import read_figures
 from backrx.pack.limits import (
     MAX_DERIVED,
     MAX_FILE_BYTES,
@@ -56,7 +58,7 @@ from backrx.pack.tiers import check_wording, read_tiers
 REQUIRED_FILES = ("pack.yaml", "sources.yaml", "exercises.yaml", "phases.yaml", "planner.yaml")
 TEXT_FILES = ("text.yaml",)  # not rule files: read by backrx.pack.texts
 #: Data files that are not rule files.
-DATA_FILES = (*REQUIRED_FILES, "outcomes.yaml", *TEXT_FILES, TIERS_FILE)
+DATA_FILES = (*REQUIRED_FILES, "outcomes.yaml", *TEXT_FILES, TIERS_FILE, FIGURES_FILE)
 
 def digest_of(docs: dict[str, Any]) -> str:
     """A hash of the pack's parsed content: every top-level YAML file, by name and data.
@@ -304,6 +306,9 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
     from backrx.pack.texts import read_texts
 
     texts = read_texts(Ctx(problems, "text.yaml"), docs.get("text.yaml"), root)
+    figures, figure_texts = read_figures(Ctx(problems, FIGURES_FILE), docs.get(FIGURES_FILE),
+                                         {eid: node for eid, (_, node, _) in catalog.items()})
+    texts = {**texts, **figure_texts}  # plain names and figure words: translated like any text
     if tiers is not None:
         for urgency in tiers.tiers:  # the report words of each tier say the tier's phrase too
             both = " ".join(texts.get(f"urgency.{urgency}.{part}", "") for part in ("heading", "advice"))
@@ -312,7 +317,8 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
         check_wording(tiers, worded, problems)
     from backrx.pack.locale import read_locales
 
-    locales = read_locales(root, problems)
+    locales = read_locales(root, problems, texts=texts, tiers=tiers, fmt=fmt,
+                           patients={r.id: r.patient for rs in by_layer.values() for r in rs})
 
     if problems:
         raise RuleError(problems.summarised())
@@ -325,4 +331,4 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
     return Pack(name, version, description, digest_of(docs), str(root), layers,
                 {eid: entry for eid, (entry, _, _) in catalog.items()}, sources, tuple(phases),
                 {path: spec for path, (_, spec) in derived.items()}, planner=planner, measures=measures,
-                texts=texts, locales=locales, tiers=tiers, format_version=fmt)
+                texts=texts, locales=locales, tiers=tiers, format_version=fmt, figures=figures)

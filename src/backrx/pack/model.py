@@ -8,13 +8,16 @@ from dataclasses import dataclass, field
 
 from backrx.lang.condition import Condition, Scalar
 from backrx.model.vocabulary import FIELDS, URGENCIES, FieldSpec
+from backrx.pack.figures import FigureBook
 from backrx.pack.planspec import PlannerSpec
 from backrx.pack.tiers import Tiers
 
-#: The layers, in the order they run. Each reads only what earlier layers concluded.
-LAYERS: tuple[str, ...] = ("triage", "classification", "components", "exclusions", "dosing", "adjust")
+#: The layers, in the order they run. Each reads only what earlier layers concluded. ``states``
+#: names the clinical states (derived facts) that triage and every later layer read.
+LAYERS: tuple[str, ...] = ("states", "triage", "classification", "components", "exclusions", "dosing",
+                           "adjust")
 #: The layers :func:`backrx.recommend` runs; ``adjust`` runs in :func:`backrx.adjust`.
-RECOMMEND_LAYERS: tuple[str, ...] = LAYERS[:5]
+RECOMMEND_LAYERS: tuple[str, ...] = LAYERS[:6]
 #: Per-exercise adjust actions, most conservative first. drop_family also drops the exercise's
 #: movement family (its catalog pattern), in every phase.
 ADJUST_ACTIONS: tuple[str, ...] = ("drop_family", "drop", "regress", "hold", "progress")
@@ -43,8 +46,15 @@ NON_RULE_FILES = ("safety.yaml",)
 DOSE_FIELDS = ("sets", "reps", "hold_seconds", "minutes", "sessions_per_week", "times_per_day")
 DOSE_LIMITS = {"sets": 10, "reps": 100, "hold_seconds": 600, "minutes": 240, "sessions_per_week": 14,
                "times_per_day": 12}
-#: Why an exercise was left out, as stable codes beside the human reasons.
-EXCLUSION_CODES = ("time", "equipment", "setting", "direction", "contraindication", "population")
+#: Why an exercise was left out, as stable codes beside the human reasons (``Exclusion.codes``).
+EXCLUSION_CODES = ("time", "equipment", "setting", "direction", "load-cap", "contraindication", "population",
+                   "program", "peripheralization", "response")
+#: The codes an exclusion rule of a pack declares (``code`` of an ``exclude`` entry): the one
+#: source of the code that the planner stores on the exclusion and an override's accept names.
+RULE_EXCLUSION_CODES = ("direction", "load-cap", "contraindication", "population", "program")
+#: Exclusion codes that only an explicit acknowledgement can set aside (``program`` is a design
+#: choice; ``peripheralization`` and ``response`` come from adjust; the rest from the rules).
+SAFETY_CODES = ("direction", "peripheralization", "contraindication", "population", "load-cap", "response")
 
 # --------------------------------------------------------------------------- data
 
@@ -156,7 +166,9 @@ class Exclude:
     categories: tuple[str, ...] = ()
     max_load: int | None = None
     phases: tuple[str, ...] = ()  # empty: every phase
-    code: str | None = None  # an EXCLUSION_CODES code; None: direction or contraindication
+    #: A RULE_EXCLUSION_CODES code, declared by the rule (the loader fills it from the entry's
+    #: shape only when a pack leaves it out: see ``default_exclusion_code``).
+    code: str = "contraindication"
 
 
 @dataclass(frozen=True)
@@ -241,6 +253,7 @@ class Pack:
     locales: dict[str, dict[str, str]] = field(default_factory=dict)  # locales/<lang>.yaml, flattened
     tiers: Tiers | None = None  # urgency.yaml: one wording per urgency tier (optional)
     format_version: int = PACK_FORMAT  # pack.yaml format_version (absent: 2)
+    figures: FigureBook | None = None  # figures.yaml: plain names and figures (optional file)
 
     @functools.cached_property
     def blocking_urgencies(self) -> tuple[str, ...]:

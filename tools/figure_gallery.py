@@ -1,0 +1,48 @@
+"""Write an HTML page with the figure of every exercise of a pack, to look at them in a browser.
+
+    python tools/figure_gallery.py [--pack rules] [--locale es] [--out /tmp/gallery.html]
+    chromium --headless --no-sandbox --screenshot=/tmp/g.png --window-size=1400,4000 file:///tmp/gallery.html
+"""
+
+from __future__ import annotations
+
+import argparse
+from html import escape
+from pathlib import Path
+
+from backrx.pack.rulepack import read_pack
+from backrx.render.context import pack_texts
+from backrx.render.figures import figure_for
+
+
+def main() -> None:
+    """Write the gallery page."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pack", default=None, help="pack folder (the bundled pack when left out)")
+    parser.add_argument("--locale", default="en")
+    parser.add_argument("--out", default="/tmp/gallery.html")
+    parser.add_argument("--only", default="", help="comma-separated exercise ids (all when empty)")
+    parser.add_argument("--columns", type=int, default=2)
+    args = parser.parse_args()
+    pack = read_pack(args.pack)
+    texts = pack_texts(pack, args.locale)
+    only = [o for o in args.only.split(",") if o]
+    cells = []
+    for eid in pack.exercises:
+        if only and eid not in only:
+            continue
+        svg = figure_for(pack, eid, texts.get)
+        name = texts.get(f"plain.{eid}.name") or eid
+        summary = texts.get(f"plain.{eid}.summary") or ""
+        cells.append(f'<figure><figcaption><b>{escape(name)}</b> <code>{escape(eid)}</code><br>'
+                     f'{escape(summary)}</figcaption>{svg or "<p>NO FIGURE</p>"}</figure>')
+    style = (f"body{{font-family:sans-serif;margin:8px;display:grid;grid-template-columns:repeat({args.columns},"
+             "minmax(0,1fr));gap:6px}} figure{{margin:0;border:1px solid #ddd;padding:4px}} figcaption{{font-size:12px}}"
+             " svg{{width:100%;height:auto}}").replace("{{", "{").replace("}}", "}")
+    Path(args.out).write_text(f"<!doctype html><html lang=\"{escape(args.locale)}\"><meta charset=\"utf-8\">"
+                              f"<style>{style}</style><body>{''.join(cells)}</body></html>", encoding="utf-8")
+    print(f"{len(cells)} figures -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()
