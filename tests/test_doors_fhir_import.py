@@ -120,7 +120,7 @@ def _deep(depth: int) -> dict[str, Any]:
 
 
 def test_null_items_and_deep_nesting_are_coded_errors() -> None:
-    """`"item": null` and groups nested 200 deep are coded ValidationErrors, not TypeError or RecursionError."""
+    """`"item": null` and groups nested 200 deep are coded errors, not TypeError or RecursionError."""
     null = _response()
     null["item"] = None
     assert _types(_error(null)) == {"fhir-red-flags-unanswered"}
