@@ -263,10 +263,11 @@ def _calls(draw: st.DrawFn) -> tuple[dict[str, Any], list[str]]:
     recorded: list[str] = []
     responses = []
     for _ in range(draw(st.integers(1, 3))):
-        flags = draw(st.lists(st.sampled_from(RED_FLAGS), max_size=2, unique=True))
+        flags: list[str] = draw(st.lists(st.sampled_from(RED_FLAGS), max_size=2, unique=True))
         subject = draw(st.sampled_from(["Patient/p1", "Patient/p1/_history/3", "Patient/p2"]))
         response = _response(flags, authored=draw(AUTHORED), subject=subject)
-        if flags and draw(st.booleans()):  # move the red-flag answers under another item's answer
+        nest: bool = draw(st.booleans())
+        if flags and nest:  # move the red-flag answers under another item's answer
             [item] = [i for i in response["item"] if i["linkId"] == "red_flags"]
             response["item"].remove(item)
             host = draw(st.sampled_from(response["item"]))

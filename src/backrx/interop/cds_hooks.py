@@ -60,7 +60,7 @@ SUMMARY_LIMIT = 140
 PROBLEMS_SHOWN = 20
 _NAMESPACE = uuid.UUID("0d7c9a52-3e1b-5f4a-8c6d-2b9e0f1a7c33")
 
-__all__ = ["SERVICE_ID", "cards", "create_app", "discovery"]
+__all__ = ["MAX_BODY_BYTES", "MAX_ITEMS", "MAX_RESOURCES", "SERVICE_ID", "cards", "create_app", "discovery"]
 
 
 class PatientViewContext(BaseModel):
