@@ -11,6 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from backrx.model.measures import Compact, IsoDate, Outcomes
 from backrx.model.profile import RedFlag, StrictModel, read_document
+from backrx.model.untrusted import PlainText
 
 NextDay = Literal["better", "same", "worse"]
 
@@ -18,7 +19,7 @@ NextDay = Literal["better", "same", "worse"]
 class ExerciseResponse(Compact, StrictModel):
     """How one exercise went: pain while doing it, and how the person felt the next day."""
 
-    exercise_id: Annotated[str, Field(min_length=1, max_length=80)]
+    exercise_id: Annotated[PlainText, Field(min_length=1, max_length=80)]
     pain_during: Annotated[int, Field(ge=0, le=10)]
     next_day: NextDay
     peripheralized: bool | None = Field(

@@ -21,6 +21,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from backrx.model.untrusted import PlainText
+
 #: Per Compact model class: its optional fields whose default is empty, with that default.
 _EMPTY_DEFAULTS: dict[type, tuple[tuple[str, Any], ...]] = {}
 
@@ -104,7 +106,7 @@ class _Strict(Compact):
 class PsfsItem(_Strict):
     """One activity of the Patient-Specific Functional Scale: 0 = unable, 10 = as before."""
 
-    activity: Annotated[str, Field(min_length=1, max_length=80)]
+    activity: Annotated[PlainText, Field(min_length=1, max_length=80)]
     score: Annotated[int, Field(ge=0, le=10)]
 
 

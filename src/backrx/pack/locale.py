@@ -27,12 +27,17 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from backrx import _yaml
 from backrx.errors import Problem
-from backrx.pack.model import CatalogEntry, Pack, PhaseDef, Rule
+from backrx.pack.locale_checks import blocking_words, english_words, placeholders_of
+from backrx.pack.model import PACK_FORMAT, CatalogEntry, Pack, PhaseDef, Rule
+from backrx.pack.read import Ctx
+from backrx.pack.tiers import FILE as TIERS_FILE
+from backrx.pack.tiers import URGENCY_ORDER, Tiers
 
 SOURCE_LOCALE = "en"
 _LANG = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?\Z")
@@ -65,7 +70,8 @@ def catalog(pack: Pack) -> dict[str, str]:
     return out
 
 
-def _flatten(ctx_add: Any, node: Any, prefix: str, out: dict[str, str], depth: int = 0) -> None:
+def _flatten(ctx_add: Any, node: Any, prefix: str, out: dict[str, str], depth: int = 0,
+             lines: dict[str, int | None] | None = None) -> None:
     from backrx.pack.read import line_of as _line_of
 
     items: list[tuple[str, Any]]
@@ -84,15 +90,24 @@ def _flatten(ctx_add: Any, node: Any, prefix: str, out: dict[str, str], depth: i
                         f"{path} must be non-empty text", path)
             else:
                 out[path] = re.sub(r"\s+", " ", value).strip()
+                if lines is not None:
+                    lines[path] = _line_of(node, key if isinstance(node, dict) else int(key))
         elif isinstance(value, (dict, list)) and depth < 4:
-            _flatten(ctx_add, value, path, out, depth + 1)
+            _flatten(ctx_add, value, path, out, depth + 1, lines)
         else:
             ctx_add(_line_of(node, key if isinstance(node, dict) else int(key)), "wrong-type",
                     f"{path} must be text", path)
 
 
-def read_locales(root: Path, problems: list[Problem]) -> dict[str, dict[str, str]]:
-    """The pack's locale files (``locales/*.yaml``), flattened; shape problems go to ``problems``."""
+def read_locales(root: Path, problems: list[Problem], *, texts: Mapping[str, str] | None = None,
+                 tiers: Tiers | None = None, fmt: int = PACK_FORMAT,
+                 patients: Mapping[str, str | None] | None = None) -> dict[str, dict[str, str]]:
+    """The pack's locale files (``locales/*.yaml``), flattened; problems go to ``problems``.
+
+    Besides the shape, every placeholder is checked (:mod:`backrx.pack.locale_checks`); given the
+    pack's own ``texts`` and ``tiers``, so is what each blocking tier's words say, in the pack's
+    language and in each locale. ``patients`` are the rules' English patient texts, by rule id.
+    """
     from backrx.pack.read import Ctx as _Ctx
     from backrx.pack.read import line_of as _line_of
     from backrx.pack.read import read_file as _read_file
@@ -121,7 +136,8 @@ def read_locales(root: Path, problems: list[Problem]) -> dict[str, dict[str, str
             ctx.add(_line_of(doc), "wrong-type", "a locale file is a mapping of text, rules, exercises, "
                     "phases")
             continue
-        texts: dict[str, str] = {}
+        found: dict[str, str] = {}
+        lines: dict[str, int | None] = {}
         for section, node in doc.items():
             if section == "description":
                 continue
@@ -136,14 +152,39 @@ def read_locales(root: Path, problems: list[Problem]) -> dict[str, dict[str, str
                 # Text keys hold dots themselves: keep each one whole.
                 for key, value in node.items():
                     if isinstance(value, str) and value.strip():
-                        texts[f"text.{key}"] = re.sub(r"\s+", " ", value)
+                        found[f"text.{key}"] = re.sub(r"\s+", " ", value)
+                        lines[f"text.{key}"] = _line_of(node, key)
                     else:
                         ctx.add(_line_of(node, key), "wrong-type", f"text.{key} must be non-empty text",
                                 f"text.{key}")
                 continue
-            _flatten(ctx.add, node, str(section), texts)
-        out[lang] = texts
+            _flatten(ctx.add, node, str(section), found, lines=lines)
+
+        def add(key: str, line: int | None, code: str, message: str, ctx: Ctx = ctx,
+                lines: dict[str, int | None] = lines) -> None:
+            ctx.add(line if line is not None else lines.get(key), code, message, key)
+
+        for key, text in found.items():
+            placeholders_of(add, key, text, lines.get(key), patients)
+        if texts is not None and tiers is not None:
+            blocking_words(add, found, english_words(texts, tiers), _blocking(tiers, fmt), URGENCY_ORDER)
+        out[lang] = found
+    if texts is not None and tiers is not None:  # the pack's own language, by the same rule
+        english = english_words(texts, tiers)
+
+        def add_own(key: str, line: int | None, code: str, message: str) -> None:
+            rel = "text.yaml" if key.startswith("text.") else TIERS_FILE
+            problems.append(Problem(rel, line, None, code, message, key))
+
+        blocking_words(add_own, english, english, _blocking(tiers, fmt), URGENCY_ORDER)
     return out
+
+
+def _blocking(tiers: Tiers, fmt: int) -> tuple[str, ...]:
+    """The tiers whose referral replaces the program (as :attr:`Pack.blocking_urgencies` says)."""
+    if tiers.blocking is not None:
+        return tiers.blocking
+    return URGENCY_ORDER[:-1] if fmt < 3 else URGENCY_ORDER
 
 
 def report(pack: Pack) -> dict[str, tuple[list[str], list[str]]]:

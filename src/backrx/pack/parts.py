@@ -3,10 +3,12 @@ rules its progress criteria compile to) and outcomes.yaml."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from backrx.lang.condition import size_of
 from backrx.model.profile import EQUIPMENT, SETTINGS
+from backrx.model.untrusted import url_problem
 from backrx.model.vocabulary import CATEGORIES, DIRECTIONS, FieldSpec
 from backrx.pack.conditions import Scope, check_template, parse_condition
 from backrx.pack.limits import MAX_CONDITION_NODES
@@ -102,6 +104,10 @@ def read_sources(ctx: Ctx, doc: Any) -> dict[str, Source]:
             ctx.add(line_of(node, "verified"), "wrong-type", "verified must be true or false",
                     join(where, "verified"))
         url = text_value(ctx, node, "url", where, required=False)
+        if url is not None and url_problem(url) is not None:
+            ctx.add(line_of(node, "url"), "bad-url", f"the url of source {sid or i} "
+                    f"{url_problem(url)}; a link is https:, http: or mailto:", join(where, "url"))
+            url = None
         note = text_value(ctx, node, "note", where, required=False) or ""
         if sid is None or citation is None:
             continue
@@ -111,6 +117,16 @@ def read_sources(ctx: Ctx, doc: Any) -> dict[str, Source]:
             continue
         out[sid] = Source(sid, citation, year, str(kind), url, bool(verified), note, grade, legacy)
     return out
+
+
+_MEDIA_PATH = re.compile(r"^media/(?:[A-Za-z0-9_~-][A-Za-z0-9._~-]*/)*[A-Za-z0-9_~-][A-Za-z0-9._~-]*\Z")
+
+
+def media_ok(url: str) -> bool:
+    """Whether an exercise's media entry is a web link (https:, http:) or a plain path under media/."""
+    if _MEDIA_PATH.match(url):
+        return ".." not in url
+    return url_problem(url) is None and url.lower().startswith(("https://", "http://"))
 
 
 def read_exercises(ctx: Ctx, doc: Any) -> dict[str, tuple[CatalogEntry, Any, str]]:
@@ -167,9 +183,10 @@ def read_exercises(ctx: Ctx, doc: Any) -> dict[str, tuple[CatalogEntry, Any, str
             per_side = False
         media = str_list(ctx, node, "media", where)
         for url in media:
-            if not url.startswith(("https://", "http://")) and not url.startswith("media/"):
+            if not media_ok(url):
                 ctx.add(line_of(node, "media"), "bad-url",
-                        f"media {url!r} must be an http(s) URL or a path under media/", join(where, "media"))
+                        "media must be an https: or http: URL or a plain path under media/ "
+                        "(letters, digits, . _ - /; no ..)", join(where, "media"))
         if eid is None or name is None or instructions is None or load is None:
             continue
         if eid in out:

@@ -13,6 +13,7 @@ from typing import Any
 from backrx.errors import Problem
 from backrx.model.profile import EQUIPMENT, SETTINGS
 from backrx.model.vocabulary import DIRECTIONS
+from backrx.pack.texts import placeholder_problem
 
 FILE = "planner.yaml"
 _SECTIONS = ("budget", "fill_order", "default_role", "essential_roles", "aerobic", "elements", "timing",
@@ -216,6 +217,10 @@ class _Reader:
             self.add(node, key, "bad-template",
                      f"{{{bad[0]}}} is not allowed here; use {', '.join('{' + f + '}' for f in fields)}",
                      f"{where}.{key}")
+            return ""
+        why = placeholder_problem(value, fields)  # no format spec: "{reason:>9999999}" is refused
+        if why is not None:
+            self.add(node, key, "bad-template", why, f"{where}.{key}")
             return ""
         return " ".join(value.split())
 

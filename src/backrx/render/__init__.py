@@ -71,7 +71,7 @@ def render(rec: Recommendation, fmt: str = "html", *, view: str = "patient", rul
     if template_dir is not None and not Path(template_dir).is_dir():
         raise ValueError(f"template folder {os.fspath(template_dir)!r} does not exist")
     env = _environment(None if template_dir is None else os.fspath(template_dir))
-    context = build_context(rec, view, texts, pack.exercises, pack.planner)
+    context = build_context(rec, view, texts, pack.exercises, pack.planner, pack.blocking_urgencies)
     context["paper"] = PAPERS[paper]
     try:
         return env.get_template(template_name(fmt)).render(**context, t=texts)

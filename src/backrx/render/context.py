@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from backrx.model.feedback import ExerciseResponse, Feedback
 from backrx.model.recommendation import Dose, Exclusion, Phase, Prescription, Recommendation
+from backrx.model.untrusted import is_link
+from backrx.model.vocabulary import URGENCIES
+from backrx.pack.parts import media_ok
 from backrx.pack.planspec import PlannerSpec
 from backrx.pack.rulepack import CatalogEntry, Pack
 from backrx.pack.texts import Texts
@@ -69,6 +72,8 @@ def media_items(urls: list[str]) -> list[dict[str, str]]:
     """Each media URL with its kind: ``image``, ``video`` or ``link``."""
     out = []
     for url in urls:
+        if not media_ok(url):  # a stored record's media is shown only when the loader would take it
+            continue
         path = url.split("?", 1)[0].lower()
         kind = ("image" if path.endswith(_IMAGE) else
                 "video" if path.endswith(_VIDEO) or any(h in path for h in _VIDEO_HOSTS) else "link")
@@ -225,18 +230,30 @@ def _progress(rec: Recommendation, t: Texts, phase_names: dict[str, str]) -> dic
     return {"date": progress.date.isoformat() if progress.date else "", "gate": gate, "measures": measures}
 
 
+def blocks(rec: Recommendation, blocking_urgencies: Collection[str] = URGENCIES[:-1]) -> bool:
+    """Whether the report is a referral with no program: the outcome says so, or the referral's
+    tier is one that replaces the program (``blocks_exercise`` in the pack's urgency.yaml).
+
+    The tier decides, whatever else the record holds, so a record whose outcome was edited to
+    "program" under an emergency referral still renders as a referral.
+    """
+    return rec.outcome == "refer" or (rec.referral is not None and rec.referral.urgency in blocking_urgencies)
+
+
 def build_context(rec: Recommendation, view: str, t: Texts,
                   catalog: Mapping[str, CatalogEntry] | None = None,
-                  planner: PlannerSpec | None = None) -> dict[str, Any]:
+                  planner: PlannerSpec | None = None,
+                  blocking_urgencies: Collection[str] = URGENCIES[:-1]) -> dict[str, Any]:
     """Everything a template shows for ``view`` ("patient" or "clinician").
 
     ``catalog`` (the pack's exercises) tells which left-out exercises the person could have done
-    at all; the patient view lists only those.
+    at all; the patient view lists only those. ``blocking_urgencies`` are the pack's tiers whose
+    referral replaces the program: such a referral renders the referral block and no program.
     """
     plain = _patient_texts(rec)
     patient = view == "patient"
     c = rec.classification
-    blocking = rec.outcome == "refer"
+    blocking = blocks(rec, blocking_urgencies)
     referral = None
     if rec.referral is not None:
         u = rec.referral.urgency
@@ -259,7 +276,7 @@ def build_context(rec: Recommendation, view: str, t: Texts,
     excluded: list[dict[str, Any]] = []
     elimination = None
     names: dict[str, str] = {}
-    program = rec.program
+    program = rec.program if not blocking else None  # a blocking tier shows no program at all
     if program is not None:
         for ph in program.phases:
             names.update({p.exercise.id: p.exercise.name for p in ph.prescriptions})
@@ -321,7 +338,8 @@ def build_context(rec: Recommendation, view: str, t: Texts,
         "rounds": rounds,
         "progress": _progress(rec, t, {p["id"]: p["name"] for p in phases}),
         "safety_net": rec.safety_net,
-        "references": [{"id": r.id, "citation": r.citation, "year": r.year, "url": r.url}
+        "references": [{"id": r.id, "citation": r.citation, "year": r.year,
+                        "url": r.url if is_link(r.url) else None}
                        for r in rec.references] if not patient else [],
         "trace": [{"rule_id": f.rule_id, "title": f.title,
                    "matched": ", ".join(f"{k}={v}" for k, v in f.matched.items()),

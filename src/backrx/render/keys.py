@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 from typing import get_args
@@ -22,6 +23,7 @@ def template_keys() -> set[str]:
     keys: set[str] = set()
     for path in [*sorted((_HERE / "templates").iterdir()), _HERE / "context.py", _HERE / "report.py"]:
         keys |= set(_CALL.findall(path.read_text(encoding="utf-8")))
+    keys |= set(template_fields())  # also the keys of a t("a" if ... else "b") call
     keys |= {f"urgency.{u}.{part}" for u in URGENCIES for part in ("heading", "advice")}
     keys |= {f"stage.{s}.clinician" for s in _STAGES}
     keys |= {f"risk.{r}.clinician" for r in (*RISKS, "unknown")}
@@ -33,3 +35,42 @@ def template_keys() -> set[str]:
     keys |= {f"log.{name}" for name in Feedback.model_fields if name != "responses"}
     keys |= {"dose.sets_reps", "disclaimer"}
     return keys
+
+
+def _py_keys(node: ast.expr) -> list[str]:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.IfExp):
+        return _py_keys(node.body) + _py_keys(node.orelse)
+    return []
+
+
+def template_fields() -> dict[str, set[str]]:
+    """The placeholder names each literal key is filled with, read from the ``t("key", name=...)``
+    calls of the templates and the renderers."""
+    import jinja2
+    from jinja2 import nodes
+
+    out: dict[str, set[str]] = {}
+    for name in ("context.py", "report.py"):
+        tree = ast.parse((_HERE / name).read_text(encoding="utf-8"))
+        for call in ast.walk(tree):
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "t" \
+                    and call.args:
+                for key in _py_keys(call.args[0]):
+                    out.setdefault(key, set()).update(str(k.arg) for k in call.keywords)
+
+    def jinja_keys(node: nodes.Node) -> list[str]:
+        if isinstance(node, nodes.Const) and isinstance(node.value, str):
+            return [node.value]
+        if isinstance(node, nodes.CondExpr):
+            return jinja_keys(node.expr1) + (jinja_keys(node.expr2) if node.expr2 is not None else [])
+        return []
+
+    env = jinja2.Environment()
+    for path in sorted((_HERE / "templates").glob("*.j2")):
+        for jcall in env.parse(path.read_text(encoding="utf-8")).find_all(nodes.Call):
+            if isinstance(jcall.node, nodes.Name) and jcall.node.name == "t" and jcall.args:
+                for key in jinja_keys(jcall.args[0]):
+                    out.setdefault(key, set()).update(k.key for k in jcall.kwargs)
+    return out

@@ -25,10 +25,12 @@ from backrx.model.recommendation import (
     Recommendation,
     Referral,
 )
+from backrx.model.untrusted import is_link
+from backrx.model.vocabulary import URGENCIES
 from backrx.pack.locale import read_locales
 from backrx.pack.rulepack import bundled_path
 from backrx.pack.texts import Texts, bundled_texts
-from backrx.render.context import pack_texts, texts_in
+from backrx.render.context import blocks, pack_texts, texts_in
 
 if TYPE_CHECKING:
     from backrx.ruleset import RuleSet
@@ -239,7 +241,6 @@ def explain(rec: Recommendation, *, rules: RuleSet | None = None) -> str:
 # every character that is markup anywhere in a line (emphasis, code, links, tables) is escaped.
 # The report's own words come from the pack too, so they are escaped like the rest.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]#!|~])")
-_URL = re.compile(r"https?://[^\s<>\"'`\\]+")
 
 
 def _md(text: str) -> str:
@@ -250,8 +251,8 @@ def _md(text: str) -> str:
 
 
 def _link(url: str) -> str:
-    """A plain web address as a Markdown autolink; anything else as escaped text."""
-    return f"<{url}>" if _URL.fullmatch(url) else _md(url)
+    """A web address (https:, http:, mailto:) as a Markdown autolink; anything else as escaped text."""
+    return f"<{url}>" if is_link(url) else _md(url)
 
 
 def _row(*cells: str) -> str:
@@ -262,8 +263,8 @@ def _phase_markdown(rec: Recommendation, phase: Phase, t: Texts) -> list[str]:
     """One phase of the handout: goal, exercises, week, how to do them, when to move on."""
     assert rec.program is not None
     current = phase.id == rec.program.current_phase and bool(rec.adjustments)
-    values = {"name": phase.name, "start": phase.start_week, "end": phase.end_week}
-    heading = t("report.md.phase.current", **values) if current else t("report.md.phase", **values)
+    heading = t("report.md.phase.current" if current else "report.md.phase", name=phase.name,
+                start=phase.start_week, end=phase.end_week)
     out = [f"## {_md(heading)}", "", f"**{_md(t('report.md.goal'))}** {_md(phase.goal)}", ""]
     out += [_row(_md(t("report.md.column.exercise")), _md(t("report.md.column.dose")),
                  _md(t("report.md.column.why"))), "|---|---|---|"]
@@ -290,16 +291,18 @@ def _phase_markdown(rec: Recommendation, phase: Phase, t: Texts) -> list[str]:
 def handout(rec: Recommendation, *, rules: RuleSet | None = None) -> str:
     """A Markdown handout the person can follow, in the words of ``rules``' pack and ``rec.locale``."""
     t = report_texts(rec, rules)
-    referred = rec.outcome == "refer" and rec.referral is not None
+    # The tier decides: a referral of a tier that replaces exercise shows no program, whatever the
+    # record's outcome says; the locale only supplies the words.
+    blocked = blocks(rec, rules.pack.blocking_urgencies if rules is not None else URGENCIES[:-1])
+    referred = blocked and rec.referral is not None
     title = (rec.referral.title if rec.referral is not None else None) or t("report.md.title.referral")
     out: list[str] = [f"# {_md(title if referred else t('report.md.title.program'))}", ""]
-    if rec.outcome == "refer":
-        assert rec.referral is not None
-        out += [f"**{_md(t('report.md.referral', header=_header(rec.referral, t)))}**", ""]
-        out += [f"- {_md(reason)}" for reason in rec.referral.reasons]
+    if blocked:
+        if rec.referral is not None:
+            out += [f"**{_md(t('report.md.referral', header=_header(rec.referral, t)))}**", ""]
+            out += [f"- {_md(reason)}" for reason in rec.referral.reasons]
         out += ["", _md(t("report.md.no_exercise")), ""]
-    else:
-        assert rec.program is not None
+    elif rec.program is not None:
         if rec.referral is not None:
             out += [f"## {_md(t('report.md.heading.referral'))}", "",
                     _md(t("report.md.referral", header=_header(rec.referral, t))), ""]

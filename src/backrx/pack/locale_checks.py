@@ -1,0 +1,115 @@
+"""Load-time checks of a locale's words: their placeholders, and what a blocking referral says.
+
+Placeholders. A locale's report words (``text.*``) are filled by the renderer with the names
+:data:`backrx.pack.texts.TEXT_FIELDS` lists; a rule's patient text is filled with the fields its
+English text names. Anything else (``{bogus}``, ``{version:>50000000}``) is refused at load, not
+met at render time. Every other section (exercises, phases, tiers, referral reasons, safety net)
+is never filled, so it holds no placeholder.
+
+Blocking referrals. Which block of a handout renders is decided by the urgency tier (a tier
+with ``blocks_exercise: true`` renders the referral and no program); a locale only supplies the
+words. Those words must not contradict the tier: no sentence of a blocking tier's heading,
+advice, header or title may be a sentence of the words of a plan that goes on (a non-blocking
+tier's words, the program's title and outcome line), in the locale or in the pack's own
+language. A locale that tells an emergency "your exercise program can continue" is refused.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable, Mapping
+
+from backrx.pack.texts import TEXT_FIELDS, placeholder_problem
+from backrx.pack.tiers import Tiers
+
+_FORMATTER = string.Formatter()
+_SENTENCE_END = re.compile(r"[.!?;:]+(?:\s+|\Z)")
+_NOT_WORD = re.compile(r"[^\w\s]+")
+#: The report words of a plan that goes on, besides the non-blocking tiers' own words.
+PROGRAM_TEXTS = ("title.program", "report.md.title.program", "report.outcome.program")
+_TIER_TEXTS = ("text.urgency.{u}.heading", "text.urgency.{u}.advice", "tiers.{u}.header", "tiers.{u}.title")
+
+Add = Callable[[str, int | None, str, str], None]  # key, line, code, message
+
+
+def placeholders_of(add: Add, key: str, text: str, line: int | None,
+                    patients: Mapping[str, str | None] | None) -> None:
+    """A problem when a translated text holds a placeholder its English text is not filled with
+    (a rule's patient text is checked only when the rules' ``patients`` texts are given)."""
+    if key.startswith("text."):
+        why = placeholder_problem(text, TEXT_FIELDS.get(key.removeprefix("text."), ()))
+    elif key.startswith("rules.") and key.endswith(".patient"):
+        if patients is None:
+            return
+        english = patients.get(key.removeprefix("rules.").removesuffix(".patient")) or ""
+        why = _field_problem(text, english)
+    else:
+        why = placeholder_problem(text, ())
+    if why is not None:
+        add(key, line, "bad-template", f"{key}: {why}")
+
+
+def _field_problem(text: str, english: str) -> str | None:
+    """Why a translated rule text may not be filled like its English text (None: it may)."""
+    try:
+        names = {n for _, n, _, _ in _FORMATTER.parse(english) if n is not None}
+        parts = list(_FORMATTER.parse(text))
+    except ValueError as exc:
+        return f"malformed placeholder: {exc}"
+    for _, name, spec, conversion in parts:
+        if name is None:
+            continue
+        if spec or conversion:
+            return "a placeholder carries a format spec or a conversion; a placeholder is a bare {field}"
+        if name not in names:
+            return "a placeholder names a field the English text does not fill"
+    return None
+
+
+def _sentences(text: str) -> set[str]:
+    """The sentences of a text, in a form that ignores case, punctuation and spacing (2+ words)."""
+    out = set()
+    for piece in _SENTENCE_END.split(text):
+        words = _NOT_WORD.sub(" ", piece).casefold().split()
+        if len(words) >= 2:
+            out.add(" ".join(words))
+    return out
+
+
+def _tier_words(urgency: str, words: Mapping[str, str]) -> dict[str, str]:
+    keys = (k.format(u=urgency) for k in _TIER_TEXTS)
+    return {k: words[k] for k in keys if words.get(k)}
+
+
+def english_words(texts: Mapping[str, str], tiers: Tiers) -> dict[str, str]:
+    """The pack's own tier and program words, under locale keys."""
+    out = {f"text.{k}": v for k, v in texts.items()}
+    for urgency, tier in tiers.tiers.items():
+        out[f"tiers.{urgency}.header"] = tier.header
+        if tier.title:
+            out[f"tiers.{urgency}.title"] = tier.title
+    return out
+
+
+def blocking_words(add: Add, translated: Mapping[str, str], english: Mapping[str, str],
+                   blocking: tuple[str, ...], urgencies: tuple[str, ...]) -> None:
+    """A problem for each blocking tier's text that repeats a sentence of a plan that goes on."""
+    shown = {**english, **translated}  # what the locale's reader sees: English where it has no text
+    going_on: dict[str, set[str]] = {}
+    for words in (english, shown):
+        for urgency in urgencies:
+            if urgency not in blocking:
+                for key, text in _tier_words(urgency, words).items():
+                    going_on.setdefault(key, set()).update(_sentences(text))
+        for key in PROGRAM_TEXTS:
+            if words.get(f"text.{key}"):
+                going_on.setdefault(f"text.{key}", set()).update(_sentences(words[f"text.{key}"]))
+    for urgency in blocking:
+        for key, text in _tier_words(urgency, shown).items():
+            said = _sentences(text)
+            clash = sorted(other for other, sentences in going_on.items() if said & sentences)
+            if clash and (key in translated or translated is english):
+                add(key, None, "blocking-tier-wording",
+                    f"{key} repeats a sentence of {', '.join(clash)}: the {urgency} tier replaces the "
+                    "exercise program, so its words may not read like a plan that goes on")
