@@ -13,6 +13,7 @@ from backrx.model.feedback import Feedback
 from backrx.model.formats import renderer
 from backrx.model.measures import Compact
 from backrx.model.profile import Profile
+from backrx.model.untrusted import PlainText
 
 _Date = date  # a field below is called `date`
 
@@ -452,9 +453,9 @@ class Override(_Out):
     overrode: list[str] = Field(description="the rule ids whose conclusion this override set aside")
     acknowledged: list[str] = Field(
         default_factory=list, description="exclusion codes the clinician acknowledged (kind accept)")
-    reason: str
-    by: str
-    at: str | None = Field(default=None, description="ISO 8601 date-time with offset, as given; None "
+    reason: PlainText = Field(description="why (refused when it holds a control character)")
+    by: PlainText = Field(description="who (refused when it holds a control character)")
+    at: PlainText | None = Field(default=None, description="ISO 8601 date-time with offset, as given; None "
                                                      "when the caller gave none (backrx reads no clock)")
     after_round: int = Field(description="how many adjustment rounds came before this override")
 
