@@ -326,8 +326,9 @@ def test_a_custom_invariant_runs_and_can_fail() -> None:
     result = report.result("clinic.under-sixty-only")
     assert result.status == "violated"
     assert result.counterexample is not None and result.counterexample.shrunk
-    assert result.counterexample.profile["age"] == 60
-    assert result.counterexample.profile["red_flags"] == []
+    # The counterexample is a real one (no pin on where Hypothesis's shrinker stops: versions differ).
+    assert result.counterexample.profile["age"] >= 60
+    assert backrx.recommend(result.counterexample.profile).program is not None
 
 
 def test_a_registered_invariant_joins_the_default_audit() -> None:

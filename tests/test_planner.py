@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from tests.conftest import base_profile, dated
 
@@ -42,8 +42,7 @@ def _program(rules: backrx.RuleSet, profile: dict[str, Any]) -> backrx.Recommend
 def test_every_day_fits_the_time_given_or_says_so(profile: dict[str, Any], rules: backrx.RuleSet) -> None:
     """No day of any phase runs more than 10% over minutes_per_session unless a warning records it."""
     rec = _program(rules, profile)
-    if rec is None:
-        return
+    assume(rec is not None)
     spec = _spec(rules)
     minutes, _ = _budget(profile, spec)
     warned = spec.over_budget.code in {w.code for w in rec.warnings}
@@ -60,8 +59,7 @@ def test_one_exercise_per_family_and_no_variant_twice(profile: dict[str, Any],
     """A phase never holds two exercises of one movement family, nor an exercise and its own
     easier or harder version."""
     rec = _program(rules, profile)
-    if rec is None:
-        return
+    assume(rec is not None)
     assert rec.program is not None
     for phase in rec.program.phases:
         ids = [p.exercise.id for p in phase.prescriptions]
@@ -76,8 +74,7 @@ def test_one_exercise_per_family_and_no_variant_twice(profile: dict[str, Any],
 def test_no_session_holds_more_items_than_the_cap(profile: dict[str, Any], rules: backrx.RuleSet) -> None:
     """No day of any phase lists more exercises than the pack's cap on items per session."""
     rec = _program(rules, profile)
-    if rec is None:
-        return
+    assume(rec is not None)
     cap = _spec(rules).max_items_per_session
     assert rec.program is not None
     for phase in rec.program.phases:
@@ -91,8 +88,7 @@ def test_every_program_holds_the_four_elements_or_says_why(profile: dict[str, An
     """Flexibility, balance, strength and aerobic work are each in the program (flexibility and
     balance in phase 1), or an exclusion of that kind of exercise says why."""
     rec = _program(rules, profile)
-    if rec is None:
-        return
+    assume(rec is not None)
     assert rec.program is not None
     program = rec.program
     first = program.phases[0].id
@@ -113,8 +109,8 @@ def test_stenosis_never_walks_upright_and_keeps_an_aerobic_option(profile: dict[
     """A stenosis pattern never gets upright brisk walking, and each phase holds an aerobic option
     that fits or a warning says none does."""
     rec = _program(rules, profile)
-    if rec is None or "stenosis" not in rec.classification.pathways:
-        return
+    assume(rec is not None)
+    assume("stenosis" in rec.classification.pathways)
     assert rec.program is not None
     codes = {w.code for w in rec.warnings}
     for phase in rec.program.phases:
@@ -132,8 +128,7 @@ def test_the_week_adds_up(profile: dict[str, Any], rules: backrx.RuleSet) -> Non
     of its days, strength repetition days never fall on consecutive days, daily items are on every
     day, and every exercise appears on at least one day."""
     rec = _program(rules, profile)
-    if rec is None:
-        return
+    assume(rec is not None)
     spec = _spec(rules)
     _, sessions = _budget(profile, spec)
     assert rec.program is not None
@@ -263,25 +258,22 @@ def test_a_dropped_aerobic_option_is_replaced_or_flagged(profile: dict[str, Any]
     """When adjust drops the aerobic option of the current phase, the phase holds another one that
     fits (never upright walking for stenosis) or a warning says none is left; the trail replays."""
     rec = _program(rules, profile)
-    if rec is None:
-        return
+    assume(rec is not None)
     assert rec.program is not None
     aerobic = [p for p in rec.program.phase_now.prescriptions if p.exercise.category == "aerobic"]
-    if not aerobic:
-        return
+    assume(aerobic)
     worse = {"exercise_id": aerobic[0].exercise.id, "pain_during": 3, "next_day": "worse",
              "peripheralized": False}
     new = backrx.adjust(rec, dated({"responses": [worse]}, rec), rules=rules)
-    if new.program is None:
-        return
+    assume(new.program is not None)
     now = new.program.phase_now.prescriptions
     if rec.classification.startback_risk == "high":
         # a quota plan (graded activity) keeps the planned amount on a bad day: nothing is dropped
         assert aerobic[0].exercise.id in {p.exercise.id for p in now}
-        return
-    left = [p for p in now if p.exercise.category == "aerobic"]
-    assert left or "no-aerobic-option" in {w.code for w in new.warnings}
-    assert aerobic[0].exercise.id not in {p.exercise.id for p in now}
-    if "stenosis" in rec.classification.pathways:
-        assert not {p.exercise.id for p in left} & UPRIGHT_WALKING
-    assert backrx.replay(rec.program, new.adjustments) == new.program
+    else:
+        left = [p for p in now if p.exercise.category == "aerobic"]
+        assert left or "no-aerobic-option" in {w.code for w in new.warnings}
+        assert aerobic[0].exercise.id not in {p.exercise.id for p in now}
+        if "stenosis" in rec.classification.pathways:
+            assert not {p.exercise.id for p in left} & UPRIGHT_WALKING
+        assert backrx.replay(rec.program, new.adjustments) == new.program

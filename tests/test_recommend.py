@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from typing import Any
@@ -179,11 +180,10 @@ _keys = st.sampled_from(["age", "stage", "duration_weeks", "red_flags", "finding
 )
 def test_only_validation_errors_escape(junk: Any, rules: backrx.RuleSet) -> None:
     """For any JSON-like input, recommend returns a result or raises pydantic's ValidationError."""
-    try:
-        rec = rules.recommend(junk)
-    except ValidationError:
-        return
-    assert rec.outcome in ("program", "refer")
+    outcome: str = "invalid"
+    with contextlib.suppress(ValidationError):  # anything else escaping fails the test
+        outcome = rules.recommend(junk).outcome
+    assert outcome in ("program", "refer", "invalid")
 
 
 def test_non_finite_numbers_are_refused(rules: backrx.RuleSet) -> None:
