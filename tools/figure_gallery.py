@@ -36,9 +36,10 @@ def main() -> None:
         summary = texts.get(f"plain.{eid}.summary") or ""
         cells.append(f'<figure><figcaption><b>{escape(name)}</b> <code>{escape(eid)}</code><br>'
                      f'{escape(summary)}</figcaption>{svg or "<p>NO FIGURE</p>"}</figure>')
-    style = (f"body{{font-family:sans-serif;margin:8px;display:grid;grid-template-columns:repeat({args.columns},"
-             "minmax(0,1fr));gap:6px}} figure{{margin:0;border:1px solid #ddd;padding:4px}} figcaption{{font-size:12px}}"
-             " svg{{width:100%;height:auto}}").replace("{{", "{").replace("}}", "}")
+    style = ("body{font-family:sans-serif;margin:8px;display:grid;gap:6px;"
+             f"grid-template-columns:repeat({args.columns},minmax(0,1fr))}}"
+             "figure{margin:0;border:1px solid #ddd;padding:4px} figcaption{font-size:12px}"
+             " svg{width:100%;height:auto}")
     Path(args.out).write_text(f"<!doctype html><html lang=\"{escape(args.locale)}\"><meta charset=\"utf-8\">"
                               f"<style>{style}</style><body>{''.join(cells)}</body></html>", encoding="utf-8")
     print(f"{len(cells)} figures -> {args.out}")

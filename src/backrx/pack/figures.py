@@ -106,7 +106,8 @@ def _number(ctx: Ctx, node: Any, key: str, where: str) -> float | None:
 def _limits(ctx: Ctx, doc: dict[str, Any]) -> dict[str, tuple[float, float]]:
     node = doc.get("limits")
     out: dict[str, tuple[float, float]] = {}
-    if not check_keys(ctx, node, "limits", ANGLES, (*ANGLES, "note", "sources")):
+    if not check_keys(ctx, node, "limits", ANGLES, (*ANGLES, "note", "sources")) \
+            or not isinstance(node, dict):
         return out
     for key in ANGLES:
         pair = node[key]
@@ -232,7 +233,8 @@ class _Reader:
         body = self.bodies.get(str(raw.get("body")))
         if body is None:
             self.ctx.add(line_of(here, "body") or line, "figure-unknown-body",
-                         f"body {raw.get('body')!r} is not under bodies{hint(str(raw.get('body')), self.bodies)}",
+                         f"body {raw.get('body')!r} is not under bodies"
+                         f"{hint(str(raw.get('body')), self.bodies)}",
                          join(where, "body"))
             return None
         values = {**dict(body.angles), **{k: v for k, v in raw.items() if k in ANGLES}}
@@ -278,7 +280,8 @@ def _figure(reader: _Reader, eid: str, node: Any, where: str) -> tuple[Figure, d
     props = reader.prop_uses(node, where)
     move = node.get("move")
     if move is not None and (not isinstance(move, list)
-                             or not all(isinstance(m, str) and m.removeprefix("far-") in POINTS for m in move)):
+                             or not all(isinstance(m, str) and m.removeprefix("far-") in POINTS
+                                        for m in move)):
         ctx.add(line_of(node, "move"), "figure-unknown-point",
                 f"move is a list of body points ({', '.join(POINTS)})", join(where, "move"))
         return None
@@ -319,7 +322,8 @@ def read_figures(ctx: Ctx, doc: Any, catalog: dict[str, Any]) -> tuple[FigureBoo
         ctx.rule_id = str(eid)
         if not isinstance(eid, str) or not ID.match(eid) or eid not in catalog:
             ctx.add(line_of(node, eid), "figure-unknown-exercise",
-                    f"{eid!r} is not an exercise of the catalog{hint(str(eid), catalog)}", join("figures", str(eid)))
+                    f"{eid!r} is not an exercise of the catalog{hint(str(eid), catalog)}",
+                    join("figures", str(eid)))
             continue
         found = _figure(reader, eid, item, join("figures", eid))
         if found is not None:

@@ -113,7 +113,8 @@ def _body(sk: Skeleton, ink: str, far: str, width: float, extra: str = "", head:
                 out.append(f'<circle cx="{_f(hx)}" cy="{_f(hy)}" r="{_f(HEAD)}" fill="{ink}"/>')
                 if sk.nose is not None:
                     base = [_down(d, HEAD * 0.8, p["head"]) for d in _nose_dirs(p["head"], sk.nose)]
-                    out.append(f'<polygon points="{" ".join(f"{_f(x)},{_f(y)}" for x, y in [*base, sk.nose])}" '
+                    corners = " ".join(f"{_f(x)},{_f(y)}" for x, y in [*base, sk.nose])
+                    out.append(f'<polygon points="{corners}" '
                                f'fill="{ink}"/>')
         out.append(_poly([p[side + "shoulder"], p[side + "elbow"], p[side + "hand"]], color, width, extra))
     return out
@@ -136,7 +137,7 @@ def _anchor(sk: Skeleton, at: str) -> Point:
 
 def _prop_bottom(use: PropUse, sk: Skeleton) -> float:
     """How far down a prop reaches below the body (the floor goes under it)."""
-    x, y = _anchor(sk, use.at)
+    _, y = _anchor(sk, use.at)
     shape, prop = use.prop.shape, use.prop
     if shape == "roller":
         return y + LIMB / 2 + 2 * prop.w
@@ -279,11 +280,12 @@ def figure_svg(figure: Figure, word: Callable[[str], str | None] | None = None) 
     width = count * PANEL_W + (count - 1) * GAP
     labels = [say("figure.start"), *([say("figure.middle")] if count == 3 else []), say("figure.end")]
     name = say(f"plain.{figure.exercise}.name")
-    alt = say("figure.alt").replace("{name}", name).replace(
-        "{summary}", say(f"plain.{figure.exercise}.summary"))
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="backrx-figure" data-exercise="{escape(figure.exercise)}" '
+    alt = f'{name}. {say("figure.alt")} {say(f"plain.{figure.exercise}.summary")}.'
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="backrx-figure" '
+           f'data-exercise="{escape(figure.exercise)}" '
            f'role="img" viewBox="0 0 {_f(width)} {_f(PANEL_H + LABEL)}" width="{_f(width)}" '
-           f'height="{_f(PANEL_H + LABEL)}">', f"<title>{escape(name)}</title>", f"<desc>{escape(alt)}</desc>"]
+           f'height="{_f(PANEL_H + LABEL)}">', f"<title>{escape(name)}</title>",
+           f"<desc>{escape(alt)}</desc>"]
     moving = _moving(panels[0].sk, panels[-1].sk, figure.move)
     for i, panel in enumerate(panels):
         left = i * (PANEL_W + GAP)

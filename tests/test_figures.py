@@ -1,0 +1,131 @@
+"""Exercise figures: every exercise of the catalog has a plain name, a summary and a drawable figure."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+import backrx
+from backrx.errors import RuleError
+from backrx.pack.locale import report
+from backrx.pack.rulepack import read_pack
+from backrx.render.context import pack_texts
+from backrx.render.figures import figure_for
+
+SVG = "{http://www.w3.org/2000/svg}"
+PACK = read_pack()
+
+
+@pytest.mark.parametrize("eid", sorted(PACK.exercises))
+def test_every_exercise_renders_a_well_formed_figure(eid: str) -> None:
+    """Each catalog exercise draws as well-formed SVG with a title, a description and start and end panels."""
+    svg = figure_for(PACK, eid)
+    assert svg is not None
+    root = ET.fromstring(svg)
+    assert root.tag == f"{SVG}svg" and root.get("role") == "img"
+    title = root.find(f"{SVG}title")
+    assert title is not None and title.text == PACK.texts[f"plain.{eid}.name"]
+    desc = root.find(f"{SVG}desc")
+    assert desc is not None and PACK.texts[f"plain.{eid}.summary"] in (desc.text or "")
+    panels = [g for g in root.iter(f"{SVG}g") if "panel" in (g.get("class") or "").split()]
+    assert len(panels) in (2, 3)
+    labels = [t.text for t in root.iter(f"{SVG}text")]
+    assert labels[0] == PACK.texts["figure.start"] and labels[-1] == PACK.texts["figure.end"]
+
+
+def test_figures_are_byte_identical_across_runs() -> None:
+    """Drawing the same figure twice, from two loads of the pack, gives the same bytes."""
+    again = read_pack()
+    for eid in PACK.exercises:
+        assert figure_for(PACK, eid) == figure_for(again, eid)
+
+
+def test_spanish_figures_carry_the_spanish_words() -> None:
+    """A Spanish figure's title, description and panel labels come from the Spanish locale."""
+    texts = pack_texts(PACK, "es")
+    root = ET.fromstring(figure_for(PACK, "cat-camel", texts.get) or "")
+    assert root.findtext(f"{SVG}title") == PACK.locales["es"]["text.plain.cat-camel.name"]
+    assert next(t.text for t in root.iter(f"{SVG}text")) == PACK.locales["es"]["text.figure.start"]
+
+
+def test_every_plain_name_and_summary_is_translated() -> None:
+    """The bundled Spanish locale misses no plain name, summary or figure word."""
+    missing, _ = report(PACK)["es"]
+    assert not [k for k in missing if k.startswith(("text.plain.", "text.figure."))]
+
+
+def _replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_an_impossible_knee_angle_is_refused_at_load(pack_copy: Path) -> None:
+    """A knee bent past its anatomical limit fails the load, naming the file, line and exercise."""
+    _replace(pack_copy / "figures.yaml", "    positions: [cat, camel]\n",
+             "    positions: [cat, {like: camel, knee: 170}]\n")
+    with pytest.raises(RuleError) as info:
+        read_pack(pack_copy)
+    found = [p for p in info.value.problems if p.code == "figure-angle-out-of-range"]
+    assert len(found) == 1 and found[0].file == "figures.yaml" and found[0].rule_id == "cat-camel"
+    line = (pack_copy / "figures.yaml").read_text(encoding="utf-8").splitlines()[found[0].line - 1]
+    assert "knee: 170" in line
+
+
+def test_an_unknown_pose_or_prop_is_refused(pack_copy: Path) -> None:
+    """A figure naming a pose or a prop the file does not declare fails the load with a coded problem."""
+    _replace(pack_copy / "figures.yaml", "positions: [cat, camel]", "positions: [cat, camle]")
+    _replace(pack_copy / "figures.yaml", "props: [kettlebell@hand]}", "props: [kettlebel@hand]}")
+    with pytest.raises(RuleError) as info:
+        read_pack(pack_copy)
+    codes = {(p.code, p.rule_id) for p in info.value.problems}
+    assert ("figure-unknown-pose", "cat-camel") in codes
+    assert ("figure-unknown-prop", "kettlebell-deadlift") in codes
+
+
+def test_an_exercise_without_a_figure_fails_the_check(pack_copy: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """Removing an exercise's figure entry fails the load and `backrx check` with missing-figure."""
+    path = pack_copy / "figures.yaml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("  bird-dog:\n")
+    end = text.index("\n  dead-bug:\n")
+    path.write_text(text[:start] + text[end + 1:], encoding="utf-8")
+    with pytest.raises(RuleError) as info:
+        read_pack(pack_copy)
+    assert [(p.code, p.rule_id, p.file) for p in info.value.problems] == [
+        ("missing-figure", "bird-dog", "figures.yaml")]
+    from backrx.cli import main
+
+    assert main(["check", str(pack_copy)]) != 0
+    assert "missing-figure" in capsys.readouterr().err
+
+
+def test_an_exercise_without_a_plain_name_fails_the_load(pack_copy: Path) -> None:
+    """A figure entry without its patient name is refused at load."""
+    _replace(pack_copy / "figures.yaml", "    name: Bird-dog\n", "")
+    with pytest.raises(RuleError) as info:
+        read_pack(pack_copy)
+    assert any(p.code == "missing-key" and p.rule_id == "bird-dog" for p in info.value.problems)
+
+
+def test_a_missing_translation_fails_the_check(pack_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A Spanish locale without an exercise's plain name makes `backrx check` fail and name the key."""
+    path = pack_copy / "locales" / "es.yaml"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if not line.lstrip().startswith("plain.bird-dog.name:")]
+    assert len(kept) == len(lines) - 1
+    path.write_text("".join(kept), encoding="utf-8")
+    from backrx.cli import main
+
+    assert main(["check", str(pack_copy)]) != 0
+    assert "text.plain.bird-dog.name" in capsys.readouterr().err
+
+
+def test_the_bundled_pack_passes_the_check() -> None:
+    """The bundled pack, with its figures and Spanish plain names, loads and checks clean."""
+    rules = backrx.load_rules()
+    assert rules.pack.figures is not None
+    assert set(rules.pack.figures.figures) == set(rules.pack.exercises)
