@@ -84,6 +84,29 @@ Goal = Literal[
     "lifting_at_work",
 ]
 
+# ---- format 3: answers where "not sure" is common, and the vocabularies of the new fields
+#: A patient-reported answer: ``unsure`` is read like ``yes`` wherever safety depends on it.
+Tri = Literal["yes", "no", "unsure"]
+Sex = Literal["female", "male"]
+Episode = Literal["first", "recurrence"]
+Trauma = Literal["none", "minor", "major"]
+UmnSign = Literal["hyperreflexia", "clonus", "babinski", "hoffmann", "inverted_brachioradialis", "spastic_gait"]
+InflammatoryFeature = Literal[
+    "waking_second_half_of_night", "buttock_pain", "better_with_movement", "better_with_nsaid_48h",
+    "family_history_spa", "arthritis", "enthesitis", "psoriasis", "insidious_onset",
+    "not_better_with_rest", "night_pain_better_on_rising", "uveitis", "inflammatory_bowel_disease",
+]
+LateralShift = Literal["none", "left", "right"]
+Smoking = Literal["current", "former", "never"]
+VascularRisk = Literal["hypertension", "high_cholesterol", "cardiovascular_disease", "family_history_aaa"]
+SpinalSurgery = Literal["discectomy", "decompression", "fusion", "disc_replacement", "other"]
+InfectionRisk = Literal["diabetes", "chronic_kidney_disease", "chronic_liver_disease", "alcohol_misuse",
+                        "spinal_hardware", "vascular_catheter"]
+FragilityFracture = Literal["vertebral", "hip", "wrist", "other"]
+#: The profile formats this release reads; a profile without ``profile_format`` is format 2.
+ProfileFormat = Literal[2, 3]
+PROFILE_FORMAT = 3
+
 RED_FLAGS: tuple[str, ...] = get_args(RedFlag)
 EQUIPMENT: tuple[str, ...] = get_args(Equipment)
 SETTINGS: tuple[str, ...] = get_args(Setting)
@@ -189,6 +212,42 @@ class Findings(StrictModel):
         default=None, description="New difficulty walking (unsteady, legs giving way), not pain alone.")
     sexual_dysfunction: bool | None = Field(
         default=None, description="A new change in sexual function or genital feeling.")
+    # ---- format 3
+    severe_weakness: bool | None = Field(
+        default=None, description="Major motor loss (e.g. foot drop, MRC 3/5 or less) or weakness at more "
+                                  "than one level.")
+    neuro_trend: Trend | None = Field(
+        default=None, description="How the nerve signs (weakness, numbness, walking) are changing, apart "
+                                  "from the pain.")
+    neuro_since_weeks: Annotated[float, Field(ge=0, le=5200)] | None = Field(
+        default=None, description="Weeks since the nerve signs began.")
+    umn_signs: list[UmnSign] | None = Field(
+        default=None, description="Upper motor neurone signs found on examination; [] means looked for, none.")
+    band_like_pain: bool | None = Field(default=None, description="Pain around the trunk like a band.")
+    pain_on_cough_strain: bool | None = Field(
+        default=None, description="Back pain brought on by coughing, sneezing or straining.")
+    constant_pain: bool | None = Field(
+        default=None, description="Pain all the time, day and night, not only with movement.")
+    inflammatory_features: list[InflammatoryFeature] | None = Field(
+        default=None, description="Features of inflammatory back pain (NICE NG65, ASAS); [] means asked, none.")
+    lateral_shift: LateralShift | None = Field(
+        default=None, description="A visible lateral shift of the trunk: the side the shoulders are shifted to.")
+    abdominal_pain: bool | None = Field(default=None, description="Pain in the tummy as well as the back.")
+    collapse_or_faintness: bool | None = Field(
+        default=None, description="Collapse, fainting, near-fainting, or pallor with sweating.")
+    contusion_or_abrasion: bool | None = Field(
+        default=None, description="A bruise or graze over the spine.")
+    wound_problem: bool | None = Field(
+        default=None, description="A surgical wound that is red, hot, swollen or discharging.")
+
+    @model_validator(mode="after")
+    def _trend_has_a_sign(self) -> Findings:
+        signs = (self.weakness, self.sensory_loss, self.difficulty_walking, self.severe_weakness)
+        if self.neuro_trend is not None and all(sign is False for sign in signs) and self.umn_signs == []:
+            raise PydanticCustomError(
+                "neuro-trend-without-sign",
+                "findings.neuro_trend is given but every nerve sign is recorded absent")
+        return self
 
 
 class History(StrictModel):
@@ -206,12 +265,41 @@ class History(StrictModel):
         default=None, description="Pain at the back of the pelvis or the pubic joint (pregnancy-related).")
     falls_last_year: Annotated[int, Field(ge=0, le=100)] | None = Field(
         default=None, description="Number of falls in the last 12 months.")
+    # ---- format 3
+    back_pain_onset_age: Annotated[int, Field(ge=5, le=110)] | None = Field(
+        default=None, description="Age when back pain first began (not only this episode).")
+    anticoagulant: Tri | None = Field(
+        default=None, description="Takes a blood thinner (warfarin, a DOAC, heparin) or has a bleeding disorder.")
+    infection_risk_factors: list[InfectionRisk] | None = Field(
+        default=None, description="Conditions that raise the risk of a spinal infection; [] means asked, none.")
+    smoking: Smoking | None = None
+    known_aaa: Tri | None = Field(default=None, description="A known abdominal aortic aneurysm.")
+    vascular_risk_factors: list[VascularRisk] | None = Field(
+        default=None, description="Risk factors for an aortic aneurysm; [] means asked, none.")
+    spinal_surgery: SpinalSurgery | None = Field(
+        default=None, description="The kind of the most recent spinal operation.")
+    surgeon_clearance: Tri | None = Field(
+        default=None, description="The surgeon has cleared the person for an exercise program.")
+    fragility_fractures: list[FragilityFracture] | None = Field(
+        default=None, description="Earlier fractures from a fall from standing height or less; [] means none.")
 
     @model_validator(mode="after")
     def _pregnancy_agrees(self) -> History:
         if self.pregnant is False and self.pregnancy_weeks is not None:
             raise PydanticCustomError(
                 "pregnancy-mismatch", "pregnancy_weeks is given but pregnant is false")
+        if (self.pregnancy_weeks is not None and self.postpartum_weeks is not None
+                and self.pregnancy_weeks > self.postpartum_weeks):
+            raise PydanticCustomError(
+                "pregnant-and-postpartum",
+                "pregnancy_weeks and postpartum_weeks cannot both hold: the pregnancy would have begun "
+                "before the birth")
+        if self.surgeon_clearance is not None and self.recent_spinal_surgery_weeks is None \
+                and self.spinal_surgery is None:
+            raise PydanticCustomError(
+                "surgery-fields-without-surgery",
+                "surgeon_clearance is given but no spinal surgery is recorded "
+                "(recent_spinal_surgery_weeks or spinal_surgery)")
         return self
 
 
@@ -294,7 +382,8 @@ class Profile(StrictModel):
     stage: Stage | None = Field(default=None, validate_default=True)
     pain_site: PainSite
     leg_pain: LegPain
-    bilateral_leg_symptoms: bool = False
+    bilateral_leg_symptoms: bool | None = Field(
+        default=None, description="Symptoms in both legs; absent means not asked, never no.")
     pain_intensity: Annotated[int, Field(ge=0, le=10)]
     tolerance: Tolerance
     directional_preference: Direction = "unknown"
@@ -316,6 +405,32 @@ class Profile(StrictModel):
     preferences: Preferences | None = None
     outcomes: Outcomes | None = Field(
         default=None, description="baseline outcome measures (ODI, RMDQ, NPRS, PSFS, walking minutes)")
+    # ---- format 3
+    profile_format: ProfileFormat | None = Field(
+        default=None, description="The profile format (absent: 2). Format 2 profiles are read as format 3.")
+    sex: Sex | None = Field(default=None, description="Sex recorded at birth; used only for risk thresholds.")
+    episode: Episode | None = Field(default=None, description="A first episode of back pain or a recurrence.")
+    trauma: Trauma | None = Field(
+        default=None, description="Injury at onset: none; minor (a fall from standing height or less, a lift, "
+                                  "a bump); major (a fall from a height, a road or sports collision).")
+
+    @model_validator(mode="after")
+    def _answers_agree(self) -> Profile:
+        both = set(self.red_flags) & set(self.red_flags_unsure)
+        if both:
+            raise PydanticCustomError(
+                "red-flag-sure-and-unsure",
+                "a red flag is both in red_flags and red_flags_unsure: {flags}", {"flags": ", ".join(sorted(both))})
+        history = self.history
+        if self.sex == "male" and history is not None and (
+                history.pregnant or history.pregnancy_weeks is not None or history.postpartum_weeks is not None):
+            raise PydanticCustomError("sex-pregnancy-mismatch", "sex is male but a pregnancy is recorded")
+        if self.trauma == "none" and "major_trauma" in {*self.red_flags, *self.red_flags_unsure} or \
+                self.trauma == "minor" and "major_trauma" in self.red_flags:
+            raise PydanticCustomError("trauma-mismatch", "trauma disagrees with the major_trauma red flag")
+        if history is not None and history.back_pain_onset_age is not None and history.back_pain_onset_age > self.age:
+            raise PydanticCustomError("onset-age-mismatch", "history.back_pain_onset_age is greater than age")
+        return self
 
     @field_validator("stage", mode="after")
     @classmethod
@@ -345,6 +460,16 @@ class Profile(StrictModel):
     def resolved_preferences(self) -> Preferences:
         """The preferences, with the documented defaults when none were given."""
         return self.preferences if self.preferences is not None else Preferences()
+
+
+def migrate_profile(data: dict[str, Any]) -> dict[str, Any]:
+    """A format-2 (or format-3) profile mapping as format 3: ``profile_format`` set to 3 and every
+    new field left absent (unknown, never "no"). The result is validated, so a format-2 profile
+    that holds a contradiction is refused with the same code as a format-3 one. Raises
+    ``pydantic.ValidationError``."""
+    out = {**data, "profile_format": PROFILE_FORMAT}
+    Profile.model_validate(out)
+    return out
 
 
 def stage_for_weeks(weeks: float) -> Stage:
@@ -387,6 +512,7 @@ __all__ = [
     "Profile",
     "StartBack",
     "load_profile",
+    "migrate_profile",
     "stage_for_weeks",
 ]
 

@@ -85,7 +85,7 @@ def _bounds(metadata: list[Any]) -> tuple[float | None, float | None]:
 
 
 #: Profile fields that are not facts for the recommend layers (adjust reads them as history).
-_NOT_FACTS = frozenset({"outcomes"})
+_NOT_FACTS = frozenset({"outcomes", "profile_format"})
 
 
 def _model_fields(model: type[BaseModel], prefix: str) -> list[FieldSpec]:

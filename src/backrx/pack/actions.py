@@ -48,6 +48,15 @@ POLICIES: dict[Policy, str] = {
 
 _TEXT = {"type": "string", "minLength": 1}
 _TEXTS = {"oneOf": [_TEXT, {"type": "array", "items": _TEXT, "minItems": 1}]}
+#: A safety-net line: text, or the text with the state it stands for and that state's tier.
+_SAFETY_LINE = {"oneOf": [_TEXT, {"type": "object", "additionalProperties": False,
+                                  "required": ["text", "tier", "state"],
+                                  "properties": {"text": _TEXT, "tier": {"type": "string"},
+                                                 "state": {"oneOf": [
+                                                     {"type": "string"},
+                                                     {"type": "array", "items": {"type": "string"},
+                                                      "minItems": 1}]}}}]}
+_SAFETY_LINES = {"oneOf": [_SAFETY_LINE, {"type": "array", "items": _SAFETY_LINE, "minItems": 1}]}
 _TRUE = {"const": True}
 
 #: The reader of an action's argument: (ctx, value, line, where, known) -> the conclusion, or None
@@ -130,12 +139,60 @@ def _warn(ctx: Ctx, value: Any, line: int | None, here: str, known: Known) -> tu
     return tuple(warns)
 
 
-def _safety_net(ctx: Ctx, value: Any, line: int | None, here: str, known: Known) -> tuple[str, ...] | None:
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not all(isinstance(t, str) and t.strip() for t in items):
-        ctx.add(line, "wrong-type", "safety_net takes text or a list of text", here)
+class SafetyLine(str):
+    """A safety-net line that also says, machine-readably, what it stands for: the clinical
+    ``states`` (``derived.<name>`` names the states layer sets) any one of which makes the line
+    apply, and the referral ``tier`` a person already in such a state must get (``none``: advice
+    only). It reads and prints as its text."""
+
+    tier: str
+    states: tuple[str, ...]
+
+    def __new__(cls, text: str, tier: str, states: tuple[str, ...]) -> SafetyLine:
+        line = super().__new__(cls, text)
+        line.tier = tier
+        line.states = states
+        return line
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (SafetyLine, (str(self), self.tier, self.states))
+
+
+#: The tiers a safety-net line may stand for: a referral tier, or none (advice only).
+SAFETY_NET_TIERS = (*URGENCIES, "none")
+
+
+def _states_ok(value: Any) -> bool:
+    names = value if isinstance(value, list) and value else [value]
+    return all(isinstance(n, str) and n.startswith("derived.") and VAR.fullmatch(n[8:]) for n in names)
+
+
+def _safety_line(ctx: Ctx, item: Any, line: int | None, here: str) -> str | None:
+    if isinstance(item, str) and item.strip():
+        return item.strip()
+    if isinstance(item, dict) and set(item) == {"text", "tier", "state"}:
+        text, tier, state = item["text"], item["tier"], item["state"]
+        if not (isinstance(text, str) and text.strip()):
+            ctx.add(line, "wrong-type", "a safety_net line's text must be text", here)
+        elif tier not in SAFETY_NET_TIERS:
+            ctx.add(line, "unknown-value", f"safety_net tier must be one of {', '.join(SAFETY_NET_TIERS)}", here)
+        elif not _states_ok(state):
+            ctx.add(line, "wrong-type", "a safety_net line's state names a derived.<name> state, or a list "
+                    "of them (the line applies when any holds)", here)
+        else:
+            return SafetyLine(text.strip(), tier, tuple(state) if isinstance(state, list) else (state,))
         return None
-    return tuple(t.strip() for t in items)
+    ctx.add(line, "wrong-type", "safety_net takes text, or a list of text or {text, tier, state}", here)
+    return None
+
+
+def _safety_net(ctx: Ctx, value: Any, line: int | None, here: str, known: Known) -> tuple[str, ...] | None:
+    items = [value] if isinstance(value, (str, dict)) else value
+    if not isinstance(items, list) or not items:
+        ctx.add(line, "wrong-type", "safety_net takes text, or a list of text or {text, tier, state}", here)
+        return None
+    lines = [_safety_line(ctx, item, line, here) for item in items]
+    return None if any(found is None for found in lines) else tuple(t for t in lines if t is not None)
 
 
 def _set(ctx: Ctx, value: Any, line: int | None, here: str,
@@ -185,7 +242,7 @@ def _items(parse: Callable[[Ctx, Any, str, Known], list[Any]]) -> Reader:
     return read
 
 
-_TRIAGE, _CLASSIFY, _COMPONENTS, _EXCLUSIONS, _DOSING, _ADJUST = LAYERS
+_STATES, _TRIAGE, _CLASSIFY, _COMPONENTS, _EXCLUSIONS, _DOSING, _ADJUST = LAYERS
 _EVERY = LAYERS
 
 #: The action table. Layers are named in LAYERS order; LAYER_ACTIONS and the schema follow from it.
@@ -194,9 +251,9 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
            {"type": "object", "additionalProperties": False, "required": ["urgency", "reason"],
             "properties": {"urgency": {"enum": list(URGENCIES)}, "reason": _TEXT}},
            _refer, "refer the person at an urgency tier, for a reason", "referral_urgency"),
-    Action("safety_net", (_TRIAGE, _CLASSIFY, _ADJUST), "safety_net", "union", _TEXTS, _safety_net,
+    Action("safety_net", (_TRIAGE, _CLASSIFY, _ADJUST), "safety_net", "union", _SAFETY_LINES, _safety_net,
            "advice on when to seek care, shown with any outcome"),
-    Action("set", (_TRIAGE, _CLASSIFY, _COMPONENTS), "set", "first",
+    Action("set", (_STATES, _TRIAGE, _CLASSIFY, _COMPONENTS), "set", "first",
            {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}, _set,
            "name derived facts (derived.<name>) that later layers read", "derived."),
     Action("warn", _EVERY, "warn", "union",

@@ -60,6 +60,19 @@ TEXT_FILES = ("text.yaml",)  # not rule files: read by backrx.pack.texts
 #: Data files that are not rule files.
 DATA_FILES = (*REQUIRED_FILES, "outcomes.yaml", *TEXT_FILES, TIERS_FILE, FIGURES_FILE)
 
+def _reads_through_states(when: Any, states: list[Rule]) -> list[Any]:
+    """The field tests a condition can be made true by: its own, and for each clinical state it
+    tests (``derived.<name>``), the tests of the states rules that set that state."""
+    out = []
+    for test in tests_of(when):
+        out.append(test)
+        if test.field.startswith("derived."):
+            name = test.field[len("derived."):]
+            out += [t for rule in states for key, _ in rule.then.set if key == name
+                    for t in tests_of(rule.when)]
+    return out
+
+
 def digest_of(docs: dict[str, Any]) -> str:
     """A hash of the pack's parsed content: every top-level YAML file, by name and data.
 
@@ -275,16 +288,15 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
     triage_files = {ctx.file for ctx, layer, _, _ in rule_files if layer == "triage"}
     triage_broken = any(p.rule_id and p.file in triage_files for p in problems)
     referring = [r for r in by_layer["triage"] if r.then.refer is not None]
-    named = {t.value for r in referring for t in tests_of(r.when)
-             if t.field == "red_flags" and t.op == "contains"}
+    read = [t for r in referring for t in _reads_through_states(r.when, by_layer["states"])]
+    named = {t.value for t in read if t.field == "red_flags" and t.op == "contains"}
     missing = [code for code in RED_FLAGS if code not in named]
     if missing and not triage_broken:
         problems.append(Problem("", None, None, "red-flag-without-referral",
                                 f"no triage rule refers for {', '.join(missing)}: every red flag must "
                                 "lead to a referral"))
     # An unsure answer is not a "no": each code in red_flags_unsure must be able to refer too.
-    unsure = {t.value for r in referring for t in tests_of(r.when)
-              if t.field == "red_flags_unsure" and t.op == "contains"}
+    unsure = {t.value for t in read if t.field == "red_flags_unsure" and t.op == "contains"}
     missing_unsure = [code for code in RED_FLAGS if code not in unsure]
     if missing_unsure and not triage_broken:
         problems.append(Problem("", None, None, "unsure-red-flag-without-referral",
