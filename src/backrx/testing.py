@@ -111,7 +111,24 @@ _FULL_FINDINGS = st.fixed_dictionaries(
     },
     optional={"posture": _POSTURE, **{name: st.booleans() for name in _TRIAGE_FINDINGS}},
 )
-_FINDINGS = st.one_of(_SPARSE_FINDINGS, _FULL_FINDINGS)
+#: Format-3 findings (issue 23): each item absent, unknown or recorded, so states see unknowns.
+_FORMAT3_FINDINGS = {
+    "severe_weakness": _maybe(st.booleans()),
+    "neuro_trend": _maybe(st.sampled_from(get_args(_p.Trend))),
+    "neuro_since_weeks": _maybe(_number(0, 520, (2.0, 2.5))),
+    "umn_signs": _maybe(_sublist(get_args(_p.UmnSign), 2)),
+    "band_like_pain": _maybe(st.booleans()),
+    "pain_on_cough_strain": _maybe(st.booleans()),
+    "constant_pain": _maybe(st.booleans()),
+    "inflammatory_features": _maybe(_sublist(get_args(_p.InflammatoryFeature), 5)),
+    "lateral_shift": _maybe(st.sampled_from(get_args(_p.LateralShift))),
+    "abdominal_pain": _maybe(st.booleans()),
+    "collapse_or_faintness": _maybe(st.booleans()),
+    "contusion_or_abrasion": _maybe(st.booleans()),
+    "wound_problem": _maybe(st.booleans()),
+}
+_FINDINGS = st.tuples(st.one_of(_SPARSE_FINDINGS, _FULL_FINDINGS),
+                      st.fixed_dictionaries({}, optional=_FORMAT3_FINDINGS)).map(lambda pair: {**pair[0], **pair[1]})
 
 _STARTBACK_COMPLETE = st.fixed_dictionaries(
     {**{name: st.booleans() for name in _STARTBACK_ITEMS}, "bothersomeness": st.integers(0, 4)}
@@ -146,8 +163,52 @@ _HISTORY = st.fixed_dictionaries(
         "postpartum_weeks": _maybe(_number(0, 520, (11.9, 12.0))),
         "pelvic_girdle_pain": _maybe(st.booleans()),
         "falls_last_year": _maybe(st.integers(0, 5)),
+        "back_pain_onset_age": _maybe(st.integers(5, 110)),
+        "anticoagulant": _maybe(st.sampled_from(get_args(_p.Tri))),
+        "infection_risk_factors": _maybe(_sublist(get_args(_p.InfectionRisk), 2)),
+        "smoking": _maybe(st.sampled_from(get_args(_p.Smoking))),
+        "known_aaa": _maybe(st.sampled_from(get_args(_p.Tri))),
+        "vascular_risk_factors": _maybe(_sublist(get_args(_p.VascularRisk), 2)),
+        "spinal_surgery": _maybe(st.sampled_from(get_args(_p.SpinalSurgery))),
+        "surgeon_clearance": _maybe(st.sampled_from(get_args(_p.Tri))),
+        "fragility_fractures": _maybe(_sublist(get_args(_p.FragilityFracture), 2)),
     },
-).filter(lambda h: not (h.get("pregnant") is False and h.get("pregnancy_weeks") is not None))
+).filter(lambda h: not (h.get("pregnant") is False and h.get("pregnancy_weeks") is not None)).map(
+    lambda h: _agreeing_history(h))
+
+
+def _agreeing_history(history: dict[str, Any]) -> dict[str, Any]:
+    """The history without the pairs format 3 refuses as contradictions (pregnancy weeks beyond
+    the weeks since a birth; a surgeon's clearance with no surgery recorded)."""
+    out = dict(history)
+    weeks, since = out.get("pregnancy_weeks"), out.get("postpartum_weeks")
+    if weeks is not None and since is not None and weeks > since:
+        out.pop("postpartum_weeks")
+    if out.get("surgeon_clearance") is not None and out.get("recent_spinal_surgery_weeks") is None \
+            and out.get("spinal_surgery") is None:
+        out.pop("surgeon_clearance")
+    return out
+
+
+def _agreeing(data: dict[str, Any]) -> dict[str, Any]:
+    """The profile without the answers format 3 refuses as contradictions (see docs/profile.md)."""
+    data["red_flags_unsure"] = [f for f in data.get("red_flags_unsure", []) if f not in data.get("red_flags", [])]
+    history = data.get("history") or {}
+    if data.get("sex") == "male" and (history.get("pregnant") is True or history.get("pregnancy_weeks") is not None
+                                      or history.get("postpartum_weeks") is not None):
+        data.pop("sex")
+    flags = {*data.get("red_flags", []), *data.get("red_flags_unsure", [])}
+    if data.get("trauma") == "none" and "major_trauma" in flags or \
+            data.get("trauma") == "minor" and "major_trauma" in data.get("red_flags", []):
+        data.pop("trauma")
+    onset_age = history.get("back_pain_onset_age")
+    if onset_age is not None and onset_age > data.get("age", onset_age):
+        data["history"] = {k: v for k, v in history.items() if k != "back_pain_onset_age"}
+    findings = data.get("findings") or {}
+    signs = [findings.get(k) for k in ("weakness", "sensory_loss", "difficulty_walking", "severe_weakness")]
+    if findings.get("neuro_trend") is not None and all(v is False for v in signs) and findings.get("umn_signs") == []:
+        data["findings"] = {k: v for k, v in findings.items() if k != "neuro_trend"}
+    return data
 
 #: Screened and clear (twice as likely), exactly one flag, or up to three at once.
 _RED_FLAGS: st.SearchStrategy[list[str]] = st.one_of(
@@ -163,6 +224,9 @@ _UNSURE: st.SearchStrategy[list[str]] = st.one_of(
 )
 _ONSET = _maybe(st.sampled_from(get_args(_p.Onset)))
 _TREND = _maybe(st.sampled_from(get_args(_p.Trend)))
+_SEX = _maybe(st.sampled_from(get_args(_p.Sex)))
+_EPISODE = _maybe(st.sampled_from(get_args(_p.Episode)))
+_TRAUMA = _maybe(st.sampled_from(get_args(_p.Trauma)))
 _AGE = st.one_of(st.integers(10, 110), st.sampled_from(BOUNDARY_AGES))
 _WEEKS = _number(0, 520, BOUNDARY_WEEKS)
 _SECTIONS = (("findings", _FINDINGS), ("history", _HISTORY), ("startback", _STARTBACK),
@@ -195,7 +259,7 @@ def _profile(draw: st.DrawFn, fixed: dict[str, Any]) -> dict[str, Any]:
         "age": draw(_AGE),
         "pain_site": draw(st.sampled_from(get_args(_p.PainSite))),
         "leg_pain": draw(st.sampled_from(get_args(_p.LegPain))),
-        "bilateral_leg_symptoms": draw(st.booleans()),
+        "bilateral_leg_symptoms": draw(_maybe(st.booleans())),
         "pain_intensity": draw(st.integers(0, 10)),
         "tolerance": draw(st.sampled_from(get_args(_p.Tolerance))),
         "directional_preference": draw(st.sampled_from(get_args(_p.Direction))),
@@ -204,7 +268,8 @@ def _profile(draw: st.DrawFn, fixed: dict[str, Any]) -> dict[str, Any]:
         "red_flags_unsure": draw(_UNSURE),
         "mobility": draw(st.sampled_from(get_args(_p.Mobility))),
     }
-    for key, strategy in (("onset", _ONSET), ("symptom_trend", _TREND)):
+    for key, strategy in (("onset", _ONSET), ("symptom_trend", _TREND), ("sex", _SEX), ("episode", _EPISODE),
+                          ("trauma", _TRAUMA)):
         value = draw(strategy)
         if value is not None:
             data[key] = value
@@ -223,7 +288,7 @@ def _profile(draw: st.DrawFn, fixed: dict[str, Any]) -> dict[str, Any]:
     if "stage" in fixed and "duration_weeks" not in fixed:
         data.pop("duration_weeks", None)
     data.update(fixed)
-    return data
+    return _agreeing(data)
 
 
 def profiles(**fixed_fields: Any) -> st.SearchStrategy[dict[str, Any]]:
