@@ -58,7 +58,8 @@ from backrx.pack.tiers import check_wording, read_tiers
 REQUIRED_FILES = ("pack.yaml", "sources.yaml", "exercises.yaml", "phases.yaml", "planner.yaml")
 TEXT_FILES = ("text.yaml",)  # not rule files: read by backrx.pack.texts
 #: Data files that are not rule files.
-DATA_FILES = (*REQUIRED_FILES, "outcomes.yaml", *TEXT_FILES, TIERS_FILE, FIGURES_FILE)
+#: codes.yaml (optional): EHR codes -> profile fields, read by backrx.interop.fhir_codes.
+DATA_FILES = (*REQUIRED_FILES, "outcomes.yaml", *TEXT_FILES, TIERS_FILE, FIGURES_FILE, "codes.yaml")
 
 def _reads_through_states(when: Any, states: list[Rule]) -> list[Any]:
     """The field tests a condition can be made true by: its own, and for each clinical state it
