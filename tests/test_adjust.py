@@ -372,8 +372,8 @@ def test_a_regression_never_raises_a_part_of_the_dose(rules: backrx.RuleSet) -> 
         assert was is None or now is None or now <= was, name
 
 
-def test_an_edited_recommendation_is_refused_or_referred(rules: backrx.RuleSet) -> None:
-    """Unknown exercises edited into a program are refused; a red flag edited into the profile refers."""
+def test_an_edited_recommendation_is_refused(rules: backrx.RuleSet) -> None:
+    """Unknown exercises edited into a program are refused; so is a program whose profile now refers."""
     rec = rules.recommend(EXTENSION)
     data = json.loads(rec.model_dump_json())
     data["program"]["phases"][0]["prescriptions"][2]["exercise"]["id"] = "my-own-press-up"
@@ -384,8 +384,9 @@ def test_an_edited_recommendation_is_refused_or_referred(rules: backrx.RuleSet) 
     data = json.loads(rec.model_dump_json())
     data["profile"]["red_flags"] = ["cancer_history"]
     flagged = backrx.Recommendation.model_validate(data)
-    new = backrx.adjust(flagged, {"date": _day(0), "responses": []}, rules=rules)
-    assert new.outcome == "refer" and new.program is None
+    with pytest.raises(backrx.FeedbackError) as refused:
+        backrx.adjust(flagged, {"date": _day(0), "responses": []}, rules=rules)
+    assert refused.value.code == "outcome-contradicts-profile"
 
 
 def test_profiles_cannot_be_changed_after_validation() -> None:

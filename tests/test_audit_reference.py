@@ -99,8 +99,8 @@ def test_the_load_cap_is_read_from_the_rule_that_caps_phase_one() -> None:
 def test_a_loosened_load_cap_is_caught_against_the_reference(pack_copy: Path) -> None:
     """A copy that puts a plank first in phase 1 and raises the phase-1 load cap to 5 fails
     program.load-cap: the reference cap is 2."""
-    replace(pack_copy / "exclusions.yaml", "      exclude: {max_load: 2, phases: [calm]}\n",
-            "      exclude: {max_load: 5, phases: [calm]}\n")
+    replace(pack_copy / "exclusions.yaml", "      exclude: {max_load: 2, phases: [calm], code: load-cap}\n",
+            "      exclude: {max_load: 5, phases: [calm], code: load-cap}\n")
     replace(pack_copy / "components.yaml", "exercises: [prone-press-up, standing-back-extension,",
             "exercises: [front-plank, prone-press-up, standing-back-extension,")
     chosen = [i for i in BUILTIN_INVARIANTS if i.id == "program.load-cap"]

@@ -188,7 +188,7 @@ BROKEN = [
     ), id="unknown-source-with-hint"),
     pytest.param(Broken(
         "exclusions.yaml", "unknown-tag", "loaded-flexon", "exclude.osteoporosis.loaded-flexion",
-        edits=(("exclude: {tags: [loaded-flexion]}", "exclude: {tags: [loaded-flexon]}"),),
+        edits=(("exclude: {tags: [loaded-flexion], code", "exclude: {tags: [loaded-flexon], code"),),
         says="did you mean 'loaded-flexion'?",
     ), id="unknown-tag-with-hint"),
     pytest.param(Broken(
@@ -197,7 +197,7 @@ BROKEN = [
     ), id="unknown-phase-in-schedule"),
     pytest.param(Broken(
         "exclusions.yaml", "unknown-phase", "phases: [clam]", "exclude.load-cap.severe",
-        edits=(("exclude: {max_load: 2, phases: [calm]}", "exclude: {max_load: 2, phases: [clam]}"),),
+        edits=(("exclude: {max_load: 2, phases: [calm], code", "exclude: {max_load: 2, phases: [clam], code"),),
         says="did you mean 'calm'?",
     ), id="unknown-phase-in-exclude"),
     pytest.param(Broken(
@@ -355,8 +355,8 @@ def test_every_problem_in_every_file_is_reported_at_once(pack_copy: Path) -> Non
     replace(pack_copy / "classification.yaml", "when: {stage: acute}", "when: {stage: acutee}")
     replace(pack_copy / "dosing.yaml", "schedule: {phase: calm, weeks: 3}",
             "schedule: {phase: calmm, weeks: 3}")
-    replace(pack_copy / "exclusions.yaml", "exclude: {tags: [loaded-flexion]}",
-            "exclude: {tags: [loaded-flexon]}")
+    replace(pack_copy / "exclusions.yaml", "exclude: {tags: [loaded-flexion], code",
+            "exclude: {tags: [loaded-flexon], code")
     replace(pack_copy / "sources.yaml", "    kind: expert-opinion\n    url: \"https://www.eurekalert",
             "    kind: consensuss\n    url: \"https://www.eurekalert")
     expected = {

@@ -313,8 +313,10 @@ def test_history_replays_to_the_same_plan(profile: dict[str, Any], data: st.Data
             break
         if data.draw(st.booleans()):
             try:
+                # On the day of the next round (dated() counts from 2026-01-05): time runs forwards.
+                day = 5 + len(rec.adjustments)
                 rec = backrx.override(rec, data.draw(_changes(rec, rules)), **WHO,
-                                      at=f"2026-12-0{step + 1}T10:00:00+00:00", rules=rules)
+                                      at=f"2026-01-{day:02d}T0{step}:00:00+00:00", rules=rules)
             except backrx.OverrideError:
                 continue
         else:

@@ -22,11 +22,13 @@ from pydantic import ValidationError
 
 from backrx._version import __version__
 from backrx.adjust.history import earliest, whole_weeks
+from backrx.adjust.integrity import chain_refusal, refusal, triage_refusal
 from backrx.adjust.outcome import Adjuster, Outcome, base_values, outcome_values, run_rules
 from backrx.adjust.override import override_notices, reapply, replay_with_overrides
 from backrx.adjust.revision import Revision
 from backrx.adjust.revision import replay as _replay_rounds
 from backrx.errors import FeedbackError
+from backrx.model import chain
 from backrx.model.feedback import Feedback
 from backrx.model.recommendation import (
     FORMAT_VERSION,
@@ -124,7 +126,16 @@ def _rules_for(rec: Recommendation, rules: RuleSet | None) -> RuleSet:
             raise FeedbackError(f"the program holds exercises the rule pack does not know: "
                                 f"{', '.join(unknown)}; it was edited",
                                 code="unknown-exercise", loc=("recommendation", "program"))
+    _refuse_stored(rec, chosen)
     return chosen
+
+
+def _refuse_stored(rec: Recommendation, rules: RuleSet, *, triage: bool = True) -> None:
+    """Refuse a stored record that is not as written, or whose outcome its profile contradicts."""
+    found = refusal(rec, rules, triage=triage)
+    if found is not None:
+        code, message, loc = found
+        raise FeedbackError(f"the stored recommendation cannot be used: {message}", code=code, loc=loc)
 
 
 def _merge(referral: Referral | None, urgency: str | None, reasons: list[str],
@@ -207,13 +218,14 @@ def adjust(rec: Recommendation, feedback: Feedback | Mapping[str, Any], *,
 def _guarded(rec: Recommendation, fb: Feedback, rules: RuleSet | None, *,
              require_date: bool) -> Recommendation:
     try:
-        return _adjust(rec, fb, rules, require_date=require_date)
+        adjusted = _adjust(rec, fb, rules, require_date=require_date)
     except ValidationError as exc:
         # The request was valid; a stored recommendation that cannot be rebuilt is refused as such.
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": str(exc)}
         raise FeedbackError(f"the stored recommendation cannot be adjusted: {first['msg']}",
                             code="invalid-recommendation",
                             loc=("recommendation", *first["loc"])) from None
+    return chain.seal(adjusted, 1)  # the new round joins the chain of records
 
 
 def _adjust(rec: Recommendation, fb: Feedback, rules: RuleSet | None, *,
@@ -226,8 +238,8 @@ def _adjust(rec: Recommendation, fb: Feedback, rules: RuleSet | None, *,
     decision = chosen.decide_facts(profile_values(rec.profile))
     stamp = {"format_version": FORMAT_VERSION, "backrx_version": __version__}
     if rec.program is None or decision.refers:
-        # No program to adjust (a referral): still act on new red flags and outcome measures. A
-        # profile whose own triage refers (an edited recommendation) is referred again.
+        # No program to adjust (a referral): still act on new red flags and outcome measures. (A
+        # stored program whose own profile the triage refers was refused in _rules_for.)
         outcome = Outcome()
         dated = [earliest(r.feedback) for r in rec.adjustments if r.feedback.date is not None]
         values = {**decision.values, **base_values(fb)}
@@ -340,6 +352,13 @@ def migrate(rec: Recommendation, rules: RuleSet | None = None) -> Recommendation
     if rec.profile is None:
         raise FeedbackError("this recommendation carries no profile, so it cannot be re-planned",
                             code="no-profile", loc=("recommendation", "profile"))
+    # Records written before the chain are taken as written here, once, and chained again below;
+    # on the pack that made it, a stored outcome its own profile contradicts is refused.
+    found = chain_refusal(rec, allow_unchained=True) or (
+        triage_refusal(rec, chosen) if chosen.digest == rec.ruleset.digest else None)
+    if found is not None:
+        code, message, loc = found
+        raise FeedbackError(f"the stored recommendation cannot be re-planned: {message}", code=code, loc=loc)
     new = chosen.recommend(rec.profile)
     skipped: list[str] = []
 

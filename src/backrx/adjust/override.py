@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backrx.adjust.integrity import refusal
 from backrx.adjust.override_record import (
     EXCLUSION_CODES,
     SAFETY_CODES,
@@ -46,6 +47,7 @@ from backrx.adjust.override_views import (
     provenance_data,
 )
 from backrx.errors import OverrideError
+from backrx.model import chain
 from backrx.model.recommendation import Override, Prescription, Recommendation
 from backrx.pack.rulepack import DOSE_FIELDS, DOSE_LIMITS, CatalogEntry
 from backrx.ruleset import RuleSet, default_rules
@@ -312,6 +314,9 @@ def _rules_for(rec: Recommendation, rules: RuleSet | None) -> RuleSet:
                             f"{rec.ruleset.version}; pass rules=load_rules(<that pack>)", ())
     if rec.profile is None:
         raise OverrideError("no-profile", "this recommendation carries no profile", ())
+    found = refusal(rec, chosen)  # records as written, and an outcome the profile's triage gives
+    if found is not None:
+        raise OverrideError(found[0], found[1], found[2])
     if rec.program is None:
         urgency = rec.referral.urgency if rec.referral is not None else "a"
         raise OverrideError("referral", f"an {urgency} referral replaces the program; an override never "
@@ -350,7 +355,13 @@ def override(rec: Recommendation, changes: OverrideChanges | Mapping[str, Any], 
         session.dose(dosed, ("dose", i))
     if parsed.phase is not None:
         session.move(parsed.phase)
-    return rec.model_copy(update={"program": session.program, "overrides": [*rec.overrides, *session.made]})
+    made = rec.model_copy(update={"program": session.program, "overrides": [*rec.overrides, *session.made]})
+    sealed = chain.seal(made, len(session.made))  # each new override joins the chain of records
+    try:
+        chain.verify(sealed)
+    except chain.ChainError as exc:  # the only check left to fail: time running backwards
+        raise OverrideError(exc.code, exc.message, ("at",)) from None
+    return sealed
 
 
 def intent(item: Override) -> dict[str, Any]:

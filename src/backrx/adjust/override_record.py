@@ -1,4 +1,4 @@
-"""The clinician's record, applied: exclusion codes, and one recorded override on a program.
+"""The clinician's record, applied: exclusion codes (read from the pack), and one recorded override.
 
 :func:`apply_override` rebuilds what an override did from the record alone; it is what
 :func:`backrx.replay` uses (through :func:`replay_with_overrides`) to rebuild a program from its
@@ -8,52 +8,22 @@ history, and what :func:`backrx.override` applies as it records.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
-from backrx.lang.condition import FieldTest, NotOf
 from backrx.model.recommendation import AdjustmentRound, Exclusion, Override, Prescription, Program
-from backrx.pack.rulepack import Exclude, Rule
+from backrx.pack.rulepack import SAFETY_CODES, Exclude, Rule
 
-#: Exclusion codes that only an explicit acknowledgement can set aside.
-SAFETY_CODES: tuple[str, ...] = (
-    "direction", "peripheralization", "contraindication", "population", "load-cap", "response",
-)
 #: Every exclusion code an accept can name: the safety codes and ``program`` (a design choice).
 EXCLUSION_CODES: tuple[str, ...] = (*SAFETY_CODES, "program")
-#: Fields whose rules exclude for a population rather than a contraindication.
-POPULATION_FIELDS: tuple[str, ...] = ("history.pregnant", "mobility")
-
-
-def _population_test(rule: Rule) -> bool:
-    """True when the rule's condition compares age (``age exists`` is the "everyone" idiom)."""
-    stack: list[Any] = [rule.when]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, FieldTest):
-            if node.field == "age" and node.op != "exists":
-                return True
-        elif isinstance(node, NotOf):
-            stack.append(node.item)
-        else:
-            stack.extend(getattr(node, "items", ()))
-    return False
 
 
 def exclusion_codes(excl: Exclude, rule: Rule) -> list[str]:
-    """The codes of one exclusion, derived from what it leaves out and what its rule reads."""
-    codes: list[str] = []
-    if excl.directions:
-        codes.append("direction")
-    if excl.max_load is not None:
-        codes.append("load-cap")
-    if excl.exercises or excl.tags or excl.categories:
-        if any(f in rule.reads for f in POPULATION_FIELDS) or _population_test(rule):
-            codes.append("population")
-        elif any(f.startswith("history.") for f in rule.reads):
-            codes.append("contraindication")
-        else:
-            codes.append("program")
-    return codes
+    """The codes of one exclusion: the code its rule declares in the pack (``Exclude.code``).
+
+    Nothing here classifies: the pack sets the code once (rules/exclusions.yaml), the planner
+    stores it on the exclusion, and an accept must acknowledge the same code.
+    """
+    del rule  # kept in the signature: callers name the rule beside its exclusion
+    return [excl.code]
 
 
 def find_prescription(items: list[Prescription], exercise_id: str) -> int | None:
@@ -118,5 +88,5 @@ def replay_with_overrides(original: Program, rounds: Sequence[AdjustmentRound],
     return program
 
 
-__all__ = ["EXCLUSION_CODES", "POPULATION_FIELDS", "SAFETY_CODES", "apply_override", "exclusion_codes",
+__all__ = ["EXCLUSION_CODES", "SAFETY_CODES", "apply_override", "exclusion_codes",
            "find_prescription", "replay_with_overrides"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from backrx.model import chain
 from backrx.model.recommendation import Change, Override, Recommendation
 
 _VERBS = {"drop": "dropped", "suspend": "paused", "regress": "stepped back", "progress": "progressed"}
@@ -100,8 +101,11 @@ def provenance_data(rec: Recommendation) -> list[dict[str, Any]]:
 
     ``recorded`` is the override's ``at`` (None when none was given: a FHIR exporter must then
     supply the time it received it); ``target`` names the phase and exercise; each overridden
-    rule is an ``entity`` with role ``revision``.
+    rule is an ``entity`` with role ``revision``. Raises :class:`backrx.model.chain.ChainError`
+    (a ValueError with ``code``) when an override was edited, erased or moved since it was
+    written, or predates the chain (``record-unchained``: re-plan it with ``backrx.migrate``).
     """
+    chain.verify(rec, allow_unchained=not rec.overrides)
     out: list[dict[str, Any]] = []
     for item in rec.overrides:
         target = item.phase if item.exercise_id is None else f"{item.phase}/{item.exercise_id}"

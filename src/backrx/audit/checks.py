@@ -207,6 +207,20 @@ def one_per_family(rules: RuleSet, profile: dict[str, Any], rec: Recommendation)
     return None
 
 
+def exclusion_codes_from_pack(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
+    """Each exclusion a rule made carries the code that rule declares in the pack (one source)."""
+    if rec.program is None:
+        return None
+    declared = {r.id: {x.code for x in r.then.exclude} for r in rules.pack.rules if r.then.exclude}
+    for item in rec.program.excluded:
+        for rule_id in item.rule_ids:
+            codes = declared.get(rule_id)
+            if codes and not codes & set(item.codes):
+                return (f"{item.exercise_id} is left out by {rule_id} (code {_words(sorted(codes))}) "
+                        f"but labelled {_words(item.codes) or 'with no code'}")
+    return None
+
+
 def no_empty_phase(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
     if rec.program is None:
         return None
@@ -292,6 +306,7 @@ __all__ = [
     "emergency_signs_emergency",
     "emergency_signs_skip",
     "equipment_and_settings",
+    "exclusion_codes_from_pack",
     "explained",
     "first_difference",
     "fits_the_time",

@@ -52,6 +52,9 @@ BUILTIN_INVARIANTS: tuple[Invariant, ...] = (
     Invariant("program.not-prescribed-and-excluded",
               "No exercise is both prescribed and excluded in the same phase.",
               checks.not_prescribed_and_excluded),
+    Invariant("program.exclusion-codes",
+              "Every exercise a rule leaves out is labelled with the code that rule declares in the pack, "
+              "the code an override's accept must acknowledge.", checks.exclusion_codes_from_pack),
     Invariant("program.explained",
               "Every prescription has a rationale, sources that resolve in the pack and rule ids found in "
               "the trace.", checks.explained),

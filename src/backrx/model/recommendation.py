@@ -7,8 +7,10 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from backrx._input import SHOW_INPUT_IN_ERRORS
+from backrx.model.chain import Chain, ChainError, verify
 from backrx.model.feedback import Feedback
 from backrx.model.formats import renderer
 from backrx.model.measures import Compact
@@ -334,6 +336,8 @@ class AdjustmentRound(_Out):
     hold_after: Hold | None = None
     criteria_met: list[str] = Field(
         default_factory=list, description="the progress criteria of phase_before met this round")
+    chain: Chain | None = Field(default=None, description="its place in the chain of records (None: "
+                                "written before records were chained)")
 
     def reason_of(self, change: Change) -> str:
         """The reason for a change: its own text, else the rationale of its first rule this round."""
@@ -458,6 +462,8 @@ class Override(_Out):
     at: PlainText | None = Field(default=None, description="ISO 8601 date-time with offset, as given; None "
                                                      "when the caller gave none (backrx reads no clock)")
     after_round: int = Field(description="how many adjustment rounds came before this override")
+    chain: Chain | None = Field(default=None, description="its place in the chain of records (None: "
+                                "written before records were chained)")
 
 
 class Recommendation(_Out):
@@ -490,11 +496,23 @@ class Recommendation(_Out):
     disclaimer: str = Field(default_factory=bundled_disclaimer,
                             description="what backrx does and does not do, in the locale's words")
     locale: str = Field(default="en", description="the language of the patient-facing texts")
+    records_head: str | None = Field(
+        default=None, description="the digest of the last override or round (backrx.model.chain)")
 
     @model_validator(mode="before")
     @classmethod
     def _upgrade(cls, data: Any) -> Any:
         return upgrade(data)
+
+    @model_validator(mode="after")
+    def _records_intact(self) -> Recommendation:
+        """A record edited, erased or moved since it was written is refused as it is read."""
+        if self.overrides or self.adjustments or self.records_head is not None:
+            try:
+                verify(self)
+            except ChainError as exc:
+                raise PydanticCustomError(exc.code, exc.message) from None
+        return self
 
     def explain(self) -> str:
         """A readable account of why this plan."""

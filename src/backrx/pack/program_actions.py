@@ -3,6 +3,7 @@ each one entry or a list of entries, and the JSON Schema of each."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from backrx.model.vocabulary import CATEGORIES, DIRECTIONS
@@ -10,7 +11,7 @@ from backrx.pack.model import (
     DOSE_FIELDS,
     DOSE_KINDS,
     DOSE_LIMITS,
-    EXCLUSION_CODES,
+    RULE_EXCLUSION_CODES,
     DoseSpec,
     Exclude,
     Prescribe,
@@ -44,7 +45,7 @@ EXCLUDE_SCHEMA = one_or_many({
                                {"type": "array", "items": {"enum": list(CATEGORIES)}}]},
         "max_load": {"type": "integer", "minimum": 1, "maximum": 5},
         "phases": _IDS,
-        "code": {"enum": list(EXCLUSION_CODES)},
+        "code": {"enum": list(RULE_EXCLUSION_CODES)},
     },
 })
 DOSE_SCHEMA = one_or_many({
@@ -113,10 +114,10 @@ def parse_exclude(ctx: Ctx, value: Any, where: str, known: Known) -> list[Exclud
         if not check_keys(ctx, node, here, (), keys):
             continue
         code = node.get("code")
-        if code is not None and code not in EXCLUSION_CODES:
+        if code is not None and code not in RULE_EXCLUSION_CODES:
             ctx.add(line_of(node, "code"), "unknown-value",
-                    f"code {code!r} is not one of {', '.join(EXCLUSION_CODES)}"
-                    f"{hint(str(code), EXCLUSION_CODES)}", join(here, "code"))
+                    f"code {code!r} is not one of {', '.join(RULE_EXCLUSION_CODES)}"
+                    f"{hint(str(code), RULE_EXCLUSION_CODES)}", join(here, "code"))
             continue
         if not any(k in node for k in keys[:-2]):
             ctx.add(line_of(node), "missing-value",
@@ -134,8 +135,24 @@ def parse_exclude(ctx: Ctx, value: Any, where: str, known: Known) -> list[Exclud
         max_load = int_value(ctx, node, "max_load", here, 1, 5) if "max_load" in node else None
         phases = phase_list(ctx, node, "phases", here, known)
         out.append(Exclude(exercises, directions, tags, categories, max_load, phases,
-                           str(code) if code is not None else None))
+                           str(code) if code is not None else
+                           default_exclusion_code(exercises or tags or categories, directions, max_load)))
     return out
+
+
+def default_exclusion_code(named: Sequence[str], directions: Sequence[str], max_load: int | None) -> str:
+    """The code of an ``exclude`` entry that declares none (the bundled pack declares every one).
+
+    Only the entry's shape can say it: a direction alone is ``direction``, a load cap alone is
+    ``load-cap``; anything else is ``contraindication``, the cautious reading (accepting it back
+    needs an acknowledgement). Decided here, once, at load: the planner, overrides and the audit
+    read ``Exclude.code`` and never classify it again.
+    """
+    if directions and not named and max_load is None:
+        return "direction"
+    if max_load is not None and not named and not directions:
+        return "load-cap"
+    return "contraindication"
 
 
 def parse_dose(ctx: Ctx, value: Any, where: str, known: Known) -> list[DoseSpec]:

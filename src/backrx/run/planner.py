@@ -57,15 +57,6 @@ def blocks(rule_exclude: Exclude, entry: CatalogEntry) -> bool:
     )
 
 
-def _code_of(rule_exclude: Exclude, entry: CatalogEntry) -> str:
-    """The exclusion code of a rule's exclude entry for this exercise."""
-    if rule_exclude.code is not None:
-        return rule_exclude.code
-    if entry.direction in rule_exclude.directions and entry.id not in rule_exclude.exercises:
-        return "direction"
-    return "contraindication"
-
-
 def _words(values: list[str] | tuple[str, ...]) -> str:
     return ", ".join(v.replace("_", " ") for v in values)
 
@@ -157,7 +148,7 @@ class Planner(WeekFitter):
             if (entry.id in blocked) if known else blocks(excl, entry):
                 reasons.append(self.decision.rationale_of(rule.id))
                 rule_ids.append(rule.id)
-                codes.append(_code_of(excl, entry))
+                codes.append(excl.code)  # the rule's own code (rules/exclusions.yaml)
         missing = [e for e in entry.equipment if e not in self.equipment]
         if missing:
             reasons.append(self.choosing.needs_equipment.format(equipment=_words(missing)))
@@ -391,7 +382,7 @@ class Planner(WeekFitter):
                 scope = list(excl.phases) or [p.id for p in self.pack.phases]
                 for phase in scope:
                     self.blocked.setdefault(eid, _Blocked(entry.name)).add(
-                        phase, [self.decision.rationale_of(rule.id)], [rule.id], [_code_of(excl, entry)])
+                        phase, [self.decision.rationale_of(rule.id)], [rule.id], [excl.code])
         excluded = [
             {"exercise_id": eid, "exercise_name": b.name, "phases": b.phases, "reasons": b.reasons,
              "rule_ids": b.rule_ids, "codes": b.codes}
