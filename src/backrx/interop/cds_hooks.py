@@ -16,12 +16,16 @@ answers with cards:
 
 Refusals (a body over the cap, bad JSON, a malformed call, a missing prefetch, too many
 resources or items) are 4xx answers whose body is a FHIR OperationOutcome with a stable code.
-Needs ``pip install 'backrx[cds-hooks]'`` (FastAPI and fhir.resources). Authentication (the JWT
-that CDS clients send) is left to the deployment: run the app behind a gateway that checks it.
+Needs ``pip install 'backrx[cds-hooks]'`` (FastAPI, fhir.resources and PyJWT). Given an
+:class:`~backrx.interop.cds_auth.AuthConfig`, every service and feedback call must carry the CDS
+Client's signed JWT (401 ``cds-auth-*`` otherwise); ``POST {service}/feedback`` records what the
+clinician did with each card in a feedback log (:mod:`backrx.interop.cds_feedback`).
 """
 
 from __future__ import annotations
 
+import datetime
+import logging
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -47,6 +51,8 @@ from backrx.interop._cds_request import (
     read_body,
 )
 from backrx.interop._fhir import recorded_red_flags
+from backrx.interop.cds_auth import AuthConfig, AuthError
+from backrx.interop.cds_feedback import FeedbackLog, FeedbackRequest, IssuedCards, MemoryFeedbackLog, event
 from backrx.interop.fhir import from_fhir, to_fhir
 from backrx.interop.questionnaire import QUESTIONNAIRE_URL
 from backrx.model.recommendation import Recommendation
@@ -59,6 +65,7 @@ CONDITIONS_KEY = "conditions"
 SUMMARY_LIMIT = 140
 PROBLEMS_SHOWN = 20
 _NAMESPACE = uuid.UUID("0d7c9a52-3e1b-5f4a-8c6d-2b9e0f1a7c33")
+_LOG = logging.getLogger("backrx.cds_hooks")
 
 __all__ = ["MAX_BODY_BYTES", "MAX_ITEMS", "MAX_RESOURCES", "SERVICE_ID", "cards", "create_app", "discovery"]
 
@@ -264,8 +271,20 @@ class _Service:
     def __init__(self, pack: RuleSet, max_resources: int, max_items: int) -> None:
         self.pack, self.max_resources, self.max_items = pack, max_resources, max_items
         self.source = {"label": f"backrx {pack.name}@{pack.version}"}
+        self.issued = IssuedCards()
 
     def answer(self, request: HookRequest) -> dict[str, Any]:
+        """The cards for one call; each is remembered (kind and suggestions) for feedback."""
+        result, warnings = self._answer(request)
+        names = ["referral", "program", "flags", "unreadable", *(f"warning|{code}" for code in warnings)]
+        kinds = {str(uuid.uuid5(_NAMESPACE, f"{request.hook_instance}|{name}")): name for name in names}
+        for card in result["cards"]:
+            suggestions = frozenset(str(s.get("uuid")) for s in card.get("suggestions", []))
+            self.issued.remember(card["uuid"], kinds.get(card["uuid"], "unknown"), suggestions)
+        return result
+
+    def _answer(self, request: HookRequest) -> tuple[dict[str, Any], list[str]]:
+        """The answer, and the codes of the recommendation's warnings (which name their cards)."""
         if request.hook != "patient-view":
             raise RefusalError(400, "cds-wrong-hook", "this service answers the patient-view hook only",
                           "not-supported")
@@ -285,7 +304,7 @@ class _Service:
         conditions = [c for c in entries(prefetch.get(CONDITIONS_KEY), "Condition", self.max_resources,
                                          CONDITIONS_KEY) if about(c, patient_id)]
         if not responses:
-            return {"cards": []}
+            return {"cards": []}, []
 
         def key(name: str) -> str:
             return str(uuid.uuid5(_NAMESPACE, f"{request.hook_instance}|{name}"))
@@ -298,7 +317,7 @@ class _Service:
                               f"{self.max_items} items and answers", "too-costly")
             note = (f"The questionnaire responses hold more than {self.max_items} items and answers, "
                     "so backrx read only their red flags; no exercise advice was made.")
-            return {"cards": [_flag_card(self.pack, recorded, note, self.source, key("flags"))]}
+            return {"cards": [_flag_card(self.pack, recorded, note, self.source, key("flags"))]}, []
         chosen = latest(responses)
         try:
             profile = from_fhir(chosen, conditions=conditions)
@@ -308,7 +327,7 @@ class _Service:
                 note = ("The rest of the questionnaire could not be read (see the other card), so this "
                         "card rests on the red-flag answers alone; no exercise advice was made.")
                 out.insert(0, _flag_card(self.pack, recorded, note, self.source, key("flags")))
-            return {"cards": out}
+            return {"cards": out}, []
         rec = self.pack.recommend(profile)
         out = cards(rec, patient_id=patient_id, hook_instance=request.hook_instance)
         read = {*profile.red_flags, *(getattr(profile, "red_flags_unsure", None) or [])}
@@ -317,11 +336,37 @@ class _Service:
             note = ("These red flags are recorded in another QuestionnaireResponse than the latest one, "
                     "which was read for the advice below: check whether they still apply.")
             out.insert(0, _flag_card(self.pack, unread, note, self.source, key("flags")))
-        return {"cards": out}
+        return {"cards": out}, [notice.code for notice in rec.warnings]
+
+
+def _feedback_items(data: Any) -> FeedbackRequest:
+    """A feedback body, validated; a bad one is refused (422) naming the fields, not their values."""
+    try:
+        request = FeedbackRequest.model_validate(data)
+    except ValidationError as exc:
+        problems = [(".".join(map(str, e["loc"])), str(e["msg"])) for e in exc.errors(include_input=False)]
+        raise RefusalError(422, "cds-bad-feedback", "the request is not CDS Hooks 2.0 feedback", "invalid",
+                           problems) from None
+    wrong = [(f"feedback.{n}", problem) for n, item in enumerate(request.feedback)
+             if (problem := item.consistent()) is not None]
+    if wrong:
+        raise RefusalError(422, "cds-bad-feedback", "the request is not CDS Hooks 2.0 feedback", "invalid",
+                           wrong)
+    return request
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return loads(body)
+    except ValueError:
+        raise RefusalError(400, "cds-bad-json", "the request body is not valid JSON (UTF-8, each key "
+                           "once, not nested too deeply)", "structure") from None
 
 
 def create_app(rules: RuleSet | None = None, *, max_body_bytes: int = MAX_BODY_BYTES,
-               max_resources: int = MAX_RESOURCES, max_items: int = MAX_ITEMS) -> FastAPI:
+               max_resources: int = MAX_RESOURCES, max_items: int = MAX_ITEMS,
+               auth: AuthConfig | None = None, feedback_log: FeedbackLog | None = None,
+               warn_unauthenticated: bool = False) -> FastAPI:
     """The CDS Hooks service; loads the rule pack (bundled by default) once, now.
 
     Limits of one call: ``max_body_bytes`` of request body (413 ``cds-body-too-large`` beyond),
@@ -329,14 +374,33 @@ def create_app(rules: RuleSet | None = None, *, max_body_bytes: int = MAX_BODY_B
     ``max_items`` items and answers across the responses (413 ``cds-too-many-items``, unless a red
     flag is recorded: then its critical card still comes). Every refusal is a 4xx whose body is a
     FHIR OperationOutcome naming a stable code.
+
+    ``auth`` checks the CDS Client's JWT on the service and feedback calls (and on discovery when
+    it says so); without it no call is checked, and ``warn_unauthenticated`` logs a warning on every
+    request. ``feedback_log`` receives one event per feedback item (in memory by default).
     """
     pack = rules if rules is not None else load_rules()
     service = _Service(pack, max_resources, max_items)
+    log: FeedbackLog = feedback_log if feedback_log is not None else MemoryFeedbackLog()
     app = FastAPI(title="backrx CDS Hooks service", version=pack.version)
     app.state.rules = pack
+    app.state.feedback_log = log
     # CDS clients running in a browser call the service cross-origin (CDS Hooks 2.0, security).
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "OPTIONS"],
                        allow_headers=["*"])
+
+    def check(request: Request, endpoint: str) -> None:
+        if auth is not None:
+            auth.verify(request.headers.get("authorization"), endpoint)
+        elif warn_unauthenticated:
+            _LOG.warning("backrx CDS Hooks: %s %s answered WITHOUT authentication (BACKRX_CDS_INSECURE)",
+                         request.method, endpoint)
+
+    @app.exception_handler(AuthError)
+    async def unauthorised(_: Request, exc: AuthError) -> JSONResponse:
+        headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if exc.status == 401 else {
+            "Retry-After": "5"}
+        return JSONResponse(exc.outcome(), status_code=exc.status, headers=headers)
 
     @app.exception_handler(RefusalError)
     async def refused(_: Request, exc: RefusalError) -> JSONResponse:
@@ -348,17 +412,15 @@ def create_app(rules: RuleSet | None = None, *, max_body_bytes: int = MAX_BODY_B
         return JSONResponse(refusal.outcome(), status_code=exc.status_code)
 
     @app.get("/cds-services")
-    def get_discovery() -> dict[str, Any]:
+    def get_discovery(request: Request) -> dict[str, Any]:
+        if auth is None or auth.protect_discovery:
+            check(request, "/cds-services")
         return discovery()
 
     @app.post(f"/cds-services/{SERVICE_ID}")
     async def patient_view(request: Request) -> dict[str, Any]:
-        body = await read_body(request, max_body_bytes)
-        try:
-            data = loads(body)
-        except ValueError:
-            raise RefusalError(400, "cds-bad-json", "the request body is not valid JSON (UTF-8, each key "
-                               "once, not nested too deeply)", "structure") from None
+        check(request, f"/cds-services/{SERVICE_ID}")
+        data = _json(await read_body(request, max_body_bytes))
         try:
             call = HookRequest.model_validate(data)
         except ValidationError as exc:
@@ -367,5 +429,16 @@ def create_app(rules: RuleSet | None = None, *, max_body_bytes: int = MAX_BODY_B
                           problems) from None
         answer: dict[str, Any] = await run_in_threadpool(service.answer, call)
         return answer
+
+    @app.post(f"/cds-services/{SERVICE_ID}/feedback")
+    async def feedback(request: Request) -> dict[str, Any]:
+        check(request, f"/cds-services/{SERVICE_ID}/feedback")
+        items = _feedback_items(_json(await read_body(request, max_body_bytes)))
+        received = datetime.datetime.now(datetime.timezone.utc)
+        made = [event(item, service=SERVICE_ID, pack=pack.name, version=pack.version, issued=service.issued,
+                      received=received) for item in items.feedback]
+        for one in made:
+            await run_in_threadpool(log.append, one)
+        return {}
 
     return app
