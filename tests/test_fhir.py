@@ -6,6 +6,7 @@ import copy
 import gzip
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from datetime import date, datetime, timezone
@@ -115,17 +116,38 @@ def test_schema_check_can_fail(example_recs: dict[str, backrx.Recommendation]) -
     assert _schema_errors(broken)
 
 
+def _undated(text: str) -> str:
+    """CLI output with each Provenance.recorded (the time of the export) blanked."""
+    return re.sub(r'"recorded": "[^"]*"', '"recorded": ""', text)
+
+
 def test_cli_fhir_is_byte_identical_across_processes(capsys: pytest.CaptureFixture[str]) -> None:
-    """`backrx recommend P --format fhir` writes the same bytes in this process and in a fresh one."""
+    """`backrx recommend P --format fhir` writes the same bytes in this process and in a fresh one,
+    but for Provenance.recorded, the time of the export (the CLI takes no time from the caller)."""
     path = str(ROOT / "examples" / "chronic-extension.yaml")
     assert main(["recommend", path, "--format", "fhir"]) == 0
     first = capsys.readouterr().out
+    assert '"recorded": "' in first
     assert main(["recommend", path, "--format", "fhir"]) == 0
-    assert capsys.readouterr().out == first
+    assert _undated(capsys.readouterr().out) == _undated(first)
     env = {"PYTHONPATH": str(ROOT / "src"), "PYTHONHASHSEED": "12345", "PATH": "/usr/bin:/bin"}
     other = subprocess.run([sys.executable, "-m", "backrx.cli", "recommend", path, "--format", "fhir"],
                            capture_output=True, text=True, check=True, env=env)
-    assert other.stdout == first
+    assert _undated(other.stdout) == _undated(first)
+
+
+def test_recorded_from_the_caller_gives_identical_bundles(
+        example_recs: dict[str, backrx.Recommendation]) -> None:
+    """Given the decision's time, to_fhir gives the same Bundle every call; without it, only
+    Provenance.recorded (always present) differs, never an id."""
+    rec = example_recs["chronic-extension"]
+    when = datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc)
+    assert json.dumps(rec.to_fhir(recorded=when)) == json.dumps(rec.to_fhir(recorded=when))
+    first, second = rec.to_fhir(), rec.to_fhir()
+    ids = [[e["fullUrl"] for e in bundle["entry"]] for bundle in (first, second)]
+    assert ids[0] == ids[1]
+    for bundle in (first, second):
+        assert all(p.get("recorded") for p in _resources(bundle, "Provenance"))
 
 
 def test_cli_several_profiles_write_one_bundle_per_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -234,7 +256,7 @@ def test_provenance_names_pack_version_and_rules(example_recs: dict[str, backrx.
     assert provenance["entity"][0]["what"] == {"reference": f"urn:uuid:{library['id']}"}
     targets = {t["reference"] for t in provenance["target"]}
     assert f"urn:uuid:{_resources(bundle, 'ServiceRequest')[0]['id']}" in targets
-    assert "recorded" not in provenance and provenance["_recorded"]["extension"][0]["valueCode"] == "unknown"
+    assert "_recorded" not in provenance and provenance["recorded"].endswith("Z")
     when = datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc)
     dated = rec.to_fhir(recorded=when, patient="p1")
     [provenance] = _resources(dated, "Provenance")

@@ -16,12 +16,11 @@ import hashlib
 import html
 import uuid
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from backrx._version import __version__
 from backrx.interop._fhir import (
-    DATA_ABSENT_REASON,
     EXERCISE_SYSTEM,
     EXERCISE_THERAPY,
     LOINC_DISPLAY,
@@ -40,9 +39,9 @@ from backrx.interop._fhir import (
     FhirUnavailableError,
     models,
 )
+from backrx.interop.fhir_outcomes import observations as outcome_observations
 from backrx.interop.questionnaire import LOINC
 from backrx.interop.questionnaire_response import from_fhir, to_questionnaire_response
-from backrx.model import chain
 
 if TYPE_CHECKING:
     from backrx.model.recommendation import Override, Phase, Prescription, Recommendation
@@ -86,6 +85,8 @@ class _Builder:
         self.rec = rec
         self.start = start
         self.recorded = recorded
+        # Provenance.recorded is always given: the caller's time, else the time of this export.
+        self.stamp = _instant(recorded if recorded is not None else datetime.now(UTC))
         content = rec.model_dump_json()
         self.seed = "|".join((rec.ruleset.digest, _digest(content), patient or "", str(start or ""),
                               recorded.isoformat() if recorded else ""))
@@ -183,6 +184,19 @@ class _Builder:
         panel = observation("observation/startback-panel", "91349-1",
                             {"hasMember": [_ref(member) for member in members]})
         return [panel, *members]
+
+    def outcomes(self) -> list[str]:
+        """Observations for the outcome measures of the profile and of each feedback round."""
+        rec = self.rec
+        found = outcome_observations(rec.profile.outcomes if rec.profile is not None else None,
+                                     "baseline", self.subject, self.id)
+        for number, round_ in enumerate(rec.adjustments, start=1):
+            feedback = round_.feedback
+            when = feedback.date.isoformat() if feedback.date is not None else None
+            found += outcome_observations(feedback.outcomes, f"round-{number}", self.subject, self.id, when)
+        for resource in found:
+            self.add(resource)
+        return [str(resource["id"]) for resource in found]
 
     def activity(self, prescription: Prescription, goal_id: str, phase: Phase) -> dict[str, Any]:
         exercise, dose = prescription.exercise, prescription.dose
@@ -290,6 +304,7 @@ class _Builder:
     def build(self) -> dict[str, Any]:
         rec = self.rec
         observations = self.startback()
+        self.outcomes()
         referral_id = self.referral()
         program_id = self.program(referral_id, observations)
         if referral_id is not None:
@@ -366,8 +381,10 @@ class _Builder:
         if item.at is not None:
             at = item.at[:-1] + "+00:00" if item.at.endswith("Z") else item.at
             provenance["recorded"] = _instant(datetime.fromisoformat(at))
-        else:
-            provenance["_recorded"] = {"extension": [{"url": DATA_ABSENT_REASON, "valueCode": "unknown"}]}
+        else:  # the override's own time was not kept: the time it was recorded here
+            provenance["recorded"] = self.stamp
+            provenance["reason"].append({"text": "the time of the override was not recorded; "
+                                                 "recorded is the time of this export"})
         return provenance
 
     def _provenance(self, targets: list[str]) -> dict[str, Any]:
@@ -392,12 +409,7 @@ class _Builder:
         }
         if fired:
             provenance["policy"] = [RULE_PREFIX + rule_id for rule_id in fired]
-        if self.recorded is not None:
-            provenance["recorded"] = _instant(self.recorded)
-        else:
-            # R4 requires `recorded`; without a time from the caller the output stays byte-identical
-            # by saying the time is unknown, the FHIR way, instead of inventing one.
-            provenance["_recorded"] = {"extension": [{"url": DATA_ABSENT_REASON, "valueCode": "unknown"}]}
+        provenance["recorded"] = self.stamp
         return provenance
 
 
@@ -407,12 +419,12 @@ def to_fhir(rec: Recommendation, *, patient: str | None = None, start: date | No
 
     ``patient``: a Patient id for ``subject`` (``Patient/<id>``); without one the subject is an
     identifier derived from the profile. ``start``: the program's first day, which gives phases,
-    goals and timings real dates. ``recorded``: the time for ``Provenance.recorded`` (timezone
-    required); without it the Provenance says the time is unknown. The same arguments always give
-    the same Bundle, ids included.
+    goals and timings real dates. ``recorded``: the time of the decision for ``Provenance.recorded``
+    (timezone required); without it ``recorded`` is the time of this call. Outcome measures (the
+    profile's and each feedback round's) are Observations (:mod:`backrx.interop.fhir_outcomes`).
+    The same arguments, ``recorded`` included, always give the same Bundle; without ``recorded``
+    only the ``recorded`` times differ between calls, never an id.
     """
-    # No edited, erased or unchained override reaches a Provenance (backrx.model.chain.ChainError).
-    chain.verify(rec, allow_unchained=not rec.overrides)
     r4b = models()
     if recorded is not None and recorded.utcoffset() is None:
         raise ValueError("recorded must carry a timezone (FHIR instant)")
