@@ -42,6 +42,7 @@ from backrx.interop._fhir import (
 from backrx.interop.fhir_outcomes import observations as outcome_observations
 from backrx.interop.questionnaire import LOINC
 from backrx.interop.questionnaire_response import from_fhir, to_questionnaire_response
+from backrx.model import chain
 
 if TYPE_CHECKING:
     from backrx.model.recommendation import Override, Phase, Prescription, Recommendation
@@ -425,6 +426,8 @@ def to_fhir(rec: Recommendation, *, patient: str | None = None, start: date | No
     The same arguments, ``recorded`` included, always give the same Bundle; without ``recorded``
     only the ``recorded`` times differ between calls, never an id.
     """
+    # No edited, erased or unchained override reaches a Provenance (backrx.model.chain.ChainError).
+    chain.verify(rec, allow_unchained=not rec.overrides)
     r4b = models()
     if recorded is not None and recorded.utcoffset() is None:
         raise ValueError("recorded must carry a timezone (FHIR instant)")
