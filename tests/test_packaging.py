@@ -91,6 +91,7 @@ def test_built_wheel_works_outside_the_checkout(tmp_path: Path) -> None:
         names = zf.namelist()
         metadata = next(zf.read(n).decode() for n in names if n.endswith(".dist-info/METADATA"))
     assert "backrx/_examples/stenosis.yaml" in names
+    assert [n for n in names if ".backrx-cache" in n] == []  # a checkout's old cache folders stay out
     assert any(n.endswith(("licenses/LICENSE", "/LICENSE")) for n in names)
     assert "Project-URL: Repository," in metadata
     venv = tmp_path / "venv"

@@ -1,4 +1,6 @@
-"""Parsed pack files kept as JSON: the same pack as parsing the YAML, never a stale or foreign one."""
+"""Parsed pack files kept as JSON: the same pack as parsing the YAML, never a stale or foreign one.
+
+The doors tests (tests/test_doors_cache.py) hold what a poisoned or misplaced cache cannot do."""
 
 from __future__ import annotations
 
@@ -59,12 +61,20 @@ def test_any_yaml_document_reads_back_as_parsed(data: Any) -> None:
 
 
 @pytest.fixture
-def fresh(pack_copy: Path) -> Path:
-    """A writable copy of the bundled pack without any cache entry, and an empty memo."""
-    folder = pack_copy / parsecache.CACHE_FOLDER
-    if folder.exists():
-        shutil.rmtree(folder)
+def private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The private cache folder of this test (empty), with the disk cache on and an empty memo."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-home"))
+    monkeypatch.delenv("BACKRX_PACK_CACHE", raising=False)
     parsecache.clear()
+    folder = parsecache.cache_folder()
+    assert folder == tmp_path / "cache-home" / parsecache.FOLDER_NAME
+    return folder
+
+
+@pytest.fixture
+def fresh(pack_copy: Path, private: Path) -> Path:
+    """A writable copy of the bundled pack without any old cache folder beside it."""
+    shutil.rmtree(pack_copy / parsecache.LEGACY_FOLDER, ignore_errors=True)
     return pack_copy
 
 
@@ -74,21 +84,40 @@ def _recs(rules: backrx.RuleSet) -> list[str]:
     return [rules.recommend(p).model_dump_json() for p in profiles]
 
 
-def test_a_pack_read_from_its_cache_is_the_pack_parsed_from_yaml(fresh: Path,
+def _entries(private: Path) -> list[str]:
+    return sorted(p.name for p in private.iterdir() if p.name != parsecache.SECRET_NAME)
+
+
+def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    load = _yaml.load
+
+    def counted(text: str, file: str) -> Any:
+        calls.append(file)
+        return load(text, file)
+
+    monkeypatch.setattr(_yaml, "load", counted)
+    return calls
+
+
+def test_a_pack_read_from_its_cache_is_the_pack_parsed_from_yaml(fresh: Path, private: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """Loaded with the disk cache off, then written to it, then read from it (in a fresh memo), a
+    """Loaded with the disk cache off, then written to it, then read from it (no YAML parsed), a
     pack has one digest, the same rules at the same lines, and gives the same recommendations."""
     monkeypatch.setenv("BACKRX_PACK_CACHE", "0")
-    parsecache.clear()
+    calls = _count_parses(monkeypatch)
     plain = backrx.load_rules(fresh, engine="reference")
-    assert not (fresh / parsecache.CACHE_FOLDER).exists()
+    assert not private.exists() and "triage.yaml" in calls
     monkeypatch.delenv("BACKRX_PACK_CACHE")
     parsecache.clear()
+    calls.clear()
     backrx.load_rules(fresh, engine="reference")  # writes the entries
-    entries = sorted(p.name for p in (fresh / parsecache.CACHE_FOLDER).iterdir())
-    assert "triage.yaml.json" in entries
+    assert len(_entries(private)) == len(set(calls)) > 10
+    assert not (fresh / parsecache.LEGACY_FOLDER).exists()  # nothing is written beside the pack
     parsecache.clear()
+    calls.clear()
     cached = backrx.load_rules(fresh, engine="reference")  # reads them
+    assert calls == []
     assert cached.pack.digest == plain.pack.digest
     where = [(r.id, r.file, r.line) for r in plain.pack.rules]
     assert [(r.id, r.file, r.line) for r in cached.pack.rules] == where
@@ -108,58 +137,73 @@ def test_an_edited_file_is_parsed_again_not_taken_from_the_cache(fresh: Path) ->
 
 @pytest.mark.parametrize("body", [b"not json", b'{"m": 1}', b'{"m": 0, "k": []}', b"[1, 2",
                                   b'{"m": 1, "k": [["a", 1, {"x": 1, "y": 2}]]}', b"\xff\xfe"])
-def test_a_broken_entry_is_ignored_and_the_yaml_parsed(fresh: Path, body: bytes) -> None:
-    """An entry for the right bytes that is not a parsed document of the right shape is ignored."""
+def test_a_broken_entry_is_ignored_the_yaml_parsed_and_the_entry_replaced(fresh: Path, private: Path,
+                                                                          body: bytes) -> None:
+    """An entry for the right bytes that is not an authentic parsed document is ignored and rewritten."""
     expected = _recs(backrx.load_rules(fresh, engine="reference"))
-    triage = fresh / "triage.yaml"
-    entry = fresh / parsecache.CACHE_FOLDER / "triage.yaml.json"
-    entry.write_bytes(parsecache.key_of(triage.read_bytes()).encode() + b"\n" + body)
+    entry = private / parsecache.entry_name(parsecache.key_of((fresh / "triage.yaml").read_bytes()))
+    genuine = entry.read_bytes()
+    magic, mac, _ = genuine.split(b"\n", 2)
+    entry.write_bytes(magic + b"\n" + mac + b"\n" + body)
     parsecache.clear()
     assert _recs(backrx.load_rules(fresh, engine="reference")) == expected
+    assert entry.read_bytes() == genuine
 
 
-def test_an_entry_that_is_a_fifo_or_a_link_is_not_read(fresh: Path) -> None:
+def test_an_entry_that_is_a_fifo_or_a_link_is_not_read(fresh: Path, private: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """A FIFO or a symlink in place of an entry is not opened for reading; the YAML is parsed."""
     expected = _recs(backrx.load_rules(fresh, engine="reference"))
-    folder = fresh / parsecache.CACHE_FOLDER
-    (folder / "triage.yaml.json").unlink()
-    os.mkfifo(folder / "triage.yaml.json")
-    (folder / "exercises.yaml.json").unlink()
-    (folder / "exercises.yaml.json").symlink_to(folder / "pack.yaml.json")
+    triage = private / parsecache.entry_name(parsecache.key_of((fresh / "triage.yaml").read_bytes()))
+    exercises = private / parsecache.entry_name(parsecache.key_of((fresh / "exercises.yaml").read_bytes()))
+    pack = private / parsecache.entry_name(parsecache.key_of((fresh / "pack.yaml").read_bytes()))
+    triage.unlink()
+    os.mkfifo(triage)
+    exercises.unlink()
+    exercises.symlink_to(pack)
     parsecache.clear()
+    calls = _count_parses(monkeypatch)
     assert _recs(backrx.load_rules(fresh, engine="reference")) == expected
+    assert sorted(calls) == ["exercises.yaml", "triage.yaml"]
 
 
-def test_a_pack_whose_cache_cannot_be_written_loads_and_keeps_nothing(fresh: Path) -> None:
-    """Where no cache folder can be made (a file is in its way), the pack loads as usual."""
-    expected = _recs(backrx.load_rules(fresh, engine="reference"))
-    shutil.rmtree(fresh / parsecache.CACHE_FOLDER)
-    (fresh / parsecache.CACHE_FOLDER).write_text("in the way")
-    parsecache.clear()
-    assert _recs(backrx.load_rules(fresh, engine="reference")) == expected
-    assert (fresh / parsecache.CACHE_FOLDER).read_text() == "in the way"
+def test_where_no_private_folder_can_be_made_the_pack_loads_and_nothing_is_kept(fresh: Path,
+                                                                                private: Path) -> None:
+    """Where the cache folder cannot be made (a file is in its way), the pack loads as usual."""
+    private.parent.mkdir()
+    private.write_text("in the way")
+    assert _recs(backrx.load_rules(fresh, engine="reference")) == _recs(
+        backrx.load_rules(bundled_path(), engine="reference"))
+    assert private.read_text() == "in the way"
+    assert sorted(p.name for p in private.parent.iterdir()) == [parsecache.FOLDER_NAME]
 
 
-def test_an_entry_is_json_data_headed_by_the_hash_of_the_bytes(fresh: Path) -> None:
-    """What the cache writes is the SHA-256 of the file's bytes on one line, then plain JSON."""
-    parsecache.clear()
+def test_an_entry_is_a_format_line_an_hmac_and_plain_json(fresh: Path, private: Path) -> None:
+    """What the cache writes is a format line, a 64-digit HMAC, then plain JSON; the secret is 32 bytes."""
     backrx.load_rules(fresh, engine="reference")
-    raw = (fresh / parsecache.CACHE_FOLDER / "pack.yaml.json").read_bytes()
-    head, _, body = raw.partition(b"\n")
-    assert head.decode() == parsecache.key_of((fresh / "pack.yaml").read_bytes())
+    key = parsecache.key_of((fresh / "pack.yaml").read_bytes())
+    raw = (private / parsecache.entry_name(key)).read_bytes()
+    magic, mac, body = raw.split(b"\n", 2)
+    assert magic == f"backrx-parsed-{parsecache.CACHE_FORMAT}".encode()
+    assert len(mac) == 64 and int(mac, 16) >= 0
     assert isinstance(json.loads(body), dict)
+    assert len((private / parsecache.SECRET_NAME).read_bytes()) == 32
+
+
+def test_the_cache_keeps_at_most_its_limit_of_entries(private: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past MAX_ENTRIES the oldest entries are removed when a new one is written; the secret stays."""
+    monkeypatch.setattr(parsecache, "MAX_ENTRIES", 3)
+    for n in range(6):
+        data = f"n: {n}\n".encode()
+        parsecache.parse(data, data.decode(), "f.yaml")
+    assert len(_entries(private)) == 3
+    assert (private / parsecache.SECRET_NAME).is_file()
 
 
 def test_the_same_bytes_are_parsed_once_in_a_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """Bytes parsed once (a worker checks a pickled pack's digest, then loads it) are not parsed again."""
-    calls: list[str] = []
-    load = _yaml.load
-
-    def counted(text: str, file: str) -> Any:
-        calls.append(file)
-        return load(text, file)
-
-    monkeypatch.setattr(_yaml, "load", counted)
+    monkeypatch.setenv("BACKRX_PACK_CACHE", "0")
+    calls = _count_parses(monkeypatch)
     parsecache.clear()
     data = b"a: 1\nb: [x, y]\n"
     first = parsecache.parse(data, data.decode(), "f.yaml")
