@@ -12,15 +12,19 @@ from backrx.errors import RuleError
 from backrx.pack.locale import report
 from backrx.pack.rulepack import read_pack
 from backrx.render.context import pack_texts
+from backrx.render.figure_pose import skeleton
 from backrx.render.figures import figure_for
 
 SVG = "{http://www.w3.org/2000/svg}"
 PACK = read_pack()
+ADVICE = {eid for eid, ex in PACK.exercises.items() if ex.category == "education"}
+EXERCISES = sorted(set(PACK.exercises) - ADVICE)
 
 
-@pytest.mark.parametrize("eid", sorted(PACK.exercises))
+@pytest.mark.parametrize("eid", EXERCISES)
 def test_every_exercise_renders_a_well_formed_figure(eid: str) -> None:
-    """Each catalog exercise draws as well-formed SVG with a title, a description and start and end panels."""
+    """Each catalog exercise that is not advice draws as well-formed SVG with a title, a description and
+    start and end panels."""
     svg = figure_for(PACK, eid)
     assert svg is not None
     root = ET.fromstring(svg)
@@ -35,11 +39,56 @@ def test_every_exercise_renders_a_well_formed_figure(eid: str) -> None:
     assert labels[0] == PACK.texts["figure.start"] and labels[-1] == PACK.texts["figure.end"]
 
 
+def test_advice_needs_no_figure_but_an_exercise_does(pack_copy: Path) -> None:
+    """An advice item may have no figure (figure_for gives None); an exercise without positions fails."""
+    assert ADVICE and all(PACK.texts[f"plain.{eid}.name"] for eid in ADVICE)
+    assert figure_for(PACK, "education-pain-reassurance") is None
+    assert figure_for(PACK, "education-stay-active") is not None  # a picture is allowed where it helps
+    path = pack_copy / "figures.yaml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("    positions: [cat, camel]\n")
+    path.write_text(text[:start] + text[start:].replace("    positions: [cat, camel]\n", "", 1),
+                    encoding="utf-8")
+    with pytest.raises(RuleError) as info:
+        read_pack(pack_copy)
+    assert [(p.code, p.rule_id) for p in info.value.problems] == [("missing-key", "cat-camel")]
+
+
+@pytest.mark.parametrize("eid", EXERCISES)
+def test_every_figure_rests_on_the_floor_and_nothing_sinks_through_it(eid: str) -> None:
+    """In every position of every figure no body point goes below the floor, a point the body may bear
+    weight on touches it (unless the pose is lifted or floating), and both points a pose rests on
+    touch the floor or the top of their prop: a bridge lifts the hips, not the head."""
+    book = PACK.figures
+    assert book is not None
+    for i, pose in enumerate(book.figures[eid].positions):
+        sk = skeleton(pose)
+        where = f"{eid} position {i}"
+        if not pose.body.floats:
+            low = min(sk.lows, key=lambda k: sk.lows[k])
+            assert sk.lows[low] >= -0.5, f"{where}: {low} is below the floor"
+            touching = [c for c in sk.contacts if abs(sk.lows[c] - pose.rise) <= 0.5]
+            assert touching, f"{where}: no contact point is on the floor"
+        for point, prop in pose.rest:
+            height = 0.0 if prop is None else (2 * prop.w if prop.shape == "roller" else prop.h)
+            assert abs(sk.lows[point] - height - pose.rise) <= 0.5, f"{where}: {point} does not rest"
+
+
+def test_a_bridge_lifts_the_hips_and_keeps_head_and_feet_down() -> None:
+    """In the bridge's end position the pelvis is well off the floor while the head and heels touch it."""
+    book = PACK.figures
+    assert book is not None
+    start, end = (skeleton(p) for p in book.figures["glute-bridge"].positions)
+    assert end.lows["pelvis"] > start.lows["pelvis"] + 20
+    assert abs(end.lows["head"]) <= 0.5 and abs(end.lows["heel"]) <= 0.5
+
+
 def test_figures_are_byte_identical_across_runs() -> None:
     """Drawing the same figure twice, from two loads of the pack, gives the same bytes."""
     again = read_pack()
     for eid in PACK.exercises:
         assert figure_for(PACK, eid) == figure_for(again, eid)
+    assert figure_for(PACK, "cat-camel") != figure_for(PACK, "bird-dog")
 
 
 def test_spanish_figures_carry_the_spanish_words() -> None:
@@ -129,3 +178,5 @@ def test_the_bundled_pack_passes_the_check() -> None:
     rules = backrx.load_rules()
     assert rules.pack.figures is not None
     assert set(rules.pack.figures.figures) == set(rules.pack.exercises)
+    drawn = {eid for eid, f in rules.pack.figures.figures.items() if f.positions}
+    assert drawn >= set(EXERCISES)

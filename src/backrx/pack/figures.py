@@ -28,26 +28,34 @@ from backrx.pack.read import ID, Ctx, check_keys, hint, join, line_of, text_valu
 FILE = "figures.yaml"
 #: Angles a pose may give, each a joint (or the lean of the whole body) with a range in ``limits:``.
 SINGLE = ("lean", "spine", "neck")
-PER_SIDE = ("hip", "knee", "ankle", "shoulder", "elbow")
+PER_SIDE = ("hip", "knee", "ankle", "shoulder", "elbow", "hip_out", "arm_out")
 ANGLES = (*SINGLE, *PER_SIDE)
 #: Body points a prop or an arrow can be placed at (``far-`` names the far limb: far-hand).
-POINTS = ("pelvis", "neck", "head", "elbow", "hand", "knee", "heel", "toe", "front", "back")
+POINTS = ("pelvis", "neck", "head", "shoulder", "elbow", "hand", "hip", "knee", "heel", "toe",
+          "front", "back")
+#: Points a body can rest on (a contact; ``heel`` means both heels, ``far-heel`` the far one only).
+CONTACTS = tuple(p for p in POINTS if p not in ("front", "back"))
 SHAPES = ("box", "chair", "wheelchair", "circle", "roller", "vline", "hline", "weight", "plate",
           "line", "water", "belt", "bike", "rod")
-VIEWS = ("side", "front")
-_POSE_KEYS = ("like", "body", *ANGLES, "props", "rise")
+VIEWS = ("side", "front", "lying-side")
+_POSE_KEYS = ("like", "body", *ANGLES, "props", "rise", "rest", "contacts")
 _FIGURE_KEYS = ("name", "summary", "positions", "props", "move")
 
 
 @dataclass(frozen=True)
 class Body:
-    """A base orientation: the trunk angle from upright (+ toward the face), the view, defaults."""
+    """A base orientation: the trunk angle from upright (+ toward the face), the view, defaults.
+
+    ``contacts`` are the body points that may bear weight in this orientation: the figure is put
+    down so the lowest of them touches the floor, and no other point may go below it.
+    """
 
     name: str
     trunk: float
     view: str
     floats: bool  # held up by water, not resting on the floor
     angles: tuple[tuple[str, Any], ...]
+    contacts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,8 @@ class Pose:
     angles: tuple[tuple[str, tuple[float, float]], ...]  # every angle, (near, far)
     props: tuple[PropUse, ...]
     rise: float = 0.0  # drawing units the body is lifted off what it rests on (a jump, a hang)
+    contacts: tuple[str, ...] = ()  # the body's contacts, or the pose's own
+    rest: tuple[tuple[str, Prop | None], ...] = ()  # two points laid level on the floor (or a prop)
 
     def angle(self, name: str) -> tuple[float, float]:
         """The angle in degrees, near and far side."""
@@ -82,7 +92,7 @@ class Figure:
     exercise: str
     name: str
     summary: str
-    positions: tuple[Pose, ...]
+    positions: tuple[Pose, ...]  # empty: an advice item drawn without a figure
     props: tuple[PropUse, ...]
     move: tuple[str, ...] | None  # None: the point that moves most
 
@@ -101,6 +111,17 @@ def _number(ctx: Ctx, node: Any, key: str, where: str) -> float | None:
         ctx.add(line_of(node, key), "wrong-type", f"{key} must be a number of degrees", join(where, key))
         return None
     return float(value)
+
+
+def _points(ctx: Ctx, node: Any, key: str, where: str, allowed: tuple[str, ...]) -> list[str] | None:
+    """A list of body points (``far-`` allowed) under ``key``; None after a coded problem."""
+    items = node.get(key)
+    if not isinstance(items, list) or not items or not all(
+            isinstance(i, str) and i.partition("@")[0].removeprefix("far-") in allowed for i in items):
+        ctx.add(line_of(node, key), "figure-unknown-point",
+                f"{key} is a list of body points ({', '.join(allowed)})", join(where, key))
+        return None
+    return [str(i) for i in items]
 
 
 def _limits(ctx: Ctx, doc: dict[str, Any]) -> dict[str, tuple[float, float]]:
@@ -128,7 +149,11 @@ def _bodies(ctx: Ctx, doc: dict[str, Any]) -> dict[str, Body]:
         return out
     for name, item in node.items():
         where = join("bodies", str(name))
-        if not check_keys(ctx, item, where, ("trunk",), ("trunk", "view", "floats", *ANGLES)):
+        if not check_keys(ctx, item, where, ("trunk", "contacts"),
+                          ("trunk", "view", "floats", "contacts", *ANGLES)):
+            continue
+        contacts = _points(ctx, item, "contacts", where, CONTACTS)
+        if contacts is None:
             continue
         trunk = _number(ctx, item, "trunk", where)
         view = item.get("view", "side")
@@ -138,7 +163,8 @@ def _bodies(ctx: Ctx, doc: dict[str, Any]) -> dict[str, Body]:
             continue
         if trunk is not None:
             angles = tuple((k, item[k]) for k in ANGLES if k in item)
-            out[str(name)] = Body(str(name), trunk, str(view), item.get("floats") is True, angles)
+            out[str(name)] = Body(str(name), trunk, str(view), item.get("floats") is True, angles,
+                                  tuple(contacts))
     return out
 
 
@@ -261,17 +287,51 @@ class _Reader:
             self.ctx.add(line_of(here, "rise") or line, "wrong-type", "rise is a height from 0 to 200",
                          join(where, "rise"))
             return None
-        return None if props is None else Pose(body, tuple(angles), props, float(rise))
+        contacts = body.contacts
+        if "contacts" in raw:
+            found = _points(self.ctx, raw, "contacts", where, CONTACTS)
+            if found is None:
+                return None
+            contacts = tuple(found)
+        rest = self.rest(raw, here, where) if "rest" in raw else ()
+        if props is None or rest is None:
+            return None
+        return Pose(body, tuple(angles), props, float(rise), contacts, rest)
+
+    def rest(self, raw: dict[str, Any], here: Any, where: str) -> tuple[tuple[str, Prop | None], ...] | None:
+        """``rest: [a, b@prop]``: two contact points laid level, on the floor or on a prop's top."""
+        found = _points(self.ctx, raw, "rest", where, CONTACTS)
+        if found is None:
+            return None
+        out: list[tuple[str, Prop | None]] = []
+        for item in found:
+            point, _, prop = item.partition("@")
+            if prop and (prop not in self.props or (self.props[prop].h <= 0
+                         and self.props[prop].shape != "roller")):
+                self.ctx.add(line_of(here, "rest"), "figure-unknown-prop",
+                             f"rest on {prop!r}: not a declared prop with a height (h)"
+                             f"{hint(prop, self.props)}",
+                             join(where, "rest"))
+                return None
+            out.append((point, self.props[prop] if prop else None))
+        if len(out) != 2:
+            self.ctx.add(line_of(here, "rest"), "figure-rest",
+                         "rest names two points, each on the floor or point@prop", join(where, "rest"))
+            return None
+        return tuple(out)
 
 
-def _figure(reader: _Reader, eid: str, node: Any, where: str) -> tuple[Figure, dict[str, str]] | None:
+def _figure(reader: _Reader, eid: str, node: Any, where: str,
+            advice: bool) -> tuple[Figure, dict[str, str]] | None:
+    """One entry; an advice item (its category under ``advice:``) may leave out ``positions``."""
     ctx = reader.ctx
-    if not check_keys(ctx, node, where, ("name", "summary", "positions"), _FIGURE_KEYS):
+    if not check_keys(ctx, node, where, ("name", "summary") if advice else ("name", "summary", "positions"),
+                      _FIGURE_KEYS):
         return None
     name = text_value(ctx, node, "name", where)
     summary = text_value(ctx, node, "summary", where)
-    items = node["positions"]
-    if not isinstance(items, list) or not 2 <= len(items) <= 3:
+    items = node.get("positions", [])
+    if not isinstance(items, list) or not (2 <= len(items) <= 3 or (advice and not items)):
         ctx.add(line_of(node, "positions"), "figure-positions",
                 "positions lists the start, an optional middle and the end pose", join(where, "positions"))
         return None
@@ -296,13 +356,19 @@ def read_figures(ctx: Ctx, doc: Any, catalog: dict[str, Any]) -> tuple[FigureBoo
     """figures.yaml: the figure book, and the texts it adds to the pack (plain names, figure words).
 
     Every exercise of ``catalog`` (id: the exercise's YAML node) needs an entry; an entry for an
-    exercise that is not in the catalog is refused too.
+    exercise that is not in the catalog is refused too. An entry needs a figure (``positions``)
+    unless its exercise's category is listed under ``advice:``: advice is not an exercise to copy,
+    so it needs only its plain name and summary (a figure is still allowed where one helps).
     """
     if doc is None:
         return None, {}
     if not check_keys(ctx, doc, "", ("limits", "bodies", "props", "poses", "words", "figures"),
-                      ("description", "limits", "bodies", "props", "poses", "words", "figures")):
+                      ("description", "advice", "limits", "bodies", "props", "poses", "words", "figures")):
         return None, {}
+    advice = doc.get("advice", [])
+    if not isinstance(advice, list) or not all(isinstance(a, str) for a in advice):
+        ctx.add(line_of(doc, "advice"), "wrong-type", "advice is a list of exercise categories", "advice")
+        advice = []
     reader = _Reader(ctx, doc)
     texts: dict[str, str] = {}
     words = doc["words"]
@@ -325,7 +391,8 @@ def read_figures(ctx: Ctx, doc: Any, catalog: dict[str, Any]) -> tuple[FigureBoo
                     f"{eid!r} is not an exercise of the catalog{hint(str(eid), catalog)}",
                     join("figures", str(eid)))
             continue
-        found = _figure(reader, eid, item, join("figures", eid))
+        found = _figure(reader, eid, item, join("figures", eid),
+                        isinstance(catalog[eid], dict) and catalog[eid].get("category") in advice)
         if found is not None:
             figures[eid] = found[0]
             texts.update(found[1])

@@ -5,12 +5,8 @@ limbs, the far limbs in grey, simple props, and the floor. The panels (start, op
 end) sit side by side with an arrow between them; the last panel shows the first position as a
 dashed ghost and an arrow along the path of the part that moves. Everything is black, white and
 grey, so it prints. The output depends only on the figure and the words: the same input gives the
-same bytes.
-
-Angles (degrees; see :mod:`backrx.pack.figures`): a direction is measured from straight down,
-positive toward the way the body faces. The trunk is ``body.trunk + lean`` from upright; a hip or
-shoulder angle turns the thigh or arm forward from the line of the trunk; knee and elbow bend the
-next segment; ankle points the toes (plantar flexion is positive).
+same bytes. Where the points are (forward kinematics, resting the body on the floor) is
+:mod:`backrx.render.figure_pose`.
 """
 
 from __future__ import annotations
@@ -20,61 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 
-from backrx.pack.figures import Figure, Pose, PropUse
+from backrx.pack.figures import Figure, PropUse
 from backrx.pack.model import Pack
+from backrx.render.figure_pose import HEAD, LIMB, NECK, Point, Skeleton, skeleton
 
-# Segment lengths (drawing units; proportions of an adult after Drillis & Contini's body segments).
-TRUNK, NECK, HEAD, UPPER_ARM, FOREARM, THIGH, SHANK, FOOT = 55.0, 7.0, 10.0, 31.0, 30.0, 45.0, 43.0, 13.0
-HALF_HIPS, HALF_SHOULDERS = 9.0, 15.0  # front view only
 PANEL_W, PANEL_H, GAP, LABEL = 240.0, 215.0, 34.0, 22.0
 SCALE = 1.0
-LIMB, FAR, GHOST, INK, PROP_INK = 7.0, "#8c8c8c", "#b4b4b4", "#000", "#444"
-Point = tuple[float, float]
+FAR, GHOST, INK, PROP_INK, MAT = "#8c8c8c", "#b4b4b4", "#000", "#444", "#ececec"
 
 
 def _down(theta: float, length: float, at: Point) -> Point:
-    """The point ``length`` from ``at`` in the direction ``theta`` measured from straight down."""
     r = math.radians(theta)
     return at[0] + length * math.sin(r), at[1] + length * math.cos(r)
-
-
-@dataclass(frozen=True)
-class Skeleton:
-    points: dict[str, Point]  # pelvis, neck, head, spine (the curve's control point), per side
-    trunk: float
-    front: bool
-    nose: Point | None
-
-
-def skeleton(pose: Pose) -> Skeleton:
-    """The joint positions of a pose, with the pelvis at (0, 0) and y pointing down."""
-    t = pose.body.trunk + pose.angle("lean")[0]
-    front = pose.body.view == "front"
-    up = _down(180 - t, 1.0, (0.0, 0.0))
-    normal = (math.cos(math.radians(t)), math.sin(math.radians(t)))  # toward the face / side one
-    pts: dict[str, Point] = {"pelvis": (0.0, 0.0)}
-    pts["neck"] = (up[0] * TRUNK, up[1] * TRUNK)
-    bend = pose.angle("spine")[0] / 45.0 * 0.35 * TRUNK
-    pts["spine"] = (pts["neck"][0] / 2 - normal[0] * bend, pts["neck"][1] / 2 - normal[1] * bend)
-    head_dir = 180 - t - pose.angle("neck")[0]
-    pts["head"] = _down(head_dir, NECK + HEAD, pts["neck"])
-    nose = None if front else _down(head_dir - 90, HEAD + 3, pts["head"])
-    for i, side in enumerate(("", "far-")):
-        sign = -1.0 if front and i else 1.0
-        offset = (sign * HALF_HIPS if front else 0.0, sign * HALF_SHOULDERS if front else 0.0)
-        hip = (normal[0] * offset[0], normal[1] * offset[0])
-        shoulder = (pts["neck"][0] + normal[0] * offset[1], pts["neck"][1] + normal[1] * offset[1])
-        thigh = sign * pose.angle("hip")[i] - t
-        shank = thigh - sign * pose.angle("knee")[i]
-        arm = sign * pose.angle("shoulder")[i] - t
-        pts[side + "hip"], pts[side + "shoulder"] = hip, shoulder
-        pts[side + "knee"] = _down(thigh, THIGH, hip)
-        pts[side + "heel"] = _down(shank, SHANK, pts[side + "knee"])
-        toe = shank + sign * (90 - pose.angle("ankle")[i]) if not front else shank + sign * 75
-        pts[side + "toe"] = _down(toe, FOOT if not front else FOOT * 0.6, pts[side + "heel"])
-        pts[side + "elbow"] = _down(arm, UPPER_ARM, shoulder)
-        pts[side + "hand"] = _down(arm + sign * pose.angle("elbow")[i], FOREARM, pts[side + "elbow"])
-    return Skeleton(pts, t, front, nose)
 
 
 def _f(v: float) -> str:
@@ -93,31 +46,33 @@ def _poly(points: list[Point], color: str, width: float, extra: str = "") -> str
             f'stroke-linecap="round" stroke-linejoin="round"{extra}/>')
 
 
+def _limbs(p: dict[str, Point], side: str, color: str, width: float, extra: str) -> list[str]:
+    leg = [p[side + "hip"], p[side + "knee"], p[side + "heel"], p[side + "toe"]]
+    return [_poly(leg, color, width, extra),
+            _poly([p[side + "shoulder"], p[side + "elbow"], p[side + "hand"]], color, width, extra)]
+
+
 def _body(sk: Skeleton, ink: str, far: str, width: float, extra: str = "", head: bool = True) -> list[str]:
+    """The far limbs (grey; black seen from the front), the trunk and head, then the near limbs."""
     p = sk.points
-    out: list[str] = []
-    for side, color in (("far-", ink if sk.front else far), ("", ink)):
-        out.append(_poly([p[side + "hip"], p[side + "knee"], p[side + "heel"], p[side + "toe"]], color, width,
-                         extra))
-        if side == "":
-            sp = p["spine"]
-            out.append(f'<path d="M{_f(0)},{_f(0)} Q{_f(sp[0])},{_f(sp[1])} {_f(p["neck"][0])},'
-                       f'{_f(p["neck"][1])}" fill="none" stroke="{ink}" stroke-width="{_f(width * 1.35)}" '
-                       f'stroke-linecap="round"{extra}/>')
-            if sk.front:
-                out.append(_line(p["hip"], p["far-hip"], ink, width, extra))
-                out.append(_line(p["shoulder"], p["far-shoulder"], ink, width, extra))
-            out.append(_line(p["neck"], _down(180 - sk.trunk, NECK, p["neck"]), ink, width, extra))
-            if head:
-                hx, hy = p["head"]
-                out.append(f'<circle cx="{_f(hx)}" cy="{_f(hy)}" r="{_f(HEAD)}" fill="{ink}"/>')
-                if sk.nose is not None:
-                    base = [_down(d, HEAD * 0.8, p["head"]) for d in _nose_dirs(p["head"], sk.nose)]
-                    corners = " ".join(f"{_f(x)},{_f(y)}" for x, y in [*base, sk.nose])
-                    out.append(f'<polygon points="{corners}" '
-                               f'fill="{ink}"/>')
-        out.append(_poly([p[side + "shoulder"], p[side + "elbow"], p[side + "hand"]], color, width, extra))
-    return out
+    front = sk.view == "front"
+    out = _limbs(p, "far-", ink if front else far, width, extra)
+    sp = p["spine"]
+    out.append(f'<path d="M{_f(p["pelvis"][0])},{_f(p["pelvis"][1])} Q{_f(sp[0])},{_f(sp[1])} '
+               f'{_f(p["neck"][0])},{_f(p["neck"][1])}" fill="none" stroke="{ink}" '
+               f'stroke-width="{_f(width * 1.35)}" stroke-linecap="round"{extra}/>')
+    if sk.view != "side":
+        out.append(_line(p["hip"], p["far-hip"], ink, width, extra))
+        out.append(_line(p["shoulder"], p["far-shoulder"], ink, width, extra))
+    out.append(_line(p["neck"], _toward(p["neck"], p["head"], NECK + HEAD * 0.5), ink, width, extra))
+    if head:
+        hx, hy = p["head"]
+        out.append(f'<circle cx="{_f(hx)}" cy="{_f(hy)}" r="{_f(HEAD)}" fill="{ink}"/>')
+        if sk.nose is not None:
+            base = [_down(d, HEAD * 0.8, p["head"]) for d in _nose_dirs(p["head"], sk.nose)]
+            corners = " ".join(f"{_f(x)},{_f(y)}" for x, y in [*base, sk.nose])
+            out.append(f'<polygon points="{corners}" fill="{ink}"/>')
+    return out + _limbs(p, "", ink, width, extra)
 
 
 def _nose_dirs(head: Point, nose: Point) -> tuple[float, float]:
@@ -125,29 +80,19 @@ def _nose_dirs(head: Point, nose: Point) -> tuple[float, float]:
     return d - 28, d + 28
 
 
-def _anchor(sk: Skeleton, at: str) -> Point:
+def _anchor(sk: Skeleton, at: str) -> tuple[Point, float]:
+    """Where a prop goes, and the page's y of the floor under it."""
     p = sk.points
     xs = [x for x, _ in p.values()]
     if at == "front":
-        return max(xs) + LIMB / 2, 0.0
+        return (max(xs) + LIMB / 2, 0.0), 0.0
     if at == "back":
-        return min(xs) - LIMB / 2, 0.0
-    return p[at]
+        return (min(xs) - LIMB / 2, 0.0), 0.0
+    return p[at], sk.ground.get(at, 0.0)
 
 
-def _prop_bottom(use: PropUse, sk: Skeleton) -> float:
-    """How far down a prop reaches below the body (the floor goes under it)."""
-    _, y = _anchor(sk, use.at)
-    shape, prop = use.prop.shape, use.prop
-    if shape == "roller":
-        return y + LIMB / 2 + 2 * prop.w
-    if shape in ("box", "chair", "wheelchair", "bike"):
-        return y + LIMB / 2 + prop.h
-    return -1e9
-
-
-def _prop(use: PropUse, sk: Skeleton, floor: float) -> list[str]:
-    prop, (x, y) = use.prop, _anchor(sk, use.at)
+def _prop(use: PropUse, sk: Skeleton) -> list[str]:
+    prop, ((x, y), floor) = use.prop, _anchor(sk, use.at)
     shape, top = prop.shape, y + LIMB / 2
     k = PROP_INK
     if shape == "box":
@@ -160,13 +105,13 @@ def _prop(use: PropUse, sk: Skeleton, floor: float) -> list[str]:
                _line((back + 3, top), (back + 3, floor), k, 3), _line((x + prop.w / 2 - 3, top),
                                                                       (x + prop.w / 2 - 3, floor), k, 3)]
         if shape == "wheelchair":
-            r = (floor - top) * 0.9
-            out.append(f'<circle cx="{_f(x - prop.w / 4)}" cy="{_f(floor - r)}" r="{_f(r)}" fill="none" '
+            r = (floor - top) * 0.62
+            out.append(f'<circle cx="{_f(back + r * 0.6)}" cy="{_f(floor - r)}" r="{_f(r)}" fill="none" '
                        f'stroke="{k}" stroke-width="3"/>')
         return out
     if shape in ("circle", "roller"):
-        r = (floor - top) / 2 if shape == "circle" else prop.w
-        return [f'<circle cx="{_f(x)}" cy="{_f(top + r)}" r="{_f(max(r, 3))}" fill="#eee" stroke="{k}" '
+        r = max((floor - top) / 2, 3.0)
+        return [f'<circle cx="{_f(x)}" cy="{_f(top + r)}" r="{_f(r)}" fill="#eee" stroke="{k}" '
                 f'stroke-width="2"/>']
     if shape == "vline":
         return [_line((x, floor), (x, floor - prop.h), k, 4)]
@@ -188,7 +133,7 @@ def _prop_far(use: PropUse, sk: Skeleton, floor: float, at: Point) -> list[str]:
         return [_line((x, y), to, k, 2, ' stroke-dasharray="5 3"'),
                 f'<rect x="{_f(to[0] - 4)}" y="{_f(to[1] - 4)}" width="8" height="8" fill="{k}"/>']
     if prop.shape == "water":  # a wavy surface across the panel at the point's height
-        return [_poly([(x - 110 + 10 * i, y + (0 if i % 2 == 0 else -4)) for i in range(23)], k, 2)]
+        return [_poly([(x - 120 + 10 * i, y + (0 if i % 2 == 0 else -4)) for i in range(25)], k, 2)]
     if prop.shape == "belt":
         return [f'<rect x="{_f(x - prop.w / 2)}" y="{_f(floor - prop.h)}" width="{_f(prop.w)}" '
                 f'height="{_f(prop.h)}" fill="#eee" stroke="{k}" stroke-width="2"/>',
@@ -199,16 +144,14 @@ def _prop_far(use: PropUse, sk: Skeleton, floor: float, at: Point) -> list[str]:
                 f'<circle cx="{_f(x + 45)}" cy="{_f(floor - 22)}" r="22" fill="none" stroke="{k}" '
                 f'stroke-width="3"/>', _line((x + 5, floor), (x + 45, floor - 22), k, 3)]
     if prop.shape == "rod":  # a stick along the back, or held in the hand upright
-        back = sk.points["spine"]
-        return [_line((back[0] - 9, back[1] - prop.h / 2), (back[0] - 9, back[1] + prop.h / 2), k, 3)] \
-            if use.at == "back" else [_line((x, y - 4), (x, floor), k, 3)]
+        if use.at == "back":
+            neck, pelvis = sk.points["neck"], sk.points["pelvis"]
+            d = math.dist(neck, pelvis) or 1.0
+            nx, ny = (pelvis[1] - neck[1]) / d * 9, (neck[0] - pelvis[0]) / d * 9  # behind the back
+            ext = _toward(neck, pelvis, -HEAD * 2), _toward(pelvis, neck, -10)
+            return [_line((ext[0][0] - nx, ext[0][1] - ny), (ext[1][0] - nx, ext[1][1] - ny), k, 3)]
+        return [_line((x, y - 4), (x, floor), k, 3)]
     return []
-
-
-def _floor(sk: Skeleton, uses: tuple[PropUse, ...]) -> float:
-    lowest = max(y for name, (_, y) in sk.points.items() if name != "spine") + LIMB / 2
-    lowest = max(lowest, sk.points["head"][1] + HEAD)
-    return max([lowest, *(_prop_bottom(u, sk) for u in uses)])
 
 
 def _moving(first: Skeleton, last: Skeleton, move: tuple[str, ...] | None) -> list[str]:
@@ -237,29 +180,23 @@ def _arrow(a: Point, b: Point, color: str = INK, curve: bool = True) -> list[str
 class _Panel:
     sk: Skeleton
     uses: tuple[PropUse, ...]
-    floor: float  # in the skeleton's frame; the panel puts it on the ground line
+    floats: bool  # in water: no floor drawn
 
 
 def _panels(figure: Figure) -> list[_Panel]:
-    out = []
-    for pose in figure.positions:
-        sk = skeleton(pose)
-        uses = (*figure.props, *pose.props)
-        floor = _floor(sk, uses) + pose.rise
-        if pose.body.floats:  # in water: the pelvis sits just under the surface, no floor under the feet
-            floor = max(floor, 95.0)
-        out.append(_Panel(sk, uses, floor))
-    return out
+    return [_Panel(skeleton(pose), (*figure.props, *pose.props), pose.body.floats)
+            for pose in figure.positions]
 
 
 def _fit(panels: list[_Panel]) -> tuple[float, float, float]:
     """One scale and x/ y shifts for every panel, so the figure stays still between them."""
     xs = [x for p in panels for n, (x, _) in p.sk.points.items() if n != "spine"]
-    tops = [min(y for _, y in p.sk.points.values()) - HEAD - p.floor for p in panels]
-    width, height = max(xs) - min(xs) + 2 * HEAD, -min(tops)
+    top = min(y for p in panels for y in (*(y for _, y in p.sk.points.values()), 0.0)) - HEAD
+    bottom = max((p.sk.mat[1] if p.sk.mat else 0.0) for p in panels)
+    width, height = max(xs) - min(xs) + 2 * HEAD, bottom - top
     scale = min(SCALE, (PANEL_W - 24) / width, (PANEL_H - 24) / height)
     shift = PANEL_W / 2 - scale * (max(xs) + min(xs)) / 2
-    return scale, shift, PANEL_H - 12
+    return scale, shift, PANEL_H - 12 - scale * bottom
 
 
 def figure_svg(figure: Figure, word: Callable[[str], str | None] | None = None) -> str:
@@ -292,18 +229,18 @@ def figure_svg(figure: Figure, word: Callable[[str], str | None] | None = None) 
         out.append(f'<g class="panel panel-{i}" transform="translate({_f(left)},0)">')
         out.append(f'<rect x="0.5" y="0.5" width="{_f(PANEL_W - 1)}" height="{_f(PANEL_H - 1)}" rx="8" '
                    'fill="#fff" stroke="#ccc"/>')
-        out.append(f'<g transform="translate({_f(shift)},{_f(ground)}) scale({scale:.3f}) '
-                   f'translate(0,{_f(-panel.floor)})">')
-        if not any(u.prop.shape == "water" for u in panel.uses) or not panel.sk.points:
-            out.append(_line((-shift / scale + 4, panel.floor), ((PANEL_W - shift) / scale - 4, panel.floor),
-                             PROP_INK, 3))
+        out.append(f'<g transform="translate({_f(shift)},{_f(ground)}) scale({scale:.3f})">')
+        left_x, right_x = -shift / scale + 4, (PANEL_W - shift) / scale - 4
+        if panel.sk.mat is not None:
+            m = panel.sk.mat
+            out.append(f'<rect x="{_f(left_x)}" y="{_f(m[0])}" width="{_f(right_x - left_x)}" '
+                       f'height="{_f(m[1] - m[0])}" fill="{MAT}" stroke="{PROP_INK}" stroke-width="1.5"/>')
+        elif not panel.floats:
+            out.append(_line((left_x, 0.0), (right_x, 0.0), PROP_INK, 3))
         for use in panel.uses:
-            out.extend(_prop(use, panel.sk, panel.floor))
+            out.extend(_prop(use, panel.sk))
         if i == count - 1 and i > 0:
-            first = panels[0]
-            dy = panel.floor - first.floor
-            ghost = Skeleton({k: (x, y + dy) for k, (x, y) in first.sk.points.items()}, first.sk.trunk,
-                             first.sk.front, None)
+            ghost = panels[0].sk
             out.extend(_body(ghost, GHOST, GHOST, 2.5, ' stroke-dasharray="4 4"', head=False))
             for point in moving:
                 a, b = ghost.points[point], panel.sk.points[point]
@@ -325,14 +262,15 @@ def _toward(a: Point, b: Point, by: float) -> Point:
 
 
 def figure_for(pack: Pack, exercise_id: str, word: Callable[[str], str | None] | None = None) -> str | None:
-    """The SVG of an exercise's figure in a loaded pack (None when the pack has no figure for it).
+    """The SVG of an exercise's figure in a loaded pack (None when the pack has no figure for it, as for
+    advice drawn without one).
 
     ``word`` looks up pack texts in the reader's language, for example
     ``backrx.render.context.pack_texts(pack, "es").get``; without it the words are English.
     """
     book = pack.figures
     figure = book.figures.get(exercise_id) if book is not None else None
-    if book is None or figure is None:
+    if book is None or figure is None or not figure.positions:
         return None
     english = {f"figure.{k}": v for k, v in book.words.items()}
     return figure_svg(figure, word if word is not None else english.get)
