@@ -37,12 +37,22 @@ def _set(profile: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     out = copy.deepcopy(profile)
     if path in ("red_flags", "red_flags_unsure"):
         out[path] = list(dict.fromkeys([*out.get(path, []), value]))
+        other = "red_flags_unsure" if path == "red_flags" else "red_flags"
+        out[other] = [flag for flag in out.get(other, []) if flag != value]  # ticked or unsure, not both
     elif "." in path:
         section, name = path.split(".")
         out[section] = {**(out.get(section) or {}), name: value}
     else:
         out[path] = value
     return out
+
+
+def _onset_within_age(profile: dict[str, Any]) -> dict[str, Any]:
+    """The profile without a back-pain onset age above its (changed) age, which format 3 refuses."""
+    history = profile.get("history") or {}
+    if (history.get("back_pain_onset_age") or 0) > profile["age"]:
+        profile["history"] = {k: v for k, v in history.items() if k != "back_pain_onset_age"}
+    return profile
 
 
 def _tier(rec: backrx.Recommendation) -> str | None:
@@ -106,6 +116,7 @@ def test_fracture_risk_with_sudden_or_severe_pain_is_at_least_urgent(
     """Age 70+, osteoporosis or long-term steroids with sudden onset or pain 7+/10 is at least urgent."""
     if risk == "age":
         profile["age"] = max(profile["age"], 70)
+        profile = _onset_within_age(profile)
     else:
         profile = _set(profile, "history." + ("osteoporosis" if risk == "osteoporosis"
                                               else "long_term_corticosteroids"), True)
@@ -123,6 +134,7 @@ def test_thoracic_pain_over_50_at_night_or_unrelieved_is_at_least_urgent(
         profile: dict[str, Any], age: int, sign: str, rules: backrx.RuleSet) -> None:
     """Mid-back pain over 50 that is worse at night or eased by nothing gets a same-day review."""
     profile["age"] = age
+    profile = _onset_within_age(profile)
     _at_least(rules.recommend(_set(profile, "findings." + sign, True)), "urgent")
 
 
@@ -132,6 +144,7 @@ def test_adolescent_extension_pain_is_reviewed_and_spared_extension(
         profile: dict[str, Any], age: int, rules: backrx.RuleSet) -> None:
     """Under 18 with pain on bending backward: at least a routine review, and no extension exercise."""
     profile["age"] = age
+    profile = _onset_within_age(profile)
     findings = dict(profile.get("findings") or {})
     findings["worse_with"] = list(dict.fromkeys([*(findings.get("worse_with") or []), "bending_backward"]))
     profile["findings"] = findings
@@ -191,6 +204,9 @@ def test_a_pregnant_person_gets_no_stenosis_prone_or_late_supine_work(
         profile: dict[str, Any], weeks: float | None, rules: backrx.RuleSet) -> None:
     """Pregnant: never stenosis, no prone work, no supine-only work from 20 weeks or weeks unknown."""
     history = {**(profile.get("history") or {}), "pregnant": True}
+    history.pop("postpartum_weeks", None)  # a birth after this pregnancy began is refused (pregnant-and-postpartum)
+    if profile.get("sex") == "male":
+        profile.pop("sex")  # sex recorded male with a pregnancy is refused (sex-pregnancy-mismatch)
     history.pop("pregnancy_weeks", None)
     if weeks is not None:
         history["pregnancy_weeks"] = weeks
@@ -221,7 +237,11 @@ def test_older_or_fallen_adults_start_light_with_falls_advice(
         profile: dict[str, Any], age: int, falls: int, rules: backrx.RuleSet) -> None:
     """At 75+ the first two phases stay at load 2 or less, with no impact work, and falls advice is given."""
     profile["age"] = age
+    profile = _onset_within_age(profile)
     profile["mobility"] = "independent"
+    profile.update(red_flags=[], red_flags_unsure=[], onset="gradual")  # no referral: the program is the subject
+    for answer in ("trauma", "episode"):
+        profile.pop(answer, None)
     profile = _set(profile, "history.falls_last_year", falls)
     rec = rules.recommend(profile)
     assume(rec.program is not None)

@@ -146,13 +146,14 @@ def test_reference_engine_matches_in_pack_order() -> None:
     from backrx.run.facts import profile_values
 
     values = profile_values(backrx.Profile.model_validate(base_profile()))
-    matched = engine.match(0, values)
+    triage = [layer.name for layer in pack.layers].index("triage")
+    matched = engine.match(triage, values)
     assert matched == sorted(matched)
     # Several rules of one layer must hold, or any order would pass: three red flags match three
     # triage rules and the safety net, and the positions come back rising.
     flagged = profile_values(backrx.Profile.model_validate(base_profile(
         red_flags=["cancer_history", "saddle_anaesthesia", "fever_or_infection"])))
-    several = engine.match(0, flagged)
+    several = engine.match(triage, flagged)
     assert len(several) >= 4
     assert several == sorted(several) and len(set(several)) == len(several)
 

@@ -197,9 +197,7 @@ def _agreeing(data: dict[str, Any]) -> dict[str, Any]:
     if data.get("sex") == "male" and (history.get("pregnant") is True or history.get("pregnancy_weeks") is not None
                                       or history.get("postpartum_weeks") is not None):
         data.pop("sex")
-    flags = {*data.get("red_flags", []), *data.get("red_flags_unsure", [])}
-    if data.get("trauma") == "none" and "major_trauma" in flags or \
-            data.get("trauma") == "minor" and "major_trauma" in data.get("red_flags", []):
+    if data.get("trauma") in ("none", "minor") and "major_trauma" in data.get("red_flags", []):
         data.pop("trauma")
     onset_age = history.get("back_pain_onset_age")
     if onset_age is not None and onset_age > data.get("age", onset_age):

@@ -425,8 +425,7 @@ class Profile(StrictModel):
         if self.sex == "male" and history is not None and (
                 history.pregnant or history.pregnancy_weeks is not None or history.postpartum_weeks is not None):
             raise PydanticCustomError("sex-pregnancy-mismatch", "sex is male but a pregnancy is recorded")
-        if self.trauma == "none" and "major_trauma" in {*self.red_flags, *self.red_flags_unsure} or \
-                self.trauma == "minor" and "major_trauma" in self.red_flags:
+        if self.trauma in ("none", "minor") and "major_trauma" in self.red_flags:
             raise PydanticCustomError("trauma-mismatch", "trauma disagrees with the major_trauma red flag")
         if history is not None and history.back_pain_onset_age is not None and history.back_pain_onset_age > self.age:
             raise PydanticCustomError("onset-age-mismatch", "history.back_pain_onset_age is greater than age")
