@@ -147,6 +147,23 @@ def test_every_input_format_turns_bad_records_into_error_rows(tmp_path: Path, ru
         assert [r["outcome"] for r in found if r["error"] is None] == ["program", "program"], name
 
 
+def test_control_characters_and_undecodable_text_from_the_input_are_escaped(
+        tmp_path: Path, rules: backrx.RuleSet) -> None:
+    """An id or an unknown key holding control characters or an undecodable character is
+    written escaped, so both output formats are still written in full."""
+    src = tmp_path / "p.jsonl"
+    src.write_bytes(_line({**base_profile(), "pid": "A\udc80\x1b[31m"})
+                    + _line({**base_profile(), "pid": "B", "\x07bell": 1}))
+    for name in ("out.jsonl", "out.parquet"):
+        counts = batch.write(batch.read_profiles(src), tmp_path / name, rules, id_field="pid")
+        assert counts["rows"] == 2, name
+    found = pq.read_table(tmp_path / "out.parquet").to_pylist()
+    assert _jsonl_rows(tmp_path / "out.jsonl") == found
+    assert [r["id"] for r in found] == ["A\\udc80\\x1b[31m", "B"]
+    assert found[1]["error_fields"] == ["\\x07bell: extra_forbidden"]
+    assert "\x1b" not in (tmp_path / "out.jsonl").read_text(encoding="utf-8")
+
+
 # --------------------------------------------------------------------------- interrupted output
 
 
