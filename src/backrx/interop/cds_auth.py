@@ -30,14 +30,14 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 
 from backrx.interop._cds_request import RefusalError
 
 __all__ = ["ALGORITHMS", "ASYMMETRIC_ALGORITHMS", "AuthConfig", "AuthConfigError", "AuthError",
-           "JwksCache", "ReplayMemory", "fetch_jwks"]
+           "JwksCache", "ReplayMemory", "ReplayStore", "fetch_jwks"]
 
 #: The algorithms accepted unless configured otherwise (CDS Hooks 2.0 names ES384 and RS384).
 ALGORITHMS = ("RS384", "ES384")
@@ -139,6 +139,14 @@ class JwksCache:
             return self._keys.get(kid)
 
 
+class ReplayStore(Protocol):
+    """Where seen ``jti`` values live: share one across processes (e.g. a Redis ``SET NX EX``)."""
+
+    def first_use(self, key: str, until: float) -> bool:
+        """Remember ``key`` until ``until`` (epoch seconds); False when it is already remembered."""
+        ...
+
+
 class ReplayMemory:
     """The ``jti`` values seen, each kept until its token expires; thread-safe and bounded.
 
@@ -184,7 +192,7 @@ class AuthConfig:
 
     def __init__(self, audience: str, issuers: Mapping[str, Mapping[str, Any] | str], *,
                  algorithms: tuple[str, ...] = ALGORITHMS, leeway: int = 30, max_lifetime: int = 300,
-                 replay: ReplayMemory | None = None, fetcher: Fetcher | None = None,
+                 replay: ReplayStore | None = None, fetcher: Fetcher | None = None,
                  protect_discovery: bool = False) -> None:
         if not audience.startswith(("https://", "http://")):
             raise AuthConfigError("the audience must be the service's base URL (https://...)")
@@ -196,7 +204,7 @@ class AuthConfig:
                                   + ", ".join(sorted(ASYMMETRIC_ALGORITHMS)))
         self.audience = audience.rstrip("/")
         self.algorithms, self.leeway, self.max_lifetime = tuple(algorithms), leeway, max_lifetime
-        self.replay = replay if replay is not None else ReplayMemory()
+        self.replay: ReplayStore = replay if replay is not None else ReplayMemory()
         self.protect_discovery = protect_discovery
         self._issuers: dict[str, dict[str, tuple[jwt.PyJWK, str | None]] | JwksCache] = {}
         for issuer, source in issuers.items():
