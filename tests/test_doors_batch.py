@@ -167,7 +167,7 @@ def test_control_characters_and_undecodable_text_from_the_input_are_escaped(
 # --------------------------------------------------------------------------- interrupted output
 
 
-class _Stop(Exception):
+class _StopError(Exception):
     """A failure raised part-way through a batch."""
 
 
@@ -179,7 +179,7 @@ def _stopper(after: int, error: BaseException) -> Any:
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".jsonl"])
-@pytest.mark.parametrize("error", [KeyboardInterrupt(), _Stop()], ids=["interrupt", "error"])
+@pytest.mark.parametrize("error", [KeyboardInterrupt(), _StopError()], ids=["interrupt", "error"])
 def test_an_interrupted_batch_leaves_the_old_output_untouched(
         tmp_path: Path, rules: backrx.RuleSet, suffix: str, error: BaseException) -> None:
     """A batch stopped part-way (Ctrl-C, or an error) leaves the previous output file exactly as

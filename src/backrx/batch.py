@@ -7,7 +7,8 @@ spreads a batch over N processes (see :meth:`backrx.RuleSet.recommend_many`), an
 value, which may be health data) and no result.
 
 Input: an iterable of mappings or Profiles, a pandas DataFrame, a pyarrow Table, or a file
-(:func:`read_profiles`: ``.jsonl``, ``.json``, ``.csv``, ``.parquet``). In a table, nested
+(:func:`read_profiles`: ``.jsonl``, ``.json``, ``.csv``, ``.parquet``; a record that cannot be read
+is an error row too, so rows out always equal records in). In a table, nested
 fields are either a column holding a mapping (``findings``) or dotted columns
 (``findings.sitting_hours_per_day``); an empty cell or null is "not answered", never "no".
 
@@ -27,8 +28,9 @@ Output columns, in order (the per-phase columns follow the pack's phases):
 ``exercises``             list of ``phase/exercise_id``
 ``rules``                 list of the rule ids that fired, in trace order
 ``digest``                the pack's digest
-``error``                 null, or ``invalid-profile`` / ``invalid-json``
-``error_fields``          list of ``location: error type`` for an invalid row
+``error``                 null, or a code: ``invalid-profile``, ``invalid-json``,
+                          ``invalid-utf8``, ``too-deep``, ``invalid-csv-row``
+``error_fields``          where the record is, or ``location: error type`` for an invalid profile
 ========================  ===============================================================
 
 Needs the ``batch`` extra (``pip install backrx[batch]``) for Arrow, pandas and Parquet; rows
