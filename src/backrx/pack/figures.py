@@ -36,7 +36,7 @@ POINTS = ("pelvis", "neck", "head", "shoulder", "elbow", "hand", "hip", "knee", 
 #: Points a body can rest on (a contact; ``heel`` means both heels, ``far-heel`` the far one only).
 CONTACTS = tuple(p for p in POINTS if p not in ("front", "back"))
 SHAPES = ("box", "chair", "wheelchair", "circle", "roller", "vline", "hline", "weight", "plate",
-          "line", "water", "belt", "bike", "rod")
+          "line", "water", "belt", "bike", "rod", "strap")
 VIEWS = ("side", "front", "lying-side")
 _POSE_KEYS = ("like", "body", *ANGLES, "props", "rise", "rest", "contacts")
 _FIGURE_KEYS = ("name", "summary", "positions", "props", "move")

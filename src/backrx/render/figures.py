@@ -132,6 +132,8 @@ def _prop_far(use: PropUse, sk: Skeleton, floor: float, at: Point) -> list[str]:
               "down": (x, y + prop.w)}.get(prop.to, (x + prop.w, y))
         return [_line((x, y), to, k, 2, ' stroke-dasharray="5 3"'),
                 f'<rect x="{_f(to[0] - 4)}" y="{_f(to[1] - 4)}" width="8" height="8" fill="{k}"/>']
+    if prop.shape == "strap":  # a towel or band from the point to the near hand
+        return [_line((x, y), sk.points["hand"], k, 3, ' stroke-dasharray="6 3"')]
     if prop.shape == "water":  # a wavy surface across the panel at the point's height
         return [_poly([(x - 120 + 10 * i, y + (0 if i % 2 == 0 else -4)) for i in range(25)], k, 2)]
     if prop.shape == "belt":
