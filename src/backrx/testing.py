@@ -128,7 +128,8 @@ _FORMAT3_FINDINGS = {
     "wound_problem": _maybe(st.booleans()),
 }
 _FINDINGS = st.tuples(st.one_of(_SPARSE_FINDINGS, _FULL_FINDINGS),
-                      st.fixed_dictionaries({}, optional=_FORMAT3_FINDINGS)).map(lambda pair: {**pair[0], **pair[1]})
+                      st.fixed_dictionaries({}, optional=_FORMAT3_FINDINGS)).map(
+    lambda pair: {**pair[0], **pair[1]})
 
 _STARTBACK_COMPLETE = st.fixed_dictionaries(
     {**{name: st.booleans() for name in _STARTBACK_ITEMS}, "bothersomeness": st.integers(0, 4)}
@@ -192,9 +193,11 @@ def _agreeing_history(history: dict[str, Any]) -> dict[str, Any]:
 
 def _agreeing(data: dict[str, Any]) -> dict[str, Any]:
     """The profile without the answers format 3 refuses as contradictions (see docs/profile.md)."""
-    data["red_flags_unsure"] = [f for f in data.get("red_flags_unsure", []) if f not in data.get("red_flags", [])]
+    ticked = data.get("red_flags", [])
+    data["red_flags_unsure"] = [f for f in data.get("red_flags_unsure", []) if f not in ticked]
     history = data.get("history") or {}
-    if data.get("sex") == "male" and (history.get("pregnant") is True or history.get("pregnancy_weeks") is not None
+    if data.get("sex") == "male" and (history.get("pregnant") is True
+                                      or history.get("pregnancy_weeks") is not None
                                       or history.get("postpartum_weeks") is not None):
         data.pop("sex")
     if data.get("trauma") in ("none", "minor") and "major_trauma" in data.get("red_flags", []):
@@ -204,7 +207,8 @@ def _agreeing(data: dict[str, Any]) -> dict[str, Any]:
         data["history"] = {k: v for k, v in history.items() if k != "back_pain_onset_age"}
     findings = data.get("findings") or {}
     signs = [findings.get(k) for k in ("weakness", "sensory_loss", "difficulty_walking", "severe_weakness")]
-    if findings.get("neuro_trend") is not None and all(v is False for v in signs) and findings.get("umn_signs") == []:
+    if findings.get("neuro_trend") is not None and all(v is False for v in signs) \
+            and findings.get("umn_signs") == []:
         data["findings"] = {k: v for k, v in findings.items() if k != "neuro_trend"}
     return data
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from backrx.audit import checks
 from backrx.audit.engines import other_engine
 from backrx.audit.invariant import Check, Invariant, SkipCheck, Status
+from backrx.audit.safety_net import safety_net_consistent
 from backrx.audit.worse_day import no_dose_increase_after_worse_day
 
 NO_ERROR = Invariant("output.no-error",
@@ -27,6 +28,9 @@ BUILTIN_INVARIANTS: tuple[Invariant, ...] = (
               "A red flag that on its own calls for emergency care in the reference pack's triage "
               "(the cauda equina signs, major trauma) gets an emergency referral.",
               checks.emergency_signs_emergency, checks.emergency_signs_skip),
+    Invariant("safety.net-consistent",
+              "A profile that already meets the condition of a safety-net line (the clinical states the "
+              "line names) is referred at that line's tier or higher.", safety_net_consistent),
     Invariant("safety.unsure-red-flag-reviewed",
               "A red flag the person is unsure of gets a referral, never silence.",
               checks.unsure_flag_reviewed),

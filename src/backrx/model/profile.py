@@ -90,7 +90,8 @@ Tri = Literal["yes", "no", "unsure"]
 Sex = Literal["female", "male"]
 Episode = Literal["first", "recurrence"]
 Trauma = Literal["none", "minor", "major"]
-UmnSign = Literal["hyperreflexia", "clonus", "babinski", "hoffmann", "inverted_brachioradialis", "spastic_gait"]
+UmnSign = Literal["hyperreflexia", "clonus", "babinski", "hoffmann", "inverted_brachioradialis",
+                  "spastic_gait"]
 InflammatoryFeature = Literal[
     "waking_second_half_of_night", "buttock_pain", "better_with_movement", "better_with_nsaid_48h",
     "family_history_spa", "arthritis", "enthesitis", "psoriasis", "insidious_onset",
@@ -222,16 +223,16 @@ class Findings(StrictModel):
     neuro_since_weeks: Annotated[float, Field(ge=0, le=5200)] | None = Field(
         default=None, description="Weeks since the nerve signs began.")
     umn_signs: list[UmnSign] | None = Field(
-        default=None, description="Upper motor neurone signs found on examination; [] means looked for, none.")
+        default=None, description="Upper motor neurone signs found on examination; [] means none found.")
     band_like_pain: bool | None = Field(default=None, description="Pain around the trunk like a band.")
     pain_on_cough_strain: bool | None = Field(
         default=None, description="Back pain brought on by coughing, sneezing or straining.")
     constant_pain: bool | None = Field(
         default=None, description="Pain all the time, day and night, not only with movement.")
     inflammatory_features: list[InflammatoryFeature] | None = Field(
-        default=None, description="Features of inflammatory back pain (NICE NG65, ASAS); [] means asked, none.")
+        default=None, description="Inflammatory back pain features (NICE NG65, ASAS); [] means none.")
     lateral_shift: LateralShift | None = Field(
-        default=None, description="A visible lateral shift of the trunk: the side the shoulders are shifted to.")
+        default=None, description="A visible lateral shift: the side the shoulders are shifted to.")
     abdominal_pain: bool | None = Field(default=None, description="Pain in the tummy as well as the back.")
     collapse_or_faintness: bool | None = Field(
         default=None, description="Collapse, fainting, near-fainting, or pallor with sweating.")
@@ -269,9 +270,9 @@ class History(StrictModel):
     back_pain_onset_age: Annotated[int, Field(ge=5, le=110)] | None = Field(
         default=None, description="Age when back pain first began (not only this episode).")
     anticoagulant: Tri | None = Field(
-        default=None, description="Takes a blood thinner (warfarin, a DOAC, heparin) or has a bleeding disorder.")
+        default=None, description="A blood thinner (warfarin, a DOAC, heparin) or a bleeding disorder.")
     infection_risk_factors: list[InfectionRisk] | None = Field(
-        default=None, description="Conditions that raise the risk of a spinal infection; [] means asked, none.")
+        default=None, description="Conditions that raise the risk of spinal infection; [] means none.")
     smoking: Smoking | None = None
     known_aaa: Tri | None = Field(default=None, description="A known abdominal aortic aneurysm.")
     vascular_risk_factors: list[VascularRisk] | None = Field(
@@ -281,7 +282,7 @@ class History(StrictModel):
     surgeon_clearance: Tri | None = Field(
         default=None, description="The surgeon has cleared the person for an exercise program.")
     fragility_fractures: list[FragilityFracture] | None = Field(
-        default=None, description="Earlier fractures from a fall from standing height or less; [] means none.")
+        default=None, description="Fractures from a fall from standing height or less; [] means none.")
 
     @model_validator(mode="after")
     def _pregnancy_agrees(self) -> History:
@@ -411,7 +412,8 @@ class Profile(StrictModel):
     sex: Sex | None = Field(default=None, description="Sex recorded at birth; used only for risk thresholds.")
     episode: Episode | None = Field(default=None, description="A first episode of back pain or a recurrence.")
     trauma: Trauma | None = Field(
-        default=None, description="Injury at onset: none; minor (a fall from standing height or less, a lift, "
+        default=None, description="Injury at onset: none; minor (a fall from standing height or less, "
+                                  "a lift, "
                                   "a bump); major (a fall from a height, a road or sports collision).")
 
     @model_validator(mode="after")
@@ -420,14 +422,17 @@ class Profile(StrictModel):
         if both:
             raise PydanticCustomError(
                 "red-flag-sure-and-unsure",
-                "a red flag is both in red_flags and red_flags_unsure: {flags}", {"flags": ", ".join(sorted(both))})
+                "a red flag is both in red_flags and red_flags_unsure: {flags}",
+                {"flags": ", ".join(sorted(both))})
         history = self.history
         if self.sex == "male" and history is not None and (
-                history.pregnant or history.pregnancy_weeks is not None or history.postpartum_weeks is not None):
+                history.pregnant or history.pregnancy_weeks is not None
+                or history.postpartum_weeks is not None):
             raise PydanticCustomError("sex-pregnancy-mismatch", "sex is male but a pregnancy is recorded")
         if self.trauma in ("none", "minor") and "major_trauma" in self.red_flags:
             raise PydanticCustomError("trauma-mismatch", "trauma disagrees with the major_trauma red flag")
-        if history is not None and history.back_pain_onset_age is not None and history.back_pain_onset_age > self.age:
+        onset_age = history.back_pain_onset_age if history is not None else None
+        if onset_age is not None and onset_age > self.age:
             raise PydanticCustomError("onset-age-mismatch", "history.back_pain_onset_age is greater than age")
         return self
 

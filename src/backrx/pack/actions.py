@@ -175,7 +175,8 @@ def _safety_line(ctx: Ctx, item: Any, line: int | None, here: str) -> str | None
         if not (isinstance(text, str) and text.strip()):
             ctx.add(line, "wrong-type", "a safety_net line's text must be text", here)
         elif tier not in SAFETY_NET_TIERS:
-            ctx.add(line, "unknown-value", f"safety_net tier must be one of {', '.join(SAFETY_NET_TIERS)}", here)
+            ctx.add(line, "unknown-value", f"safety_net tier must be one of {', '.join(SAFETY_NET_TIERS)}",
+                    here)
         elif not _states_ok(state):
             ctx.add(line, "wrong-type", "a safety_net line's state names a derived.<name> state, or a list "
                     "of them (the line applies when any holds)", here)
