@@ -204,7 +204,7 @@ def test_a_pregnant_person_gets_no_stenosis_prone_or_late_supine_work(
         profile: dict[str, Any], weeks: float | None, rules: backrx.RuleSet) -> None:
     """Pregnant: never stenosis, no prone work, no supine-only work from 20 weeks or weeks unknown."""
     history = {**(profile.get("history") or {}), "pregnant": True}
-    history.pop("postpartum_weeks", None)  # a birth after this pregnancy began is refused (pregnant-and-postpartum)
+    history.pop("postpartum_weeks", None)  # a birth after this pregnancy began: pregnant-and-postpartum
     if profile.get("sex") == "male":
         profile.pop("sex")  # sex recorded male with a pregnancy is refused (sex-pregnancy-mismatch)
     history.pop("pregnancy_weeks", None)
@@ -239,7 +239,7 @@ def test_older_or_fallen_adults_start_light_with_falls_advice(
     profile["age"] = age
     profile = _onset_within_age(profile)
     profile["mobility"] = "independent"
-    profile.update(red_flags=[], red_flags_unsure=[], onset="gradual")  # no referral: the program is the subject
+    profile.update(red_flags=[], red_flags_unsure=[], onset="gradual")  # no referral: the program is tested
     for answer in ("trauma", "episode"):
         profile.pop(answer, None)
     profile = _set(profile, "history.falls_last_year", falls)
