@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from types import ModuleType
 from typing import Any
 
+from backrx.interop.fhir_codes import facts, mapping_of
 from backrx.interop.questionnaire import SYSTEM_PREFIX
 from backrx.model.profile import RED_FLAGS
 
@@ -173,7 +174,8 @@ def recorded_red_flags(resources: Iterable[Any], conditions: Iterable[Any] = (),
                        max_nodes: int = MAX_SIZE) -> list[str]:
     """Every red flag that QuestionnaireResponses or Conditions record anywhere, however badly
     the rest of them is written: answers of a red-flag item at any depth (under ``item``,
-    ``answer.item`` or a Bundle's entries), and Conditions as :func:`condition_flags` reads them.
+    ``answer.item`` or a Bundle's entries), and Conditions as :func:`condition_flags` reads them
+    and as the bundled pack's codes.yaml maps them (a suspected or past flag counts here too).
 
     Reads raw data without validating it and without recursion, visiting at most ``max_nodes``
     values. A response marked entered-in-error is skipped. Used where a document cannot be read
@@ -193,6 +195,9 @@ def recorded_red_flags(resources: Iterable[Any], conditions: Iterable[Any] = (),
             continue
         if node.get("resourceType") == "Condition":
             flags, _ = condition_flags(node, codes or {})
+            # and the red flags of the pack's codes.yaml (bundled: the CDS service reads no other)
+            flags += [str(d.value) for d in facts([node], mapping_of()).derived
+                      if d.field in ("red_flags", "red_flags_unsure")]
             found.extend(flag for flag in flags if flag not in found)
             continue
         link = node.get("linkId")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
@@ -17,7 +18,9 @@ from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from backrx._input import MAX_INPUT_BYTES, SHOW_INPUT_IN_ERRORS, loads
-from backrx.interop._fhir import RESPONSE_STATUSES, condition_flags, models, shape_problem
+from backrx.interop._fhir import RED_FLAG_SYSTEM, RESPONSE_STATUSES, condition_flags, models, shape_problem
+from backrx.interop.fhir_codes import CODED_RESOURCES, CodeMapping, Facts, facts, mapping_of
+from backrx.interop.fhir_outcomes import outcomes_by_record
 from backrx.interop.questionnaire import (
     NO_RED_FLAGS,
     QUESTIONNAIRE_URL,
@@ -27,9 +30,9 @@ from backrx.interop.questionnaire import (
     item_specs,
     repeating_groups,
 )
-from backrx.model.profile import Profile
+from backrx.model.profile import RED_FLAGS, Profile
 
-__all__ = ["from_fhir", "to_questionnaire_response"]
+__all__ = ["FhirCodeWarning", "from_fhir", "to_questionnaire_response"]
 
 _SCORED_STATUSES = ("completed", "amended")
 #: A linkId that may be repeated in an error: a short name, as a form writes them. Any other
@@ -188,10 +191,11 @@ def _answer(spec: ItemSpec, key: str, value: Any) -> Any:
     raise ValueError(f"takes {expected}")
 
 
-def _red_flags(conditions: Iterable[Any], codes: Mapping[tuple[str, str], str],
-               r4b: ModuleType, errors: list[InitErrorDetails]) -> tuple[list[str], list[str]]:
+def _red_flags(conditions: Iterable[Any], codes: Mapping[tuple[str, str], str], r4b: ModuleType,
+               errors: list[InitErrorDetails], records: list[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
     """Red flags the Conditions state: (present, suspected). A suspected one is provisional,
-    differential or unconfirmed."""
+    differential or unconfirmed. Every coded record read (a Condition, MedicationStatement,
+    MedicationRequest or Procedure, each checked as its own type) goes into ``records``."""
     found: list[str] = []
     suspected: list[str] = []
     for index, raw in enumerate(conditions):
@@ -200,9 +204,13 @@ def _red_flags(conditions: Iterable[Any], codes: Mapping[tuple[str, str], str],
             data = _as_data(raw, "Condition", loc)
             if not isinstance(data, Mapping):
                 _raise("Condition", [_error("fhir-not-a-resource", "a Condition must be a JSON object", loc)])
-            _validate(r4b, data, "Condition", loc)
+            kind = data.get("resourceType")
+            _validate(r4b, data, kind if kind in CODED_RESOURCES else "Condition", loc)
         except ValidationError as exc:
             errors.extend(_error(e["type"], e["msg"], e["loc"], e.get("input")) for e in exc.errors())
+            continue
+        records.append(data)
+        if data.get("resourceType") != "Condition":
             continue
         flags, unsure = condition_flags(data, codes)
         into = suspected if unsure else found
@@ -353,10 +361,12 @@ class _Reader:
         return ("red_flags",) in self.flags
 
 
-def _response_of(data: Mapping[str, Any], r4b: ModuleType) -> tuple[Mapping[str, Any], list[Any]]:
-    """The QuestionnaireResponse (and the Conditions) a resource holds: itself, or a Bundle's one."""
+def _response_of(data: Mapping[str, Any],
+                 r4b: ModuleType) -> tuple[Mapping[str, Any], list[Any], list[Any]]:
+    """The QuestionnaireResponse a resource holds (itself, or a Bundle's one), the Bundle's coded
+    records (Condition, MedicationStatement, MedicationRequest, Procedure) and its Observations."""
     if data.get("resourceType") != "Bundle":
-        return data, []
+        return data, [], []
     _validate(r4b, data, "Bundle")
     listed = [e.get("resource") for e in data.get("entry") or [] if isinstance(e, Mapping)]
     resources: list[Mapping[str, Any]] = [r for r in listed if isinstance(r, Mapping)]
@@ -364,7 +374,8 @@ def _response_of(data: Mapping[str, Any], r4b: ModuleType) -> tuple[Mapping[str,
     if len(found) != 1:
         _raise("Bundle", [_error("fhir-questionnaire-response-count", "the Bundle must hold exactly one "
                                  f"QuestionnaireResponse, it holds {len(found)}", ("entry",))])
-    return found[0], [r for r in resources if r.get("resourceType") == "Condition"]
+    return (found[0], [r for r in resources if r.get("resourceType") in CODED_RESOURCES],
+            [r for r in resources if r.get("resourceType") == "Observation"])
 
 
 def _header_errors(data: Mapping[str, Any]) -> list[InitErrorDetails]:
@@ -382,7 +393,7 @@ def _header_errors(data: Mapping[str, Any]) -> list[InitErrorDetails]:
 
 
 def from_fhir(resource: Any, *, conditions: Iterable[Any] = (),
-              condition_codes: Mapping[tuple[str, str], str] | None = None) -> Profile:
+              condition_codes: Mapping[tuple[str, str], str] | None = None, rules: Any = None) -> Profile:
     """A Profile from a QuestionnaireResponse to backrx's Questionnaire (``backrx schema questionnaire``).
 
     ``resource`` is a QuestionnaireResponse, or a Bundle holding exactly one, as a dict, JSON
@@ -390,26 +401,61 @@ def from_fhir(resource: Any, *, conditions: Iterable[Any] = (),
     matched by their LOINC linkIds (``91340-0`` or ``/91340-0``); an item left out stays
     unanswered (None), never "no". Items nested under an answer or a question are read too, and a
     red flag answered anywhere counts. Active Conditions coded in ``urn:backrx:red_flags``, or
-    mapped by ``condition_codes`` (``{(system, code): red_flag}``), add red flags. Bad input raises
+    mapped by ``condition_codes`` (``{(system, code): red_flag}``), add red flags; so do the
+    value sets of the pack's ``codes.yaml`` (``rules``, a RuleSet; the bundled pack by default),
+    which read Conditions, MedicationStatements, MedicationRequests and Procedures (in
+    ``conditions`` or the Bundle) into profile fields, taking the safer reading where they and the
+    answers disagree. Codes no value set holds raise a :class:`FhirCodeWarning` that counts them
+    (:func:`backrx.interop.fhir_import.read_fhir` lists them). Outcome Observations in the Bundle
+    (as ``to_fhir`` writes them) fill ``outcomes`` when the response has none. Bad input raises
     ``pydantic.ValidationError`` naming the item's linkId and never repeating an answer; a
     document nested deeper than 64 levels (``fhir-too-deep``) or larger than 5 MB
     (``fhir-too-large``) is refused.
     """
+    profile, found, _ = read_response(resource, conditions, condition_codes, mapping_of(rules))
+    if found.unknown:
+        warnings.warn(FhirCodeWarning(f"{len(found.unknown)} code(s) of the EHR records are in no value "
+                                      "set of the pack's codes.yaml (read_fhir lists them)"), stacklevel=2)
+    return profile
+
+
+class FhirCodeWarning(UserWarning):
+    """Some codes of the EHR records are in no value set of the pack's codes.yaml."""
+
+
+def read_response(resource: Any, conditions: Iterable[Any], condition_codes: Mapping[tuple[str, str], str]
+                  | None, mapping: CodeMapping) -> tuple[Profile, Facts, dict[str, dict[str, Any]]]:
+    """:func:`from_fhir`'s work: the Profile, what the coded records said, and the outcome data by
+    record (``baseline``, ``round-<n>``) of the outcome Observations."""
     r4b = models()
     data = _as_data(resource, "QuestionnaireResponse")
     if not isinstance(data, Mapping):
         _raise("QuestionnaireResponse", [_error("fhir-not-a-resource",
                                                 "a FHIR resource must be a JSON object", ())])
-    data, extra_conditions = _response_of(data, r4b)
+    data, extra_records, observations = _response_of(data, r4b)
     _validate(r4b, data, "QuestionnaireResponse")
     errors = _header_errors(data)
     profile: dict[str, Any] = {}
     reader = _Reader(errors)
     reader.items(data.get("item"), profile, (), set())
     red_flags_answered = reader.read_flags(profile)
-    flags, suspected = _red_flags([*extra_conditions, *conditions], condition_codes or {}, r4b, errors)
+    records: list[Mapping[str, Any]] = []
+    flags, suspected = _red_flags([*extra_records, *conditions], condition_codes or {}, r4b, errors, records)
     _raise("QuestionnaireResponse", errors)
-    return _profile(profile, flags, suspected, red_flags_answered)
+    found = facts(records, mapping)
+    # Codes read by condition_flags (backrx's own system, condition_codes) are known, not unknown.
+    known = {*(condition_codes or {}), *((RED_FLAG_SYSTEM, flag) for flag in RED_FLAGS)}
+    found.unknown = [entry for entry in found.unknown if entry[1:] not in known]
+    for item in found.derived:
+        into = flags if item.field == "red_flags" else suspected if item.field == "red_flags_unsure" else None
+        if into is not None and item.value not in into:
+            into.append(item.value)
+    Facts([d for d in found.derived if not d.field.startswith("red_flags")]).apply(profile)
+    outcomes = outcomes_by_record(observations)
+    if "outcomes" not in profile and "baseline" in outcomes:
+        profile["outcomes"] = outcomes["baseline"]
+    suspected = [flag for flag in suspected if flag not in flags]
+    return _profile(profile, flags, suspected, red_flags_answered), found, outcomes
 
 
 def _profile(profile: dict[str, Any], flags: list[str], suspected: list[str],
@@ -423,6 +469,9 @@ def _profile(profile: dict[str, Any], flags: list[str], suspected: list[str],
     if flags:
         profile["red_flags"] = [*profile.get("red_flags", []), *(f for f in flags
                                                                  if f not in profile.get("red_flags", []))]
+        # A flag a record confirms is present, even where the person answered "unsure".
+        if profile.get("red_flags_unsure"):
+            profile["red_flags_unsure"] = [f for f in profile["red_flags_unsure"] if f not in profile["red_flags"]]
     if suspected:
         unsure = [f for f in suspected if f not in profile["red_flags"]]
         profile["red_flags_unsure"] = [*profile.get("red_flags_unsure", []),
