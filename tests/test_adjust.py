@@ -372,7 +372,7 @@ def test_a_regression_never_raises_a_part_of_the_dose(rules: backrx.RuleSet) -> 
         assert was is None or now is None or now <= was, name
 
 
-def test_an_edited_recommendation_is_refused(rules: backrx.RuleSet) -> None:
+def test_an_edited_recommendation_is_refused_or_referred(rules: backrx.RuleSet) -> None:
     """Unknown exercises edited into a program are refused; so is a program whose profile now refers."""
     rec = rules.recommend(EXTENSION)
     data = json.loads(rec.model_dump_json())

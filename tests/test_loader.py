@@ -197,7 +197,7 @@ BROKEN = [
     ), id="unknown-phase-in-schedule"),
     pytest.param(Broken(
         "exclusions.yaml", "unknown-phase", "phases: [clam]", "exclude.load-cap.severe",
-        edits=(("exclude: {max_load: 2, phases: [calm], code", "exclude: {max_load: 2, phases: [clam], code"),),
+        edits=(("{max_load: 2, phases: [calm], code", "{max_load: 2, phases: [clam], code"),),
         says="did you mean 'calm'?",
     ), id="unknown-phase-in-exclude"),
     pytest.param(Broken(

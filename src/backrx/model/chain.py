@@ -4,7 +4,7 @@ A recommendation's records are its clinician overrides and its adjustment rounds
 order they were made (the overrides made before the first round, round 1, the overrides made
 after it, round 2, ...). Each record carries a :class:`Chain`
 whose ``prev`` is the digest of the record before it (for the first, the digest of the
-recommendation it amends: its rule pack and its profile). A record's digest is the SHA-256 of its
+recommendation it amends: its profile). A record's digest is the SHA-256 of its
 canonical JSON (sorted keys, no spaces, UTF-8) with its ``prev`` inside, so changing any record
 breaks the ``prev`` of the next; ``Recommendation.records_head`` holds the digest of the last
 record, so editing or erasing the last one shows too. Times may not run backwards: each override's
@@ -74,9 +74,10 @@ def _digest(data: Any) -> str:
 
 
 def anchor(rec: Any) -> str:
-    """The digest of what every record amends: the rule pack and the profile."""
+    """The digest of what every record amends: the profile. (The rule pack is bound apart: override
+    and adjust refuse a recommendation whose pack digest is not the one they are given.)"""
     profile = rec.profile.model_dump(mode="json") if rec.profile is not None else None
-    return _digest({"recommendation": {"ruleset": rec.ruleset.model_dump(mode="json"), "profile": profile}})
+    return _digest({"recommendation": {"profile": profile}})
 
 
 def entry_digest(kind: str, item: Record, prev: str) -> str:
