@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
+from tests.conftest import base_profile
 
 import backrx
 from backrx import testing
@@ -20,7 +21,6 @@ from backrx.interop.fhir import to_questionnaire_response
 from backrx.interop.fhir_codes import mapping_of
 from backrx.interop.fhir_import import read_fhir
 from backrx.interop.questionnaire_response import FhirCodeWarning
-from tests.conftest import base_profile
 
 pytest.importorskip("fhir.resources")
 
@@ -78,7 +78,8 @@ def test_resolved_cancer_keeps_its_history_but_a_resolved_pregnancy_does_not_cou
     """A resolved cancer is still cancer_history; a resolved pregnancy is no pregnancy now."""
     cancer = read_fhir(_response(), conditions=[_condition(_code("cancer"), clinical=("resolved",))])
     assert cancer.profile.red_flags == ["cancer_history"]
-    over = read_fhir(_response(sex="female"), conditions=[_condition(_code("pregnancy"), clinical=("resolved",))])
+    resolved = _condition(_code("pregnancy"), clinical=("resolved",))
+    over = read_fhir(_response(sex="female"), conditions=[resolved])
     assert over.profile.history is None or over.profile.history.pregnant is not True
     now = read_fhir(_response(sex="female"), conditions=[_condition(_code("pregnancy"))])
     assert now.profile.history is not None and now.profile.history.pregnant is True

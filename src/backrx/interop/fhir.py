@@ -16,7 +16,7 @@ import hashlib
 import html
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from backrx._version import __version__
@@ -87,7 +87,7 @@ class _Builder:
         self.start = start
         self.recorded = recorded
         # Provenance.recorded is always given: the caller's time, else the time of this export.
-        self.stamp = _instant(recorded if recorded is not None else datetime.now(UTC))
+        self.stamp = _instant(recorded if recorded is not None else datetime.now(timezone.utc))
         content = rec.model_dump_json()
         self.seed = "|".join((rec.ruleset.digest, _digest(content), patient or "", str(start or ""),
                               recorded.isoformat() if recorded else ""))

@@ -26,7 +26,8 @@ MEASURES: dict[str, tuple[str, tuple[str, str] | None, str, str]] = {
     "odi": ("Oswestry Disability Index", None, "{score}", "score"),
     "rmdq": ("Roland-Morris Disability Questionnaire", None, "{score}", "score"),
     "nprs": ("Numeric pain rating, 0-10",
-             ("72514-3", "Pain severity - 0-10 verbal numeric rating [Score] - Reported"), "{score}", "score"),
+             ("72514-3", "Pain severity - 0-10 verbal numeric rating [Score] - Reported"),
+             "{score}", "score"),
     "psfs": ("Patient-Specific Functional Scale", None, "{score}", "score"),
     "walk_minutes": ("Minutes walked without stopping", None, "min", "min"),
 }

@@ -30,6 +30,7 @@ from backrx.interop.questionnaire import (
     item_specs,
     repeating_groups,
 )
+from backrx.interop.questionnaire_response_out import to_questionnaire_response
 from backrx.model.profile import RED_FLAGS, Profile
 
 __all__ = ["FhirCodeWarning", "from_fhir", "to_questionnaire_response"]
@@ -192,7 +193,8 @@ def _answer(spec: ItemSpec, key: str, value: Any) -> Any:
 
 
 def _red_flags(conditions: Iterable[Any], codes: Mapping[tuple[str, str], str], r4b: ModuleType,
-               errors: list[InitErrorDetails], records: list[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
+               errors: list[InitErrorDetails],
+               records: list[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
     """Red flags the Conditions state: (present, suspected). A suspected one is provisional,
     differential or unconfirmed. Every coded record read (a Condition, MedicationStatement,
     MedicationRequest or Procedure, each checked as its own type) goes into ``records``."""
@@ -471,7 +473,8 @@ def _profile(profile: dict[str, Any], flags: list[str], suspected: list[str],
                                                                  if f not in profile.get("red_flags", []))]
         # A flag a record confirms is present, even where the person answered "unsure".
         if profile.get("red_flags_unsure"):
-            profile["red_flags_unsure"] = [f for f in profile["red_flags_unsure"] if f not in profile["red_flags"]]
+            profile["red_flags_unsure"] = [f for f in profile["red_flags_unsure"]
+                                           if f not in profile["red_flags"]]
     if suspected:
         unsure = [f for f in suspected if f not in profile["red_flags"]]
         profile["red_flags_unsure"] = [*profile.get("red_flags_unsure", []),
@@ -496,80 +499,3 @@ def _profile(profile: dict[str, Any], flags: list[str], suspected: list[str],
         named = [_error(e["type"], e["msg"], item_loc(e["loc"]), e.get("input")) for e in exc.errors()]
         _raise("QuestionnaireResponse", named)
         raise  # pragma: no cover - _raise always raises here
-
-
-def to_questionnaire_response(profile: Profile, *, subject: str | None = None) -> dict[str, Any]:
-    """A completed QuestionnaireResponse to backrx's Questionnaire holding ``profile``'s answers.
-
-    The inverse of :func:`from_fhir` (for tests and integrations); needs no FHIR library.
-    """
-    from backrx.interop.questionnaire import questionnaire
-
-    data = profile.model_dump(mode="json", exclude_unset=True)
-    specs = item_specs()
-
-    def answer(spec: ItemSpec, value: Any) -> dict[str, Any]:
-        if spec.kind == "boolean":
-            return {"valueBoolean": value}
-        if spec.kind == "integer":
-            return {"valueInteger": value}
-        if spec.kind == "decimal":
-            return {"valueDecimal": value}
-        if spec.kind == "string":
-            return {"valueString": value}
-        if spec.kind == "date":
-            return {"valueDate": value}
-        if spec.kind == "agreement":
-            code = "agree" if value else "disagree"
-        elif spec.kind == "bothersomeness":
-            code = spec.codes[value]
-        else:
-            code = value
-        system = SYSTEM_PREFIX + ("startback.agreement" if spec.kind == "agreement" else spec.link_id)
-        display = spec.displays[spec.codes.index(code)]
-        return {"valueCoding": {"system": system, "code": code, "display": display}}
-
-    def lookup(root: Any, path: Sequence[str]) -> tuple[bool, Any]:
-        node: Any = root
-        for part in path:
-            if not isinstance(node, dict) or part not in node:
-                return False, None
-            node = node[part]
-        return True, node
-
-    def build(items: list[dict[str, Any]], root: Any, offset: int) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for item in items:
-            if item["type"] == "group" and item.get("repeats"):
-                path = item["linkId"].split(".")
-                _, objects = lookup(root, path[offset:])
-                for element in objects or []:
-                    children = build(item["item"], element, len(path))
-                    if children:
-                        out.append({"linkId": item["linkId"], "item": children})
-                continue
-            if item["type"] == "group":
-                children = build(item["item"], root, offset)
-                if children:
-                    out.append({"linkId": item["linkId"], "item": children})
-                continue
-            spec = specs[item["linkId"]]
-            present, value = lookup(root, spec.path[offset:])
-            if not present or value is None:
-                continue
-            if spec.repeats and value == [] and NO_RED_FLAGS in spec.codes:
-                value = [NO_RED_FLAGS]
-            values = value if spec.repeats else [value]
-            if values:
-                out.append({"linkId": item["linkId"], "answer": [answer(spec, v) for v in values]})
-        return out
-
-    response: dict[str, Any] = {
-        "resourceType": "QuestionnaireResponse",
-        "questionnaire": QUESTIONNAIRE_URL,
-        "status": "completed",
-        "item": build(questionnaire()["item"], data, 0),
-    }
-    if subject is not None:
-        response["subject"] = {"reference": f"Patient/{subject}"}
-    return response
