@@ -144,6 +144,7 @@ def test_an_authentic_entry_in_a_folder_others_can_write_is_not_used(tmp_path: P
     assert _outcome(pack) == ("refer", "emergency")
 
 
+@pytest.mark.slow
 def test_neither_a_wheel_nor_an_sdist_carries_a_cache(tmp_path: Path) -> None:
     """Built from a checkout whose folders hold .backrx-cache entries, neither archive carries one."""
     src = tmp_path / "checkout"
