@@ -538,3 +538,93 @@ def test_outcome_measures_round_trip() -> None:
     assert _schema_errors(response) == []
     assert [i["linkId"] for i in response["item"]].count("outcomes") == 1
     assert backrx.from_fhir(response) == profile
+
+
+# -- every reference resolves (issue 27) -------------------------------------------------------
+
+
+def _references(node: Any) -> list[str]:
+    """Every Reference.reference in a JSON tree."""
+    found: list[str] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key == "reference" and isinstance(value, str):
+                    found.append(value)
+                else:
+                    stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def _dangling(bundle: dict[str, Any], server_side: frozenset[str] = frozenset()) -> list[str]:
+    """References in the Bundle that name neither an entry (fullUrl or Type/id) nor a server-side
+    resource the caller named."""
+    names = {e["fullUrl"] for e in bundle["entry"]} | {
+        f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in bundle["entry"]}
+    return [ref for ref in _references(bundle) if ref not in names and ref not in server_side]
+
+
+def _check_bundle(bundle: dict[str, Any], server_side: frozenset[str] = frozenset()) -> None:
+    assert _schema_errors(bundle) == []
+    assert _dangling(bundle, server_side) == []
+    provenances = _resources(bundle, "Provenance")
+    assert provenances and all(p["recorded"] for p in provenances)
+
+
+def test_every_example_bundle_is_valid_dated_and_self_contained(
+        example_recs: dict[str, backrx.Recommendation]) -> None:
+    """Every example's Bundle (with and without a Patient id) passes the R4 schema, carries
+    Provenance.recorded, and each reference names an entry (or the Patient the caller named)."""
+    names = _example_names()
+    assert names and sorted(example_recs) == sorted(names)
+    for rec in example_recs.values():
+        _check_bundle(rec.to_fhir())
+        _check_bundle(rec.to_fhir(patient="p1", start=date(2026, 3, 2)), frozenset({"Patient/p1"}))
+
+
+def _example_names() -> list[str]:
+    """The names `backrx example --list` prints."""
+    env = {"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-m", "backrx.cli", "example", "--list"], capture_output=True,
+                         text=True, check=True, env=env)
+    return out.stdout.split()
+
+
+def test_reference_check_can_fail(example_recs: dict[str, backrx.Recommendation]) -> None:
+    """A Bundle with one entry removed has dangling references, which the check finds."""
+    bundle = example_recs["chronic-extension"].to_fhir()
+    bundle["entry"] = [e for e in bundle["entry"] if e["resource"]["resourceType"] != "Device"]
+    assert _dangling(bundle)
+
+
+@settings(max_examples=200, deadline=None)
+@given(testing.profiles())
+def test_any_profile_gives_a_valid_self_contained_bundle(data: dict[str, Any]) -> None:
+    """For any valid profile, the Bundle passes the R4 schema, carries Provenance.recorded and
+    has no reference to a resource it does not hold."""
+    _check_bundle(backrx.recommend(backrx.Profile.model_validate(data)).to_fhir())
+
+
+@pytest.mark.xfail(strict=True, reason="cds_hooks.cards (another engineer's file): CarePlan.author and "
+                   "ServiceRequest.requester name the Device, CarePlan.supportingInfo the STarT Back "
+                   "Observation, and no action creates them")
+def test_card_suggestions_reference_only_what_the_response_creates(
+        example_recs: dict[str, backrx.Recommendation]) -> None:
+    """Every reference in a CDS card's actions names a resource an action of the response creates,
+    or the patient of the hook."""
+    import uuid
+
+    from backrx.interop.cds_hooks import cards
+
+    dangling: list[str] = []
+    for rec in example_recs.values():
+        actions = [a for c in cards(rec, patient_id="p1", hook_instance=uuid.UUID(int=1))
+                   for s in c.get("suggestions", []) for a in s.get("actions", [])]
+        made = {f"{a['resource']['resourceType']}/{a['resource']['id']}" for a in actions if "resource" in a}
+        dangling += [ref for a in actions for ref in _references(a.get("resource"))
+                     if ref not in made and ref != "Patient/p1"]
+    assert dangling == []
