@@ -8,6 +8,7 @@ Each exercise of the catalog has an entry under ``figures:`` keyed by its id::
       positions: [cat, camel]               # start, (middle,) end: pose names or inline poses
       props: [bench@pelvis]                 # optional: drawn in every panel
       move: [pelvis]                        # optional: points that get a movement arrow ([] none)
+      ghost: false                          # optional: no dashed start position in the end panel
 
 A pose is a body (``bodies:``, which gives the base orientation, the view and default angles) and
 joint angles in degrees; a per-side joint takes one number or ``[near, far]``. ``poses:`` names poses
@@ -39,7 +40,7 @@ SHAPES = ("box", "chair", "wheelchair", "circle", "roller", "vline", "hline", "w
           "line", "water", "belt", "bike", "rod", "strap")
 VIEWS = ("side", "front", "lying-side")
 _POSE_KEYS = ("like", "body", *ANGLES, "props", "rise", "rest", "contacts")
-_FIGURE_KEYS = ("name", "summary", "positions", "props", "move")
+_FIGURE_KEYS = ("name", "summary", "positions", "props", "move", "ghost")
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class Figure:
     positions: tuple[Pose, ...]  # empty: an advice item drawn without a figure
     props: tuple[PropUse, ...]
     move: tuple[str, ...] | None  # None: the point that moves most
+    ghost: bool = True  # the end panel shows the start position dashed behind the body
 
 
 @dataclass(frozen=True)
@@ -345,10 +347,14 @@ def _figure(reader: _Reader, eid: str, node: Any, where: str,
         ctx.add(line_of(node, "move"), "figure-unknown-point",
                 f"move is a list of body points ({', '.join(POINTS)})", join(where, "move"))
         return None
+    ghost = node.get("ghost", True)
+    if not isinstance(ghost, bool):
+        ctx.add(line_of(node, "ghost"), "wrong-type", "ghost is true or false", join(where, "ghost"))
+        return None
     if name is None or summary is None or props is None or any(p is None for p in poses):
         return None
     figure = Figure(eid, name, summary, tuple(p for p in poses if p is not None), props,
-                    None if move is None else tuple(move))
+                    None if move is None else tuple(move), ghost)
     return figure, {f"plain.{eid}.name": name, f"plain.{eid}.summary": summary}
 
 

@@ -29,7 +29,7 @@ HALF_HIPS, HALF_SHOULDERS = 9.0, 15.0  # front and side-lying views
 LIMB = 7.0
 # Side-lying view, seen from in front, above and toward the feet: a point one unit nearer the
 # viewer is drawn SHEAR to the right and ELEVATION lower; one unit higher, RISE higher.
-SHEAR, ELEVATION, RISE = 0.3, 0.55, 0.8
+SHEAR, ELEVATION, RISE = 0.15, 0.3, 0.95
 Point = tuple[float, float]
 Vec = tuple[float, float, float]
 SIDES = ("", "far-")
@@ -224,5 +224,5 @@ def _lying_side(pose: Pose) -> Skeleton:
     lows = {k: v[1] - radius(k) for k, v in pts.items() if k != "spine"}
     ground = {k: ELEVATION * v[2] for k, v in pts.items()}
     zs = [v[2] for v in pts.values()]
-    mat = (ELEVATION * (min(zs) - 40), ELEVATION * (max(zs) + 12))
+    mat = (ELEVATION * (min(zs) - 8), ELEVATION * (max(zs) + 8))
     return Skeleton(page, lows, ground, "lying-side", None, contacts, mat)

@@ -22,7 +22,11 @@ from backrx.render.figure_pose import HEAD, LIMB, NECK, Point, Skeleton, skeleto
 
 PANEL_W, PANEL_H, GAP, LABEL = 240.0, 215.0, 34.0, 22.0
 SCALE = 1.0
-FAR, GHOST, INK, PROP_INK, MAT = "#8c8c8c", "#b4b4b4", "#000", "#444", "#ececec"
+FAR, GHOST, INK, PROP_INK, MAT = "#8c8c8c", "#d2d2d2", "#000", "#444", "#f4f4f4"
+#: Lying on the back or front, seen from the side and a little from above: an arm resting on the
+#: floor beside the trunk is drawn this much lower on the page (near arm) or higher (far arm), on a
+#: light floor band, so it does not hide behind the trunk.
+BESIDE = 8.0
 
 
 def _down(theta: float, length: float, at: Point) -> Point:
@@ -52,9 +56,29 @@ def _limbs(p: dict[str, Point], side: str, color: str, width: float, extra: str)
             _poly([p[side + "shoulder"], p[side + "elbow"], p[side + "hand"]], color, width, extra)]
 
 
+def lying_flat(sk: Skeleton) -> bool:
+    """A side view of a body lying on its back or front: the trunk level and low."""
+    p = sk.points
+    return sk.view == "side" and abs(p["neck"][1] - p["pelvis"][1]) < 25 and p["pelvis"][1] > -20
+
+
+def beside(sk: Skeleton) -> dict[str, Point]:
+    """The points as drawn: lying flat, an arm whose hand rests near the floor moves off the trunk's
+    line (the near arm toward the viewer, the far arm away), so both arms show beside the body."""
+    if not lying_flat(sk):
+        return sk.points
+    out = dict(sk.points)
+    for side, dy in (("", BESIDE), ("far-", -BESIDE)):
+        if out[side + "hand"][1] > -14:
+            for joint in ("shoulder", "elbow", "hand"):
+                x, y = out[side + joint]
+                out[side + joint] = (x, y + dy)
+    return out
+
+
 def _body(sk: Skeleton, ink: str, far: str, width: float, extra: str = "", head: bool = True) -> list[str]:
     """The far limbs (grey; black seen from the front), the trunk and head, then the near limbs."""
-    p = sk.points
+    p = beside(sk)
     front = sk.view == "front"
     out = _limbs(p, "far-", ink if front else far, width, extra)
     sp = p["spine"]
@@ -194,7 +218,8 @@ def _fit(panels: list[_Panel]) -> tuple[float, float, float]:
     """One scale and x/ y shifts for every panel, so the figure stays still between them."""
     xs = [x for p in panels for n, (x, _) in p.sk.points.items() if n != "spine"]
     top = min(y for p in panels for y in (*(y for _, y in p.sk.points.values()), 0.0)) - HEAD
-    bottom = max((p.sk.mat[1] if p.sk.mat else 0.0) for p in panels)
+    band = BESIDE + 3 if any(lying_flat(p.sk) for p in panels) else 0.0
+    bottom = max((p.sk.mat[1] if p.sk.mat else band) for p in panels)
     width, height = max(xs) - min(xs) + 2 * HEAD, bottom - top
     scale = min(SCALE, (PANEL_W - 24) / width, (PANEL_H - 24) / height)
     shift = PANEL_W / 2 - scale * (max(xs) + min(xs)) / 2
@@ -226,6 +251,7 @@ def figure_svg(figure: Figure, word: Callable[[str], str | None] | None = None) 
            f'height="{_f(PANEL_H + LABEL)}">', f"<title>{escape(name)}</title>",
            f"<desc>{escape(alt)}</desc>"]
     moving = _moving(panels[0].sk, panels[-1].sk, figure.move)
+    band = any(lying_flat(p.sk) for p in panels)
     for i, panel in enumerate(panels):
         left = i * (PANEL_W + GAP)
         out.append(f'<g class="panel panel-{i}" transform="translate({_f(left)},0)">')
@@ -236,16 +262,22 @@ def figure_svg(figure: Figure, word: Callable[[str], str | None] | None = None) 
         if panel.sk.mat is not None:
             m = panel.sk.mat
             out.append(f'<rect x="{_f(left_x)}" y="{_f(m[0])}" width="{_f(right_x - left_x)}" '
-                       f'height="{_f(m[1] - m[0])}" fill="{MAT}" stroke="{PROP_INK}" stroke-width="1.5"/>')
+                       f'height="{_f(m[1] - m[0])}" fill="{MAT}"/>')
+            out.append(_line((left_x, m[1]), (right_x, m[1]), PROP_INK, 3))
+        elif band and not panel.floats:
+            out.append(f'<rect x="{_f(left_x)}" y="{_f(-BESIDE - 3)}" width="{_f(right_x - left_x)}" '
+                       f'height="{_f(2 * BESIDE + 6)}" fill="{MAT}"/>')
+            out.append(_line((left_x, BESIDE + 3), (right_x, BESIDE + 3), PROP_INK, 3))
         elif not panel.floats:
             out.append(_line((left_x, 0.0), (right_x, 0.0), PROP_INK, 3))
         for use in panel.uses:
             out.extend(_prop(use, panel.sk))
         if i == count - 1 and i > 0:
             ghost = panels[0].sk
-            out.extend(_body(ghost, GHOST, GHOST, 2.5, ' stroke-dasharray="4 4"', head=False))
+            if figure.ghost:
+                out.extend(_body(ghost, GHOST, GHOST, 2.0, ' stroke-dasharray="3 5"', head=False))
             for point in moving:
-                a, b = ghost.points[point], panel.sk.points[point]
+                a, b = beside(ghost)[point], beside(panel.sk)[point]
                 out.extend(_arrow(_toward(a, b, 8), _toward(b, a, 10)))
         out.extend(_body(panel.sk, INK, FAR, LIMB))
         out.append("</g>")
