@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from tests.conftest import base_profile, dated
 from tests.test_override import _changes
@@ -93,8 +93,7 @@ def test_migrate_on_the_same_pack_keeps_every_override(data: st.DataObject, rule
                 continue
         else:
             rec = backrx.adjust(rec, _round(rec, pain=step), rules=rules)
-        if rec.program is None:
-            return
+        assume(rec.program is not None)
     migrated = backrx.migrate(rec, rules)
     assert migrated.migration is not None and migrated.migration.skipped == []
     assert migrated.overrides == rec.overrides
