@@ -12,8 +12,8 @@ from backrx.errors import RuleError
 from backrx.pack.locale import report
 from backrx.pack.rulepack import read_pack
 from backrx.render.context import pack_texts
-from backrx.render.figure_pose import skeleton
-from backrx.render.figures import figure_for
+from backrx.render.figure_pose import LIMB, skeleton
+from backrx.render.figures import beside, figure_for, lying_flat
 
 SVG = "{http://www.w3.org/2000/svg}"
 PACK = read_pack()
@@ -180,3 +180,62 @@ def test_the_bundled_pack_passes_the_check() -> None:
     assert set(rules.pack.figures.figures) == set(rules.pack.exercises)
     drawn = {eid for eid, f in rules.pack.figures.figures.items() if f.positions}
     assert drawn >= set(EXERCISES)
+
+
+def _last_panel(svg: str) -> ET.Element:
+    root = ET.fromstring(svg)
+    panels = [g for g in root.iter(f"{SVG}g") if "panel" in (g.get("class") or "").split()]
+    return panels[-1]
+
+
+def _dashed(panel: ET.Element) -> int:
+    return sum(1 for e in panel.iter() if e.get("stroke-dasharray") == "3 5")
+
+
+def test_ghost_false_leaves_the_start_out_of_the_end_panel(pack_copy: Path) -> None:
+    """A figure with ghost: false draws no dashed start position in its end panel; one without it does,
+    and a ghost that is not true or false is refused at load with the exercise named."""
+    book = PACK.figures
+    assert book is not None and not book.figures["childs-pose"].ghost and book.figures["bird-dog"].ghost
+    assert _dashed(_last_panel(figure_for(PACK, "childs-pose") or "")) == 0
+    assert _dashed(_last_panel(figure_for(PACK, "bird-dog") or "")) > 0
+    _replace(pack_copy / "figures.yaml", "    positions: [cat, camel]\n",
+             "    positions: [cat, camel]\n    ghost: maybe\n")
+    with pytest.raises(RuleError) as info:
+        read_pack(pack_copy)
+    assert [(p.code, p.rule_id) for p in info.value.problems] == [("wrong-type", "cat-camel")]
+
+
+@pytest.mark.parametrize("eid", ["posterior-pelvic-tilt", "prone-lying", "abdominal-drawing-in"])
+def test_arms_resting_beside_a_lying_body_are_drawn_clear_of_the_trunk(eid: str) -> None:
+    """Lying on the back or front with the arms at the sides, the near arm is drawn below the trunk's line
+    and the far arm above it, each by more than a limb's width, so both arms show."""
+    book = PACK.figures
+    assert book is not None
+    sk = skeleton(book.figures[eid].positions[0])
+    drawn, trunk = beside(sk), sk.points["pelvis"][1]
+    assert lying_flat(sk)
+    assert drawn["hand"][1] - trunk > LIMB and trunk - drawn["far-hand"][1] > LIMB
+
+
+def test_a_standing_body_is_drawn_where_its_points_are() -> None:
+    """Standing figures are not shifted: the arms stay exactly where the pose puts them."""
+    book = PACK.figures
+    assert book is not None
+    sk = skeleton(book.figures["calf-raise"].positions[0])
+    assert not lying_flat(sk) and beside(sk) == sk.points
+
+
+def test_every_roller_is_drawn_under_a_point_that_rests_on_it() -> None:
+    """Every foam roller in a figure sits under a point the pose rests on it, so it is drawn full size
+    (its diameter), never squeezed into the gap under a body lying on the floor."""
+    book = PACK.figures
+    assert book is not None
+    rollers = 0
+    for eid, figure in book.figures.items():
+        for i, pose in enumerate(figure.positions):
+            for use in (*figure.props, *pose.props):
+                if use.prop.shape == "roller":
+                    rollers += 1
+                    assert (use.at, use.prop) in pose.rest, f"{eid} position {i}: roller at {use.at}"
+    assert rollers >= 12

@@ -115,7 +115,8 @@ def _anchor(sk: Skeleton, at: str) -> tuple[Point, float]:
     return p[at], sk.ground.get(at, 0.0)
 
 
-def _prop(use: PropUse, sk: Skeleton) -> list[str]:
+def _prop(use: PropUse, sk: Skeleton, span: tuple[float, float]) -> list[str]:
+    """A prop's drawing; ``span`` is the panel's left and right edge (water fills it)."""
     prop, ((x, y), floor) = use.prop, _anchor(sk, use.at)
     shape, top = prop.shape, y + LIMB / 2
     k = PROP_INK
@@ -146,10 +147,10 @@ def _prop(use: PropUse, sk: Skeleton) -> list[str]:
         return [f'<rect x="{_f(x - r)}" y="{_f(y - r * 0.6)}" width="{_f(2 * r)}" height="{_f(1.2 * r)}" '
                 f'rx="{_f(r * 0.3)}" fill="{k}"/>'] if shape == "weight" else [
             f'<circle cx="{_f(x)}" cy="{_f(y)}" r="{_f(r)}" fill="#eee" stroke="{k}" stroke-width="3"/>']
-    return _prop_far(use, sk, floor, (x, y))
+    return _prop_far(use, sk, floor, (x, y), span)
 
 
-def _prop_far(use: PropUse, sk: Skeleton, floor: float, at: Point) -> list[str]:
+def _prop_far(use: PropUse, sk: Skeleton, floor: float, at: Point, span: tuple[float, float]) -> list[str]:
     prop, (x, y), k = use.prop, at, PROP_INK
     if prop.shape == "line":
         to = {"front": (x + prop.w, y), "back": (x - prop.w, y), "up": (x, y - prop.w),
@@ -158,8 +159,12 @@ def _prop_far(use: PropUse, sk: Skeleton, floor: float, at: Point) -> list[str]:
                 f'<rect x="{_f(to[0] - 4)}" y="{_f(to[1] - 4)}" width="8" height="8" fill="{k}"/>']
     if prop.shape == "strap":  # a towel or band from the point to the near hand
         return [_line((x, y), sk.points["hand"], k, 3, ' stroke-dasharray="6 3"')]
-    if prop.shape == "water":  # a wavy surface across the panel at the point's height
-        return [_poly([(x - 120 + 10 * i, y + (0 if i % 2 == 0 else -4)) for i in range(25)], k, 2)]
+    if prop.shape == "water":  # a wavy surface h above the point, light water down to w below the floor
+        top, (left, right) = y - prop.h, span
+        count = int((right - left) / 10) + 1
+        waves = [(left + 10 * i, top + (0 if i % 2 == 0 else -4)) for i in range(count)]
+        return [f'<rect x="{_f(left)}" y="{_f(top)}" width="{_f(right - left)}" '
+                f'height="{_f(floor + prop.w - top)}" fill="{MAT}"/>', _poly(waves, k, 2)]
     if prop.shape == "belt":
         return [f'<rect x="{_f(x - prop.w / 2)}" y="{_f(floor - prop.h)}" width="{_f(prop.w)}" '
                 f'height="{_f(prop.h)}" fill="#eee" stroke="{k}" stroke-width="2"/>',
@@ -219,7 +224,9 @@ def _fit(panels: list[_Panel]) -> tuple[float, float, float]:
     xs = [x for p in panels for n, (x, _) in p.sk.points.items() if n != "spine"]
     top = min(y for p in panels for y in (*(y for _, y in p.sk.points.values()), 0.0)) - HEAD
     band = BESIDE + 3 if any(lying_flat(p.sk) for p in panels) else 0.0
+    deep = [u.prop.w for p in panels for u in p.uses if u.prop.shape == "water"]
     bottom = max((p.sk.mat[1] if p.sk.mat else band) for p in panels)
+    bottom = max(bottom, *deep) if deep else bottom
     width, height = max(xs) - min(xs) + 2 * HEAD, bottom - top
     scale = min(SCALE, (PANEL_W - 24) / width, (PANEL_H - 24) / height)
     shift = PANEL_W / 2 - scale * (max(xs) + min(xs)) / 2
@@ -271,7 +278,7 @@ def figure_svg(figure: Figure, word: Callable[[str], str | None] | None = None) 
         elif not panel.floats:
             out.append(_line((left_x, 0.0), (right_x, 0.0), PROP_INK, 3))
         for use in panel.uses:
-            out.extend(_prop(use, panel.sk))
+            out.extend(_prop(use, panel.sk, (left_x, right_x)))
         if i == count - 1 and i > 0:
             ghost = panels[0].sk
             if figure.ghost:
