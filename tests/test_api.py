@@ -11,6 +11,7 @@ def test_all_is_pinned() -> None:
     """backrx.__all__ lists exactly the documented public names, sorted."""
     assert backrx.__all__ == [
         "AdjustmentRound",
+        "BackrxError",
         "Change",
         "Classification",
         "CriterionStatus",
@@ -27,6 +28,7 @@ def test_all_is_pinned() -> None:
         "FhirUnavailableError",
         "Firing",
         "Hold",
+        "InputError",
         "MeasureChange",
         "Migration",
         "Notice",
@@ -58,6 +60,7 @@ def test_all_is_pinned() -> None:
         "migrate",
         "override",
         "recommend",
+        "render",
         "replay",
     ]
     assert backrx.__all__ == sorted(backrx.__all__)

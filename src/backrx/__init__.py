@@ -16,11 +16,19 @@ from typing import TYPE_CHECKING, Any
 from backrx._version import __version__
 
 if TYPE_CHECKING:
-    from backrx import batch
+    from backrx import batch, render
     from backrx.adjust.apply import adjust, replay
     from backrx.adjust.migrate import migrate
     from backrx.adjust.override import OverrideChanges, override
-    from backrx.errors import EngineError, FeedbackError, OverrideError, Problem, RuleError
+    from backrx.errors import (
+        BackrxError,
+        EngineError,
+        FeedbackError,
+        InputError,
+        OverrideError,
+        Problem,
+        RuleError,
+    )
     from backrx.interop.fhir import FhirUnavailableError, from_fhir
     from backrx.model.feedback import ExerciseResponse, Feedback, load_feedback
     from backrx.model.measures import Outcomes, PsfsItem
@@ -58,7 +66,9 @@ if TYPE_CHECKING:
 _HOMES: dict[str, str] = {
     "adjust": "backrx.adjust.apply",
     "replay": "backrx.adjust.apply",
+    "BackrxError": "backrx.errors",
     "EngineError": "backrx.errors",
+    "InputError": "backrx.errors",
     "FeedbackError": "backrx.errors",
     "OverrideError": "backrx.errors",
     "Problem": "backrx.errors",
@@ -86,19 +96,23 @@ _HOMES: dict[str, str] = {
     "load_rules": "backrx.ruleset",
     "recommend": "backrx.ruleset",
 }
-_MODULES = ("batch",)  # public submodules
+_MODULES = ("batch", "render")  # public submodules
 
+if not TYPE_CHECKING:
+    # Hidden from type checkers: a module-level __getattr__ would type every attribute of backrx,
+    # even a misspelt one, as Any. They read the imports above instead, so ``backrx.render`` is
+    # the typed module and ``backrx.nothing`` an error.
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is not None:
-        value = getattr(importlib.import_module(home), name)
-    elif name in _MODULES:
-        value = importlib.import_module(f"backrx.{name}")
-    else:
-        raise AttributeError(f"module 'backrx' has no attribute {name!r}")
-    globals()[name] = value
-    return value
+    def __getattr__(name: str) -> Any:
+        home = _HOMES.get(name)
+        if home is not None:
+            value = getattr(importlib.import_module(home), name)
+        elif name in _MODULES:
+            value = importlib.import_module(f"backrx.{name}")
+        else:
+            raise AttributeError(f"module 'backrx' has no attribute {name!r}")
+        globals()[name] = value
+        return value
 
 
 def __dir__() -> list[str]:
@@ -119,6 +133,7 @@ sys.modules[__name__].__class__ = _Package
 
 __all__ = [
     "AdjustmentRound",
+    "BackrxError",
     "Change",
     "Classification",
     "CriterionStatus",
@@ -135,6 +150,7 @@ __all__ = [
     "FhirUnavailableError",
     "Firing",
     "Hold",
+    "InputError",
     "MeasureChange",
     "Migration",
     "Notice",
@@ -166,5 +182,6 @@ __all__ = [
     "migrate",
     "override",
     "recommend",
+    "render",
     "replay",
 ]

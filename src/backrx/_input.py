@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
+from backrx.errors import InputError
+
 #: The largest profile, feedback or recommendation file backrx reads.
 MAX_INPUT_BYTES = 5_000_000
 
@@ -24,22 +26,38 @@ MAX_INPUT_BYTES = 5_000_000
 SHOW_INPUT_IN_ERRORS = os.environ.get("BACKRX_SHOW_INPUT_IN_ERRORS", "").strip() not in ("", "0")
 
 
-class NotAFileError(ValueError):
+class NotAFileError(InputError):
     """A path that names something other than a regular file (a FIFO, a device, a folder)."""
 
+    def __init__(self, file: str) -> None:
+        super().__init__("not-a-file", "is not a regular file", (file,))
 
-class TooLargeError(ValueError):
+    def __reduce__(self) -> tuple[type[NotAFileError], tuple[str]]:  # type: ignore[override]
+        return (type(self), (str(self.loc[0]),))
+
+
+class TooLargeError(InputError):
     """A file longer than the limit for its kind."""
 
+    def __init__(self, file: str, limit: int) -> None:
+        self.limit = limit
+        super().__init__("file-too-large", f"is longer than {limit} bytes", (file,))
 
-class DuplicateKeyError(ValueError):
+    def __reduce__(self) -> tuple[type[TooLargeError], tuple[str, int]]:  # type: ignore[override]
+        return (type(self), (str(self.loc[0]), self.limit))
+
+
+class DuplicateKeyError(InputError):
     """A JSON object that gives the same key twice: the second would silently replace the first."""
 
     def __init__(self, key: str, file: str | None = None) -> None:
         self.key = key
-        where = f"{file}: " if file else ""
-        super().__init__(f"{where}key {key!r} appears twice in one JSON object; give each key once "
-                         "[code=json-duplicate-key]")
+        super().__init__("json-duplicate-key",
+                         f"key {key!r} appears twice in one JSON object; give each key once",
+                         (file,) if file else ())
+
+    def __reduce__(self) -> tuple[type[DuplicateKeyError], tuple[str, str | None]]:  # type: ignore[override]
+        return (type(self), (self.key, str(self.loc[0]) if self.loc else None))
 
 
 def read_bytes(path: str | os.PathLike[str], limit: int, *, follow_symlinks: bool = True) -> bytes:
@@ -55,7 +73,7 @@ def read_bytes(path: str | os.PathLike[str], limit: int, *, follow_symlinks: boo
     fd = os.open(path, flags)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise NotAFileError(f"{os.fspath(path)} is not a regular file")
+            raise NotAFileError(os.fspath(path))
         chunks: list[bytes] = []
         total = 0
         while total <= limit:
@@ -65,19 +83,20 @@ def read_bytes(path: str | os.PathLike[str], limit: int, *, follow_symlinks: boo
             chunks.append(chunk)
             total += len(chunk)
         if total > limit:
-            raise TooLargeError(f"{os.fspath(path)} is longer than {limit} bytes")
+            raise TooLargeError(os.fspath(path), limit)
         return b"".join(chunks)
     finally:
         os.close(fd)
 
 
 def read_text(path: str | os.PathLike[str], limit: int = MAX_INPUT_BYTES) -> str:
-    """A regular file as UTF-8 text, at most ``limit`` bytes (``ValueError`` otherwise)."""
+    """A regular file as UTF-8 text, at most ``limit`` bytes (:class:`InputError` otherwise)."""
     data = read_bytes(path, limit)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{os.fspath(path)} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+        raise InputError("not-utf8", f"is not UTF-8 text: {exc.reason} at byte {exc.start}",
+                         (os.fspath(path),)) from None
 
 
 def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -92,15 +111,19 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def loads(text: str | bytes | bytearray, file: str | None = None) -> Any:
     """Parse JSON, refusing an object that repeats a key and documents nested too deeply.
 
-    Raises ``ValueError`` (:class:`DuplicateKeyError` for a repeated key, naming it).
+    Raises :class:`~backrx.errors.InputError` (a ``ValueError``): ``json-syntax`` (with the line
+    and column), ``json-duplicate-key`` (naming the key) or ``json-too-deep``.
     """
+    where: tuple[str, ...] = (file,) if file else ()
     try:
         return json.loads(text, object_pairs_hook=_unique_pairs)
     except DuplicateKeyError as exc:
         raise DuplicateKeyError(exc.key, file) from None
+    except json.JSONDecodeError as exc:
+        raise InputError("json-syntax", f"is not valid JSON: {exc.msg} at line {exc.lineno} column "
+                         f"{exc.colno}", where) from None
     except RecursionError:
-        where = f"{file}: " if file else ""
-        raise ValueError(f"{where}the JSON document is nested too deeply") from None
+        raise InputError("json-too-deep", "the JSON document is nested too deeply", where) from None
 
 
 def refuse_duplicate_keys(text: str | bytes | bytearray, title: str) -> None:

@@ -13,6 +13,8 @@ import yaml
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from backrx.errors import InputError
+
 MAX_DEPTH = 40
 
 _PLAIN_TAGS = {
@@ -24,16 +26,21 @@ _PLAIN_TAGS = {
 }
 
 
-class YamlError(Exception):
-    """A YAML document that backrx refuses, with its file, line and a kebab-case code."""
+class YamlError(InputError):
+    """A YAML document that backrx refuses, with its file, line and a kebab-case code
+    (``errors()`` gives ``loc = (file, line)``)."""
 
     def __init__(self, file: str, line: int | None, code: str, message: str) -> None:
         self.file = file
         self.line = line
         self.code = code
         self.message = message
+        self.loc = (file, line) if line is not None else (file,)
         where = f"{file}:{line}" if line is not None else file
-        super().__init__(f"{where}  {message}  [code={code}]")
+        ValueError.__init__(self, f"{where}  {message}  [code={code}]")
+
+    def __reduce__(self) -> tuple[type[YamlError], tuple[str, int | None, str, str]]:  # type: ignore[override]
+        return (type(self), (self.file, self.line, self.code, self.message))
 
 
 class LDict(dict[str, Any]):

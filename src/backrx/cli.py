@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import typing
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from backrx._version import __version__
-from backrx.errors import EngineError, FeedbackError, RuleError
-from backrx.interop.fhir import FhirUnavailableError
+from backrx.errors import BackrxError, EngineError, InputError, RuleError, errors_of, format_errors
 from backrx.model.profile import Profile
 from backrx.model.recommendation import Recommendation
 
@@ -51,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     adj.add_argument("feedback", nargs="?",
                      help="feedback file (.yaml, .yml or .json); optional with --migrate")
     adj.add_argument("--rules", metavar="DIR", help="the rule pack that made the recommendation")
-    adj.add_argument("--format", choices=("json", "text", "md", "html"), default="json")
+    adj.add_argument("--format", choices=("json", "text", "md", "html"), default="json",
+                     help="json: the adjusted Recommendation (store it for the next round); text, md "
+                     "or html: a report of it")
     adj.add_argument("--migrate", action="store_true",
                      help="first re-plan the recommendation on this (newer) pack, replaying its "
                      "history; what changed is printed to stderr")
@@ -69,17 +71,20 @@ def build_parser() -> argparse.ArgumentParser:
     ovr.add_argument("--by", required=True, help="who (recorded)")
     ovr.add_argument("--at", help="when, ISO 8601 with an offset (default: now, UTC)")
     ovr.add_argument("--rules", metavar="DIR", help="the rule pack that made the recommendation")
-    ovr.add_argument("--format", choices=("json", "text", "md"), default="json")
+    ovr.add_argument("--format", choices=("json", "text", "md"), default="json",
+                     help="json: the Recommendation with the override on record; text or md: a report")
 
     aud = sub.add_parser("audit", help="audit a rule pack with generated profiles (needs hypothesis)")
     aud.add_argument("dir", nargs="?", help="rule pack folder (default: the bundled pack)")
     aud.add_argument("--examples", type=int, default=500, help="generated profiles (default 500)")
     aud.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    aud.add_argument("--format", choices=("text", "json"), default="text")
+    aud.add_argument("--format", choices=("text", "json"), default="text",
+                     help="text: a summary for a reader; json: the findings as data")
 
     test = sub.add_parser("test", help="run a rule pack's golden cases (cases/); exit 1 on any failure")
     test.add_argument("dir", nargs="?", help="rule pack folder (default: the bundled pack)")
-    test.add_argument("--format", choices=("text", "json"), default="text")
+    test.add_argument("--format", choices=("text", "json"), default="text",
+                     help="text: the cases that did not pass and a summary; json: the results as data")
 
     safety = sub.add_parser("safety-case", help="check a pack's hazard log (safety.yaml) and print it "
                             "as Markdown; exit 1 naming the hazard when a control points at nothing")
@@ -113,19 +118,22 @@ def build_parser() -> argparse.ArgumentParser:
     dif.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     dif.add_argument("--id-field", metavar="NAME", help="a field of each profile that identifies it")
     dif.add_argument("--examples", type=int, default=3, help="examples per group (default 3)")
-    dif.add_argument("--format", choices=("text", "json"), default="text")
+    dif.add_argument("--format", choices=("text", "json"), default="text",
+                     help="text: the groups of changed profiles with examples; json: the report as data")
 
     schema = sub.add_parser("schema", help="print JSON Schemas (Profile, Recommendation, rule file)")
     schema.add_argument("which", nargs="?", default="all",
-                        choices=("all", "profile", "recommendation", "rules", "vocabulary",
-                                 "questionnaire"))
+                        choices=("all", "profile", "feedback", "recommendation", "rules", "vocabulary",
+                                 "questionnaire"),
+                        help="which schema (default: all but the questionnaire)")
     return parser
 
 
 def _view_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--view", choices=("patient", "clinician"), default=None,
-                     help="who reads it (text, md, html). Without it, text and md are the combined "
-                     "account of earlier versions and html is the patient handout")
+                     help="who reads it (text, md, html only: refused with json and fhir, which carry "
+                     "everything). Without it, text and md are the combined account of earlier versions "
+                     "and html is the patient handout")
     cmd.add_argument("--template-dir", metavar="DIR",
                      help="a folder of templates that replace the bundled ones of the same name")
     cmd.add_argument("--paper", choices=("a4", "letter"), default="a4", help="html: the print page size")
@@ -151,22 +159,38 @@ def _write(rec: Recommendation, fmt: str, args: argparse.Namespace | None = None
                                 template_dir=args.template_dir, paper=args.paper))
 
 
-def _read_profile(name: str) -> Profile:
-    from backrx._yaml import YamlError, load_plain
+def _read_profile(name: str, args: argparse.Namespace) -> Profile:
+    from backrx._yaml import load_plain
     from backrx.model.profile import load_profile
 
+    args.reading = "<stdin>" if name == "-" else name  # named by every error about this input
     if name != "-":
         return load_profile(name)
     from backrx._input import MAX_INPUT_BYTES
 
     text = sys.stdin.read(MAX_INPUT_BYTES + 1)
     if len(text) > MAX_INPUT_BYTES:
-        raise ValueError(f"<stdin>: the profile is longer than {MAX_INPUT_BYTES} characters")
+        raise InputError("file-too-large", f"the profile is longer than {MAX_INPUT_BYTES} characters",
+                         ("<stdin>",))
+    return Profile.model_validate(load_plain(text, "<stdin>"))
+
+
+def _read_recommendation(name: str, args: argparse.Namespace) -> Recommendation:
+    """A stored Recommendation (JSON); a YAML file or a profile is refused, saying what was expected."""
+    from backrx._input import loads, read_text
+
+    args.reading = name
+    text = read_text(name)  # a regular file, at most 5 MB
+    expected = "a Recommendation as JSON (from backrx recommend PROFILE --format json)"
     try:
-        data = load_plain(text, "<stdin>")
-    except YamlError as exc:
-        raise ValueError(str(exc)) from None
-    return Profile.model_validate(data)
+        data = loads(text, name)  # refuses a repeated key, naming it
+    except InputError as exc:
+        if exc.code != "json-syntax":
+            raise
+        raise InputError("not-a-recommendation", f"is not JSON; expected {expected}", (name,)) from None
+    if isinstance(data, dict) and "program" not in data and "red_flags" in data:
+        raise InputError("not-a-recommendation", f"holds a profile; expected {expected}", (name,))
+    return Recommendation.model_validate_json(text)
 
 
 def _check(folder: str | None) -> int:
@@ -221,10 +245,23 @@ def _example(args: argparse.Namespace) -> int:
     return 0
 
 
-#: Exit statuses (docs/index.md): 0 done; 1 the rule pack has problems; 2 invalid input, or a
-#: file that cannot be read; 3 anything else (an engine failure, out of memory, a bug);
-#: 130 interrupted. A failure is reported on stderr, never as a traceback.
+#: Exit statuses (the table in docs/errors.md and the command-line reference): 0 done;
+#: 1 the rule pack has problems (or a check it runs fails); 2 a usage error, invalid input, a file
+#: that cannot be read, or an optional extra that is not installed; 3 anything else (an engine
+#: failure, out of memory, a bug); 130 interrupted. A failure is reported on stderr, one line per
+#: problem, never as a traceback.
 EXIT_RULES, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 1, 2, 3, 130
+EXIT_CODES: dict[int, str] = {
+    0: "done",
+    EXIT_RULES: "the rule pack has problems, or a check it runs (test, check, safety-case) fails",
+    EXIT_INPUT: "a usage error, invalid input, a file that cannot be read, or a missing optional extra",
+    EXIT_INTERNAL: "an engine failure, out of memory, or a bug (please report it)",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+}
+
+#: The optional packages a command may need, and the extra that installs each.
+EXTRAS = {"pyarrow": "batch", "pandas": "batch", "tqdm": "batch", "fhir": "fhir", "hypothesis": "audit",
+          "fastapi": "cds-hooks", "uvicorn": "cds-hooks", "jwt": "cds-hooks", "dask": "dask"}
 
 
 def _one_line(text: str, limit: int = 500) -> str:
@@ -232,10 +269,18 @@ def _one_line(text: str, limit: int = 500) -> str:
     return line if len(line) <= limit else line[:limit] + " ..."
 
 
+def _usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse option combinations that would be silently ignored (argparse exits 2)."""
+    if getattr(args, "view", None) is not None and args.format in ("json", "fhir"):
+        parser.error(f"--view applies to text, md and html; --format {args.format} carries every view")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status. Every failure becomes a message on stderr
     and an exit status, never a traceback."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _usage(parser, args)
     try:
         return _main(args)
     except KeyboardInterrupt:
@@ -248,128 +293,141 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write("backrx: out of memory\n")
         return EXIT_INTERNAL
     except Exception as exc:  # the last line of defence: no traceback reaches the user
-        sys.stderr.write(f"backrx: internal error ({type(exc).__name__}): {_one_line(str(exc))}\n")
+        return _report(exc, getattr(args, "reading", ""))
+
+
+def _report(exc: Exception, where: str) -> int:
+    """Write one line per problem of ``exc`` to stderr and return its exit status.
+
+    ``where`` is the input file being read when it failed (it prefixes each line)."""
+    err = sys.stderr
+    if isinstance(exc, RuleError):
+        err.write(str(exc) + "\n")
+        return EXIT_RULES
+    if isinstance(exc, EngineError):
+        err.write(f"backrx: {_one_line(str(exc))} [{exc.code}]\n")
         return EXIT_INTERNAL
+    if isinstance(exc, InputError) and exc.loc:  # it names its file (and line)
+        err.write(_one_line(str(exc)) + "\n")
+        return EXIT_INPUT
+    if isinstance(exc, (BackrxError, ValidationError)):
+        err.writelines(f"{_one_line(line)}\n" for line in format_errors(errors_of(exc), where))
+        return EXIT_INPUT
+    if isinstance(exc, ModuleNotFoundError):
+        top = (exc.name or "").split(".")[0]
+        if top in EXTRAS:
+            err.write(f"backrx: this needs the optional package {top}: pip install 'backrx[{EXTRAS[top]}]' "
+                      "[missing-extra]\n")
+            return EXIT_INPUT
+    elif isinstance(exc, OSError):
+        name = f"{exc.filename}: " if exc.filename else ""
+        err.write(f"backrx: {name}{exc.strerror or _one_line(str(exc))}\n")
+        return EXIT_INPUT
+    elif isinstance(exc, ValueError):
+        err.write(f"{where}: " if where else "backrx: ")
+        err.write(f"{_one_line(str(exc))}\n")
+        return EXIT_INPUT
+    err.write(f"backrx: internal error ({type(exc).__name__}): {_one_line(str(exc))}\n")
+    return EXIT_INTERNAL
 
 
 def _main(args: argparse.Namespace) -> int:
     out = sys.stdout
-    try:
-        if args.command == "recommend":
-            from backrx.ruleset import load_rules
+    if args.command == "recommend":
+        from backrx.ruleset import load_rules
 
-            rules = load_rules(args.rules, engine=args.engine)
-            for path in args.profile:
-                _write(rules.recommend(_read_profile(path), locale=args.locale), args.format, args, rules,
-                       line=len(args.profile) > 1)
-            return 0
-        if args.command == "adjust":
-            from pathlib import Path
+        rules = load_rules(args.rules, engine=args.engine)
+        if args.locale not in rules.locales:
+            sys.stderr.write(f"backrx recommend: --locale {_one_line(args.locale, 20)}: the pack has no "
+                             f"such locale; available: {', '.join(rules.locales)} [unknown-locale]\n")
+            return EXIT_INPUT
+        for path in args.profile:
+            _write(rules.recommend(_read_profile(path, args), locale=args.locale), args.format, args, rules,
+                   line=len(args.profile) > 1)
+        return 0
+    if args.command == "adjust":
+        from backrx.adjust.apply import adjust
+        from backrx.model.feedback import load_feedback
+        from backrx.ruleset import load_rules
 
-            from backrx._input import loads, read_text
-            from backrx.adjust.apply import adjust
-            from backrx.model.feedback import load_feedback
-            from backrx.ruleset import load_rules
+        rec = _read_recommendation(args.recommendation, args)
+        pack = load_rules(args.rules) if args.rules else None
+        if args.migrate:
+            from backrx.adjust.migrate import migrate
 
-            text = read_text(Path(args.recommendation))  # a regular file, at most 5 MB
-            loads(text, args.recommendation)  # refuses a repeated key, naming it
-            rec = Recommendation.model_validate_json(text)
-            pack = load_rules(args.rules) if args.rules else None
-            if args.migrate:
-                from backrx.adjust.migrate import migrate
+            rec = migrate(rec, pack)
+            assert rec.migration is not None
+            for line in rec.migration.changes or ["no difference in the plan"]:
+                sys.stderr.write(f"migrated: {line}\n")
+            for line in rec.migration.skipped:
+                sys.stderr.write(f"migrated, skipped: {line}\n")
+        elif args.feedback is None:
+            sys.stderr.write("backrx adjust: give a feedback file (or --migrate)\n")
+            return EXIT_INPUT
+        if args.feedback is not None:
+            args.reading = args.feedback
+            rec = adjust(rec, load_feedback(args.feedback), rules=pack)
+        _write(rec, args.format, args, pack)
+        return 0
+    if args.command == "override":
+        from datetime import datetime, timezone
 
-                rec = migrate(rec, pack)
-                assert rec.migration is not None
-                for line in rec.migration.changes or ["no difference in the plan"]:
-                    sys.stderr.write(f"migrated: {line}\n")
-                for line in rec.migration.skipped:
-                    sys.stderr.write(f"migrated, skipped: {line}\n")
-            elif args.feedback is None:
-                sys.stderr.write("backrx adjust: give a feedback file (or --migrate)\n")
-                return 2
-            if args.feedback is not None:
-                rec = adjust(rec, load_feedback(args.feedback), rules=pack)
-            _write(rec, args.format, args, pack)
-            return 0
-        if args.command == "override":
-            from datetime import datetime, timezone
-            from pathlib import Path
+        from backrx import _yaml
+        from backrx._input import read_text
+        from backrx.adjust.override import override
+        from backrx.ruleset import load_rules
 
-            from backrx import _yaml
-            from backrx.adjust.override import override
-            from backrx.ruleset import load_rules
-
-            rec = Recommendation.model_validate_json(Path(args.recommendation).read_text(encoding="utf-8"))
-            try:
-                changes = _yaml.load(Path(args.changes).read_text(encoding="utf-8"), args.changes)
-            except _yaml.YamlError as exc:
-                raise ValueError(str(exc)) from None
-            at = args.at or datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-            pack = load_rules(args.rules) if args.rules else None
-            _write(override(rec, changes or {}, reason=args.reason, by=args.by, at=at, rules=pack),
-                   args.format)
-            return 0
-        if args.command == "example":
-            return _example(args)
+        rec = _read_recommendation(args.recommendation, args)
+        args.reading = args.changes
+        changes = _yaml.load(read_text(args.changes), args.changes)
+        at = args.at or datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+        pack = load_rules(args.rules) if args.rules else None
+        _write(override(rec, changes or {}, reason=args.reason, by=args.by, at=at, rules=pack),
+               args.format)
+        return 0
+    if args.command == "example":
+        return _example(args)
         if args.command == "audit":
             from backrx.audit.run import audit_command
 
             return audit_command(args.dir, args.examples, args.seed, args.format)
-        if args.command == "test":
-            from backrx.audit.cases import run_cases
-            from backrx.ruleset import load_rules
+    return _tools(args, out)
 
-            report = run_cases(load_rules(args.dir))
-            out.write((report.to_json() if args.format == "json" else report.to_text()) + "\n")
-            return 0 if report.ok else 1
-        if args.command == "safety-case":
-            from backrx.audit.safety_case import safety_case_command
 
-            return safety_case_command(args.dir, args.tests, args.format)
-        if args.command == "check":
-            return _check(args.dir)
-        if args.command == "batch":
-            from backrx._batch_cli import batch_command
+def _tools(args: argparse.Namespace, out: typing.TextIO) -> int:
+    """The commands about packs and many profiles: test, safety-case, check, batch, diff, schema."""
+    if args.command == "test":
+        from backrx.audit.cases import run_cases
+        from backrx.ruleset import load_rules
 
-            return batch_command(args)
-        if args.command == "diff":
-            from backrx._batch_cli import diff_command
+        report = run_cases(load_rules(args.dir))
+        out.write((report.to_json() if args.format == "json" else report.to_text()) + "\n")
+        return 0 if report.ok else 1
+    if args.command == "safety-case":
+        from backrx.audit.safety_case import safety_case_command
 
-            return diff_command(args)
-        if args.which == "questionnaire":
-            from backrx.interop.questionnaire import questionnaire
+        return safety_case_command(args.dir, args.tests, args.format)
+    if args.command == "check":
+        return _check(args.dir)
+    if args.command == "batch":
+        from backrx._batch_cli import batch_command
 
-            out.write(json.dumps(questionnaire(), indent=2, ensure_ascii=False) + "\n")
-            return 0
-        from backrx.pack.schema import schemas
+        return batch_command(args)
+    if args.command == "diff":
+        from backrx._batch_cli import diff_command
 
-        found = schemas()
-        data = found if args.which == "all" else found[args.which]
-        out.write(json.dumps(data, indent=2) + "\n")
+        return diff_command(args)
+    if args.which == "questionnaire":
+        from backrx.interop.questionnaire import questionnaire
+
+        out.write(json.dumps(questionnaire(), indent=2, ensure_ascii=False) + "\n")
         return 0
-    except RuleError as exc:
-        sys.stderr.write(str(exc) + "\n")
-        return 1
-    except ValidationError as exc:
-        sys.stderr.write(f"invalid input:\n{exc}\n")
-        return 2
-    except FeedbackError as exc:
-        where = ".".join(str(part) for part in exc.loc)
-        sys.stderr.write(f"backrx: {exc.message}  [code={exc.code}{', at ' + where if where else ''}]\n")
-        return EXIT_INPUT
-    except EngineError as exc:
-        sys.stderr.write(f"backrx: {_one_line(str(exc))}\n")
-        return EXIT_INTERNAL
-    except OSError as exc:
-        name = f"{exc.filename}: " if exc.filename else ""
-        sys.stderr.write(f"backrx: {name}{exc.strerror or _one_line(str(exc))}\n")
-        return EXIT_INPUT
-    except FhirUnavailableError as exc:
-        sys.stderr.write(f"backrx: {_one_line(str(exc))}\n")
-        return EXIT_INPUT
-    except ValueError as exc:
-        sys.stderr.write(f"backrx: {_one_line(str(exc))}\n")
-        return EXIT_INPUT
+    from backrx.pack.schema import schemas
+
+    found = schemas()
+    data = found if args.which == "all" else found[args.which]
+    out.write(json.dumps(data, indent=2) + "\n")
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

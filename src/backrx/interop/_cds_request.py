@@ -10,6 +10,8 @@ from typing import Any
 
 from starlette.requests import Request
 
+from backrx.errors import BackrxError
+
 #: Default limits of one call (each can be changed in ``create_app``).
 MAX_BODY_BYTES = 1_000_000
 MAX_RESOURCES = 100
@@ -24,7 +26,7 @@ _DATE_TIME = re.compile(
 _HISTORY = re.compile(r"/_history/[^/]*$")
 
 
-class RefusalError(Exception):
+class RefusalError(BackrxError):
     """A call the service will not answer with cards: an HTTP status, a stable code and a message
     that never repeats the caller's values."""
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from types import ModuleType
 from typing import Any
 
+from backrx.errors import BackrxError
 from backrx.interop.fhir_codes import facts, mapping_of
 from backrx.interop.questionnaire import SYSTEM_PREFIX
 from backrx.model.profile import RED_FLAGS
@@ -44,8 +45,10 @@ LOINC_DISPLAY = {
 EXERCISE_THERAPY = {"system": SNOMED, "code": "229065009", "display": "Exercise therapy (regime/therapy)"}
 
 
-class FhirUnavailableError(ImportError):
+class FhirUnavailableError(BackrxError, ImportError):
     """``fhir.resources`` is not installed: ``pip install 'backrx[fhir]'``."""
+
+    code = "fhir-unavailable"
 
 
 def models() -> ModuleType:

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 import jwt
 
+from backrx.errors import BackrxError
 from backrx.interop._cds_request import RefusalError
 
 __all__ = ["ALGORITHMS", "ASYMMETRIC_ALGORITHMS", "AuthConfig", "AuthConfigError", "AuthError",
@@ -59,8 +60,10 @@ class AuthError(RefusalError):
         super().__init__(status, code, message, "security" if status == 401 else "transient")
 
 
-class AuthConfigError(ValueError):
+class AuthConfigError(BackrxError, ValueError):
     """The authentication configuration cannot be used (names the file or issuer, never a key)."""
+
+    code = "cds-auth-config"
 
 
 def _loopback(host: str) -> bool:

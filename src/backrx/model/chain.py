@@ -29,6 +29,7 @@ from typing import Any, Literal, Protocol, TypeVar
 from pydantic import ConfigDict, Field
 
 from backrx._input import SHOW_INPUT_IN_ERRORS
+from backrx.errors import BackrxError
 from backrx.model.measures import Compact
 
 #: The version of the chain a record carries (``Chain.version``).
@@ -59,7 +60,7 @@ class Record(Protocol):
 _Rec = TypeVar("_Rec")
 
 
-class ChainError(ValueError):
+class ChainError(BackrxError, ValueError):
     """A stored record that fails its chain: ``code`` (one of :data:`CHAIN_CODES`) and ``loc``."""
 
     def __init__(self, code: str, message: str, loc: tuple[str | int, ...] = ()) -> None:
