@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal
 from backrx.model.recommendation import Recommendation
 from backrx.pack.rulepack import Pack, read_pack
 from backrx.render.context import build_context, pack_texts
+from backrx.render.figures import figure_for
 
 if TYPE_CHECKING:
     import jinja2
@@ -71,7 +72,8 @@ def render(rec: Recommendation, fmt: str = "html", *, view: str = "patient", rul
     if template_dir is not None and not Path(template_dir).is_dir():
         raise ValueError(f"template folder {os.fspath(template_dir)!r} does not exist")
     env = _environment(None if template_dir is None else os.fspath(template_dir))
-    context = build_context(rec, view, texts, pack.exercises, pack.planner, pack.blocking_urgencies)
+    context = build_context(rec, view, texts, pack.exercises, pack.planner, pack.blocking_urgencies,
+                            figure_of=lambda eid: figure_for(pack, eid, texts.get))
     context["paper"] = PAPERS[paper]
     try:
         return env.get_template(template_name(fmt)).render(**context, t=texts)

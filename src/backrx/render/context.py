@@ -11,6 +11,8 @@ import textwrap
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+from markupsafe import Markup
+
 from backrx.model.feedback import ExerciseResponse, Feedback
 from backrx.model.recommendation import Dose, Exclusion, Phase, Prescription, Recommendation
 from backrx.model.untrusted import is_link
@@ -57,7 +59,8 @@ def dose_words(dose: Dose, t: Texts) -> str:
     if dose.hold_seconds:
         parts.append(t("dose.hold", seconds=dose.hold_seconds))
     if dose.minutes:
-        parts.append(t("dose.minutes", minutes=dose.minutes))
+        one = t.get("dose.minute") if dose.minutes == 1 else None
+        parts.append(one or t("dose.minutes", minutes=dose.minutes))
     per_day = getattr(dose, "times_per_day", None)
     if isinstance(per_day, int) and per_day > 1:
         parts.append(t("dose.per_day", n=per_day))
@@ -131,6 +134,43 @@ def _prescription(p: Prescription, view: str, t: Texts, plain: dict[str, str]) -
         "sources": p.sources, "media": media_items(list(getattr(p.exercise, "media", []))),
         "minutes": getattr(p, "minutes", None),
     }
+
+
+#: An exercise id to its figure (an SVG string drawn by backrx from the pack), or None (advice).
+FigureOf = Callable[[str], str | None]
+
+
+def _patient_steps(p: Prescription, t: Texts, mobility: str) -> list[str]:
+    """Two or three steps for the patient: the pack's words for this mobility where it has them
+    (``steps.<id, - as _>.<mobility>``, e.g. walking with a stick), else the first sentences of the how-to."""
+    own = t.get(f"steps.{p.exercise.id.replace('-', '_')}.{mobility}")
+    return steps(own if own else p.exercise.instructions)[:3]
+
+
+def _handout_item(p: Prescription, t: Texts, figure_of: FigureOf | None, mobility: str) -> dict[str, Any]:
+    """What the patient handout shows of one prescription: its plain name and summary, its figure
+    (None for advice), and two or three steps."""
+    eid = p.exercise.id
+    advice = p.exercise.category == "education"
+    drawn = figure_of(eid) if figure_of is not None and not advice else None
+    return {"plain_name": t.get(f"plain.{eid}.name") or p.exercise.name,
+            "summary": t.get(f"plain.{eid}.summary") or "",
+            # backrx draws the SVG itself from the pack's pose numbers and escapes every word in it
+            "figure": Markup(drawn) if drawn else None,
+            "advice": advice, "steps": _patient_steps(p, t, mobility)}
+
+
+def _plan(phases: list[dict[str, Any]], current: str) -> dict[str, Any] | None:
+    """The patient's next two weeks: the current phase in full, the later phases as a short "what
+    comes next" (earlier phases, already done, are left out)."""
+    if not phases:
+        return None
+    ids = [ph["id"] for ph in phases]
+    at = ids.index(current) if current in ids else 0
+    now = phases[at]
+    return {"now": now, "later": phases[at + 1:],
+            "exercises": [p for p in now["prescriptions"] if not p["advice"]],
+            "advice": [p for p in now["prescriptions"] if p["advice"]]}
 
 
 def _week(phase: Phase, names: dict[str, str], t: Texts) -> list[dict[str, Any]] | None:
@@ -243,8 +283,11 @@ def blocks(rec: Recommendation, blocking_urgencies: Collection[str] = URGENCIES[
 def build_context(rec: Recommendation, view: str, t: Texts,
                   catalog: Mapping[str, CatalogEntry] | None = None,
                   planner: PlannerSpec | None = None,
-                  blocking_urgencies: Collection[str] = URGENCIES[:-1]) -> dict[str, Any]:
+                  blocking_urgencies: Collection[str] = URGENCIES[:-1],
+                  figure_of: FigureOf | None = None) -> dict[str, Any]:
     """Everything a template shows for ``view`` ("patient" or "clinician").
+
+    ``figure_of`` draws an exercise's figure for the patient view (None: no figures).
 
     ``catalog`` (the pack's exercises) tells which left-out exercises the person could have done
     at all; the patient view lists only those. ``blocking_urgencies`` are the pack's tiers whose
@@ -259,7 +302,9 @@ def build_context(rec: Recommendation, view: str, t: Texts,
         u = rec.referral.urgency
         referral = {"urgency": u, "heading": t(f"urgency.{u}.heading"), "advice": t(f"urgency.{u}.advice"),
                     "reasons": rec.referral.reasons, "rule_ids": rec.referral.rule_ids,
-                    "blocking": blocking}
+                    "blocking": blocking,
+                    # how to stay active while waiting: only a tier whose pack text says how
+                    "while_waiting": (t.get(f"urgency.{u}.while_waiting") or "") if patient else ""}
     if patient:
         why = [] if blocking else list(dict.fromkeys(
             plain[f.rule_id] for f in rec.trace if f.layer in ("triage", "classification")
@@ -277,9 +322,11 @@ def build_context(rec: Recommendation, view: str, t: Texts,
     elimination = None
     names: dict[str, str] = {}
     program = rec.program if not blocking else None  # a blocking tier shows no program at all
+    mobility = rec.profile.mobility if rec.profile is not None else "independent"
     if program is not None:
         for ph in program.phases:
-            names.update({p.exercise.id: p.exercise.name for p in ph.prescriptions})
+            names.update({p.exercise.id: (t.get(f"plain.{p.exercise.id}.name") or p.exercise.name)
+                          if patient else p.exercise.name for p in ph.prescriptions})
         for mode_p in (program.elimination.queue if program.elimination else []):
             names[mode_p.exercise.id] = mode_p.exercise.name
         phase_names = {ph.id: ph.name for ph in program.phases}
@@ -290,7 +337,9 @@ def build_context(rec: Recommendation, view: str, t: Texts,
                 "end_week": ph.end_week, "weeks": ph.end_week - ph.start_week + 1,
                 "current": ph.id == program.current_phase and bool(rec.adjustments),
                 "progress_when": ph.progress_when,
-                "prescriptions": [_prescription(p, view, t, plain) for p in ph.prescriptions],
+                "prescriptions": [_prescription(p, view, t, plain)
+                                  | (_handout_item(p, t, figure_of, mobility) if patient else {})
+                                  for p in ph.prescriptions],
                 "week": _week(ph, names, t),
                 "minutes_per_week": round(mpw) if isinstance(mpw, (int, float)) and mpw else None,
             })
@@ -332,6 +381,7 @@ def build_context(rec: Recommendation, view: str, t: Texts,
         "why": why,
         "basis": basis,
         "phases": phases,
+        "plan": _plan(phases, program.current_phase) if patient and program is not None else None,
         "timeline": _timeline(phases, t),
         "excluded": excluded,
         "elimination": elimination,
