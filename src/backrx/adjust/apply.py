@@ -100,6 +100,16 @@ def _check_dates(rec: Recommendation, feedback: Feedback, require: bool) -> None
             "rounds must come in date order", code="round-out-of-order", loc=("date",))
 
 
+def _check_referred(rec: Recommendation, feedback: Feedback, rules: RuleSet) -> None:
+    """After a referral that replaced the program, exercise feedback waits for a clearance."""
+    referral = rec.referral
+    if feedback.responses and referral is not None and referral.urgency in rules.pack.blocking_urgencies:
+        raise FeedbackError(
+            f"this person was referred ({referral.urgency}); exercise feedback is not taken until a "
+            "clinician clears them to resume (an Episode clearance event)",
+            code="feedback-after-referral", loc=("responses",))
+
+
 def _rules_for(rec: Recommendation, rules: RuleSet | None) -> RuleSet:
     chosen = rules if rules is not None else default_rules()
     if chosen.digest != rec.ruleset.digest:
@@ -231,6 +241,7 @@ def _guarded(rec: Recommendation, fb: Feedback, rules: RuleSet | None, *,
 def _adjust(rec: Recommendation, fb: Feedback, rules: RuleSet | None, *,
             require_date: bool) -> Recommendation:
     chosen = _rules_for(rec, rules).for_locale(rec.locale)
+    _check_referred(rec, fb, chosen)
     _check_dates(rec, fb, require_date)
     _check(rec, fb)
     number = len(rec.adjustments) + 1
@@ -268,8 +279,10 @@ def _adjust(rec: Recommendation, fb: Feedback, rules: RuleSet | None, *,
     adjuster = Adjuster(chosen, rec, fb, decision)
     outcome = adjuster.decide()
     apply = Revision(adjuster, outcome)
-    apply.run()
-    apply.keep_aerobic()
+    apply.limits()  # the person on this round's date: every exclusion applies again
+    if outcome.urgency not in chosen.pack.blocking_urgencies:
+        apply.run()  # a round that replaces the program with a referral changes nothing in it
+        apply.keep_aerobic()
     program = apply.program()
     referral = _merge(rec.referral, outcome.urgency, outcome.reasons, outcome.referral_rules,
                       chosen.pack)

@@ -64,6 +64,12 @@ class Timeline:
     spread: set[str] = field(default_factory=set)  # exercises that ever spread symptoms
     #: in the current phase: the easier exercise put in -> the exercise it replaced
     regressed_from: dict[str, str] = field(default_factory=dict)
+    #: days between the last round before this one and this round's first day (None: no earlier round)
+    gap_days: int | None = None
+    #: this round comes back after a gap longer than the pack's ``restart_after_gap_days``
+    restart: bool = False
+    #: sessions recorded, by round date, for each exercise (adherence, else days with a response)
+    sessions: list[tuple[datetime.date, dict[str, int]]] = field(default_factory=list)
 
     @property
     def phase_days(self) -> int | None:
@@ -82,10 +88,17 @@ class Timeline:
         return count
 
     def days_at_dose(self, exercise_id: str) -> int | None:
+        """Days since the exercise's dose last changed (or since a restart after a gap)."""
         if self.today is None:
             return None
         since = self.dose_since.get(exercise_id, self.phase_start)
         return (self.today - since).days if since is not None else None
+
+    def sessions_at_dose(self, exercise_id: str) -> int:
+        """Sessions done at the current dose: those recorded by rounds after the dose last changed."""
+        since = self.dose_since.get(exercise_id)
+        return sum(counts.get(exercise_id, 0) for day, counts in self.sessions
+                   if since is None or day > since or (self.restart and day >= since))
 
     def direction_signs(self, entry: CatalogEntry) -> int:
         """Independent signs in this exercise's direction: distinct other movement families."""
@@ -119,14 +132,23 @@ def _by_day(feedback: Feedback) -> dict[datetime.date, list[ExerciseResponse]]:
     return out
 
 
-def timeline(rec: Recommendation, feedback: Feedback, pack: Pack) -> Timeline:
-    """Read the stored rounds and the new feedback into a :class:`Timeline`."""
-    assert rec.program is not None
-    current = rec.program.current_phase
-    rounds = rec.adjustments
+def _sessions(feedback: Feedback) -> dict[str, int]:
+    """Sessions of each exercise one round records: its adherence count when it gives one (every
+    exercise reported took part in each session done), else the days it has a response."""
+    days: dict[str, set[datetime.date | None]] = {}
+    for r in feedback.responses:
+        days.setdefault(r.exercise_id, set()).add(feedback.day_of(r))
+    if feedback.adherence is not None:
+        return dict.fromkeys(days, feedback.adherence.sessions_done)
+    return {eid: len(found) for eid, found in days.items()}
+
+
+def _phase_start(rounds: list[AdjustmentRound], current: str, feedback: Feedback
+                 ) -> tuple[int, datetime.date | None, datetime.date | None]:
+    """Where the current phase starts: the index of its first round, its first day, and the first
+    dated day of the whole history."""
     dated = [earliest(r.feedback) for r in rounds if r.feedback.date is not None]
     first = dated[0] if dated else earliest(feedback)
-    # The current phase started with the round that moved into it, or with the first dated round.
     start_index = 0
     phase_start = first
     for i, round_ in enumerate(rounds):
@@ -138,16 +160,53 @@ def timeline(rec: Recommendation, feedback: Feedback, pack: Pack) -> Timeline:
         phase_start = later[0] if later else earliest(feedback)
     if phase_start is None:
         phase_start = earliest(feedback)
+    return start_index, phase_start, first
+
+
+def _silent(rounds: list[AdjustmentRound], feedback: Feedback, limit: int | None
+            ) -> list[tuple[datetime.date, int]]:
+    """Each round that came back after a gap longer than ``limit`` days: its first day, the gap."""
+    out: list[tuple[datetime.date, int]] = []
+    last: datetime.date | None = None
+    for fb in [*(r.feedback for r in rounds), feedback]:
+        first = earliest(fb)
+        if first is not None and last is not None and limit is not None and (first - last).days > limit:
+            out.append((first, (first - last).days))
+        if fb.date is not None:
+            last = fb.date
+    return out
+
+
+def timeline(rec: Recommendation, feedback: Feedback, pack: Pack) -> Timeline:
+    """Read the stored rounds and the new feedback into a :class:`Timeline`.
+
+    Time is read from the dates: the phase clock leaves out the silent days of every gap longer
+    than the pack's ``restart_after_gap_days``, and after such a gap the streaks and the time at
+    each dose start again on the day back.
+    """
+    assert rec.program is not None
+    rounds = rec.adjustments
+    start_index, phase_start, first = _phase_start(rounds, rec.program.current_phase, feedback)
+    adjusting = pack.planner.adjusting if pack.planner else None
+    limit = adjusting.gap_days if adjusting is not None else None
+    gaps = _silent(rounds, feedback, limit)
+    previous = [r.feedback.date for r in rounds if r.feedback.date is not None]
+    back = earliest(feedback)
+    gap = (back - previous[-1]).days if previous and back is not None else None
+    restart = bool(gaps) and gaps[-1][0] == back
+    if phase_start is not None:  # silent days do not count towards the phase
+        phase_start += datetime.timedelta(days=sum(g for day, g in gaps if day > phase_start))
     tl = Timeline(today=feedback.date, first_date=first, phase_start=phase_start,
-                  comfortable_pain=pack.planner.adjusting.comfortable_pain if pack.planner else 0)
+                  comfortable_pain=adjusting.comfortable_pain if adjusting else 0,
+                  gap_days=gap, restart=restart)
     days: dict[datetime.date, list[ExerciseResponse]] = {}
-    in_phase: list[AdjustmentRound] = list(rounds[start_index:])
-    for round_ in in_phase:
+    for round_ in rounds[start_index:]:
         for day, responses in _by_day(round_.feedback).items():
             days.setdefault(day, []).extend(responses)
         for r in round_.feedback.responses:
             tl.latest[r.exercise_id] = r
         if round_.feedback.date is not None:
+            tl.sessions.append((round_.feedback.date, _sessions(round_.feedback)))
             for change in round_.changes:
                 if change.action == "regress" and change.prescription is not None and change.exercise_id:
                     tl.regressed_from[change.prescription.exercise.id] = change.exercise_id
@@ -155,10 +214,17 @@ def timeline(rec: Recommendation, feedback: Feedback, pack: Pack) -> Timeline:
                     tl.dose_since[change.exercise_id] = round_.feedback.date
                     if change.prescription is not None:
                         tl.dose_since[change.prescription.exercise.id] = round_.feedback.date
+    if restart and back is not None:  # the day back: streaks and time at dose start again
+        days = {}
+        held = sorted({p.exercise.id for ph in rec.program.phases for p in ph.prescriptions})
+        tl.dose_since = dict.fromkeys(held, back)
+        tl.sessions = []
     for day, responses in _by_day(feedback).items():
         days.setdefault(day, []).extend(responses)
     for r in feedback.responses:
         tl.latest[r.exercise_id] = r
+    if feedback.date is not None:
+        tl.sessions.append((feedback.date, _sessions(feedback)))
     tl.days = sorted(days.items())
     for round_feedback in [*(r.feedback for r in rounds), feedback]:
         for r in round_feedback.responses:

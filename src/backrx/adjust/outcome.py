@@ -20,9 +20,10 @@ from backrx.adjust.history import timeline as read_timeline
 from backrx.lang.condition import Value
 from backrx.model.feedback import ExerciseResponse, Feedback
 from backrx.model.recommendation import Firing, MeasureChange, Recommendation
+from backrx.model.vocabulary import URGENCIES
 from backrx.pack.rulepack import ADJUST_ACTIONS, CatalogEntry, Pack, Rule
 from backrx.ruleset import RuleSet
-from backrx.run.decision import Decision, add_unique, note_referral
+from backrx.run.decision import Decision, add_unique
 from backrx.run.evidence import evidence_model
 from backrx.run.planner import Planner
 
@@ -69,36 +70,51 @@ def run_rules(rules: RuleSet, values: dict[str, Value], outcome: Outcome, exerci
         return per_exercise == (exercise_id is not None)
 
     decision = rules.decide_facts(values, layers=(adjust_layer(rules).name,), accept=wanted)
-    # Referrals, safety nets and warnings merge as in every other layer (run.decision).
-    for fired in decision.fired:
-        outcome.urgency = note_referral(fired.rule, outcome.urgency, outcome.reasons, outcome.referral_rules)
+    # The runner has merged this pass by the action table's policies (run.decision.merge_of): the
+    # most urgent referral, the most conservative action, the longest hold, the first rule that
+    # eliminates, advances or stops a direction. The round joins its passes with the same policies.
+    outcome.urgency = _more_urgent(outcome.urgency, decision.urgency)
+    add_unique(outcome.reasons, decision.referral_reasons)
+    add_unique(outcome.referral_rules, decision.referral_rules)
     add_unique(outcome.safety_net, decision.safety_net)
     outcome.warnings.extend(decision.warnings)
     for fired in decision.fired:
         rule = fired.rule
-        then = rule.then
-        if then.criterion is not None:
-            add_unique(outcome.criteria, [then.criterion])  # kept in the round's criteria_met
-            continue
-        if not any(f.rule_id == rule.id for f in outcome.firings):
+        if rule.then.criterion is not None:
+            add_unique(outcome.criteria, [rule.then.criterion])  # kept in the round's criteria_met
+        elif not any(f.rule_id == rule.id for f in outcome.firings):
             outcome.firings.append(Firing(
                 rule_id=rule.id, layer=rule.layer, title=rule.title, rationale=fired.rationale,
                 sources=list(rule.sources), patient=fired.patient,
                 matched={k: sorted(v) if isinstance(v, frozenset) else v for k, v in fired.matched.items()},
                 evidence=evidence_model(rule),
             ))
-        if then.eliminate and outcome.eliminate is None:
-            outcome.eliminate = rule
-        if then.advance and outcome.advance is None:
-            outcome.advance = rule
-        if then.hold_rounds and (outcome.hold is None or then.hold_rounds > outcome.hold[0]):
-            outcome.hold = (then.hold_rounds, rule)
-        if exercise_id is not None and then.adjust is not None:
-            current = outcome.actions.get(exercise_id)
-            if current is None or ADJUST_ACTIONS.index(then.adjust) < ADJUST_ACTIONS.index(current[0]):
-                outcome.actions[exercise_id] = (then.adjust, rule)
-        if exercise_id is not None and then.stop_direction:
-            outcome.stop_directions.append((exercise_id, rule))
+    outcome.eliminate = outcome.eliminate or decision.eliminate
+    outcome.advance = outcome.advance or decision.advance
+    if decision.hold is not None and (outcome.hold is None or decision.hold[0] > outcome.hold[0]):
+        outcome.hold = decision.hold
+    if exercise_id is not None and decision.adjust is not None:
+        current = outcome.actions.get(exercise_id)
+        if current is None or ADJUST_ACTIONS.index(decision.adjust[0]) < ADJUST_ACTIONS.index(current[0]):
+            outcome.actions[exercise_id] = decision.adjust
+    if exercise_id is not None and decision.stop_direction is not None:
+        outcome.stop_directions.append((exercise_id, decision.stop_direction))
+
+
+def _more_urgent(held: str | None, new: str | None) -> str | None:
+    """The more urgent of two referral tiers (None: no referral)."""
+    if new is None or (held is not None and URGENCIES.index(held) <= URGENCIES.index(new)):
+        return held
+    return new
+
+
+def review_open(rec: Recommendation, layer: Any) -> bool:
+    """A referral that an adjust rule raised (a review) stands until a clinician's reassessment
+    ends it (:mod:`backrx.adjust.episode`)."""
+    if rec.referral is None:
+        return False
+    ours = {rule.id for rule in layer.rules}
+    return any(rid in ours for rid in rec.referral.rule_ids)
 
 
 def base_values(feedback: Feedback) -> dict[str, Value]:
@@ -112,6 +128,8 @@ def base_values(feedback: Feedback) -> dict[str, Value]:
         "feedback.covers_phase": False,
         "feedback.new_red_flags": frozenset(feedback.new_red_flags),
         "feedback.days": len({feedback.day_of(r) for r in responses}),
+        "feedback.centralized_any": any(r.centralized is True for r in responses),
+        "feedback.adverse_events": len(feedback.adherence.adverse_events) if feedback.adherence else 0,
         "program.elimination": False,
         "program.has_next_phase": False,
         "program.holding": False,
@@ -189,7 +207,11 @@ class Adjuster:
             "program.holding": self.program.hold is not None,
             "phase.good_days": tl.streak(tl.comfortable),
             "phase.steady_days": tl.streak(steady),
+            "feedback.after_gap": tl.restart,
+            "program.review_open": review_open(self.rec, self.layer),
         }
+        if tl.gap_days is not None:
+            values["feedback.gap_days"] = tl.gap_days
         days = tl.phase_days
         if days is not None:
             values["phase.days"] = days
@@ -222,6 +244,9 @@ class Adjuster:
         at_dose = self.timeline.days_at_dose(entry.id)
         if at_dose is not None:
             values["exercise.days_at_dose"] = at_dose
+        values["exercise.sessions_at_dose"] = self.timeline.sessions_at_dose(entry.id)
+        if response.centralized is not None:
+            values["response.centralized"] = response.centralized
         if response.peripheralized is not None:  # unanswered: absent, so no test on it holds
             values["response.peripheralized"] = response.peripheralized
         return values
@@ -246,4 +271,4 @@ class Adjuster:
         return outcome
 
 
-__all__ = ["Adjuster", "Outcome", "adjust_layer", "base_values", "outcome_values", "run_rules"]
+__all__ = ["Adjuster", "Outcome", "adjust_layer", "base_values", "outcome_values", "review_open", "run_rules"]

@@ -217,6 +217,29 @@ class Revision:
                 if any(q.exercise.id == eid for q in self.phases[phase_id]):
                     self._remove_everywhere(eid, self.say("stopped_direction"), [rule.id])
 
+    def limits(self) -> None:
+        """Re-apply the planner's exclusions (population limits among them) to every phase, for the
+        person as they are on this round's date: a prescription that now breaks one leaves that
+        phase, and the change gives the rule's own reason."""
+        chosen = {o.exercise_id for o in self.a.rec.overrides if o.kind in ("add", "accept")}
+        for phase_id in self.order:
+            for p in list(self.phases[phase_id]):
+                entry = self.a.pack.exercises.get(p.exercise.id)
+                if entry is None or entry.id in chosen:  # a clinician's own choice stands
+                    continue
+                reasons, rule_ids = self.a.planner.why_not(entry, phase_id)
+                if not rule_ids:
+                    continue  # equipment and setting follow the person's own choices, not a limit
+                self.phases[phase_id] = [q for q in self.phases[phase_id] if q.exercise.id != entry.id]
+                reason = " ".join(dict.fromkeys(reasons))
+                self.excluded = [e for e in self.excluded if e.exercise_id != entry.id] + [Exclusion(
+                    exercise_id=entry.id, exercise_name=entry.name, phases=[phase_id], reasons=[reason],
+                    rule_ids=list(dict.fromkeys(rule_ids)))]
+                if entry.id not in self.dropped:
+                    self.dropped.append(entry.id)
+                self._record("drop", entry.id, reason, list(dict.fromkeys(rule_ids)), phase=phase_id,
+                             phases=[phase_id], exercise_name=entry.name)
+
     def run(self) -> None:
         outcome = self.outcome
         # A direction stops only on a second, independent sign (the rules decide when).
@@ -274,9 +297,7 @@ class Revision:
             rounds, rule = outcome.hold
             self.plan_hold = Hold(rounds_left=rounds, reason=outcome.rationale(rule), rule_ids=[rule.id])
             self._record("pause", None, self.plan_hold.reason, [rule.id])
-        elif self.plan_hold is not None:
-            left = self.plan_hold.rounds_left - 1
-            self.plan_hold = self.plan_hold.model_copy(update={"rounds_left": left}) if left > 0 else None
+        # Otherwise the hold stands: only a clinician's reassessment ends it (backrx.adjust.episode).
         last = self.order.index(self.current) == len(self.order) - 1
         if outcome.advance is not None and self.elimination is None and outcome.hold is None and not last:
             self.current = self.order[self.order.index(self.current) + 1]

@@ -27,11 +27,26 @@ class ExerciseResponse(Compact, StrictModel):
         description="Symptoms spread further down the leg during or after it. Unanswered (None) is "
         "not a 'no': the exercise then holds rather than progresses.",
     )
+    centralized: bool | None = Field(
+        default=None,
+        description="Symptoms moved up out of the leg towards the spine (centralisation) with it. "
+        "Unanswered (None) says nothing either way.",
+    )
     date: IsoDate | None = Field(
         default=None,
         description="the day this response is about, when one round carries several days; "
         "by default the round's date",
     )
+
+
+class Adherence(Compact, StrictModel):
+    """What was done of the plan since the last round (CERT items 16 and 11)."""
+
+    sessions_done: Annotated[int, Field(ge=0, le=200)]
+    sessions_planned: Annotated[int, Field(ge=0, le=200)]
+    adverse_events: Annotated[list[Annotated[PlainText, Field(min_length=1, max_length=300)]],
+                              Field(max_length=20)] = Field(
+        default_factory=list, description="adverse events since the last round, in words (CERT item 11)")
 
 
 class Feedback(Compact, StrictModel):
@@ -48,6 +63,9 @@ class Feedback(Compact, StrictModel):
     )
     outcomes: Outcomes | None = Field(
         default=None, description="outcome measures taken for this round (all optional)")
+    adherence: Adherence | None = Field(
+        default=None, description="sessions done of those planned since the last round, and adverse "
+        "events (optional; without it every reported day counts as one session)")
 
     @model_validator(mode="after")
     def _dates_fit(self) -> Feedback:

@@ -86,6 +86,9 @@ class Adjusting:
     step_up: tuple[DoseStep, ...]
     step_down: tuple[DoseStep, ...]
     texts: dict[str, str]
+    #: days without a report after which adjust restarts (streaks reset, no phase move that day);
+    #: None when the pack sets none (``restart_after_gap_days``)
+    gap_days: int | None = None
 
     def text(self, name: str, **fields: str) -> str:
         """One of adjust's sentences, filled in."""
@@ -381,8 +384,10 @@ def _steps(r: _Reader, node: dict[str, Any], key: str, limit: str) -> tuple[Dose
 def _read_adjusting(r: _Reader, node: Any, sources: set[str]) -> Adjusting | None:
     """The ``adjusting`` section: the comfortable-pain threshold, dose steps and adjust's sentences."""
     keys = ("comfortable_pain", "sources", "step_up", "step_down", "messages")
-    if not r.mapping(node, "adjusting", keys, keys):
+    if not r.mapping(node, "adjusting", keys, (*keys, "restart_after_gap_days")):
         return None
+    gap = (int(r.number(node, "restart_after_gap_days", "adjusting", 1, 365))
+           if isinstance(node, dict) and "restart_after_gap_days" in node else None)
     pain = int(r.number(node, "comfortable_pain", "adjusting", 0, 10))
     cited = r.words(node, "sources", "adjusting", None)
     for s in cited:
@@ -396,7 +401,7 @@ def _read_adjusting(r: _Reader, node: Any, sources: set[str]) -> Adjusting | Non
     if r.mapping(messages, "adjusting.messages", ADJUST_TEXTS, ADJUST_TEXTS):
         texts = {name: r.text(messages, name, "adjusting.messages", fields)
                  for name, fields in ADJUST_TEXTS.items()}
-    return Adjusting(pain, cited, up, down, texts)
+    return Adjusting(pain, cited, up, down, texts, gap)
 
 
 _CHOOSING = ("max_regressions", "setting_equipment", "reasons", "design", "sources")
