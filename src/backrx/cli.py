@@ -305,7 +305,7 @@ def _report(exc: Exception, where: str) -> int:
         err.write(str(exc) + "\n")
         return EXIT_RULES
     if isinstance(exc, EngineError):
-        err.write(f"backrx: {_one_line(str(exc))} [{exc.code}]\n")
+        err.write(f"backrx: {_one_line(str(exc))} [code={exc.code}]\n")
         return EXIT_INTERNAL
     if isinstance(exc, InputError) and exc.loc:  # it names its file (and line)
         err.write(_one_line(str(exc)) + "\n")
@@ -317,7 +317,7 @@ def _report(exc: Exception, where: str) -> int:
         top = (exc.name or "").split(".")[0]
         if top in EXTRAS:
             err.write(f"backrx: this needs the optional package {top}: pip install 'backrx[{EXTRAS[top]}]' "
-                      "[missing-extra]\n")
+                      "[code=missing-extra]\n")
             return EXIT_INPUT
     elif isinstance(exc, OSError):
         name = f"{exc.filename}: " if exc.filename else ""
@@ -339,7 +339,7 @@ def _main(args: argparse.Namespace) -> int:
         rules = load_rules(args.rules, engine=args.engine)
         if args.locale not in rules.locales:
             sys.stderr.write(f"backrx recommend: --locale {_one_line(args.locale, 20)}: the pack has no "
-                             f"such locale; available: {', '.join(rules.locales)} [unknown-locale]\n")
+                             f"such locale; available: {', '.join(rules.locales)} [code=unknown-locale]\n")
             return EXIT_INPUT
         for path in args.profile:
             _write(rules.recommend(_read_profile(path, args), locale=args.locale), args.format, args, rules,

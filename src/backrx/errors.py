@@ -57,12 +57,12 @@ def errors_of(exc: BaseException) -> list[ErrorDetails]:
 
 
 def format_errors(errors: list[ErrorDetails], where: str = "") -> list[str]:
-    """One line per problem: ``where: loc.path: message [code]`` (the command line prints these)."""
+    """One line per problem: ``where: loc.path: message [code=CODE]`` (the command line prints these)."""
     lines = []
     for err in errors:
         path = ".".join(str(part) for part in err["loc"] if part != "")
         head = ": ".join(part for part in (where, path) if part)
-        lines.append(f"{head + ': ' if head else ''}{' '.join(err['msg'].split())} [{err['code']}]")
+        lines.append(f"{head + ': ' if head else ''}{' '.join(err['msg'].split())} [code={err['code']}]")
     return lines
 
 
