@@ -195,8 +195,12 @@ def _parse(html: str) -> _Html:
 
 
 def test_log_table_columns_are_the_feedback_fields(example_recs: dict[str, backrx.Recommendation]) -> None:
-    """The next-day log's columns are exactly the fields adjust reads from one response, in order."""
+    """The next-day log's columns are exactly the fields adjust reads from one response, in order:
+    one log (the current phase) for the patient, one per phase for the clinician."""
     html = render(example_recs["chronic-extension"], "html")
+    fields = [a["data-field"] for tag, a in _parse(html).tags if tag == "th" and "data-field" in a]
+    assert fields == list(ExerciseResponse.model_fields)
+    html = render(example_recs["chronic-extension"], "html", view="clinician")
     fields = [a["data-field"] for tag, a in _parse(html).tags if tag == "th" and "data-field" in a]
     phases = len(example_recs["chronic-extension"].program.phases)  # type: ignore[union-attr]
     assert fields == list(ExerciseResponse.model_fields) * phases
@@ -237,7 +241,8 @@ def test_markdown_table_survives_a_pipe_in_pack_text(pack_copy: Path) -> None:
 
 
 def test_media_from_the_catalog_shows_with_alt_text(pack_copy: Path) -> None:
-    """An exercise's optional media URLs become an image with alt text or a video link."""
+    """An exercise's optional media URLs become an image with alt text or a video link for the
+    clinician; the patient sees the drawn figure, and the video as a link."""
     path = pack_copy / "exercises.yaml"
     text = path.read_text(encoding="utf-8")
     text = text.replace("  - id: cat-camel\n", "  - id: cat-camel\n    media: [https://example.org/cat.png, "
@@ -248,10 +253,13 @@ def test_media_from_the_catalog_shows_with_alt_text(pack_copy: Path) -> None:
     exercise = next(p.exercise for ph in rec.program.phases for p in ph.prescriptions  # type: ignore[union-attr]
                     if p.exercise.id == "cat-camel")
     assert exercise.media == ["https://example.org/cat.png", "https://example.org/cat.mp4"]
-    html = render(rec, "html", rules=own)
+    html = render(rec, "html", rules=own, view="clinician")
     img = [a for tag, a in _parse(html).tags if tag == "img"]
     assert img == [{"src": "https://example.org/cat.png", "alt": "Picture: Cat-camel"}]
     assert 'href="https://example.org/cat.mp4"' in html
+    patient = render(rec, "html", rules=own)
+    if 'data-exercise="cat-camel"' in patient:  # cat-camel is in the current phase
+        assert 'href="https://example.org/cat.mp4"' in patient and "<img" not in patient
 
 
 def test_a_media_entry_must_be_a_url(pack_copy: Path) -> None:
@@ -266,19 +274,26 @@ def test_a_media_entry_must_be_a_url(pack_copy: Path) -> None:
 
 
 def test_weekly_schedule_is_drawn_where_a_phase_has_one(rules: backrx.RuleSet) -> None:
-    """A phase with a week (Phase.week) shows a day-by-day table naming each day's exercises."""
+    """A phase with a week (Phase.week) shows a day-by-day table naming each day's exercises
+    (clinician view); the patient's table marks each exercise's days, rest days empty."""
     rec = rules.recommend(base_profile())
     assert rec.program is not None
     phase = rec.program.phases[0]
-    first = phase.prescriptions[0].exercise
+    first = next(p.exercise for p in phase.prescriptions if p.exercise.category != "education")
     week = [SimpleNamespace(day=d, prescriptions=[first.id] if d % 2 else [], minutes=12.0)
             for d in range(1, 8)]
     program = rec.program.model_copy(update={"phases": [phase.model_copy(update={"week": week}),
                                                         *rec.program.phases[1:]]})
-    html = render(rec.model_copy(update={"program": program}), "html", rules=rules)
+    changed = rec.model_copy(update={"program": program})
+    html = render(changed, "html", rules=rules, view="clinician")
     table = html[html.index('<table class="week">'):]
     table = table[:table.index("</table>")]
     assert table.count("<th ") == 7 and table.count(first.name) == 4 and "Rest day" in table
+    html = render(changed, "html", rules=rules)
+    table = html[html.index('<table class="week">'):]
+    table = table[:table.index("</table>")]
+    row = next(r for r in table.split("<tr>") if rules.pack.texts[f"plain.{first.id}.name"] in r)
+    assert row.count('<td class="mark">✓</td>') == 4 and row.count('<td class="mark"></td>') == 3
 
 
 def test_template_dir_overrides_a_bundled_template(tmp_path: Path, rules: backrx.RuleSet) -> None:
@@ -297,7 +312,7 @@ def test_an_override_can_extend_the_bundled_template(tmp_path: Path, rules: back
         '{% extends "backrx/handout.html.j2" %}{% block header %}<header><h1>{{ title }}</h1>'
         "<p>Riverside clinic</p></header>{% endblock %}", encoding="utf-8")
     html = render(rules.recommend(base_profile()), "html", rules=rules, template_dir=tmp_path)
-    assert "<p>Riverside clinic</p>" in html and 'class="phase"' in html
+    assert "<p>Riverside clinic</p>" in html and 'class="phase' in html
 
 
 @pytest.mark.parametrize(("paper", "size"), [("a4", "size: A4"), ("letter", "size: letter")])
@@ -358,7 +373,8 @@ def test_bundled_pack_copy_without_text_yaml_falls_back_to_the_bundled_words(pac
     """A clinic pack without its own text.yaml still renders, with the bundled pack's words."""
     (pack_copy / "text.yaml").unlink()
     own = backrx.load_rules(pack_copy)
-    assert own.pack.texts == {}
+    # only the figure book's own words (plain names, figure labels) remain
+    assert [k for k in own.pack.texts if not k.startswith(("plain.", "figure."))] == []
     assert "Why this plan" in render(own.recommend(base_profile()), "text", view="patient", rules=own)
 
 
