@@ -27,6 +27,7 @@ from backrx.pack.rulepack import Pack, Rule, read_pack
 from backrx.run.decision import Decision, Fired, decide, notices, referral_data, tiers_of_reasons
 from backrx.run.evidence import evidence_model
 from backrx.run.facts import profile_values
+from backrx.run.inputs import planner_inputs
 from backrx.run.planner import planned
 
 ProfileInput = Profile | Mapping[str, Any]
@@ -200,11 +201,9 @@ class RuleSet:
         if self._share is not None:  # in a worker process: equal parts become one object
             return self._build(valid, decision)
         # Everything but the profile follows from the firings (the runner shares equal ones, so
-        # they are known by identity), the stage and the preferences the planner reads.
-        prefs = valid.resolved_preferences
+        # they are known by identity), the stage and the profile fields the planner reads.
         fired = tuple(decision.fired)
-        key = (tuple(map(id, fired)), valid.stage, frozenset(prefs.settings), frozenset(prefs.equipment),
-               prefs.minutes_per_session, prefs.sessions_per_week)
+        key = (tuple(map(id, fired)), valid.stage, planner_inputs(valid))  # run/inputs.py names them
         found = self._results.get(key)
         if found is not None and all(a is b for a, b in zip(found[0], fired, strict=True)):
             return Recommendation.model_validate({**found[1], "profile": valid})

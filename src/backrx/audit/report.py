@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from backrx.audit.invariant import Status
+
+if TYPE_CHECKING:
+    from backrx.audit.fields import FieldAudit
 
 
 def _words(values: Iterable[str]) -> str:
@@ -114,6 +117,7 @@ class AuditReport:
     conflicts: tuple[Conflict, ...]
     vocabulary: dict[str, int]  # vocabulary corner -> generated profiles that reached it
     seconds: float = 0.0
+    fields: FieldAudit | None = None  # the profile-field audit (None: not run)
 
     @property
     def ok(self) -> bool:
@@ -166,6 +170,7 @@ class AuditReport:
                          "case_problems": list(self.case_problems)},
             "conflicts": [c.as_dict() for c in self.conflicts],
             "vocabulary": {"reached": dict(self.vocabulary), "missing": self.missing_vocabulary},
+            "fields": self.fields.as_dict() if self.fields is not None else None,
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -234,6 +239,9 @@ class AuditReport:
         out.append(f"Vocabulary: the audited profiles reached {len(self.vocabulary) - len(missing)} of "
                    f"{len(self.vocabulary)} targets (red flags, pathway triggers, boundaries, values)"
                    + (f"; missing: {_words(missing)}" if missing else ""))
+        if self.fields is not None:
+            out.append("")
+            out.extend(self.fields.text_lines())
         return "\n".join(out) + "\n"
 
 

@@ -35,10 +35,12 @@ from backrx.audit.explore import (
     recommend_safely,
     shrink,
 )
+from backrx.audit.fields import FieldAudit, Sensitivity, audit_fields, sensitivity_fields
 from backrx.audit.invariant import Invariant
 from backrx.audit.invariants import NO_ERROR, default_invariants
 from backrx.audit.report import AuditReport, Counterexample, InvariantResult
 from backrx.errors import EngineError, RuleError
+from backrx.pack.fields import field_notes
 from backrx.ruleset import RuleSet, load_rules
 
 
@@ -72,20 +74,22 @@ def golden_case_coverage(rules: RuleSet) -> tuple[dict[str, list[str]], list[str
 
 def audit(rules: RuleSet, *, max_examples: int = 500, seed: int | None = 0,
           invariants: Iterable[Invariant] | None = None,
-          progress: Callable[[str], None] | None = None) -> AuditReport:
+          progress: Callable[[str], None] | None = None, fields: bool = True) -> AuditReport:
     """Audit a loaded pack over ``max_examples`` generated profiles.
 
     ``seed`` fixes the generated profiles (None draws a fresh seed; the report records it).
     ``invariants`` replaces the default list (:func:`default_invariants`: the built-ins and the
     registered ones); ``output.no-error`` is always checked. ``progress`` receives one line of
     text now and then. Use ``load_rules(path, engine="reference")`` for speed; the
-    ``engine.agreement`` invariant loads the other engine itself.
+    ``engine.agreement`` invariant loads the other engine itself. ``fields`` (default on) also
+    audits the profile fields (:mod:`backrx.audit.fields`): the report's ``fields`` lists those no
+    rule reads and those whose change never altered a decision on the audited profiles.
     """
     try:
         import hypothesis
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
         raise ImportError("backrx.audit needs Hypothesis: pip install 'backrx[audit]'") from exc
-    from backrx.testing import corner_profile, corners, profiles
+    from backrx.testing import PLAIN_PROFILE, corner_profile, corners, profiles
 
     if max_examples < 1:
         raise ValueError("max_examples must be at least 1")
@@ -113,9 +117,12 @@ def audit(rules: RuleSet, *, max_examples: int = 500, seed: int | None = 0,
     total = max_examples + len(corner_profiles)
     step = max(1, total // 10)
     strategy = profiles()
+    sensitivity = _sensitivity(rules, PLAIN_PROFILE) if fields else None
 
     def explore(profile: dict[str, Any]) -> None:
         run.observe(profile)
+        if sensitivity is not None:
+            sensitivity.observe(profile)
         if run.examples % step == 0:
             say(f"audit: {run.examples}/{total} profiles checked, "
                 f"{len(run.counts)} invariant(s) violated so far")
@@ -152,6 +159,14 @@ def audit(rules: RuleSet, *, max_examples: int = 500, seed: int | None = 0,
     say("audit: running the golden cases")
     cases, case_problems = golden_case_coverage(rules)
     conflicts = run.conflicts.conflicts()
+    field_audit = None
+    if sensitivity is not None:
+        say("audit: the profile fields, on the golden cases too")
+        for case in read_cases(rules.path)[0]:  # the cases reach the patterns a pack is built on
+            profile = plain(case.profile)
+            if isinstance(profile, dict):
+                sensitivity.observe(profile, case=True)
+        field_audit = audit_fields(sensitivity.rules, field_notes(rules.path), sensitivity, PLAIN_PROFILE)
     seconds = time.monotonic() - started
     say(f"audit: done in {seconds:.1f} s")
     return AuditReport(
@@ -160,16 +175,23 @@ def audit(rules: RuleSet, *, max_examples: int = 500, seed: int | None = 0,
         corner_cases=len(corner_profiles),
         results=tuple(results), coverage=dict(run.coverage), golden_cases=cases,
         case_problems=tuple(case_problems), conflicts=tuple(conflicts),
-        vocabulary=dict(run.vocabulary), seconds=seconds,
+        vocabulary=dict(run.vocabulary), seconds=seconds, fields=field_audit,
     )
+
+
+def _sensitivity(rules: RuleSet, base: dict[str, Any]) -> Sensitivity:
+    """The sensitivity pass, on the reference engine (engine.agreement holds the engines equal)."""
+    reference = rules if rules.engine == "reference" else RuleSet(rules.pack, "reference")
+    return Sensitivity(reference, sensitivity_fields(reference, base))
 
 
 def audit_command(path: str | None, examples: int, seed: int, fmt: str) -> int:
     """``backrx audit [DIR] [--examples N] [--seed S] [--format text|json]``.
 
     Prints the report to stdout and progress lines to stderr once the run takes more than a
-    second. The pack's golden cases run too. Returns 0 when every invariant holds and every case
-    passes, 1 on violations or failed cases, 2 when the pack does not
+    second. The pack's golden cases run too. Returns 0 when every invariant holds, every case
+    passes and no profile field is dead (:mod:`backrx.audit.fields`), 1 on violations, failed
+    cases or dead fields, 2 when the pack does not
     load (its problems go to stderr) or the audit cannot run.
     """
     if fmt not in ("text", "json"):
@@ -204,7 +226,11 @@ def audit_command(path: str | None, examples: int, seed: int, fmt: str) -> int:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
         sys.stdout.write(report.format_text() + "\ngolden cases: " + cases.to_text() + "\n")
-    return 0 if report.ok and cases.ok else 1
+    return 0 if report.ok and cases.ok and _fields_ok(report.fields) else 1
+
+
+def _fields_ok(found: FieldAudit | None) -> bool:
+    return found is None or found.ok
 
 
 __all__ = ["audit", "audit_command", "golden_case_coverage"]

@@ -17,6 +17,8 @@ from backrx.model.profile import RED_FLAGS
 from backrx.model.vocabulary import CATEGORIES, FieldSpec
 from backrx.pack import parsecache
 from backrx.pack.conditions import tests_of
+from backrx.pack.fields import FILE as FIELDS_FILE
+from backrx.pack.fields import read_field_notes
 from backrx.pack.figures import FILE as FIGURES_FILE
 from backrx.pack.figures import read_figures
 from backrx.pack.limits import (
@@ -59,7 +61,9 @@ REQUIRED_FILES = ("pack.yaml", "sources.yaml", "exercises.yaml", "phases.yaml", 
 TEXT_FILES = ("text.yaml",)  # not rule files: read by backrx.pack.texts
 #: Data files that are not rule files.
 #: codes.yaml (optional): EHR codes -> profile fields, read by backrx.interop.fhir_codes.
-DATA_FILES = (*REQUIRED_FILES, "outcomes.yaml", *TEXT_FILES, TIERS_FILE, FIGURES_FILE, "codes.yaml")
+#: fields.yaml (optional): profile fields declared informational, read by backrx audit.
+DATA_FILES = (*REQUIRED_FILES, "outcomes.yaml", *TEXT_FILES, TIERS_FILE, FIGURES_FILE, "codes.yaml",
+              FIELDS_FILE)
 
 def _reads_through_states(when: Any, states: list[Rule]) -> list[Any]:
     """The field tests a condition can be made true by: its own, and for each clinical state it
@@ -333,6 +337,7 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
     locales = read_locales(root, problems, texts=texts, tiers=tiers, fmt=fmt,
                            patients={r.id: r.patient for rs in by_layer.values() for r in rs})
 
+    read_field_notes(docs.get(FIELDS_FILE), problems)  # checked here; backrx audit reads it
     if problems:
         raise RuleError(problems.summarised())
 
