@@ -148,7 +148,7 @@ def _refuse_stored(rec: Recommendation, rules: RuleSet, *, triage: bool = True) 
         raise FeedbackError(f"the stored recommendation cannot be used: {message}", code=code, loc=loc)
 
 
-def _merge(referral: Referral | None, urgency: str | None, reasons: list[str],
+def merge_referral(referral: Referral | None, urgency: str | None, reasons: list[str],
            rule_ids: list[str], pack: Pack | None = None) -> Referral | None:
     """A referral with new reasons added; the most urgent tier wins."""
     if urgency is None:
@@ -257,9 +257,9 @@ def _adjust(rec: Recommendation, fb: Feedback, rules: RuleSet | None, *,
         measured, measures = outcome_values(rec, fb, chosen.pack, dated[0] if dated else earliest(fb))
         values.update(measured)
         run_rules(chosen, values, outcome, None)
-        referral = _merge(rec.referral, decision.urgency, list(decision.referral_reasons),
+        referral = merge_referral(rec.referral, decision.urgency, list(decision.referral_reasons),
                           list(decision.referral_rules))
-        referral = _merge(referral, outcome.urgency, outcome.reasons, outcome.referral_rules,
+        referral = merge_referral(referral, outcome.urgency, outcome.reasons, outcome.referral_rules,
                           chosen.pack)
         refers = referral is not None and referral.urgency in chosen.pack.blocking_urgencies
         phase = rec.program.current_phase if rec.program is not None else ""
@@ -279,12 +279,12 @@ def _adjust(rec: Recommendation, fb: Feedback, rules: RuleSet | None, *,
     adjuster = Adjuster(chosen, rec, fb, decision)
     outcome = adjuster.decide()
     apply = Revision(adjuster, outcome)
-    apply.limits()  # the person on this round's date: every exclusion applies again
     if outcome.urgency not in chosen.pack.blocking_urgencies:
+        apply.limits()  # the person on this round's date: every exclusion applies again
         apply.run()  # a round that replaces the program with a referral changes nothing in it
         apply.keep_aerobic()
     program = apply.program()
-    referral = _merge(rec.referral, outcome.urgency, outcome.reasons, outcome.referral_rules,
+    referral = merge_referral(rec.referral, outcome.urgency, outcome.reasons, outcome.referral_rules,
                       chosen.pack)
     refers = referral is not None and referral.urgency in chosen.pack.blocking_urgencies
     round_ = AdjustmentRound(

@@ -20,9 +20,9 @@ import datetime
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, PrivateAttr, ValidationError
 
-from backrx.adjust.apply import _merge, adjust
+from backrx.adjust.apply import adjust, merge_referral
 from backrx.adjust.outcome import Adjuster, Outcome, adjust_layer
 from backrx.adjust.override import override
 from backrx.adjust.revision import Revision
@@ -135,26 +135,53 @@ class Episode(Compact, StrictModel):
 
     format: Literal[1] = EPISODE_FORMAT
     events: list[Event] = Field(default_factory=list, max_length=2000)
+    _fold: Any = PrivateAttr(default=None)  # the fold of every event, kept between adds
 
     def add(self, event: Event | Mapping[str, Any], *, rules: RuleSet | None = None) -> Episode:
         """A new Episode with ``event`` added. Raises :class:`backrx.FeedbackError` when the event
         comes before the last one (``event-out-of-order``), the first event is not an intake
         (``intake-required``), or the plan on its date refuses it (for example
         ``feedback-after-referral``); ``pydantic.ValidationError`` for an event of the wrong shape."""
+        chosen = rules if rules is not None else default_rules()
         new = Episode.model_validate({"events": [*self.events, event]})
         added = new.events[-1]
         if self.events and added.date < self.events[-1].date:
             raise FeedbackError("an event must not be dated before the last one in the episode",
                                 code="event-out-of-order", loc=("events", len(self.events), "date"))
-        new.plan(at=added.date, rules=rules)  # refused here, not later
+        fold = self._folded(chosen)
+        if fold is None:
+            fold = _Fold(chosen)
+            fold.fold(new.events)  # refused here, not later
+        else:
+            fold = fold.copy()
+            fold.fold([added], first=len(self.events))
+        new._fold = fold
         return new
+
+    def _folded(self, rules: RuleSet) -> _Fold | None:
+        """The fold of every event kept from the last add, when it was made on ``rules``."""
+        fold = self._fold
+        if isinstance(fold, _Fold) and fold.rules.digest == rules.digest and fold.count == len(self.events):
+            return fold
+        return None
 
     def plan(self, at: datetime.date | str | None = None, *, rules: RuleSet | None = None) -> Recommendation:
         """The recommendation on ``at`` (default: the last event's date), from the events up to that
         date on ``rules`` (default: the bundled pack; another pack migrates the episode)."""
         chosen = rules if rules is not None else default_rules()
         day = datetime.date.fromisoformat(at) if isinstance(at, str) else at
-        return _Fold(chosen).run(self.events, day)
+        fold = self._folded(chosen)
+        if fold is None or not self.events or (day is not None and day < self.events[-1].date):
+            fold = _Fold(chosen)
+            fold.fold(self.events, until=day)
+        return fold.result(day if day is not None else self.events[-1].date)
+
+    def replay(self, *, rules: RuleSet | None = None) -> Recommendation:
+        """The plan on the last event's date, folded again from the first event (no kept state)."""
+        chosen = rules if rules is not None else default_rules()
+        fold = _Fold(chosen)
+        fold.fold(self.events)
+        return fold.result(self.events[-1].date)
 
     @classmethod
     def from_recommendation(cls, rec: Recommendation, intake: datetime.date | str) -> Episode:
@@ -206,6 +233,7 @@ class _Fold:
         self.rec: Recommendation | None = None
         self.adherence: Adherence | None = None
         self.overrides_before_rounds: list[OverrideEvent] = []
+        self.count = 0
 
     def _set(self, changes: Mapping[str, Any], day: datetime.date) -> None:
         for key, value in changes.items():
@@ -218,20 +246,35 @@ class _Fold:
     def profile_at(self, day: datetime.date) -> Profile:
         return Profile.model_validate(_advance(self.profile, self.since, day))
 
-    def run(self, events: Sequence[Any], day: datetime.date | None) -> Recommendation:
-        if not events or not isinstance(events[0], Intake):
+    def copy(self) -> _Fold:
+        """A fold that can go on without changing this one."""
+        other = _Fold(self.rules)
+        other.profile, other.since = dict(self.profile), dict(self.since)
+        other.rec, other.adherence, other.count = self.rec, self.adherence, self.count
+        other.overrides_before_rounds = list(self.overrides_before_rounds)
+        return other
+
+    def fold(self, events: Sequence[Any], *, first: int = 0, until: datetime.date | None = None) -> None:
+        """Take in ``events`` (the first of them is event number ``first``), up to ``until``."""
+        if first == 0 and (not events or not isinstance(events[0], Intake)):
             raise FeedbackError("an episode starts with an intake event", code="intake-required",
                                 loc=("events", 0, "kind"))
-        for index, event in enumerate(events):
-            if day is not None and event.date > day:
+        for index, event in enumerate(events, start=first):
+            if until is not None and event.date > until:
                 break
+            if index > 0 and isinstance(event, Intake):
+                raise FeedbackError("an episode has one intake, its first event", code="intake-required",
+                                    loc=("events", index, "kind"))
             try:
                 self.step(event)
             except FeedbackError as exc:
                 raise FeedbackError(exc.message, code=exc.code, loc=("events", index, *exc.loc)) from None
-        last = day if day is not None else events[-1].date
+            self.count = index + 1
+
+    def result(self, day: datetime.date) -> Recommendation:
+        """The recommendation on ``day``: the person's clocks moved on, the limits applied again."""
         assert self.rec is not None
-        return self._reprofile(self.profile_at(last), limits_on=last)
+        return self._reprofile(self.profile_at(day), limits_on=day)
 
     def step(self, event: Any) -> None:
         if isinstance(event, Intake):
@@ -241,7 +284,7 @@ class _Fold:
         assert self.rec is not None
         if isinstance(event, ProfileChange):
             self._set(event.changes, event.date)
-            self.rec = self._reprofile(self.profile_at(event.date), limits_on=None)
+            self.rec = self._reprofile(self.profile_at(event.date), limits_on=None, replan=True)
         elif isinstance(event, Round):
             self._round(event)
         elif isinstance(event, AdherenceReport):
@@ -249,7 +292,7 @@ class _Fold:
         elif isinstance(event, Reassessment):
             if event.profile:
                 self._set(event.profile, event.date)
-                self.rec = self._reprofile(self.profile_at(event.date), limits_on=None)
+                self.rec = self._reprofile(self.profile_at(event.date), limits_on=None, replan=True)
             self.rec = _reassess(self.rec, event, self.rules)
         elif isinstance(event, OverrideEvent):
             if not self.rec.adjustments:
@@ -273,13 +316,15 @@ class _Fold:
         self.rec = self._reprofile(self.profile_at(event.date), limits_on=None)
         self.rec = adjust(self.rec, fb, rules=self.rules)
 
-    def _reprofile(self, profile: Profile, *, limits_on: datetime.date | None) -> Recommendation:
+    def _reprofile(self, profile: Profile, *, limits_on: datetime.date | None,
+                   replan: bool = False) -> Recommendation:
         """The recommendation for the person as they are now; with ``limits_on``, the pack's
-        exclusions applied again to the stored program on that date."""
+        exclusions applied again to the stored program on that date. ``replan``: a changed profile
+        (not only its clocks) before any round makes the plan again."""
         rec = self.rec
         assert rec is not None
         if rec.profile != profile:
-            if not rec.adjustments:  # nothing recorded yet: the plan is simply made again
+            if replan and not rec.adjustments:  # nothing recorded yet: the plan is made again
                 rec = self.rules.recommend(profile, locale=rec.locale)
                 for o in self.overrides_before_rounds:
                     rec = override(rec, o.changes, reason=o.reason, by=o.by, at=o.at, rules=self.rules)
@@ -295,7 +340,7 @@ def _triaged(rec: Recommendation, rules: RuleSet) -> Recommendation:
     """A changed profile's own triage joins the stored referral (the most urgent tier wins)."""
     assert rec.profile is not None
     decision = rules.decide_facts(profile_values(rec.profile))
-    referral = _merge(rec.referral, decision.urgency, list(decision.referral_reasons),
+    referral = merge_referral(rec.referral, decision.urgency, list(decision.referral_reasons),
                       list(decision.referral_rules), rules.pack)
     refers = referral is not None and referral.urgency in rules.pack.blocking_urgencies
     return rec.model_copy(update={"referral": referral, "outcome": "refer" if refers else rec.outcome,
@@ -355,7 +400,7 @@ def _refer(rec: Recommendation, event: ReferralEvent, rules: RuleSet) -> Recomme
     """A clinician's referral joins the stored one; a blocking tier replaces the program."""
     if event.urgency not in URGENCIES:  # the pattern above holds the same names
         raise FeedbackError("unknown referral urgency", code="unknown-urgency", loc=("urgency",))
-    referral = _merge(rec.referral, event.urgency, [event.reason], [], rules.pack)
+    referral = merge_referral(rec.referral, event.urgency, [event.reason], [], rules.pack)
     refers = referral is not None and referral.urgency in rules.pack.blocking_urgencies
     return rec.model_copy(update={"referral": referral, "outcome": "refer" if refers else rec.outcome,
                                   "program": None if refers else rec.program})

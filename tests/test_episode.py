@@ -1,0 +1,298 @@
+"""The episode over time: a timeline of dated events, and the plan at any date derived from it."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, assume, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+import backrx
+from backrx.adjust.episode import Episode
+from backrx.errors import FeedbackError
+from backrx.model.recommendation import Recommendation
+from backrx.ruleset import RuleSet, default_rules
+from backrx.run.facts import profile_values
+from backrx.run.planner import Planner
+
+RULES_DIR = Path(__file__).resolve().parents[1] / "rules"
+START = datetime.date(2026, 1, 5)
+BASE = {"age": 31, "sex": "female", "duration_weeks": 10, "pain_site": "lower", "leg_pain": "none",
+        "pain_intensity": 4, "tolerance": "moderate", "red_flags": []}
+PREGNANT = {**BASE, "history": {"pregnant": True, "pregnancy_weeks": 17}}
+EXTENSION = {"age": 34, "duration_weeks": 22, "pain_site": "lower", "leg_pain": "buttock_thigh",
+             "pain_intensity": 5, "tolerance": "moderate", "directional_preference": "extension",
+             "red_flags": []}
+
+
+def _rule(rule_id: str) -> dict[str, Any]:
+    doc = yaml.safe_load((RULES_DIR / "adjust.yaml").read_text(encoding="utf-8"))
+    return next(r for r in doc["rules"] if r["id"] == rule_id)
+
+
+def _threshold(rule_id: str, field: str) -> int:
+    """The ``gte`` a rule's ``all:`` sets on ``field`` (read from the pack, not restated here)."""
+    found = [c[field]["gte"] for c in _rule(rule_id)["when"]["all"] if isinstance(c, dict) and field in c]
+    return int(found[0])
+
+
+MIN_DAYS = _threshold("adjust.progress", "exercise.days_at_dose")
+GAP_DAYS = int(yaml.safe_load((RULES_DIR / "planner.yaml").read_text(encoding="utf-8"))
+               ["adjusting"]["restart_after_gap_days"])
+EMERGENCY_FLAG = next(c["feedback.new_red_flags"]["contains"]
+                      for c in _rule("adjust.red-flag.emergency")["when"]["any"])
+
+
+@pytest.fixture(scope="module")
+def rules() -> RuleSet:
+    return default_rules()
+
+
+def _responses(rec: Recommendation, pain: int = 1, next_day: str = "same",
+               spread: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    assert rec.program is not None
+    return [{"exercise_id": p.exercise.id, "pain_during": pain, "next_day": next_day,
+             "peripheralized": p.exercise.id in spread}
+            for p in rec.program.phase_now.prescriptions if p.exercise.category != "education"]
+
+
+def _round(day: datetime.date, responses: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {"kind": "round", "date": day.isoformat(),
+            "feedback": {"date": day.isoformat(), "responses": responses, **extra}}
+
+
+def _start(profile: dict[str, Any], rules: RuleSet) -> Episode:
+    return Episode().add({"kind": "intake", "date": START.isoformat(), "profile": profile}, rules=rules)
+
+
+def _limits_hold(rec: Recommendation, rules: RuleSet) -> list[str]:
+    """Prescriptions the pack's exclusions rule out for the person as the plan states them."""
+    assert rec.profile is not None and rec.program is not None
+    planner = Planner(rules.pack, rec.profile, rules.decide_facts(profile_values(rec.profile)))
+    return [f"{ph.id}:{p.exercise.id}" for ph in rec.program.phases for p in ph.prescriptions
+            if planner.why_not(rules.pack.exercises[p.exercise.id], ph.id)[1]]
+
+
+def test_gestation_advances_and_supine_work_leaves_at_the_packs_limit(rules: RuleSet) -> None:
+    """A woman at 17 weeks keeps no exercise the pack excludes at the weeks she has reached later."""
+    ep = _start(PREGNANT, rules)
+    first = ep.plan(rules=rules)
+    day = START
+    for _ in range(6):
+        day += datetime.timedelta(days=7)
+        ep = ep.add(_round(day, _responses(ep.plan(rules=rules))), rules=rules)
+    rec = ep.plan(rules=rules)
+    assert rec.profile is not None and rec.profile.history is not None
+    assert rec.profile.history.pregnancy_weeks == pytest.approx(17 + (day - START).days / 7, abs=0.01)
+    assert _limits_hold(rec, rules) == []
+    assert first.program is not None and rec.program is not None
+    gone = {p.exercise.id for ph in first.program.phases for p in ph.prescriptions} - {
+        p.exercise.id for ph in rec.program.phases for p in ph.prescriptions}
+    assert gone, "an exercise allowed at 17 weeks should leave once the pack's limit is passed"
+    dropped = [c for r in rec.adjustments for c in r.changes if c.action == "drop" and c.exercise_id in gone]
+    assert dropped and all(c.rule_ids and r.reason_of(c) for r in rec.adjustments for c in r.changes
+                           if c in dropped)
+
+
+def test_daily_reports_do_not_speed_up_progression(rules: RuleSet) -> None:
+    """Reporting every day steps a dose up no more often than the pack's days at dose allow."""
+    ep = _start(EXTENSION, rules)
+    day = START
+    for _ in range(16):
+        day += datetime.timedelta(days=1)
+        ep = ep.add(_round(day, _responses(ep.plan(rules=rules))), rules=rules)
+    rec = ep.plan(rules=rules)
+    steps = [(r.feedback.date, c.exercise_id) for r in rec.adjustments for c in r.changes
+             if c.action == "progress"]
+    assert steps, "comfortable days over two weeks should progress something"
+    by_exercise: dict[str, list[datetime.date]] = {}
+    for when, eid in steps:
+        assert when is not None and eid is not None
+        by_exercise.setdefault(eid, []).append(when)
+    first_day = rec.adjustments[0].feedback.date
+    assert first_day is not None
+    for days in by_exercise.values():
+        gaps = [(b - a).days for a, b in zip([first_day, *days], days, strict=False)]
+        assert min(gaps) >= MIN_DAYS
+
+
+def test_a_gap_restarts_without_progress_or_a_phase_move(rules: RuleSet) -> None:
+    """Back after a gap longer than the pack's threshold: no dose rises and no phase starts that day."""
+    ep = _start(EXTENSION, rules)
+    day = START
+    for _ in range(10):
+        day += datetime.timedelta(days=1)
+        ep = ep.add(_round(day, _responses(ep.plan(rules=rules))), rules=rules)
+    before = ep.plan(rules=rules)
+    day += datetime.timedelta(days=GAP_DAYS + 21)
+    ep = ep.add(_round(day, _responses(before)), rules=rules)
+    last = ep.plan(rules=rules).adjustments[-1]
+    assert {c.action for c in last.changes}.isdisjoint({"progress", "advance"})
+    assert "adjust.gap.restart" in {f.rule_id for f in last.trace}
+
+
+def test_emergency_round_records_no_change_and_refuses_feedback_until_cleared(rules: RuleSet) -> None:
+    """A new emergency sign changes nothing in the program; exercise feedback then waits for a clearance."""
+    ep = _start(EXTENSION, rules)
+    day = START + datetime.timedelta(days=8)
+    plan = ep.plan(rules=rules)
+    ep = ep.add(_round(day, _responses(plan), new_red_flags=[EMERGENCY_FLAG]), rules=rules)
+    rec = ep.plan(rules=rules)
+    assert rec.outcome == "refer" and rec.adjustments[-1].changes == []
+    with pytest.raises(FeedbackError) as info:
+        ep.add(_round(day + datetime.timedelta(days=1), _responses(plan)), rules=rules)
+    assert info.value.code == "feedback-after-referral"
+    ep = ep.add({"kind": "clearance", "date": (day + datetime.timedelta(days=3)).isoformat(),
+                 "by": "Dr A", "note": "scan clear; resume"}, rules=rules)
+    resumed = ep.plan(rules=rules)
+    assert resumed.outcome == "program"
+    ep = ep.add(_round(day + datetime.timedelta(days=4), _responses(resumed)), rules=rules)
+    assert len(ep.plan(rules=rules).adjustments) == 1
+
+
+def test_a_hold_ends_only_with_a_reassessment(rules: RuleSet) -> None:
+    """After symptoms spread, the plan holds through good rounds until a clinician reassesses."""
+    ep = _start(EXTENSION, rules)
+    day = START + datetime.timedelta(days=1)
+    plan = ep.plan(rules=rules)
+    spread = frozenset(r["exercise_id"] for r in _responses(plan)[:1])
+    ep = ep.add(_round(day, _responses(plan, spread=spread)), rules=rules)
+    for _ in range(4):
+        day += datetime.timedelta(days=7)
+        ep = ep.add(_round(day, _responses(ep.plan(rules=rules))), rules=rules)
+        held = ep.plan(rules=rules)
+        assert held.program is not None and held.program.hold is not None
+        assert {c.action for c in held.adjustments[-1].changes}.isdisjoint({"progress", "advance"})
+    ep = ep.add({"kind": "reassessment", "date": day.isoformat(), "by": "PT B",
+                 "note": "centralising again"}, rules=rules)
+    after = ep.plan(rules=rules)
+    assert after.program is not None and after.program.hold is None
+    assert all(not set(w.rule_ids) <= {"adjust.hold.peripheralized"} for w in after.warnings)
+
+
+def test_events_out_of_order_and_without_intake_are_refused(rules: RuleSet) -> None:
+    """An episode starts with an intake, and events come in date order; both refusals are coded."""
+    with pytest.raises(FeedbackError) as info:
+        Episode().add(_round(START, []), rules=rules)
+    assert info.value.code == "intake-required"
+    ep = _start(EXTENSION, rules)
+    with pytest.raises(FeedbackError) as info:
+        ep.add(_round(START - datetime.timedelta(days=1), []), rules=rules)
+    assert info.value.code == "event-out-of-order"
+
+
+def test_twelve_weekly_rounds_store_compactly(rules: RuleSet) -> None:
+    """Twelve weekly rounds are stored as events under 25 KB of JSON, and reload to the same plan."""
+    ep = _start(EXTENSION, rules)
+    day = START
+    for _ in range(12):
+        day += datetime.timedelta(days=7)
+        ep = ep.add(_round(day, _responses(ep.plan(rules=rules))), rules=rules)
+    text = ep.model_dump_json()
+    assert len(text.encode()) < 25_000
+    again = Episode.model_validate_json(text)
+    assert again.plan(rules=rules).model_dump_json() == ep.plan(rules=rules).model_dump_json()
+
+
+class Timelines(RuleBasedStateMachine):
+    """Generated timelines: rounds at any pace, flares, spreading, gaps, reassessments, referrals."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rules = default_rules()
+        self.ep = _start(PREGNANT, self.rules)
+        self.day = START
+        self.referred = False
+
+    def _plan(self) -> Recommendation:
+        return self.ep.plan(rules=self.rules)
+
+    @precondition(lambda self: not self.referred)
+    @rule(step=st.integers(1, 40), pain=st.integers(0, 7), worse=st.booleans(), spread=st.integers(0, 6))
+    def report(self, step: int, pain: int, worse: bool, spread: int) -> None:
+        before = self._plan()
+        assume(before.program is not None)
+        self.day += datetime.timedelta(days=step)
+        responses = _responses(before, pain=pain, next_day="worse" if worse else "same")
+        if spread < len(responses):
+            responses[spread]["peripheralized"] = True
+        self.ep = self.ep.add(_round(self.day, responses), rules=self.rules)
+        after = self._plan()
+        last = after.adjustments[-1]
+        actions = {c.action for c in last.changes}
+        if step > GAP_DAYS and len(after.adjustments) > 1:
+            assert actions.isdisjoint({"progress", "advance"})
+        assert before.program is not None
+        for direction in before.program.stopped_directions:  # nothing moves into a stopped direction
+            for c in last.changes:
+                if c.action == "progress" and c.prescription is not None:
+                    assert c.prescription.exercise.direction != direction
+        if before.program.hold is not None:
+            assert actions.isdisjoint({"progress", "advance"})
+        self.referred = after.outcome == "refer"
+
+    @precondition(lambda self: not self.referred)
+    @rule(step=st.integers(1, 10))
+    def emergency(self, step: int) -> None:
+        before = self._plan()
+        assume(before.program is not None)
+        self.day += datetime.timedelta(days=step)
+        self.ep = self.ep.add(_round(self.day, _responses(before), new_red_flags=[EMERGENCY_FLAG]),
+                              rules=self.rules)
+        after = self._plan()
+        assert after.outcome == "refer" and after.adjustments[-1].changes == []
+        self.referred = True
+
+    @precondition(lambda self: self.referred)
+    @rule(step=st.integers(1, 5))
+    def feedback_refused_then_cleared(self, step: int) -> None:
+        self.day += datetime.timedelta(days=step)
+        with pytest.raises(FeedbackError) as info:
+            self.ep.add(_round(self.day, [{"exercise_id": "walking-program", "pain_during": 1,
+                                           "next_day": "same", "peripheralized": False}]), rules=self.rules)
+        assert info.value.code == "feedback-after-referral"
+        self.ep = self.ep.add({"kind": "clearance", "date": self.day.isoformat(), "by": "Dr C",
+                               "note": "cleared to resume"}, rules=self.rules)
+        self.referred = self._plan().outcome == "refer"
+
+    @rule(step=st.integers(0, 14))
+    def reassess(self, step: int) -> None:
+        self.day += datetime.timedelta(days=step)
+        self.ep = self.ep.add({"kind": "reassessment", "date": self.day.isoformat(), "by": "PT D"},
+                              rules=self.rules)
+        rec = self._plan()
+        assert rec.program is None or rec.program.hold is None
+
+    @invariant()
+    def limits_hold_on_the_last_event_date(self) -> None:
+        rec = self._plan()
+        if rec.program is not None:
+            assert _limits_hold(rec, self.rules) == []
+
+    def teardown(self) -> None:
+        replayed = self.ep.replay(rules=self.rules).model_dump_json()
+        assert replayed == self._plan().model_dump_json()
+        assert Episode.model_validate_json(self.ep.model_dump_json()).replay(
+            rules=self.rules).model_dump_json() == replayed
+
+
+Timelines.TestCase.settings = settings(max_examples=25, stateful_step_count=10, deadline=None,
+                                       suppress_health_check=[HealthCheck.too_slow])
+test_generated_timelines = Timelines.TestCase
+test_generated_timelines.__doc__ = ("Over generated timelines: replay is byte-identical, limits hold at "
+                                    "every event date, gaps, holds, emergencies and referrals behave.")
+
+
+def test_adjust_stays_a_thin_layer(rules: RuleSet) -> None:
+    """The plan of an episode equals recommend then adjust on the same dated feedback (same day)."""
+    ep = _start(EXTENSION, rules)
+    day = START
+    fb = {"date": day.isoformat(), "responses": _responses(ep.plan(rules=rules))}
+    ep = ep.add({"kind": "round", "date": day.isoformat(), "feedback": fb}, rules=rules)
+    direct = backrx.adjust(rules.recommend(EXTENSION), fb, rules=rules)
+    assert ep.plan(rules=rules).model_dump_json() == direct.model_dump_json()
