@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from tests.conftest import base_profile, dated
 
@@ -40,16 +40,20 @@ def _program(rules: backrx.RuleSet, profile: dict[str, Any]) -> backrx.Recommend
 @settings(max_examples=300)
 @given(profile=profiles())
 def test_every_day_fits_the_time_given_or_says_so(profile: dict[str, Any], rules: backrx.RuleSet) -> None:
-    """No day of any phase runs more than 10% over minutes_per_session unless a warning records it."""
+    """No day of any phase runs more than 10% over minutes_per_session unless a warning records it;
+    with no budget stated, only the aerobic dose the guidance asks for may run past the default."""
     rec = _program(rules, profile)
     assume(rec is not None)
     spec = _spec(rules)
     minutes, _ = _budget(profile, spec)
+    stated = (profile.get("preferences") or {}).get("minutes_per_session") is not None
     warned = spec.over_budget.code in {w.code for w in rec.warnings}
     assert rec.program is not None
     for phase in rec.program.phases:
+        aerobic = {p.exercise.id: p.minutes for p in phase.prescriptions if p.exercise.category == "aerobic"}
         for day in phase.week:
-            assert warned or day.minutes <= minutes * 1.1, (phase.id, day)
+            allowed = minutes * 1.1 + (0 if stated else sum(aerobic.get(e, 0) for e in day.prescriptions))
+            assert warned or day.minutes <= allowed, (phase.id, day)
 
 
 @settings(max_examples=300)
@@ -102,7 +106,7 @@ def test_every_program_holds_the_four_elements_or_says_why(profile: dict[str, An
             assert first in held or any(first in e.phases for e in excluded), element.name
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, suppress_health_check=[HealthCheck.filter_too_much])
 @given(profile=profiles(**STENOSIS))
 def test_stenosis_never_walks_upright_and_keeps_an_aerobic_option(profile: dict[str, Any],
                                                                   rules: backrx.RuleSet) -> None:
@@ -251,7 +255,7 @@ def test_session_days_spread_over_the_week(count: int) -> None:
     assert all(1 <= d <= 7 for d in days)
 
 
-@settings(max_examples=60)
+@settings(max_examples=60, suppress_health_check=[HealthCheck.filter_too_much])
 @given(profile=profiles(**STENOSIS))
 def test_a_dropped_aerobic_option_is_replaced_or_flagged(profile: dict[str, Any],
                                                         rules: backrx.RuleSet) -> None:

@@ -126,6 +126,8 @@ _FORMAT3_FINDINGS = {
     "collapse_or_faintness": _maybe(st.booleans()),
     "contusion_or_abrasion": _maybe(st.booleans()),
     "wound_problem": _maybe(st.booleans()),
+    "beighton_score": _maybe(st.integers(0, 9)),
+    "widespread_pain": _maybe(st.booleans()),
 }
 _FINDINGS = st.tuples(st.one_of(_SPARSE_FINDINGS, _FULL_FINDINGS),
                       st.fixed_dictionaries({}, optional=_FORMAT3_FINDINGS)).map(
@@ -147,6 +149,7 @@ _PREFERENCES = st.fixed_dictionaries(
         "settings": st.lists(st.sampled_from(_p.SETTINGS), unique=True, min_size=1),
         "equipment": _sublist(_p.EQUIPMENT),
         "enjoys": _sublist(get_args(_p.Enjoys)),
+        "dislikes": _sublist(get_args(_p.Enjoys), 2),
         "minutes_per_session": st.integers(5, 180),
         "sessions_per_week": st.integers(1, 14),
         "goals": _sublist(get_args(_p.Goal)),
@@ -173,6 +176,10 @@ _HISTORY = st.fixed_dictionaries(
         "spinal_surgery": _maybe(st.sampled_from(get_args(_p.SpinalSurgery))),
         "surgeon_clearance": _maybe(st.sampled_from(get_args(_p.Tri))),
         "fragility_fractures": _maybe(_sublist(get_args(_p.FragilityFracture), 2)),
+        "comorbidities": _maybe(_sublist(get_args(_p.Comorbidity), 2)),
+        "bmi": _maybe(_number(15, 50, (29.9, 30.0))),
+        "hypermobility_diagnosed": _maybe(st.sampled_from(get_args(_p.Tri))),
+        "surgeon_restrictions": _maybe(_sublist(get_args(_p.SurgeonRestriction), 2)),
     },
 ).filter(lambda h: not (h.get("pregnant") is False and h.get("pregnancy_weeks") is not None)).map(
     lambda h: _agreeing_history(h))
@@ -185,9 +192,9 @@ def _agreeing_history(history: dict[str, Any]) -> dict[str, Any]:
     weeks, since = out.get("pregnancy_weeks"), out.get("postpartum_weeks")
     if weeks is not None and since is not None and weeks > since:
         out.pop("postpartum_weeks")
-    if out.get("surgeon_clearance") is not None and out.get("recent_spinal_surgery_weeks") is None \
-            and out.get("spinal_surgery") is None:
-        out.pop("surgeon_clearance")
+    if out.get("recent_spinal_surgery_weeks") is None and out.get("spinal_surgery") is None:
+        out.pop("surgeon_clearance", None)
+        out.pop("surgeon_restrictions", None)
     return out
 
 

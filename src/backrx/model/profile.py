@@ -104,6 +104,11 @@ SpinalSurgery = Literal["discectomy", "decompression", "fusion", "disc_replaceme
 InfectionRisk = Literal["diabetes", "chronic_kidney_disease", "chronic_liver_disease", "alcohol_misuse",
                         "spinal_hardware", "vascular_catheter"]
 FragilityFracture = Literal["vertebral", "hip", "wrist", "other"]
+#: Long-term conditions that limit weight-bearing or aerobic work (populations.yaml reads them).
+Comorbidity = Literal["heart_failure", "copd", "obesity", "knee_oa", "hip_oa"]
+#: What the surgeon has asked the person not to do yet (populations.yaml, post-operative).
+SurgeonRestriction = Literal["walking_only", "no_lifting", "no_bending", "no_twisting", "no_impact",
+                             "brace", "no_exercise"]
 #: The profile formats this release reads; a profile without ``profile_format`` is format 2.
 ProfileFormat = Literal[2, 3]
 PROFILE_FORMAT = 3
@@ -240,6 +245,10 @@ class Findings(StrictModel):
         default=None, description="A bruise or graze over the spine.")
     wound_problem: bool | None = Field(
         default=None, description="A surgical wound that is red, hot, swollen or discharging.")
+    beighton_score: Annotated[int, Field(ge=0, le=9)] | None = Field(
+        default=None, description="Beighton score of joint hypermobility, 0 to 9.")
+    widespread_pain: bool | None = Field(
+        default=None, description="Pain in many body regions, not only the back.")
 
     @model_validator(mode="after")
     def _trend_has_a_sign(self) -> Findings:
@@ -283,6 +292,16 @@ class History(StrictModel):
         default=None, description="The surgeon has cleared the person for an exercise program.")
     fragility_fractures: list[FragilityFracture] | None = Field(
         default=None, description="Fractures from a fall from standing height or less; [] means none.")
+    comorbidities: list[Comorbidity] | None = Field(
+        default=None, description="Conditions that limit weight-bearing or aerobic work; [] means asked, "
+                                  "none.")
+    bmi: Annotated[float, Field(ge=10, le=80)] | None = Field(
+        default=None, description="Body mass index, kg/m2.")
+    hypermobility_diagnosed: Tri | None = Field(
+        default=None, description="Hypermobile Ehlers-Danlos syndrome or a hypermobility spectrum "
+                                  "disorder diagnosed.")
+    surgeon_restrictions: list[SurgeonRestriction] | None = Field(
+        default=None, description="What the surgeon has asked the person not to do yet; [] means none.")
 
     @model_validator(mode="after")
     def _pregnancy_agrees(self) -> History:
@@ -295,11 +314,11 @@ class History(StrictModel):
                 "pregnant-and-postpartum",
                 "pregnancy_weeks and postpartum_weeks cannot both hold: the pregnancy would have begun "
                 "before the birth")
-        if self.surgeon_clearance is not None and self.recent_spinal_surgery_weeks is None \
-                and self.spinal_surgery is None:
+        if (self.surgeon_clearance is not None or self.surgeon_restrictions is not None) \
+                and self.recent_spinal_surgery_weeks is None and self.spinal_surgery is None:
             raise PydanticCustomError(
                 "surgery-fields-without-surgery",
-                "surgeon_clearance is given but no spinal surgery is recorded "
+                "surgeon_clearance or surgeon_restrictions is given but no spinal surgery is recorded "
                 "(recent_spinal_surgery_weeks or spinal_surgery)")
         return self
 
@@ -370,6 +389,8 @@ class Preferences(StrictModel):
     settings: Annotated[list[Setting], Field(min_length=1)] = Field(default_factory=_home)
     equipment: list[Equipment] = Field(default_factory=list)
     enjoys: list[Enjoys] = Field(default_factory=list)
+    dislikes: list[Enjoys] = Field(
+        default_factory=list, description="Activities the person dislikes: skipped while another fits.")
     minutes_per_session: Annotated[int, Field(ge=5, le=180)] | None = None
     sessions_per_week: Annotated[int, Field(ge=1, le=14)] | None = None
     goals: list[Goal] = Field(default_factory=list)

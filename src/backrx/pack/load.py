@@ -40,6 +40,8 @@ from backrx.pack.parts import (
     read_sources,
 )
 from backrx.pack.planspec import read_planner
+from backrx.pack.populations import FILE as POPULATIONS_FILE
+from backrx.pack.populations import PopulationBook, read_populations
 from backrx.pack.read import (
     MAX_HINTS,
     Ctx,
@@ -63,7 +65,7 @@ TEXT_FILES = ("text.yaml",)  # not rule files: read by backrx.pack.texts
 #: codes.yaml (optional): EHR codes -> profile fields, read by backrx.interop.fhir_codes.
 #: fields.yaml (optional): profile fields declared informational, read by backrx audit.
 DATA_FILES = (*REQUIRED_FILES, "outcomes.yaml", *TEXT_FILES, TIERS_FILE, FIGURES_FILE, "codes.yaml",
-              FIELDS_FILE)
+              FIELDS_FILE, POPULATIONS_FILE)
 
 def _reads_through_states(when: Any, states: list[Rule]) -> list[Any]:
     """The field tests a condition can be made true by: its own, and for each clinical state it
@@ -198,6 +200,13 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
         if found is not None:
             rule_files.append((ctx, *found))
     inputs = layer_inputs(rule_files, fmt)
+    populations = None
+    if POPULATIONS_FILE in docs:  # each population's limits become rules of two layers
+        pop_ctx = Ctx(problems, POPULATIONS_FILE)
+        populations, excl_nodes, comp_nodes = read_populations(pop_ctx, docs[POPULATIONS_FILE], derived,
+                                                               {p.id for p in phases})
+        rule_files += [(pop_ctx, "exclusions", inputs["exclusions"], excl_nodes),
+                       (pop_ctx, "components", inputs["components"], comp_nodes)]
     if len(derived) > MAX_DERIVED:
         problems.append(Problem("", None, None, "too-many-derived",
                                 f"{len(derived)} derived names; the limit is {MAX_DERIVED}"))
@@ -349,4 +358,5 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
     return Pack(name, version, description, digest_of(docs), str(root), layers,
                 {eid: entry for eid, (entry, _, _) in catalog.items()}, sources, tuple(phases),
                 {path: spec for path, (_, spec) in derived.items()}, planner=planner, measures=measures,
-                texts=texts, locales=locales, tiers=tiers, format_version=fmt, figures=figures)
+                texts=texts, locales=locales, tiers=tiers, format_version=fmt, figures=figures,
+                populations=populations or PopulationBook())

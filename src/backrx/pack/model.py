@@ -10,6 +10,7 @@ from backrx.lang.condition import Condition, Scalar
 from backrx.model.vocabulary import FIELDS, URGENCIES, FieldSpec
 from backrx.pack.figures import FigureBook
 from backrx.pack.planspec import PlannerSpec
+from backrx.pack.popbook import PopulationBook
 from backrx.pack.tiers import Tiers
 
 #: The layers, in the order they run. Each reads only what earlier layers concluded. ``states``
@@ -254,6 +255,7 @@ class Pack:
     tiers: Tiers | None = None  # urgency.yaml: one wording per urgency tier (optional)
     format_version: int = PACK_FORMAT  # pack.yaml format_version (absent: 2)
     figures: FigureBook | None = None  # figures.yaml: plain names and figures (optional file)
+    populations: PopulationBook = field(default_factory=PopulationBook)  # populations.yaml
 
     @functools.cached_property
     def blocking_urgencies(self) -> tuple[str, ...]:

@@ -26,6 +26,7 @@ from backrx.pack.planspec import Choosing, PlannerSpec
 from backrx.pack.rulepack import DOSE_FIELDS, CatalogEntry, Exclude, Pack, Prescribe, Rule
 from backrx.run.decision import Decision
 from backrx.run.plancache import PackCache, Planned, pack_cache, plan_key
+from backrx.run.populations import PlanChecks, aerobic_order, capped_walk
 from backrx.run.week import DAYS, Week, WeekFitter, session_days
 
 
@@ -112,6 +113,10 @@ class Planner(WeekFitter):
         self.settings: set[str] = set(prefs.settings)
         self.equipment: set[str] = self.choosing.equipment(self.settings, prefs.equipment)
         self.minutes = prefs.minutes_per_session or self.spec.minutes_per_session
+        self.protect_timed = prefs.minutes_per_session is None  # the default budget cuts no dose
+        self.walk = profile.outcomes.walk_minutes if profile.outcomes is not None else None
+        self.preferred = aerobic_order(pack, decision.values)  # populations.yaml `aerobic`
+        self.checks = PlanChecks(pack, decision, stated=not self.protect_timed)
         self.sessions = prefs.sessions_per_week or self.spec.sessions_per_week
         self.blocked: dict[str, _Blocked] = {}
         self.warnings: list[tuple[str, str, str]] = []  # code, message, rule id
@@ -252,6 +257,7 @@ class Planner(WeekFitter):
                 taken.add(entry.id)
                 families.add(entry.pattern)
                 dose, dose_rules = self.dose_values(entry, phase)
+                dose = capped_walk(self.pack, entry, phase, dose, self.walk)
                 role = spec.role or ("advice" if entry.category == "education" and "advice"
                                      in self.spec.fill_order else self.spec.default_role)
                 items.append(_Item(entry, rule, role, order * 100 + count, moved_by, notes, dose,
@@ -274,9 +280,19 @@ class Planner(WeekFitter):
     def _rank(self, item: _Item) -> tuple[int, int]:
         return self.spec.role_rank(item.role), item.order
 
-    def _aerobic_rank(self, item: _Item) -> tuple[int, int]:
+    def _aerobic_rank(self, item: _Item) -> tuple[int, int, int, int]:
         choice = self.spec.aerobic_choice
-        return (choice.index(item.role) if item.role in choice else len(choice)), item.order
+        rank = choice.index(item.role) if item.role in choice else len(choice)
+        pref = self.preferred  # a population's preferred mode comes after the matched treatment
+        first = self.preferred.index(item.entry.id) if item.entry.id in pref else len(pref)
+        return min(rank, 1), first, rank, item.order
+
+    def _wanted_days(self, item: Any) -> int:
+        return max(item.dose.get("sessions_per_week") or 1, self.checks.floor(item.rule.id))
+
+    def _fewest_days(self, item: Any, want: int) -> int:
+        floor = 0 if self.checks.stated else self.checks.floor(item.rule.id)
+        return min(want, max(floor, self.spec.fewest_days.get(item.entry.dose_kind, 1)))
 
     def _mark(self, items: list[_Item], phase: str) -> list[_Item]:
         """Flag the minimum program and the extra aerobic options; return the placing order."""
@@ -346,8 +362,13 @@ class Planner(WeekFitter):
     def _check(self, phase: str, items: list[_Item], kept: list[_Item], week: Week) -> None:
         """Warn when even the minimum program overruns, or no aerobic option fits at all."""
         spec = self.spec
+        self.checks.phase(phase, [(i.rule.id, i.entry, i.days) for i in kept], self.blocked_rules(phase))
+        # With no budget stated, the aerobic dose the guidance asks for may run past the default.
+        over = {d: used - (0.0 if self.checks.stated else sum(
+            i.minutes for i in kept if d in i.days and i.timed and i.entry.category == "aerobic"))
+            for d, used in week.used.items()}
         longest = max(week.used.values())
-        if longest > self.minutes * (1 + spec.margin) + 1e-6:
+        if max(over.values()) > self.minutes * (1 + spec.margin) + 1e-6:
             day = max(week.used, key=lambda d: week.used[d])
             rules = [i.rule.id for i in kept if day in i.days]
             message = spec.over_budget.message.format(needed=math.ceil(longest), minutes=self.minutes,
@@ -359,6 +380,9 @@ class Planner(WeekFitter):
                         and phase in b.phases for r in b.rule_ids]
             self.warnings.extend((spec.no_aerobic.code, spec.no_aerobic.message, r)
                                  for r in dict.fromkeys(blockers or [""]))
+
+    def blocked_rules(self, phase: str) -> list[str]:
+        return [r for b in self.blocked.values() if phase in b.phases for r in b.rule_ids]
 
     def plan(self) -> dict[str, Any]:
         """The program as plain data (see :func:`plan`)."""
@@ -375,6 +399,7 @@ class Planner(WeekFitter):
                 "minutes_per_week": round(sum(d["minutes"] for d in days), 1),
             })
             week_no += weeks
+        self.warnings.extend(self.checks.warnings())
         # Exercises a rule names outright are reported even when no rule asked for them.
         for excl, rule in self.decision.excludes:
             for eid in excl.exercises:
@@ -474,7 +499,8 @@ def planned(pack: Pack, profile: Profile, decision: Decision) -> Planned:
     (:mod:`backrx.run.plancache`), so equal inputs give the very same immutable program."""
     planner = Planner(pack, profile, decision)
     key, pins = plan_key(decision, (frozenset(planner.settings), frozenset(planner.equipment),
-                                    planner.minutes, planner.sessions))
+                                    planner.minutes, planner.sessions, planner.protect_timed,
+                                    planner.walk, planner.preferred))
     found = planner.cache.plan(key)
     if found is not None:
         return found

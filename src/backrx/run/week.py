@@ -141,6 +141,9 @@ class WeekFitter:
     spec: PlannerSpec
     minutes: int
     cache: MinutesCache
+    #: With no time budget stated, essential timed work keeps its full dose (the guidance's
+    #: 20-30 minutes of walking): the pack's default budget never cuts it; a stated one may.
+    protect_timed: bool = False
 
     def minutes_of(self, entry: CatalogEntry, dose: Dose | dict[str, int]) -> float:
         """Estimated minutes on a day this dose of ``entry`` is done."""
@@ -150,6 +153,10 @@ class WeekFitter:
     def _wanted_days(self, item: Any) -> int:
         return item.dose.get("sessions_per_week") or 1
 
+    def _fewest_days(self, item: Any, want: int) -> int:
+        """The fewest days the item may take when time is short (the pack's floor)."""
+        return min(want, self.spec.fewest_days.get(item.entry.dose_kind, 1))
+
     def _place(self, item: Any, week: Week) -> bool:
         spec = self.spec
         entry = item.entry
@@ -158,10 +165,15 @@ class WeekFitter:
         daily = is_daily(item.dose)
         spaced = entry.dose_kind in spec.non_consecutive
         want = min(self._wanted_days(item), len(week.sessions))
-        fewest = min(want, spec.fewest_days.get(entry.dose_kind, 1))
+        fewest = self._fewest_days(item, want)
         full = self.minutes_of(entry, item.dose)
         target = full
         if item.timed and item.essential and not item.extra:
+            if self.protect_timed and entry.category == "aerobic":
+                days = week.choose(want, full, daily=daily, spaced=spaced, force=True)
+                if days is not None:
+                    self._put(item, week, days, full)
+                    return True
             target = min(full, max(self._floor(item), spec.aerobic_share * self.minutes))
         counts = range(want, fewest - 1, -1)
         for count in counts:
