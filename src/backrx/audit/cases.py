@@ -4,6 +4,10 @@ A pack keeps its cases under ``cases/`` (``*.yaml``, any depth). A file holds ``
 of named cases; an adjustment file may also hold ``profiles:``, named profiles its cases refer to.
 
 * A **recommend case** has ``name``, ``profile`` and ``expect``.
+* An **episode case** (a golden timeline) has ``events`` instead: the events of a
+  :class:`backrx.adjust.episode.Episode` after its intake (the case's ``profile``, on ``start``,
+  by default :data:`FIRST_DAY`); its ``expect`` describes the plan on ``at`` (by default the last
+  event's date). ``refused`` expects the last event to be refused with that error code.
 * An **adjust case** also has ``rounds``: feedback given in turn to :func:`backrx.adjust`;
   its ``expect`` describes the result of the last round. A round without a ``date`` is dated the
   day after the previous one (the first on :data:`FIRST_DAY`); ``repeat: N`` gives the same round
@@ -30,7 +34,7 @@ from backrx.errors import EngineError, FeedbackError
 from backrx.model.recommendation import Recommendation
 from backrx.ruleset import RuleSet
 
-Kind = Literal["recommend", "adjust"]
+Kind = Literal["recommend", "adjust", "episode"]
 Status = Literal["pass", "fail", "error"]
 
 
@@ -253,9 +257,10 @@ class Expectation:
     check: Check
 
 
-_BOTH: tuple[Kind, ...] = ("recommend", "adjust")
+_BOTH: tuple[Kind, ...] = ("recommend", "adjust", "episode")
 _REC: tuple[Kind, ...] = ("recommend",)
-_ADJ: tuple[Kind, ...] = ("adjust",)
+_ADJ: tuple[Kind, ...] = ("adjust", "episode")
+_EPI: tuple[Kind, ...] = ("episode",)
 
 #: The ``expect`` vocabulary. Adding a key is one entry here and a line in docs/rule-pack.md.
 EXPECTATIONS: dict[str, Expectation] = {
@@ -330,7 +335,23 @@ EXPECTATIONS: dict[str, Expectation] = {
     "measures": Expectation(_ADJ, "measure -> {field: value} of the progress summary", _measures),
     "no_referral": Expectation(_ADJ, "true: no referral at all",
                                lambda r, v: _equal("no_referral", v, r.referral is None)),
+    "refused": Expectation(_EPI, "the error code the last event is refused with (checked on adding it)",
+                           lambda r, v: []),
+    "pregnancy_weeks": Expectation(_EPI, "the weeks of pregnancy on the plan's date (to 0.1)",
+                                   lambda r, v: _equal("pregnancy_weeks", round(float(v), 1), _weeks(r))),
+    "last_changes": Expectation(_EPI, "the change actions of the last round, exactly (a set)",
+                                lambda r, v: _equal("last_changes", sorted(set(v)), _last_actions(r))),
 }
+
+
+def _weeks(rec: Recommendation) -> float | None:
+    history = rec.profile.history if rec.profile is not None else None
+    weeks = history.pregnancy_weeks if history is not None else None
+    return round(weeks, 1) if weeks is not None else None
+
+
+def _last_actions(rec: Recommendation) -> list[str]:
+    return sorted({c.action for c in rec.adjustments[-1].changes}) if rec.adjustments else []
 
 #: The date of a case's first round when it gives none.
 FIRST_DAY = datetime.date(2026, 1, 5)
@@ -395,7 +416,8 @@ def read_cases(pack_dir: str | Path) -> tuple[list[Case], list[str]]:
             if not isinstance(item, LDict) or not isinstance(item.get("name"), str):
                 problems.append(f"{where}  a case is a mapping with a `name`")
                 continue
-            unknown = sorted(set(item) - {"name", "profile", "rounds", "expect", "note"})
+            unknown = sorted(set(item) - {"name", "profile", "rounds", "events", "start", "at", "expect",
+                                          "note"})
             if unknown:
                 problems.append(f"{rel}:{_line(item, unknown[0])}  case {item['name']}: unknown key "
                                 f"{unknown[0]!r} (a case has name, profile, rounds, expect, note)")
@@ -409,8 +431,13 @@ def read_cases(pack_dir: str | Path) -> tuple[list[Case], list[str]]:
                 profile = profiles[profile]
             expect = item.get("expect") or {}
             rounds = item.get("rounds")
+            events = item.get("events")
+            kind: Kind = "episode" if events is not None else "adjust" if rounds is not None else "recommend"
+            if events is not None:  # an episode's intake, then its events; the dates in ``rounds``
+                rounds = [{"kind": "intake", "date": str(item.get("start") or FIRST_DAY.isoformat()),
+                           "profile": profile}, *events, {"at": item.get("at")}]
             cases.append(Case(
-                file=rel, line=line, name=item["name"], kind="adjust" if rounds is not None else "recommend",
+                file=rel, line=line, name=item["name"], kind=kind,
                 profile=profile, rounds=tuple(rounds or ()), expect=dict(expect),
                 expect_lines=dict(expect.key_lines) if isinstance(expect, LDict) else {},
             ))
@@ -437,6 +464,8 @@ def run_case(rules: RuleSet, case: Case) -> CaseResult:
         return CaseResult(case, "error", tuple(bad))
     from backrx.adjust.apply import adjust
 
+    if case.kind == "episode":
+        return _run_episode(rules, case)
     try:
         rec = rules.recommend(plain(case.profile))
         for feedback in dated_rounds(plain(list(case.rounds))):
@@ -445,6 +474,35 @@ def run_case(rules: RuleSet, case: Case) -> CaseResult:
         return CaseResult(case, "error", (f"{type(exc).__name__}: {exc}",))
     failures = [f"{case.file}:{case.expect_lines.get(key, case.line)}  {m}"
                 for key, value in case.expect.items() for m in EXPECTATIONS[key].check(rec, plain(value))]
+    return CaseResult(case, "fail" if failures else "pass", tuple(failures))
+
+
+def _run_episode(rules: RuleSet, case: Case) -> CaseResult:
+    """A golden timeline: its events added in turn, then the plan on its date checked."""
+    from backrx.adjust.episode import Episode
+
+    *events, last = plain(list(case.rounds))
+    wanted = case.expect.get("refused")
+    try:
+        episode = Episode()
+        for index, event in enumerate(events):
+            try:
+                episode = episode.add(event, rules=rules)
+            except FeedbackError as exc:
+                if wanted is not None and index == len(events) - 1:
+                    code = exc.code
+                    break
+                raise
+        else:
+            code = None
+        rec = episode.plan(at=last.get("at"), rules=rules)
+    except (ValidationError, FeedbackError, EngineError, ValueError) as exc:
+        return CaseResult(case, "error", (f"{type(exc).__name__}: {exc}",))
+    failures = [f"{case.file}:{case.expect_lines.get(key, case.line)}  {m}"
+                for key, value in case.expect.items() for m in EXPECTATIONS[key].check(rec, plain(value))]
+    if wanted is not None and code != wanted:
+        failures.append(f"{case.file}:{case.expect_lines.get('refused', case.line)}  refused: expected "
+                        f"{wanted}, got {code or 'no refusal'}")
     return CaseResult(case, "fail" if failures else "pass", tuple(failures))
 
 
