@@ -124,7 +124,7 @@ def test_a_declaration_a_rule_reads_is_stale(tmp_path: Path) -> None:
 
 
 def test_unknown_declared_field_is_a_pack_problem(tmp_path: Path) -> None:
-    """A fields.yaml path that is not a profile field, or a missing reason, refuses the pack with file and line."""
+    """A fields.yaml path that is not a profile field, or a missing reason, refuses the pack (file, line)."""
     pack = _copy_pack(tmp_path)
     with (pack / "fields.yaml").open("a", encoding="utf-8") as out:
         out.write("  findings.weaknes: A typo.\n  history.osteoporosis: ''\n")
