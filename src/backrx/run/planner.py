@@ -116,7 +116,8 @@ class Planner(WeekFitter):
         self.protect_timed = prefs.minutes_per_session is None  # the default budget cuts no dose
         self.walk = profile.outcomes.walk_minutes if profile.outcomes is not None else None
         self.preferred = aerobic_order(pack, decision.values)  # populations.yaml `aerobic`
-        self.checks = PlanChecks(pack, decision, stated=not self.protect_timed)
+        self.checks = PlanChecks(pack, decision, stated=not self.protect_timed
+                                 or prefs.sessions_per_week is not None)
         self.sessions = prefs.sessions_per_week or self.spec.sessions_per_week
         self.blocked: dict[str, _Blocked] = {}
         self.warnings: list[tuple[str, str, str]] = []  # code, message, rule id
@@ -364,7 +365,7 @@ class Planner(WeekFitter):
         spec = self.spec
         self.checks.phase(phase, [(i.rule.id, i.entry, i.days) for i in kept], self.blocked_rules(phase))
         # With no budget stated, the aerobic dose the guidance asks for may run past the default.
-        over = {d: used - (0.0 if self.checks.stated else sum(
+        over = {d: used - (0.0 if not self.protect_timed else sum(
             i.minutes for i in kept if d in i.days and i.timed and i.entry.category == "aerobic"))
             for d, used in week.used.items()}
         longest = max(week.used.values())
