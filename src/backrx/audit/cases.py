@@ -173,6 +173,11 @@ def _not_prescribed_in(rec: Recommendation, want: Any) -> list[str]:
             for m in _disjoint(f"not_prescribed_in {phase}", ids, _program_ids(rec, phase))]
 
 
+def _prescribed_in(rec: Recommendation, want: Any) -> list[str]:
+    return [m for phase, ids in dict(want).items()
+            for m in _subset(f"prescribed_in {phase}", ids, _program_ids(rec, phase))]
+
+
 def _excluded(rec: Recommendation) -> set[str]:
     return {e.exercise_id for e in rec.program.excluded} if rec.program else set()
 
@@ -290,6 +295,7 @@ EXPECTATIONS: dict[str, Expectation] = {
                                   lambda r, v: _disjoint("not_prescribed", v, _program_ids(r))),
     "not_prescribed_in": Expectation(_REC, "phase -> exercise ids not prescribed in that phase",
                                      _not_prescribed_in),
+    "prescribed_in": Expectation(_REC, "phase -> exercise ids prescribed in that phase", _prescribed_in),
     "excluded": Expectation(_REC, "exercise ids listed as excluded",
                             lambda r, v: _subset("excluded", v, _excluded(r))),
     "max_load_in": Expectation(_REC, "phase -> the highest load allowed in it", _max_load_in),
