@@ -215,12 +215,12 @@ def test_cli_reports_an_invalid_profile(capsys: pytest.CaptureFixture[str], tmp_
 
 
 def test_cli_schema_prints_every_schema(capsys: pytest.CaptureFixture[str]) -> None:
-    """`backrx schema` prints the Profile, Recommendation and rule-file schemas."""
+    """`backrx schema` prints the Profile, Feedback, Recommendation and rule-file schemas."""
     from backrx.cli import main
 
     assert main(["schema"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert set(data) == {"profile", "recommendation", "rules", "vocabulary"}
+    assert set(data) == {"profile", "feedback", "recommendation", "rules", "vocabulary"}
     assert "red_flags" in data["profile"]["required"]
 
 

@@ -87,7 +87,7 @@ def _iso_date(value: Any) -> Any:
             return datetime.date.fromisoformat(value.strip())
         except ValueError:
             raise PydanticCustomError(
-                "date-format", "{value!r} is not an ISO 8601 date (YYYY-MM-DD)", {"value": value}
+                "date-format", "not an ISO 8601 date (YYYY-MM-DD)"  # never repeats the value
             ) from None
     raise PydanticCustomError("date-type", "give an ISO 8601 date as text (YYYY-MM-DD)")
 
