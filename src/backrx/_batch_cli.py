@@ -11,12 +11,25 @@ from contextlib import contextmanager
 from typing import Any
 
 
-def _count_lines(path: str) -> int | None:
-    """Profiles in a .jsonl file (for the progress bar's total), when cheap to know."""
-    if not path.lower().endswith((".jsonl", ".ndjson")):
-        return None
-    with open(path, "rb") as f:
-        return sum(1 for line in f if line.strip(b" \t\r\n"))
+def _count_rows(path: str) -> int | None:
+    """Profiles in the input (the progress bar's total, so that it shows an ETA), when cheap to
+    know: lines of .jsonl, rows of .csv, the row count a .parquet file records."""
+    lower = path.lower()
+    if lower.endswith((".jsonl", ".ndjson")):
+        with open(path, "rb") as f:
+            return sum(1 for line in f if line.strip(b" \t\r\n"))
+    if lower.endswith(".csv"):
+        import csv
+
+        with open(path, encoding="utf-8-sig", newline="", errors="replace") as f:
+            return max(sum(1 for row in csv.reader(f) if row) - 1, 0)  # less the header
+    if lower.endswith(".parquet"):
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            return None
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    return None
 
 
 @contextmanager
@@ -32,7 +45,8 @@ def _progress(show: bool | None, total: int | None) -> Iterator[Callable[[int], 
         sys.stderr.write("backrx: no progress bar (install backrx[batch] for tqdm)\n")
         yield None
         return
-    bar = tqdm(total=total, unit="profile", file=sys.stderr, smoothing=0.1)
+    # With a total, tqdm shows the share done, the rate and the time left (ETA).
+    bar = tqdm(total=total, unit="profile", file=sys.stderr, smoothing=0.1, dynamic_ncols=True)
     done = 0
 
     def update(count: int) -> None:
@@ -54,7 +68,7 @@ def batch_command(args: argparse.Namespace) -> int:
     rules = load_rules(args.rules) if args.rules else None
     if not os.path.isfile(args.input):
         raise OSError(f"{args.input}: no such file")
-    with _progress(args.progress, _count_lines(args.input)) as progress:
+    with _progress(args.progress, _count_rows(args.input)) as progress:
         counts = write(read_profiles(args.input), args.output, rules, workers=args.workers,
                        id_field=args.id_field, progress=progress)
     sys.stderr.write(f"{counts['rows']} profiles -> {args.output}: {counts['program']} program, "

@@ -121,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     dif.add_argument("--format", choices=("text", "json"), default="text",
                      help="text: the groups of changed profiles with examples; json: the report as data")
 
-    schema = sub.add_parser("schema", help="print JSON Schemas (Profile, Recommendation, rule file)")
+    schema = sub.add_parser("schema",
+                            help="print JSON Schemas (Profile, Feedback, Recommendation, rule file)")
     schema.add_argument("which", nargs="?", default="all",
                         choices=("all", "profile", "feedback", "recommendation", "rules", "vocabulary",
                                  "questionnaire"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from backrx.cli import build_parser
+from backrx.cli import EXIT_CODES, build_parser
 
 
 def _cell(text: str) -> str:
@@ -40,4 +40,10 @@ def cli_reference() -> str:
                 command.format_usage().strip().replace("usage: ", ""), "```", ""]
         out += _arguments(command)
         out.append("")
+    out += ["## Exit codes", "",
+            "Every failure is reported on stderr, one line per problem with its file or field and its "
+            "code (see [Errors and their codes](errors.md)), never as a traceback.", "",
+            "| exit | meaning |", "|---|---|"]
+    out += [f"| {code} | {_cell(meaning)} |" for code, meaning in EXIT_CODES.items()]
+    out.append("")
     return "\n".join(out)
