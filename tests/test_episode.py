@@ -19,6 +19,7 @@ from backrx.model.recommendation import Recommendation
 from backrx.ruleset import RuleSet, default_rules
 from backrx.run.facts import profile_values
 from backrx.run.planner import Planner
+from backrx.run.populations import limits_for
 
 RULES_DIR = Path(__file__).resolve().parents[1] / "rules"
 START = datetime.date(2026, 1, 5)
@@ -74,8 +75,10 @@ def _limits_hold(rec: Recommendation, rules: RuleSet) -> list[str]:
     """Prescriptions the pack's exclusions rule out for the person as the plan states them."""
     assert rec.profile is not None and rec.program is not None
     planner = Planner(rules.pack, rec.profile, rules.decide_facts(profile_values(rec.profile)))
+    limits = limits_for(rules.pack, rec.profile)
     return [f"{ph.id}:{p.exercise.id}" for ph in rec.program.phases for p in ph.prescriptions
-            if planner.why_not(rules.pack.exercises[p.exercise.id], ph.id)[1]]
+            if planner.why_not(rules.pack.exercises[p.exercise.id], ph.id)[1]
+            or not limits.allows(p.exercise.id, ph.id)]
 
 
 def test_gestation_advances_and_supine_work_leaves_at_the_packs_limit(rules: RuleSet) -> None:

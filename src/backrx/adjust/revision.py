@@ -23,6 +23,7 @@ from backrx.model.recommendation import (
 )
 from backrx.pack.rulepack import Rule
 from backrx.run.planner import keep_aerobic, no_aerobic_notice
+from backrx.run.populations import limits_for
 from backrx.run.week import settle_week
 
 if TYPE_CHECKING:
@@ -222,12 +223,18 @@ class Revision:
         person as they are on this round's date: a prescription that now breaks one leaves that
         phase, and the change gives the rule's own reason."""
         chosen = {o.exercise_id for o in self.a.rec.overrides if o.kind in ("add", "accept")}
+        assert self.a.rec.profile is not None
+        populations = limits_for(self.a.pack, self.a.rec.profile)  # the planner's own answer
         for phase_id in self.order:
             for p in list(self.phases[phase_id]):
                 entry = self.a.pack.exercises.get(p.exercise.id)
                 if entry is None or entry.id in chosen:  # a clinician's own choice stands
                     continue
                 reasons, rule_ids = self.a.planner.why_not(entry, phase_id)
+                if not populations.allows(entry.id, phase_id):
+                    extra = [r for r in populations.because.get(entry.id, ()) if r not in rule_ids]
+                    rule_ids = [*rule_ids, *extra]
+                    reasons = [*reasons, *(self.a.decision.rationale_of(r) for r in extra)]
                 if not rule_ids:
                     continue  # equipment and setting follow the person's own choices, not a limit
                 self.phases[phase_id] = [q for q in self.phases[phase_id] if q.exercise.id != entry.id]
