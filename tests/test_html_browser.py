@@ -127,9 +127,9 @@ def test_console_detection_catches_a_page_error(tmp_path: Path) -> None:
 def test_example_renders_to_png_and_pdf_without_console_errors(
     handouts: dict[str, tuple[backrx.Recommendation, Path]], name: str
 ) -> None:
-    """Each example's handout renders to a PNG and to a PDF, one printed page per phase at least,
-    with nothing written to the console."""
-    rec, page = handouts[name]
+    """Each example's patient handout renders to a PNG and to an A4 PDF of at most 4 pages (the
+    current phase only), with nothing written to the console."""
+    _, page = handouts[name]
     png, pdf = page.with_suffix(".png"), page.with_suffix(".pdf")
     shot = chromium(page, "--window-size=900,1800", f"--screenshot={png}")
     printed = chromium(page, "--no-pdf-header-footer", f"--print-to-pdf={pdf}")
@@ -137,8 +137,7 @@ def test_example_renders_to_png_and_pdf_without_console_errors(
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
     data = pdf.read_bytes()
     assert data[:5] == b"%PDF-"
-    phases = len(rec.program.phases) if rec.program else 0
-    assert _pages(data) >= phases + 1
+    assert 1 <= _pages(data) <= 4
     width, height = _media_box(data)
     assert abs(width - 595) < 2 and abs(height - 842) < 2  # A4 in points
 
@@ -154,6 +153,11 @@ def test_letter_paper_prints_on_letter(tmp_path: Path) -> None:
     assert abs(width - 612) < 2 and abs(height - 792) < 2
 
 
+def rec_locale(locale: str) -> dict[str, str]:
+    """The bundled pack's flattened locale file (empty for English)."""
+    return dict(backrx.load_rules().pack.locales.get(locale, {})) if locale else {}
+
+
 def _dom(page: Path) -> str:
     return chromium(page, "--dump-dom").stdout
 
@@ -161,22 +165,27 @@ def _dom(page: Path) -> str:
 @pytest.mark.parametrize("name", HANDOUTS)
 def test_dom_holds_every_prescription(handouts: dict[str, tuple[backrx.Recommendation, Path]],
                                       name: str) -> None:
-    """The rendered DOM holds each phase's prescriptions, in order, each with its name and steps."""
+    """The rendered DOM holds the current phase's exercises, in order, each with its plain name, a
+    drawn figure and its steps, after the safety net; advice is listed, not drawn."""
     rec, page = handouts[name]
     dom = _dom(page)
     if rec.program is None:
         assert "data-exercise" not in dom and 'id="safety-net"' in dom
         return
-    for phase in rec.program.phases:
-        section = dom[dom.index(f'id="phase-{phase.id}"'):]
-        section = section[:section.index("</section>")]
-        shown = re.findall(r'data-exercise="([^"]+)"', section)
-        assert shown == [p.exercise.id for p in phase.prescriptions]
-        for p in phase.prescriptions:
-            article = section[section.index(f'data-exercise="{p.exercise.id}"'):]
-            article = article[:article.index("</article>")]
-            assert p.exercise.name.replace("&", "&amp;") in article
-            assert "<ol" in article
+    texts = backrx.load_rules().pack.texts
+    phase = next(ph for ph in rec.program.phases if ph.id == rec.program.current_phase)
+    section = dom[dom.index(f'id="phase-{phase.id}"'):]
+    section = section[:section.index("</section>")]
+    exercises = [p for p in phase.prescriptions if p.exercise.category != "education"]
+    assert re.findall(r'<article[^>]*data-exercise="([^"]+)"', section) == [p.exercise.id for p in exercises]
+    assert dom.index('id="safety-net"') < dom.index("data-exercise=")
+    locale = name.partition("@")[2]
+    words = {**texts, **{k.removeprefix("text."): v for k, v in rec_locale(locale).items()}}
+    for p in exercises:
+        article = section[section.index(f'data-exercise="{p.exercise.id}"'):]
+        article = article[:article.index("</article>")]
+        assert words[f"plain.{p.exercise.id}.name"].replace("&", "&amp;") in article
+        assert "<ol" in article and 'class="backrx-figure"' in article
 
 
 @pytest.mark.parametrize("name", HANDOUTS)

@@ -26,6 +26,7 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _IMAGE = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
 _VIDEO = (".mp4", ".webm", ".ogv", ".mov")
 _VIDEO_HOSTS = ("youtube.com", "youtu.be", "vimeo.com")
+_SHORT_STEPS = 240  # characters of three steps on one exercise card of the patient handout
 
 
 def texts_in(texts: Mapping[str, str], translated: Mapping[str, str]) -> Texts:
@@ -144,7 +145,9 @@ def _patient_steps(p: Prescription, t: Texts, mobility: str) -> list[str]:
     """Two or three steps for the patient: the pack's words for this mobility where it has them
     (``steps.<id, - as _>.<mobility>``, e.g. walking with a stick), else the first sentences of the how-to."""
     own = t.get(f"steps.{p.exercise.id.replace('-', '_')}.{mobility}")
-    return steps(own if own else p.exercise.instructions)[:3]
+    all_steps = steps(own if own else p.exercise.instructions)
+    # a third step only while the card stays short (the handout has to fit on a few pages)
+    return all_steps[:3] if sum(len(s) for s in all_steps[:3]) <= _SHORT_STEPS else all_steps[:2]
 
 
 def _handout_item(p: Prescription, t: Texts, figure_of: FigureOf | None, mobility: str) -> dict[str, Any]:
@@ -171,6 +174,20 @@ def _plan(phases: list[dict[str, Any]], current: str) -> dict[str, Any] | None:
     return {"now": now, "later": phases[at + 1:],
             "exercises": [p for p in now["prescriptions"] if not p["advice"]],
             "advice": [p for p in now["prescriptions"] if p["advice"]]}
+
+
+_FEW = 4  # a reason that leaves out at most this many exercises names them on the handout
+
+
+def _left_out(excluded: list[dict[str, Any]], t: Texts) -> list[dict[str, Any]]:
+    """The patient's "left out" list, one line per reason: a reason that covers a handful of
+    exercises names them (by their plain names); a broad one (all floor work, say) speaks for itself."""
+    groups: dict[str, list[str]] = {}
+    for e in excluded:
+        name = t.get(f"plain.{e['id']}.name") or e["name"]
+        groups.setdefault(" ".join(e["reasons"]), []).append(name)
+    return [{"reason": reason, "names": names if len(names) <= _FEW else []}
+            for reason, names in groups.items()]
 
 
 def _week(phase: Phase, names: dict[str, str], t: Texts) -> list[dict[str, Any]] | None:
@@ -384,6 +401,7 @@ def build_context(rec: Recommendation, view: str, t: Texts,
         "plan": _plan(phases, program.current_phase) if patient and program is not None else None,
         "timeline": _timeline(phases, t),
         "excluded": excluded,
+        "left_out": _left_out(excluded, t) if patient else [],
         "elimination": elimination,
         "rounds": rounds,
         "progress": _progress(rec, t, {p["id"]: p["name"] for p in phases}),
