@@ -13,7 +13,7 @@ import pytest
 
 import backrx
 from backrx import cli
-from backrx._batch_cli import _count_rows, _progress
+from backrx._batch_cli import count_rows, progress_bar
 from backrx.example import example_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -160,10 +160,10 @@ def test_the_progress_bar_knows_its_total(tmp_path: Path, capsys: pytest.Capture
     jsonl.write_text("{}\n\n{}\n{}\n", encoding="utf-8")
     table = tmp_path / "in.csv"
     table.write_text('age,note\n40,"two\nlines"\n50,x\n', encoding="utf-8")
-    counts = (_count_rows(str(jsonl)), _count_rows(str(table)), _count_rows(str(tmp_path / "x.json")))
+    counts = (count_rows(str(jsonl)), count_rows(str(table)), count_rows(str(tmp_path / "x.json")))
     assert counts == (3, 2, None)
     pytest.importorskip("tqdm")
-    with _progress(True, 3) as update:
+    with progress_bar(True, 3) as update:
         assert update is not None
         update(3)
     err = capsys.readouterr().err

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 
-def _count_rows(path: str) -> int | None:
+def count_rows(path: str) -> int | None:
     """Profiles in the input (the progress bar's total, so that it shows an ETA), when cheap to
     know: lines of .jsonl, rows of .csv, the row count a .parquet file records."""
     lower = path.lower()
@@ -33,7 +33,9 @@ def _count_rows(path: str) -> int | None:
 
 
 @contextmanager
-def _progress(show: bool | None, total: int | None) -> Iterator[Callable[[int], None] | None]:
+def progress_bar(show: bool | None, total: int | None) -> Iterator[Callable[[int], None] | None]:
+    """A tqdm bar on stderr (when ``show``, or by default when stderr is a terminal) that the
+    caller updates with the count done; ``None`` when not shown or tqdm is missing."""
     if show is None:
         show = sys.stderr.isatty()
     if not show:
@@ -68,7 +70,7 @@ def batch_command(args: argparse.Namespace) -> int:
     rules = load_rules(args.rules) if args.rules else None
     if not os.path.isfile(args.input):
         raise OSError(f"{args.input}: no such file")
-    with _progress(args.progress, _count_rows(args.input)) as progress:
+    with progress_bar(args.progress, count_rows(args.input)) as progress:
         counts = write(read_profiles(args.input), args.output, rules, workers=args.workers,
                        id_field=args.id_field, progress=progress)
     sys.stderr.write(f"{counts['rows']} profiles -> {args.output}: {counts['program']} program, "
