@@ -235,7 +235,8 @@ def _value_set(key: str, node: Any, sources: Iterable[str], problems: list[Probl
 
 
 @functools.cache
-def _read(path: str, sources: frozenset[str]) -> CodeMapping:
+def _read(path: str, sources: frozenset[str], digest: str = "") -> CodeMapping:
+    """codes.yaml of the pack at ``path``; cached by path and pack digest (an edited pack reloads)."""
     file = Path(path) / CODES_FILE
     if not file.is_file():
         return CodeMapping()
@@ -263,7 +264,7 @@ def mapping_of(rules: Any = None) -> CodeMapping:
 
         return _read(str(bundled_path()), _bundled_sources())
     pack = getattr(rules, "_pack", rules)
-    return _read(str(pack.path), frozenset(pack.sources))
+    return _read(str(pack.path), frozenset(pack.sources), str(pack.digest))
 
 
 @functools.cache
