@@ -62,7 +62,9 @@ A11Y_SCRIPT = """
   var noAlt = Array.prototype.filter.call(document.querySelectorAll("img"),
                                           function (i) { return !i.hasAttribute("alt"); }).length;
   var unnamed = Array.prototype.filter.call(document.querySelectorAll("[role=img]"), function (e) {
-    return !e.getAttribute("aria-label") && !e.getAttribute("aria-labelledby"); }).length;
+    var title = e instanceof SVGElement && e.querySelector(":scope > title");  // SVG's own name
+    return !e.getAttribute("aria-label") && !e.getAttribute("aria-labelledby") &&
+           !(title && title.textContent.trim()); }).length;
   var out = document.createElement("pre");
   out.id = "a11y-result";
   out.textContent = JSON.stringify({lang: document.documentElement.lang, headings: heads,
@@ -238,13 +240,16 @@ def test_css_colour_pairs_meet_wcag_aa() -> None:
 
 
 def test_accessibility_probe_flags_a_bad_page(tmp_path: Path) -> None:
-    """The probe reports light grey text, a skipped heading level and an image without alt text."""
+    """The probe reports light grey text, a skipped heading level, an image without alt text and a
+    drawing (role img) with no name, while an SVG named by its own title passes."""
     page = tmp_path / "bad.html"
     page.write_text('<!DOCTYPE html><html><body><h1>T</h1><h3 style="color:#bbbbbb">grey</h3>'
-                    '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">' + A11Y_SCRIPT + "</body></html>",
-                    encoding="utf-8")
+                    '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">'
+                    '<svg role="img"><title> </title></svg><svg role="img"><title>Cat-camel</title></svg>'
+                    + A11Y_SCRIPT + "</body></html>", encoding="utf-8")
     found = re.search(r'<pre id="a11y-result">(.*?)</pre>', _dom(page), re.S)
     assert found is not None
     result = json.loads(found.group(1).replace("&quot;", '"'))
     assert result["lang"] == "" and result["headings"] == [1, 3] and result["noAlt"] == 1
+    assert result["unnamed"] == 1
     assert [item["text"] for item in result["lowContrast"]] == ["grey"]
