@@ -200,3 +200,97 @@ def test_the_referral_card_says_exercise_waits_exactly_when_the_pack_withholds_i
     assert ("exercise must wait" in card["summary"]) == withheld
     assert ("can go on" in card["summary"]) == (not withheld)
     assert card["indicator"] == ("critical" if withheld else "warning")
+
+
+# -- suggestions that resolve, the pack's code mapping, unknown codes (issue 27) -------------------
+
+
+def _actions(card: dict[str, Any]) -> list[dict[str, Any]]:
+    return [a["resource"] for s in card.get("suggestions", []) for a in s["actions"]]
+
+
+def test_the_program_suggestion_records_the_scores_it_rests_on(client: TestClient) -> None:
+    """The program suggestion also creates the STarT Back Observations its CarePlan rests on, and
+    the user of the hook authors the CarePlans: nothing names backrx's Device, which no card creates."""
+    from fhir.resources.R4B.observation import Observation
+
+    profile = backrx.load_profile(ROOT / "examples" / "chronic-extension.yaml")
+    assert profile.startback is not None  # the example is screened: the plan rests on its scores
+    [card] = [c for c in _cards(client, _request(profile.model_dump(mode="json", exclude_unset=True)))
+              if c["indicator"] == "info" and c.get("suggestions")]
+    resources = _actions(card)
+    observations = [Observation.model_validate(r) for r in resources if r["resourceType"] == "Observation"]
+    assert {o.code.coding[0].code for o in observations} >= {"91349-1", "91351-7"}  # panel and total
+    made = {f"{r['resourceType']}/{r['id']}" for r in resources}
+    [program] = [r for r in resources if r["resourceType"] == "CarePlan" and "partOf" not in r]
+    assert {ref["reference"] for ref in program["supportingInfo"]} <= made
+    plans = [r for r in resources if r["resourceType"] == "CarePlan"]
+    assert plans and all(p["author"] == {"reference": "Practitioner/dr1"} for p in plans)
+    assert "Device/" not in json.dumps(resources)
+
+
+def test_the_referral_is_requested_by_the_user_and_stands_alone(client: TestClient) -> None:
+    """A routine referral beside the program: its ServiceRequest is requested by the hook's user
+    and names no CarePlan of the other card; a user who is not a clinician sets no requester."""
+    body = _request(base_profile(red_flags=["inflammatory_back_pain"]))
+    referral, program = _cards(client, body)
+    [request] = _actions(referral)
+    ServiceRequest.model_validate(request)
+    assert request["requester"] == {"reference": "Practitioner/dr1"} and "basedOn" not in request
+    assert all("reference" not in a for p in _actions(program) for a in p.get("activity", []))
+    body["context"]["userId"] = "Patient/p1"
+    [request] = _actions(_cards(client, body)[0])
+    assert "requester" not in request
+
+
+def _unknown_condition(code: str, system: str = "http://snomed.info/sct") -> dict[str, Any]:
+    return {"resourceType": "Condition", "subject": {"reference": "Patient/p1"},
+            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                                           "code": "active"}]},
+            "code": {"coding": [{"system": system, "code": code, "display": "Private words 4711"}],
+                     "text": "Private words 4711"},
+            "note": [{"text": "Private words 4711"}]}
+
+
+def test_unknown_codes_come_on_an_info_card_as_codes_only(client: TestClient) -> None:
+    """EHR codes no value set holds (a Condition, a MedicationStatement) are listed on an info card by
+    system and code; their display, text and notes never appear, and a code that is not a plain
+    identifier is counted, not shown."""
+    medication = {"resourceType": "MedicationStatement", "status": "active", "subject": {"reference": "Patient/p1"},
+                  "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                            "code": "999999901"}]}}
+    body = _request(base_profile(), conditions=[_unknown_condition("999999902"),
+                                                _unknown_condition("a *b* c", "urn:x")])
+    body["prefetch"][cds_hooks.MEDICATIONS_KEY] = [medication]
+    cards = _cards(client, body)
+    [card] = [c for c in cards if "value set" in c["summary"]]
+    assert card["indicator"] == "info" and card["summary"].startswith("3 ")
+    assert "`999999902`" in card["detail"] and "`999999901`" in card["detail"]
+    assert "and 1 more" in card["detail"]
+    text = json.dumps(cards)
+    assert "4711" not in text and "*b*" not in text
+    # a known code gives no codes card
+    assert not [c for c in _cards(client, _request(base_profile())) if "value set" in c["summary"]]
+
+
+def test_a_clinic_code_mapping_counts_in_the_service(tmp_path: Path) -> None:
+    """A value set a clinic adds to its pack's codes.yaml is read by the service built on that pack:
+    its code becomes a red flag that refers (critical), and is no longer listed as unknown."""
+    import shutil
+
+    import yaml
+
+    pack = tmp_path / "pack"
+    shutil.copytree(ROOT / "rules", pack)
+    doc = yaml.safe_load((pack / "codes.yaml").read_text(encoding="utf-8"))
+    doc["value_sets"]["clinic-cancer"] = {
+        "resources": ["Condition"], "field": "red_flags", "value": "cancer_history", "inactive": "keep",
+        "sources": ["synthea-r4-sample"], "codes": {"http://example.org/clinic": ["CA-1"]}}
+    (pack / "codes.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    body = _request(base_profile(), conditions=[_unknown_condition("CA-1", "http://example.org/clinic")])
+    bundled = _cards(TestClient(cds_hooks.create_app()), body)
+    assert "critical" not in [c["indicator"] for c in bundled]
+    assert any("value set" in c["summary"] for c in bundled)
+    clinic = _cards(TestClient(cds_hooks.create_app(backrx.load_rules(pack))), body)
+    assert clinic[0]["indicator"] == "critical"
+    assert not any("value set" in c["summary"] for c in clinic)

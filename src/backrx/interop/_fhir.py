@@ -174,17 +174,19 @@ def _answer_flag(answer: Any, by_code: Mapping[str, str], by_display: Mapping[st
 
 def recorded_red_flags(resources: Iterable[Any], conditions: Iterable[Any] = (),
                        codes: Mapping[tuple[str, str], str] | None = None, *,
-                       max_nodes: int = MAX_SIZE) -> list[str]:
+                       max_nodes: int = MAX_SIZE, rules: Any = None) -> list[str]:
     """Every red flag that QuestionnaireResponses or Conditions record anywhere, however badly
     the rest of them is written: answers of a red-flag item at any depth (under ``item``,
     ``answer.item`` or a Bundle's entries), and Conditions as :func:`condition_flags` reads them
-    and as the bundled pack's codes.yaml maps them (a suspected or past flag counts here too).
+    and as the codes.yaml of ``rules`` (a RuleSet; the bundled pack by default) maps them (a
+    suspected or past flag counts here too).
 
     Reads raw data without validating it and without recursion, visiting at most ``max_nodes``
     values. A response marked entered-in-error is skipped. Used where a document cannot be read
     as a whole, so that a bad answer elsewhere never hides a flag.
     """
     items = _flag_items()
+    mapping = mapping_of(rules)
     found: list[str] = []
     stack: list[Any] = [*resources, *conditions]
     visited = 0
@@ -198,8 +200,8 @@ def recorded_red_flags(resources: Iterable[Any], conditions: Iterable[Any] = (),
             continue
         if node.get("resourceType") == "Condition":
             flags, _ = condition_flags(node, codes or {})
-            # and the red flags of the pack's codes.yaml (bundled: the CDS service reads no other)
-            flags += [str(d.value) for d in facts([node], mapping_of()).derived
+            # and the red flags of the pack's codes.yaml
+            flags += [str(d.value) for d in facts([node], mapping).derived
                       if d.field in ("red_flags", "red_flags_unsure")]
             found.extend(flag for flag in flags if flag not in found)
             continue

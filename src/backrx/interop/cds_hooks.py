@@ -2,8 +2,9 @@
 
 ``create_app()`` returns a FastAPI application; the rule pack is loaded once, when the app is
 made. The ``patient-view`` service reads the prefetched QuestionnaireResponse (answers to
-``backrx schema questionnaire``) and the patient's Conditions, runs :func:`backrx.recommend`, and
-answers with cards:
+``backrx schema questionnaire``) and the patient's Conditions, MedicationStatements and
+MedicationRequests (read by code through the pack's ``codes.yaml``), runs the pack's recommend,
+and answers with cards:
 
 - ``critical``: an emergency or urgent referral (exercise waits), with a suggestion that creates
   the referral ServiceRequest;
@@ -12,7 +13,11 @@ answers with cards:
 - a red flag recorded anywhere in the prefetched responses or Conditions that the recommendation
   did not read (an unreadable questionnaire, an older response) gets its own card, graded by the
   pack's triage rules: ``critical`` for a tier that makes exercise wait;
-- ``info``: the program summary, with a suggestion that creates its CarePlans and Goals.
+- ``info``: the program summary, with a suggestion that creates its CarePlans and Goals (and the
+  STarT Back Observations they rest on); and the EHR codes no value set of the pack holds.
+
+Every reference in a suggestion names a resource the same suggestion creates, the patient, or the
+user of the hook.
 
 Refusals (a body over the cap, bad JSON, a malformed call, a missing prefetch, too many
 resources or items) are 4xx answers whose body is a FHIR OperationOutcome with a stable code.
@@ -38,6 +43,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backrx._input import loads
+from backrx.interop._cds_cards import authored, clinician, codes_card, name, supporting, without_links
 from backrx.interop._cds_request import (
     MAX_BODY_BYTES,
     MAX_ITEMS,
@@ -53,7 +59,8 @@ from backrx.interop._cds_request import (
 from backrx.interop._fhir import recorded_red_flags
 from backrx.interop.cds_auth import AuthConfig, AuthError
 from backrx.interop.cds_feedback import FeedbackLog, FeedbackRequest, IssuedCards, MemoryFeedbackLog, event
-from backrx.interop.fhir import from_fhir, to_fhir
+from backrx.interop.fhir import to_fhir
+from backrx.interop.fhir_import import read_fhir
 from backrx.interop.questionnaire import QUESTIONNAIRE_URL
 from backrx.model.recommendation import Recommendation
 from backrx.model.vocabulary import URGENCIES
@@ -62,6 +69,11 @@ from backrx.ruleset import RuleSet, load_rules
 SERVICE_ID = "backrx-patient-view"
 QR_KEY = "questionnaireResponse"
 CONDITIONS_KEY = "conditions"
+MEDICATIONS_KEY = "medications"
+MEDICATION_REQUESTS_KEY = "medicationRequests"
+#: The prefetch keys of coded records, and the resource types each may hold.
+RECORD_KEYS = {CONDITIONS_KEY: ("Condition",), MEDICATIONS_KEY: ("MedicationStatement",),
+               MEDICATION_REQUESTS_KEY: ("MedicationRequest",)}
 SUMMARY_LIMIT = 140
 PROBLEMS_SHOWN = 20
 _NAMESPACE = uuid.UUID("0d7c9a52-3e1b-5f4a-8c6d-2b9e0f1a7c33")
@@ -101,13 +113,16 @@ def discovery() -> dict[str, Any]:
         "id": SERVICE_ID,
         "title": "backrx: exercise program for back pain",
         "description": (
-            "Reads the patient's backrx back-pain questionnaire and active Conditions, and proposes "
+            "Reads the patient's backrx back-pain questionnaire, Conditions and medications, and proposes "
             "a staged exercise program, or the referral that must come first. It does not diagnose."
         ),
         "prefetch": {
             QR_KEY: ("QuestionnaireResponse?subject={{context.patientId}}&status=completed"
                      f"&questionnaire={QUESTIONNAIRE_URL}&_sort=-authored&_count=1"),
-            CONDITIONS_KEY: "Condition?patient={{context.patientId}}&clinical-status=active",
+            # every clinical status: a resolved cancer is still a history of cancer
+            CONDITIONS_KEY: "Condition?patient={{context.patientId}}",
+            MEDICATIONS_KEY: "MedicationStatement?patient={{context.patientId}}&status=active",
+            MEDICATION_REQUESTS_KEY: "MedicationRequest?patient={{context.patientId}}&status=active",
         },
     }]}
 
@@ -142,10 +157,17 @@ def _recorded(rec: Recommendation) -> list[str]:
     return [f"Red flags recorded: {', '.join(f'`{flag}`' for flag in flags)}"] if flags else []
 
 
-def cards(rec: Recommendation, *, patient_id: str, hook_instance: uuid.UUID) -> list[dict[str, Any]]:
-    """The CDS Hooks cards for one recommendation, most urgent first."""
+def cards(rec: Recommendation, *, patient_id: str, hook_instance: uuid.UUID,
+          user_id: str | None = None) -> list[dict[str, Any]]:
+    """The CDS Hooks cards for one recommendation, most urgent first.
+
+    Each suggestion stands alone: its references name what it creates, ``Patient/<patient_id>``,
+    or the user (``user_id``, when it names a Practitioner or PractitionerRole, authors the
+    CarePlans and requests the referral; otherwise no author or requester is set).
+    """
     source = {"label": f"backrx {rec.ruleset.name}@{rec.ruleset.version}"}
     resources = _relative(to_fhir(rec, patient=patient_id))
+    by = clinician(user_id)
 
     def key(name: str) -> str:
         return str(uuid.uuid5(_NAMESPACE, f"{hook_instance}|{name}"))
@@ -157,6 +179,7 @@ def cards(rec: Recommendation, *, patient_id: str, hook_instance: uuid.UUID) -> 
     referral = rec.referral
     if referral is not None:
         [request] = of("ServiceRequest")
+        request = without_links(authored(request, "requester", by), {name(request)})
         urgent = rec.outcome == "refer"  # the pack's blocking tiers decided it (Pack.blocking_urgencies)
         # Whether exercise waits is the pack's decision (its blocking tiers), not this card's.
         summary = (f"{referral.urgency.capitalize()} referral advised: "
@@ -197,8 +220,13 @@ def cards(rec: Recommendation, *, patient_id: str, hook_instance: uuid.UUID) -> 
             parts.append(f"**{phase.name}** (weeks {phase.start_week}-{phase.end_week}): {phase.goal}\n\n"
                          + _bullets([f"{p.exercise.name}: {p.dose.describe()}" for p in phase.prescriptions]))
         parts.append(f"_{rec.disclaimer}_")
-        plan = [*of("CarePlan"), *of("Goal")]
-        labels = ["Create the program CarePlan",
+        plans = [authored(plan, "author", by) for plan in of("CarePlan")]
+        scores = supporting(plans, resources)  # the STarT Back Observations the program rests on
+        plan = [*scores, *plans, *of("Goal")]
+        made = {name(resource) for resource in plan}
+        plan = [without_links(resource, made) for resource in plan]
+        labels = [*(f"Record the Observation: {score['code']['text']}" for score in scores),
+                  "Create the program CarePlan",
                   *(f"Create the CarePlan for {phase.name}" for phase in program.phases),
                   *(f"Create the Goal for moving on from {phase.name}" for phase in program.phases)]
         out.append({
@@ -276,7 +304,8 @@ class _Service:
     def answer(self, request: HookRequest) -> dict[str, Any]:
         """The cards for one call; each is remembered (kind and suggestions) for feedback."""
         result, warnings = self._answer(request)
-        names = ["referral", "program", "flags", "unreadable", *(f"warning|{code}" for code in warnings)]
+        names = ["referral", "program", "flags", "unreadable", "codes",
+                 *(f"warning|{code}" for code in warnings)]
         kinds = {str(uuid.uuid5(_NAMESPACE, f"{request.hook_instance}|{name}")): name for name in names}
         for card in result["cards"]:
             suggestions = frozenset(str(s.get("uuid")) for s in card.get("suggestions", []))
@@ -292,7 +321,7 @@ class _Service:
         if QR_KEY not in prefetch:
             # The service does not query the FHIR server itself: without the prefetch it cannot work.
             raise RefusalError(412, "cds-prefetch-missing", f"prefetch '{QR_KEY}' is required", "required")
-        for name in (QR_KEY, CONDITIONS_KEY):
+        for name in (QR_KEY, *RECORD_KEYS):
             if is_outcome(prefetch.get(name)):
                 raise RefusalError(412, "cds-prefetch-failed",
                                    f"the client could not fetch prefetch '{name}'",
@@ -301,8 +330,8 @@ class _Service:
         responses = [r for r in entries(prefetch[QR_KEY], "QuestionnaireResponse", self.max_resources, QR_KEY)
                      if str(r.get("questionnaire", QUESTIONNAIRE_URL)).split("|")[0] == QUESTIONNAIRE_URL
                      and about(r, patient_id)]
-        conditions = [c for c in entries(prefetch.get(CONDITIONS_KEY), "Condition", self.max_resources,
-                                         CONDITIONS_KEY) if about(c, patient_id)]
+        records = [r for name, kinds in RECORD_KEYS.items() for kind in kinds
+                   for r in entries(prefetch.get(name), kind, self.max_resources, name) if about(r, patient_id)]
         if not responses:
             return {"cards": []}, []
 
@@ -310,7 +339,7 @@ class _Service:
             return str(uuid.uuid5(_NAMESPACE, f"{request.hook_instance}|{name}"))
 
         # Every flag recorded anywhere, read on its own: no bad answer or ordering can hide one.
-        recorded = recorded_red_flags(responses, conditions)
+        recorded = recorded_red_flags(responses, records, rules=self.pack)
         if item_count(responses) > self.max_items:
             if not recorded:
                 raise RefusalError(413, "cds-too-many-items", f"the questionnaire responses hold more than "
@@ -320,7 +349,8 @@ class _Service:
             return {"cards": [_flag_card(self.pack, recorded, note, self.source, key("flags"))]}, []
         chosen = latest(responses)
         try:
-            profile = from_fhir(chosen, conditions=conditions)
+            # the pack's own codes.yaml reads the records: a clinic's mapping counts here too
+            read = read_fhir(chosen, conditions=records, rules=self.pack)
         except ValidationError as exc:
             out = [_error_card(_problems(exc), self.source, key("unreadable"))]
             if recorded:
@@ -328,10 +358,14 @@ class _Service:
                         "card rests on the red-flag answers alone; no exercise advice was made.")
                 out.insert(0, _flag_card(self.pack, recorded, note, self.source, key("flags")))
             return {"cards": out}, []
+        profile = read.profile
         rec = self.pack.recommend(profile)
-        out = cards(rec, patient_id=patient_id, hook_instance=request.hook_instance)
-        read = {*profile.red_flags, *(getattr(profile, "red_flags_unsure", None) or [])}
-        unread = [flag for flag in recorded if flag not in read]
+        out = cards(rec, patient_id=patient_id, hook_instance=request.hook_instance,
+                    user_id=request.context.user_id)
+        if read.unknown_codes:
+            out.append(codes_card(read.unknown_codes, self.source, key("codes")))
+        kept = {*profile.red_flags, *(getattr(profile, "red_flags_unsure", None) or [])}
+        unread = [flag for flag in recorded if flag not in kept]
         if unread:
             note = ("These red flags are recorded in another QuestionnaireResponse than the latest one, "
                     "which was read for the advice below: check whether they still apply.")
