@@ -190,3 +190,31 @@ def test_the_documented_override_analysis_runs(rules: backrx.RuleSet, tmp_path: 
     table = "\n".join(namespace["override_table"](str(log), rules.version))
     assert re.search(r"^referral\s+patient-declined\s+2\b", table, flags=re.M), table
     assert re.search(r"^referral\s+already-referred\s+1\b", table, flags=re.M), table
+
+
+def test_an_accepted_referral_card_becomes_a_referral_event_on_the_episode(
+        client: TestClient, log: MemoryFeedbackLog, rules: backrx.RuleSet) -> None:
+    """Where the caller keeps the person's Episode, the feedback accepting the referral card turns
+    into a referral event at the recommendation's urgency; an override of the program card adds none,
+    and feedback on another person's cards is not taken."""
+    from backrx.adjust.episode import Episode
+    from backrx.interop.cds_feedback import referral_events
+
+    profile = base_profile(red_flags=["inflammatory_back_pain"])
+    rec = rules.recommend(backrx.Profile.model_validate(profile))
+    assert rec.referral is not None
+    mine = _cards(client, ["inflammatory_back_pain"])
+    other = _cards(client, ["inflammatory_back_pain"])
+    referral, program = mine
+    accept = {"card": referral["uuid"], "outcome": "accepted", "outcomeTimestamp": NOW,
+              "acceptedSuggestions": [{"id": referral["suggestions"][0]["uuid"]}]}
+    body = {"feedback": [accept, _override(program["uuid"]), {**accept, "card": other[0]["uuid"]}]}
+    assert client.post(FEEDBACK, json=body).status_code == 200
+    made = referral_events(list(log), rec, cards=[c["uuid"] for c in mine], by="Dr A")
+    assert made == [{"kind": "referral", "date": "2026-03-02", "urgency": rec.referral.urgency,
+                     "reason": rec.referral.reasons[0], "by": "Dr A"}]
+    episode = Episode.from_recommendation(rec, "2026-03-01")
+    for one in made:
+        episode = episode.add(one, rules=rules)
+    assert episode.events[-1].kind == "referral"
+    assert episode.plan("2026-03-03", rules=rules).referral is not None

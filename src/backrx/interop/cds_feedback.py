@@ -14,14 +14,17 @@ import json
 import threading
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+if TYPE_CHECKING:
+    from backrx.model.recommendation import Recommendation
+
 __all__ = ["FeedbackLog", "FeedbackRequest", "IssuedCards", "JsonlFeedbackLog", "MemoryFeedbackLog",
-           "events"]
+           "events", "referral_events"]
 
 #: How many feedback items one call may carry.
 MAX_FEEDBACK_ITEMS = 100
@@ -189,3 +192,25 @@ def event(item: FeedbackItem, *, service: str, pack: str, version: str, issued: 
         "outcome_at": item.outcome_timestamp.astimezone(datetime.timezone.utc).isoformat(),
         "received_at": received.astimezone(datetime.timezone.utc).isoformat(),
     }
+
+
+def referral_events(feedback: Iterable[Mapping[str, Any]], rec: Recommendation, *, cards: Iterable[str],
+                    by: str) -> list[dict[str, Any]]:
+    """Episode ``referral`` events (:class:`backrx.adjust.episode.ReferralEvent`) for the feedback
+    events that accepted the referral card of ``rec``, for a caller who keeps the person's record.
+
+    ``cards``: the uuids of the cards the caller received for this person with ``rec`` (feedback
+    names no patient). ``by``: who referred. The event's date is the UTC day of the outcome, its
+    urgency and reason the recommendation's. Overridden cards give no event: a declined card
+    changes nothing in the plan (their reasons stay in the feedback log, for the pack).
+    """
+    wanted = set(cards)
+    referral = rec.referral
+    if referral is None:
+        return []
+    return [{"kind": "referral", "date": str(item["outcome_at"])[:10], "urgency": referral.urgency,
+             "reason": (referral.reasons[0] if referral.reasons else "referral card accepted")[:2000],
+             "by": by}
+            for item in feedback
+            if item.get("event") == "cds-accepted" and item.get("card_kind") == "referral"
+            and item.get("card") in wanted]
