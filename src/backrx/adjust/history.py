@@ -100,6 +100,19 @@ class Timeline:
         return sum(counts.get(exercise_id, 0) for day, counts in self.sessions
                    if since is None or day > since or (self.restart and day >= since))
 
+    def cleared(self, exercise_id: str, day: datetime.date | None) -> bool:
+        """Cleared before ``day``: done at its current dose on an earlier recorded day of this phase
+        after which nothing was worse the next day (and it did not spread symptoms)."""
+        since = self.dose_since.get(exercise_id)
+        for when, responses in self.days:
+            if day is None or when >= day:
+                break
+            if (since is not None and when <= since) or any(r.next_day == "worse" for r in responses):
+                continue
+            if any(r.exercise_id == exercise_id and r.peripheralized is not True for r in responses):
+                return True
+        return False
+
     def direction_signs(self, entry: CatalogEntry) -> int:
         """Independent signs in this exercise's direction: distinct other movement families."""
         if entry.direction == "neutral":

@@ -20,7 +20,7 @@ from backrx.adjust.history import timeline as read_timeline
 from backrx.lang.condition import Value
 from backrx.model.feedback import ExerciseResponse, Feedback
 from backrx.model.recommendation import Firing, MeasureChange, Recommendation
-from backrx.model.vocabulary import URGENCIES
+from backrx.model.vocabulary import DIRECTIONS, URGENCIES
 from backrx.pack.rulepack import ADJUST_ACTIONS, CatalogEntry, Pack, Rule
 from backrx.ruleset import RuleSet
 from backrx.run.decision import Decision, add_unique
@@ -209,6 +209,8 @@ class Adjuster:
             "phase.steady_days": tl.streak(steady),
             "feedback.after_gap": tl.restart,
             "program.review_open": review_open(self.rec, self.layer),
+            "feedback.uncleared_worse": len({r.exercise_id for r in responses if r.next_day == "worse"
+                                             and not tl.cleared(r.exercise_id, self.feedback.day_of(r))}),
         }
         if tl.gap_days is not None:
             values["feedback.gap_days"] = tl.gap_days
@@ -245,6 +247,15 @@ class Adjuster:
         if at_dose is not None:
             values["exercise.days_at_dose"] = at_dose
         values["exercise.sessions_at_dose"] = self.timeline.sessions_at_dose(entry.id)
+        day = self.feedback.day_of(response)
+        values["exercise.cleared"] = self.timeline.cleared(entry.id, day)
+        values["response.uncleared_others"] = len({
+            r.exercise_id for r in self.feedback.responses if r.exercise_id != entry.id
+            and r.next_day == "worse" and self.feedback.day_of(r) == day
+            and not self.timeline.cleared(r.exercise_id, day)})
+        preference = self.rec.profile.directional_preference if self.rec.profile is not None else None
+        if preference in DIRECTIONS:  # "none" and "unknown" name no direction
+            values["exercise.preferred"] = entry.direction == preference
         if response.centralized is not None:
             values["response.centralized"] = response.centralized
         if response.peripheralized is not None:  # unanswered: absent, so no test on it holds

@@ -270,7 +270,10 @@ class Revision:
                     and action not in ("drop", "drop_family"):
                 action, acting = "drop", stop_rule or acting
             blocked = p.exercise.direction in self.stopped and exercise_id not in self.tolerated
-            if starting and exercise_id in worse and exercise_id not in spread and not blocked:
+            # Only what the rules blamed is suspended: a worse-day exercise they regress or drop
+            # (one cleared on an earlier good day and kept by adjust.worse.cleared-earlier is not).
+            blamed = exercise_id in worse and action in ("regress", "drop")
+            if starting and blamed and exercise_id not in spread and not blocked:
                 assert outcome.eliminate is not None
                 self._replace(p, None)
                 queue.append(p)

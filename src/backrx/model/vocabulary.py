@@ -202,6 +202,16 @@ def _adjust_fields() -> dict[str, FieldSpec]:
                   "sessions done at the current dose (adherence, else days with a response)"),
         FieldSpec("response.centralized", "bool", origin="feedback",
                   description="symptoms moved up out of the leg towards the spine (centralisation)"),
+        FieldSpec("exercise.cleared", "bool", origin="feedback",
+                  description="done at its current dose on an earlier recorded day of this phase after "
+                  "which nothing was worse the next day"),
+        FieldSpec("response.uncleared_others", "int", (), 0, 200, "feedback",
+                  "other exercises reported worse for the same day that were not cleared earlier"),
+        FieldSpec("feedback.uncleared_worse", "int", (), 0, 200, "feedback",
+                  "exercises reported worse this round that were not cleared earlier"),
+        FieldSpec("exercise.preferred", "bool", origin="feedback",
+                  description="the exercise moves in the person's directional preference (absent "
+                  "without one)"),
         FieldSpec("feedback.centralized_any", "bool", origin="feedback",
                   description="any exercise centralised symptoms this round"),
         FieldSpec("feedback.gap_days", "int", (), 0, 100_000, "feedback",
