@@ -19,6 +19,7 @@ def test_all_is_pinned() -> None:
         "Dose",
         "Elimination",
         "EngineError",
+        "Episode",
         "Evidence",
         "Exclusion",
         "Exercise",

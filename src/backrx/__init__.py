@@ -18,6 +18,7 @@ from backrx._version import __version__
 if TYPE_CHECKING:
     from backrx import batch, render
     from backrx.adjust.apply import adjust, replay
+    from backrx.adjust.episode import Episode
     from backrx.adjust.migrate import migrate
     from backrx.adjust.override import OverrideChanges, override
     from backrx.errors import (
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
 _HOMES: dict[str, str] = {
     "adjust": "backrx.adjust.apply",
     "replay": "backrx.adjust.apply",
+    "Episode": "backrx.adjust.episode",
     "BackrxError": "backrx.errors",
     "EngineError": "backrx.errors",
     "InputError": "backrx.errors",
@@ -141,6 +143,7 @@ __all__ = [
     "Dose",
     "Elimination",
     "EngineError",
+    "Episode",
     "Evidence",
     "Exclusion",
     "Exercise",
