@@ -256,7 +256,8 @@ def test_unknown_codes_come_on_an_info_card_as_codes_only(client: TestClient) ->
     """EHR codes no value set holds (a Condition, a MedicationStatement) are listed on an info card by
     system and code; their display, text and notes never appear, and a code that is not a plain
     identifier is counted, not shown."""
-    medication = {"resourceType": "MedicationStatement", "status": "active", "subject": {"reference": "Patient/p1"},
+    medication = {"resourceType": "MedicationStatement", "status": "active",
+                  "subject": {"reference": "Patient/p1"},
                   "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
                                                             "code": "999999901"}]}}
     body = _request(base_profile(), conditions=[_unknown_condition("999999902"),

@@ -622,7 +622,8 @@ def _dangling_in_suggestions(rec: backrx.Recommendation, user_id: str | None) ->
     for card in cards(rec, patient_id="p1", hook_instance=uuid.UUID(int=1), user_id=user_id):
         for suggestion in card.get("suggestions", []):
             actions = suggestion.get("actions", [])
-            made = {f"{a['resource']['resourceType']}/{a['resource']['id']}" for a in actions if "resource" in a}
+            made = {f"{a['resource']['resourceType']}/{a['resource']['id']}"
+                    for a in actions if "resource" in a}
             dangling += [ref for a in actions for ref in _references(a.get("resource"))
                          if ref not in made and ref not in server_side]
     return dangling

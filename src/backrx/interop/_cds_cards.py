@@ -88,7 +88,8 @@ def supporting(seeds: Iterable[Mapping[str, Any]], pool: Iterable[Mapping[str, A
     return out
 
 
-def codes_card(unknown: Iterable[tuple[str, str, str]], source: Mapping[str, str], key: str) -> dict[str, Any]:
+def codes_card(unknown: Iterable[tuple[str, str, str]], source: Mapping[str, str],
+               key: str) -> dict[str, Any]:
     """An info card listing the EHR codes no value set of the pack holds (type, system, code):
     they changed nothing. Codes only, never a display or a note; a code that is not a plain
     identifier is counted, not shown."""

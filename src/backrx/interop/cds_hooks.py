@@ -43,7 +43,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backrx._input import loads
-from backrx.interop._cds_cards import authored, clinician, codes_card, name, supporting, without_links
+from backrx.interop._cds_cards import authored, clinician, codes_card, supporting, without_links
+from backrx.interop._cds_cards import name as resource_name
 from backrx.interop._cds_request import (
     MAX_BODY_BYTES,
     MAX_ITEMS,
@@ -179,7 +180,7 @@ def cards(rec: Recommendation, *, patient_id: str, hook_instance: uuid.UUID,
     referral = rec.referral
     if referral is not None:
         [request] = of("ServiceRequest")
-        request = without_links(authored(request, "requester", by), {name(request)})
+        request = without_links(authored(request, "requester", by), {resource_name(request)})
         urgent = rec.outcome == "refer"  # the pack's blocking tiers decided it (Pack.blocking_urgencies)
         # Whether exercise waits is the pack's decision (its blocking tiers), not this card's.
         summary = (f"{referral.urgency.capitalize()} referral advised: "
@@ -223,7 +224,7 @@ def cards(rec: Recommendation, *, patient_id: str, hook_instance: uuid.UUID,
         plans = [authored(plan, "author", by) for plan in of("CarePlan")]
         scores = supporting(plans, resources)  # the STarT Back Observations the program rests on
         plan = [*scores, *plans, *of("Goal")]
-        made = {name(resource) for resource in plan}
+        made = {resource_name(resource) for resource in plan}
         plan = [without_links(resource, made) for resource in plan]
         labels = [*(f"Record the Observation: {score['code']['text']}" for score in scores),
                   "Create the program CarePlan",
@@ -330,8 +331,9 @@ class _Service:
         responses = [r for r in entries(prefetch[QR_KEY], "QuestionnaireResponse", self.max_resources, QR_KEY)
                      if str(r.get("questionnaire", QUESTIONNAIRE_URL)).split("|")[0] == QUESTIONNAIRE_URL
                      and about(r, patient_id)]
-        records = [r for name, kinds in RECORD_KEYS.items() for kind in kinds
-                   for r in entries(prefetch.get(name), kind, self.max_resources, name) if about(r, patient_id)]
+        records = [r for key_, kinds in RECORD_KEYS.items() for kind in kinds
+                   for r in entries(prefetch.get(key_), kind, self.max_resources, key_)
+                   if about(r, patient_id)]
         if not responses:
             return {"cards": []}, []
 
