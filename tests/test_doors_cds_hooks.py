@@ -196,15 +196,26 @@ def test_the_body_is_capped(rules: backrx.RuleSet) -> None:
     assert small.post(URL, json=_call(_response())).status_code == 413
 
 
-def test_items_and_resources_are_capped(client: TestClient) -> None:
+def test_items_and_resources_are_capped(client: TestClient, rules: backrx.RuleSet) -> None:
     """40,000 unknown items, or more prefetched responses than the cap, are refused with a coded 413."""
     response = _response()
     response["item"].extend({"linkId": f"x{n}"} for n in range(40_000))
     answer = client.post(URL, json=_call(response))
     assert answer.status_code == 413 and _refusal_code(answer) == "cds-too-many-items"
-    many = _call(*[_response() for _ in range(cds_hooks.MAX_RESOURCES + 1)])
-    answer = client.post(URL, json=many)
+    capped = TestClient(cds_hooks.create_app(rules, max_resources=3))
+    assert capped.post(URL, json=_call(*[_response() for _ in range(3)])).status_code == 200
+    answer = capped.post(URL, json=_call(*[_response() for _ in range(4)]))
     assert answer.status_code == 413 and _refusal_code(answer) == "cds-too-many-resources"
+
+
+def test_the_default_resource_cap_holds_a_long_record(client: TestClient) -> None:
+    """A record with hundreds of Conditions (an older person's chart) is read, not refused."""
+    conditions = [{"resourceType": "Condition", "id": f"c{n}", "subject": {"reference": "Patient/p1"},
+                   "code": {"text": "other"}} for n in range(300)]
+    answer = client.post(URL, json=_call(_response(), conditions={"resourceType": "Bundle",
+                                                                   "type": "searchset",
+                                                                   "entry": [{"resource": c} for c in conditions]}))
+    assert answer.status_code == 200
 
 
 def test_too_many_items_still_gives_the_critical_card_for_a_recorded_flag(client: TestClient) -> None:

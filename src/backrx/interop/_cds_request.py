@@ -14,7 +14,7 @@ from backrx.errors import BackrxError
 
 #: Default limits of one call (each can be changed in ``create_app``).
 MAX_BODY_BYTES = 1_000_000
-MAX_RESOURCES = 100
+MAX_RESOURCES = 1_000  # an older person's chart holds hundreds of Conditions; the body cap bounds the work
 MAX_ITEMS = 2_000
 #: The code system of the codes in backrx's refusals (``OperationOutcome.issue.details``).
 REFUSAL_SYSTEM = "urn:backrx:cds-error"
