@@ -212,9 +212,8 @@ def test_the_default_resource_cap_holds_a_long_record(client: TestClient) -> Non
     """A record with hundreds of Conditions (an older person's chart) is read, not refused."""
     conditions = [{"resourceType": "Condition", "id": f"c{n}", "subject": {"reference": "Patient/p1"},
                    "code": {"text": "other"}} for n in range(300)]
-    answer = client.post(URL, json=_call(_response(), conditions={"resourceType": "Bundle",
-                                                                   "type": "searchset",
-                                                                   "entry": [{"resource": c} for c in conditions]}))
+    bundle = {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": c} for c in conditions]}
+    answer = client.post(URL, json=_call(_response(), conditions=bundle))
     assert answer.status_code == 200
 
 
