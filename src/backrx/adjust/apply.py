@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from backrx._version import __version__
 from backrx.adjust.history import earliest, whole_weeks
 from backrx.adjust.integrity import chain_refusal, refusal, triage_refusal
-from backrx.adjust.outcome import Adjuster, Outcome, base_values, outcome_values, run_rules
+from backrx.adjust.outcome import Adjuster, Outcome, adjust_layer, base_values, outcome_values, run_rules
 from backrx.adjust.override import override_notices, reapply, replay_with_overrides
 from backrx.adjust.revision import Revision
 from backrx.adjust.revision import replay as _replay_rounds
@@ -163,10 +163,31 @@ def merge_referral(referral: Referral | None, urgency: str | None, reasons: list
     return Referral(urgency=urgency, reasons=reasons, rule_ids=rule_ids)  # type: ignore[arg-type]
 
 
-def _warnings(rec: Recommendation, outcome: Outcome, changes: list[Change] | None = None) -> list[Notice]:
-    """The recommendation's warnings with this round's added (one per code), including one for
-    each clinician override this round undid."""
-    earlier = [(n.code, n.message, rid) for n in rec.warnings for rid in n.rule_ids]
+def _lasts(rules: RuleSet, code: str, rule_id: str, program: Program | None,
+           referral: Referral | None) -> bool:
+    """Whether an earlier warning still stands after this round. An adjust rule's own warning lasts
+    as long as what raised it: a hold's while the plan holds on it, a stopped direction's while
+    the direction stays stopped, a referral's while the referral carries the rule; any other (a
+    gap, a flare on a quota plan) belongs to its round and is raised again if it still applies.
+    Warnings of the recommend layers and of overrides stand."""
+    rule = next((r for r in adjust_layer(rules).rules if r.id == rule_id), None)
+    if rule is None or code not in {w.code for w in rule.then.warn}:
+        return True
+    if rule.then.hold_rounds:
+        return program is not None and program.hold is not None and rule_id in program.hold.rule_ids
+    if rule.then.stop_direction:
+        return program is not None and bool(program.stopped_directions)
+    if rule.then.refer is not None:
+        return referral is not None and rule_id in referral.rule_ids
+    return False
+
+
+def _warnings(rec: Recommendation, outcome: Outcome, changes: list[Change] | None = None, *,
+              rules: RuleSet, program: Program | None, referral: Referral | None) -> list[Notice]:
+    """The warnings that still stand (:func:`_lasts`) with this round's added (one per code),
+    including one for each clinician override this round undid."""
+    earlier = [(n.code, n.message, rid) for n in rec.warnings for rid in n.rule_ids
+               if _lasts(rules, n.code, rid, program, referral)]
     undone = override_notices(rec, changes) if changes else []
     return [Notice.model_validate(n) for n in notices([*earlier, *outcome.warnings, *undone])]
 
@@ -271,7 +292,8 @@ def _adjust(rec: Recommendation, fb: Feedback, rules: RuleSet | None, *,
             "program": None if refers else rec.program,
             "referral": referral,
             "safety_net": list(dict.fromkeys((*rec.safety_net, *outcome.safety_net))),
-            "warnings": _warnings(rec, outcome),
+            "warnings": _warnings(rec, outcome, rules=chosen, program=None if refers else rec.program,
+                                  referral=referral),
             "adjustments": [*rec.adjustments, round_],
             "progress": Progress(date=fb.date, phase=None, measures=measures,
                                  weeks=whole_weeks(dated[0] if dated else earliest(fb), fb.date)),
@@ -300,7 +322,8 @@ def _adjust(rec: Recommendation, fb: Feedback, rules: RuleSet | None, *,
         "program": None if refers else program,
         "referral": referral,
         "safety_net": list(dict.fromkeys((*rec.safety_net, *outcome.safety_net))),
-        "warnings": _warnings(rec, outcome, apply.changes),
+        "warnings": _warnings(rec, outcome, apply.changes, rules=chosen,
+                              program=None if refers else program, referral=referral),
         "adjustments": [*rec.adjustments, round_],
         "progress": progress,
     })

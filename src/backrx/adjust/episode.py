@@ -24,14 +24,14 @@ from pydantic import Field, PrivateAttr, ValidationError
 
 from backrx.adjust.apply import adjust, merge_referral
 from backrx.adjust.outcome import Adjuster, Outcome, adjust_layer
-from backrx.adjust.override import override
+from backrx.adjust.override import intent, override
 from backrx.adjust.revision import Revision
 from backrx.errors import FeedbackError
 from backrx.model import chain
 from backrx.model.feedback import Adherence, Feedback
 from backrx.model.measures import Compact, IsoDate
 from backrx.model.profile import Profile, StrictModel
-from backrx.model.recommendation import Recommendation
+from backrx.model.recommendation import PhaseStart, Recommendation
 from backrx.model.untrusted import PlainText
 from backrx.model.vocabulary import URGENCIES
 from backrx.ruleset import RuleSet, default_rules
@@ -185,16 +185,27 @@ class Episode(Compact, StrictModel):
 
     @classmethod
     def from_recommendation(cls, rec: Recommendation, intake: datetime.date | str) -> Episode:
-        """The episode of a stored recommendation (its profile and rounds), for histories kept
-        before episodes; overrides are not carried over (re-enter them as override events)."""
+        """The episode of a stored recommendation, for histories kept before episodes: its profile,
+        its rounds, and its clinician overrides, each as an override event right after the round
+        it followed (dated as that round, or as the intake), with its author, reason and time."""
         if rec.profile is None:
             raise FeedbackError("this recommendation carries no profile", code="no-profile",
                                 loc=("recommendation", "profile"))
         events: list[dict[str, Any]] = [{"kind": "intake", "date": str(intake),
                                          "profile": rec.profile.model_dump(mode="json", exclude_none=True)}]
+        day = str(intake)
+
+        def overrides_after(number: int) -> None:
+            for item in (o for o in rec.overrides if o.after_round == number):
+                events.append({"kind": "override", "date": day, "changes": intent(item),
+                               "reason": item.reason, "by": item.by, "at": item.at})
+
+        overrides_after(0)
         for r in rec.adjustments:
             fb = r.feedback.model_dump(mode="json")
-            events.append({"kind": "round", "date": fb.get("date") or str(intake), "feedback": fb})
+            day = fb.get("date") or day
+            events.append({"kind": "round", "date": day, "feedback": fb})
+            overrides_after(r.round)
         return cls.model_validate({"events": events})
 
 
@@ -380,6 +391,7 @@ def _reassess(rec: Recommendation, event: Reassessment, rules: RuleSet) -> Recom
                 raise FeedbackError("reset_phase names no phase of this program", code="unknown-phase",
                                     loc=("reset_phase",))
             update["current_phase"] = event.reset_phase
+            update["phase_started"] = PhaseStart(date=event.date, after_round=len(rec.adjustments))
         program = program.model_copy(update=update)
     referral = rec.referral
     if event.close_review and referral is not None:

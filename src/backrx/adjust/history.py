@@ -200,6 +200,9 @@ def timeline(rec: Recommendation, feedback: Feedback, pack: Pack) -> Timeline:
     assert rec.program is not None
     rounds = rec.adjustments
     start_index, phase_start, first = _phase_start(rounds, rec.program.current_phase, feedback)
+    reset = rec.program.phase_started
+    if reset is not None and reset.after_round >= start_index:  # a reassessment reset the phase
+        start_index, phase_start = min(reset.after_round, len(rounds)), reset.date
     adjusting = pack.planner.adjusting if pack.planner else None
     limit = adjusting.gap_days if adjusting is not None else None
     gaps = _silent(rounds, feedback, limit)

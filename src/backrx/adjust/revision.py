@@ -343,6 +343,7 @@ class Revision:
             "phases": phases, "current_phase": self.current, "dropped": self.dropped,
             "excluded": self.excluded, "elimination": self.elimination,
             "stopped_directions": self.stopped, "tolerated": self.tolerated, "hold": self.plan_hold,
+            "phase_started": None if self.current != self.a.phase.id else program.phase_started,
         })
 
 

@@ -13,7 +13,7 @@ from backrx._input import SHOW_INPUT_IN_ERRORS
 from backrx.model.chain import Chain, ChainError, verify
 from backrx.model.feedback import Feedback
 from backrx.model.formats import renderer
-from backrx.model.measures import Compact
+from backrx.model.measures import Compact, IsoDate
 from backrx.model.profile import Profile
 from backrx.model.untrusted import PlainText
 
@@ -167,6 +167,13 @@ class Hold(_Out):
     rule_ids: list[str]
 
 
+class PhaseStart(_Out):
+    """Where a clinician's reassessment restarted the phase clock (``reset_phase``)."""
+
+    date: IsoDate = Field(description="the day of the reassessment: the phase's day 0")
+    after_round: int = Field(ge=0, description="how many adjustment rounds came before it")
+
+
 class Program(_Out):
     """The staged program."""
 
@@ -188,6 +195,9 @@ class Program(_Out):
     )
     hold: Hold | None = Field(
         default=None, description="the plan holds (no progression, no new phase) while this is set")
+    phase_started: PhaseStart | None = Field(
+        default=None, description="set when a clinician's reassessment reset the phase: its clock "
+        "and streaks start there (cleared when the next phase starts)")
 
     @property
     def phase_now(self) -> Phase:
