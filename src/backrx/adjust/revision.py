@@ -42,6 +42,16 @@ def _merged(old: Dose, diff: Dose) -> Dose:
     return old.model_copy(update={k: v for k, v in diff.model_dump().items() if v is not None})
 
 
+def _max_dose(new: Dose, old: Dose, parts: set[str]) -> Dose:
+    """The new dose, with each of ``parts`` that both doses have raised to the old value when that
+    is higher (the other parts, such as how often, stay as the new phase plans them)."""
+    values: dict[str, int | None] = {}
+    for name in Dose.model_fields:
+        x, y = getattr(new, name), getattr(old, name)
+        values[name] = max(x, y) if name in parts and isinstance(x, int) and isinstance(y, int) else x
+    return Dose(**values)
+
+
 def _min_dose(new: Dose, old: Dose) -> Dose:
     """The new dose, with every part the old one also had capped at the old value."""
     values: dict[str, int | None] = {}
@@ -310,8 +320,28 @@ class Revision:
         # Otherwise the hold stands: only a clinician's reassessment ends it (backrx.adjust.episode).
         last = self.order.index(self.current) == len(self.order) - 1
         if outcome.advance is not None and self.elimination is None and outcome.hold is None and not last:
+            before = self.current
             self.current = self.order[self.order.index(self.current) + 1]
             self._record("advance", None, outcome.rationale(outcome.advance), [outcome.advance.id])
+            self._carry(before, outcome.advance)
+
+    def _carry(self, before: str, rule: Rule) -> None:
+        """The dose reached in the phase left carries into the new one for the pack's categories
+        (``adjusting.carry_on_advance``), onto the same exercise or one of its movement family,
+        part by part, never lowering what the new phase plans."""
+        for old in self.phases[before]:
+            if old.exercise.category not in self.steps.carry:
+                continue
+            family = family_of(self.a.pack.exercises[old.exercise.id])
+            for new in list(self.phases[self.current]):
+                entry = self.a.pack.exercises.get(new.exercise.id)
+                if entry is None or (entry.id != old.exercise.id and family_of(entry) != family):
+                    continue
+                dose = _max_dose(new.dose, old.dose, {step.part for step in self.steps.step_up})
+                if dose != new.dose:
+                    self._replace(new, new.model_copy(update={"dose": dose}))
+                    self._record("carry", new.exercise.id, self.say("carried", exercise=old.exercise.name),
+                                 [rule.id], dose=_changed(new.dose, dose))
 
     def keep_aerobic(self) -> None:
         """A phase that held an aerobic option keeps one: the next best replaces a dropped one
@@ -386,7 +416,7 @@ def replay(original: Program, rounds: list[AdjustmentRound]) -> Program:
                 excluded = [e for e in excluded if e.exercise_id != eid] + [Exclusion(
                     exercise_id=eid, exercise_name=name or eid, phases=change.phases or [change.phase],
                     reasons=[round_.reason_of(change)], rule_ids=change.rule_ids)]
-            elif change.action in ("progress", "regress") and eid is not None:
+            elif change.action in ("progress", "regress", "carry") and eid is not None:
                 items = phases[change.phase]
                 index = next(i for i, p in enumerate(items) if p.exercise.id == eid)
                 if change.prescription is not None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from backrx.errors import Problem
 from backrx.model.profile import EQUIPMENT, SETTINGS
-from backrx.model.vocabulary import DIRECTIONS
+from backrx.model.vocabulary import CATEGORIES, DIRECTIONS
 from backrx.pack.texts import placeholder_problem
 
 FILE = "planner.yaml"
@@ -73,7 +73,7 @@ ADJUST_TEXTS: dict[str, tuple[str, ...]] = {
     "stopped_direction": (), "same_family": ("exercise",), "replaces": ("exercise",),
     "moves_on": ("exercise",), "at_top": (), "kept_fine": ("exercise",), "reintroduced": ("exercise",),
     "next_up": ("exercise",), "last_one": (), "added": ("by", "reason"),
-    "accepted": ("by", "codes", "reason"), "dose_set": ("by", "reason"),
+    "accepted": ("by", "codes", "reason"), "dose_set": ("by", "reason"), "carried": ("exercise",),
 }
 
 
@@ -89,6 +89,8 @@ class Adjusting:
     #: days without a report after which adjust restarts (streaks reset, no phase move that day);
     #: None when the pack sets none (``restart_after_gap_days``)
     gap_days: int | None = None
+    #: categories whose reached dose carries into the next phase (``carry_on_advance``)
+    carry: tuple[str, ...] = ()
 
     def text(self, name: str, **fields: str) -> str:
         """One of adjust's sentences, filled in."""
@@ -384,8 +386,9 @@ def _steps(r: _Reader, node: dict[str, Any], key: str, limit: str) -> tuple[Dose
 def _read_adjusting(r: _Reader, node: Any, sources: set[str]) -> Adjusting | None:
     """The ``adjusting`` section: the comfortable-pain threshold, dose steps and adjust's sentences."""
     keys = ("comfortable_pain", "sources", "step_up", "step_down", "messages")
-    if not r.mapping(node, "adjusting", keys, (*keys, "restart_after_gap_days")):
+    if not r.mapping(node, "adjusting", keys, (*keys, "restart_after_gap_days", "carry_on_advance")):
         return None
+    carry = r.words(node, "carry_on_advance", "adjusting", CATEGORIES, required=False)
     gap = (int(r.number(node, "restart_after_gap_days", "adjusting", 1, 365))
            if isinstance(node, dict) and "restart_after_gap_days" in node else None)
     pain = int(r.number(node, "comfortable_pain", "adjusting", 0, 10))
@@ -401,7 +404,7 @@ def _read_adjusting(r: _Reader, node: Any, sources: set[str]) -> Adjusting | Non
     if r.mapping(messages, "adjusting.messages", ADJUST_TEXTS, ADJUST_TEXTS):
         texts = {name: r.text(messages, name, "adjusting.messages", fields)
                  for name, fields in ADJUST_TEXTS.items()}
-    return Adjusting(pain, cited, up, down, texts, gap)
+    return Adjusting(pain, cited, up, down, texts, gap, tuple(c for c in carry if c in CATEGORIES))
 
 
 _CHOOSING = ("max_regressions", "setting_equipment", "reasons", "design", "sources")
