@@ -509,10 +509,18 @@ def _drop_rule(rule_id: str) -> Callable[[dict[str, Any]], None]:
     return change
 
 
+def _drop_avoid(rule_id: str) -> Callable[[dict[str, Any]], None]:
+    """Take one exclusion rule out of the population that declares it (populations.yaml)."""
+    def change(doc: dict[str, Any]) -> None:
+        for population in doc["populations"]:
+            population["avoid"] = [r for r in population.get("avoid", []) if r["id"] != rule_id]
+    return change
+
+
 def test_prone_work_in_pregnancy_is_caught(tmp_path: Path) -> None:
     """Without the prone exclusion, the pregnancy invariant fails on a pregnant profile."""
     pack = _copy_pack(tmp_path)
-    _edit(pack, "exclusions.yaml", _drop_rule("exclude.pregnancy.prone"))
+    _edit(pack, "populations.yaml", _drop_avoid("exclude.pregnancy.prone"))
     _edit(pack, "components.yaml", lambda doc: _rule(doc, "components.pregnancy.supported")["then"][
         "prescribe"].append({"phase": "calm", "exercises": ["prone-lying"]}))
     report = audit(backrx.load_rules(pack, engine="reference"), max_examples=EXAMPLES,
@@ -526,7 +534,7 @@ def test_prone_work_in_pregnancy_is_caught(tmp_path: Path) -> None:
 def test_walking_for_a_wheelchair_user_is_caught(tmp_path: Path) -> None:
     """Without the seated-program exclusion, the wheelchair invariant fails."""
     pack = _copy_pack(tmp_path)
-    _edit(pack, "exclusions.yaml", _drop_rule("exclude.wheelchair.seated-program"))
+    _edit(pack, "populations.yaml", _drop_avoid("exclude.wheelchair.seated-program"))
     report = audit(backrx.load_rules(pack, engine="reference"), max_examples=EXAMPLES,
                    invariants=_only("population.wheelchair-seated"))
     assert [r.id for r in report.violations] == ["population.wheelchair-seated"]

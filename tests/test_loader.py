@@ -187,9 +187,9 @@ BROKEN = [
         says="did you mean 'alrwaily-2016'?",
     ), id="unknown-source-with-hint"),
     pytest.param(Broken(
-        "exclusions.yaml", "unknown-tag", "loaded-flexon", "exclude.osteoporosis.loaded-flexion",
-        edits=(("exclude: {tags: [loaded-flexion], code", "exclude: {tags: [loaded-flexon], code"),),
-        says="did you mean 'loaded-flexion'?",
+        "exclusions.yaml", "unknown-tag", "quad-isolaton", "exclude.lower-crossed.quad-isolation",
+        edits=(("exclude: {tags: [quad-isolation], code", "exclude: {tags: [quad-isolaton], code"),),
+        says="did you mean 'quad-isolation'?",
     ), id="unknown-tag-with-hint"),
     pytest.param(Broken(
         "dosing.yaml", "unknown-phase", "calmm", "dose.schedule.low-tolerance",
@@ -355,8 +355,8 @@ def test_every_problem_in_every_file_is_reported_at_once(pack_copy: Path) -> Non
     replace(pack_copy / "classification.yaml", "when: {stage: acute}", "when: {stage: acutee}")
     replace(pack_copy / "dosing.yaml", "schedule: {phase: calm, weeks: 3}",
             "schedule: {phase: calmm, weeks: 3}")
-    replace(pack_copy / "exclusions.yaml", "exclude: {tags: [loaded-flexion], code",
-            "exclude: {tags: [loaded-flexon], code")
+    replace(pack_copy / "exclusions.yaml", "exclude: {tags: [quad-isolation], code",
+            "exclude: {tags: [quad-isolaton], code")
     replace(pack_copy / "sources.yaml", "    kind: expert-opinion\n    url: \"https://www.eurekalert",
             "    kind: consensuss\n    url: \"https://www.eurekalert")
     expected = {
@@ -364,7 +364,7 @@ def test_every_problem_in_every_file_is_reported_at_once(pack_copy: Path) -> Non
         ("classification.yaml", line_of(pack_copy / "classification.yaml", "acutee"),
          "unknown-value"),
         ("dosing.yaml", line_of(pack_copy / "dosing.yaml", "calmm"), "unknown-phase"),
-        ("exclusions.yaml", line_of(pack_copy / "exclusions.yaml", "loaded-flexon"), "unknown-tag"),
+        ("exclusions.yaml", line_of(pack_copy / "exclusions.yaml", "quad-isolaton"), "unknown-tag"),
         ("sources.yaml", line_of(pack_copy / "sources.yaml", "consensuss"), "unknown-value"),
     }
     with pytest.raises(backrx.RuleError) as info:  # raises: no RuleSet, nothing loaded

@@ -8,14 +8,13 @@ from typing import Any
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from tests.conftest import dated
 
 import backrx
 from backrx.model.profile import Profile
 from backrx.run.populations import limits_for
 from backrx.testing import feedback, profiles
-from tests.conftest import dated
 
-FOUR = ("flexibility", "balance", "strength", "aerobic")
 
 
 def _limits(rules: backrx.RuleSet, profile: dict[str, Any]) -> Any:

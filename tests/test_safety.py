@@ -37,10 +37,10 @@ def test_bundled_safety_case_passes(capsys: pytest.CaptureFixture[str]) -> None:
 def test_a_deleted_control_rule_fails_naming_the_hazard(pack_copy: Path,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     """Deleting a rule that a hazard names as a control fails the check, naming that hazard."""
-    path = pack_copy / "exclusions.yaml"
+    path = pack_copy / "populations.yaml"  # the post-operative limits live with their population
     text = path.read_text(encoding="utf-8")
-    start = text.index("  - id: exclude.recent-surgery.light-load")
-    end = text.find("\n  - id: ", start + 1)
+    start = text.index("      - id: exclude.recent-surgery.light-load")
+    end = text.find("\n      - id: ", start + 1)
     path.write_text(text[:start] + (text[end + 1:] if end != -1 else ""), encoding="utf-8")
     code, _, err = _run(capsys, str(pack_copy), "--tests", str(TESTS), "--format", "check")
     assert code == 1

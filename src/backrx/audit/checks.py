@@ -182,8 +182,14 @@ def fits_the_time(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) 
     minutes = prefs.get("minutes_per_session") or spec.minutes_per_session
     if spec.over_budget.code in {w.code for w in rec.warnings}:
         return None
+    stated = prefs.get("minutes_per_session") is not None
+
+    def kept(ph: Any, d: Any) -> float:  # no budget stated: the guidance's aerobic dose is kept whole
+        return 0.0 if stated else sum(p.minutes for p in ph.prescriptions
+                                      if p.exercise.category == "aerobic" and p.exercise.id in d.prescriptions)
+
     over = [f"{ph.id} day {d.day} ({d.minutes} min)" for ph in rec.program.phases for d in ph.week
-            if d.minutes > minutes * (1 + spec.margin) + 1e-6]
+            if d.minutes - kept(ph, d) > minutes * (1 + spec.margin) + 1e-6]
     crowded = [f"{ph.id} day {d.day}" for ph in rec.program.phases for d in ph.week
                if len(d.prescriptions) > spec.max_items_per_session]
     if over:
@@ -279,6 +285,17 @@ def seated_for_wheelchair(rules: RuleSet, profile: dict[str, Any], rec: Recommen
     return f"a wheelchair user is given walking or standing work: {_words(found)}" if found else None
 
 
+def population_limits(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
+    """The pack's own populations (populations.yaml): no phase holds what they forbid."""
+    if rec.program is None or not rules.pack.populations.populations:
+        return None
+    from backrx.model.profile import Profile
+    from backrx.run.populations import limits_for
+
+    found = limits_for(rules.pack, Profile.model_validate(profile)).violations(rules.pack, rec.program)
+    return "a population limit is broken: " + "; ".join(found) if found else None
+
+
 def pregnancy_safe(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
     history = profile.get("history") or {}
     weeks = history.get("pregnancy_weeks")
@@ -319,6 +336,7 @@ __all__ = [
     "one_per_family",
     "phase_one_direction",
     "phase_one_direction_skip",
+    "population_limits",
     "pregnancy_safe",
     "red_flag_refers",
     "refer_means_no_program",

@@ -37,6 +37,10 @@ BUILTIN_INVARIANTS: tuple[Invariant, ...] = (
     Invariant("population.wheelchair-seated",
               "A wheelchair user gets no exercise tagged as needing walking or standing.",
               checks.seated_for_wheelchair),
+    Invariant("population.limits",
+              "No phase holds an exercise that a population of the person forbids there "
+              "(rules/populations.yaml, read by backrx.run.populations.limits_for).",
+              checks.population_limits),
     Invariant("population.pregnancy",
               "A pregnant person is never classified as stenosis and gets no prone work, and no supine "
               "work from the week the reference pack leaves it out, or when the weeks are not recorded.",
@@ -66,7 +70,8 @@ BUILTIN_INVARIANTS: tuple[Invariant, ...] = (
               checks.no_empty_phase),
     Invariant("program.fits-the-time",
               "No day of a phase runs over the session's minutes (by more than the pack's margin) "
-              "without a warning, nor holds more exercises than the pack's cap.", checks.fits_the_time),
+              "without a warning, nor holds more exercises than the pack's cap; with no time stated, "
+              "the aerobic dose the guidance asks for is not counted.", checks.fits_the_time),
     Invariant("program.one-per-family",
               "No phase holds two exercises of one movement family, or an exercise and its own easier "
               "or harder version.", checks.one_per_family),
