@@ -16,7 +16,6 @@ from backrx.run.populations import limits_for
 from backrx.testing import feedback, profiles
 
 
-
 def _limits(rules: backrx.RuleSet, profile: dict[str, Any]) -> Any:
     return limits_for(rules.pack, Profile.model_validate(profile))
 

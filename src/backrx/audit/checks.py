@@ -185,8 +185,8 @@ def fits_the_time(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) 
     stated = prefs.get("minutes_per_session") is not None
 
     def kept(ph: Any, d: Any) -> float:  # no budget stated: the guidance's aerobic dose is kept whole
-        return 0.0 if stated else sum(p.minutes for p in ph.prescriptions
-                                      if p.exercise.category == "aerobic" and p.exercise.id in d.prescriptions)
+        return 0.0 if stated else sum(p.minutes for p in ph.prescriptions if p.exercise.category
+                                      == "aerobic" and p.exercise.id in d.prescriptions)
 
     over = [f"{ph.id} day {d.day} ({d.minutes} min)" for ph in rec.program.phases for d in ph.week
             if d.minutes - kept(ph, d) > minutes * (1 + spec.margin) + 1e-6]
