@@ -1,8 +1,9 @@
-"""Outcome measures (ODI, RMDQ, NPRS, PSFS, walking minutes) as FHIR Observations, and back.
+"""Outcome measures (ODI, RMDQ, NPRS, PSFS, walking minutes, MSK-HQ, EQ-5D-5L) as FHIR Observations.
 
 Each measure taken is one Observation (category ``survey``, status ``final``). NPRS carries the
 LOINC code 72514-3 beside backrx's own code; the others carry only codes of backrx's code system
-``urn:backrx:outcome`` (no LOINC code for them was verified here: docs/fhir.md). PSFS is one
+``urn:backrx:outcome`` (no LOINC code for them was verified here: docs/fhir.md); the EQ-5D-5L
+index also carries its SNOMED CT code 736534008. MSK-HQ and EQ-5D-5L are scores only. PSFS is one
 Observation with a component per activity (``valueQuantity`` 0-10, the activity as ``code.text``).
 Which record a measure belongs to is an identifier in ``urn:backrx:outcome-record``: ``baseline``
 (the profile) or ``round-<n>`` (the n-th feedback round, from 1), so a course of care reads back.
@@ -30,6 +31,16 @@ MEASURES: dict[str, tuple[str, tuple[str, str] | None, str, str]] = {
              "{score}", "score"),
     "psfs": ("Patient-Specific Functional Scale", None, "{score}", "score"),
     "walk_minutes": ("Minutes walked without stopping", None, "min", "min"),
+    # Licensed questionnaires: the score only. No LOINC code for either was verified (docs/fhir.md).
+    "mskhq": ("MSK-HQ total score, 0-56", None, "{score}", "score"),
+    "eq5d5l_index": ("EQ-5D-5L index value", None, "{score}", "score"),
+    "eq5d5l_vas": ("EQ VAS, 0-100", None, "{score}", "score"),
+}
+_SNOMED = "http://snomed.info/sct"
+#: measure -> SNOMED CT code and display, where one was verified (the MII PRO FHIR guide's EQ-5D-5L
+#: scores profile gives 736534008 for the index value).
+SNOMED_CODES: dict[str, tuple[str, str]] = {
+    "eq5d5l_index": ("736534008", "EuroQol five dimension five level index value"),
 }
 _READ_STATUSES = ("final", "amended", "corrected")
 
@@ -44,6 +55,9 @@ def _code(measure: str) -> dict[str, Any]:
     codings = [{"system": OUTCOME_SYSTEM, "code": measure, "display": display}]
     if loinc is not None:
         codings.insert(0, {"system": LOINC, "code": loinc[0], "display": loinc[1]})
+    if measure in SNOMED_CODES:
+        snomed = SNOMED_CODES[measure]
+        codings.insert(0, {"system": _SNOMED, "code": snomed[0], "display": snomed[1]})
     return {"coding": codings, "text": display}
 
 

@@ -96,7 +96,8 @@ def _iso_date(value: Any) -> Any:
 IsoDate = Annotated[datetime.date, BeforeValidator(_iso_date)]
 
 #: The measures backrx knows, in the order summaries show them.
-MEASURES: tuple[str, ...] = ("odi", "rmdq", "nprs", "psfs", "walk_minutes")
+MEASURES: tuple[str, ...] = ("odi", "rmdq", "nprs", "psfs", "walk_minutes", "mskhq", "eq5d5l_index",
+                             "eq5d5l_vas")
 
 
 class _Strict(Compact):
@@ -124,6 +125,17 @@ class Outcomes(_Strict):
         description="Patient-Specific Functional Scale: named activities, each 0-10 (higher is better)")
     walk_minutes: Annotated[int, Field(ge=0, le=600)] | None = Field(
         default=None, description="minutes the person can walk without stopping")
+    # Licensed questionnaires: backrx stores and follows their scores only, never their items.
+    mskhq: Annotated[int, Field(ge=0, le=56)] | None = Field(
+        default=None, description="MSK-HQ total score, 0-56 (higher is better); score only, the "
+        "questionnaire is licensed (Oxford University Innovation)")
+    eq5d5l_index: Annotated[float, Field(ge=-1, le=1)] | None = Field(
+        default=None, description="EQ-5D-5L index value from a value set (1 = full health; the floor "
+        "depends on the value set, so backrx accepts -1 to 1); score only, the instrument is licensed "
+        "(EuroQol Group)")
+    eq5d5l_vas: Annotated[int, Field(ge=0, le=100)] | None = Field(
+        default=None, description="EQ VAS, 0 (worst imaginable health) to 100 (best); score only, the "
+        "instrument is licensed (EuroQol Group)")
 
     @model_validator(mode="after")
     def _one_score_per_activity(self) -> Outcomes:
