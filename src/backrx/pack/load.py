@@ -17,6 +17,8 @@ from backrx.model.profile import RED_FLAGS
 from backrx.model.vocabulary import CATEGORIES, FieldSpec
 from backrx.pack import parsecache
 from backrx.pack.conditions import tests_of
+from backrx.pack.donotdo import FILE as DONOTDO_FILE
+from backrx.pack.donotdo import DoNotDoBook, read_donotdo
 from backrx.pack.fields import FILE as FIELDS_FILE
 from backrx.pack.fields import read_field_notes
 from backrx.pack.figures import FILE as FIGURES_FILE
@@ -65,7 +67,7 @@ TEXT_FILES = ("text.yaml",)  # not rule files: read by backrx.pack.texts
 #: codes.yaml (optional): EHR codes -> profile fields, read by backrx.interop.fhir_codes.
 #: fields.yaml (optional): profile fields declared informational, read by backrx audit.
 DATA_FILES = (*REQUIRED_FILES, "outcomes.yaml", *TEXT_FILES, TIERS_FILE, FIGURES_FILE, "codes.yaml",
-              FIELDS_FILE, POPULATIONS_FILE)
+              FIELDS_FILE, POPULATIONS_FILE, DONOTDO_FILE)
 
 def _reads_through_states(when: Any, states: list[Rule]) -> list[Any]:
     """The field tests a condition can be made true by: its own, and for each clinical state it
@@ -249,6 +251,8 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
             by_layer[feedback[-1]].append(criterion)
     measures = read_measures(Ctx(problems, "outcomes.yaml"), docs["outcomes.yaml"], known) \
         if "outcomes.yaml" in docs else {}
+    donotdo, donotdo_texts = read_donotdo(Ctx(problems, DONOTDO_FILE), docs[DONOTDO_FILE], known) \
+        if DONOTDO_FILE in docs else (DoNotDoBook(), {})
 
     # References into the catalog, the tags and the bibliography.
     for kind, ref, line, where, rule_id, file in known.refs:
@@ -335,6 +339,7 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
     figures, figure_texts = read_figures(Ctx(problems, FIGURES_FILE), docs.get(FIGURES_FILE),
                                          {eid: node for eid, (_, node, _) in catalog.items()})
     texts = {**texts, **figure_texts}  # plain names and figure words: translated like any text
+    texts.update(donotdo_texts)  # the do-not-do list's plain sentences, likewise
     if tiers is not None:
         for urgency in tiers.tiers:  # the report words of each tier say the tier's phrase too
             both = " ".join(texts.get(f"urgency.{urgency}.{part}", "") for part in ("heading", "advice"))
@@ -359,4 +364,4 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
                 {eid: entry for eid, (entry, _, _) in catalog.items()}, sources, tuple(phases),
                 {path: spec for path, (_, spec) in derived.items()}, planner=planner, measures=measures,
                 texts=texts, locales=locales, tiers=tiers, format_version=fmt, figures=figures,
-                populations=populations or PopulationBook())
+                populations=populations or PopulationBook(), donotdo=donotdo)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from backrx.lang.condition import Condition, Scalar
 from backrx.model.vocabulary import FIELDS, URGENCIES, FieldSpec
+from backrx.pack.donotdo import DoNotDoBook
 from backrx.pack.figures import FigureBook
 from backrx.pack.planspec import PlannerSpec
 from backrx.pack.popbook import PopulationBook
@@ -256,6 +257,7 @@ class Pack:
     format_version: int = PACK_FORMAT  # pack.yaml format_version (absent: 2)
     figures: FigureBook | None = None  # figures.yaml: plain names and figures (optional file)
     populations: PopulationBook = field(default_factory=PopulationBook)  # populations.yaml
+    donotdo: DoNotDoBook = field(default_factory=DoNotDoBook)  # donotdo.yaml (optional file)
 
     @functools.cached_property
     def blocking_urgencies(self) -> tuple[str, ...]:

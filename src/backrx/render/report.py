@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from backrx.errors import Problem, RuleError
 from backrx.model.recommendation import (
@@ -178,6 +178,34 @@ def _adjustment_lines(rec: Recommendation, t: Texts) -> list[str]:
     return lines
 
 
+def _donotdo(rec: Recommendation, rules: RuleSet | None) -> dict[str, Any]:
+    """The do-not-do items of ``rec`` from ``rules``' pack (default: the bundled pack)."""
+    from backrx.render.donotdo import donotdo_for
+    from backrx.ruleset import default_rules
+
+    return donotdo_for((rules or default_rules()).pack, rec)
+
+
+def _donotdo_lines(rec: Recommendation, rules: RuleSet | None) -> list[str]:
+    """The clinician's view: each item's plain sentence, then the guidance line and its sources."""
+    found = _donotdo(rec, rules)
+    if not found["items"]:
+        return []
+    out = ["", found["heading"]]
+    for item in found["items"]:
+        out.append(f"  - {item['text']}")
+        out.append(f"    {item['advice']} ({', '.join(item['sources'])})")
+    return out
+
+
+def _donotdo_markdown(rec: Recommendation, rules: RuleSet | None) -> list[str]:
+    """The handout's view: the plain sentences, in the person's language."""
+    found = _donotdo(rec, rules)
+    if not found["items"]:
+        return []
+    return [f"## {_md(found['heading'])}", "", *(f"- {_md(item['text'])}" for item in found["items"]), ""]
+
+
 def explain(rec: Recommendation, *, rules: RuleSet | None = None) -> str:
     """The story of the decision: outcome, reasons, program, exclusions, and the rules.
 
@@ -221,6 +249,7 @@ def explain(rec: Recommendation, *, rules: RuleSet | None = None) -> str:
     if rec.warnings:
         lines += ["", t("report.heading.clinician")]
         lines.extend(f"  - [{n.code}] {n.message}" for n in rec.warnings)
+    lines += _donotdo_lines(rec, rules)
     if rec.safety_net:
         lines += ["", t("report.heading.safety_net")]
         lines.extend(f"  - {item}" for item in rec.safety_net)
@@ -325,6 +354,7 @@ def handout(rec: Recommendation, *, rules: RuleSet | None = None) -> str:
             out += [f"## {_md(t('report.md.heading.excluded'))}", ""]
             out += [f"- **{_md(e.exercise_name)}**: {_md(' '.join(e.reasons))}" for e in rec.program.excluded]
             out.append("")
+        out += _donotdo_markdown(rec, rules)
     if rec.safety_net:
         out += [f"## {_md(t('report.md.heading.safety_net'))}", ""]
         out += [f"- {_md(item)}" for item in rec.safety_net]
