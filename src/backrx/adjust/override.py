@@ -15,7 +15,10 @@ Limits, enforced with :class:`backrx.OverrideError` (``code``, ``loc``):
   ``program``) needs none;
 * an exercise that needs equipment the person lacks, or a setting they do not use, is refused
   (``equipment``, ``setting``), whatever is acknowledged;
-* ``add`` refuses an excluded exercise (use ``accept``), and no change may leave a phase empty.
+* ``add`` refuses an excluded exercise (use ``accept``), and no change may leave a phase empty;
+* an intervention on the pack's do-not-do list (``interventions``: traction, a lumbar brace, ...)
+  is refused unless ``acknowledge`` gives the reason for this person (``donotdo-unacknowledged``);
+  it is then recorded (kind ``intervention``) and changes no exercise.
 
 Time: ``at`` is recorded as given (ISO 8601 with an offset, or a timezone-aware datetime); by
 default it is None. backrx never reads the clock itself, so the same inputs always give the same
@@ -82,10 +85,21 @@ class AcceptOverride(PhaseExercise):
     acknowledge: list[str] = Field(default_factory=list)
 
 
+class InterventionOverride(BaseModel):
+    """A do-not-do intervention (an id of the pack's donotdo.yaml) added to the person's care, with
+    the clinician's acknowledgement: their reason for going against the advice."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    acknowledge: str | None = Field(default=None, description="why, for this intervention (required)")
+
+
 class OverrideChanges(BaseModel):
     """What a clinician changes in one call of :func:`override` (every key optional).
 
-    Applied in this order: ``remove``, ``add``, ``accept``, ``dose``, then ``phase``.
+    Applied in this order: ``remove``, ``add``, ``accept``, ``dose``, ``phase``, then
+    ``interventions`` (recorded; they change no exercise).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -95,6 +109,8 @@ class OverrideChanges(BaseModel):
     dose: list[DoseOverride] = Field(default_factory=list)
     phase: str | None = Field(default=None, description="the phase id to move the person to")
     accept: list[AcceptOverride] = Field(default_factory=list)
+    interventions: list[InterventionOverride] = Field(
+        default_factory=list, description="do-not-do interventions added, each acknowledged with a reason")
 
 
 # --------------------------------------------------------------------------- making overrides
@@ -306,6 +322,27 @@ class _Session:
                                 "(acknowledging the exclusion) to keep them", loc)
         self.record(kind="phase", phase=phase, phase_before=now, overrode=list(self.advancing))
 
+    def intervention(self, item: InterventionOverride, loc: tuple[str | int, ...]) -> None:
+        """Record a do-not-do intervention: refused unless it is on the pack's list and acknowledged."""
+        found = self.pack.donotdo.get(item.id)
+        if found is None:
+            known = ", ".join(self.pack.donotdo.ids) or "none"
+            raise OverrideError("unknown-intervention", f"{item.id!r} is not on the rule pack's do-not-do "
+                                f"list ({known}); backrx records only those", (*loc, "id"))
+        why = " ".join((item.acknowledge or "").split())
+        if not why:
+            raise OverrideError("donotdo-unacknowledged",
+                                f"{found.id} ({found.name}) is advised against in routine care "
+                                f"({', '.join(found.sources)}); adding it needs acknowledge: the reason "
+                                "for this person", (*loc, "acknowledge"))
+        if any(o.kind == "intervention" and o.intervention == found.id
+               for o in [*self.in_effect, *self.made]):
+            raise OverrideError("already-recorded", f"{found.id} is already recorded for this person",
+                                (*loc, "id"))
+        now = self.program.current_phase or self.program.phases[0].id
+        self.record(kind="intervention", phase=now, overrode=[], intervention=found.id,
+                    acknowledgement=why, acknowledged=[found.id])
+
 
 def _rules_for(rec: Recommendation, rules: RuleSet | None) -> RuleSet:
     chosen = rules if rules is not None else default_rules()
@@ -342,7 +379,8 @@ def override(rec: Recommendation, changes: OverrideChanges | Mapping[str, Any], 
             raise OverrideError(f"missing-{name}", f"an override needs {name}: {meaning}", (name,))
     when = _time(at)
     chosen = _rules_for(rec, rules)
-    if not (parsed.add or parsed.remove or parsed.dose or parsed.accept or parsed.phase):
+    if not (parsed.add or parsed.remove or parsed.dose or parsed.accept or parsed.phase
+            or parsed.interventions):
         raise OverrideError("no-change", "the changes are empty", ())
     session = _Session(chosen, rec, " ".join(reason.split()), " ".join(by.split()), when)
     for i, item in enumerate(parsed.remove):
@@ -355,6 +393,8 @@ def override(rec: Recommendation, changes: OverrideChanges | Mapping[str, Any], 
         session.dose(dosed, ("dose", i))
     if parsed.phase is not None:
         session.move(parsed.phase)
+    for i, added in enumerate(parsed.interventions):
+        session.intervention(added, ("interventions", i))
     made = rec.model_copy(update={"program": session.program, "overrides": [*rec.overrides, *session.made]})
     sealed = chain.seal(made, len(session.made))  # each new override joins the chain of records
     try:
@@ -370,6 +410,8 @@ def intent(item: Override) -> dict[str, Any]:
     target = {"phase": item.phase, "exercise_id": item.exercise_id}
     if item.kind == "phase":
         return {"phase": item.phase}
+    if item.kind == "intervention":
+        return {"interventions": [{"id": item.intervention, "acknowledge": item.acknowledgement}]}
     if item.kind == "accept":
         return {"accept": [{**target, "acknowledge": list(item.acknowledged)}]}
     if item.kind == "dose":
@@ -401,6 +443,7 @@ __all__ = [
     "SAFETY_CODES",
     "AcceptOverride",
     "DoseOverride",
+    "InterventionOverride",
     "OverrideChanges",
     "PhaseExercise",
     "apply_override",

@@ -32,6 +32,8 @@ def find_prescription(items: list[Prescription], exercise_id: str) -> int | None
 
 def apply_override(program: Program, item: Override) -> Program:
     """The program with one recorded override applied, from the record alone (used by replay)."""
+    if item.kind == "intervention":  # a do-not-do intervention, acknowledged: on the record only
+        return program
     if item.kind == "phase":
         return program.model_copy(update={"current_phase": item.phase})
     phases = {p.id: list(p.prescriptions) for p in program.phases}

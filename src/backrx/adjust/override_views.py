@@ -83,7 +83,9 @@ def describe(item: Override) -> str:
             "remove": f"removed {item.exercise_id} from {item.phase}",
             "dose": f"changed the dose of {item.exercise_id} in {item.phase}",
             "phase": f"moved the person from {item.phase_before} to {item.phase}",
-            "accept": f"accepted excluded {item.exercise_id} in {item.phase}"}[item.kind]
+            "accept": f"accepted excluded {item.exercise_id} in {item.phase}",
+            "intervention": f"added {item.intervention}, advised against in routine care "
+                            f"(acknowledged: {item.acknowledgement})"}[item.kind]
     if item.kind == "dose" and item.before is not None and item.after is not None:
         what += f" ({item.before.dose.describe()} -> {item.after.dose.describe()})"
     extra = []

@@ -458,8 +458,9 @@ class Override(_Out):
     """One clinician override: what changed, who made it, when, why, and which rules it overrode."""
 
     number: int = Field(description="1 for the first override of this recommendation, then 2, ...")
-    kind: Literal["add", "remove", "dose", "phase", "accept"]
-    phase: str = Field(description="the phase acted on; for kind phase, the phase moved to")
+    kind: Literal["add", "remove", "dose", "phase", "accept", "intervention"]
+    phase: str = Field(description="the phase acted on; for kind phase, the phase moved to; for kind "
+                       "intervention, the phase the person was in")
     exercise_id: str | None = None
     before: Prescription | None = None
     after: Prescription | None = None
@@ -474,6 +475,20 @@ class Override(_Out):
     after_round: int = Field(description="how many adjustment rounds came before this override")
     chain: Chain | None = Field(default=None, description="its place in the chain of records (None: "
                                 "written before records were chained)")
+    intervention: str | None = Field(
+        default=None, description="for kind intervention: the id of a do-not-do item of the pack "
+        "(donotdo.yaml) that the clinician added to the person's care")
+    acknowledgement: PlainText | None = Field(
+        default=None, description="for kind intervention: the clinician's reason for going against the "
+        "advice (required)")
+
+    @model_validator(mode="after")
+    def _intervention_acknowledged(self) -> Override:
+        if self.kind == "intervention" and not (
+                self.intervention and self.acknowledgement and self.acknowledgement.strip()):
+            raise PydanticCustomError("donotdo-unacknowledged", "an intervention record needs the "
+                                      "intervention and the acknowledgement that gives its reason")
+        return self
 
 
 class Recommendation(_Out):

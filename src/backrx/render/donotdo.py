@@ -21,14 +21,17 @@ def donotdo_for(pack: Pack, rec: Recommendation, locale: str | None = None) -> d
     English where the pack's locale lacks it).
 
     Nothing applies when a referral replaced the program (the referral speaks for itself); an item
-    marked ``unless_referred`` (imaging) is left out whenever the plan carries a referral.
+    marked ``unless_referred`` (imaging) is left out whenever the plan carries a referral, and an
+    item a clinician added for this person (an acknowledged ``intervention`` override) is not
+    contradicted.
     """
     words = pack.locales.get(locale or rec.locale, {})
     book = pack.donotdo
     items: list[dict[str, Any]] = []
+    recorded = {o.intervention for o in rec.overrides if o.kind == "intervention"}
     if rec.program is not None:
         for item in book.items:
-            if item.unless_referred and rec.referral is not None:
+            if (item.unless_referred and rec.referral is not None) or item.id in recorded:
                 continue
             items.append({"id": item.id, "text": words.get(f"text.donotdo.{item.id}.patient", item.patient),
                           "name": item.name, "advice": item.advice, "sources": list(item.sources)})
