@@ -11,6 +11,7 @@ import yaml
 from hypothesis import HealthCheck, assume, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from pydantic import ValidationError
 
 import backrx
 from backrx.adjust.episode import Episode
@@ -47,6 +48,11 @@ GAP_DAYS = int(yaml.safe_load((RULES_DIR / "planner.yaml").read_text(encoding="u
                ["adjusting"]["restart_after_gap_days"])
 EMERGENCY_FLAG = next(c["feedback.new_red_flags"]["contains"]
                       for c in _rule("adjust.red-flag.emergency")["when"]["any"])
+GAP_WARNING = _rule("adjust.gap.restart")["then"]["warn"]["code"]
+HOLD_WARNING = _rule("adjust.hold.peripheralized")["then"]["warn"]["code"]
+_PLANNER = yaml.safe_load((RULES_DIR / "planner.yaml").read_text(encoding="utf-8"))
+CARRIED = set(_PLANNER["adjusting"]["carry_on_advance"])
+BLAMES = {"regress", "drop", "suspend"}
 
 
 @pytest.fixture(scope="module")
@@ -202,6 +208,91 @@ def test_twelve_weekly_rounds_store_compactly(rules: RuleSet) -> None:
     assert again.plan(rules=rules).model_dump_json() == ep.plan(rules=rules).model_dump_json()
 
 
+def test_a_response_dated_after_its_round_names_its_location(rules: RuleSet) -> None:
+    """A response dated after its round is refused with the response's date as the error's location."""
+    ep = _start(EXTENSION, rules)
+    late = _responses(ep.plan(rules=rules))[:1]
+    late[0]["date"] = (START + datetime.timedelta(days=3)).isoformat()
+    with pytest.raises(ValidationError) as info:
+        ep.add(_round(START + datetime.timedelta(days=2), late), rules=rules)
+    found = [e for e in info.value.errors() if e["type"] == "date-after-round"]
+    assert found and found[0]["loc"][-3:] == ("responses", 0, "date")
+    with pytest.raises(ValidationError) as direct:
+        backrx.Feedback.model_validate({"date": START.isoformat(), "responses": late})
+    assert [e["loc"] for e in direct.value.errors()] == [("responses", 0, "date")]
+
+
+def test_a_whole_day_answer_fills_each_response_and_conflicts_are_refused() -> None:
+    """A round's next-day answer covers the day's responses; a contradicting own answer is refused at it."""
+    day = START.isoformat()
+    both = [{"exercise_id": "prone-press-up", "pain_during": 2}, {"exercise_id": "cat-camel", "pain_during": 2}]
+    fb = backrx.Feedback.model_validate({"date": day, "next_day": "worse", "responses": both})
+    assert [r.next_day for r in fb.responses] == ["worse", "worse"]
+    named = backrx.Feedback.model_validate({"date": day, "next_day": "worse", "suspects": ["cat-camel"],
+                                            "responses": both})
+    assert {r.exercise_id: r.next_day for r in named.responses} == {"prone-press-up": "same", "cat-camel": "worse"}
+    assert backrx.Feedback.model_validate(named.model_dump(mode="json")) == named
+    with pytest.raises(ValidationError) as info:
+        backrx.Feedback.model_validate({"date": day, "next_day": "same", "responses": [
+            {**both[0], "next_day": "worse"}]})
+    assert [(e["type"], e["loc"]) for e in info.value.errors()] == [("next-day-conflict", ("responses", 0, "next_day"))]
+    with pytest.raises(ValidationError) as missing:
+        backrx.Feedback.model_validate({"date": day, "responses": both[:1]})
+    assert [e["type"] for e in missing.value.errors()] == ["next-day-required"]
+
+
+def test_a_phase_reset_restarts_the_phase_clock(rules: RuleSet) -> None:
+    """After a reassessment resets the phase, its days count from the reassessment, not from before."""
+    ep = _start(EXTENSION, rules)
+    day = START
+    for _ in range(10):
+        day += datetime.timedelta(days=1)
+        ep = ep.add(_round(day, _responses(ep.plan(rules=rules), pain=5)), rules=rules)
+    phase = ep.plan(rules=rules).program
+    assert phase is not None
+    reset = day + datetime.timedelta(days=1)
+    ep = ep.add({"kind": "reassessment", "date": reset.isoformat(), "by": "PT", "end_hold": True,
+                 "reset_phase": phase.current_phase}, rules=rules)
+    day = reset + datetime.timedelta(days=2)
+    ep = ep.add(_round(day, _responses(ep.plan(rules=rules))), rules=rules)
+    status = ep.plan(rules=rules).progress
+    assert status is not None and status.phase is not None
+    assert status.phase.days == (day - reset).days
+    assert status.phase.phase == phase.current_phase
+
+
+def test_from_recommendation_carries_the_overrides_over(rules: RuleSet) -> None:
+    """A stored history with a clinician override becomes an episode whose plan keeps that override."""
+    rec = rules.recommend(EXTENSION)
+    day = START + datetime.timedelta(days=1)
+    rec = backrx.adjust(rec, {"date": day.isoformat(), "responses": _responses(rec)}, rules=rules)
+    assert rec.program is not None
+    target = next(p.exercise.id for p in rec.program.phase_now.prescriptions if p.exercise.category != "education")
+    rec = backrx.override(rec, {"remove": [{"phase": rec.program.current_phase, "exercise_id": target}]},
+                          reason="not tolerated in clinic", by="PT E", rules=rules)
+    ep = Episode.from_recommendation(rec, START)
+    kinds = [e.kind for e in ep.events]
+    assert kinds == ["intake", "round", "override"]
+    plan = ep.plan(rules=rules)
+    assert [(o.kind, o.exercise_id, o.by, o.after_round) for o in plan.overrides] == [
+        (o.kind, o.exercise_id, o.by, o.after_round) for o in rec.overrides]
+    assert plan.program is not None
+    assert target not in {p.exercise.id for p in plan.program.phase_now.prescriptions}
+
+
+def test_a_gap_warning_lasts_only_for_the_round_back(rules: RuleSet) -> None:
+    """The warning raised on the day back after a gap is gone after the next round."""
+    ep = _start(EXTENSION, rules)
+    day = START + datetime.timedelta(days=1)
+    ep = ep.add(_round(day, _responses(ep.plan(rules=rules))), rules=rules)
+    day += datetime.timedelta(days=GAP_DAYS + 3)
+    ep = ep.add(_round(day, _responses(ep.plan(rules=rules))), rules=rules)
+    assert GAP_WARNING in {w.code for w in ep.plan(rules=rules).warnings}
+    day += datetime.timedelta(days=1)
+    ep = ep.add(_round(day, _responses(ep.plan(rules=rules))), rules=rules)
+    assert GAP_WARNING not in {w.code for w in ep.plan(rules=rules).warnings}
+
+
 class Timelines(RuleBasedStateMachine):
     """Generated timelines: rounds at any pace, flares, spreading, gaps, reassessments, referrals."""
 
@@ -211,33 +302,102 @@ class Timelines(RuleBasedStateMachine):
         self.ep = _start(PREGNANT, self.rules)
         self.day = START
         self.referred = False
+        self.seen: set[str] = set()  # exercises reported in the current phase since its clock started
+        self.cleared: set[str] = set()  # reported on the last round, a good day, at the dose they still hold
+        self.reset: datetime.date | None = None  # the last phase reset, until the phase moves
+        self.last_round: datetime.date | None = None
 
     def _plan(self) -> Recommendation:
         return self.ep.plan(rules=self.rules)
 
+    def _forget(self) -> None:
+        self.seen, self.cleared = set(), set()
+
     @precondition(lambda self: not self.referred)
-    @rule(step=st.integers(1, 40), pain=st.integers(0, 7), worse=st.booleans(), spread=st.integers(0, 6))
-    def report(self, step: int, pain: int, worse: bool, spread: int) -> None:
+    @rule(step=st.integers(1, 40), pain=st.integers(0, 7), worse=st.booleans(), spread=st.integers(0, 6),
+          whole_day=st.booleans(), skip=st.integers(0, 6), centralized=st.booleans())
+    def report(self, step: int, pain: int, worse: bool, spread: int, whole_day: bool, skip: int,
+               centralized: bool) -> None:
         before = self._plan()
         assume(before.program is not None)
+        assert before.program is not None
         self.day += datetime.timedelta(days=step)
         responses = _responses(before, pain=pain, next_day="worse" if worse else "same")
-        if spread < len(responses):
+        if len(responses) > 1 and skip < len(responses):
+            del responses[skip]  # not every exercise is done every day
+        spreading = spread < len(responses)
+        if spreading:
             responses[spread]["peripheralized"] = True
-        self.ep = self.ep.add(_round(self.day, responses), rules=self.rules)
+        for r in responses:
+            r["centralized"] = centralized and not r["peripheralized"]
+        extra: dict[str, Any] = {}
+        if whole_day:
+            for r in responses:
+                del r["next_day"]
+            extra["next_day"] = "worse" if worse else "same"
+        self.ep = self.ep.add(_round(self.day, responses, **extra), rules=self.rules)
         after = self._plan()
         last = after.adjustments[-1]
         actions = {c.action for c in last.changes}
-        if step > GAP_DAYS and len(after.adjustments) > 1:
+        back = self.last_round is not None and (self.day - self.last_round).days > GAP_DAYS
+        gap = back and len(after.adjustments) > 1
+        self.last_round = self.day
+        if gap:
             assert actions.isdisjoint({"progress", "advance"})
-        assert before.program is not None
         for direction in before.program.stopped_directions:  # nothing moves into a stopped direction
             for c in last.changes:
                 if c.action == "progress" and c.prescription is not None:
                     assert c.prescription.exercise.direction != direction
         if before.program.hold is not None:
             assert actions.isdisjoint({"progress", "advance"})
+        done = {r["exercise_id"] for r in responses}
+        if worse and not spreading and pain <= 5 and not gap and done - self.seen:
+            # A worse day with an exercise never done before in this phase: what was cleared on
+            # the last round, a good day, is not blamed again.
+            for c in last.changes:  # (a population limit that now applies is not blame)
+                blamed = c.action in BLAMES and any(rid.startswith("adjust.") for rid in c.rule_ids)
+                assert not (blamed and c.exercise_id in self.cleared & done), c
+        self._carried(before, after)
+        self._warnings_end(after, gap)
+        self._phase_clock(after)
+        moved = last.phase_after != last.phase_before
+        if moved or gap:
+            self._forget()
+        changed = {c.exercise_id for c in last.changes if c.action in ("progress", "regress", "reintroduce")}
+        self.seen |= done
+        self.cleared = set() if worse or spreading or moved or gap else done - changed
         self.referred = after.outcome == "refer"
+        if moved:
+            self.reset = None
+
+    def _carried(self, before: Recommendation, after: Recommendation) -> None:
+        """When a phase starts, the dose reached in a carried category does not drop."""
+        last = after.adjustments[-1]
+        if "advance" not in {c.action for c in last.changes} or after.program is None:
+            return
+        assert before.program is not None
+        touched = {c.exercise_id for c in last.changes if c.action != "carry"}
+        new_phase = after.program.phase_now.prescriptions
+        for p in before.program.phase_now.prescriptions:
+            if p.exercise.category not in CARRIED or p.exercise.id in touched or p.dose.minutes is None:
+                continue
+            for q in new_phase:
+                if q.exercise.id == p.exercise.id and q.dose.minutes is not None:
+                    assert q.dose.minutes >= p.dose.minutes
+
+    def _warnings_end(self, after: Recommendation, gap: bool) -> None:
+        """A gap's warning stands only on the round back; a hold's only while the plan holds."""
+        codes = {w.code for w in after.warnings}
+        if not gap:
+            assert GAP_WARNING not in codes
+        if after.program is not None and after.program.hold is None:
+            assert HOLD_WARNING not in codes
+
+    def _phase_clock(self, after: Recommendation) -> None:
+        """After a phase reset, the phase's days count from the reassessment."""
+        status = after.progress.phase if after.progress is not None else None
+        if self.reset is not None and status is not None and status.days is not None:
+            assert status.days <= (self.day - self.reset).days
 
     @precondition(lambda self: not self.referred)
     @rule(step=st.integers(1, 10))
@@ -250,6 +410,7 @@ class Timelines(RuleBasedStateMachine):
         after = self._plan()
         assert after.outcome == "refer" and after.adjustments[-1].changes == []
         self.referred = True
+        self.last_round = self.day
 
     @precondition(lambda self: self.referred)
     @rule(step=st.integers(1, 5))
@@ -261,15 +422,24 @@ class Timelines(RuleBasedStateMachine):
         assert info.value.code == "feedback-after-referral"
         self.ep = self.ep.add({"kind": "clearance", "date": self.day.isoformat(), "by": "Dr C",
                                "note": "cleared to resume"}, rules=self.rules)
+        self._forget()
+        self.reset = None
         self.referred = self._plan().outcome == "refer"
 
-    @rule(step=st.integers(0, 14))
-    def reassess(self, step: int) -> None:
+    @rule(step=st.integers(0, 14), reset=st.booleans())
+    def reassess(self, step: int, reset: bool) -> None:
         self.day += datetime.timedelta(days=step)
-        self.ep = self.ep.add({"kind": "reassessment", "date": self.day.isoformat(), "by": "PT D"},
-                              rules=self.rules)
+        event: dict[str, Any] = {"kind": "reassessment", "date": self.day.isoformat(), "by": "PT D"}
+        plan = self._plan()
+        if reset and plan.program is not None:
+            event["reset_phase"] = plan.program.current_phase
+        self.ep = self.ep.add(event, rules=self.rules)
         rec = self._plan()
         assert rec.program is None or rec.program.hold is None
+        assert HOLD_WARNING not in {w.code for w in rec.warnings}
+        if "reset_phase" in event:
+            self.reset = self.day
+            self._forget()
 
     @invariant()
     def limits_hold_on_the_last_event_date(self) -> None:
@@ -288,7 +458,9 @@ Timelines.TestCase.settings = settings(max_examples=25, stateful_step_count=10, 
                                        suppress_health_check=[HealthCheck.too_slow])
 test_generated_timelines = Timelines.TestCase
 test_generated_timelines.__doc__ = ("Over generated timelines: replay is byte-identical, limits hold at "
-                                    "every event date, gaps, holds, emergencies and referrals behave.")
+                                    "every event date, gaps, holds, emergencies and referrals behave, a "
+                                    "cleared exercise is not blamed again, walks do not drop, warnings end "
+                                    "with their cause and a phase reset restarts the clock.")
 
 
 def test_adjust_stays_a_thin_layer(rules: RuleSet) -> None:
