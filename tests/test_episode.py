@@ -225,17 +225,20 @@ def test_a_response_dated_after_its_round_names_its_location(rules: RuleSet) -> 
 def test_a_whole_day_answer_fills_each_response_and_conflicts_are_refused() -> None:
     """A round's next-day answer covers the day's responses; a contradicting own answer is refused at it."""
     day = START.isoformat()
-    both = [{"exercise_id": "prone-press-up", "pain_during": 2}, {"exercise_id": "cat-camel", "pain_during": 2}]
+    both = [{"exercise_id": "prone-press-up", "pain_during": 2},
+            {"exercise_id": "cat-camel", "pain_during": 2}]
     fb = backrx.Feedback.model_validate({"date": day, "next_day": "worse", "responses": both})
     assert [r.next_day for r in fb.responses] == ["worse", "worse"]
     named = backrx.Feedback.model_validate({"date": day, "next_day": "worse", "suspects": ["cat-camel"],
                                             "responses": both})
-    assert {r.exercise_id: r.next_day for r in named.responses} == {"prone-press-up": "same", "cat-camel": "worse"}
+    assert {r.exercise_id: r.next_day for r in named.responses} == {"prone-press-up": "same",
+                                                                    "cat-camel": "worse"}
     assert backrx.Feedback.model_validate(named.model_dump(mode="json")) == named
     with pytest.raises(ValidationError) as info:
         backrx.Feedback.model_validate({"date": day, "next_day": "same", "responses": [
             {**both[0], "next_day": "worse"}]})
-    assert [(e["type"], e["loc"]) for e in info.value.errors()] == [("next-day-conflict", ("responses", 0, "next_day"))]
+    assert [(e["type"], e["loc"]) for e in info.value.errors()] == [
+        ("next-day-conflict", ("responses", 0, "next_day"))]
     with pytest.raises(ValidationError) as missing:
         backrx.Feedback.model_validate({"date": day, "responses": both[:1]})
     assert [e["type"] for e in missing.value.errors()] == ["next-day-required"]
@@ -267,7 +270,8 @@ def test_from_recommendation_carries_the_overrides_over(rules: RuleSet) -> None:
     day = START + datetime.timedelta(days=1)
     rec = backrx.adjust(rec, {"date": day.isoformat(), "responses": _responses(rec)}, rules=rules)
     assert rec.program is not None
-    target = next(p.exercise.id for p in rec.program.phase_now.prescriptions if p.exercise.category != "education")
+    target = next(p.exercise.id for p in rec.program.phase_now.prescriptions
+                  if p.exercise.category != "education")
     rec = backrx.override(rec, {"remove": [{"phase": rec.program.current_phase, "exercise_id": target}]},
                           reason="not tolerated in clinic", by="PT E", rules=rules)
     ep = Episode.from_recommendation(rec, START)

@@ -229,7 +229,6 @@ class Adjuster:
         values: dict[str, Value] = {
             **base,
             "response.pain_during": response.pain_during,
-            "response.next_day": response.next_day,
             "exercise.direction": entry.direction,
             "exercise.category": entry.category,
             "exercise.load": entry.load,
@@ -247,6 +246,8 @@ class Adjuster:
         if at_dose is not None:
             values["exercise.days_at_dose"] = at_dose
         values["exercise.sessions_at_dose"] = self.timeline.sessions_at_dose(entry.id)
+        if response.next_day is not None:  # always answered once the feedback is validated
+            values["response.next_day"] = response.next_day
         day = self.feedback.day_of(response)
         values["exercise.cleared"] = self.timeline.cleared(entry.id, day)
         values["response.uncleared_others"] = len({

@@ -305,7 +305,8 @@ class Change(_Out):
     variant) or comes back (``reintroduce``); a ``drop`` lists in ``phases`` every phase it was
     taken out of. A ``hold`` names in ``exercises`` every exercise one rule kept as it is (they
     do not change, so one record serves them all); ``pause`` means the whole plan holds for
-    reassessment; ``carry`` gives the new phase's exercise the dose reached in the phase before. ``reason`` is None when it is the rationale of the first rule in
+    reassessment; ``carry`` gives the new phase's exercise the dose reached in the phase before.
+    ``reason`` is None when it is the rationale of the first rule in
     ``rule_ids`` (see the round's trace).
     """
 
