@@ -14,7 +14,6 @@ from backrx.model.vocabulary import URGENCIES
 from backrx.run.decision import notices, referral_data, tiers_of_reasons
 from backrx.run.evidence import evidence_data
 from backrx.run.facts import profile_values
-from backrx.run.plancache import pack_cache
 from backrx.run.planner import plan_with_warnings
 from backrx.testing import profiles
 from conftest import base_profile
@@ -112,8 +111,9 @@ def test_adjust_and_override_leave_the_cached_program_as_it_was(rules: backrx.Ru
     assert first.model_dump_json() == before == again.model_dump_json()
 
 
-def test_the_plan_cache_is_bounded_and_lives_on_the_pack() -> None:
-    """The cache keeps at most its bound of programs and goes away with its pack (no module table)."""
+def test_the_plan_cache_is_bounded_and_goes_with_its_ruleset() -> None:
+    """The RuleSet's plan cache keeps at most its bound of programs, and the pack goes away with
+    the RuleSet (no module table holds it)."""
     import weakref
 
     from backrx.run import plancache
@@ -122,7 +122,7 @@ def test_the_plan_cache_is_bounded_and_lives_on_the_pack() -> None:
     for i in range(plancache.PLANS_KEPT + 40):
         rules.recommend(base_profile(preferences={"minutes_per_session": 10 + i % 170,
                                                   "sessions_per_week": 1 + i // 170}))
-    cache = pack_cache(rules.pack)
+    cache = rules.caches.plans
     assert len(cache) == plancache.PLANS_KEPT
     gone = weakref.ref(rules.pack)
     del rules, cache
@@ -130,15 +130,18 @@ def test_the_plan_cache_is_bounded_and_lives_on_the_pack() -> None:
     assert gone() is None
 
 
-def test_a_copy_of_a_pack_does_not_share_its_plans() -> None:
-    """copy.copy of a pack (its attributes, cache included, copied) gets a cache of its own."""
-    import copy
+def test_recommending_writes_nothing_onto_the_pack() -> None:
+    """The frozen pack gains no attribute from recommend: every cache lives in the RuleSet's seam,
+    and a planner run outside a RuleSet gets a cache of its own."""
+    from backrx.run.plancache import pack_cache
 
     rules = backrx.load_rules(engine="reference")
+    rules.pack.blocking_urgencies  # noqa: B018 - the pack's own cached property, filled first
+    before = set(vars(rules.pack))
     rules.recommend(base_profile())
-    clone = copy.copy(rules.pack)
-    assert pack_cache(clone) is not pack_cache(rules.pack)
-    assert pack_cache(clone) is pack_cache(clone)
+    rules.recommend(base_profile(red_flags=["saddle_anaesthesia"]))
+    assert set(vars(rules.pack)) == before
+    assert pack_cache(rules.pack) is not rules.caches.plans
 
 
 def test_writing_json_parses_no_python_source(rules: backrx.RuleSet, monkeypatch: Any) -> None:
@@ -186,10 +189,10 @@ def test_a_result_from_the_result_cache_carries_its_own_profile() -> None:
 
 def test_the_result_cache_is_bounded() -> None:
     """The table of assembled results never holds more than its bound."""
-    from backrx.ruleset import RESULTS_KEPT
+    from backrx.run.caches import RESULTS_KEPT
 
     rules = backrx.load_rules(engine="reference")
     for i in range(RESULTS_KEPT + 30):
         rules.recommend(base_profile(preferences={"minutes_per_session": 10 + i % 170,
                                                   "sessions_per_week": 1 + i // 170}))
-    assert 0 < len(rules._results) <= RESULTS_KEPT
+    assert 0 < len(rules.caches.results) <= RESULTS_KEPT

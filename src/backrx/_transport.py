@@ -150,7 +150,7 @@ def verify(content: PackContent) -> None:
         if (not isinstance(item, tuple) or len(item) != 2 or not isinstance(item[0], str)
                 or not isinstance(item[1], bytes) or not _NAME.match(item[0])):
             raise _bad(content, "bad-pickle", "a pickled RuleSet names a file that is not a pack file")
-    if content.engine not in ("auto", "durable", "reference"):
+    if content.engine not in ("auto", "durable", "reference", "compiled"):
         raise _bad(content, "bad-pickle", f"unknown engine {content.engine!r} in a pickled RuleSet")
     actual = digest_of_files(content.files, content.path if isinstance(content.path, str) else None)
     carried = content_digest_of(content.files)

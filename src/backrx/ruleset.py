@@ -9,41 +9,19 @@ from typing import Any
 
 from backrx._gc import collector_paused
 from backrx._transport import PackContent, capture, refuse_changed, restore, sendable
-from backrx._version import __version__
 from backrx.engine import EngineName, make_engine
 from backrx.lang.condition import Value
 from backrx.model.profile import Profile, validated_profile
-from backrx.model.recommendation import (
-    DISCLAIMER,
-    FORMAT_VERSION,
-    Firing,
-    Program,
-    Recommendation,
-    Reference,
-    RulesetInfo,
-)
-from backrx.model.vocabulary import URGENCIES
+from backrx.model.recommendation import Recommendation
 from backrx.pack.rulepack import Pack, Rule, read_pack
-from backrx.run.decision import Decision, Fired, decide, notices, referral_data, tiers_of_reasons
-from backrx.run.evidence import evidence_model
+from backrx.run.assemble import Assembler
+from backrx.run.caches import RESULTS_KEPT, CacheSeam
+from backrx.run.decision import Decision, decide
 from backrx.run.facts import profile_values
-from backrx.run.inputs import planner_inputs
-from backrx.run.planner import planned
 
 ProfileInput = Profile | Mapping[str, Any]
 
-#: Distinct firings a RuleSet keeps as built models (a rule with the values it matched).
-_FIRINGS_KEPT = 8192
-#: Assembled results kept per RuleSet, by the firings they come from (then the table starts afresh).
-RESULTS_KEPT = 1024
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, frozenset):
-        return sorted(value)
-    return value
-
-
+__all__ = ["RESULTS_KEPT", "ProfileInput", "RuleSet", "default_rules", "load_rules", "recommend"]
 
 
 def _restore(content: PackContent, locale: str = "en") -> RuleSet:
@@ -66,22 +44,33 @@ class RuleSet:
     Build one with :func:`backrx.load_rules`.
     """
 
-    def __init__(self, pack: Pack, engine: EngineName = "auto") -> None:
-        self._pack = pack
+    def __init__(self, pack: Pack, engine: EngineName = "auto", *, caches_off: Collection[str] = ()) -> None:
+        """``caches_off`` names caches of the :class:`~backrx.run.caches.CacheSeam` to turn off
+        (the results stay the same, only slower); ``ValueError`` for a name it does not know."""
         self._engine = make_engine(pack, engine)
-        self._info = RulesetInfo(name=pack.name, version=pack.version, digest=pack.digest)
-        self._locale = "en"
+        self._bind(CacheSeam(pack, off=caches_off), "en")
         self._base: RuleSet | None = None  # for a localised view: the pack in its own language
         self._locales: dict[str, RuleSet] = {}
         self._locales_lock = threading.Lock()
         # The pack's bytes, so that the RuleSet can be pickled (see backrx._transport).
         self._content: PackContent | None = capture(pack, engine)
         self._sendable = False  # checked against the digest at the first pickle
-        self._references: dict[str, Reference] = {}
-        self._firings: dict[tuple[Any, ...], Firing] = {}
-        self._firing_of: dict[int, tuple[Fired, Firing]] = {}
-        self._results: dict[tuple[Any, ...], tuple[tuple[Fired, ...], dict[str, Any]]] = {}
-        self._share: dict[Any, Any] | None = None  # set by a worker process for one chunk
+
+    def _bind(self, seam: CacheSeam, locale: str) -> None:
+        """Take ``seam``'s pack in ``locale``, with the seam's caches and an assembler on them."""
+        self._pack = seam.pack
+        self._locale = locale
+        self._seam = seam
+        self._assembler = Assembler(seam, locale)
+
+    @property
+    def caches(self) -> CacheSeam:
+        """Every cache this RuleSet keeps (:class:`backrx.run.caches.CacheSeam`)."""
+        return self._seam
+
+    @property
+    def _share(self) -> dict[Any, Any] | None:
+        return self._seam.share
 
     def __reduce__(self) -> tuple[Any, tuple[PackContent, str]]:
         """Pickle as the pack's content, its digest, the engine asked for and the locale; the
@@ -94,13 +83,10 @@ class RuleSet:
 
     def __copy__(self) -> RuleSet:
         # A plain shallow copy (the localised views are made this way), not a reload through
-        # __reduce__; the copy gets its own Reference cache, as its texts may differ.
+        # __reduce__; the copy gets caches of its own, as its texts may differ.
         clone = object.__new__(RuleSet)
         clone.__dict__.update(self.__dict__)
-        clone._references = {}
-        clone._firings = {}
-        clone._firing_of = {}
-        clone._results = {}
+        clone._bind(self._seam.fresh(), self._locale)
         return clone
 
     @property
@@ -131,8 +117,7 @@ class RuleSet:
                 from backrx.pack.locale import localize
 
                 clone = copy.copy(base)
-                clone._pack = localize(base._pack, locale)
-                clone._locale = locale
+                clone._bind(base._seam.for_pack(localize(base._pack, locale)), locale)
                 clone._base = base
                 base._locales[locale] = clone
             return base._locales[locale]
@@ -159,7 +144,7 @@ class RuleSet:
 
     @property
     def engine(self) -> str:
-        """Which engine runs the rules: ``"durable"`` or ``"reference"``."""
+        """Which engine runs the rules: ``"durable"``, ``"compiled"`` or ``"reference"`` (the interpreter)."""
         return self._engine.name
 
     @property
@@ -179,13 +164,14 @@ class RuleSet:
     def decide(self, profile: ProfileInput) -> Decision:
         """The rules' raw conclusions for a profile (before planning)."""
         valid = validated_profile(profile)
-        return decide(self._pack, self._engine, profile_values(valid))
+        return decide(self._pack, self._engine, profile_values(valid), tables=self._seam.tables)
 
     def decide_facts(self, values: dict[str, Value], *, layers: Collection[str] | None = None,
                      accept: Callable[[Rule], bool] | None = None) -> Decision:
         """The rules' conclusions for facts already derived (:func:`backrx.run.decision.decide`):
         every profile layer, or only the named ``layers`` (adjust runs its layer this way)."""
-        return decide(self._pack, self._engine, values, layers=layers, accept=accept)
+        return decide(self._pack, self._engine, values, layers=layers, accept=accept,
+                      tables=self._seam.tables)
 
     def recommend(self, profile: ProfileInput, *, locale: str | None = None) -> Recommendation:
         """The recommendation for one profile.
@@ -197,28 +183,13 @@ class RuleSet:
         if locale is not None and locale != self._locale:
             return self.for_locale(locale).recommend(profile)
         valid = validated_profile(profile)
-        decision = decide(self._pack, self._engine, profile_values(valid))
-        if self._share is not None:  # in a worker process: equal parts become one object
-            return self._build(valid, decision)
-        # Everything but the profile follows from the firings (the runner shares equal ones, so
-        # they are known by identity), the stage and the profile fields the planner reads.
-        fired = tuple(decision.fired)
-        key = (tuple(map(id, fired)), valid.stage, planner_inputs(valid))  # run/inputs.py names them
-        found = self._results.get(key)
-        if found is not None and all(a is b for a, b in zip(found[0], fired, strict=True)):
-            return Recommendation.model_validate({**found[1], "profile": valid})
-        fields = self._fields(valid, decision)
-        rec = Recommendation.model_validate(fields)
-        if len(self._results) >= RESULTS_KEPT:
-            self._results.clear()  # a crude bound: refilled from the next profiles
-        fields.pop("profile")
-        self._results[key] = (fired, fields)  # holds the firings: their identities are not reused
-        return rec
+        decision = decide(self._pack, self._engine, profile_values(valid), tables=self._seam.tables)
+        return self._assembler.recommendation(valid, decision)
 
     def share_equal_parts(self, on: bool) -> None:
         """While on, equal prescriptions and firings built by this RuleSet become one object, so a
         worker process pickles each once (see backrx._parallel); off again after its chunk."""
-        self._share = {} if on else None
+        self._seam.share = {} if on else None
 
     def recommend_many(self, profiles: Iterable[ProfileInput], *, pause_gc: bool = True,
                        workers: int | None = None, chunk_size: int | None = None) -> list[Recommendation]:
@@ -244,98 +215,6 @@ class RuleSet:
             return recommend_parallel(self, profiles, workers=workers, chunk_size=chunk_size)
         with collector_paused(pause_gc):
             return [self.recommend(profile) for profile in profiles]
-
-    def _build(self, profile: Profile, decision: Decision) -> Recommendation:
-        """Assemble the result from immutable parts built once (programs, firings, references)."""
-        return Recommendation.model_validate(self._fields(profile, decision))
-
-    def _fields(self, profile: Profile, decision: Decision) -> dict[str, Any]:
-        """The fields of the result, every part an immutable model built once."""
-        pack = self._pack
-        referral = None
-        deferred: list[tuple[str, str, str]] = []
-        if decision.urgency is not None:
-            tier_of = tiers_of_reasons(f.rule for f in decision.fired)
-            reasons, rule_ids = list(decision.referral_reasons), list(decision.referral_rules)
-            if decision.refers:
-                # A reason of a tier that lets exercise go on (routine, in the bundled pack's
-                # urgency.yaml) says the program continues; under a referral that replaces the
-                # program it would contradict the header, so it stays in the trace only.
-                open_tiers = {u for u in URGENCIES if u not in pack.blocking_urgencies}  # e.g. routine
-                reasons = [r for r in reasons if tier_of.get(r) not in open_tiers]
-                routine = {f.rule.id for f in decision.fired
-                           if f.rule.then.refer is not None and f.rule.then.refer.urgency in open_tiers}
-                rule_ids = [r for r in rule_ids if r not in routine]
-                deferred = [("routine-referral-deferred", f.rule.then.refer.reason, f.rule.id)
-                            for f in decision.fired if f.rule.id in routine and f.rule.then.refer]
-            referral = referral_data(pack, decision.urgency, reasons, rule_ids, tier_of)
-        program: Program | None = None
-        planned_warnings: tuple[tuple[str, str, str], ...] = ()
-        cited: dict[str, None] = {}
-        for f in decision.fired:
-            cited.update(dict.fromkeys(f.rule.sources))
-        if not decision.refers:
-            program, planned_warnings, program_sources = planned(pack, profile, decision)
-            cited.update(dict.fromkeys(program_sources))
-        trace = [self._firing(f) for f in decision.fired]
-        if self._share is not None:  # in a worker process: equal parts become one object
-            from backrx._parallel import share_built
-
-            share_built(self._share, None, trace)
-        return {
-            "format_version": FORMAT_VERSION,
-            "backrx_version": __version__,
-            "outcome": "refer" if decision.refers else "program",
-            "referral": referral,
-            "program": program,
-            "classification": {"stage": profile.stage, "pathways": list(decision.pathways),
-                               "startback_risk": decision.risk},
-            "rationale": [f.rationale for f in decision.fired
-                          if f.rule.layer in ("triage", "classification")],
-            "safety_net": list(decision.safety_net),
-            "warnings": notices([*decision.warnings, *deferred, *planned_warnings]),
-            "trace": trace,
-            "references": [self._reference(sid) for sid in sorted(cited)],
-            "ruleset": self._info,
-            "profile": profile,
-            "locale": self._locale,
-            "disclaimer": pack.texts.get("disclaimer", DISCLAIMER),
-        }
-
-    def _firing(self, f: Fired) -> Firing:
-        """One immutable Firing per distinct (rule, rendered texts, matched values), validated once."""
-        same = self._firing_of.get(id(f))
-        if same is not None and same[0] is f:  # the runner shares equal firings: known by identity
-            return same[1]
-        firing = self._firing_by_content(f)
-        if len(self._firing_of) >= _FIRINGS_KEPT:
-            self._firing_of.clear()
-        self._firing_of[id(f)] = (f, firing)  # holds f: its identity is not reused while kept
-        return firing
-
-    def _firing_by_content(self, f: Fired) -> Firing:
-        values = tuple(f.matched.values())
-        key = (f.rule.id, f.rationale, f.patient, values, tuple(map(type, values)))
-        found = self._firings.get(key)
-        if found is None:
-            found = Firing.model_validate({
-                "rule_id": f.rule.id, "layer": f.rule.layer, "title": f.rule.title,
-                "rationale": f.rationale, "sources": list(f.rule.sources), "patient": f.patient,
-                "matched": {k: _jsonable(v) for k, v in f.matched.items()},
-                "evidence": evidence_model(f.rule)})
-            if len(self._firings) >= _FIRINGS_KEPT:
-                self._firings.clear()  # a crude bound: refilled from the next results
-            self._firings[key] = found
-        return found
-
-    def _reference(self, sid: str) -> Reference:
-        """One immutable Reference per source, shared by every result (validated once)."""
-        found = self._references.get(sid)
-        if found is None:
-            source = self._pack.sources[sid]
-            found = self._references[sid] = Reference(id=sid, citation=source.citation, url=source.url,
-                                                      year=source.year)
-        return found
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id (``KeyError`` if there is none)."""

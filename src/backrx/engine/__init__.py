@@ -1,8 +1,12 @@
 """Engines: which rules of a layer hold for a fact. Two interchangeable implementations.
 
-* :class:`ReferenceEngine` evaluates the pack's condition trees in pure Python.
-  It is the engine where durable_rules cannot be imported (Python 3.13+) and
-  the oracle that tests hold the durable engine to.
+* :class:`ReferenceEngine` interprets the pack's condition trees in pure Python
+  (:func:`backrx.lang.condition.evaluate`, no generated code). It is the oracle that
+  tests hold every other engine to.
+* ``CompiledEngine`` (in :mod:`backrx.engine._compiled`) compiles each layer to one
+  Python function with the same meaning: the fast pure-Python engine, and the one
+  ``"auto"`` picks where durable_rules cannot be imported (Python 3.13+). Tests hold it
+  equal to the reference on generated profiles.
 * ``DurableEngine`` (in :mod:`backrx.engine._durable`, the only module that imports
   durable_rules) compiles the same trees to durable_rules' Rete network.
 
@@ -15,10 +19,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal, Protocol
 
-from backrx.lang.condition import Value
+from backrx.lang.condition import Value, evaluate
 from backrx.pack.rulepack import Pack
 
-EngineName = Literal["auto", "durable", "reference"]
+EngineName = Literal["auto", "durable", "reference", "compiled"]
 
 
 class Engine(Protocol):
@@ -37,21 +41,18 @@ class Engine(Protocol):
 
 
 class ReferenceEngine:
-    """The pure-Python evaluator of a pack's conditions."""
+    """The pure-Python interpreter of a pack's conditions: the oracle (no generated code)."""
 
     name = "reference"
 
     def __init__(self, pack: Pack) -> None:
-        from backrx.engine._compiled import compile_layer
-
-        # Each layer's conditions compiled to one function with the meaning of `evaluate`.
-        self._layers = [compile_layer([rule.when for rule in layer.rules]) for layer in pack.layers]
+        self._layers = [tuple(rule.when for rule in layer.rules) for layer in pack.layers]
 
     def match(self, layer: int, values: Mapping[str, Value]) -> list[int]:
-        return self._layers[layer](values)
+        return [i for i, when in enumerate(self._layers[layer]) if evaluate(when, values)]
 
     def match_layers(self, layers: Sequence[int], values: Mapping[str, Value]) -> list[list[int]]:
-        return [self._layers[layer](values) for layer in layers]
+        return [self.match(layer, values) for layer in layers]
 
 
 def durable_available() -> bool:
@@ -64,9 +65,14 @@ def durable_available() -> bool:
 
 
 def make_engine(pack: Pack, name: EngineName = "auto") -> Engine:
-    """The engine for ``pack``: durable_rules where it imports, else the reference evaluator."""
-    if name == "reference" or (name == "auto" and not durable_available()):
+    """The engine for ``pack``: durable_rules where it imports, else the compiled pure-Python
+    engine. ``"reference"`` is the interpreter (the oracle), ``"compiled"`` its compiled twin."""
+    if name == "reference":
         return ReferenceEngine(pack)
+    if name == "compiled" or (name == "auto" and not durable_available()):
+        from backrx.engine._compiled import CompiledEngine
+
+        return CompiledEngine(pack)
     from backrx.engine._durable import DurableEngine
 
     return DurableEngine(pack)

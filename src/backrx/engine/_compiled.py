@@ -1,4 +1,7 @@
-"""The reference meaning of a layer's conditions, compiled to one Python function per layer.
+"""The compiled engine: the reference meaning of a layer's conditions, compiled to one Python
+function per layer (:class:`CompiledEngine`, ``engine="compiled"``). The reference engine
+(:class:`backrx.engine.ReferenceEngine`) stays an interpreter, the oracle this one is held
+equal to on generated profiles (tests/test_perf_compiled.py).
 
 :func:`backrx.lang.condition.evaluate` walks a condition tree for every rule and every fact.
 This module turns a whole layer into the source of one function that reads each field once and
@@ -26,6 +29,7 @@ from backrx.lang.condition import (
     Value,
     evaluate,
 )
+from backrx.pack.rulepack import Pack
 
 Matcher = Callable[[Mapping[str, Value]], list[int]]
 _MISSING = object()
@@ -101,3 +105,18 @@ def compile_layer(conditions: Sequence[Condition]) -> Matcher:
         return _fallback(conditions)
     match: Matcher = namespace["match"]
     return match
+
+
+class CompiledEngine:
+    """The pure-Python engine with each layer compiled to one function (see the module)."""
+
+    name = "compiled"
+
+    def __init__(self, pack: Pack) -> None:
+        self._layers = [compile_layer([rule.when for rule in layer.rules]) for layer in pack.layers]
+
+    def match(self, layer: int, values: Mapping[str, Value]) -> list[int]:
+        return self._layers[layer](values)
+
+    def match_layers(self, layers: Sequence[int], values: Mapping[str, Value]) -> list[list[int]]:
+        return [self._layers[layer](values) for layer in layers]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import string
 import threading
 from collections.abc import Callable, Collection, Iterable
@@ -20,13 +21,15 @@ class Fired:
     """A rule that fired, with its rendered rationale and the values it matched.
 
     Equal firings (the same rule on the same values) are one shared object: treat it, and its
-    ``matched``, as read-only.
+    ``matched``, as read-only. ``serial`` numbers every firing made in this process, never
+    reused: caches key on it (:mod:`backrx.run.caches`).
     """
 
     rule: Rule
     rationale: str
     matched: dict[str, Value | None]
     patient: str | None = None
+    serial: int = field(default_factory=itertools.count().__next__, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -300,7 +303,8 @@ FIRINGS_KEPT = 256
 class RuleRun(NamedTuple):
     """What running a rule needs, worked out once per pack: the fields it reports as matched
     (sorted), its templates read once, the conclusions it merges (action, value), the fields
-    its firing shows (matched or quoted), and its firings met so far, by those values."""
+    its firing shows (matched or quoted), and its firings met so far, by those values (kept
+    only when ``share`` is on: then equal firings are one object)."""
 
     rule: Rule
     fields: tuple[str, ...]
@@ -309,6 +313,7 @@ class RuleRun(NamedTuple):
     merges: tuple[tuple[Merge, Any], ...]
     shows: tuple[str, ...]
     firings: dict[tuple[Any, ...], Fired]
+    share: bool = True
 
     def fired(self, values: dict[str, Value]) -> Fired:
         """The firing of this rule on ``values``: the one met before on equal values, or a new one."""
@@ -319,9 +324,10 @@ class RuleRun(NamedTuple):
             matched = {name: values.get(name) for name in self.fields}
             patient = None if self.patient is None else fill(self.patient, values)
             found = Fired(self.rule, fill(self.rationale, values), matched, patient)
-            if len(self.firings) >= FIRINGS_KEPT:
-                self.firings.clear()  # a crude bound: refilled from the next profiles
-            self.firings[key] = found
+            if self.share:
+                if len(self.firings) >= FIRINGS_KEPT:
+                    self.firings.clear()  # a crude bound: refilled from the next profiles
+                self.firings[key] = found
         return found
 
 
@@ -331,7 +337,7 @@ def _names(template: Template | None) -> set[str]:
     return {name for _, name in template if name is not None}
 
 
-def rule_run(rule: Rule) -> RuleRun:
+def rule_run(rule: Rule, *, share: bool = True) -> RuleRun:
     """The run of one rule (see :class:`RuleRun`)."""
     fields = tuple(sorted(fields_of(rule.when)))
     rationale = parse_template(rule.rationale)
@@ -340,39 +346,55 @@ def rule_run(rule: Rule) -> RuleRun:
     return RuleRun(rule, fields, rationale, patient,
                    tuple((merge_of(action), getattr(rule.then, action.writes))
                          for action in actions_of(rule.then)),
-                   shows, {})
+                   shows, {}, share)
 
 
-_kept_lock = threading.Lock()
+class RuleTables:
+    """Each layer's rule runs, built on first use, and the pack's runs of layers matched
+    together. Owned by a :class:`backrx.run.caches.CacheSeam`; with ``keep`` off every
+    :meth:`layer` builds afresh, with ``share`` off no firing is kept for reuse."""
 
+    def __init__(self, pack: Pack, *, keep: bool = True, share: bool = True) -> None:
+        self.pack = pack
+        self.keep = keep
+        self.share = share
+        self._layers: list[tuple[RuleRun, ...] | None] = [None] * len(pack.layers)
+        self._together: tuple[tuple[int, ...], ...] | None = None
+        self._lock = threading.Lock()
 
-def _kept(pack: Pack, name: str, build: Callable[[Pack], Any]) -> Any:
-    """What ``build`` works out from the pack, once, kept on the pack itself (freed with it)."""
-    found = pack.__dict__.get(name)
-    if found is None:
-        with _kept_lock:
-            found = pack.__dict__.get(name)
-            if found is None:
-                found = build(pack)
-                object.__setattr__(pack, name, found)  # a frozen dataclass: not a field
-    return found
+    def layer(self, index: int) -> tuple[RuleRun, ...]:
+        """The runs of the rules of ``pack.layers[index]``, in order."""
+        found = self._layers[index]
+        if found is None:
+            found = tuple(rule_run(rule, share=self.share) for rule in self.pack.layers[index].rules)
+            if self.keep:
+                with self._lock:
+                    if self._layers[index] is None:
+                        self._layers[index] = found
+                    found = self._layers[index]
+                    assert found is not None
+        return found
 
+    def together(self) -> tuple[tuple[int, ...], ...]:
+        """The pack's :func:`~backrx.pack.actions.independent_runs`."""
+        found = self._together
+        if found is None:
+            found = tuple(tuple(run) for run in independent_runs(self.pack.layers))
+            if self.keep:
+                self._together = found
+        return found
 
-def _build_runs(pack: Pack) -> tuple[tuple[RuleRun, ...], ...]:
-    return tuple(tuple(rule_run(rule) for rule in layer.rules) for layer in pack.layers)
+    def built_count(self) -> int:
+        return sum(layer is not None for layer in self._layers)
+
+    def fired_count(self) -> int:
+        return sum(len(run.firings) for layer in self._layers if layer is not None for run in layer)
 
 
 def layer_runs(pack: Pack) -> tuple[tuple[RuleRun, ...], ...]:
-    """Every rule's run, by layer and position, worked out once per pack."""
-    runs: tuple[tuple[RuleRun, ...], ...] = _kept(pack, "_rule_runs", _build_runs)
-    return runs
-
-
-def matched_together(pack: Pack) -> tuple[tuple[int, ...], ...]:
-    """The pack's :func:`~backrx.pack.actions.independent_runs`, worked out once per pack."""
-    together: tuple[tuple[int, ...], ...] = _kept(pack, "_together",
-                                                  lambda p: independent_runs(p.layers))
-    return together
+    """Every rule's run, by layer and position (built afresh: a RuleSet keeps its own)."""
+    tables = RuleTables(pack)
+    return tuple(tables.layer(index) for index in range(len(pack.layers)))
 
 
 def _apply(decision: Decision, run: RuleRun) -> None:
@@ -382,18 +404,21 @@ def _apply(decision: Decision, run: RuleRun) -> None:
 
 
 def decide(pack: Pack, engine: Engine, values: dict[str, Value], *, inputs: str = "profile",
-           layers: Collection[str] | None = None, accept: Callable[[Rule], bool] | None = None) -> Decision:
+           layers: Collection[str] | None = None, accept: Callable[[Rule], bool] | None = None,
+           tables: RuleTables | None = None) -> Decision:
     """Run, in order, every layer that reads ``inputs`` (the profile: the recommend layers); on the
     profile, stop after the first layer that refers when a referral replaces exercise.
 
     ``layers`` (names) runs only those layers, whatever the others concluded (adjust runs its
     layer this way, over the feedback's facts); ``accept`` leaves out the matching rules it
-    returns False for, as if they had not matched.
+    returns False for, as if they had not matched. ``tables`` are the RuleSet's (its cache
+    seam's); without them each layer's runs are worked out for this call.
     """
     decision = Decision(dict(values), pack.blocking_urgencies)
     current = decision.values
-    runs = layer_runs(pack)
-    for together in matched_together(pack):
+    if tables is None:
+        tables = RuleTables(pack, keep=True, share=False)  # lives for this call only
+    for together in tables.together():
         # The layers of one run read nothing an earlier one of them concludes: matched together.
         chosen = [index for index in together
                   if (pack.layers[index].name in layers if layers is not None
@@ -405,7 +430,7 @@ def decide(pack: Pack, engine: Engine, values: dict[str, Value], *, inputs: str 
         for index, positions in zip(chosen, engine.match_layers(chosen, current), strict=True):
             if inputs == "profile" and layers is None and index > 0 and decision.refers:
                 return decision
-            _run_layer(decision, runs[index], positions, accept)
+            _run_layer(decision, tables.layer(index), positions, accept)
     return decision
 
 

@@ -1,21 +1,24 @@
 """What the planner works out once per pack, and the programs it has already planned.
 
-The cache lives on the pack object itself (not in a module), so it is freed with the pack: a
-process that loads many packs keeps no program of a pack it dropped. It holds its pack only
-weakly (a copy of the pack gets its own). The planned programs are kept in a bounded table
-(least recently used go first), keyed by everything the planner reads: the rules'
-prescriptions, exclusions, doses and schedule (by identity; the entry keeps those objects
-alive, so an identity cannot be reused while its entry exists), the rendered rationales of the
-rules it quotes, and the person's settings, equipment and time. Equal keys give equal
-programs; the cached program is an immutable model, built and validated once.
+The cache belongs to a RuleSet's :class:`backrx.run.caches.CacheSeam` (nothing is written onto
+the pack); assembly makes it the one the planner finds (:func:`active`) while it plans. A
+planner run outside a RuleSet gets a cache of its own for that run. It holds its pack only
+weakly. The planned programs are kept in a bounded table (least recently used go first),
+keyed by everything the planner reads, as values: the ids of the rules whose prescriptions,
+exclusions, doses and schedule it takes (a rule's items join the decision together, in its
+order), the rendered rationales of the rules it quotes, and the person's settings, equipment
+and time. Equal keys give equal programs; the cached program is an immutable model, built and
+validated once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from backrx.run.week import day_minutes
@@ -40,8 +43,10 @@ Planned = tuple["Program", tuple[tuple[str, str, str], ...], tuple[str, ...]]
 class PackCache:
     """Minutes of each dose, variant links, and planned programs, for one pack."""
 
-    def __init__(self, pack: Pack) -> None:
+    def __init__(self, pack: Pack, *, plans: bool = True, parts: bool = True) -> None:
         assert pack.planner is not None
+        self.plans_on = plans
+        self.parts_on = parts
         self.owner = weakref.ref(pack)  # held weakly: the cache never keeps its pack alive
         self.spec = pack.planner
         self.minutes: dict[tuple[str, bool, tuple[tuple[str, int], ...]], float] = {}
@@ -53,7 +58,7 @@ class PackCache:
                     self.links[other].add(eid)
         self._plans: OrderedDict[tuple[Any, ...], tuple[Any, Planned]] = OrderedDict()
         self._parts: dict[tuple[Any, ...], Any] = {}
-        self._blocked: dict[int, tuple[Any, frozenset[str]]] = {}
+        self._blocked: dict[Any, frozenset[str]] = {}
         self._exercises = tuple(pack.exercises.values())
         self._lock = threading.Lock()
         self.hits = 0
@@ -63,23 +68,28 @@ class PackCache:
         key = (kind, per_side, tuple(sorted(dose.items())))
         found = self.minutes.get(key)
         if found is None:
-            found = self.minutes[key] = day_minutes(self.spec, kind, per_side, dose)
+            found = day_minutes(self.spec, kind, per_side, dose)
+            if self.parts_on:
+                self.minutes[key] = found
         return found
 
     def blocked_by(self, exclude: Any, blocks: Callable[[Any, Any], bool]) -> frozenset[str]:
         """The ids of the catalog exercises ``blocks(exclude, entry)`` rules out, worked out once
-        per exclusion (the entry keeps the exclusion alive, so its identity is not reused)."""
-        found = self._blocked.get(id(exclude))
-        if found is None or found[0] is not exclude:
-            ids = frozenset(e.id for e in self._exercises if blocks(exclude, e))
-            with self._lock:
-                if len(self._blocked) >= PARTS_KEPT:
-                    self._blocked.clear()
-                self._blocked[id(exclude)] = found = (exclude, ids)
-        return found[1]
+        per exclusion (an exclusion is a frozen value: equal ones block the same exercises)."""
+        found = self._blocked.get(exclude)
+        if found is None:
+            found = frozenset(e.id for e in self._exercises if blocks(exclude, e))
+            if self.parts_on:
+                with self._lock:
+                    if len(self._blocked) >= PARTS_KEPT:
+                        self._blocked.clear()
+                    self._blocked[exclude] = found
+        return found
 
     def plan(self, key: tuple[Any, ...]) -> Planned | None:
         """The program planned for ``key`` before, or None."""
+        if not self.plans_on:
+            return None
         with self._lock:
             found = self._plans.get(key)
             if found is None:
@@ -90,7 +100,9 @@ class PackCache:
             return found[1]
 
     def keep(self, key: tuple[Any, ...], pins: Any, planned: Planned) -> None:
-        """Remember ``planned`` for ``key``; ``pins`` are the objects whose identities the key holds."""
+        """Remember ``planned`` for ``key`` (``pins``: what the entry keeps alive with it)."""
+        if not self.plans_on:
+            return
         with self._lock:
             self._plans[key] = (pins, planned)
             while len(self._plans) > PLANS_KEPT:
@@ -101,6 +113,7 @@ class PackCache:
         with self._lock:
             self._plans.clear()
             self._parts.clear()
+            self._blocked.clear()
             self.hits = self.misses = 0
 
     def prescription(self, data: dict[str, Any]) -> Any:
@@ -108,9 +121,9 @@ class PackCache:
         from backrx.model.recommendation import Prescription
 
         dose, minutes, exercise = data["dose"], data["minutes"], data["exercise"]
-        key = ("p", id(exercise), tuple(dose.items()), data["rationale"], tuple(data["sources"]),
+        key = ("p", exercise.id, tuple(dose.items()), data["rationale"], tuple(data["sources"]),
                tuple(data["rule_ids"]), minutes, type(minutes))
-        return self._part(key, exercise, Prescription, data)
+        return self._part(key, Prescription, data)
 
     def exclusion(self, data: dict[str, Any]) -> Any:
         """One Exclusion model per distinct exclusion."""
@@ -118,45 +131,60 @@ class PackCache:
 
         key = ("x", data["exercise_id"], data["exercise_name"], tuple(data["phases"]),
                tuple(data["reasons"]), tuple(data["rule_ids"]), tuple(data["codes"]))
-        return self._part(key, None, Exclusion, data)
+        return self._part(key, Exclusion, data)
 
-    def _part(self, key: tuple[Any, ...], pin: Any, kind: Any, data: dict[str, Any]) -> Any:
+    def _part(self, key: tuple[Any, ...], kind: Any, data: dict[str, Any]) -> Any:
         found = self._parts.get(key)
         if found is None:
             found = kind.model_validate(data)
-            with self._lock:
-                if len(self._parts) >= PARTS_KEPT:
-                    self._parts.clear()  # a crude bound: refilled from the next programs
-                self._parts[key] = found
-                self._parts[("pin", id(pin))] = pin  # the exercise model whose identity the key holds
+            if self.parts_on:
+                with self._lock:
+                    if len(self._parts) >= PARTS_KEPT:
+                        self._parts.clear()  # a crude bound: refilled from the next programs
+                    self._parts[key] = found
         return found
+
+    def parts_count(self) -> int:
+        return len(self._parts) + len(self._blocked) + len(self.minutes)
 
     def __len__(self) -> int:
         return len(self._plans)
 
 
+_ACTIVE: ContextVar[PackCache | None] = ContextVar("backrx_plan_cache", default=None)
+
+
+@contextlib.contextmanager
+def active(cache: PackCache) -> Iterator[None]:
+    """While inside, :func:`pack_cache` of the cache's pack answers ``cache`` (a RuleSet's)."""
+    token = _ACTIVE.set(cache)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
 def pack_cache(pack: Pack) -> PackCache:
-    """The pack's planner cache, kept on the pack itself so that it lives and dies with it."""
-    cache = pack.__dict__.get("_planner_cache")
-    if not isinstance(cache, PackCache) or cache.owner() is not pack:  # a copy of a pack starts afresh
-        cache = PackCache(pack)
-        object.__setattr__(pack, "_planner_cache", cache)  # a frozen dataclass: not a field
-    return cache
+    """The planner cache of the RuleSet now assembling a result on ``pack`` (see :func:`active`);
+    elsewhere a new one, for this planner run only."""
+    cache = _ACTIVE.get()
+    if cache is not None and cache.owner() is pack:
+        return cache
+    return PackCache(pack)
 
 
 def plan_key(decision: Decision, prefs: tuple[Any, ...]) -> tuple[tuple[Any, ...], Any]:
-    """The key of what the planner reads from ``decision`` and the person, and the objects
-    whose identities it holds (to be kept alive with the entry)."""
-    pins = (tuple(decision.prescribes), tuple(decision.excludes), tuple(decision.doses),
-            tuple(decision.schedule.items()))
+    """The key of what the planner reads from ``decision`` and the person, all values: each
+    rule's items join the decision together and in the rule's order, so within one pack the
+    sequence of rule ids names the items. The second part is kept for compatibility (None)."""
     quoted = dict.fromkeys(rule.id for _, rule in decision.prescribes)
     quoted.update(dict.fromkeys(rule.id for _, rule in decision.excludes))
     key = (
-        tuple(id(x) for pair in decision.prescribes for x in pair),
-        tuple(id(x) for pair in decision.excludes for x in pair),
-        tuple(id(x) for pair in decision.doses for x in pair),
-        tuple((phase, weeks, id(rule)) for phase, (weeks, rule) in decision.schedule.items()),
-        tuple(decision.rationale_of(rule_id) for rule_id in quoted),
+        tuple([rule.id for _, rule in decision.prescribes]),
+        tuple([rule.id for _, rule in decision.excludes]),
+        tuple([rule.id for _, rule in decision.doses]),
+        tuple([(phase, weeks, rule.id) for phase, (weeks, rule) in decision.schedule.items()]),
+        tuple([decision.rationale_of(rule_id) for rule_id in quoted]),
         prefs,
     )
-    return key, pins
+    return key, None

@@ -1,0 +1,80 @@
+"""The cache seam: every cache a RuleSet keeps can be turned off, and the output stays the same."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, reject, settings
+from pydantic import ValidationError
+
+import backrx
+from backrx.pack.rulepack import read_pack
+from backrx.ruleset import RuleSet
+from backrx.run.caches import CACHES, CacheSeam
+from backrx.testing import profiles
+from conftest import ENGINES, base_profile
+
+
+@pytest.fixture(scope="module")
+def seams() -> dict[tuple[str, str], RuleSet]:
+    """For each engine: a RuleSet with every cache on, one with each cache off, one with all off."""
+    pack = read_pack()
+    out: dict[tuple[str, str], RuleSet] = {}
+    for engine in ENGINES:
+        out[(engine, "")] = RuleSet(pack, engine)  # type: ignore[arg-type]
+        for name in (*CACHES, "all"):
+            off = CACHES if name == "all" else (name,)
+            out[(engine, name)] = RuleSet(pack, engine, caches_off=off)  # type: ignore[arg-type]
+    return out
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(profile=profiles())
+def test_each_cache_turned_off_gives_the_same_json(profile: dict[str, Any],
+                                                   seams: dict[tuple[str, str], RuleSet]) -> None:
+    """On generated profiles, on both engines, a RuleSet with any one cache (or all) turned off
+    writes the same JSON as one with every cache on, asked twice (the second time from the caches
+    that are on)."""
+    try:
+        backrx.Profile.model_validate(profile)
+    except ValidationError:
+        reject()
+    expected = seams[(ENGINES[0], "")].recommend(profile).model_dump_json()
+    for rules in seams.values():
+        for _ in range(2):
+            assert rules.recommend(profile).model_dump_json() == expected
+
+
+def test_a_cache_turned_off_keeps_nothing_and_one_on_does() -> None:
+    """With a cache off its table stays empty after many results; with it on it fills (so the
+    test above compares a cache that answers with one that does not)."""
+    pack = read_pack()
+    people = [base_profile(age=30 + i % 40, preferences={"minutes_per_session": 10 + i % 5})
+              for i in range(40)]
+    on = RuleSet(pack, "reference")
+    for person in people:
+        on.recommend(person)
+    filled = on.caches.sizes()
+    assert all(filled[name] > 0 for name in CACHES), filled
+    for name in CACHES:
+        off = RuleSet(pack, "reference", caches_off={name})
+        for person in people:
+            off.recommend(person)
+        assert off.caches.sizes()[name] == 0, name
+
+
+def test_an_unknown_cache_name_is_refused() -> None:
+    """A misspelt cache name raises ValueError naming it, rather than leaving every cache on."""
+    with pytest.raises(ValueError, match="no such cache: result"):
+        CacheSeam(read_pack(), off={"result"})
+
+
+def test_a_localised_view_has_caches_of_its_own() -> None:
+    """The Spanish view of a RuleSet keeps its own caches (its texts differ) and the same ones off."""
+    rules = RuleSet(read_pack(), "reference", caches_off={"plans"})
+    spanish = rules.for_locale("es")
+    assert spanish.caches is not rules.caches
+    assert spanish.caches.off == frozenset({"plans"})
+    assert spanish.recommend(base_profile()).locale == "es"
+    assert spanish.caches.sizes()["results"] == 1 and rules.caches.sizes()["results"] == 0
