@@ -84,7 +84,8 @@ def test_adding_an_intervention_without_acknowledgement_is_refused(rules: backrx
                                                                    rec: backrx.Recommendation,
                                                                    item: str) -> None:
     """Each listed intervention, added without a reason of its own, is refused at its acknowledge."""
-    for changes in ({"interventions": [{"id": item}]}, {"interventions": [{"id": item, "acknowledge": "  "}]}):
+    for changes in ({"interventions": [{"id": item}]},
+                    {"interventions": [{"id": item, "acknowledge": "  "}]}):
         with pytest.raises(backrx.OverrideError) as info:
             backrx.override(rec, changes, **WHO, rules=rules)
         assert info.value.code == "donotdo-unacknowledged"
@@ -118,7 +119,8 @@ def test_an_intervention_off_the_list_is_refused_naming_the_field(rules: backrx.
                                                                   rec: backrx.Recommendation) -> None:
     """An id the pack does not list is refused; the message lists the known ids and never the input."""
     with pytest.raises(backrx.OverrideError) as info:
-        backrx.override(rec, {"interventions": [{"id": "zz-unknown", "acknowledge": "x"}]}, **WHO, rules=rules)
+        backrx.override(rec, {"interventions": [{"id": "zz-unknown", "acknowledge": "x"}]}, **WHO,
+                        rules=rules)
     assert info.value.code == "unknown-intervention" and info.value.loc == ("interventions", 0, "id")
     assert "traction" in info.value.message
 

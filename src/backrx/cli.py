@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--rules", metavar="DIR", help="rule pack folder (default: the bundled pack)")
     rec.add_argument("--format", choices=("json", *FORMATS), default="text",
                      help="json: the Recommendation; text: explain(); md: a client handout; "
-                     "html: a printable handout; fhir: a FHIR R4 Bundle (needs backrx[fhir])")
+                     "html: a printable handout; fhir: a FHIR R4 Bundle (needs backrx[fhir]); "
+                     "cert: a CERT report (Slade 2016)")
     _view_options(rec)
     rec.add_argument("--locale", default="en", metavar="LANG",
                      help="language of the patient-facing texts: en, or a locale the pack ships (es)")
@@ -59,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
                      "history; what changed is printed to stderr")
     _view_options(adj)
 
+    crt = sub.add_parser("cert", help="write the 16 CERT items (Slade 2016) of a recommendation, for a "
+                         "trial protocol")
+    crt.add_argument("recommendation", help="a Recommendation as JSON (from recommend --format json)")
+    crt.add_argument("--rules", metavar="DIR", help="rule pack folder (default: the bundled pack)")
+    crt.add_argument("--format", choices=("md", "json"), default="md",
+                     help="md: Markdown to paste into a protocol; json: the items as data")
     ex = sub.add_parser("example", help="print (or write) one of the bundled example profiles")
     ex.add_argument("name", nargs="?", help="the example's name (see --list)")
     ex.add_argument("--list", action="store_true", help="list the bundled examples")
@@ -148,6 +155,10 @@ def _write(rec: Recommendation, fmt: str, args: argparse.Namespace | None = None
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=None if line else 2) + "\n")
     elif fmt == "json":
         sys.stdout.write(rec.model_dump_json(indent=2) + "\n")
+    elif fmt == "cert":
+        from backrx.render.cert import cert_markdown
+
+        sys.stdout.write(cert_markdown(rec, rules=rules) + "\n")
     elif fmt in ("md", "text") and view is None:
         from backrx.render.report import explain, handout  # in the words of the pack given
 
@@ -388,6 +399,15 @@ def _main(args: argparse.Namespace) -> int:
         return 0
     if args.command == "example":
         return _example(args)
+    if args.command == "cert":
+        from backrx.render.cert import cert_markdown, cert_report
+        from backrx.ruleset import load_rules
+
+        rec = _read_recommendation(args.recommendation, args)
+        pack = load_rules(args.rules) if args.rules else None
+        out.write(json.dumps(cert_report(rec, rules=pack), ensure_ascii=False, indent=2) + "\n"
+                  if args.format == "json" else cert_markdown(rec, rules=pack) + "\n")
+        return 0
         if args.command == "audit":
             from backrx.audit.run import audit_command
 

@@ -66,8 +66,9 @@ TEXT_FILES = ("text.yaml",)  # not rule files: read by backrx.pack.texts
 #: Data files that are not rule files.
 #: codes.yaml (optional): EHR codes -> profile fields, read by backrx.interop.fhir_codes.
 #: fields.yaml (optional): profile fields declared informational, read by backrx audit.
+#: cert.yaml (optional): the CERT report's items, read by backrx.render.cert.
 DATA_FILES = (*REQUIRED_FILES, "outcomes.yaml", *TEXT_FILES, TIERS_FILE, FIGURES_FILE, "codes.yaml",
-              FIELDS_FILE, POPULATIONS_FILE, DONOTDO_FILE)
+              FIELDS_FILE, POPULATIONS_FILE, DONOTDO_FILE, "cert.yaml")
 
 def _reads_through_states(when: Any, states: list[Rule]) -> list[Any]:
     """The field tests a condition can be made true by: its own, and for each clinical state it
