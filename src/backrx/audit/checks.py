@@ -14,9 +14,6 @@ from backrx.audit.reference import EMERGENCY, reference_facts, reference_pack
 from backrx.model.recommendation import Recommendation
 from backrx.ruleset import RuleSet
 
-#: Catalog tags that mean an exercise needs walking or standing (a wheelchair user never gets one).
-WALKING_OR_STANDING_TAGS: tuple[str, ...] = ("needs-walking", "needs-standing")
-
 
 def _words(values: Iterable[str]) -> str:
     return ", ".join(values)
@@ -265,23 +262,35 @@ def unsure_flag_reviewed(rules: RuleSet, profile: dict[str, Any], rec: Recommend
     return None
 
 
-def _tagged(rules: RuleSet, rec: Recommendation, tags: Iterable[str]) -> list[str]:
-    if rec.program is None:
-        return []
-    wanted = set(tags)
-    found = []
-    for phase in rec.program.phases:
+def _reference_breaches(profile: dict[str, Any], rec: Recommendation, population: str) -> list[str] | None:
+    """What the program holds that the reference pack's population ``population`` forbids, read
+    from its populations.yaml through :func:`~backrx.run.populations.limits_for` (the planner's own
+    reading): each as "exercise (phase): the rule's title". None when the person is not a member.
+
+    The reference (bundled) pack, not the audited one, is the oracle: a copy of the pack with a
+    population's exclusion taken out is caught by the exercises it then lets through.
+    """
+    from backrx.model.profile import Profile
+    from backrx.run.populations import limits_for
+
+    pack = reference_pack()
+    limits = limits_for(pack, Profile.model_validate(profile))
+    if population not in limits.populations:
+        return None
+    own = {r for p in pack.populations.populations if p.id == population for r in p.avoid}
+    titles = {r.id: r.title for r in pack.rules}
+    found: list[str] = []
+    for phase in rec.program.phases if rec.program is not None else ():
         for p in phase.prescriptions:
-            entry = rules.pack.exercises.get(p.exercise.id)
-            if entry is not None and wanted & set(entry.tags):
-                found.append(f"{p.exercise.id} ({phase.id})")
+            why = [titles[r] for r in limits.because.get(p.exercise.id, ()) if r in own]
+            if why and not limits.allows(p.exercise.id, phase.id):
+                found.append(f"{p.exercise.id} ({phase.id}): {'; '.join(why)}")
     return found
 
 
 def seated_for_wheelchair(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
-    if profile.get("mobility") != "wheelchair":
-        return None
-    found = _tagged(rules, rec, WALKING_OR_STANDING_TAGS)
+    """A wheelchair user gets nothing the reference pack's wheelchair population leaves out."""
+    found = _reference_breaches(profile, rec, "wheelchair")
     return f"a wheelchair user is given walking or standing work: {_words(found)}" if found else None
 
 
@@ -297,28 +306,17 @@ def population_limits(rules: RuleSet, profile: dict[str, Any], rec: Recommendati
 
 
 def pregnancy_safe(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
-    history = profile.get("history") or {}
-    weeks = history.get("pregnancy_weeks")
-    if history.get("pregnant") is not True and weeks is None:
+    """A pregnant person (the reference pack's pregnancy population, with its week gates) is not
+    classified as stenosis and gets nothing that population leaves out in that week."""
+    found = _reference_breaches(profile, rec, "pregnancy")
+    if found is None:
         return None
-    problems = []
-    if "stenosis" in rec.classification.pathways:
-        problems.append("classified as stenosis")
-    prone = _tagged(rules, rec, ("prone",))
-    if prone:
-        problems.append(f"lying face down: {_words(prone)}")
-    supine_from = reference_facts().supine_from_weeks
-    if weeks is None or (supine_from is not None and weeks >= supine_from):
-        supine = _tagged(rules, rec, ("supine",))
-        if supine:
-            since = f"from {supine_from:g} weeks" if supine_from is not None else "in pregnancy"
-            problems.append(f"lying on the back {since} (or weeks unknown): {_words(supine)}")
+    problems = ["classified as stenosis"] if "stenosis" in rec.classification.pathways else []
+    problems += found
     return "pregnant, yet " + "; ".join(problems) if problems else None
 
 
-
 __all__ = [
-    "WALKING_OR_STANDING_TAGS",
     "deterministic",
     "emergency_signs_emergency",
     "emergency_signs_skip",

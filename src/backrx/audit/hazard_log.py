@@ -21,7 +21,8 @@ from backrx.model.profile import RED_FLAGS
 FILE = "safety.yaml"
 CONTROL_KINDS = ("rule", "invariant", "test", "measure")
 STATUSES = ("open", "closed")
-#: The populations every hazard log must cover with at least one hazard.
+#: The populations a hazard log must cover with at least one hazard when the pack's populations.yaml
+#: names none (its populations say which hazard-log population each belongs to: ``hazard:``).
 POPULATIONS = ("pregnancy", "wheelchair", "adolescent", "older")
 _HAZARD_KEYS = ("id", "title", "harm", "causes", "red_flags", "populations", "initial_risk", "controls",
                 "residual_risk", "justification", "status", "actions")

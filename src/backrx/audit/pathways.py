@@ -87,6 +87,17 @@ def _under(value: Any, limit: float | None) -> bool:
     return value is not None and limit is not None and value < limit
 
 
+def _pregnant(pack: Pack, profile: Mapping[str, Any]) -> bool:
+    """True when the pack's pregnancy population (populations.yaml) holds the person."""
+    from backrx.model.profile import Profile
+    from backrx.run.facts import profile_values
+    from backrx.run.populations import members
+
+    if not any(p.id == "pregnancy" for p in pack.populations.populations):
+        pack = reference_pack()  # a pack without the population: the bundled pack's reading
+    return "pregnancy" in members(pack, profile_values(Profile.model_validate(profile)))
+
+
 def pathway_triggers(profile: Mapping[str, Any], pack: Pack | None = None) -> list[str]:
     """The pathways whose trigger pattern this profile shows, read straight off the profile.
 
@@ -108,8 +119,9 @@ def pathway_triggers(profile: Mapping[str, Any], pack: Pack | None = None) -> li
         if not worse & doubt_worse and not eases & doubt_eases:  # else the preference is in doubt
             found.append(pathway)
     history = profile.get("history") or {}
-    pregnancy = (history.get("pregnant") is True or history.get("pregnancy_weeks") is not None
-                 or history.get("pelvic_girdle_pain") is True)
+    # pregnancy as rules/populations.yaml defines it (the population's `when`), or pelvic girdle pain
+    pregnancy = _pregnant(pack if pack is not None else reference_pack(), profile) \
+        or history.get("pelvic_girdle_pain") is True
     stenosis = [
         bool(profile.get("bilateral_leg_symptoms")),
         profile["leg_pain"] in ("buttock_thigh", "below_knee"),

@@ -81,11 +81,13 @@ def default_tests_dir(pack_dir: Path) -> Path | None:
 
 
 def check_safety_case(case: SafetyCase, rule_ids: Iterable[str], invariant_ids: Iterable[str],
-                      tests: set[str] | None) -> list[Finding]:
+                      tests: set[str] | None, populations: Iterable[str] | None = None) -> list[Finding]:
     """Every check of the hazard log against the pack, the audit's invariants and the tests.
 
     ``tests`` None means no test folder was found: test controls are then reported as warnings
-    (unchecked), never as passing.
+    (unchecked), never as passing. ``populations``: those the hazard log must cover (default
+    :data:`POPULATIONS`; ``backrx safety-case`` passes the names the pack's populations.yaml gives,
+    :meth:`~backrx.pack.popbook.PopulationBook.hazard_groups`).
     """
     rules, invariants = set(rule_ids), set(invariant_ids)
     out: list[Finding] = []
@@ -128,7 +130,7 @@ def check_safety_case(case: SafetyCase, rule_ids: Iterable[str], invariant_ids: 
             out.append(Finding(None, None, "red-flag-without-hazard",
                                f"no hazard covers the red flag {flag}"))
     covered = {p for h in case.hazards for p in h.populations}
-    for population in POPULATIONS:
+    for population in POPULATIONS if populations is None else tuple(populations):
         if population not in covered:
             out.append(Finding(None, None, "population-without-hazard",
                                f"no hazard covers the population {population}"))
@@ -152,7 +154,7 @@ def safety_case_command(path: str | None, tests: str | None, fmt: str) -> int:
         raise ValueError(f"--tests {tests}: no such folder")
     collected = collect_tests(tests_dir) if tests_dir is not None else None
     findings = check_safety_case(case, (r.id for r in pack.rules), (i.id for i in default_invariants()),
-                                 collected)
+                                 collected, pack.populations.hazard_groups() or POPULATIONS)
     errors = [f for f in findings if f.severity == "error"]
     if fmt == "md":
         sys.stdout.write(render_markdown(case, pack.name))

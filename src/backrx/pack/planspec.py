@@ -8,14 +8,16 @@ from __future__ import annotations
 import string
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 from backrx.errors import Problem
-from backrx.model.profile import EQUIPMENT, SETTINGS
+from backrx.model.profile import EQUIPMENT, SETTINGS, Enjoys
 from backrx.model.vocabulary import CATEGORIES, DIRECTIONS
 from backrx.pack.texts import placeholder_problem
 
 FILE = "planner.yaml"
+#: The activities a person may say they enjoy or dislike (preferences.enjoys and .dislikes).
+ACTIVITIES: tuple[str, ...] = get_args(Enjoys)
 _SECTIONS = ("budget", "fill_order", "default_role", "essential_roles", "aerobic", "elements", "timing",
              "fitting", "messages", "adjusting", "choosing")
 #: Sections a pack may leave out (older packs): opposite_directions.
@@ -48,6 +50,15 @@ class Choosing:
     wrong_setting: str  # fields: {settings}, {yours}
     left_out: str  # fields: {exercise}, {reasons}
     instead: str  # fields: {exercise}
+    #: preferences.enjoys/dislikes value -> the catalog tags of its exercises (``activities``).
+    activities: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: Warning when a disliked activity is kept: nothing else gives its element (field: {items}).
+    disliked_kept: Message = field(default_factory=lambda: Message("", ""))
+
+    def disliked(self, tags_of: dict[str, tuple[str, ...]], dislikes: Iterable[str]) -> dict[str, str]:
+        """Catalog id -> the disliked activity it stands for (``tags_of``: id -> its tags)."""
+        wanted = {tag: activity for activity in dislikes for tag in self.activities.get(activity, ())}
+        return {eid: wanted[t] for eid, tags in tags_of.items() for t in tags if t in wanted}
 
     def equipment(self, settings: Iterable[str], listed: Iterable[str]) -> set[str]:
         """The equipment a person can use: what they listed and what their settings provide."""
@@ -407,7 +418,8 @@ def _read_adjusting(r: _Reader, node: Any, sources: set[str]) -> Adjusting | Non
     return Adjusting(pain, cited, up, down, texts, gap, tuple(c for c in carry if c in CATEGORIES))
 
 
-_CHOOSING = ("max_regressions", "setting_equipment", "reasons", "design", "sources")
+_CHOOSING = ("max_regressions", "setting_equipment", "reasons", "design", "sources", "activities",
+             "disliked_kept")
 _REASONS = {"needs_equipment": ("equipment",), "wrong_setting": ("settings", "yours"),
             "left_out": ("exercise", "reasons"), "instead": ("exercise",)}
 
@@ -444,4 +456,16 @@ def _choosing(r: _Reader, node: Any, sources: set[str]) -> Choosing | None:
     words = dict.fromkeys(_REASONS, "")
     if r.mapping(texts, "choosing.reasons", tuple(_REASONS), tuple(_REASONS)):
         words = {key: r.text(texts, key, "choosing.reasons", fields) for key, fields in _REASONS.items()}
-    return Choosing(int(regressions), kit, **words)
+    activities: dict[str, frozenset[str]] = {}
+    table = node.get("activities", {})
+    if not isinstance(table, dict):
+        r.add(node, "activities", "wrong-type", "activities must be a mapping", "choosing.activities")
+        table = {}
+    for activity in table:
+        if activity not in ACTIVITIES:
+            r.add(table, activity, "unknown-value", f"{activity!r} is not one of {', '.join(ACTIVITIES)}",
+                  f"choosing.activities.{activity}")
+        activities[str(activity)] = frozenset(r.words(table, activity, "choosing.activities", None))
+    kept = r.message(node, "disliked_kept", "choosing", ("items",)) if "disliked_kept" in node \
+        else Message("", "")
+    return Choosing(int(regressions), kit, **words, activities=activities, disliked_kept=kept)

@@ -27,6 +27,7 @@ class Population:
     requires: tuple[Requirement, ...]
     aerobic: tuple[str, ...]  # preferred aerobic exercises, first that fits wins
     sources: tuple[str, ...]
+    hazard: str | None = None  # the population the hazard log (safety.yaml) covers it under
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,10 @@ class PopulationBook:
                 if req.rule_id == rule_id:
                     return population, req
         return None
+
+    def hazard_groups(self) -> tuple[str, ...]:
+        """The populations the hazard log must cover, as the populations name them (``hazard``)."""
+        return tuple(dict.fromkeys(p.hazard for p in self.populations if p.hazard))
 
     def owner(self, rule_id: str) -> Population | None:
         """The population whose exclusion rule this is, if any."""

@@ -27,7 +27,7 @@ __all__ = ["FILE", "ROLE", "Population", "PopulationBook", "Requirement", "read_
 FILE = "populations.yaml"
 ROLE = "population"  # the planner.yaml role of a required element: never dropped for time
 _TOP_KEYS = ("description", "messages", "populations")
-_POP_KEYS = ("id", "name", "when", "avoid", "require", "aerobic", "sources")
+_POP_KEYS = ("id", "name", "when", "avoid", "require", "aerobic", "sources", "hazard")
 _REQ_KEYS = ("id", "element", "phases", "days_per_week", "candidates", "when", "rationale", "sources",
              "evidence", "design", "title")
 MESSAGES = ("requirement_unmet", "element_missing", "below_floor")
@@ -76,6 +76,7 @@ def read_populations(ctx: Ctx, doc: Any, derived: dict[str, tuple[str, FieldSpec
         name = text_value(ctx, node, "name", where)
         sources = str_list(ctx, node, "sources", where)
         aerobic = str_list(ctx, node, "aerobic", where) if "aerobic" in node else []
+        hazard = text_value(ctx, node, "hazard", where) if "hazard" in node else None
         avoid_ids: list[str] = []
         for j, rule in enumerate(node.get("avoid") or []):
             here = join(where, f"avoid[{j}]")
@@ -87,7 +88,7 @@ def read_populations(ctx: Ctx, doc: Any, derived: dict[str, tuple[str, FieldSpec
                 if (req := _requirement(ctx, node, j, where, phases, comp)) is not None]
         if when is not None and name is not None:
             pops.append(Population(str(node["id"]), name, when, tuple(avoid_ids), tuple(reqs),
-                                   tuple(aerobic), tuple(sources)))
+                                   tuple(aerobic), tuple(sources), hazard))
     return PopulationBook(tuple(pops), messages), excl, comp
 
 

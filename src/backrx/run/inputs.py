@@ -24,6 +24,7 @@ PLANNER_FIELDS: tuple[str, ...] = (
     "preferences.minutes_per_session",
     "preferences.sessions_per_week",
     "outcomes.walk_minutes",  # the baseline walking tolerance caps the starting walk
+    "preferences.dislikes",  # disliked activities are passed over while another choice fits
 )
 
 

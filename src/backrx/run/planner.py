@@ -25,6 +25,7 @@ from backrx.model.recommendation import Dose, Exercise, Prescription, Program
 from backrx.pack.planspec import Choosing, PlannerSpec
 from backrx.pack.rulepack import DOSE_FIELDS, CatalogEntry, Exclude, Pack, Prescribe, Rule
 from backrx.run.decision import Decision
+from backrx.run.dislikes import disliked_ids, kept_warnings, liked_first, spare
 from backrx.run.plancache import PackCache, Planned, pack_cache, plan_key
 from backrx.run.populations import PlanChecks, aerobic_order, capped_walk
 from backrx.run.week import DAYS, Week, WeekFitter, session_days
@@ -116,6 +117,8 @@ class Planner(WeekFitter):
         self.protect_timed = prefs.minutes_per_session is None  # the default budget cuts no dose
         self.walk = profile.outcomes.walk_minutes if profile.outcomes is not None else None
         self.preferred = aerobic_order(pack, decision.values)  # populations.yaml `aerobic`
+        self.disliked = disliked_ids(self.choosing, pack.exercises, prefs.dislikes)
+        self.disliked_kept: list[tuple[str, str]] = []  # a disliked exercise kept: (what, rule id)
         self.checks = PlanChecks(pack, decision, stated=not self.protect_timed
                                  or prefs.sessions_per_week is not None)
         self.sessions = prefs.sessions_per_week or self.spec.sessions_per_week
@@ -248,7 +251,7 @@ class Planner(WeekFitter):
         specs.sort(key=lambda item: (self._spec_rank(item[1]), item[0]))
         for order, spec, rule in specs:
             count = 0
-            for candidate in spec.exercises:
+            for candidate in liked_first(spec.exercises, self.disliked):
                 if count >= spec.pick:
                     break
                 entry, moved_by, notes = self.fit(candidate, phase)
@@ -264,6 +267,8 @@ class Planner(WeekFitter):
                 items.append(_Item(entry, rule, role, order * 100 + count, moved_by, notes, dose,
                                    dose_rules))
                 count += 1
+        items, kept = spare(items, self.disliked, phase)
+        self.disliked_kept += kept
         return items
 
     def _spec_rank(self, spec: Prescribe) -> int:
@@ -401,6 +406,7 @@ class Planner(WeekFitter):
             })
             week_no += weeks
         self.warnings.extend(self.checks.warnings())
+        self.warnings.extend(kept_warnings(self.choosing, list(dict.fromkeys(self.disliked_kept))))
         # Exercises a rule names outright are reported even when no rule asked for them.
         for excl, rule in self.decision.excludes:
             for eid in excl.exercises:
@@ -501,7 +507,7 @@ def planned(pack: Pack, profile: Profile, decision: Decision) -> Planned:
     planner = Planner(pack, profile, decision)
     key, pins = plan_key(decision, (frozenset(planner.settings), frozenset(planner.equipment),
                                     planner.minutes, planner.sessions, planner.protect_timed,
-                                    planner.walk, planner.preferred))
+                                    planner.walk, planner.preferred, frozenset(planner.disliked)))
     found = planner.cache.plan(key)
     if found is not None:
         return found
