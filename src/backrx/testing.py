@@ -31,7 +31,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "backrx.testing needs Hypothesis: pip install 'backrx[audit]'"
     ) from exc
 
-from backrx.audit.pathways import pathway_triggers
+from backrx.audit.pathways import in_pregnancy, pathway_triggers
 from backrx.model import profile as _p
 from backrx.model.recommendation import Recommendation
 
@@ -560,7 +560,7 @@ def vocabulary_events(profile: Mapping[str, Any]) -> list[str]:
     history = profile.get("history") or {}
     if history.get("osteoporosis") is True:
         out.append("history: osteoporosis")
-    if history.get("pregnant") is True or history.get("pregnancy_weeks") is not None:
+    if in_pregnancy(profile):  # the pregnancy population of rules/populations.yaml
         out.append("history: pregnant")
     if history.get("pelvic_girdle_pain") is True:
         out.append("history: pelvic girdle pain")

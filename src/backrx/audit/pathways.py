@@ -87,13 +87,14 @@ def _under(value: Any, limit: float | None) -> bool:
     return value is not None and limit is not None and value < limit
 
 
-def _pregnant(pack: Pack, profile: Mapping[str, Any]) -> bool:
-    """True when the pack's pregnancy population (populations.yaml) holds the person."""
+def in_pregnancy(profile: Mapping[str, Any], pack: Pack | None = None) -> bool:
+    """True when the pregnancy population of ``pack`` (populations.yaml; the bundled pack when it has
+    none, or by default) holds the person."""
     from backrx.model.profile import Profile
     from backrx.run.facts import profile_values
     from backrx.run.populations import members
 
-    if not any(p.id == "pregnancy" for p in pack.populations.populations):
+    if pack is None or not any(p.id == "pregnancy" for p in pack.populations.populations):
         pack = reference_pack()  # a pack without the population: the bundled pack's reading
     return "pregnancy" in members(pack, profile_values(Profile.model_validate(profile)))
 
@@ -120,7 +121,7 @@ def pathway_triggers(profile: Mapping[str, Any], pack: Pack | None = None) -> li
             found.append(pathway)
     history = profile.get("history") or {}
     # pregnancy as rules/populations.yaml defines it (the population's `when`), or pelvic girdle pain
-    pregnancy = _pregnant(pack if pack is not None else reference_pack(), profile) \
+    pregnancy = in_pregnancy(profile, pack) \
         or history.get("pelvic_girdle_pain") is True
     stenosis = [
         bool(profile.get("bilateral_leg_symptoms")),
@@ -145,4 +146,4 @@ def pathway_triggers(profile: Mapping[str, Any], pack: Pack | None = None) -> li
     return found or ["general_conditioning"]
 
 
-__all__ = ["pathway_triggers"]
+__all__ = ["in_pregnancy", "pathway_triggers"]
