@@ -310,6 +310,8 @@ class Timelines(RuleBasedStateMachine):
         self.cleared: set[str] = set()  # reported on the last round, a good day, at the dose they still hold
         self.reset: datetime.date | None = None  # the last phase reset, until the phase moves
         self.last_round: datetime.date | None = None
+        self.first_round: datetime.date | None = None  # of the current plan (a clearance makes a new one)
+        self.progressed: dict[str, datetime.date] = {}  # the last day each exercise stepped up
 
     def _plan(self) -> Recommendation:
         return self.ep.plan(rules=self.rules)
@@ -354,6 +356,7 @@ class Timelines(RuleBasedStateMachine):
                     assert c.prescription.exercise.direction != direction
         if before.program.hold is not None:
             assert actions.isdisjoint({"progress", "advance"})
+        self._paced(last)
         done = {r["exercise_id"] for r in responses}
         if worse and not spreading and pain <= 5 and not gap and done - self.seen:
             # A worse day with an exercise never done before in this phase: what was cleared on
@@ -373,6 +376,19 @@ class Timelines(RuleBasedStateMachine):
         self.referred = after.outcome == "refer"
         if moved:
             self.reset = None
+
+    def _paced(self, last: Any) -> None:
+        """However often the person reports, a dose steps up at most once per the pack's days at
+        dose, and not before that many days from the plan's first round."""
+        if self.first_round is None:
+            self.first_round = self.day
+        for c in last.changes:
+            if c.action != "progress" or c.exercise_id is None:
+                continue
+            assert (self.day - self.first_round).days >= MIN_DAYS
+            previous = self.progressed.get(c.exercise_id)
+            assert previous is None or (self.day - previous).days >= MIN_DAYS
+            self.progressed[c.exercise_id] = self.day
 
     def _carried(self, before: Recommendation, after: Recommendation) -> None:
         """When a phase starts, the dose reached in a carried category does not drop."""
@@ -428,6 +444,7 @@ class Timelines(RuleBasedStateMachine):
                                "note": "cleared to resume"}, rules=self.rules)
         self._forget()
         self.reset = None
+        self.first_round, self.progressed = None, {}
         self.referred = self._plan().outcome == "refer"
 
     @rule(step=st.integers(0, 14), reset=st.booleans())
@@ -462,7 +479,8 @@ Timelines.TestCase.settings = settings(max_examples=25, stateful_step_count=10, 
                                        suppress_health_check=[HealthCheck.too_slow])
 test_generated_timelines = Timelines.TestCase
 test_generated_timelines.__doc__ = ("Over generated timelines: replay is byte-identical, limits hold at "
-                                    "every event date, gaps, holds, emergencies and referrals behave, a "
+                                    "every event date, doses rise no faster than the time at dose allows, gaps, holds, "
+                                    "emergencies and referrals behave, a "
                                     "cleared exercise is not blamed again, walks do not drop, warnings end "
                                     "with their cause and a phase reset restarts the clock.")
 
