@@ -7,6 +7,7 @@ import json
 import sys
 import typing
 from collections.abc import Sequence
+from datetime import date, time
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
@@ -40,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--format", choices=("json", *FORMATS), default="text",
                      help="json: the Recommendation; text: explain(); md: a client handout; "
                      "html: a printable handout; fhir: a FHIR R4 Bundle (needs backrx[fhir]); "
-                     "cert: a CERT report (Slade 2016)")
+                     "cert: a CERT report (Slade 2016); ics: a reminder calendar of the current phase "
+                     "(needs backrx[calendar]; one profile)")
     _view_options(rec)
     rec.add_argument("--locale", default="en", metavar="LANG",
                      help="language of the patient-facing texts: en, or a locale the pack ships (es)")
@@ -52,9 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     adj.add_argument("feedback", nargs="?",
                      help="feedback file (.yaml, .yml or .json); optional with --migrate")
     adj.add_argument("--rules", metavar="DIR", help="the rule pack that made the recommendation")
-    adj.add_argument("--format", choices=("json", "text", "md", "html"), default="json",
+    adj.add_argument("--format", choices=("json", "text", "md", "html", "ics"), default="json",
                      help="json: the adjusted Recommendation (store it for the next round); text, md "
-                     "or html: a report of it")
+                     "or html: a report of it; ics: a reminder calendar of its current phase")
     adj.add_argument("--migrate", action="store_true",
                      help="first re-plan the recommendation on this (newer) pack, replaying its "
                      "history; what changed is printed to stderr")
@@ -145,6 +147,25 @@ def _view_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--template-dir", metavar="DIR",
                      help="a folder of templates that replace the bundled ones of the same name")
     cmd.add_argument("--paper", choices=("a4", "letter"), default="a4", help="html: the print page size")
+    cmd.add_argument("--start", type=_day, default=None, metavar="YYYY-MM-DD",
+                     help="ics: day 1 of the week of sessions (default: the coming Monday, or today on a "
+                     "Monday)")
+    cmd.add_argument("--time", type=_clock, default=None, metavar="HH:MM",
+                     help="ics: the time of day of each session, local time (default: 08:00)")
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("give a date as YYYY-MM-DD") from None
+
+
+def _clock(text: str) -> time:
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("give a time as HH:MM") from None
 
 
 def _write(rec: Recommendation, fmt: str, args: argparse.Namespace | None = None,
@@ -155,14 +176,13 @@ def _write(rec: Recommendation, fmt: str, args: argparse.Namespace | None = None
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=None if line else 2) + "\n")
     elif fmt == "json":
         sys.stdout.write(rec.model_dump_json(indent=2) + "\n")
-    elif fmt == "cert":
-        from backrx.render.cert import cert_markdown
+    elif fmt in ("cert", "ics") or (fmt in ("md", "text") and view is None):
+        from backrx.model.formats import renderer  # the one format registry, in the words of the pack given
 
-        sys.stdout.write(cert_markdown(rec, rules=rules) + "\n")
-    elif fmt in ("md", "text") and view is None:
-        from backrx.render.report import explain, handout  # in the words of the pack given
-
-        sys.stdout.write(handout(rec, rules=rules) if fmt == "md" else explain(rec, rules=rules) + "\n")
+        asked = (("start", getattr(args, "start", None)), ("at", getattr(args, "time", None)))
+        calendar = {k: v for k, v in asked if v is not None}
+        written: str = renderer(fmt)(rec, rules=rules, **calendar)
+        sys.stdout.write(written + ("\n" if fmt in ("text", "cert") else ""))
     else:
         from backrx.render import render
 
@@ -273,7 +293,8 @@ EXIT_CODES: dict[int, str] = {
 
 #: The optional packages a command may need, and the extra that installs each.
 EXTRAS = {"pyarrow": "batch", "pandas": "batch", "tqdm": "batch", "fhir": "fhir", "hypothesis": "audit",
-          "fastapi": "cds-hooks", "uvicorn": "cds-hooks", "jwt": "cds-hooks", "dask": "dask"}
+          "icalendar": "calendar", "fastapi": "cds-hooks", "uvicorn": "cds-hooks", "jwt": "cds-hooks",
+          "dask": "dask"}
 
 
 def _one_line(text: str, limit: int = 500) -> str:
@@ -285,6 +306,13 @@ def _usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse option combinations that would be silently ignored (argparse exits 2)."""
     if getattr(args, "view", None) is not None and args.format in ("json", "fhir"):
         parser.error(f"--view applies to text, md and html; --format {args.format} carries every view")
+    fmt = getattr(args, "format", None)
+    if fmt == "ics" and getattr(args, "view", None) is not None:
+        parser.error("--view applies to text, md and html; an ics calendar has one view")
+    if fmt == "ics" and len(getattr(args, "profile", [])) > 1:
+        parser.error("--format ics makes one calendar: give one profile")
+    if fmt != "ics" and (getattr(args, "start", None) or getattr(args, "time", None)):
+        parser.error("--start and --time apply to --format ics")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

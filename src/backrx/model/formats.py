@@ -35,6 +35,7 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("html", "backrx.render:render", "an HTML handout (patient or clinician view)"),
     Format("fhir", "backrx.interop.fhir:to_fhir", "a FHIR R4 Bundle as JSON data"),
     Format("cert", "backrx.render.cert:cert_markdown", "a CERT report (Slade 2016) in Markdown"),
+    Format("ics", "backrx.render.ics:to_ics", "an iCalendar (RFC 5545) of the current phase's sessions"),
 )}
 
 

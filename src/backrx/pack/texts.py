@@ -27,6 +27,7 @@ MAX_TEXT = 4000
 #: reads their ``t(...)`` calls and keeps this table equal to them). A key not listed here is
 #: filled with nothing, so its text may hold no placeholder.
 TEXT_FIELDS: dict[str, tuple[str, ...]] = {
+    "calendar.item": ("dose", "name"), "calendar.summary": ("minutes",),
     "dose.hold": ("seconds",), "dose.minutes": ("minutes",), "dose.per_day": ("n",), "dose.per_week": ("n",),
     "dose.reps": ("reps",), "dose.set_reps": ("reps", "sets"), "dose.sets": ("sets",),
     "dose.sets_reps": ("reps", "sets"), "elimination.next": ("name",), "elimination.text": ("testing",),
