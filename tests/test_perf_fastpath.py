@@ -5,7 +5,8 @@ from __future__ import annotations
 import gc
 from typing import Any
 
-from hypothesis import given, reject, settings
+import pytest
+from hypothesis import HealthCheck, given, reject, settings
 from pydantic import ValidationError
 
 import backrx
@@ -196,3 +197,27 @@ def test_the_result_cache_is_bounded() -> None:
         rules.recommend(base_profile(preferences={"minutes_per_session": 10 + i % 170,
                                                   "sessions_per_week": 1 + i // 170}))
     assert 0 < len(rules.caches.results) <= RESULTS_KEPT
+
+
+@pytest.fixture(scope="module")
+def every_engine() -> dict[str, backrx.RuleSet]:
+    """The bundled pack on the interpreter (the oracle), the compiled engine and durable_rules."""
+    from conftest import ENGINES
+
+    return {name: backrx.load_rules(engine=name) for name in {*ENGINES, "reference", "compiled"}}  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(profile=profiles())
+def test_the_fast_paths_equal_the_validated_slow_path_on_3000_profiles(
+        profile: dict[str, Any], every_engine: dict[str, backrx.RuleSet]) -> None:
+    """On 3,000 generated profiles, every engine's recommend (cached parts, compiled matcher and
+    fact writer) writes byte for byte the JSON of the result validated from plain data by the
+    interpreter, with nothing cached."""
+    try:
+        slow = validated(every_engine["reference"], profile).model_dump_json()
+    except ValidationError:
+        reject()
+    for rules in every_engine.values():
+        assert rules.recommend(profile).model_dump_json() == slow, rules.engine

@@ -189,7 +189,10 @@ class RuleSet:
     def share_equal_parts(self, on: bool) -> None:
         """While on, equal prescriptions and firings built by this RuleSet become one object, so a
         worker process pickles each once (see backrx._parallel); off again after its chunk."""
+        from backrx._parallel import share_built
+
         self._seam.share = {} if on else None
+        self._seam.share_built = share_built
 
     def recommend_many(self, profiles: Iterable[ProfileInput], *, pause_gc: bool = True,
                        workers: int | None = None, chunk_size: int | None = None) -> list[Recommendation]:

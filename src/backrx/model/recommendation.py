@@ -174,6 +174,59 @@ class PhaseStart(_Out):
     after_round: int = Field(ge=0, description="how many adjustment rounds came before it")
 
 
+class EducationModule(_Out):
+    """An education module the program carries (rules/education.yaml), in the person's language."""
+
+    id: str
+    phase: str = Field(description="the phase it belongs to; modules come in phase order")
+    title: str
+    text: str
+    sources: list[str]
+    rule_id: str = Field(description="the rule that selected it (education.<id>)")
+
+
+class ExposureStep(_Out):
+    """One graded step towards a feared, valued activity, with its quota (time-contingent)."""
+
+    activity: str = Field(description="the goal (preferences.goals) or everyday activity it builds up")
+    step: int = Field(ge=1)
+    start_week: int = Field(ge=1)
+    end_week: int = Field(ge=1)
+    minutes: int = Field(ge=1, description="minutes per day of the quota")
+    days_per_week: int = Field(ge=1, le=7)
+    text: str
+
+
+class GradedActivity(_Out):
+    """The graded-activity pathway (CFT-informed): exposure ladders built from the person's goals,
+    the referral the pack advises, and plainly what backrx supports and cannot deliver."""
+
+    title: str
+    intro: str
+    activities: list[str]
+    steps: list[ExposureStep]
+    referral: str
+    supports: str
+    cannot: str
+    sources: list[str]
+    rule_ids: list[str]
+
+
+class FlarePlan(_Out):
+    """What to do in a flare: the first days, what to keep and ease off, when to seek help, how the
+    plan resumes. A reported flare (Feedback.flare_started) applies it (rules adjust.flare.*)."""
+
+    window_days: int = Field(ge=1)
+    first_days: list[str]
+    keep: str
+    keep_exercises: list[str] = Field(description="exercises kept as they are (gentle mobility)")
+    ease: str
+    ease_exercises: list[str] = Field(description="exercises eased off during the flare window")
+    seek_help: list[str] = Field(description="the flare's own warning line, then the safety net")
+    resume: str
+    sources: list[str]
+
+
 class Program(_Out):
     """The staged program."""
 
@@ -198,6 +251,13 @@ class Program(_Out):
     phase_started: PhaseStart | None = Field(
         default=None, description="set when a clinician's reassessment reset the phase: its clock "
         "and streaks start there (cleared when the next phase starts)")
+    education: list[EducationModule] = Field(
+        default_factory=list, description="the education modules the profile's conditions select, in "
+        "phase order (rules/education.yaml)")
+    flare_plan: FlarePlan | None = Field(default=None, description="the flare plan (rules/education.yaml)")
+    graded_activity: GradedActivity | None = Field(
+        default=None, description="the graded-activity pathway, for high STarT Back risk or high fear of "
+        "activity")
 
     @property
     def phase_now(self) -> Phase:
@@ -539,6 +599,16 @@ class Recommendation(_Out):
             except ChainError as exc:
                 raise PydanticCustomError(exc.code, exc.message) from None
         return self
+
+    def model_dump_json(self, **options: Any) -> str:
+        """The stored JSON format. Without options it is written by the fast writer
+        (:mod:`backrx.model.writer`, held byte for byte to pydantic's own dump by tests); with
+        any option (``indent``, ``exclude``...) by pydantic, as on every model."""
+        if not options:
+            from backrx.model.writer import dump_json
+
+            return dump_json(self)
+        return super().model_dump_json(**options)
 
     def explain(self) -> str:
         """A readable account of why this plan."""

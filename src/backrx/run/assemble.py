@@ -92,10 +92,8 @@ class Assembler:
                 program, planned_warnings, program_sources = planned(pack, profile, decision)
             cited.update(dict.fromkeys(program_sources))
         trace = [self.firing(f) for f in decision.fired]
-        if self.seam.share is not None:  # in a worker process: equal parts become one object
-            from backrx._parallel import share_built
-
-            share_built(self.seam.share, None, trace)
+        if self.seam.share is not None and self.seam.share_built is not None:
+            self.seam.share_built(self.seam.share, None, trace)  # a worker: equal parts become one
         return {
             "format_version": FORMAT_VERSION,
             "backrx_version": __version__,

@@ -31,7 +31,7 @@ The caches, by name:
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 from backrx.run.decision import RuleTables
@@ -68,6 +68,7 @@ class CacheSeam:
         self.firings: dict[tuple[Any, ...], Firing] = {}  # by rule id and the values shown
         self.references: dict[str, Reference] = {}
         self.share: dict[Any, Any] | None = None  # set by a worker process for one chunk
+        self.share_built: Callable[[dict[Any, Any], Any, list[Any]], None] | None = None  # its sharer
 
     def fresh(self) -> CacheSeam:
         """An empty seam on the same pack with the same caches turned off."""
