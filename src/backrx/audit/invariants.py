@@ -35,15 +35,17 @@ BUILTIN_INVARIANTS: tuple[Invariant, ...] = (
               "A red flag the person is unsure of gets a referral, never silence.",
               checks.unsure_flag_reviewed),
     Invariant("population.wheelchair-seated",
-              "A wheelchair user gets no exercise tagged as needing walking or standing.",
+              "A wheelchair user gets nothing the reference pack's wheelchair population (populations.yaml) "
+              "leaves out: no walking, standing or floor work.",
               checks.seated_for_wheelchair),
     Invariant("population.limits",
               "No phase holds an exercise that a population of the person forbids there "
               "(rules/populations.yaml, read by backrx.run.populations.limits_for).",
               checks.population_limits),
     Invariant("population.pregnancy",
-              "A pregnant person is never classified as stenosis and gets no prone work, and no supine "
-              "work from the week the reference pack leaves it out, or when the weeks are not recorded.",
+              "A pregnant person is never classified as stenosis and gets nothing the reference pack's "
+              "pregnancy population (populations.yaml) leaves out in that week: no prone work, and no supine "
+              "work from the week it names, or when the weeks are not recorded.",
               checks.pregnancy_safe),
     Invariant("safety.refer-means-no-program",
               "A referral outcome has no program, and a program never comes with an emergency or "
