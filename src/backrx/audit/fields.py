@@ -68,7 +68,7 @@ def effective_rules(pack: Pack) -> list[Rule]:
         then = rule.then
         return any((then.refer, then.safety_net, then.warn, then.pathways, then.risk, then.prescribe,
                     then.exclude, then.dose, then.schedule, then.adjust, then.stop_direction,
-                    then.eliminate, then.advance, then.hold_rounds, then.criterion))
+                    then.eliminate, then.advance, then.hold_rounds, then.criterion, then.educate))
 
     live = [rule for rule in pack.rules if effect(rule)]
     live_ids = {rule.id for rule in live}

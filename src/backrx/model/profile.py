@@ -249,6 +249,10 @@ class Findings(StrictModel):
         default=None, description="Beighton score of joint hypermobility, 0 to 9.")
     widespread_pain: bool | None = Field(
         default=None, description="Pain in many body regions, not only the back.")
+    fabq_pa: Annotated[int, Field(ge=0, le=24)] | None = Field(
+        default=None, description="Fear-Avoidance Beliefs Questionnaire, physical activity subscale "
+                                  "(Waddell 1993, items 2-5), 0 to 24; higher means more fear of activity. "
+                                  "Absent: not measured.")
 
     @model_validator(mode="after")
     def _trend_has_a_sign(self) -> Findings:

@@ -230,6 +230,17 @@ def _pathway(ctx: Ctx, value: Any, line: int | None, here: str, known: Known) ->
     return tuple(good)
 
 
+_IDS_SCHEMA = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}
+
+
+def _educate(ctx: Ctx, value: Any, line: int | None, here: str, known: Known) -> tuple[str, ...] | None:
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and ID.match(n) for n in names):
+        ctx.add(line, "wrong-type", "educate takes a module id or a list of them (education.yaml)", here)
+        return None
+    return tuple(names)
+
+
 def _risk(ctx: Ctx, value: Any, line: int | None, here: str, known: Known) -> str | None:
     if value not in RISKS:
         ctx.add(line, "unknown-value", f"risk {value!r} is not one of {', '.join(RISKS)}", here)
@@ -268,6 +279,8 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
            _pathway, "add treatment pathways", "pathways"),
     Action("risk", (_CLASSIFY,), "risk", "first", {"enum": list(RISKS)}, _risk,
            "the STarT Back risk group", "startback_risk"),
+    Action("educate", (_COMPONENTS,), "educate", "union", _IDS_SCHEMA, _educate,
+           "select education modules (education.yaml) for the program"),
     Action("prescribe", (_COMPONENTS,), "prescribe", "union", PRESCRIBE_SCHEMA, _items(parse_prescribe),
            "offer exercises for a phase, to pick from"),
     Action("exclude", (_EXCLUSIONS,), "exclude", "union", EXCLUDE_SCHEMA, _items(parse_exclude),

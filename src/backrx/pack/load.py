@@ -19,6 +19,8 @@ from backrx.pack import parsecache
 from backrx.pack.conditions import tests_of
 from backrx.pack.donotdo import FILE as DONOTDO_FILE
 from backrx.pack.donotdo import DoNotDoBook, read_donotdo
+from backrx.pack.education import FILE as EDUCATION_FILE
+from backrx.pack.education import EducationBook, read_education
 from backrx.pack.fields import FILE as FIELDS_FILE
 from backrx.pack.fields import read_field_notes
 from backrx.pack.figures import FILE as FIGURES_FILE
@@ -68,7 +70,7 @@ TEXT_FILES = ("text.yaml",)  # not rule files: read by backrx.pack.texts
 #: fields.yaml (optional): profile fields declared informational, read by backrx audit.
 #: cert.yaml (optional): the CERT report's items, read by backrx.render.cert.
 DATA_FILES = (*REQUIRED_FILES, "outcomes.yaml", *TEXT_FILES, TIERS_FILE, FIGURES_FILE, "codes.yaml",
-              FIELDS_FILE, POPULATIONS_FILE, DONOTDO_FILE, "cert.yaml")
+              FIELDS_FILE, POPULATIONS_FILE, DONOTDO_FILE, "cert.yaml", EDUCATION_FILE)
 
 def _reads_through_states(when: Any, states: list[Rule]) -> list[Any]:
     """The field tests a condition can be made true by: its own, and for each clinical state it
@@ -210,6 +212,13 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
                                                                {p.id for p in phases})
         rule_files += [(pop_ctx, "exclusions", inputs["exclusions"], excl_nodes),
                        (pop_ctx, "components", inputs["components"], comp_nodes)]
+    education, education_texts = EducationBook(), {}
+    if EDUCATION_FILE in docs:  # each module's condition becomes a components-layer rule
+        edu_ctx = Ctx(problems, EDUCATION_FILE)
+        kinds = ({k: v.kind for k, v in sources.items()}, SOURCE_KINDS)
+        education, edu_nodes, education_texts = read_education(edu_ctx, docs[EDUCATION_FILE], known, kinds,
+                                                               [p.id for p in phases])
+        rule_files.append((edu_ctx, "components", inputs["components"], edu_nodes))
     if len(derived) > MAX_DERIVED:
         problems.append(Problem("", None, None, "too-many-derived",
                                 f"{len(derived)} derived names; the limit is {MAX_DERIVED}"))
@@ -341,6 +350,7 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
                                          {eid: node for eid, (_, node, _) in catalog.items()})
     texts = {**texts, **figure_texts}  # plain names and figure words: translated like any text
     texts.update(donotdo_texts)  # the do-not-do list's plain sentences, likewise
+    texts.update(education_texts)  # the education modules, flare plan and pathway, likewise
     if tiers is not None:
         for urgency in tiers.tiers:  # the report words of each tier say the tier's phrase too
             both = " ".join(texts.get(f"urgency.{urgency}.{part}", "") for part in ("heading", "advice"))
@@ -365,4 +375,4 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
                 {eid: entry for eid, (entry, _, _) in catalog.items()}, sources, tuple(phases),
                 {path: spec for path, (_, spec) in derived.items()}, planner=planner, measures=measures,
                 texts=texts, locales=locales, tiers=tiers, format_version=fmt, figures=figures,
-                populations=populations or PopulationBook(), donotdo=donotdo)
+                populations=populations or PopulationBook(), donotdo=donotdo, education=education)

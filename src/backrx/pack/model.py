@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from backrx.lang.condition import Condition, Scalar
 from backrx.model.vocabulary import FIELDS, URGENCIES, FieldSpec
 from backrx.pack.donotdo import DoNotDoBook
+from backrx.pack.education import EducationBook
 from backrx.pack.figures import FigureBook
 from backrx.pack.planspec import PlannerSpec
 from backrx.pack.popbook import PopulationBook
@@ -203,6 +204,7 @@ class Then:
     eliminate: bool = False
     advance: bool = False
     hold_rounds: int = 0
+    educate: tuple[str, ...] = ()  # education modules (education.yaml) the rule selects
     criterion: str | None = None  # set on the rules compiled from phases.yaml: "<phase>.<criterion>"
 
 
@@ -258,6 +260,7 @@ class Pack:
     figures: FigureBook | None = None  # figures.yaml: plain names and figures (optional file)
     populations: PopulationBook = field(default_factory=PopulationBook)  # populations.yaml
     donotdo: DoNotDoBook = field(default_factory=DoNotDoBook)  # donotdo.yaml (optional file)
+    education: EducationBook = field(default_factory=EducationBook)  # education.yaml (optional file)
 
     @functools.cached_property
     def blocking_urgencies(self) -> tuple[str, ...]:

@@ -28,6 +28,7 @@ MAX_TEXT = 4000
 #: filled with nothing, so its text may hold no placeholder.
 TEXT_FIELDS: dict[str, tuple[str, ...]] = {
     "calendar.item": ("dose", "name"), "calendar.summary": ("minutes",),
+    "education.graded.step": ("activity", "days", "end", "minutes", "start", "step"),
     "dose.hold": ("seconds",), "dose.minutes": ("minutes",), "dose.per_day": ("n",), "dose.per_week": ("n",),
     "dose.reps": ("reps",), "dose.set_reps": ("reps", "sets"), "dose.sets": ("sets",),
     "dose.sets_reps": ("reps", "sets"), "elimination.next": ("name",), "elimination.text": ("testing",),

@@ -17,6 +17,7 @@ from backrx.model.recommendation import DISCLAIMER, FORMAT_VERSION, Firing, Prog
 from backrx.model.vocabulary import URGENCIES
 from backrx.run.caches import FIRINGS_KEPT, CacheSeam
 from backrx.run.decision import Decision, Fired, notices, referral_data, tiers_of_reasons
+from backrx.run.education import education_parts, education_sources
 from backrx.run.evidence import evidence_model
 from backrx.run.inputs import planner_inputs
 from backrx.run.plancache import active
@@ -91,6 +92,10 @@ class Assembler:
             with active(self.seam.plans):
                 program, planned_warnings, program_sources = planned(pack, profile, decision)
             cited.update(dict.fromkeys(program_sources))
+            parts = education_parts(pack, profile, decision, program, self.locale, list(decision.safety_net))
+            if parts:  # the education modules, flare plan and pathway (issue 28)
+                program = program.model_copy(update=parts)
+                cited.update(dict.fromkeys(education_sources(program)))
         trace = [self.firing(f) for f in decision.fired]
         if self.seam.share is not None and self.seam.share_built is not None:
             self.seam.share_built(self.seam.share, None, trace)  # a worker: equal parts become one

@@ -60,6 +60,7 @@ class Decision:
     safety_net: list[str] = field(default_factory=list)
     warnings: list[tuple[str, str, str]] = field(default_factory=list)  # code, message, rule id
     pathways: list[str] = field(default_factory=list)
+    educate: list[str] = field(default_factory=list)  # education modules selected, in trace order
     risk: str | None = None
     prescribes: list[tuple[Prescribe, Rule]] = field(default_factory=list)
     excludes: list[tuple[Exclude, Rule]] = field(default_factory=list)
