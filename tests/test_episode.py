@@ -478,11 +478,11 @@ class Timelines(RuleBasedStateMachine):
 Timelines.TestCase.settings = settings(max_examples=25, stateful_step_count=10, deadline=None,
                                        suppress_health_check=[HealthCheck.too_slow])
 test_generated_timelines = Timelines.TestCase
-test_generated_timelines.__doc__ = ("Over generated timelines: replay is byte-identical, limits hold at "
-                                    "every event date, doses rise no faster than the time at dose allows, gaps, holds, "
-                                    "emergencies and referrals behave, a "
-                                    "cleared exercise is not blamed again, walks do not drop, warnings end "
-                                    "with their cause and a phase reset restarts the clock.")
+test_generated_timelines.__doc__ = (
+    "Over generated timelines: replay is byte-identical, limits hold at every event date, doses rise "
+    "no faster than the time at dose allows, gaps, holds, emergencies and referrals behave, a cleared "
+    "exercise is not blamed again, walks do not drop, warnings end with their cause and a phase reset "
+    "restarts the clock.")
 
 
 def test_adjust_stays_a_thin_layer(rules: RuleSet) -> None:
