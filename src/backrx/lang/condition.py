@@ -20,9 +20,12 @@ property test holds the two to identical decisions.
 from __future__ import annotations
 
 import math
+import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any, Literal, get_args
 
 Scalar = bool | int | float | str
 #: A fact value: a scalar, or a frozenset for list fields.
@@ -107,9 +110,7 @@ def _flip2(value: Any, negate: bool) -> int:
     return 2 if negate else 1
 
 
-#: The operator table: the loader, both engines, the vocabulary and ``backrx schema rules``
-#: read it. Adding an operator is one entry here (and a line in docs/rule-pack.md).
-OPERATORS: dict[str, Operator] = {op.name: op for op in (
+_BUILT_IN: dict[str, Operator] = {op.name: op for op in (
     Operator("eq", ("bool", "int", "float", "enum"), "scalar", lambda a, v: bool(a == v),
              _compare("$eq", "$neq"), _SCALAR, "equals the value", _flip2),
     Operator("in", ("int", "float", "enum"), "scalars", lambda a, v: a in v,
@@ -129,6 +130,58 @@ OPERATORS: dict[str, Operator] = {op.name: op for op in (
              _exists_durable, {"type": "boolean"},
              "true: the field has a value (was answered); false: it has none"),
 )}
+
+_operators: dict[str, Operator] = dict(_BUILT_IN)
+_operators_lock = threading.Lock()
+_OPERATOR_NAME = re.compile(r"^[a-z][a-z0-9_]*\Z")
+
+#: The operator table, read-only: the loader, both engines, the vocabulary and ``backrx schema
+#: rules`` read it. A built-in operator is one entry above (and a line in docs/rule-pack.md); an
+#: extension is added with `register_operator`. Writing to this view raises ``TypeError``.
+OPERATORS: Mapping[str, Operator] = MappingProxyType(_operators)
+
+
+def _operator_problem(op: Operator) -> str | None:
+    """Why ``op`` cannot join the table, or None."""
+    if not _OPERATOR_NAME.match(op.name):
+        return "its name must be lower-case letters, digits and underscores, starting with a letter"
+    if op.name in COMBINATORS:
+        return f"{op.name!r} is a combinator of the condition language"
+    if not op.kinds or not set(op.kinds) <= set(get_args(FieldKind)):
+        return f"its kinds must be some of {', '.join(get_args(FieldKind))}"
+    if op.argument not in get_args(Argument):
+        return f"its argument must be one of {', '.join(get_args(Argument))}"
+    if not all(callable(f) for f in (op.holds, op.durable, op.alternatives)):
+        return "holds, durable and alternatives must be functions"
+    if not isinstance(op.schema, dict) or not op.description.strip():
+        return "it needs a JSON Schema (a mapping) and a description"
+    return None
+
+
+def register_operator(op: Operator) -> Operator:
+    """Add ``op`` to the operator table, for every pack loaded after this call; return it.
+
+    Raises ``TypeError`` for anything but an :class:`Operator`, and ``ValueError`` when the
+    operator is malformed or its name is taken (by a built-in, a combinator or an extension).
+    """
+    if not isinstance(op, Operator):
+        raise TypeError("register_operator takes an Operator")
+    problem = _operator_problem(op)
+    if problem is not None:
+        raise ValueError(f"operator {op.name!r} cannot be registered: {problem}")
+    with _operators_lock:
+        if op.name in _operators:
+            raise ValueError(f"an operator named {op.name!r} is already in the table")
+        _operators[op.name] = op
+    return op
+
+
+def unregister_operator(name: str) -> None:
+    """Remove an operator added with `register_operator` (``KeyError`` for any other name)."""
+    with _operators_lock:
+        if name in _BUILT_IN or name not in _operators:
+            raise KeyError(name)
+        del _operators[name]
 
 
 @dataclass(frozen=True)
