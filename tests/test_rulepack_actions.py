@@ -174,3 +174,15 @@ def test_a_layer_that_reads_an_earlier_conclusion_starts_a_new_run() -> None:
 
 
 _RULES = backrx.load_rules()
+
+
+@pytest.mark.parametrize("table", [ACTIONS, LAYER_ACTIONS, POLICIES], ids=["actions", "layers", "policies"])
+def test_the_action_tables_cannot_be_changed_by_accident(table: Any) -> None:
+    """Writing an entry into, or deleting one from, the action, layer or policy table raises."""
+    first = next(iter(table))
+    before = dict(table)
+    with pytest.raises(TypeError):
+        table[first] = table[first]
+    with pytest.raises(TypeError):
+        del table[first]
+    assert dict(table) == before

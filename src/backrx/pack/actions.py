@@ -9,8 +9,9 @@ policy the runner knows, and a line in docs/rule-pack.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Literal
 
 from backrx.model.vocabulary import PATHWAYS, RISKS, URGENCIES
@@ -33,7 +34,7 @@ from backrx.pack.read import ID, VAR, Ctx, Known, check_keys, hint, join, line_o
 #: layer, priority, rule id).
 Policy = Literal["most-urgent", "union", "first", "refine", "most-conservative", "any", "largest",
                  "none"]
-POLICIES: dict[Policy, str] = {
+POLICIES: Mapping[Policy, str] = MappingProxyType({
     "most-urgent": "the most urgent tier of all the rules that refer wins; every reason is kept",
     "union": "every rule's items are kept, in trace order, each once",
     "first": "the first rule in trace order decides; a later rule that concludes a different value "
@@ -44,7 +45,7 @@ POLICIES: dict[Policy, str] = {
     "any": "it holds when any rule says so; the first such rule is the one cited",
     "largest": "the largest number wins",
     "none": "no conclusion: the rule's rationale is its only output",
-}
+})
 
 _TEXT = {"type": "string", "minLength": 1}
 _TEXTS = {"oneOf": [_TEXT, {"type": "array", "items": _TEXT, "minItems": 1}]}
@@ -257,8 +258,10 @@ def _items(parse: Callable[[Ctx, Any, str, Known], list[Any]]) -> Reader:
 _STATES, _TRIAGE, _CLASSIFY, _COMPONENTS, _EXCLUSIONS, _DOSING, _ADJUST = LAYERS
 _EVERY = LAYERS
 
-#: The action table. Layers are named in LAYERS order; LAYER_ACTIONS and the schema follow from it.
-ACTIONS: dict[str, Action] = {a.name: a for a in (
+#: The action table, read-only. Layers are named in LAYERS order; LAYER_ACTIONS and the schema
+#: follow from it. It is closed: an action writes a field of Then that the runner merges by its
+#: policy and a consumer reads, so a new action is a change to backrx, not an extension.
+ACTIONS: Mapping[str, Action] = MappingProxyType({a.name: a for a in (
     Action("refer", (_TRIAGE, _ADJUST), "refer", "most-urgent",
            {"type": "object", "additionalProperties": False, "required": ["urgency", "reason"],
             "properties": {"urgency": {"enum": list(URGENCIES)}, "reason": _TEXT}},
@@ -300,11 +303,11 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     Action("hold_rounds", (_ADJUST,), "hold_rounds", "largest",
            {"type": "integer", "minimum": 1, "maximum": 10}, _hold_rounds,
            "hold the current plan for a number of rounds"),
-)}
+)})
 
-#: The actions each layer may use, in table order.
-LAYER_ACTIONS: dict[str, tuple[str, ...]] = {
-    layer: tuple(a.name for a in ACTIONS.values() if layer in a.layers) for layer in LAYERS}
+#: The actions each layer may use, in table order (read-only).
+LAYER_ACTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    layer: tuple(a.name for a in ACTIONS.values() if layer in a.layers) for layer in LAYERS})
 
 
 def actions_of(then: Then) -> list[Action]:
