@@ -136,6 +136,10 @@ def base_values(feedback: Feedback) -> dict[str, Value]:
     }
     if responses:
         values["feedback.max_pain"] = max(r.pain_during for r in responses)
+    if feedback.flare_started is not None:  # the flare plan (education.yaml, rules adjust.flare.*)
+        values["feedback.flare_reported"] = True
+        if feedback.date is not None:
+            values["feedback.flare_days"] = max(0, (feedback.date - feedback.flare_started).days)
     return values
 
 

@@ -39,6 +39,7 @@ from backrx.interop._fhir import (
     FhirUnavailableError,
     models,
 )
+from backrx.interop.fhir_education import education_activities
 from backrx.interop.fhir_outcomes import observations as outcome_observations
 from backrx.interop.questionnaire import LOINC
 from backrx.interop.questionnaire_response import from_fhir, to_questionnaire_response
@@ -267,6 +268,9 @@ class _Builder:
             plan["supportingInfo"] = [_ref(observations[0])]
         if referral_id is not None:
             plan["activity"] = [{"reference": _ref(referral_id)}]
+        learning = education_activities(rec.program)  # issue 28: modules, flare plan, pathway
+        if learning:
+            plan["activity"] = [*plan.get("activity", []), *learning]
         self.add(plan)
         for index, (phase, goal_id) in enumerate(zip(phases, goal_ids, strict=True)):
             child: dict[str, Any] = {

@@ -94,6 +94,15 @@ class Feedback(Compact, StrictModel):
         default_factory=list, description="on a worse day: the exercises the person suspects (each "
         "with a response on the round's day); none named: every exercise of that day is a suspect")
 
+    flare_started: IsoDate | None = Field(
+        default=None, description="the day a flare-up began, when the person reports one: the flare plan "
+        "applies for the pack's flare window from that day (rules adjust.flare.*), then the plan resumes")
+    education_read: Annotated[list[Annotated[PlainText, Field(min_length=1, max_length=80,
+                                                             pattern=r"^[a-z][a-z0-9-]*$")]],
+                              Field(max_length=100)] = Field(
+        default_factory=list, description="education modules (Program.education ids) the person has read "
+        "since the last round; kept in the history")
+
     @model_validator(mode="wrap")
     @classmethod
     def _checked(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Feedback:
@@ -110,6 +119,9 @@ class Feedback(Compact, StrictModel):
 
     def _dates_fit(self) -> list[InitErrorDetails]:
         """Responses dated only with a dated round, never after it (each error at its response)."""
+        if self.flare_started is not None and self.date is not None and self.flare_started > self.date:
+            return [_problem("flare-after-round", "the flare is dated later than the round's date",
+                             ("flare_started",))]
         for i, response in enumerate(self.responses):
             if response.date is None:
                 continue

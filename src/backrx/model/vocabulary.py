@@ -222,6 +222,10 @@ def _adjust_fields() -> dict[str, FieldSpec]:
         FieldSpec("feedback.adverse_events", "int", (), 0, 20, "feedback",
                   "adverse events reported with this round's adherence (CERT item 11)"),
         FieldSpec("program.review_open", "bool", origin="feedback",
+        FieldSpec("feedback.flare_reported", "bool", origin="feedback",
+                  description="the round reports a flare-up (Feedback.flare_started); absent otherwise"),
+        FieldSpec("feedback.flare_days", "int", (), 0, 100_000, "feedback",
+                  "days from the start of a reported flare to the round's date (absent without both)"),
                   description="a review an adjust rule asked for is open until a clinician's "
                   "reassessment"),
         FieldSpec("phase.days", "int", (), 0, 100_000, "feedback",

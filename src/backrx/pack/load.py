@@ -212,11 +212,12 @@ def _read_pack(path: str | os.PathLike[str] | None) -> Pack:
                                                                {p.id for p in phases})
         rule_files += [(pop_ctx, "exclusions", inputs["exclusions"], excl_nodes),
                        (pop_ctx, "components", inputs["components"], comp_nodes)]
-    education, education_texts = EducationBook(), {}
+    education: EducationBook = EducationBook()
+    education_texts: dict[str, str] = {}
     if EDUCATION_FILE in docs:  # each module's condition becomes a components-layer rule
         edu_ctx = Ctx(problems, EDUCATION_FILE)
-        kinds = ({k: v.kind for k, v in sources.items()}, SOURCE_KINDS)
-        education, edu_nodes, education_texts = read_education(edu_ctx, docs[EDUCATION_FILE], known, kinds,
+        kinds_of = ({k: v.kind for k, v in sources.items()}, SOURCE_KINDS)
+        education, edu_nodes, education_texts = read_education(edu_ctx, docs[EDUCATION_FILE], known, kinds_of,
                                                                [p.id for p in phases])
         rule_files.append((edu_ctx, "components", inputs["components"], edu_nodes))
     if len(derived) > MAX_DERIVED:

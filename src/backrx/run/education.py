@@ -75,7 +75,8 @@ def exposure_activities(book: EducationBook, profile: Profile) -> list[str]:
     graded = book.graded
     if graded is None:
         return []
-    goals = [g for g in profile.preferences.goals if g in graded.activities]
+    prefs = profile.preferences
+    goals = [g for g in (prefs.goals if prefs is not None else []) if g in graded.activities]
     return list(dict.fromkeys(goals)) or list(graded.default_activities)
 
 
