@@ -87,9 +87,9 @@ def latency(profiles: list[dict[str, Any]], repeat: int) -> dict[str, float]:
         _line("durable / reference (median)", "",
               f"ratio {out['durable_median_ms'] / out['reference_median_ms']:.2f}")
     med, p99 = out[f"{ENGINE}_median_ms"], out[f"{ENGINE}_p99_ms"]
-    target(f"recommend median <= 0.3 ms ({ENGINE})", f"{med:.3f} ms", med <= 0.3,
+    target(f"cached: recommend median <= 0.3 ms ({ENGINE})", f"{med:.3f} ms", med <= 0.3,
            f"x{med / 0.3:.1f} the target")
-    target(f"recommend p99 <= 1 ms ({ENGINE})", f"{p99:.3f} ms", p99 <= 1.0, f"x{p99:.1f} the target")
+    target(f"cached: recommend p99 <= 1 ms ({ENGINE})", f"{p99:.3f} ms", p99 <= 1.0, f"x{p99:.1f} the target")
     return out
 
 
@@ -110,13 +110,12 @@ def throughput(profiles: list[dict[str, Any]], repeat: int) -> float:
     _line(f"{ENGINE}: profiles per second, GC running", f"{rates[False]:,.0f}/s")
     _line(f"{ENGINE}: profiles per second, GC paused (default)", f"{rates[True]:,.0f}/s",
           f"x{rates[True] / rates[False]:.2f}")
-    target("recommend_many >= 5,000 profiles/s on one core", f"{rates[True]:,.0f}/s", rates[True] >= 5000,
-           f"{5000 / rates[True]:.1f}x short")
+    target("cached: recommend_many >= 5,000 profiles/s on one core", f"{rates[True]:,.0f}/s",
+           rates[True] >= 5000, f"{5000 / rates[True]:.1f}x short")
     # The benchmark profiles repeat (300 of them, six times), so programs planned once are reused
     # from the pack's cache. A synthetic cohort in which almost every profile needs its own
     # program shows the cost without that help: each profile is seen once, by a fresh RuleSet.
     from backrx import batch
-    from backrx.run.plancache import pack_cache
 
     cohort = batch.generate(2000, seed=11)
     fresh = backrx.load_rules(engine=ENGINE)  # type: ignore[arg-type]
@@ -124,7 +123,7 @@ def throughput(profiles: list[dict[str, Any]], repeat: int) -> float:
     start = time.perf_counter()
     fresh.recommend_many(cohort)
     rate = len(cohort) / (time.perf_counter() - start)
-    cache = pack_cache(fresh.pack)
+    cache = fresh.caches.plans
     _line(f"{ENGINE}: a varied cohort, each profile once", f"{rate:,.0f}/s",
           f"programs from the cache: {cache.hits} of {cache.hits + cache.misses}")
     return rates[True]
@@ -159,11 +158,11 @@ def cold_start(runs: int) -> float:
     _line("import backrx + load_rules()", f"{load * 1e3:.0f} ms", f"ratio {load / bare:.1f}")
     _line("import + load_rules() + first recommendation", f"{first * 1e3:.0f} ms",
           f"ratio {first / bare:.1f}")
-    target("import backrx alone <= 120 ms (-X importtime)",
-           f"{self_reported:.1f} ms ({imp * 1e3:.0f} ms process)", self_reported <= 120,
-           f"{self_reported - 120:.0f} ms over")
-    target("cold start (import, bundled pack, first recommendation) <= 250 ms", f"{first * 1e3:.0f} ms",
-           first * 1e3 <= 250, f"{first * 1e3 - 250:.0f} ms over")
+    target("import backrx alone <= 50 ms (-X importtime)",
+           f"{self_reported:.1f} ms ({imp * 1e3:.0f} ms process)", self_reported <= 50,
+           f"{self_reported - 50:.0f} ms over")
+    target("cold start (import, bundled pack, first recommendation) <= 200 ms", f"{first * 1e3:.0f} ms",
+           first * 1e3 <= 200, f"{first * 1e3 - 200:.0f} ms over")
     return first * 1e3
 
 
@@ -302,7 +301,7 @@ def floor(profiles: list[dict[str, Any]], repeat: int) -> dict[str, float]:
         return run
 
     candidates: dict[str, Callable[[dict[str, Value]], set[str]]] = {"hand-written Python": handwritten}
-    for engine in ("reference", "durable"):
+    for engine in ("reference", "compiled", "durable"):  # the reference is the interpreter (oracle)
         if engine == "durable" and not durable_available():
             continue
         candidates[f"{engine} engine"] = matcher(engine)
@@ -362,10 +361,10 @@ def breakdown(profiles: list[dict[str, Any]], repeat: int) -> dict[str, float]:
     pairs = list(zip(valid, decisions, strict=True))
     timed("planner (no cache)", lambda pd: None if pd[1].refers else plan_data(rules.pack, pd[0], pd[1]),
           pairs)
+    assemble = rules._assembler.recommendation
     for valid_profile, decision in pairs:  # fill the program cache first: a hit is what is timed
-        rules._build(valid_profile, decision)
-    recs = timed("planner (cached) + assemble the output",
-                 lambda pd: rules._build(pd[0], pd[1]), pairs)
+        assemble(valid_profile, decision)
+    recs = timed("planner (cached) + assemble the output", lambda pd: assemble(pd[0], pd[1]), pairs)
     timed("serialise to JSON (not part of recommend)", lambda r: r.model_dump_json(), recs)
     skipped = ("planner (no cache)", "serialise to JSON (not part of recommend)")
     total = sum(v for k, v in stages.items() if k not in skipped)
@@ -467,6 +466,10 @@ def main() -> int:
     print(f"backrx {backrx.__version__} benchmarks: Python {platform.python_version()}, "
           f"{platform.machine()}, {sys.platform}, engine {ENGINE}")
     profiles = _profiles(300)
+    from benchmarks.unseen import report, verdicts
+
+    TARGETS.extend(verdicts(report(1000 if args.quick else 3000, ENGINE), ENGINE))
+    print("\n(the figures below are on 300 profiles that repeat: the result cache answers)")
     latency(profiles, repeat)
     throughput(profiles, repeat)
     cold_start(3 if args.quick else 7)
