@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 import types
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from backrx._version import __version__
@@ -115,6 +116,63 @@ if not TYPE_CHECKING:
             raise AttributeError(f"module 'backrx' has no attribute {name!r}")
         globals()[name] = value
         return value
+
+
+# The model offers rec.explain(), rec.to_fhir() and the bundled disclaimer, but the renderers and
+# the pack sit in rooms above it. They are handed down here, at import time, by loaders that import
+# them when first used: Python runs this file before any backrx.* module.
+def _explain() -> Callable[..., Any]:
+    from backrx.render.report import explain
+    return explain
+
+
+def _handout() -> Callable[..., Any]:
+    from backrx.render.report import handout
+    return handout
+
+
+def _html() -> Callable[..., Any]:
+    from backrx.render import render as render_html
+    return render_html
+
+
+def _fhir() -> Callable[..., Any]:
+    from backrx.interop.fhir import to_fhir
+    return to_fhir
+
+
+def _cert() -> Callable[..., Any]:
+    from backrx.render.cert import cert_markdown
+    return cert_markdown
+
+
+def _ics() -> Callable[..., Any]:
+    from backrx.render.ics import to_ics
+    return to_ics
+
+
+def _disclaimer() -> str:
+    from backrx.pack.texts import bundled_texts
+    return str(bundled_texts()["disclaimer"])
+
+
+def _fill_registries() -> None:
+    from backrx.model.formats import Format, register_format
+    from backrx.model.providers import provide_disclaimer
+
+    for fmt in (
+        Format("text", _explain, "a plain-text account of why this plan"),
+        Format("md", _handout, "a Markdown handout"),
+        Format("html", _html, "an HTML handout (patient or clinician view)"),
+        Format("fhir", _fhir, "a FHIR R4 Bundle as JSON data"),
+        Format("cert", _cert, "a CERT report (Slade 2016) in Markdown"),
+        Format("ics", _ics, "an iCalendar (RFC 5545) of the current phase's sessions"),
+    ):
+        register_format(fmt)
+    provide_disclaimer(_disclaimer)
+
+
+_fill_registries()
 
 
 def __dir__() -> list[str]:

@@ -96,8 +96,13 @@ _registry_lock = threading.Lock()
 def register_invariant(item: Invariant) -> Invariant:
     """Add ``item`` to the invariants every :func:`audit` checks by default; return it.
 
-    Raises ``ValueError`` when its id is already taken (by a built-in or a registered one).
+    Raises ``TypeError`` for anything but an `Invariant`, and ``ValueError`` when its id is already
+    taken (by a built-in or a registered one). The registry itself is private: read it with
+    `registered_invariants` (a tuple) and change it only through this function and
+    `unregister_invariant`.
     """
+    if not isinstance(item, Invariant):
+        raise TypeError("register_invariant takes an Invariant")
     with _registry_lock:
         if item.id in _registry or any(b.id == item.id for b in BUILTIN_INVARIANTS):
             raise ValueError(f"an invariant with id {item.id!r} is already registered")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -16,6 +15,7 @@ from backrx.model.feedback import Feedback
 from backrx.model.formats import renderer
 from backrx.model.measures import Compact, IsoDate
 from backrx.model.profile import Profile
+from backrx.model.providers import bundled_disclaimer as provided_disclaimer
 from backrx.model.untrusted import PlainText
 
 _Date = date  # a field below is called `date`
@@ -25,11 +25,10 @@ def bundled_disclaimer() -> str:
     """The bundled pack's disclaimer (``disclaimer`` in its text.yaml): the one source of the text,
     and the default of a Recommendation that carries none (the JSON of backrx 0.1 always does).
 
-    The pack's room sits above the model's, so it is named by import path and read when first
-    needed, the way :mod:`backrx.model.formats` names the renderers.
+    The pack's room sits above the model's, so the pack's reader is handed down from above
+    (`backrx.model.providers`), the way the renderers are (`backrx.model.formats`).
     """
-    texts = importlib.import_module("backrx.pack.texts").bundled_texts()
-    return str(texts["disclaimer"])
+    return provided_disclaimer()
 
 
 #: The bundled pack's disclaimer, read from the pack when first asked for (see ``__getattr__``).
