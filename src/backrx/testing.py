@@ -428,30 +428,19 @@ def _cluster_corners() -> list[dict[str, Any]]:
     out.append({"history": {"recent_spinal_surgery_weeks": 6.0}})
     out.append({"history": {"long_term_corticosteroids": True}, "onset": "gradual"})
     out.append({"preferences": {"settings": ["pool"]}, "tolerance": "low"})
-    # Patterns from published criteria and the populations of rules/populations.yaml (issue 23),
-    # each at the boundary its golden case names, so every rule of the bundled pack fires.
-    ibp = {"leg_pain": "buttock_thigh", "tolerance": "high"}
-    out.append({**ibp, "age": 42, "history": {"back_pain_onset_age": 38}, "findings": {
-        "inflammatory_features": ["insidious_onset", "better_with_movement", "not_better_with_rest"]}})
-    out.append({**ibp, "age": 42, "history": {"back_pain_onset_age": 40}, "findings": {
-        "inflammatory_features": ["waking_second_half_of_night", "buttock_pain", "better_with_movement",
-                                  "psoriasis"]}})
+    # Each pattern and population of issue 23 at its golden case's boundary: every rule fires.
+    ibp = {"leg_pain": "buttock_thigh", "tolerance": "high", "age": 42}
     three = ["waking_second_half_of_night", "buttock_pain", "better_with_movement"]
-    for onset in (25, 35):
-        out.append({**ibp, "age": 42, "history": {"back_pain_onset_age": onset},
-                    "findings": {"inflammatory_features": three}})
-    out.append({"age": 66, "duration_weeks": 1.0, "sex": "male", "history": {"smoking": "current"},
-                "findings": {"abdominal_pain": True}})
-    out.append({"age": 30, "findings": {"beighton_score": 5}})
-    out.append({"age": 60, "history": {"comorbidities": ["heart_failure"]},
-                "preferences": {"settings": ["home", "gym"]}})
-    out.append({"age": 58, "onset": "gradual", "history": {"fragility_fractures": ["wrist"]}})
-    out.append({"age": 58, "onset": "gradual", "history": {"fragility_fractures": ["vertebral"]},
-                "preferences": {"goals": ["running"], "settings": ["home", "outdoors"]}})
-    out.append({"age": 48, "history": {"spinal_surgery": "fusion", "recent_spinal_surgery_weeks": 20.0,
-                                       "surgeon_clearance": "yes",
-                                       "surgeon_restrictions": ["no_bending", "no_twisting", "no_impact"]}})
-    out.append({"preferences": {"settings": ["outdoors"], "dislikes": ["walking"]}})
+    out += [{**ibp, "history": {"back_pain_onset_age": onset}, "findings": {"inflammatory_features": f}}
+            for onset, f in ((38, ["insidious_onset", "better_with_movement", "not_better_with_rest"]),
+                             (40, [*three, "psoriasis"]), (25, three), (35, three))]
+    out += [{"age": 66, "duration_weeks": 1.0, "sex": "male", "history": {"smoking": "current"},
+             "findings": {"abdominal_pain": True}}, {"age": 30, "findings": {"beighton_score": 5}},
+            {"age": 60, "history": {"comorbidities": ["heart_failure"]}},
+            *({"age": 58, "onset": "gradual", "history": {"fragility_fractures": [kind]}} for kind in
+              ("wrist", "vertebral")), {"preferences": {"settings": ["outdoors"], "dislikes": ["walking"]}},
+            {"history": {"spinal_surgery": "fusion", "recent_spinal_surgery_weeks": 20.0, "surgeon_clearance":
+                         "yes", "surgeon_restrictions": ["no_bending", "no_twisting", "no_impact"]}}]
     return out
 
 
