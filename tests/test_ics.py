@@ -59,7 +59,8 @@ def _check(rec: backrx.Recommendation, text: str) -> None:
     weeks = phase.end_week - phase.start_week + 1
     for when, ev in starts.items():
         assert isinstance(when, datetime) and when.tzinfo is None and when.time() == AT  # floating time
-        assert ev["rrule"]["FREQ"] == ["WEEKLY"] and ev["rrule"]["COUNT"] == [weeks]
+        rule = ev.decoded("rrule")  # a vRecur: a dict of lists
+        assert rule["FREQ"] == ["WEEKLY"] and rule["COUNT"] == [weeks]
         lines = [ln[2:] for ln in str(ev["description"]).splitlines() if ln.startswith("- ")]
         assert lines[:len(expected[when.date()])] == expected[when.date()]
         day = next(d for d in phase.week if START + timedelta(days=d.day - 1) == when.date())
