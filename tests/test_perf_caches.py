@@ -78,3 +78,4 @@ def test_a_localised_view_has_caches_of_its_own() -> None:
     assert spanish.caches.off == frozenset({"plans"})
     assert spanish.recommend(base_profile()).locale == "es"
     assert spanish.caches.sizes()["results"] == 1 and rules.caches.sizes()["results"] == 0
+

@@ -19,9 +19,19 @@ from backrx.run.caches import FIRINGS_KEPT, CacheSeam
 from backrx.run.decision import Decision, Fired, notices, referral_data, tiers_of_reasons
 from backrx.run.education import education_parts, education_sources
 from backrx.run.evidence import evidence_model
-from backrx.run.inputs import planner_inputs
+from backrx.run.inputs import field_value, planner_inputs
 from backrx.run.plancache import active
 from backrx.run.planner import planned
+
+#: Profile fields assembly itself reads (the education parts: the exposure ladder is built from
+#: the person's goals, the flare plan keeps the exercises of their direction). The result cache
+#: keys on them too, beside the firings, the stage and the planner's fields.
+ASSEMBLY_FIELDS: tuple[str, ...] = ("preferences.goals", "directional_preference")
+
+
+def assembly_inputs(profile: Profile) -> tuple[Any, ...]:
+    """The values of :data:`ASSEMBLY_FIELDS` for ``profile`` (hashable)."""
+    return tuple(field_value(profile, path) for path in ASSEMBLY_FIELDS)
 
 
 def _jsonable(value: Any) -> Any:
@@ -47,8 +57,9 @@ class Assembler:
         if seam.share is not None:  # in a worker process: equal parts become one object
             return Recommendation.model_validate(self.fields(profile, decision))
         # Everything but the profile follows from the firings (each known by its serial), the
-        # stage and the profile fields the planner reads (run/inputs.py names them).
-        key = (tuple([f.serial for f in decision.fired]), profile.stage, planner_inputs(profile))
+        # stage and the profile fields the planner (run/inputs.py) and assembly itself read.
+        key = (tuple([f.serial for f in decision.fired]), profile.stage, planner_inputs(profile),
+               assembly_inputs(profile))
         found = seam.result(key)
         if found is not None:
             return Recommendation.model_validate({**found, "profile": profile})
