@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import get_args
@@ -371,3 +372,174 @@ def test_literal_check_sees_a_restated_threshold_and_a_gym() -> None:
     tree = ast.parse("if profile.pain_intensity >= 7:\n    GYM = ('mat', 'band')\n")
     wrong = _clinical_literals("x.py", tree, words)
     assert len(wrong) == 2 and "threshold [7]" in wrong[0] and "equipment" in wrong[1]
+
+
+# ------------------------------------------------------------ import strings do not reach up the house
+
+#: A string that names a backrx module, or a ``module:attribute`` in it, as entry points and lazy
+#: loaders do: ``"backrx.render.report"``, ``"backrx.render.report:explain"``.
+IMPORT_STRING = re.compile(r"^(backrx(?:\.[A-Za-z_]\w*)*)(?::[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)?\Z")
+DYNAMIC_IMPORTS = ("import_module", "__import__", "resolve_name")
+TOP = ROOMS[-1]  # the top room imports everything; nothing above it can be reached by a string
+
+
+def _named_module(text: str) -> str | None:
+    """The backrx module an import string names (the longest known prefix), or None for a string
+    that only looks like one (``backrx.cds_hooks``, a service id; ``backrx``, the program)."""
+    found = IMPORT_STRING.match(text)
+    if not found or text == "backrx":  # the program's own name
+        return None
+    parts = found.group(1).split(".")
+    for end in range(len(parts), 0, -1):
+        candidate = ".".join(parts[:end])
+        if candidate in MODULES and (end > 1 or len(parts) == 1):
+            return candidate
+    return None
+
+
+def _import_strings(module: str, rel: str, tree: ast.AST) -> list[str]:
+    """Strings that name a module in a room above ``module``'s, and dynamic imports of a name
+    computed at run time (which no reader can check), outside the top room."""
+    here = _level(_room(module))
+    wrong = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            target = _named_module(node.value)
+            if target is not None and _level(_room(target)) > here:
+                wrong.append(f"{rel}:{node.lineno}: the string {node.value!r} names {target}, above")
+        elif isinstance(node, ast.Call) and _room(module) not in TOP:
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            literal = bool(node.args) and isinstance(node.args[0], ast.Constant)
+            if called in DYNAMIC_IMPORTS and not literal:
+                wrong.append(f"{rel}:{node.lineno}: {ast.unparse(node)} imports a computed name")
+    return wrong
+
+
+def test_no_import_string_reaches_up_the_house() -> None:
+    """No module names a module of a room above it in a string (``importlib.import_module``, a lazy
+    ``"module:function"`` target) or imports a computed name: registries are filled from above."""
+    wrong = [line for name, path in MODULES.items()
+             for line in _import_strings(name, str(path.relative_to(SRC)), TREES[name])]
+    assert not wrong, "import strings that run up the house:\n" + "\n".join(wrong)
+
+
+def test_import_string_check_sees_three() -> None:
+    """The string check reports a literal import, a lazy target and a computed import in the model."""
+    tree = ast.parse("import importlib\n"
+                     "texts = importlib.import_module('backrx.pack.texts')\n"
+                     "TARGET = 'backrx.render.report:explain'\n"
+                     "def load(name):\n    return __import__(name)\n"
+                     "SAME_ROOM = 'backrx.model.measures'\nNOT_A_MODULE = 'backrx.cds_hooks'\n")
+    wrong = _import_strings("backrx.model.formats", "model/formats.py", tree)
+    assert sorted(int(w.split(":")[1]) for w in wrong) == [2, 3, 5], wrong
+
+
+# ------------------------------------------------------------ no registry that a user can change by accident
+
+MUTABLE_CALLS = ("dict", "list", "set", "defaultdict", "OrderedDict", "Counter", "deque")
+MUTATORS = ("append", "extend", "insert", "add", "update", "setdefault", "pop", "popitem", "clear",
+            "remove", "discard", "__setitem__", "__delitem__")
+
+
+def _is_mutable(value: ast.expr | None) -> bool:
+    if isinstance(value, (ast.Dict, ast.List, ast.Set, ast.DictComp, ast.ListComp, ast.SetComp)):
+        return True
+    if isinstance(value, ast.Call):
+        func = value.func
+        return (func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")) in MUTABLE_CALLS
+    return False
+
+
+def _mutable_globals(tree: ast.Module) -> dict[str, int]:
+    """Names the module binds, at its top level, to a dict, list or set (display, comprehension or
+    constructor call), with their lines. ``__all__`` is a list by convention and is left out."""
+    out: dict[str, int] = {}
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, ast.AnnAssign) else [])
+        value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id != "__all__" and _is_mutable(value):
+                out[target.id] = node.lineno
+    return out
+
+
+def _exported(tree: ast.Module) -> set[str]:
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__"
+                                                 for t in node.targets)
+                and isinstance(node.value, (ast.List, ast.Tuple))):
+            return {e.value for e in node.value.elts if isinstance(e, ast.Constant)}
+    return set()
+
+
+def _mutated_names(tree: ast.AST) -> Iterator[tuple[ast.expr, int]]:
+    """Each expression that a statement changes in place: ``x[k] = v``, ``del x[k]``, ``x += y``,
+    ``x.update(...)`` and friends, ``monkeypatch.setitem(x, ...)``."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+            targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Subscript):
+                    yield target.value, node.lineno
+                elif isinstance(node, ast.AugAssign):
+                    yield target, node.lineno
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr in MUTATORS:
+                yield node.func.value, node.lineno
+            elif node.func.attr in ("setitem", "delitem") and node.args:
+                yield node.args[0], node.lineno
+
+
+def _mutable_registries(owners: dict[str, ast.Module], users: dict[str, tuple[str, ast.Module]]) -> list[str]:
+    """Module-level dicts, lists and sets of a backrx module that are exported in its ``__all__``,
+    or changed in place by another module (``users``: key -> (shown path, tree))."""
+    containers = {module: _mutable_globals(tree) for module, tree in owners.items()}
+    wrong = [f"{module}:{line}: {name} is a mutable {module} global in __all__"
+             for module, tree in owners.items() for name, line in containers[module].items()
+             if name in _exported(tree)]
+    for key, (where, tree) in users.items():
+        bound = {alias.asname or alias.name: (node.module, alias.name) for node in _imports(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module in containers
+                 for alias in node.names if alias.name in containers[node.module]}
+        modules = _module_aliases(tree)
+        for expr, line in _mutated_names(tree):
+            if isinstance(expr, ast.Name) and expr.id in bound:
+                owner, name = bound[expr.id]
+            elif (isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name)
+                  and modules.get(expr.value.id) in containers
+                  and expr.attr in containers[modules[expr.value.id]]):
+                owner, name = modules[expr.value.id], expr.attr
+            else:
+                continue
+            if owner != key:
+                wrong.append(f"{where}:{line}: changes {owner}.{name} in place")
+    return wrong
+
+
+def test_no_mutable_registry_is_public() -> None:
+    """No module-level dict, list or set of src/ is exported in ``__all__`` or changed in place by
+    another module (tests and benchmarks included): tables are read-only views with a function that
+    validates what is added."""
+    users = {name: (str(MODULES[name].relative_to(ROOT)), tree) for name, tree in TREES.items()}
+    for folder in ("tests", "benchmarks"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            users[f"{folder}:{path.name}"] = (str(path.relative_to(ROOT)),
+                                              ast.parse(path.read_text(encoding="utf-8")))
+    wrong = _mutable_registries(TREES, users)
+    assert not wrong, "mutable registries:\n" + "\n".join(wrong)
+
+
+def test_mutable_registry_check_sees_three() -> None:
+    """The registry check reports a dict in ``__all__``, a dict changed by an importer and one
+    patched by a test, and not a private dict its own module changes through a function."""
+    owner = ast.parse("TABLE = {}\nOTHER: dict[str, int] = dict()\n_own = {}\n"
+                      "def add(k):\n    _own[k] = 1\n__all__ = ['TABLE', 'add']\n")
+    user = ast.parse("from backrx.x import OTHER\nimport backrx.x as x\nOTHER['a'] = 1\n"
+                     "def test(monkeypatch):\n    monkeypatch.setitem(x.OTHER, 'b', 2)\n")
+    wrong = _mutable_registries({"backrx.x": owner}, {"backrx.x": ("x.py", owner),
+                                                      "tests:t.py": ("tests/t.py", user)})
+    assert wrong == ["backrx.x:1: TABLE is a mutable backrx.x global in __all__",
+                     "tests/t.py:3: changes backrx.x.OTHER in place",
+                     "tests/t.py:5: changes backrx.x.OTHER in place"], wrong

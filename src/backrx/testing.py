@@ -21,6 +21,7 @@ for tests of :func:`backrx.adjust`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, get_args
 
 try:
@@ -337,11 +338,12 @@ def feedback(rec: Recommendation | None = None, *,
 
 # --------------------------------------------------------------------------- corner cases
 
-#: The plainest valid profile: chronic low back pain, no flags, nothing special.
-PLAIN_PROFILE: dict[str, Any] = {
+#: The plainest valid profile: chronic low back pain, no flags, nothing special. Read-only: lay
+#: changes over a copy (``{**PLAIN_PROFILE, "age": 70}``).
+PLAIN_PROFILE: Mapping[str, Any] = MappingProxyType({
     "age": 45, "duration_weeks": 20.0, "pain_site": "lower", "leg_pain": "none", "pain_intensity": 4,
     "tolerance": "moderate", "red_flags": [],
-}
+})
 
 
 def corners() -> list[dict[str, Any]]:

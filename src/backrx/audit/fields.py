@@ -23,8 +23,9 @@ decision, is a stale declaration.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from pydantic import ValidationError
@@ -41,12 +42,12 @@ from backrx.run.inputs import PLANNER_FIELDS, planner_inputs
 #: Facts of the adjust layer made from the profile's baseline outcome measures
 #: (backrx.adjust.outcome / history): "measures" stands for outcomes.<id> of each measure the pack
 #: defines (outcomes.yaml).
-ADJUST_FACT_SOURCES: dict[str, tuple[str, ...]] = {
+ADJUST_FACT_SOURCES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "outcomes.followed": ("measures",),
     "outcomes.improved": ("measures",),
     "outcomes.worsened": ("measures",),
     "outcomes.walk_minutes": ("outcomes.walk_minutes",),
-}
+})
 PLANNER = "planner"
 
 

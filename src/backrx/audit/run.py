@@ -117,7 +117,7 @@ def audit(rules: RuleSet, *, max_examples: int = 500, seed: int | None = 0,
     total = max_examples + len(corner_profiles)
     step = max(1, total // 10)
     strategy = profiles()
-    sensitivity = _sensitivity(rules, PLAIN_PROFILE) if fields else None
+    sensitivity = _sensitivity(rules, dict(PLAIN_PROFILE)) if fields else None
 
     def explore(profile: dict[str, Any]) -> None:
         run.observe(profile)
@@ -166,7 +166,8 @@ def audit(rules: RuleSet, *, max_examples: int = 500, seed: int | None = 0,
             profile = plain(case.profile)
             if isinstance(profile, dict):
                 sensitivity.observe(profile, case=True)
-        field_audit = audit_fields(sensitivity.rules, field_notes(rules.path), sensitivity, PLAIN_PROFILE)
+        field_audit = audit_fields(sensitivity.rules, field_notes(rules.path), sensitivity,
+                                   dict(PLAIN_PROFILE))
     seconds = time.monotonic() - started
     say(f"audit: done in {seconds:.1f} s")
     return AuditReport(
