@@ -310,6 +310,8 @@ class _Fold:
                 self.overrides_before_rounds.append(event)
             self.rec = override(self.rec, event.changes, reason=event.reason, by=event.by, at=event.at,
                                 rules=self.rules)
+            if event.changes.get("phase") is not None:
+                self.rec = _moved_on(self.rec, event.date)
         elif isinstance(event, ReferralEvent):
             self.rec = _refer(self.rec, event, self.rules)
         elif isinstance(event, Clearance):
@@ -339,6 +341,8 @@ class _Fold:
                 rec = self.rules.recommend(profile, locale=rec.locale)
                 for o in self.overrides_before_rounds:
                     rec = override(rec, o.changes, reason=o.reason, by=o.by, at=o.at, rules=self.rules)
+                    if o.changes.get("phase") is not None:
+                        rec = _moved_on(rec, o.date)
             else:
                 rec = _triaged(rec.model_copy(update={"profile": profile}), self.rules)
                 rec = chain.seal(rec, len(chain.records(rec)))  # anchored on the profile of today
@@ -373,7 +377,8 @@ def _limits(rec: Recommendation, rules: RuleSet, day: datetime.date) -> Recommen
 
 def _reassess(rec: Recommendation, event: Reassessment, rules: RuleSet) -> Recommendation:
     """What a clinician's reassessment ends: the hold, the reviews adjust rules opened, stopped
-    directions lifted, the phase reset; the warnings of what ended go with it."""
+    directions lifted, the phase reset; the warnings of what ended go with it. A confirmed direction
+    stays stopped (``exercise.direction_stopped`` holds its exercises); only its warning ends."""
     program = rec.program
     ended: set[str] = set()
     layer = adjust_layer(rules)
@@ -383,8 +388,12 @@ def _reassess(rec: Recommendation, event: Reassessment, rules: RuleSet) -> Recom
             update["hold"] = None
             ended |= {r.id for r in layer.rules if r.then.hold_rounds}
         lifted = [d for d in program.stopped_directions if d in event.lift_directions]
+        still = [d for d in program.stopped_directions if d not in lifted]
         if lifted:
-            update["stopped_directions"] = [d for d in program.stopped_directions if d not in lifted]
+            update["stopped_directions"] = still
+        # The request to reassess a stopped direction is answered once each direction still stopped
+        # is confirmed (it stays stopped: nothing in it progresses) or lifted.
+        if (lifted or program.stopped_directions) and set(still) <= set(event.confirm_directions):
             ended |= {r.id for r in layer.rules if r.then.stop_direction}
         if event.reset_phase is not None:
             if event.reset_phase not in [p.id for p in program.phases]:
@@ -406,6 +415,17 @@ def _reassess(rec: Recommendation, event: Reassessment, rules: RuleSet) -> Recom
                         if kept_ids else None)
     warnings = [w for w in rec.warnings if not (w.rule_ids and set(w.rule_ids) <= ended)]
     return rec.model_copy(update={"program": program, "referral": referral, "warnings": warnings})
+
+
+def _moved_on(rec: Recommendation, day: datetime.date) -> Recommendation:
+    """A clinician's phase move restarts the phase clock on the event's own date (never before the
+    day the override itself gives, from its ``at`` or the round it followed)."""
+    program = rec.program
+    if program is None:
+        return rec
+    known = program.phase_started.date if program.phase_started is not None else day
+    started = PhaseStart(date=max(day, known), after_round=len(rec.adjustments))
+    return rec.model_copy(update={"program": program.model_copy(update={"phase_started": started})})
 
 
 def _refer(rec: Recommendation, event: ReferralEvent, rules: RuleSet) -> Recommendation:

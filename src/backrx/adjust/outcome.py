@@ -240,6 +240,7 @@ class Adjuster:
             "exercise.has_harder": self.fits(entry.harder, dropped, stopped),
             "exercise.reintroduced": testing == entry.id,
             "exercise.direction_signs": self.timeline.direction_signs(entry),
+            "exercise.direction_stopped": entry.direction in stopped,
         }
         current = next((p for p in self.phase.prescriptions if p.exercise.id == entry.id), None)
         if current is not None:

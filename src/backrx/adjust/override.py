@@ -146,6 +146,7 @@ class _Session:
         self.program = rec.program
         self.reason, self.by, self.at = reason, by, at
         self.after_round = len(rec.adjustments)
+        self.rounds = rec.adjustments
         self.number = len(rec.overrides)
         self.made: list[Override] = []
         self.in_effect = in_effect(rec)
@@ -158,7 +159,7 @@ class _Session:
         self.number += 1
         item = Override(number=self.number, reason=self.reason, by=self.by, at=self.at,
                         after_round=self.after_round, **fields)
-        self.program = apply_override(self.program, item)
+        self.program = apply_override(self.program, item, self.rounds)
         self.made.append(item)
 
     # ---- lookups

@@ -7,9 +7,17 @@ history, and what :func:`backrx.override` applies as it records.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Sequence
 
-from backrx.model.recommendation import AdjustmentRound, Exclusion, Override, Prescription, Program
+from backrx.model.recommendation import (
+    AdjustmentRound,
+    Exclusion,
+    Override,
+    PhaseStart,
+    Prescription,
+    Program,
+)
 from backrx.pack.rulepack import SAFETY_CODES, Exclude, Rule
 
 #: Every exclusion code an accept can name: the safety codes and ``program`` (a design choice).
@@ -30,12 +38,31 @@ def find_prescription(items: list[Prescription], exercise_id: str) -> int | None
     return next((i for i, p in enumerate(items) if p.exercise.id == exercise_id), None)
 
 
-def apply_override(program: Program, item: Override) -> Program:
-    """The program with one recorded override applied, from the record alone (used by replay)."""
+def phase_day(item: Override, rounds: Sequence[AdjustmentRound]) -> datetime.date | None:
+    """The day a clinician's phase move restarts the phase clock: the calendar day of its ``at``
+    (read in its own time zone), never before the round it followed; without ``at``, the date of
+    that round (backrx reads no clock). None when neither exists: the clock then starts with the
+    first dated round, as for a plan never adjusted."""
+    dated = [r.feedback.date for r in rounds[:item.after_round] if r.feedback.date is not None]
+    days = dated[-1:]
+    if item.at is not None:
+        try:
+            days.append(datetime.datetime.fromisoformat(item.at).date())
+        except ValueError:  # recorded as given; a form this Python cannot read gives no day
+            pass
+    return max(days) if days else None
+
+
+def apply_override(program: Program, item: Override, rounds: Sequence[AdjustmentRound] = ()) -> Program:
+    """The program with one recorded override applied, from the record alone (used by replay).
+    ``rounds`` (the adjustment rounds so far) date a phase move: like a reassessment's
+    ``reset_phase``, it restarts the phase clock (``Program.phase_started``)."""
     if item.kind == "intervention":  # a do-not-do intervention, acknowledged: on the record only
         return program
     if item.kind == "phase":
-        return program.model_copy(update={"current_phase": item.phase})
+        day = phase_day(item, rounds)
+        started = PhaseStart(date=day, after_round=item.after_round) if day is not None else None
+        return program.model_copy(update={"current_phase": item.phase, "phase_started": started})
     phases = {p.id: list(p.prescriptions) for p in program.phases}
     items = phases[item.phase]
     excluded = list(program.excluded)
@@ -81,14 +108,14 @@ def replay_with_overrides(original: Program, rounds: Sequence[AdjustmentRound],
     program = original
     for item in overrides:
         if item.after_round == 0:
-            program = apply_override(program, item)
+            program = apply_override(program, item, rounds)
     for number, round_ in enumerate(rounds, start=1):
         program = replay_rounds(program, [round_])
         for item in overrides:
             if item.after_round == number:
-                program = apply_override(program, item)
+                program = apply_override(program, item, rounds)
     return program
 
 
 __all__ = ["EXCLUSION_CODES", "SAFETY_CODES", "apply_override", "exclusion_codes",
-           "find_prescription", "replay_with_overrides"]
+           "find_prescription", "phase_day", "replay_with_overrides"]

@@ -324,6 +324,7 @@ class Revision:
             self.current = self.order[self.order.index(self.current) + 1]
             self._record("advance", None, outcome.rationale(outcome.advance), [outcome.advance.id])
             self._carry(before, outcome.advance)
+            self._keep_stopped(before, outcome.advance)
 
     def _carry(self, before: str, rule: Rule) -> None:
         """The dose reached in the phase left carries into the new one for the pack's categories
@@ -342,6 +343,36 @@ class Revision:
                     self._replace(new, new.model_copy(update={"dose": dose}))
                     self._record("carry", new.exercise.id, self.say("carried", exercise=old.exercise.name),
                                  [rule.id], dose=_changed(new.dose, dose))
+
+    def _keep_stopped(self, before: str, rule: Rule) -> None:
+        """A phase move makes no progression into a stopped direction: an exercise of that direction
+        kept from the phase left keeps the dose it had there (part by part, never higher), and any
+        other one leaves the new phase. The reason is the pack's rule that reads
+        ``exercise.direction_stopped`` (or the advancing rule, in a pack without one)."""
+        holding = next((r for r in self.a.layer.rules if "exercise.direction_stopped" in r.reads), rule)
+        why = holding.rationale if holding is not rule else None
+        left = {p.exercise.id: p for p in self.phases[before]}
+        for new in list(self.phases[self.current]):
+            eid = new.exercise.id
+            if new.exercise.direction not in self.stopped:
+                continue
+            old = left.get(eid)
+            if old is None:
+                self.phases[self.current] = [q for q in self.phases[self.current] if q.exercise.id != eid]
+                if eid not in self.dropped:
+                    self.dropped.append(eid)
+                reason = self.say("stopped_direction")
+                self.excluded = [e for e in self.excluded if e.exercise_id != eid] + [Exclusion(
+                    exercise_id=eid, exercise_name=new.exercise.name, phases=[self.current],
+                    reasons=[reason], rule_ids=[holding.id])]
+                self._record("drop", eid, reason, [holding.id], phases=[self.current],
+                             exercise_name=new.exercise.name)
+                continue
+            dose = _min_dose(new.dose, old.dose)
+            if dose != new.dose:
+                self._replace(new, new.model_copy(update={"dose": dose}))
+                self._record("carry", eid, why or self.say("kept_fine", exercise=new.exercise.name),
+                             [holding.id], dose=_changed(new.dose, dose))
 
     def keep_aerobic(self) -> None:
         """A phase that held an aerobic option keeps one: the next best replaces a dropped one
@@ -388,6 +419,7 @@ def replay(original: Program, rounds: list[AdjustmentRound]) -> Program:
     stopped = list(original.stopped_directions)
     tolerated = list(original.tolerated)
     hold = original.hold
+    started = original.phase_started
     for round_ in rounds:
         for change in round_.changes:
             eid = change.exercise_id
@@ -398,6 +430,7 @@ def replay(original: Program, rounds: list[AdjustmentRound]) -> Program:
                 tolerated.append(eid)
             elif change.action == "advance":
                 current = change.phase  # the phase moved into
+                started = None  # a new phase's clock starts with the round that moved into it
             elif change.action in ("reintroduce", "replace") and change.prescription is not None:
                 phases[change.phase].append(change.prescription)
             elif change.action == "suspend" and eid is not None:
@@ -432,5 +465,5 @@ def replay(original: Program, rounds: list[AdjustmentRound]) -> Program:
     return original.model_copy(update={
         "phases": [p.model_copy(update={"prescriptions": phases[p.id]}) for p in original.phases],
         "current_phase": current, "dropped": dropped, "excluded": excluded, "elimination": elimination,
-        "stopped_directions": stopped, "tolerated": tolerated, "hold": hold,
+        "stopped_directions": stopped, "tolerated": tolerated, "hold": hold, "phase_started": started,
     })

@@ -212,6 +212,9 @@ def _adjust_fields() -> dict[str, FieldSpec]:
         FieldSpec("exercise.preferred", "bool", origin="feedback",
                   description="the exercise moves in the person's directional preference (absent "
                   "without one)"),
+        FieldSpec("exercise.direction_stopped", "bool", origin="feedback",
+                  description="the exercise moves in a direction stopped in every phase, until a "
+                  "clinician's reassessment lifts it"),
         FieldSpec("feedback.centralized_any", "bool", origin="feedback",
                   description="any exercise centralised symptoms this round"),
         FieldSpec("feedback.gap_days", "int", (), 0, 100_000, "feedback",
@@ -219,13 +222,13 @@ def _adjust_fields() -> dict[str, FieldSpec]:
         FieldSpec("feedback.after_gap", "bool", origin="feedback",
                   description="this round comes back after a gap longer than the pack's "
                   "restart_after_gap_days"),
-        FieldSpec("feedback.adverse_events", "int", (), 0, 20, "feedback",
-                  "adverse events reported with this round's adherence (CERT item 11)"),
-        FieldSpec("program.review_open", "bool", origin="feedback",
         FieldSpec("feedback.flare_reported", "bool", origin="feedback",
                   description="the round reports a flare-up (Feedback.flare_started); absent otherwise"),
         FieldSpec("feedback.flare_days", "int", (), 0, 100_000, "feedback",
                   "days from the start of a reported flare to the round's date (absent without both)"),
+        FieldSpec("feedback.adverse_events", "int", (), 0, 20, "feedback",
+                  "adverse events reported with this round's adherence (CERT item 11)"),
+        FieldSpec("program.review_open", "bool", origin="feedback",
                   description="a review an adjust rule asked for is open until a clinician's "
                   "reassessment"),
         FieldSpec("phase.days", "int", (), 0, 100_000, "feedback",
