@@ -88,3 +88,46 @@ def test_expectation_table_in_the_docs_equals_the_code() -> None:
     section = doc[doc.index("The `expect` vocabulary"):]
     rows = [line for line in section.splitlines() if line.startswith("| `")]
     assert rows == [f"| `{k}` | {', '.join(e.kinds)} | {e.meaning} |" for k, e in EXPECTATIONS.items()]
+
+
+PLAIN = ("{age: 40, duration_weeks: 20, pain_site: lower, leg_pain: none, pain_intensity: 3, "
+         "tolerance: moderate, red_flags: []}")
+
+
+def test_every_case_gets_pass_fail_or_error_and_a_summary(pack_with_cases: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """`backrx test` prints PASS, FAIL or ERROR for every case (ERROR: it could not run: an invalid
+    profile, a crash) with one-line reasons, counts them in the summary, and exits 1."""
+    (pack_with_cases / "cases" / "mixed.yaml").write_text(
+        "cases:\n"
+        f"  - name: plain-gets-a-program\n    profile: {PLAIN}\n    expect: {{outcome: program}}\n"
+        f"  - name: plain-wrongly-referred\n    profile: {PLAIN}\n    expect: {{outcome: refer}}\n"
+        "  - name: age-is-not-a-number\n    profile: {age: old, duration_weeks: 20, pain_site: lower,"
+        " leg_pain: none, pain_intensity: 3, tolerance: moderate, red_flags: []}\n"
+        "    expect: {outcome: program}\n"
+        f"  - name: a-round-that-is-a-number\n    profile: {PLAIN}\n    rounds: [5]\n"
+        "    expect: {outcome: program}\n", encoding="utf-8")
+    cases, _ = read_cases(pack_with_cases)
+    assert cli.main(["test", str(pack_with_cases)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    status = {line.split("  ")[1]: line.rsplit("  ", 1)[1] for line in lines if line.startswith("cases/")}
+    assert len(status) == len(cases)
+    assert [status[n] for n in ("plain-gets-a-program", "plain-wrongly-referred", "age-is-not-a-number",
+                                "a-round-that-is-a-number")] == ["PASS", "FAIL", "ERROR", "ERROR"]
+    assert lines[-1] == f"{len(cases) - 3} passed, 1 failed, 2 errors"
+    invalid = lines[lines.index(next(x for x in lines if "age-is-not-a-number" in x)) + 1]
+    assert "could not run: invalid Profile: age:" in invalid and "https://" not in invalid
+
+
+def test_json_report_carries_each_status_and_the_counts(pack_with_cases: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """`backrx test --format json` gives every case its status and the passed/failed/errors counts."""
+    (pack_with_cases / "cases" / "bad.yaml").write_text(
+        f"cases:\n  - name: plain-wrongly-referred\n    profile: {PLAIN}\n    expect: {{outcome: refer}}\n"
+        "  - nameless: true\n", encoding="utf-8")
+    assert cli.main(["test", str(pack_with_cases), "--format", "json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    statuses = [r["status"] for r in data["results"]]
+    assert statuses.count("fail") == 1 and statuses.count("error") == 0
+    assert (data["passed"], data["failed"], data["errors"]) == (statuses.count("pass"), 1, 1)
+    assert data["ok"] is False and data["problems"][0].startswith("cases/bad.yaml:5")

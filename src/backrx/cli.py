@@ -90,10 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     aud.add_argument("--format", choices=("text", "json"), default="text",
                      help="text: a summary for a reader; json: the findings as data")
 
-    test = sub.add_parser("test", help="run a rule pack's golden cases (cases/); exit 1 on any failure")
+    test = sub.add_parser("test", help="run a rule pack's golden cases (cases/): PASS, FAIL or ERROR per "
+                          "case; exit 1 on any FAIL or ERROR")
     test.add_argument("dir", nargs="?", help="rule pack folder (default: the bundled pack)")
     test.add_argument("--format", choices=("text", "json"), default="text",
-                     help="text: the cases that did not pass and a summary; json: the results as data")
+                     help="text: one line per case (PASS, FAIL or ERROR) and a summary; json: the "
+                          "results as data, each with its status")
 
     safety = sub.add_parser("safety-case", help="check a pack's hazard log (safety.yaml) and print it "
                             "as Markdown; exit 1 naming the hazard when a control points at nothing")
@@ -450,7 +452,7 @@ def _tools(args: argparse.Namespace, out: typing.TextIO) -> int:
         from backrx.ruleset import load_rules
 
         report = run_cases(load_rules(args.dir))
-        out.write((report.to_json() if args.format == "json" else report.to_text()) + "\n")
+        out.write((report.to_json() if args.format == "json" else report.to_text(every=True)) + "\n")
         return 0 if report.ok else 1
     if args.command == "safety-case":
         from backrx.audit.safety_case import safety_case_command

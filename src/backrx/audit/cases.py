@@ -79,26 +79,35 @@ class CaseReport:
         return bool(self.results) and not self.problems and all(r.status == "pass" for r in self.results)
 
     def count(self, status: Status) -> int:
-        """How many cases ended with ``status``."""
-        return sum(r.status == status for r in self.results)
+        """How many cases ended with ``status`` (for ``error``, problems of the cases folder too:
+        each is a case, or a file of cases, that could not run)."""
+        extra = len(self.problems) if status == "error" else 0
+        return sum(r.status == status for r in self.results) + extra
 
-    def to_text(self) -> str:
-        """One line per case that did not pass, then a summary line."""
-        lines = list(self.problems)
+    @property
+    def summary(self) -> str:
+        """``N passed, N failed, N errors``."""
+        return f"{self.count('pass')} passed, {self.count('fail')} failed, {self.count('error')} errors"
+
+    def to_text(self, every: bool = False) -> str:
+        """One line per case, ``file:line  name  PASS|FAIL|ERROR`` (with ``every``; else only the
+        cases that did not pass), what went wrong under each, then the summary line."""
+        lines = [f"{problem}  ERROR" for problem in self.problems]
         for r in self.results:
-            if r.status != "pass":
+            if every or r.status != "pass":
                 lines.append(f"{r.where}  {r.case.name}  {r.status.upper()}")
                 lines.extend(f"    {m}" for m in r.messages)
         if not self.results and not self.problems:
             lines.append("no golden cases found: a pack must ship cases/ with at least one case")
-        lines.append(f"{self.count('pass')} passed, {self.count('fail')} failed, "
-                     f"{self.count('error')} errors")
+        lines.append(self.summary)
         return "\n".join(lines)
 
     def to_json(self) -> str:
-        """The report as JSON."""
+        """The report as JSON: ``ok``, the counts, each case with its ``status``, and the problems."""
         return json.dumps({
-            "ok": self.ok, "problems": list(self.problems),
+            "ok": self.ok,
+            "passed": self.count("pass"), "failed": self.count("fail"), "errors": self.count("error"),
+            "problems": list(self.problems),
             "results": [{"file": r.case.file, "line": r.case.line, "name": r.case.name,
                          "kind": r.case.kind, "status": r.status, "messages": list(r.messages)}
                         for r in self.results],
@@ -453,9 +462,30 @@ def read_cases(pack_dir: str | Path) -> tuple[list[Case], list[str]]:
 # --------------------------------------------------------------------------- running
 
 
+def _reason(exc: Exception) -> str:
+    """Why a case could not run, on one line: a pydantic error becomes ``loc: msg`` per problem."""
+    if isinstance(exc, ValidationError):
+        found = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}"
+                          for e in exc.errors(include_url=False, include_input=False))
+        return f"invalid {exc.title}: {found}"
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
 def run_case(rules: RuleSet, case: Case) -> CaseResult:
     """Run one case against ``rules`` and check every expectation it states; each failure starts
-    with the ``file:line`` of the expectation that failed."""
+    with the ``file:line`` of the expectation that failed.
+
+    ``pass``: every expectation held; ``fail``: the case ran and an expectation did not hold (or it
+    states none); ``error``: the case could not run (an unknown expectation, an invalid profile or
+    feedback, or a crash), so it says nothing either way.
+    """
+    try:
+        return _run_case(rules, case)
+    except Exception as exc:  # a crash in one case is that case's ERROR; the others still run
+        return CaseResult(case, "error", (f"{case.file}:{case.line}  could not run: {_reason(exc)}",))
+
+
+def _run_case(rules: RuleSet, case: Case) -> CaseResult:
     if not case.expect:
         return CaseResult(case, "fail", ("the case states no expectation, so it could never fail",))
     bad = []
@@ -477,7 +507,7 @@ def run_case(rules: RuleSet, case: Case) -> CaseResult:
         for feedback in dated_rounds(plain(list(case.rounds))):
             rec = adjust(rec, feedback, rules=rules)
     except (ValidationError, FeedbackError, EngineError, ValueError) as exc:
-        return CaseResult(case, "error", (f"{type(exc).__name__}: {exc}",))
+        return CaseResult(case, "error", (f"{case.file}:{case.line}  could not run: {_reason(exc)}",))
     failures = [f"{case.file}:{case.expect_lines.get(key, case.line)}  {m}"
                 for key, value in case.expect.items() for m in EXPECTATIONS[key].check(rec, plain(value))]
     return CaseResult(case, "fail" if failures else "pass", tuple(failures))
@@ -503,7 +533,7 @@ def _run_episode(rules: RuleSet, case: Case) -> CaseResult:
             code = None
         rec = episode.plan(at=last.get("at"), rules=rules)
     except (ValidationError, FeedbackError, EngineError, ValueError) as exc:
-        return CaseResult(case, "error", (f"{type(exc).__name__}: {exc}",))
+        return CaseResult(case, "error", (f"{case.file}:{case.line}  could not run: {_reason(exc)}",))
     failures = [f"{case.file}:{case.expect_lines.get(key, case.line)}  {m}"
                 for key, value in case.expect.items() for m in EXPECTATIONS[key].check(rec, plain(value))]
     if wanted is not None and code != wanted:
