@@ -1,14 +1,14 @@
 """Batch files in and out: every malformed record becomes an error record, output appears whole.
 
-Reading: :func:`read_profiles` turns each record of a ``.jsonl``, ``.json``, ``.csv`` or
-``.parquet`` file into a plain profile record, or into an :class:`Unreadable` that carries an
+Reading: `read_profiles` turns each record of a ``.jsonl``, ``.json``, ``.csv`` or
+``.parquet`` file into a plain profile record, or into an `Unreadable` that carries an
 error code and where the record is (a line, an item, a record number), never its content. One
-bad record (bytes that are not UTF-8, nesting deeper than :data:`MAX_DEPTH`, a CSV row with the
+bad record (bytes that are not UTF-8, nesting deeper than `MAX_DEPTH`, a CSV row with the
 wrong number of cells, text that is not JSON) never stops the others. Only a file whose overall
 shape cannot be read (a ``.json`` file that is not one list, a CSV header that repeats a column)
 is refused as a whole, before any record is produced.
 
-Writing: :func:`atomic_output` hands out a temporary file beside the target and renames it over
+Writing: `atomic_output` hands out a temporary file beside the target and renames it over
 the target only after a complete, flushed and synced write, so an interrupt or an error leaves
 the old file (or no file) and never a part of one.
 """
@@ -57,7 +57,7 @@ class Unreadable:
 
 
 class TooDeepError(ValueError):
-    """A record nested deeper than :data:`MAX_DEPTH`."""
+    """A record nested deeper than `MAX_DEPTH`."""
 
 
 def too_deep(where: str) -> Unreadable:
@@ -102,7 +102,7 @@ def _depth(text: str) -> int:
 
 
 def json_record(text: str, where: str) -> Any:
-    """One JSON record, or an :class:`Unreadable` (``invalid-json``, ``too-deep``)."""
+    """One JSON record, or an `Unreadable` (``invalid-json``, ``too-deep``)."""
     if _depth(text) > MAX_DEPTH:
         return too_deep(where)
     try:
@@ -215,7 +215,7 @@ def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
     """A table record as a profile: dotted keys (``findings.glute_weakness``) become nested
     mappings, nulls are dropped, whole floats in integer fields become ints.
 
-    Raises :class:`TooDeepError` for a cell nested deeper than :data:`MAX_DEPTH`."""
+    Raises `TooDeepError` for a cell nested deeper than `MAX_DEPTH`."""
     out: dict[str, Any] = {}
     for key, value in flat.items():
         value = _clean(value)

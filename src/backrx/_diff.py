@@ -192,8 +192,8 @@ def diff(old: RuleSet | str | os.PathLike[str], new: RuleSet | str | os.PathLike
          pairs: Iterable[tuple[str | None, Any]], *, workers: int | None = None,
          chunk_size: int | None = None, examples: int = 3) -> PackDiff:
     """Compare two packs (RuleSets or pack folders) over ``pairs`` of (id, profile record), as
-    :func:`backrx.batch.diff` reads them; an :class:`Unreadable` record (a line that was not
-    JSON, say) counts as invalid, under its code. Raises :class:`backrx.RuleError` for a broken
+    `backrx.batch.diff` reads them; an `Unreadable` record (a line that was not
+    JSON, say) counts as invalid, under its code. Raises `backrx.RuleError` for a broken
     pack."""
     a, b = _as_rules(old), _as_rules(new)
     added, removed, edited = _rule_changes(a, b)

@@ -64,8 +64,8 @@ def read_bytes(path: str | os.PathLike[str], limit: int, *, follow_symlinks: boo
     """The bytes of a regular file, at most ``limit`` of them.
 
     Raises ``OSError`` when it cannot be opened (``ELOOP`` for a symlink when
-    ``follow_symlinks`` is false), :class:`NotAFileError` for anything but a regular file and
-    :class:`TooLargeError` past ``limit``.
+    ``follow_symlinks`` is false), `NotAFileError` for anything but a regular file and
+    `TooLargeError` past ``limit``.
     """
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     if not follow_symlinks:
@@ -90,7 +90,7 @@ def read_bytes(path: str | os.PathLike[str], limit: int, *, follow_symlinks: boo
 
 
 def read_text(path: str | os.PathLike[str], limit: int = MAX_INPUT_BYTES) -> str:
-    """A regular file as UTF-8 text, at most ``limit`` bytes (:class:`InputError` otherwise)."""
+    """A regular file as UTF-8 text, at most ``limit`` bytes (`InputError` otherwise)."""
     data = read_bytes(path, limit)
     try:
         return data.decode("utf-8")
@@ -111,7 +111,7 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def loads(text: str | bytes | bytearray, file: str | None = None) -> Any:
     """Parse JSON, refusing an object that repeats a key and documents nested too deeply.
 
-    Raises :class:`~backrx.errors.InputError` (a ``ValueError``): ``json-syntax`` (with the line
+    Raises `InputError` (a ``ValueError``): ``json-syntax`` (with the line
     and column), ``json-duplicate-key`` (naming the key) or ``json-too-deep``.
     """
     where: tuple[str, ...] = (file,) if file else ()

@@ -2,12 +2,12 @@
 
 The workers are started with the ``spawn`` method, never ``fork``: a forked child would inherit
 the parent's engine locks and C state mid-flight. Each worker receives the pickled RuleSet once
-(it reloads the pack from its content and checks the digest, see :mod:`backrx._transport`) and
+(it reloads the pack from its content and checks the digest, see `backrx._transport`) and
 then handles chunks of profiles. Results come back in input order.
 
 Sending a Recommendation between processes costs about as much as making it (pickling about
 100 pydantic models), so while a worker runs a chunk its RuleSet builds equal prescriptions,
-phases, exclusions and firings once (:func:`share_built`; references and exercises are shared
+phases, exclusions and firings once (`share_built`; references and exercises are shared
 already); pickle then sends each distinct part once and the parent rebuilds it once (measured:
 transfer about 1.0 ms -> 0.1 ms a recommendation, for about 0.03 ms of keying).
 """
@@ -84,10 +84,10 @@ class Invalid:
 
 def recommend_task(rules: RuleSet, chunk: list[Any]) -> list[Any]:
     """Recommendations for a chunk, each without its profile (the parent puts it back); an
-    invalid profile ends the chunk with an :class:`Invalid`.
+    invalid profile ends the chunk with an `Invalid`.
 
     While the chunk runs, the RuleSet builds equal prescriptions and firings once
-    (:func:`share_built`), so that pickle sends each of them once."""
+    (`share_built`), so that pickle sends each of them once."""
     out: list[Any] = []
     rules.share_equal_parts(True)
     try:

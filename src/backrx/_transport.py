@@ -1,11 +1,11 @@
 """Moving a RuleSet to another process: the pack travels as its files' bytes, checked by digest.
 
-A pickled :class:`backrx.RuleSet` carries the content of its pack files (the top-level
+A pickled `backrx.RuleSet` carries the content of its pack files (the top-level
 ``*.yaml`` files the pack digest covers, and the translations in ``locales/*.yaml``), the pack
 digest, a hash of all those bytes, the engine that was asked for, the locale, and the folder it
 came from (for display only). The receiving process never reads that folder: it writes the
 bytes to a private temporary folder, loads and validates them as any pack, and refuses them
-with a :class:`backrx.RuleError` unless their digests are the ones that travelled with them.
+with a `backrx.RuleError` unless their digests are the ones that travelled with them.
 
 The content is captured when the RuleSet is built, right after the loader has read and hashed
 the files, and it is only sent if its own digest matches the pack's (checked once, at the first
@@ -95,7 +95,7 @@ def capture(pack: Pack, engine: str) -> PackContent | None:
 
     Reading is cheap; checking that the bytes still have the pack's digest means parsing them
     again (about as long as loading the pack), so that check waits for the first pickle
-    (:func:`sendable`): a RuleSet that is never sent never pays for it.
+    (`sendable`): a RuleSet that is never sent never pays for it.
     """
     from backrx.pack.rulepack import NON_RULE_FILES
 
@@ -142,7 +142,7 @@ def verify(content: PackContent) -> None:
     """Check what a pickle carried before anything is written: only pack file names, a known
     engine, and bytes whose digests are the ones that travelled with them.
 
-    Raises :class:`backrx.RuleError` (``bad-pickle`` or ``digest-mismatch``) otherwise.
+    Raises `backrx.RuleError` (``bad-pickle`` or ``digest-mismatch``) otherwise.
     """
     if not isinstance(content, PackContent) or not isinstance(content.files, tuple):
         raise RuleError([Problem("", None, None, "bad-pickle", "not a pickled RuleSet")])
@@ -164,7 +164,7 @@ def verify(content: PackContent) -> None:
 def reload(content: PackContent) -> Pack:
     """The pack a verified content holds, read and validated from a private temporary folder.
 
-    Raises :class:`backrx.RuleError` when it does not load or reads back with another digest.
+    Raises `backrx.RuleError` when it does not load or reads back with another digest.
     """
     from backrx.pack.rulepack import read_pack
 
@@ -184,7 +184,7 @@ def restore(content: PackContent, build: Callable[[Pack, PackContent], T]) -> T:
     """What ``build(pack, content)`` made of this content, verified and reloaded; made once per
     content and engine in this process, then reused (a worker receives the same pack often).
 
-    Raises :class:`backrx.RuleError` as :func:`verify` and :func:`reload` do.
+    Raises `backrx.RuleError` as `verify` and `reload` do.
     """
     verify(content)
     key = (content.content_digest, content.engine)

@@ -2,7 +2,7 @@
 
 Refused: anchors and aliases (so no alias bombs), every tag that is not a plain
 scalar, mapping or sequence (so nothing builds objects), duplicate keys, and
-documents nested deeper than :data:`MAX_DEPTH`.
+documents nested deeper than `MAX_DEPTH`.
 """
 
 from __future__ import annotations

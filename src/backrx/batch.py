@@ -1,13 +1,13 @@
 """Batch runs: many profiles in, one flat result row per profile out (Arrow, pandas, Parquet).
 
-Everything here runs on the same RuleSet machinery as :func:`backrx.recommend`; ``workers=N``
-spreads a batch over N processes (see :meth:`backrx.RuleSet.recommend_many`), and
-:func:`run_dask` over a Dask cluster. An invalid profile does not stop a batch: its row has
+Everything here runs on the same RuleSet machinery as `backrx.recommend`; ``workers=N``
+spreads a batch over N processes (see `backrx.RuleSet.recommend_many`), and
+`run_dask` over a Dask cluster. An invalid profile does not stop a batch: its row has
 ``error`` (a code) and ``error_fields`` (where, and pydantic's error type; never the input
 value, which may be health data) and no result.
 
 Input: an iterable of mappings or Profiles, a pandas DataFrame, a pyarrow Table, or a file
-(:func:`read_profiles`: ``.jsonl``, ``.json``, ``.csv``, ``.parquet``; a record that cannot be read
+(`read_profiles`: ``.jsonl``, ``.json``, ``.csv``, ``.parquet``; a record that cannot be read
 is an error row too, so rows out always equal records in). In a table, nested
 fields are either a column holding a mapping (``findings``) or dotted columns
 (``findings.sitting_hours_per_day``); an empty cell or null is "not answered", never "no".
@@ -34,7 +34,7 @@ Output columns, in order (the per-phase columns follow the pack's phases):
 ========================  ===============================================================
 
 Needs the ``batch`` extra (``pip install backrx[batch]``) for Arrow, pandas and Parquet; rows
-as plain dicts (:func:`rows`) need nothing beyond backrx.
+as plain dicts (`rows`) need nothing beyond backrx.
 """
 
 from __future__ import annotations
@@ -188,7 +188,7 @@ def _split_id(items: Iterable[Any], id_field: str | None) -> Iterator[tuple[Any,
 def rows(profiles: Any, rules: RuleSet | None = None, *, workers: int | None = None,
          chunk_size: int | None = None, id_field: str | None = None,
          progress: Callable[[int], None] | None = None) -> Generator[dict[str, Any], None, None]:
-    """One result row (a dict, see :func:`columns`) per profile, in input order, lazily.
+    """One result row (a dict, see `columns`) per profile, in input order, lazily.
 
     ``id_field`` names a field of each record that identifies it (a patient or row id); it is
     taken out before validation and reported in the ``id`` column. ``progress`` is called
@@ -340,7 +340,7 @@ def run_dask(profiles: Any, rules: RuleSet | None = None, *, id_field: str | Non
     ``map_partitions``; each partition runs in a worker with the pickled RuleSet).
 
     The result keeps the input's index (so rows line up with the profiles) and has every
-    column of :func:`columns` but ``row``. Call ``.compute()`` or ``.to_parquet(...)`` on it.
+    column of `columns` but ``row``. Call ``.compute()`` or ``.to_parquet(...)`` on it.
     """
     rules = rules or default_rules()
     result_meta = meta(rules, id_field=id_field)
@@ -352,7 +352,7 @@ def diff(old: RuleSet | str | os.PathLike[str], new: RuleSet | str | os.PathLike
          id_field: str | None = None, examples: int = 3) -> PackDiff:
     """Which profiles two pack versions treat differently, grouped by the rules responsible.
 
-    See :class:`backrx.batch.PackDiff` for what it reports.
+    See `backrx.batch.PackDiff` for what it reports.
     """
     from backrx._diff import diff as run
 

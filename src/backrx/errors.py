@@ -1,6 +1,6 @@
 """The exceptions backrx raises, and the problem records a broken rule pack yields.
 
-Every error backrx raises on purpose derives from :class:`BackrxError`, whose ``errors()`` lists
+Every error backrx raises on purpose derives from `BackrxError`, whose ``errors()`` lists
 what went wrong the way pydantic's ``ValidationError.errors()`` does: one ``{code, loc, msg}``
 mapping per problem, with a stable kebab-case ``code`` (each one explained in docs/errors.md), the
 ``loc`` of the offending part (a file, line and rule id; or a path in the input) and a message
@@ -17,7 +17,7 @@ Loc = tuple[str | int, ...]
 
 
 class ErrorDetails(TypedDict):
-    """One problem, as :meth:`BackrxError.errors` lists it."""
+    """One problem, as `BackrxError.errors` lists it."""
 
     code: str
     loc: Loc
@@ -125,7 +125,7 @@ class EngineError(BackrxError, RuntimeError):
 
 
 class FeedbackError(BackrxError, ValueError):
-    """Feedback (or a stored recommendation) that :func:`backrx.adjust` cannot act on.
+    """Feedback (or a stored recommendation) that `backrx.adjust` cannot act on.
 
     ``code`` is a stable kebab-case code (for example ``not-in-phase``, ``round-out-of-order``,
     ``date-required``, ``pack-changed``); ``loc`` is the path of the offending value, in the

@@ -26,7 +26,7 @@ __all__ = ["RESULTS_KEPT", "ProfileInput", "RuleSet", "default_rules", "load_rul
 
 def _restore(content: PackContent, locale: str = "en") -> RuleSet:
     """The RuleSet a pickle carried, rebuilt from its content (checked by digest, see
-    :mod:`backrx._transport`) or reused for the same content, in the locale it had."""
+    `backrx._transport`) or reused for the same content, in the locale it had."""
     return restore(content, _rebuilt).for_locale(locale)
 
 
@@ -41,11 +41,11 @@ def _rebuilt(pack: Pack, content: PackContent) -> RuleSet:
 class RuleSet:
     """A validated rule pack bound to an engine. Safe to share between threads.
 
-    Build one with :func:`backrx.load_rules`.
+    Build one with `backrx.load_rules`.
     """
 
     def __init__(self, pack: Pack, engine: EngineName = "auto", *, caches_off: Collection[str] = ()) -> None:
-        """``caches_off`` names caches of the :class:`~backrx.run.caches.CacheSeam` to turn off
+        """``caches_off`` names caches of the `CacheSeam` to turn off
         (the results stay the same, only slower); ``ValueError`` for a name it does not know."""
         self._engine = make_engine(pack, engine)
         self._bind(CacheSeam(pack, off=caches_off), "en")
@@ -65,7 +65,7 @@ class RuleSet:
 
     @property
     def caches(self) -> CacheSeam:
-        """Every cache this RuleSet keeps (:class:`backrx.run.caches.CacheSeam`)."""
+        """Every cache this RuleSet keeps (`backrx.run.caches.CacheSeam`)."""
         return self._seam
 
     @property
@@ -97,7 +97,7 @@ class RuleSet:
     def for_locale(self, locale: str) -> RuleSet:
         """This pack with its patient-facing texts in ``locale``, sharing the engine.
 
-        Raises :class:`backrx.RuleError` when the pack has no such locale.
+        Raises `backrx.RuleError` when the pack has no such locale.
         """
         if locale == self._locale:
             return self
@@ -168,7 +168,7 @@ class RuleSet:
 
     def decide_facts(self, values: dict[str, Value], *, layers: Collection[str] | None = None,
                      accept: Callable[[Rule], bool] | None = None) -> Decision:
-        """The rules' conclusions for facts already derived (:func:`backrx.run.decision.decide`):
+        """The rules' conclusions for facts already derived (`backrx.run.decision.decide`):
         every profile layer, or only the named ``layers`` (adjust runs its layer this way)."""
         return decide(self._pack, self._engine, values, layers=layers, accept=accept,
                       tables=self._seam.tables)
@@ -177,7 +177,7 @@ class RuleSet:
         """The recommendation for one profile.
 
         ``locale`` (e.g. ``"es"``) gives the patient-facing texts in that language (see
-        :meth:`for_locale`); clinician texts stay in the pack's own language.
+        `for_locale`); clinician texts stay in the pack's own language.
         Raises ``pydantic.ValidationError`` when the profile is invalid.
         """
         if locale is not None and locale != self._locale:
@@ -230,7 +230,7 @@ class RuleSet:
 def load_rules(path: str | os.PathLike[str] | None = None, *, engine: EngineName = "auto") -> RuleSet:
     """Load and validate a rule pack folder; ``None`` loads the pack bundled with backrx.
 
-    Raises :class:`backrx.RuleError` listing every problem when the pack is broken.
+    Raises `backrx.RuleError` listing every problem when the pack is broken.
     ``engine`` picks the engine: ``"auto"`` (durable_rules where it imports, else the
     pure-Python reference evaluator), ``"durable"`` or ``"reference"``.
     """
@@ -256,6 +256,6 @@ def recommend(profile: ProfileInput, *, rules: RuleSet | None = None, locale: st
 
     Uses the bundled rule pack unless ``rules`` is given. ``locale`` picks the language of the
     patient-facing texts (``"en"``, or a locale the pack ships, such as ``"es"``; an unknown one
-    raises :class:`backrx.RuleError`). Raises ``pydantic.ValidationError`` when the profile is invalid.
+    raises `backrx.RuleError`). Raises ``pydantic.ValidationError`` when the profile is invalid.
     """
     return (rules if rules is not None else default_rules()).recommend(profile, locale=locale)

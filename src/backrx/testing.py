@@ -1,13 +1,13 @@
 """Hypothesis strategies for auditing rule packs (install with ``pip install backrx[audit]``).
 
-``profiles()`` generates only valid :class:`backrx.Profile` inputs, as plain
+``profiles()`` generates only valid `backrx.Profile` inputs, as plain
 mappings, and reaches every corner of the vocabulary: every red flag, every
 pathway trigger and the boundary values the bundled pack tests (4 and 12
 weeks, Hicks' age 40 and straight-leg raise 91 degrees, STarT totals 3/4).
 
 ``vocabulary_events(profile)`` names the corners one profile reaches, and
 ``record_events(profile)`` reports them as Hypothesis ``event()`` statistics, so a
-test can show that a run reached all of :data:`VOCABULARY_TARGETS`::
+test can show that a run reached all of `VOCABULARY_TARGETS`::
 
     @given(profiles())
     def test_my_pack(profile):
@@ -15,7 +15,7 @@ test can show that a run reached all of :data:`VOCABULARY_TARGETS`::
         ...
 
 ``feedback(rec)`` generates next-day feedback for the exercises of a recommendation,
-for tests of :func:`backrx.adjust`.
+for tests of `backrx.adjust`.
 """
 
 from __future__ import annotations
@@ -325,7 +325,7 @@ def _feedback(draw: st.DrawFn, ids: tuple[str, ...]) -> dict[str, Any]:
 
 def feedback(rec: Recommendation | None = None, *,
              exercise_ids: Iterable[str] | None = None) -> st.SearchStrategy[dict[str, Any]]:
-    """Valid next-day feedback, as plain mappings, for the input of :func:`backrx.adjust`.
+    """Valid next-day feedback, as plain mappings, for the input of `backrx.adjust`.
 
     Responses name exercises of ``rec``'s program (or ``exercise_ids``), each at most once;
     new red flags are rare. With neither, the feedback has no responses.
@@ -347,9 +347,9 @@ PLAIN_PROFILE: Mapping[str, Any] = MappingProxyType({
 
 
 def corners() -> list[dict[str, Any]]:
-    """Fixed fields for the corner cases an audit always checks, each laid over :data:`PLAIN_PROFILE`.
+    """Fixed fields for the corner cases an audit always checks, each laid over `PLAIN_PROFILE`.
 
-    Random generation reaches every corner in a long run (see :data:`VOCABULARY_TARGETS`),
+    Random generation reaches every corner in a long run (see `VOCABULARY_TARGETS`),
     but a short one may miss, say, one red flag on its own. These corners are checked on every
     run: each red flag alone, each directional preference (also with low tolerance), the
     load-cap and stage boundaries, each setting, and the pathway patterns. ``profiles(**c)``
@@ -447,7 +447,7 @@ def _cluster_corners() -> list[dict[str, Any]]:
 
 
 def corner_profile(fixed: Mapping[str, Any]) -> dict[str, Any]:
-    """:data:`PLAIN_PROFILE` with the corner's fields laid over it."""
+    """`PLAIN_PROFILE` with the corner's fields laid over it."""
     return {**PLAIN_PROFILE, **fixed}
 
 
@@ -471,7 +471,7 @@ def _label(field: str, value: object) -> str:
     return f"{field}={value:g}" if isinstance(value, float) else f"{field}={value}"
 
 
-#: Every event label :func:`vocabulary_events` can give; a good run of ``profiles()`` reaches all.
+#: Every event label `vocabulary_events` can give; a good run of ``profiles()`` reaches all.
 VOCABULARY_TARGETS: tuple[str, ...] = (
     *(f"red flag: {flag}" for flag in _p.RED_FLAGS),
     "red flags: none", "red flags: several",
@@ -507,7 +507,7 @@ def _startback_scores(answers: Mapping[str, Any] | None) -> tuple[int, int] | No
 
 
 def vocabulary_events(profile: Mapping[str, Any]) -> list[str]:
-    """The corners of the vocabulary one profile reaches, as labels from :data:`VOCABULARY_TARGETS`."""
+    """The corners of the vocabulary one profile reaches, as labels from `VOCABULARY_TARGETS`."""
     out: list[str] = []
     flags = list(profile.get("red_flags") or ())
     out += [f"red flag: {flag}" for flag in flags]
@@ -565,7 +565,7 @@ def vocabulary_events(profile: Mapping[str, Any]) -> list[str]:
 
 
 def record_events(profile: Mapping[str, Any]) -> list[str]:
-    """Report :func:`vocabulary_events` as Hypothesis ``event()`` statistics; return the labels.
+    """Report `vocabulary_events` as Hypothesis ``event()`` statistics; return the labels.
 
     Call it inside a ``@given`` test; ``pytest --hypothesis-show-statistics`` then shows how
     often each corner of the vocabulary was generated.

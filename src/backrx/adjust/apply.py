@@ -1,15 +1,15 @@
 """Test and measure: adjust a program from dated next-day responses.
 
 The decisions are the pack's ``adjust`` rules; this module only carries them
-out. For each round it reads the history (:mod:`backrx.adjust.history`: days in the
+out. For each round it reads the history (`backrx.adjust.history`: days in the
 phase, streaks, signs, outcome change), runs the rules for the feedback as a
 whole (the phase's progress criteria first, then the rest) and once per
 exercise response, and applies, per exercise, the most conservative action any
 rule chose (drop with its family, drop, regress, hold, progress), plus the
 global ones (referral, hold, elimination mode, moving to the next phase).
 
-Each round stores what changed as diffs by exercise id (:mod:`backrx.adjust.revision`);
-:func:`replay` rebuilds the full program from the original and those diffs alone.
+Each round stores what changed as diffs by exercise id (`backrx.adjust.revision`);
+`replay` rebuilds the full program from the original and those diffs alone.
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ def _lasts(rules: RuleSet, code: str, rule_id: str, program: Program | None,
 
 def _warnings(rec: Recommendation, outcome: Outcome, changes: list[Change] | None = None, *,
               rules: RuleSet, program: Program | None, referral: Referral | None) -> list[Notice]:
-    """The warnings that still stand (:func:`_lasts`) with this round's added (one per code),
+    """The warnings that still stand (`_lasts`) with this round's added (one per code),
     including one for each clinician override this round undid."""
     earlier = [(n.code, n.message, rid) for n in rec.warnings for rid in n.rule_ids
                if _lasts(rules, n.code, rid, program, referral)]
@@ -228,9 +228,9 @@ def adjust(rec: Recommendation, feedback: Feedback | Mapping[str, Any], *,
 
     Returns a new Recommendation whose ``adjustments`` gains one round. A recommendation of an
     older format (``format_version`` 1, backrx 0.1) is first re-planned on ``rules`` with
-    :func:`backrx.migrate`; that first round may be undated, every later one needs a date. Raises
+    `backrx.migrate`; that first round may be undated, every later one needs a date. Raises
     ``pydantic.ValidationError`` for invalid feedback (naming the field) and
-    :class:`backrx.FeedbackError` (with ``.code`` and ``.loc``) for everything refused after
+    `backrx.FeedbackError` (with ``.code`` and ``.loc``) for everything refused after
     that: a round out of date order or without a date, a response about an exercise not in the
     current phase, a recommendation made by another pack or edited.
     """
@@ -381,7 +381,7 @@ def migrate(rec: Recommendation, rules: RuleSet | None = None) -> Recommendation
     """Re-plan a stored recommendation on ``rules`` (default: the bundled pack), replaying its history.
 
     Returns the new recommendation, with ``migration`` listing what changed and which recorded
-    responses could not be replayed. Raises :class:`backrx.FeedbackError` (code ``no-profile``)
+    responses could not be replayed. Raises `backrx.FeedbackError` (code ``no-profile``)
     when the recommendation carries no profile to re-plan from.
     """
     chosen = rules if rules is not None else default_rules()

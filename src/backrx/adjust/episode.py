@@ -1,11 +1,11 @@
 """An episode of care as a timeline of dated events; the plan at any date is derived from it.
 
-An :class:`Episode` stores events once, in date order: the intake (the profile), profile changes
+An `Episode` stores events once, in date order: the intake (the profile), profile changes
 from a date, feedback rounds (with adherence and adverse events), a clinician's reassessment,
-overrides, referrals and their clearance. Nothing derived is stored: :meth:`Episode.plan` folds the
+overrides, referrals and their clearance. Nothing derived is stored: `Episode.plan` folds the
 events up to a date over the pack with the existing entry points (``recommend``, ``adjust``,
 ``override``), so the same events on the same pack give byte-identical plans, and migrating is a
-replay on another pack (:meth:`Episode.plan` with ``rules=``).
+replay on another pack (`Episode.plan` with ``rules=``).
 
 Clinical time comes from the dates. The weeks of a pregnancy, the weeks after a birth, the weeks of
 the episode (``duration_weeks``) and the person's age advance from the date each was recorded to
@@ -94,7 +94,7 @@ class Reassessment(_Event):
 
 
 class OverrideEvent(_Event):
-    """A clinician override (the arguments of :func:`backrx.override`)."""
+    """A clinician override (the arguments of `backrx.override`)."""
 
     kind: Literal["override"] = "override"
     changes: dict[str, Any]
@@ -138,7 +138,7 @@ class Episode(Compact, StrictModel):
     _fold: Any = PrivateAttr(default=None)  # the fold of every event, kept between adds
 
     def add(self, event: Event | Mapping[str, Any], *, rules: RuleSet | None = None) -> Episode:
-        """A new Episode with ``event`` added. Raises :class:`backrx.FeedbackError` when the event
+        """A new Episode with ``event`` added. Raises `backrx.FeedbackError` when the event
         comes before the last one (``event-out-of-order``), the first event is not an intake
         (``intake-required``), or the plan on its date refuses it (for example
         ``feedback-after-referral``); ``pydantic.ValidationError`` for an event of the wrong shape."""

@@ -191,7 +191,7 @@ def _silent(rounds: list[AdjustmentRound], feedback: Feedback, limit: int | None
 
 
 def timeline(rec: Recommendation, feedback: Feedback, pack: Pack) -> Timeline:
-    """Read the stored rounds and the new feedback into a :class:`Timeline`.
+    """Read the stored rounds and the new feedback into a `Timeline`.
 
     Time is read from the dates: the phase clock leaves out the silent days of every gap longer
     than the pack's ``restart_after_gap_days``, and after such a gap the streaks and the time at

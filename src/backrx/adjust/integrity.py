@@ -1,6 +1,6 @@
-"""Stored recommendations are checked, not trusted: before :func:`backrx.override`,
-:func:`backrx.adjust` or :func:`backrx.migrate` acts on one, its records must be intact
-(:mod:`backrx.model.chain`) and its outcome must agree with the pack's own triage of its profile.
+"""Stored recommendations are checked, not trusted: before `backrx.override`,
+`backrx.adjust` or `backrx.migrate` acts on one, its records must be intact
+(`backrx.model.chain`) and its outcome must agree with the pack's own triage of its profile.
 
 *Agree* means: the pack's triage of the stored profile, run again through the same runner as
 ``recommend`` (``RuleSet.decide_facts``), gives a referral tier, and the stored referral is at
@@ -8,7 +8,7 @@ least as urgent; the stored outcome is ``refer`` exactly when that tier replaces
 pack's blocking tiers). Before any adjustment round the two must be equal, tier for tier: only a
 round's feedback can add to what the profile gave. A stored program beside a profile that the
 pack refers, or a referral that went missing or became less urgent, is refused
-(``outcome-contradicts-profile``). :func:`backrx.migrate` runs this check only on the pack that
+(``outcome-contradicts-profile``). `backrx.migrate` runs this check only on the pack that
 made the record; on another pack, the new pack's triage makes the recommendation again.
 """
 

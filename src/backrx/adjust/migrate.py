@@ -1,9 +1,9 @@
 """Plans that survive upgrades: re-plan a stored recommendation on a newer rule pack.
 
-This module is the home of the public :func:`migrate`; it is made in :mod:`backrx.adjust.apply`,
+This module is the home of the public `migrate`; it is made in `backrx.adjust.apply`,
 next to the adjustment rounds it replays (one module, so that neither imports the other).
 
-:func:`migrate` makes the recommendation again from its stored profile on the given pack, then
+`migrate` makes the recommendation again from its stored profile on the given pack, then
 replays the stored feedback round by round, and lists what came out differently. Responses that
 no longer fit (an exercise the new plan does not hold at that point) are left out of the replay
 and listed; rounds written before dates existed (format 1) replay without a date, so they cannot

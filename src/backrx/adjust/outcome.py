@@ -1,9 +1,9 @@
 """What the adjust rules say in one round, and the facts they read.
 
-:class:`Adjuster` derives the facts of one round (the feedback as a whole, then each response)
+`Adjuster` derives the facts of one round (the feedback as a whole, then each response)
 from the recommendation, its history and the new feedback, and runs the pack's ``adjust`` layer
-over them through the runner every layer uses (:meth:`backrx.RuleSet.decide_facts`);
-:class:`Outcome` holds what the rules concluded, for :class:`backrx.adjust.revision.Revision` to
+over them through the runner every layer uses (`backrx.RuleSet.decide_facts`);
+`Outcome` holds what the rules concluded, for `backrx.adjust.revision.Revision` to
 carry out.
 """
 
@@ -110,7 +110,7 @@ def _more_urgent(held: str | None, new: str | None) -> str | None:
 
 def review_open(rec: Recommendation, layer: Any) -> bool:
     """A referral that an adjust rule raised (a review) stands until a clinician's reassessment
-    ends it (:mod:`backrx.adjust.episode`)."""
+    ends it (`backrx.adjust.episode`)."""
     if rec.referral is None:
         return False
     ours = {rule.id for rule in layer.rules}

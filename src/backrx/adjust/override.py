@@ -1,17 +1,17 @@
 """Clinician overrides: the clinician stays in charge, and every change is on the record.
 
-:func:`override` returns a new Recommendation in which a clinician has added or removed an exercise
+`override` returns a new Recommendation in which a clinician has added or removed an exercise
 in a phase, changed a dose, moved the person to another phase, or accepted an exercise that a rule
-excluded. Each change becomes one :class:`backrx.Override` in ``rec.overrides`` (what, who, when,
-why, which rules it set aside), applied with :func:`apply_override`, the same function that
-:func:`backrx.replay` uses to rebuild the program from its history.
+excluded. Each change becomes one `backrx.Override` in ``rec.overrides`` (what, who, when,
+why, which rules it set aside), applied with `apply_override`, the same function that
+`backrx.replay` uses to rebuild the program from its history.
 
-Limits, enforced with :class:`backrx.OverrideError` (``code``, ``loc``):
+Limits, enforced with `backrx.OverrideError` (``code``, ``loc``):
 
 * an override never touches the referral, the outcome or the safety net, and a recommendation
   whose referral replaced the program cannot be overridden into a program (``referral``);
 * accepting an exercise that a safety exclusion left out needs ``acknowledge`` naming every
-  safety code of that exclusion (:data:`SAFETY_CODES`); a program-design exclusion (code
+  safety code of that exclusion (`SAFETY_CODES`); a program-design exclusion (code
   ``program``) needs none;
 * an exercise that needs equipment the person lacks, or a setting they do not use, is refused
   (``equipment``, ``setting``), whatever is acknowledged;
@@ -96,7 +96,7 @@ class InterventionOverride(BaseModel):
 
 
 class OverrideChanges(BaseModel):
-    """What a clinician changes in one call of :func:`override` (every key optional).
+    """What a clinician changes in one call of `override` (every key optional).
 
     Applied in this order: ``remove``, ``add``, ``accept``, ``dose``, ``phase``, then
     ``interventions`` (recorded; they change no exercise).
@@ -136,7 +136,7 @@ def _time(at: str | datetime | None) -> str | None:
 
 
 class _Session:
-    """One call of :func:`override`: the pack's conclusions for the profile, and the program so far."""
+    """One call of `override`: the pack's conclusions for the profile, and the program so far."""
 
     def __init__(self, rules: RuleSet, rec: Recommendation, reason: str, by: str, at: str | None) -> None:
         assert rec.profile is not None and rec.program is not None
@@ -370,7 +370,7 @@ def override(rec: Recommendation, changes: OverrideChanges | Mapping[str, Any], 
 
     ``reason`` (why) and ``by`` (who) are required; ``at`` (when) is an ISO 8601 date-time with an
     offset, recorded as given, or None (the default: backrx reads no clock). Raises
-    ``pydantic.ValidationError`` for changes of the wrong shape and :class:`backrx.OverrideError`
+    ``pydantic.ValidationError`` for changes of the wrong shape and `backrx.OverrideError`
     (``code``, ``loc``) for a change backrx refuses. Nothing is applied unless every change is.
     """
     parsed = changes if isinstance(changes, OverrideChanges) else OverrideChanges.model_validate(changes)

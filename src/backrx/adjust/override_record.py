@@ -1,8 +1,8 @@
 """The clinician's record, applied: exclusion codes (read from the pack), and one recorded override.
 
-:func:`apply_override` rebuilds what an override did from the record alone; it is what
-:func:`backrx.replay` uses (through :func:`replay_with_overrides`) to rebuild a program from its
-history, and what :func:`backrx.override` applies as it records.
+`apply_override` rebuilds what an override did from the record alone; it is what
+`backrx.replay` uses (through `replay_with_overrides`) to rebuild a program from its
+history, and what `backrx.override` applies as it records.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Overrides after the fact: which ones adjust undid, and how they read to people and to FHIR.
 
-Used by :func:`backrx.adjust` (a warning for each override a round undid), by the clinician
-views and the explanation (:func:`describe`, :func:`override_status`) and by the FHIR export
-(:func:`provenance_data`, one Provenance per override).
+Used by `backrx.adjust` (a warning for each override a round undid), by the clinician
+views and the explanation (`describe`, `override_status`) and by the FHIR export
+(`provenance_data`, one Provenance per override).
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def provenance_data(rec: Recommendation) -> list[dict[str, Any]]:
 
     ``recorded`` is the override's ``at`` (None when none was given: a FHIR exporter must then
     supply the time it received it); ``target`` names the phase and exercise; each overridden
-    rule is an ``entity`` with role ``revision``. Raises :class:`backrx.model.chain.ChainError`
+    rule is an ``entity`` with role ``revision``. Raises `backrx.model.chain.ChainError`
     (a ValueError with ``code``) when an override was edited, erased or moved since it was
     written, or predates the chain (``record-unchained``: re-plan it with ``backrx.migrate``).
     """

@@ -1,8 +1,8 @@
 """Carrying out one round's decisions: diffs by exercise id, and replaying them.
 
-:class:`Revision` applies what the adjust rules chose (per exercise and for the plan) to a
-program and records every change as a :class:`~backrx.model.recommendation.Change`, a diff by
-exercise id; :func:`replay` rebuilds the full program from the original and those diffs alone.
+`Revision` applies what the adjust rules chose (per exercise and for the plan) to a
+program and records every change as a `Change`, a diff by
+exercise id; `replay` rebuilds the full program from the original and those diffs alone.
 """
 
 from __future__ import annotations

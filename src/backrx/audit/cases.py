@@ -5,15 +5,15 @@ of named cases; an adjustment file may also hold ``profiles:``, named profiles i
 
 * A **recommend case** has ``name``, ``profile`` and ``expect``.
 * An **episode case** (a golden timeline) has ``events`` instead: the events of a
-  :class:`backrx.adjust.episode.Episode` after its intake (the case's ``profile``, on ``start``,
-  by default :data:`FIRST_DAY`); its ``expect`` describes the plan on ``at`` (by default the last
+  `backrx.adjust.episode.Episode` after its intake (the case's ``profile``, on ``start``,
+  by default `FIRST_DAY`); its ``expect`` describes the plan on ``at`` (by default the last
   event's date). ``refused`` expects the last event to be refused with that error code.
-* An **adjust case** also has ``rounds``: feedback given in turn to :func:`backrx.adjust`;
+* An **adjust case** also has ``rounds``: feedback given in turn to `backrx.adjust`;
   its ``expect`` describes the result of the last round. A round without a ``date`` is dated the
-  day after the previous one (the first on :data:`FIRST_DAY`); ``repeat: N`` gives the same round
-  on N days in a row (see :func:`dated_rounds`).
+  day after the previous one (the first on `FIRST_DAY`); ``repeat: N`` gives the same round
+  on N days in a row (see `dated_rounds`).
 
-The ``expect`` vocabulary is the table :data:`EXPECTATIONS`: one entry per key, with the kind of
+The ``expect`` vocabulary is the table `EXPECTATIONS`: one entry per key, with the kind of
 case it applies to, what it checks, and the check itself. A case with no expectation fails (it
 could never catch anything), as does a pack with no cases at all.
 """
@@ -376,7 +376,7 @@ def dated_rounds(rounds: Iterable[Any]) -> list[dict[str, Any]]:
     """A case's rounds as feedback: ``repeat`` expanded, every round dated.
 
     A round without a ``date`` comes the day after the previous one (the first on
-    :data:`FIRST_DAY`); ``repeat: N`` sends the same round on N days in a row, starting on its
+    `FIRST_DAY`); ``repeat: N`` sends the same round on N days in a row, starting on its
     ``date`` when it has one.
     """
     out: list[dict[str, Any]] = []

@@ -1,8 +1,8 @@
 """The built-in checks on one recommendation: safety, populations, the program, the output.
 
 Each check is ``check(rules, profile, rec) -> str | None`` (None: it holds) and becomes an
-:class:`~backrx.audit.invariant.Invariant` in :mod:`backrx.audit.invariants`. The clinical facts
-they rest on come from the reference pack (:mod:`backrx.audit.reference`).
+`Invariant` in `backrx.audit.invariants`. The clinical facts
+they rest on come from the reference pack (`backrx.audit.reference`).
 """
 
 from __future__ import annotations
@@ -264,7 +264,7 @@ def unsure_flag_reviewed(rules: RuleSet, profile: dict[str, Any], rec: Recommend
 
 def _reference_breaches(profile: dict[str, Any], rec: Recommendation, population: str) -> list[str] | None:
     """What the program holds that the reference pack's population ``population`` forbids, read
-    from its populations.yaml through :func:`~backrx.run.populations.limits_for` (the planner's own
+    from its populations.yaml through `limits_for` (the planner's own
     reading): each as "exercise (phase): the rule's title". None when the person is not a member.
 
     The reference (bundled) pack, not the audited one, is the oracle: a copy of the pack with a

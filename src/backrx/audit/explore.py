@@ -1,8 +1,8 @@
 """Exploring a pack: run every audited profile, record what it reached, shrink what failed.
 
-:class:`Exploration` records, profile by profile, rule coverage, the vocabulary reached, the
+`Exploration` records, profile by profile, rule coverage, the vocabulary reached, the
 invariants violated (and the smallest profile that violated each) and the conflicts.
-:func:`shrink` replays the same generation and lets Hypothesis shrink a violation to a minimal
+`shrink` replays the same generation and lets Hypothesis shrink a violation to a minimal
 profile.
 """
 

@@ -1,14 +1,14 @@
 """Dead inputs: profile fields that no rule reads, or whose change never alters a decision.
 
-Two passes over every leaf of the profile (:func:`backrx.pack.fields.profile_leaves`):
+Two passes over every leaf of the profile (`backrx.pack.fields.profile_leaves`):
 
-* **Static** (:func:`field_readers`): what reads each field. A rule reads the fields its ``when``
+* **Static** (`field_readers`): what reads each field. A rule reads the fields its ``when``
   tests, in every layer (states and adjust included), if its conclusion is used: a rule that only
   sets a ``derived.*`` name that nothing reads does not count. A score the facts layer computes
   (``startback.total``) counts as reading the fields it is made of, found by changing each field
   of a plain profile and watching the facts; an adjust fact made from the baseline outcome
-  measures counts as reading them; the planner reads :data:`backrx.run.inputs.PLANNER_FIELDS`.
-* **Sensitivity** (:class:`Sensitivity`): on each audited profile, each field that a recommend
+  measures counts as reading them; the planner reads `backrx.run.inputs.PLANNER_FIELDS`.
+* **Sensitivity** (`Sensitivity`): on each audited profile, each field that a recommend
   layer or the planner reads is set to each other value its type allows (each vocabulary value,
   true/false, left out, the bounds, and each threshold the pack's rules test it against, with a
   step either side). A field counts as live once one change alters the decision: the outcome, the
@@ -16,7 +16,7 @@ Two passes over every leaf of the profile (:func:`backrx.pack.fields.profile_lea
   the warning codes.
 
 A field may do neither only if the pack declares it informational, with a reason
-(``fields.yaml``, :mod:`backrx.pack.fields`). A declared field that a rule reads, or that changed a
+(``fields.yaml``, `backrx.pack.fields`). A declared field that a rule reads, or that changed a
 decision, is a stale declaration.
 """
 

@@ -3,8 +3,8 @@
 Each hazard has its causes, the harm it can do, an initial risk (severity x likelihood, rated with
 the log's own risk matrix), the controls that reduce it, and the residual risk after them. A
 control is a ``rule`` of the pack, an ``invariant`` that ``backrx audit`` runs, a ``test`` (a pytest
-node id) or a ``measure`` outside the software. :mod:`backrx.audit.safety_case` checks the log;
-:mod:`backrx.audit.safety_doc` renders it.
+node id) or a ``measure`` outside the software. `backrx.audit.safety_case` checks the log;
+`backrx.audit.safety_doc` renders it.
 """
 
 from __future__ import annotations
@@ -263,7 +263,7 @@ class _Reader:
 
 
 def read_safety_case(path: str | Path) -> SafetyCase:
-    """Read ``safety.yaml`` from a pack folder (or the file itself); raise :class:`RuleError`
+    """Read ``safety.yaml`` from a pack folder (or the file itself); raise `RuleError`
     listing every structural problem (file:line, hazard id, code)."""
     file = Path(path)
     if file.is_dir():

@@ -1,4 +1,4 @@
-"""The :class:`Invariant` type: a property every recommendation of a pack must have."""
+"""The `Invariant` type: a property every recommendation of a pack must have."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """The invariants an audit checks: the built-in ones and those a clinic registers.
 
-Clinics add their own with :func:`invariant` (a decorator), :func:`register_invariant`, or by
-passing ``invariants=`` to :func:`backrx.audit.run.audit`. The checks themselves live in
-:mod:`backrx.audit.checks` (and :mod:`backrx.audit.engines`, :mod:`backrx.audit.worse_day`).
+Clinics add their own with `invariant` (a decorator), `register_invariant`, or by
+passing ``invariants=`` to `backrx.audit.run.audit`. The checks themselves live in
+`backrx.audit.checks` (and `backrx.audit.engines`, `backrx.audit.worse_day`).
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ _registry_lock = threading.Lock()
 
 
 def register_invariant(item: Invariant) -> Invariant:
-    """Add ``item`` to the invariants every :func:`audit` checks by default; return it.
+    """Add ``item`` to the invariants every `audit` checks by default; return it.
 
     Raises ``TypeError`` for anything but an `Invariant`, and ``ValueError`` when its id is already
     taken (by a built-in or a registered one). The registry itself is private: read it with
@@ -117,14 +117,14 @@ def unregister_invariant(invariant_id: str) -> None:
 
 
 def registered_invariants() -> tuple[Invariant, ...]:
-    """The invariants added with :func:`register_invariant`, in the order they were added."""
+    """The invariants added with `register_invariant`, in the order they were added."""
     with _registry_lock:
         return tuple(_registry.values())
 
 
 def invariant(invariant_id: str, statement: str, *, register: bool = True,
               skip: SkipCheck | None = None) -> Callable[[Check], Invariant]:
-    """Decorator: turn a check function into an :class:`Invariant` (registered by default)::
+    """Decorator: turn a check function into an `Invariant` (registered by default)::
 
         @invariant("clinic.no-jogging-after-70", "Nobody over 70 is given jog-walk intervals.")
         def no_jogging(rules: RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
@@ -139,7 +139,7 @@ def invariant(invariant_id: str, statement: str, *, register: bool = True,
 
 
 def default_invariants() -> tuple[Invariant, ...]:
-    """The built-in invariants, then the registered ones: what :func:`audit` checks by default."""
+    """The built-in invariants, then the registered ones: what `audit` checks by default."""
     return (*BUILTIN_INVARIANTS, *registered_invariants())
 
 

@@ -1,6 +1,6 @@
 """The pathway patterns, read straight off a profile: an oracle for the classification rules.
 
-:func:`pathway_triggers` writes each pattern out in Python, independent of any engine, and
+`pathway_triggers` writes each pattern out in Python, independent of any engine, and
 takes its cut-offs from a pack's rules, so a test can compare what the pack concludes with what
 the profile shows (``backrx.testing`` re-exports it).
 """
@@ -18,7 +18,7 @@ from backrx.pack.rulepack import Pack
 
 @dataclass(frozen=True)
 class _Patterns:
-    """The parts of a pack's pathway rules that :func:`pathway_triggers` reads."""
+    """The parts of a pack's pathway rules that `pathway_triggers` reads."""
 
     directions: dict[str, list[tuple[str, set[str], set[str]]]]  # preference -> (pathway, worse, eases)
     stenosis_not: set[str]  # preferences that rule the stenosis pattern out

@@ -1,7 +1,7 @@
 """The result of an audit: invariant results with shrunk counterexamples, coverage, conflicts.
 
-:class:`AuditReport` renders as text for people (:meth:`AuditReport.format_text`) and as JSON
-(:meth:`AuditReport.to_json`).
+`AuditReport` renders as text for people (`AuditReport.format_text`) and as JSON
+(`AuditReport.to_json`).
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class Conflict:
 
 @dataclass(frozen=True)
 class AuditReport:
-    """The result of :func:`audit`: invariants, rule coverage, golden cases and conflicts."""
+    """The result of `audit`: invariants, rule coverage, golden cases and conflicts."""
 
     pack_name: str
     pack_version: str

@@ -7,7 +7,7 @@ checkable: a ``rule`` of the pack, an ``invariant`` that ``backrx audit`` runs, 
 (a pytest node id such as ``tests/test_x.py::test_y``). A ``measure`` is a control outside the
 software (training, clinical review) and is shown but cannot be checked.
 
-:func:`check_safety_case` finds every control that points at nothing, every red-flag code and
+`check_safety_case` finds every control that points at nothing, every red-flag code and
 population without a hazard, and risk ratings that do not follow the matrix. ``backrx
 safety-case [DIR]`` prints the Markdown document and exits 1, naming the hazard, when any check
 fails.
@@ -86,8 +86,8 @@ def check_safety_case(case: SafetyCase, rule_ids: Iterable[str], invariant_ids: 
 
     ``tests`` None means no test folder was found: test controls are then reported as warnings
     (unchecked), never as passing. ``populations``: those the hazard log must cover (default
-    :data:`POPULATIONS`; ``backrx safety-case`` passes the names the pack's populations.yaml gives,
-    :meth:`~backrx.pack.popbook.PopulationBook.hazard_groups`).
+    `POPULATIONS`; ``backrx safety-case`` passes the names the pack's populations.yaml gives,
+    `hazard_groups`).
     """
     rules, invariants = set(rule_ids), set(invariant_ids)
     out: list[Finding] = []

@@ -2,7 +2,7 @@
 referred at that line's tier or higher.
 
 Each safety-net line of a pack may say, machine-readably, which clinical states make it apply
-and the tier it stands for (:class:`backrx.pack.actions.SafetyLine`). The states are worked out by
+and the tier it stands for (`backrx.pack.actions.SafetyLine`). The states are worked out by
 the audited pack's own states layer, so removing the triage rule that acts on a state shows up
 here as an inconsistency.
 """

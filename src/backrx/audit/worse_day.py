@@ -1,4 +1,4 @@
-"""The adjust invariant: after a worse next day, :func:`backrx.adjust` never raises a dose."""
+"""The adjust invariant: after a worse next day, `backrx.adjust` never raises a dose."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ AdjustFunction = Callable[..., Recommendation]
 
 
 def _find_adjust() -> AdjustFunction | None:
-    """:func:`backrx.adjust`, imported when first needed."""
+    """`backrx.adjust`, imported when first needed."""
     from backrx.adjust.apply import adjust
 
     return adjust
@@ -29,9 +29,9 @@ def _find_adjust() -> AdjustFunction | None:
 def no_dose_increase_after_worse_day(adjust: AdjustFunction | None = None) -> Invariant:
     """The invariant "adjust never raises a dose after a worse day", checked with ``adjust``.
 
-    Without ``adjust`` it uses :func:`backrx.adjust` and is skipped until that exists. The
+    Without ``adjust`` it uses `backrx.adjust` and is skipped until that exists. The
     feedback reports every exercise of the current phase as worse the next day (pain 5/10
-    while doing it); after :func:`backrx.adjust`, no exercise of that phase may have a higher
+    while doing it); after `backrx.adjust`, no exercise of that phase may have a higher
     dose (sets, reps, hold, minutes, sessions a week), no change may raise the load, and none
     may progress an exercise or advance to the next phase.
     """

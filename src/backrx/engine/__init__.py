@@ -1,13 +1,13 @@
 """Engines: which rules of a layer hold for a fact. Two interchangeable implementations.
 
-* :class:`ReferenceEngine` interprets the pack's condition trees in pure Python
-  (:func:`backrx.lang.condition.evaluate`, no generated code). It is the oracle that
+* `ReferenceEngine` interprets the pack's condition trees in pure Python
+  (`backrx.lang.condition.evaluate`, no generated code). It is the oracle that
   tests hold every other engine to.
-* ``CompiledEngine`` (in :mod:`backrx.engine._compiled`) compiles each layer to one
+* ``CompiledEngine`` (in `backrx.engine._compiled`) compiles each layer to one
   Python function with the same meaning: the fast pure-Python engine, and the one
   ``"auto"`` picks where durable_rules cannot be imported (Python 3.13+). Tests hold it
   equal to the reference on generated profiles.
-* ``DurableEngine`` (in :mod:`backrx.engine._durable`, the only module that imports
+* ``DurableEngine`` (in `backrx.engine._durable`, the only module that imports
   durable_rules) compiles the same trees to durable_rules' Rete network.
 
 Both answer the same question and return rule positions in pack order, so the
@@ -36,7 +36,7 @@ class Engine(Protocol):
 
     def match_layers(self, layers: Sequence[int], values: Mapping[str, Value]) -> list[list[int]]:
         """``match`` of each of ``layers`` on the same facts, in one pass where the engine can
-        (the runner asks for one run of :func:`backrx.pack.actions.independent_runs` at a time)."""
+        (the runner asks for one run of `backrx.pack.actions.independent_runs` at a time)."""
         ...  # pragma: no cover
 
 

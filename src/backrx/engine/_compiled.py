@@ -1,9 +1,9 @@
 """The compiled engine: the reference meaning of a layer's conditions, compiled to one Python
-function per layer (:class:`CompiledEngine`, ``engine="compiled"``). The reference engine
-(:class:`backrx.engine.ReferenceEngine`) stays an interpreter, the oracle this one is held
+function per layer (`CompiledEngine`, ``engine="compiled"``). The reference engine
+(`backrx.engine.ReferenceEngine`) stays an interpreter, the oracle this one is held
 equal to on generated profiles (tests/test_perf_compiled.py).
 
-:func:`backrx.lang.condition.evaluate` walks a condition tree for every rule and every fact.
+`backrx.lang.condition.evaluate` walks a condition tree for every rule and every fact.
 This module turns a whole layer into the source of one function that reads each field once and
 tests every rule with plain ``and`` / ``or`` / ``not`` expressions, then compiles it. The
 meaning is the same by construction: each field test calls the operator table's own ``holds``

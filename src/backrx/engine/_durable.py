@@ -16,7 +16,7 @@ uses) and contains every hazard measured in shared/knowledge/durable-rules.md:
   away and registered afresh, never repaired; a fresh shard must answer a canary
   fact as the reference evaluator does, every run must end with the sentinel,
   and triage is checked against the reference evaluator: otherwise EngineError;
-* facts built (in :mod:`backrx.engine.wire`) from validated values only: flat, typed, small (only the
+* facts built (in `backrx.engine.wire`) from validated values only: flat, typed, small (only the
   fields a layer reads, or a run of layers matched together), floats written
   with a ``.``, no ``id`` field of ours;
 * only operators proven safe are emitted (``$and $or $eq $neq $lt $lte $gt
@@ -24,7 +24,7 @@ uses) and contains every hazard measured in shared/knowledge/durable-rules.md:
   boolean keys, and ``not`` is pushed down to the tests;
 * every rule pattern is guarded by a positive test, so a negative-only test
   never matches durable's own state object;
-* rules are spread over rulesets of at most :data:`SHARD_RULES` patterns, far
+* rules are spread over rulesets of at most `SHARD_RULES` patterns, far
   below the fan-out at which registration hangs;
 * a condition with more ``$and``/``$or`` nodes than durable accepts in one
   pattern (error 113) is split into alternatives, registered as several
@@ -32,7 +32,7 @@ uses) and contains every hazard measured in shared/knowledge/durable-rules.md:
 * the rulesets are freed when the engine goes away, each session first
   (``delete_state``, only where an action started), then ``delete_ruleset``;
 * ``os.register_at_fork`` gives every engine a new lock in a forked child;
-* errors of the C extension become :class:`backrx.EngineError`.
+* errors of the C extension become `backrx.EngineError`.
 """
 
 from __future__ import annotations
@@ -408,7 +408,7 @@ class DurableEngine:
 
         The self-check: every fact is matched by the sentinel, whose priority makes it the last
         action of a complete run. A run in which the sentinel does not fire exactly once, as the
-        last action, is refused with :class:`EngineError` rather than answered.
+        last action, is refused with `EngineError` rather than answered.
         """
         shard.dirty = True
         handle = shard.handle

@@ -1,6 +1,6 @@
 """What backrx sends to durable_rules, as text: facts and ruleset definitions in JSON.
 
-Kept apart from the adapter (:mod:`backrx.engine._durable`, the only module that imports
+Kept apart from the adapter (`backrx.engine._durable`, the only module that imports
 durable_rules) because none of it needs the engine: facts are flat (a dotted path becomes
 ``a__b``, a list its length plus one boolean key per member), floats are written with a ``.``
 before any exponent (durable refuses ``5e-05`` and takes ``5.0e-05``), and every text is
@@ -71,7 +71,7 @@ def _exponent_floats(obj: Any) -> bool:
 
 
 def definition_json(obj: Any) -> str:
-    """A ruleset definition as durable accepts it: the C encoder, unless a float needs :func:`dumps`
+    """A ruleset definition as durable accepts it: the C encoder, unless a float needs `dumps`
     (the same text either way: compact, non-ASCII kept, floats as ``repr`` writes them)."""
     if _exponent_floats(obj):
         return dumps(obj)
@@ -113,7 +113,7 @@ class FactWriter:
     """Writes a layer's fact as JSON straight from the values: the same text as
     ``fact_json(encode(values, fields))`` without building the dict first (a test holds them
     equal). The fields are unrolled into one compiled function per writer, each key escaped
-    once; as in :mod:`backrx.engine._compiled`, no name from the pack is written into the
+    once; as in `backrx.engine._compiled`, no name from the pack is written into the
     source: every key is passed in as a constant."""
 
     __slots__ = ("_members", "_write")

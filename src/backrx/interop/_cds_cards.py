@@ -3,7 +3,7 @@ codes the rule pack does not map.
 
 A suggestion is accepted or declined whole, and on its own: every reference in its resources
 must name a resource the same suggestion creates, or a server-side resource the hook names (the
-patient, the user). The Bundle of :func:`backrx.interop.fhir.to_fhir` says more (backrx's Device
+patient, the user). The Bundle of `backrx.interop.fhir.to_fhir` says more (backrx's Device
 as author, links between the referral and the program); a card keeps only what resolves.
 """
 

@@ -177,7 +177,7 @@ def recorded_red_flags(resources: Iterable[Any], conditions: Iterable[Any] = (),
                        max_nodes: int = MAX_SIZE, rules: Any = None) -> list[str]:
     """Every red flag that QuestionnaireResponses or Conditions record anywhere, however badly
     the rest of them is written: answers of a red-flag item at any depth (under ``item``,
-    ``answer.item`` or a Bundle's entries), and Conditions as :func:`condition_flags` reads them
+    ``answer.item`` or a Bundle's entries), and Conditions as `condition_flags` reads them
     and as the codes.yaml of ``rules`` (a RuleSet; the bundled pack by default) maps them (a
     suspected or past flag counts here too).
 

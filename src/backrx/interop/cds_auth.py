@@ -15,7 +15,7 @@ only when all of these hold:
   ``max_lifetime``; ``iat`` is not in the future (both with ``leeway`` seconds of clock skew);
 - the ``(iss, jti)`` pair has not been seen before within the token's lifetime (replay).
 
-Any failure is an :class:`AuthError`: a 401 whose body is the service's OperationOutcome, with a
+Any failure is an `AuthError`: a 401 whose body is the service's OperationOutcome, with a
 stable code and a message that never repeats anything from the token or the request.
 """
 
@@ -188,7 +188,7 @@ class AuthConfig:
     """Who may call the service: trusted issuers with their JWKS, the audience, and the checks.
 
     ``issuers`` maps each trusted ``iss`` to its JWKS: a JWKS object (``{"keys": [...]}``) or the URL
-    of one (fetched with ``fetcher``, :func:`fetch_jwks` by default, and cached). ``audience`` is the
+    of one (fetched with ``fetcher``, `fetch_jwks` by default, and cached). ``audience`` is the
     service's public base URL (``https://cds.example.org``). Discovery is open unless
     ``protect_discovery``; the feedback and service endpoints always need a token.
     """
@@ -244,7 +244,7 @@ class AuthConfig:
 
     def verify(self, authorization: str | None, endpoint: str) -> dict[str, Any]:
         """The verified claims of the bearer token in an ``Authorization`` header value, for a call
-        to ``endpoint`` (the path, e.g. ``/cds-services/x``); raises :class:`AuthError` otherwise."""
+        to ``endpoint`` (the path, e.g. ``/cds-services/x``); raises `AuthError` otherwise."""
         scheme, _, token = (authorization or "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:

@@ -22,9 +22,9 @@ user of the hook.
 Refusals (a body over the cap, bad JSON, a malformed call, a missing prefetch, too many
 resources or items) are 4xx answers whose body is a FHIR OperationOutcome with a stable code.
 Needs ``pip install 'backrx[cds-hooks]'`` (FastAPI, fhir.resources and PyJWT). Given an
-:class:`~backrx.interop.cds_auth.AuthConfig`, every service and feedback call must carry the CDS
+`AuthConfig`, every service and feedback call must carry the CDS
 Client's signed JWT (401 ``cds-auth-*`` otherwise); ``POST {service}/feedback`` records what the
-clinician did with each card in a feedback log (:mod:`backrx.interop.cds_feedback`).
+clinician did with each card in a feedback log (`backrx.interop.cds_feedback`).
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ The resources are built and checked with the ``fhir.resources`` models of FHIR *
 ``fhir.resources`` 8 ships no R4 (4.0.1) package, and R4B is its closest stand-in. The output is
 also checked, in backrx's tests, against HL7's official R4 JSON Schema. ``fhir.resources`` is an
 optional dependency (``pip install 'backrx[fhir]'``); it is imported only when a function here
-is called, and a missing install raises :class:`FhirUnavailableError` (an ``ImportError``).
+is called, and a missing install raises `FhirUnavailableError` (an ``ImportError``).
 
-Reading FHIR lives in :mod:`backrx.interop.questionnaire_response` (re-exported here). docs/fhir.md has
+Reading FHIR lives in `backrx.interop.questionnaire_response` (re-exported here). docs/fhir.md has
 the mapping field by field, what is lost, and which codes are used.
 """
 
@@ -426,7 +426,7 @@ def to_fhir(rec: Recommendation, *, patient: str | None = None, start: date | No
     identifier derived from the profile. ``start``: the program's first day, which gives phases,
     goals and timings real dates. ``recorded``: the time of the decision for ``Provenance.recorded``
     (timezone required); without it ``recorded`` is the time of this call. Outcome measures (the
-    profile's and each feedback round's) are Observations (:mod:`backrx.interop.fhir_outcomes`).
+    profile's and each feedback round's) are Observations (`backrx.interop.fhir_outcomes`).
     The same arguments, ``recorded`` included, always give the same Bundle; without ``recorded``
     only the ``recorded`` times differ between calls, never an id.
     """

@@ -257,7 +257,7 @@ def _read(path: str, sources: frozenset[str], digest: str = "") -> CodeMapping:
 def mapping_of(rules: Any = None) -> CodeMapping:
     """The code mapping of a RuleSet (or a Pack), by default the bundled pack's; read once.
 
-    Raises :class:`backrx.errors.RuleError` naming codes.yaml and the value set when it is malformed.
+    Raises `backrx.errors.RuleError` naming codes.yaml and the value set when it is malformed.
     """
     if rules is None:
         from backrx.pack.read import bundled_path

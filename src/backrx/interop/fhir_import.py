@@ -17,7 +17,7 @@ __all__ = ["FhirImport", "read_fhir"]
 
 @dataclass(frozen=True)
 class FhirImport:
-    """What :func:`read_fhir` read."""
+    """What `read_fhir` read."""
 
     profile: Profile
     #: each profile field an EHR code set: field, value, value set, resource type, system, code
@@ -35,7 +35,7 @@ class FhirImport:
 
 
 def read_fhir(resource: Any, *, conditions: Iterable[Any] = (), rules: Any = None) -> FhirImport:
-    """:func:`backrx.interop.fhir.from_fhir` with an account of what the EHR codes gave.
+    """`backrx.interop.fhir.from_fhir` with an account of what the EHR codes gave.
 
     ``conditions``: Conditions, MedicationStatements, MedicationRequests and Procedures beside the
     response (a Bundle's own are read too). ``rules``: the RuleSet whose codes.yaml maps codes

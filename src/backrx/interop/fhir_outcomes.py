@@ -117,7 +117,7 @@ def _number(quantity: Any) -> Any:
 
 
 def outcomes_by_record(resources: Iterable[Any]) -> dict[str, dict[str, Any]]:
-    """Outcome data (for :class:`backrx.model.measures.Outcomes`) by record, from backrx's outcome
+    """Outcome data (for `backrx.model.measures.Outcomes`) by record, from backrx's outcome
     Observations among ``resources``; other Observations are left alone. A value that is not a
     number is left for the Outcomes model to refuse, naming the field."""
     out: dict[str, dict[str, Any]] = {}

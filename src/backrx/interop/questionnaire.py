@@ -6,7 +6,7 @@ whose type follows the field's type, and whose answer options are the field's cl
 The STarT Back items are the exception: their linkIds are the LOINC codes of the STarT Back panel
 (91349-1), so a QuestionnaireResponse from another STarT Back form can be read too.
 
-This module builds plain JSON data and needs no FHIR library; :mod:`backrx.interop.fhir` reads answers
+This module builds plain JSON data and needs no FHIR library; `backrx.interop.fhir` reads answers
 against it.
 """
 

@@ -407,8 +407,8 @@ def from_fhir(resource: Any, *, conditions: Iterable[Any] = (),
     value sets of the pack's ``codes.yaml`` (``rules``, a RuleSet; the bundled pack by default),
     which read Conditions, MedicationStatements, MedicationRequests and Procedures (in
     ``conditions`` or the Bundle) into profile fields, taking the safer reading where they and the
-    answers disagree. Codes no value set holds raise a :class:`FhirCodeWarning` that counts them
-    (:func:`backrx.interop.fhir_import.read_fhir` lists them). Outcome Observations in the Bundle
+    answers disagree. Codes no value set holds raise a `FhirCodeWarning` that counts them
+    (`backrx.interop.fhir_import.read_fhir` lists them). Outcome Observations in the Bundle
     (as ``to_fhir`` writes them) fill ``outcomes`` when the response has none. Bad input raises
     ``pydantic.ValidationError`` naming the item's linkId and never repeating an answer; a
     document nested deeper than 64 levels (``fhir-too-deep``) or larger than 5 MB
@@ -427,7 +427,7 @@ class FhirCodeWarning(UserWarning):
 
 def read_response(resource: Any, conditions: Iterable[Any], condition_codes: Mapping[tuple[str, str], str]
                   | None, mapping: CodeMapping) -> tuple[Profile, Facts, dict[str, dict[str, Any]]]:
-    """:func:`from_fhir`'s work: the Profile, what the coded records said, and the outcome data by
+    """`from_fhir`'s work: the Profile, what the coded records said, and the outcome data by
     record (``baseline``, ``round-<n>``) of the outcome Observations."""
     r4b = models()
     data = _as_data(resource, "QuestionnaireResponse")

@@ -1,5 +1,5 @@
 """FHIR out for the questionnaire: a Profile as a completed QuestionnaireResponse to backrx's
-Questionnaire (the inverse of :func:`backrx.interop.questionnaire_response.from_fhir`)."""
+Questionnaire (the inverse of `backrx.interop.questionnaire_response.from_fhir`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ __all__ = ["to_questionnaire_response"]
 def to_questionnaire_response(profile: Profile, *, subject: str | None = None) -> dict[str, Any]:
     """A completed QuestionnaireResponse to backrx's Questionnaire holding ``profile``'s answers.
 
-    The inverse of :func:`from_fhir` (for tests and integrations); needs no FHIR library.
+    The inverse of `from_fhir` (for tests and integrations); needs no FHIR library.
     """
     from backrx.interop.questionnaire import questionnaire
 

@@ -10,9 +10,9 @@ every engine:
 * ``contains`` asks whether a list field holds a value;
 * ``at_least: {count: n, of: [...]}`` holds when n or more of its items hold;
 * ``always: true`` holds for every set of facts (a rule that applies to everyone). It is the
-  empty ``all`` (:data:`ALWAYS`), so every function below already knows it.
+  empty ``all`` (`ALWAYS`), so every function below already knows it.
 
-:func:`evaluate` is the pure-Python reference evaluator of this meaning. The
+`evaluate` is the pure-Python reference evaluator of this meaning. The
 durable_rules adapter compiles the same trees to durable's JSON format; a
 property test holds the two to identical decisions.
 """
@@ -36,9 +36,9 @@ COMBINATORS: tuple[str, ...] = ("all", "any", "not", "at_least", "always")
 
 # --------------------------------------------------------------------------- the operator table
 
-#: Durable test data: what :func:`Operator.durable` returns (plain JSON-able mappings).
+#: Durable test data: what `Operator.durable` returns (plain JSON-able mappings).
 DurableTest = dict[str, Any]
-#: The kinds of field a condition can test (see :class:`backrx.model.vocabulary.FieldSpec`).
+#: The kinds of field a condition can test (see `backrx.model.vocabulary.FieldSpec`).
 FieldKind = Literal["bool", "int", "float", "enum", "list"]
 #: What an operator takes: one scalar of the field's type, a number, a list of scalars,
 #: one member of a list field's vocabulary, or true/false.
@@ -161,7 +161,7 @@ def _operator_problem(op: Operator) -> str | None:
 def register_operator(op: Operator) -> Operator:
     """Add ``op`` to the operator table, for every pack loaded after this call; return it.
 
-    Raises ``TypeError`` for anything but an :class:`Operator`, and ``ValueError`` when the
+    Raises ``TypeError`` for anything but an `Operator`, and ``ValueError`` when the
     operator is malformed or its name is taken (by a built-in, a combinator or an extension).
     """
     if not isinstance(op, Operator):

@@ -2,7 +2,7 @@
 
 A recommendation's records are its clinician overrides and its adjustment rounds, taken in the
 order they were made (the overrides made before the first round, round 1, the overrides made
-after it, round 2, ...). Each record carries a :class:`Chain`
+after it, round 2, ...). Each record carries a `Chain`
 whose ``prev`` is the digest of the record before it (for the first, the digest of the
 recommendation it amends: its profile). A record's digest is the SHA-256 of its
 canonical JSON (sorted keys, no spaces, UTF-8) with its ``prev`` inside, so changing any record
@@ -13,7 +13,7 @@ record, so editing or erasing the last one shows too. Times may not run backward
 The digests carry no secret: they find an edit made with a text editor or a database tool, not a
 forger who recomputes them (keep the records where only the clinical system can write them).
 
-Records written before the chain (no ``chain``) still load; :func:`verify` with
+Records written before the chain (no ``chain``) still load; `verify` with
 ``allow_unchained=False`` refuses them with ``record-unchained`` (re-plan them once with
 ``backrx.migrate``, which makes and chains every record again).
 """
@@ -34,7 +34,7 @@ from backrx.model.measures import Compact
 
 #: The version of the chain a record carries (``Chain.version``).
 CHAIN_VERSION: Literal[1] = 1
-#: The codes :class:`ChainError` carries.
+#: The codes `ChainError` carries.
 CHAIN_CODES = ("record-chain-broken", "record-time-backwards", "record-unchained")
 
 class Chain(Compact):
@@ -61,7 +61,7 @@ _Rec = TypeVar("_Rec")
 
 
 class ChainError(BackrxError, ValueError):
-    """A stored record that fails its chain: ``code`` (one of :data:`CHAIN_CODES`) and ``loc``."""
+    """A stored record that fails its chain: ``code`` (one of `CHAIN_CODES`) and ``loc``."""
 
     def __init__(self, code: str, message: str, loc: tuple[str | int, ...] = ()) -> None:
         self.code, self.message, self.loc = code, message, loc
@@ -137,7 +137,7 @@ def _check_times(entries: list[tuple[str, int, Record]]) -> None:
 
 
 def verify(rec: Any, *, allow_unchained: bool = True) -> None:
-    """Raise :class:`ChainError` unless every stored record is where and as it was written.
+    """Raise `ChainError` unless every stored record is where and as it was written.
 
     ``allow_unchained``: a recommendation whose records all predate the chain passes (they load
     as written); with False it is refused (``record-unchained``).

@@ -1,7 +1,7 @@
 """The education parts of a program (issue 28): modules, the flare plan, the graded-activity pathway.
 
-Output models like those of :mod:`backrx.model.recommendation` (frozen, no extra keys, empty
-optional fields left out of the JSON); :class:`~backrx.model.recommendation.Program` carries them.
+Output models like those of `backrx.model.recommendation` (frozen, no extra keys, empty
+optional fields left out of the JSON); `Program` carries them.
 """
 
 from __future__ import annotations

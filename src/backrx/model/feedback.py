@@ -1,4 +1,4 @@
-"""The input of :func:`backrx.adjust`: how each exercise went, reported the next day.
+"""The input of `backrx.adjust`: how each exercise went, reported the next day.
 
 "Worse the next day" is a property of the whole day, so a round may answer it once
 (``Feedback.next_day``, with optional ``suspects``) instead of per exercise; the per-exercise

@@ -46,7 +46,7 @@ FORMATS: Mapping[str, Format] = MappingProxyType(_formats)
 def register_format(fmt: Format) -> Format:
     """Add ``fmt`` to the format table; return it.
 
-    Raises ``TypeError`` for anything but a :class:`Format` (or a loader that is not a function)
+    Raises ``TypeError`` for anything but a `Format` (or a loader that is not a function)
     and ``ValueError`` for a malformed name, an empty description or a name already taken.
     """
     if not isinstance(fmt, Format) or not callable(fmt.load):

@@ -401,7 +401,7 @@ class Preferences(StrictModel):
 
 
 class Profile(StrictModel):
-    """A person's back-pain profile: the input of :func:`backrx.recommend`."""
+    """A person's back-pain profile: the input of `backrx.recommend`."""
 
     age: Annotated[int, Field(ge=10, le=110)]
     duration_weeks: Annotated[float, Field(ge=0, le=5200)] | None = None
@@ -524,7 +524,7 @@ def read_document(path: str | os.PathLike[str]) -> Any:
 def load_profile(path: str | os.PathLike[str]) -> Profile:
     """Load and validate a profile from a YAML or JSON file.
 
-    Raises ``OSError`` when the file cannot be read, :class:`backrx.errors.InputError` (a
+    Raises ``OSError`` when the file cannot be read, `backrx.errors.InputError` (a
     ``ValueError``) when it is not valid YAML/JSON, repeats a key, is not a regular file or is
     longer than 5 MB, and
     ``pydantic.ValidationError`` when the profile is invalid.

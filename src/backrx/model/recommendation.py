@@ -305,7 +305,7 @@ Action = Literal["drop", "regress", "hold", "progress", "suspend", "reintroduce"
 
 
 class Change(_Out):
-    """One change that :func:`backrx.adjust` made, stored as a diff by exercise id.
+    """One change that `backrx.adjust` made, stored as a diff by exercise id.
 
     ``dose`` holds the parts of the dose that changed (the others stay); ``prescription`` is
     the exercise that takes the place of ``exercise_id`` (a regression or progression to a
@@ -338,7 +338,7 @@ class Change(_Out):
 
 
 class AdjustmentRound(_Out):
-    """One call of :func:`backrx.adjust`: the feedback, the rules that fired, what changed.
+    """One call of `backrx.adjust`: the feedback, the rules that fired, what changed.
 
     ``trace`` holds each rule once per round (with the values of its first match); the
     feedback itself is kept, so every match can be recomputed.
@@ -413,7 +413,7 @@ class Progress(_Out):
 
 
 class Migration(_Out):
-    """What :func:`backrx.migrate` changed when it re-planned a stored recommendation."""
+    """What `backrx.migrate` changed when it re-planned a stored recommendation."""
 
     from_ruleset: RulesetInfo
     from_format: int
@@ -500,7 +500,7 @@ class Override(_Out):
 
 
 class Recommendation(_Out):
-    """The result of :func:`backrx.recommend` (and of :func:`backrx.adjust`)."""
+    """The result of `backrx.recommend` (and of `backrx.adjust`)."""
 
     format_version: int = Field(
         default=1, description=f"the JSON format (absent in backrx 0.1 output: 1); now {FORMAT_VERSION}")
@@ -549,7 +549,7 @@ class Recommendation(_Out):
 
     def model_dump_json(self, **options: Any) -> str:
         """The stored JSON format. Without options it is written by the fast writer
-        (:mod:`backrx.model.writer`, held byte for byte to pydantic's own dump by tests); with
+        (`backrx.model.writer`, held byte for byte to pydantic's own dump by tests); with
         any option (``indent``, ``exclude``...) by pydantic, as on every model."""
         if not options:
             from backrx.model.writer import dump_json
@@ -567,7 +567,7 @@ class Recommendation(_Out):
         """The recommendation as a FHIR R4 Bundle (JSON data); needs ``backrx[fhir]``.
 
         ``patient`` (a Patient id), ``start`` (the program's first day) and ``recorded`` (a
-        timezone-aware time for the Provenance) are optional; see :func:`backrx.interop.fhir.to_fhir`.
+        timezone-aware time for the Provenance) are optional; see `backrx.interop.fhir.to_fhir`.
         """
         bundle: dict[str, Any] = renderer("fhir")(self, patient=patient, start=start, recorded=recorded)
         return bundle

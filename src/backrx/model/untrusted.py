@@ -8,7 +8,7 @@ someone said, and a record that backrx silently altered would no longer be what 
 refusal names the field and the character's code point, never the text.
 
 A web address a pack or a record carries is shown as a link; only ``https:``, ``http:`` and
-``mailto:`` addresses are links (:func:`url_problem`), so a ``javascript:`` or ``data:`` address
+``mailto:`` addresses are links (`url_problem`), so a ``javascript:`` or ``data:`` address
 never becomes one.
 """
 
@@ -84,5 +84,5 @@ def url_problem(url: str) -> str | None:
 
 
 def is_link(url: object) -> bool:
-    """Whether ``url`` may be shown as a link (see :func:`url_problem`)."""
+    """Whether ``url`` may be shown as a link (see `url_problem`)."""
     return isinstance(url, str) and url_problem(url) is None

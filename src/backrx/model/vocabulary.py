@@ -1,6 +1,6 @@
 """The field vocabulary that rule conditions may read, declared once.
 
-Profile fields are read off :class:`backrx.Profile` itself, so the rule loader can
+Profile fields are read off `backrx.Profile` itself, so the rule loader can
 never drift from the input model. Three kinds of field are added:
 
 * scores the facts layer derives from the profile (``startback.total``,

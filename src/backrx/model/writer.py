@@ -1,7 +1,7 @@
 """The fast JSON writer of the output models: the stored format, written by pydantic-core alone.
 
 Every output model leaves out the optional fields that hold their empty default (None, [] or
-{}), which :class:`backrx.model.measures.Compact` does in Python, once per model on every dump:
+{}), which `backrx.model.measures.Compact` does in Python, once per model on every dump:
 about four fifths of the time ``Recommendation.model_dump_json()`` took (measured). This module
 builds, once, a second serializer from the model's own core schema in which each such Python
 step is replaced by the same rule stated per field (``serialization_exclude_if``: the field's
@@ -9,7 +9,7 @@ value is None, an empty list or an empty dict, as its default says), so the whol
 pydantic-core. Everything else in the schema is the model's own, untouched.
 
 The writer is held to the validated slow path (``BaseModel.model_dump_json``) byte for byte on
-generated recommendations (tests/test_perf_fastpath.py); :meth:`Recommendation.model_dump_json`
+generated recommendations (tests/test_perf_fastpath.py); `Recommendation.model_dump_json`
 uses it when called without options, and the slow path otherwise.
 """
 
@@ -97,5 +97,5 @@ def writer(cls: type[BaseModel]) -> SchemaSerializer:
 
 
 def dump_json(model: BaseModel) -> str:
-    """``model.model_dump_json()`` with its default options, written by :func:`writer`."""
+    """``model.model_dump_json()`` with its default options, written by `writer`."""
     return writer(type(model)).to_json(model).decode()

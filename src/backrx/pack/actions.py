@@ -1,9 +1,9 @@
 """The action table: every action a rule's ``then:`` may take, in one place.
 
-Each :class:`Action` says which layers may use it, the JSON Schema of its argument (``backrx schema
-rules``), how the loader reads the argument, the conclusion it writes (a field of :class:`Then`)
+Each `Action` says which layers may use it, the JSON Schema of its argument (``backrx schema
+rules``), how the loader reads the argument, the conclusion it writes (a field of `Then`)
 and the policy that settles two rules writing that conclusion. The loader, the schema and the
-runner (:mod:`backrx.run.decision`) all read this table; adding an action is one entry here, a
+runner (`backrx.run.decision`) all read this table; adding an action is one entry here, a
 policy the runner knows, and a line in docs/rule-pack.md.
 """
 

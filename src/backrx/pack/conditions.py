@@ -1,5 +1,5 @@
 """Conditions: which fields a rule of a layer may read (its scope), and the parsing of ``when:``
-into the condition tree of :mod:`backrx.lang.condition`, checked against each field's type."""
+into the condition tree of `backrx.lang.condition`, checked against each field's type."""
 
 from __future__ import annotations
 

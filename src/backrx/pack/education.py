@@ -3,7 +3,7 @@
 Each module is a short text the person reads, with its sources and the condition (``when``) under
 which it applies. The loader turns each module into a components-layer rule ``education.<id>``
 whose only action is ``educate: <id>``, so both engines select modules like any rule and the trace
-names them. What a rule does not hold stays here, in an :class:`EducationBook` on the pack: the
+names them. What a rule does not hold stays here, in an `EducationBook` on the pack: the
 texts, the phase order, the flare plan and the graded-activity pathway. The person's words join the
 pack's texts (``education.<id>.title``, ``education.<id>.text``, ``education.flare.*``,
 ``education.graded.*``), so a locale translates them like any other text.

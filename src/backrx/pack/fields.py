@@ -8,7 +8,7 @@ clinician can check::
       profile_format: The format of the record itself, not an answer about the person.
 
 The file is optional. The loader checks it with the rest of the pack: every path must be a leaf
-of the profile (:func:`profile_leaves`) and every reason a non-empty text; a problem names the
+of the profile (`profile_leaves`) and every reason a non-empty text; a problem names the
 file and line. The declarations decide nothing for a person; only the audit reads them.
 """
 
@@ -102,7 +102,7 @@ def _leaves(model: type[BaseModel], prefix: str) -> list[Leaf]:
 
 @functools.cache
 def profile_leaves() -> dict[str, Leaf]:
-    """Every leaf of :class:`backrx.Profile` by dotted path (``findings.weakness``,
+    """Every leaf of `backrx.Profile` by dotted path (``findings.weakness``,
     ``outcomes.walk_minutes``, ``preferences.settings``...), read off the model itself."""
     return {leaf.path: leaf for leaf in _leaves(Profile, "")}
 
@@ -152,7 +152,7 @@ def read_field_notes(doc: Any, problems: list[Problem]) -> FieldNotes:
 def field_notes(pack_path: str | os.PathLike[str]) -> FieldNotes:
     """The declarations of ``<pack>/fields.yaml`` (empty when the pack has none).
 
-    Raises :class:`RuleError` listing the file's problems (the loader reports the same ones).
+    Raises `RuleError` listing the file's problems (the loader reports the same ones).
     """
     file = Path(pack_path) / FILE
     if not file.is_file():

@@ -16,7 +16,7 @@ for reuse, and a pose may start ``like:`` another. ``limits:`` gives the anatomi
 angle; a pose outside it is refused at load (``figure-angle-out-of-range``), as are unknown poses,
 bodies and props. The plain names, summaries and the figure words (``words:``) become the pack
 texts ``plain.<id>.name``, ``plain.<id>.summary`` and ``figure.<word>``, so a locale translates them
-in its ``text:`` section. Drawing them is :mod:`backrx.render.figures`.
+in its ``text:`` section. Drawing them is `backrx.render.figures`.
 """
 
 from __future__ import annotations

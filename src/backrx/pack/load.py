@@ -1,4 +1,4 @@
-"""Reading a whole pack: every file, then the checks across files, into one :class:`Pack`."""
+"""Reading a whole pack: every file, then the checks across files, into one `Pack`."""
 
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ def digest_of_bytes(files: Iterable[tuple[str, bytes]], folder: Path | None = No
     """The pack digest of top-level files given as bytes (parsed as the loader parses them).
 
     ``folder``, where the files came from, changes nothing: a parse is kept by the bytes alone
-    (:mod:`backrx.pack.parsecache`), never by a folder's cache. It stays for existing callers.
+    (`backrx.pack.parsecache`), never by a folder's cache. It stays for existing callers.
     """
     docs: dict[str, Any] = {}
     for name, data in sorted(files):
@@ -113,7 +113,7 @@ def digest_of_bytes(files: Iterable[tuple[str, bytes]], folder: Path | None = No
 
 
 def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
-    """Read and validate a rule pack; raise :class:`RuleError` listing every problem
+    """Read and validate a rule pack; raise `RuleError` listing every problem
     (at most MAX_PROBLEMS_PER_FILE per file, and how many more)."""
     token = hints_left.set([MAX_HINTS])
     try:

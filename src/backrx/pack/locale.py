@@ -1,7 +1,7 @@
 """Translations of a pack's patient-facing texts: ``locales/<lang>.yaml`` beside the rule files.
 
 The English texts in the pack are the source. A locale file gives the same texts in another
-language, under the keys of :func:`catalog`::
+language, under the keys of `catalog`::
 
     text:                       # the report words of text.yaml
       heading.why: Por qué este plan
@@ -104,7 +104,7 @@ def read_locales(root: Path, problems: list[Problem], *, texts: Mapping[str, str
                  patients: Mapping[str, str | None] | None = None) -> dict[str, dict[str, str]]:
     """The pack's locale files (``locales/*.yaml``), flattened; problems go to ``problems``.
 
-    Besides the shape, every placeholder is checked (:mod:`backrx.pack.locale_checks`); given the
+    Besides the shape, every placeholder is checked (`backrx.pack.locale_checks`); given the
     pack's own ``texts`` and ``tiers``, so is what each blocking tier's words say, in the pack's
     language and in each locale. ``patients`` are the rules' English patient texts, by rule id.
     """
@@ -181,7 +181,7 @@ def read_locales(root: Path, problems: list[Problem], *, texts: Mapping[str, str
 
 
 def _blocking(tiers: Tiers, fmt: int) -> tuple[str, ...]:
-    """The tiers whose referral replaces the program (as :attr:`Pack.blocking_urgencies` says)."""
+    """The tiers whose referral replaces the program (as `Pack.blocking_urgencies` says)."""
     if tiers.blocking is not None:
         return tiers.blocking
     return URGENCY_ORDER[:-1] if fmt < 3 else URGENCY_ORDER

@@ -1,7 +1,7 @@
 """Load-time checks of a locale's words: their placeholders, and what a blocking referral says.
 
 Placeholders. A locale's report words (``text.*``) are filled by the renderer with the names
-:data:`backrx.pack.texts.TEXT_FIELDS` lists; a rule's patient text is filled with the fields its
+`backrx.pack.texts.TEXT_FIELDS` lists; a rule's patient text is filled with the fields its
 English text names. Anything else (``{bogus}``, ``{version:>50000000}``) is refused at load, not
 met at render time. Every other section (exercises, phases, tiers, referral reasons, safety net)
 is never filled, so it holds no placeholder.

@@ -19,7 +19,7 @@ from backrx.pack.tiers import Tiers
 #: names the clinical states (derived facts) that triage and every later layer read.
 LAYERS: tuple[str, ...] = ("states", "triage", "classification", "components", "exclusions", "dosing",
                            "adjust")
-#: The layers :func:`backrx.recommend` runs; ``adjust`` runs in :func:`backrx.adjust`.
+#: The layers `backrx.recommend` runs; ``adjust`` runs in `backrx.adjust`.
 RECOMMEND_LAYERS: tuple[str, ...] = LAYERS[:6]
 #: Per-exercise adjust actions, most conservative first. drop_family also drops the exercise's
 #: movement family (its catalog pattern), in every phase.
@@ -239,7 +239,7 @@ class Layer:
 
 @dataclass(frozen=True)
 class Pack:
-    """A validated rule pack. Build one with :func:`read_pack`."""
+    """A validated rule pack. Build one with `read_pack`."""
 
     name: str
     version: str

@@ -3,7 +3,7 @@
 The rule: no file but the pack's own YAML decides anything. A kept parse is used only when it is,
 byte for byte, what this backrx made from these very bytes, and that is checked, not assumed:
 
-* **In this process** parsed files are kept as JSON text (immutable) by :func:`key_of`: the
+* **In this process** parsed files are kept as JSON text (immutable) by `key_of`: the
   SHA-256 of the file's bytes and of the parser's own source. Every caller decodes its own copy,
   so changing one copy changes no other, and one pack's file is found for another only when their
   bytes, and so their parse, are the same.

@@ -1,4 +1,4 @@
-"""The populations of a pack as the loader keeps them (see :mod:`backrx.pack.populations`)."""
+"""The populations of a pack as the loader keeps them (see `backrx.pack.populations`)."""
 
 from __future__ import annotations
 

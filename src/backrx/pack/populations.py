@@ -8,8 +8,8 @@ The loader turns each ``avoid`` entry into an exclusions-layer rule whose condit
 population's ``when`` and the entry's own ``when`` together, and each ``require`` entry into a
 components-layer rule that prescribes its candidates (role ``population``) in the phases it names.
 Both engines then run them like any rule, and the trace names them. What stays here, in a
-:class:`PopulationBook` on the pack, is what a reader needs that a rule does not hold: membership,
-the weekly floors, the aerobic order and the planner's messages (:mod:`backrx.run.populations`).
+`PopulationBook` on the pack, is what a reader needs that a rule does not hold: membership,
+the weekly floors, the aerobic order and the planner's messages (`backrx.run.populations`).
 """
 
 from __future__ import annotations

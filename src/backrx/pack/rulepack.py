@@ -1,4 +1,4 @@
-"""Reading and validating a rule pack: YAML files in, a checked :class:`Pack` out.
+"""Reading and validating a rule pack: YAML files in, a checked `Pack` out.
 
 A pack is a folder::
 
@@ -13,13 +13,13 @@ A pack is a folder::
     cases/           golden cases (read by tests and audits, not by the loader)
 
 Packs are untrusted input. The whole pack is checked before anything runs and
-every problem is reported at once in one :class:`RuleError`; nothing of a broken
+every problem is reported at once in one `RuleError`; nothing of a broken
 pack is loaded.
 
-The loader lives in modules by job: :mod:`~backrx.pack.model` (what a pack holds),
-:mod:`~backrx.pack.read` (reading one file), :mod:`~backrx.pack.parts` (the data files),
-:mod:`~backrx.pack.conditions`, :mod:`~backrx.pack.actions` (the action table),
-:mod:`~backrx.pack.rules` and :mod:`~backrx.pack.load` (the whole pack and the checks across
+The loader lives in modules by job: `model` (what a pack holds),
+`read` (reading one file), `parts` (the data files),
+`conditions`, `actions` (the action table),
+`rules` and `load` (the whole pack and the checks across
 files). This module keeps the names other code imports from one place.
 """
 

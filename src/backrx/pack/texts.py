@@ -3,10 +3,10 @@
 They live in the pack's ``text.yaml`` (a flat ``text:`` mapping of dotted keys to text), so a
 clinic can reword them and a translation can replace them; nothing a patient reads is a Python
 literal. A text may hold ``{name}`` placeholders, filled by the renderer: only the names the
-renderer gives that text (:data:`TEXT_FIELDS`), and only bare names. A format spec
+renderer gives that text (`TEXT_FIELDS`), and only bare names. A format spec
 (``{version:>50000000}``), a conversion (``{name!r}``), an attribute or an index
 (``{name.__class__}``) or an unknown name is refused when the pack loads, and the renderer fills
-texts without ever evaluating one (:func:`fill`).
+texts without ever evaluating one (`fill`).
 """
 
 from __future__ import annotations

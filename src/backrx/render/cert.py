@@ -4,7 +4,7 @@ The items (numbers, domains, titles, and what only the clinic can state) are the
 ``cert.yaml``; each item is filled here from the pack and the recommendation, naming the rules
 that set it. Where backrx cannot know something (who delivers the sessions, say), the item says
 so and names what the clinic must fill in. No item is ever empty. Output: Markdown
-(:func:`cert_markdown`, the ``cert`` format) or JSON data (:func:`cert_report`).
+(`cert_markdown`, the ``cert`` format) or JSON data (`cert_report`).
 """
 
 from __future__ import annotations
@@ -304,7 +304,7 @@ def cert_report(rec: Recommendation, *, rules: RuleSet | None = None) -> dict[st
     """The CERT items of ``rec`` as JSON data: ``{"standard", "sources", "ruleset", "outcome",
     "items": [{"number", "domain", "title", "text": [...], "rule_ids", "clinic"}]}``.
 
-    Raises :class:`backrx.RuleError` naming cert.yaml when the pack's CERT file is missing or
+    Raises `backrx.RuleError` naming cert.yaml when the pack's CERT file is missing or
     malformed."""
     from backrx.ruleset import default_rules
 

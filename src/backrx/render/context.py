@@ -1,7 +1,7 @@
 """What a report shows, per audience, as plain data for the templates.
 
 Every word a patient reads comes from the Recommendation (the pack's texts, carried through)
-or from the pack's ``text.yaml`` via :class:`backrx.pack.texts.Texts`; nothing here is prose.
+or from the pack's ``text.yaml`` via `backrx.pack.texts.Texts`; nothing here is prose.
 """
 
 from __future__ import annotations

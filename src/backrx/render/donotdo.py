@@ -1,6 +1,6 @@
 """The do-not-do list as a report shows it: which items apply to a recommendation, in its words.
 
-:func:`donotdo_for` is what a handout renders (the context key ``donotdo``): the heading and, per
+`donotdo_for` is what a handout renders (the context key ``donotdo``): the heading and, per
 item, the plain sentence in the person's language, with the clinician's line and the sources
 beside it. The items and every word come from the pack (``donotdo.yaml`` and its locales).
 """

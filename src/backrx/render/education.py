@@ -2,7 +2,7 @@
 modules, the flare plan and the graded-activity pathway.
 
 The words are the recommendation's own (filled in its locale when it was made, see
-:mod:`backrx.run.education`); the heading comes from the pack's texts in the same locale. A module
+`backrx.run.education`); the heading comes from the pack's texts in the same locale. A module
 the person marked as read in a follow-up round (``Feedback.education_read``) is flagged in the
 clinician's views.
 """

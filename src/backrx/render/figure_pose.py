@@ -1,6 +1,6 @@
 """Where each point of a pose is: forward kinematics from the pelvis, then the body put down on the floor.
 
-Angles (degrees; see :mod:`backrx.pack.figures`): a direction is measured from straight down,
+Angles (degrees; see `backrx.pack.figures`): a direction is measured from straight down,
 positive toward the way the body faces. The trunk's direction is absolute (``body.trunk + lean``
 from upright); a hip or shoulder angle turns the thigh or arm forward from the line of the trunk;
 knee and elbow bend the next segment; ankle points the toes (plantar flexion is positive).

@@ -6,7 +6,7 @@ end) sit side by side with an arrow between them; the last panel shows the first
 dashed ghost and an arrow along the path of the part that moves. Everything is black, white and
 grey, so it prints. The output depends only on the figure and the words: the same input gives the
 same bytes. Where the points are (forward kinematics, resting the body on the floor) is
-:mod:`backrx.render.figure_pose`.
+`backrx.render.figure_pose`.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ def to_ics(rec: Recommendation, *, rules: RuleSet | None = None, start: date | N
            at: time = DEFAULT_TIME, remind_minutes: int = DEFAULT_REMIND_MINUTES) -> str:
     """The current phase's weekly sessions of ``rec`` as an iCalendar (RFC 5545) text.
 
-    ``start`` is day 1 of the week (default: :func:`default_start`), ``at`` the time of day of each
+    ``start`` is day 1 of the week (default: `default_start`), ``at`` the time of day of each
     session, ``remind_minutes`` how long before it the reminder rings; ``rules`` is the pack whose
     texts are used (default: the bundled pack's). Raises ``ValueError`` for a referral, a program
     with no exercise session, or a negative reminder.

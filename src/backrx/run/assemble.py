@@ -3,7 +3,7 @@
 This is where the referral's tiers are settled (a routine reason under a referral that replaces
 the program stays in the trace only), the program is planned, the sources are gathered and
 every part becomes an immutable output model, built once and kept in the RuleSet's
-:class:`~backrx.run.caches.CacheSeam`. :class:`backrx.RuleSet` loads the pack, holds the engine
+`CacheSeam`. `backrx.RuleSet` loads the pack, holds the engine
 and answers the public calls; it hands each decision here.
 """
 
@@ -30,7 +30,7 @@ ASSEMBLY_FIELDS: tuple[str, ...] = ("preferences.goals", "directional_preference
 
 
 def assembly_inputs(profile: Profile) -> tuple[Any, ...]:
-    """The values of :data:`ASSEMBLY_FIELDS` for ``profile`` (hashable)."""
+    """The values of `ASSEMBLY_FIELDS` for ``profile`` (hashable)."""
     return tuple(field_value(profile, path) for path in ASSEMBLY_FIELDS)
 
 

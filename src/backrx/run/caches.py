@@ -1,7 +1,7 @@
 """The one place a RuleSet keeps what it has worked out: every per-pack and per-RuleSet cache,
 with its limit and its key.
 
-A :class:`CacheSeam` belongs to one RuleSet and one pack (a localised view of a RuleSet has
+A `CacheSeam` belongs to one RuleSet and one pack (a localised view of a RuleSet has
 its own, as its texts differ). Nothing is written onto the pack, and no key is an object's
 ``id()``: a key is made of values (rule ids, the values a rule shows, the person's settings)
 or of a firing's serial number, which is never reused. Each cache can be turned off by name
@@ -12,21 +12,21 @@ The caches, by name:
 
 ``results``
     The assembled fields of a result, by the serials of the firings, the stage and the profile
-    fields the planner reads (:data:`RESULTS_KEPT`, then the table starts afresh).
+    fields the planner reads (`RESULTS_KEPT`, then the table starts afresh).
 ``firings``
-    The output :class:`~backrx.model.recommendation.Firing` of each firing, by serial and by
-    content (:data:`FIRINGS_KEPT`).
+    The output `Firing` of each firing, by serial and by
+    content (`FIRINGS_KEPT`).
 ``fired``
     Each rule's firings, by the values it shows, so that equal firings are one object
-    (:data:`backrx.run.decision.FIRINGS_KEPT` per rule).
+    (`backrx.run.decision.FIRINGS_KEPT` per rule).
 ``tables``
     What running the rules needs, worked out once per layer (templates read, merges chosen)
     and which layers are matched together.
 ``plans``
-    Planned programs, by what the planner reads (:data:`backrx.run.plancache.PLANS_KEPT`).
+    Planned programs, by what the planner reads (`backrx.run.plancache.PLANS_KEPT`).
 ``parts``
     Built prescriptions, exclusions, blocked exercises, dose minutes and references
-    (:data:`backrx.run.plancache.PARTS_KEPT`).
+    (`backrx.run.plancache.PARTS_KEPT`).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ class Fired:
 
     Equal firings (the same rule on the same values) are one shared object: treat it, and its
     ``matched``, as read-only. ``serial`` numbers every firing made in this process, never
-    reused: caches key on it (:mod:`backrx.run.caches`).
+    reused: caches key on it (`backrx.run.caches`).
     """
 
     rule: Rule
@@ -48,7 +48,7 @@ class Decision:
     """Everything the rule layers concluded for one profile.
 
     ``blocking`` are the pack's urgency tiers that replace the exercise program with a referral
-    (:attr:`backrx.pack.model.Pack.blocking_urgencies`).
+    (`backrx.pack.model.Pack.blocking_urgencies`).
     """
 
     values: dict[str, Value]
@@ -339,7 +339,7 @@ def _names(template: Template | None) -> set[str]:
 
 
 def rule_run(rule: Rule, *, share: bool = True) -> RuleRun:
-    """The run of one rule (see :class:`RuleRun`)."""
+    """The run of one rule (see `RuleRun`)."""
     fields = tuple(sorted(fields_of(rule.when)))
     rationale = parse_template(rule.rationale)
     patient = parse_template(rule.patient) if rule.patient else None
@@ -352,8 +352,8 @@ def rule_run(rule: Rule, *, share: bool = True) -> RuleRun:
 
 class RuleTables:
     """Each layer's rule runs, built on first use, and the pack's runs of layers matched
-    together. Owned by a :class:`backrx.run.caches.CacheSeam`; with ``keep`` off every
-    :meth:`layer` builds afresh, with ``share`` off no firing is kept for reuse."""
+    together. Owned by a `backrx.run.caches.CacheSeam`; with ``keep`` off every
+    `layer` builds afresh, with ``share`` off no firing is kept for reuse."""
 
     def __init__(self, pack: Pack, *, keep: bool = True, share: bool = True) -> None:
         self.pack = pack
@@ -377,7 +377,7 @@ class RuleTables:
         return found
 
     def together(self) -> tuple[tuple[int, ...], ...]:
-        """The pack's :func:`~backrx.pack.actions.independent_runs`."""
+        """The pack's `independent_runs`."""
         found = self._together
         if found is None:
             found = tuple(tuple(run) for run in independent_runs(self.pack.layers))

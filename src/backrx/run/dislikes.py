@@ -2,8 +2,8 @@
 
 The pack names, for each activity of the enjoys/dislikes vocabulary, the catalog tags of its
 exercises (planner.yaml ``choosing.activities``). The planner tries a rule's other candidates
-before a disliked one (:func:`liked_first`), then leaves a disliked exercise out of a phase while
-another exercise of its kind (its catalog category) stays there (:func:`spare`). When it is the
+before a disliked one (`liked_first`), then leaves a disliked exercise out of a phase while
+another exercise of its kind (its catalog category) stays there (`spare`). When it is the
 only one, it is kept, and the clinician is told (``choosing.disliked_kept``): a dislike never
 takes an element (flexibility, balance, strength, aerobic) out of a program.
 """

@@ -2,7 +2,7 @@
 graded-activity pathway, in the recommendation's language.
 
 The rules decide (``educate`` conclusions of the ``education.<id>`` rules the loader builds from
-education.yaml, see :mod:`backrx.pack.education`); this module only lays the parts out: modules in
+education.yaml, see `backrx.pack.education`); this module only lays the parts out: modules in
 phase order, the flare plan with the program's own exercises to keep and to ease off, and, when
 the pathway's module is selected, one exposure ladder per goal of the person (or the pack's
 everyday activities when none is given). Every word comes from the pack or its locale.

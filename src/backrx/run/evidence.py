@@ -1,11 +1,11 @@
 """Evidence grades: how strong the support for each rule is, as data and as check warnings.
 
-Each source in ``sources.yaml`` has a ``kind`` (:data:`backrx.pack.rulepack.SOURCE_KINDS`, strongest
+Each source in ``sources.yaml`` has a ``kind`` (`backrx.pack.rulepack.SOURCE_KINDS`, strongest
 first) and, where the source grades its own recommendation, a ``grade``. Each rule states the
 strength of what it recommends with ``evidence:`` (a kind, or ``{kind, grade, note}``) and
 ``design: true`` where the pack's authors chose without evidence. The loader keeps both optional
 (packs from before 0.2 still load) and refuses a rule that claims stronger evidence than the
-strongest source it cites; :func:`evidence_warnings` lists what ``backrx check`` warns about.
+strongest source it cites; `evidence_warnings` lists what ``backrx check`` warns about.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from backrx.pack.rulepack import LEGACY_SOURCE_KINDS, Pack, Rule, RuleEvidence
 
 
 def evidence_data(rule: Rule) -> dict[str, Any] | None:
-    """The rule's evidence as output data (a :class:`backrx.Evidence`), or None if it states none."""
+    """The rule's evidence as output data (a `backrx.Evidence`), or None if it states none."""
     ev = rule.evidence
     if ev is None:
         return None
@@ -28,7 +28,7 @@ def evidence_data(rule: Rule) -> dict[str, Any] | None:
 
 
 def evidence_model(rule: Rule) -> Evidence | None:
-    """The rule's evidence as a :class:`backrx.Evidence` (None if it states none), built once per
+    """The rule's evidence as a `backrx.Evidence` (None if it states none), built once per
     distinct evidence: models are immutable, and pydantic takes an instance without validating
     it again, which keeps the trace cheap."""
     return _model(rule.evidence) if rule.evidence is not None else None

@@ -4,7 +4,7 @@ The rule layers read the profile through their conditions (``when:``), which the
 The planner also reads a few fields directly (where and how the person exercises, the time
 they give it, and how long they can walk). This table names them, so that:
 
-* the recommendation cache keys on exactly these values (:meth:`backrx.RuleSet.recommend`:
+* the recommendation cache keys on exactly these values (`backrx.RuleSet.recommend`:
   everything but the firings, the stage and these fields is the same for equal firings);
 * ``backrx audit`` counts them as read (a field no rule and no planner reads is a dead input).
 
@@ -41,7 +41,7 @@ def field_value(profile: Profile, path: str) -> Any:
 
 
 def planner_inputs(profile: Profile) -> tuple[Any, ...]:
-    """The values of :data:`PLANNER_FIELDS` for ``profile``, in that order (hashable)."""
+    """The values of `PLANNER_FIELDS` for ``profile``, in that order (hashable)."""
     return tuple(field_value(profile, path) for path in PLANNER_FIELDS)
 
 

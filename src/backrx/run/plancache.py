@@ -1,7 +1,7 @@
 """What the planner works out once per pack, and the programs it has already planned.
 
-The cache belongs to a RuleSet's :class:`backrx.run.caches.CacheSeam` (nothing is written onto
-the pack); assembly makes it the one the planner finds (:func:`active`) while it plans. A
+The cache belongs to a RuleSet's `backrx.run.caches.CacheSeam` (nothing is written onto
+the pack); assembly makes it the one the planner finds (`active`) while it plans. A
 planner run outside a RuleSet gets a cache of its own for that run. It holds its pack only
 weakly. The planned programs are kept in a bounded table (least recently used go first),
 keyed by everything the planner reads, as values: the ids of the rules whose prescriptions,
@@ -156,7 +156,7 @@ _ACTIVE: ContextVar[PackCache | None] = ContextVar("backrx_plan_cache", default=
 
 @contextlib.contextmanager
 def active(cache: PackCache) -> Iterator[None]:
-    """While inside, :func:`pack_cache` of the cache's pack answers ``cache`` (a RuleSet's)."""
+    """While inside, `pack_cache` of the cache's pack answers ``cache`` (a RuleSet's)."""
     token = _ACTIVE.set(cache)
     try:
         yield
@@ -165,7 +165,7 @@ def active(cache: PackCache) -> Iterator[None]:
 
 
 def pack_cache(pack: Pack) -> PackCache:
-    """The planner cache of the RuleSet now assembling a result on ``pack`` (see :func:`active`);
+    """The planner cache of the RuleSet now assembling a result on ``pack`` (see `active`);
     elsewhere a new one, for this planner run only."""
     cache = _ACTIVE.get()
     if cache is not None and cache.owner() is pack:

@@ -391,7 +391,7 @@ class Planner(WeekFitter):
         return [r for b in self.blocked.values() if phase in b.phases for r in b.rule_ids]
 
     def plan(self) -> dict[str, Any]:
-        """The program as plain data (see :func:`plan`)."""
+        """The program as plain data (see `plan`)."""
         phases: list[dict[str, Any]] = []
         week_no = 1
         for phase_def in self.pack.phases:
@@ -481,7 +481,7 @@ def keep_aerobic(pack: Pack, profile: Profile, decision: Decision, phase: str,
     Returns (the replacement or None, the reason to show it with); (None, None) when nothing is
     missing. A replacement never moves in a ``stopped`` direction or is in ``avoid`` (dropped).
     When the phase needs one and none fits, returns (None, "") and the caller warns
-    (:func:`no_aerobic_notice`).
+    (`no_aerobic_notice`).
     """
     assert pack.planner is not None
     if not had_aerobic or any(p.exercise.category == "aerobic" for p in prescriptions):
@@ -503,7 +503,7 @@ def plan_with_warnings(pack: Pack, profile: Profile,
 def planned(pack: Pack, profile: Profile, decision: Decision) -> Planned:
     """The staged program as a validated model, the planner's warnings and the sources its
     prescriptions cite; planned once per distinct input and then taken from the pack's cache
-    (:mod:`backrx.run.plancache`), so equal inputs give the very same immutable program."""
+    (`backrx.run.plancache`), so equal inputs give the very same immutable program."""
     planner = Planner(pack, profile, decision)
     key, pins = plan_key(decision, (frozenset(planner.settings), frozenset(planner.equipment),
                                     planner.minutes, planner.sessions, planner.protect_timed,

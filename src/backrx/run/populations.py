@@ -2,7 +2,7 @@
 
 The planner, adjust, the audit and the tests ask the same question: "for this person, which
 exercises may never appear in a phase, and which elements must be there, how often?". This module
-answers it once, from the pack's populations (:mod:`backrx.pack.populations`) and the rules they
+answers it once, from the pack's populations (`backrx.pack.populations`) and the rules they
 became, so no reader holds its own copy of a population's knowledge.
 """
 
@@ -27,7 +27,7 @@ WALKING_TAG = "needs-walking"
 
 @dataclass(frozen=True)
 class Required:
-    """One element a population needs (see :class:`backrx.pack.popbook.Requirement`)."""
+    """One element a population needs (see `backrx.pack.popbook.Requirement`)."""
 
     population: str
     requirement: Requirement
@@ -80,11 +80,11 @@ def members(pack: Pack, values: Mapping[str, Value]) -> tuple[str, ...]:
 def limits_for(pack: Pack, profile: Profile | Mapping[str, Value]) -> PopulationLimits:
     """The population limits for a person: call it wherever a program is built or changed.
 
-    ``profile`` is a validated :class:`Profile` or its flat values (:func:`profile_values`). The
+    ``profile`` is a validated `Profile` or its flat values (`profile_values`). The
     clinical states are worked out first (the pack's states layer), then each population's
     ``when`` and each of its exclusion rules is read on them. adjust calls this before it
     progresses, replaces or brings back an exercise, and keeps every choice where
-    :meth:`PopulationLimits.allows` is true; the planner and the audit read the same answer.
+    `PopulationLimits.allows` is true; the planner and the audit read the same answer.
     """
     values = profile_values(profile) if isinstance(profile, Profile) else dict(profile)
     facts = decide(pack, make_engine(pack, "reference"), values, layers=("states",)).values
@@ -161,7 +161,7 @@ class PlanChecks:
 
     def phase(self, phase: str, kept: list[tuple[str, CatalogEntry, tuple[int, ...]]],
               blocked: list[str]) -> None:
-        """Record what the kept exercises of ``phase`` miss (see :meth:`warnings`)."""
+        """Record what the kept exercises of ``phase`` miss (see `warnings`)."""
         assert self.pack.planner is not None
         for rule_id, (name, req) in self.reqs.items():
             if phase not in req.phases:
