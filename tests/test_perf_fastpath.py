@@ -10,9 +10,10 @@ from hypothesis import HealthCheck, given, reject, settings
 from pydantic import ValidationError
 
 import backrx
-from backrx.model.recommendation import DISCLAIMER, FORMAT_VERSION, Recommendation
+from backrx.model.recommendation import DISCLAIMER, FORMAT_VERSION, Program, Recommendation
 from backrx.model.vocabulary import URGENCIES
 from backrx.run.decision import notices, referral_data, tiers_of_reasons
+from backrx.run.education import education_parts, education_sources
 from backrx.run.evidence import evidence_data
 from backrx.run.facts import profile_values
 from backrx.run.planner import plan_with_warnings
@@ -46,6 +47,11 @@ def validated(rules: backrx.RuleSet, data: dict[str, Any]) -> Recommendation:
     cited = {s for f in decision.fired for s in f.rule.sources}
     if program is not None:
         cited |= {s for phase in program["phases"] for p in phase["prescriptions"] for s in p["sources"]}
+        # The education parts (issue 28) read the planned program: added to the plain data.
+        parts = education_parts(pack, profile, decision, Program.model_validate(program), "en",
+                                list(decision.safety_net))
+        program = {**program, **parts}
+        cited |= set(education_sources(Program.model_validate(program)))
     return Recommendation.model_validate({
         "format_version": FORMAT_VERSION, "backrx_version": backrx.__version__,
         "outcome": "refer" if decision.refers else "program", "referral": referral, "program": program,
