@@ -3,8 +3,8 @@
 A registry, a screening log or a clinic's day brings people one at a time; the result cache
 only answers for someone whose rules fire exactly as an earlier person's did. So every target
 is measured here first on a synthetic cohort (``backrx.batch.generate``, a seed no warm-up
-used), each profile timed once, and the same profiles asked again are reported beside it as
-"cached".
+used), each profile timed once; the last 500 of them asked again (within the caches' bounds)
+are reported beside it as "cached".
 
 Usage: python benchmarks/unseen.py [--count 3000] [--engine durable] [--json]
 (``--json`` prints the figures as one JSON object, for the A/B driver benchmarks/ab.py.)
@@ -53,7 +53,8 @@ def measure(count: int, engine: str) -> dict[str, float]:
     gc.disable()
     try:
         recs, first = _each_once(rules.recommend, cohort)
-        _, again = _each_once(rules.recommend, cohort)
+        # Cached: the last 500 asked again (within the caches' bounds: RESULTS_KEPT = 1024).
+        _, again = _each_once(rules.recommend, cohort[-500:])
         out["recommend_median_ms"], out["recommend_p99_ms"] = (x * 1e3 for x in _median_p99(first))
         out["cached_median_ms"], out["cached_p99_ms"] = (x * 1e3 for x in _median_p99(again))
         # JSON: each result written once by model_dump_json() and once by pydantic's own path,
