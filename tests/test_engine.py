@@ -302,3 +302,26 @@ def test_many_tests_on_one_field_do_not_hang_registration(pack_copy: Path) -> No
                           check=False, env={"PYTHONPATH": SRC, "PATH": ""})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "program"
+
+
+def test_the_reference_engine_is_an_interpreter_and_the_compiled_one_is_apart(monkeypatch: Any) -> None:
+    """The reference engine (the oracle) builds and matches without generating or compiling any
+    code; engine="compiled" is the compiled matcher, and "auto" picks it where durable is absent."""
+    import builtins
+
+    import backrx.engine as engines
+
+    pack = read_pack()
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the reference engine generated code")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(builtins, "exec", refused)
+        patched.setattr(builtins, "compile", refused)
+        rules = backrx.RuleSet(pack, "reference")
+        rec = rules.recommend(base_profile(red_flags=["saddle_anaesthesia"]))
+    assert rules.engine == "reference" and rec.outcome == "refer"
+    assert backrx.RuleSet(pack, "compiled").engine == "compiled"
+    monkeypatch.setattr(engines, "durable_available", lambda: False)
+    assert engines.make_engine(pack, "auto").name == "compiled"
