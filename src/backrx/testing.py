@@ -32,6 +32,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "backrx.testing needs Hypothesis: pip install 'backrx[audit]'"
     ) from exc
 
+from backrx.audit.corners import STATE_CORNERS
 from backrx.audit.pathways import in_pregnancy, pathway_triggers
 from backrx.model import profile as _p
 from backrx.model.recommendation import Recommendation
@@ -430,19 +431,7 @@ def _cluster_corners() -> list[dict[str, Any]]:
     out.append({"history": {"recent_spinal_surgery_weeks": 6.0}})
     out.append({"history": {"long_term_corticosteroids": True}, "onset": "gradual"})
     out.append({"preferences": {"settings": ["pool"]}, "tolerance": "low"})
-    # Each pattern and population of issue 23 at its golden case's boundary: every rule fires.
-    ibp = {"leg_pain": "buttock_thigh", "tolerance": "high", "age": 42}
-    three = ["waking_second_half_of_night", "buttock_pain", "better_with_movement"]
-    out += [{**ibp, "history": {"back_pain_onset_age": onset}, "findings": {"inflammatory_features": f}}
-            for onset, f in ((38, ["insidious_onset", "better_with_movement", "not_better_with_rest"]),
-                             (40, [*three, "psoriasis"]), (25, three), (35, three))]
-    out += [{"age": 66, "duration_weeks": 1.0, "sex": "male", "history": {"smoking": "current"},
-             "findings": {"abdominal_pain": True}}, {"age": 30, "findings": {"beighton_score": 5}},
-            {"age": 60, "history": {"comorbidities": ["heart_failure"]}},
-            *({"age": 58, "onset": "gradual", "history": {"fragility_fractures": [kind]}} for kind in
-              ("wrist", "vertebral")), {"preferences": {"settings": ["outdoors"], "dislikes": ["walking"]}},
-            {"history": {"spinal_surgery": "fusion", "recent_spinal_surgery_weeks": 20.0, "surgeon_clearance":
-                         "yes", "surgeon_restrictions": ["no_bending", "no_twisting", "no_impact"]}}]
+    out += [dict(c) for c in STATE_CORNERS]  # the states, patterns and populations of issue 23
     return out
 
 
