@@ -151,12 +151,15 @@ def test_a_session_broken_behind_the_engine_raises_engine_error_not_a_program() 
 
 
 @needs_durable
-def test_triage_disagreeing_with_the_reference_raises_engine_error() -> None:
-    """If the durable triage answer differs from the reference evaluator's, no answer is given."""
+@pytest.mark.parametrize("layer", ["states", "triage"])
+def test_a_referral_layer_disagreeing_with_the_reference_raises_engine_error(layer: str) -> None:
+    """If durable's states or triage answer differs from the reference evaluator's, no answer is given."""
     durable = backrx.load_rules(engine="durable")
-    shard = durable._engine._runs[0].shards[0]  # type: ignore[attr-defined]
-    shard.positions = dict.fromkeys(shard.positions, 0)  # a deliberately broken mapping
-    with pytest.raises(backrx.EngineError, match="triage"):
+    index = [lay.name for lay in durable.pack.layers].index(layer)
+    run = next(r for r in durable._engine._runs if index in r.layers)  # type: ignore[attr-defined]
+    for shard in run.shards:
+        shard.positions = dict.fromkeys(shard.positions, 0)  # a deliberately broken mapping
+    with pytest.raises(backrx.EngineError, match=r"states|triage"):
         durable.recommend(base_profile(red_flags=["saddle_anaesthesia"]))
 
 

@@ -79,7 +79,7 @@ from backrx.pack.rulepack import Pack
 SHARD_RULES = 200  # durable patterns per ruleset
 SHARD_TESTS = 256  # tests per ruleset; registration hangs past ~512 under one node
 #: Layers that the reference evaluator checks on every call (see DurableEngine.match).
-CHECKED_LAYERS = ("triage",)
+CHECKED_LAYERS = ("states", "triage")  # the states feed triage: a wrong state is a lost referral
 _names = itertools.count()
 
 
@@ -273,8 +273,8 @@ class DurableEngine:
         self._handles: list[int] = []
         self._actioned: set[int] = set()  # handles whose session has started an action
         self._finalizer = weakref.finalize(self, _free, self._handles, self._actioned)
-        # The layers whose answer is also computed by the reference evaluator and compared: triage
-        # decides referrals, and a referral lost to an engine fault would put a red flag into
+        # The layers whose answer is also computed by the reference evaluator and compared: states
+        # and triage decide referrals, and a referral lost to an engine fault would put a red flag into
         # exercise (measured: about 4 us a call on the bundled pack, some 7 % of a referral).
         self._checked: dict[int, Matcher] = {
             i: compile_layer([rule.when for rule in layer.rules])
