@@ -17,6 +17,7 @@ from typing import Any
 from backrx import _yaml
 from backrx.errors import Problem, RuleError
 from backrx.model.profile import RED_FLAGS
+from backrx.pack.read import Ctx, check_keys
 
 FILE = "safety.yaml"
 CONTROL_KINDS = ("rule", "invariant", "test", "measure")
@@ -106,21 +107,9 @@ class _Reader:
         self.problems.append(Problem(FILE, line, self.hazard, code, message, where))
 
     def keys(self, node: Any, where: str, required: Iterable[str], allowed: Iterable[str]) -> bool:
-        if not isinstance(node, dict):
-            self.add(node, None, "wrong-type", "expected a mapping", where)
-            return False
-        allowed = tuple(allowed)
-        ok = True
-        for key in node:
-            if key not in allowed:
-                self.add(node, key, "unknown-key", f"unknown key {key!r}; allowed: {', '.join(allowed)}",
-                         f"{where}.{key}" if where else str(key))
-                ok = False
-        for key in required:
-            if key not in node:
-                self.add(node, None, "missing-key", f"missing required key {key!r}", where)
-                ok = False
-        return ok
+        ctx = Ctx(self.problems, FILE)
+        ctx.rule_id = self.hazard
+        return check_keys(ctx, node, where, required, allowed, listed="allowed:")
 
     def text(self, node: dict[str, Any], key: str, where: str, *, required: bool = True) -> str:
         value = node.get(key)

@@ -13,6 +13,7 @@ from typing import Any, get_args
 from backrx.errors import Problem
 from backrx.model.profile import EQUIPMENT, SETTINGS, Enjoys
 from backrx.model.vocabulary import CATEGORIES, DIRECTIONS
+from backrx.pack.read import Ctx, check_keys
 from backrx.pack.texts import placeholder_problem
 
 FILE = "planner.yaml"
@@ -157,21 +158,7 @@ class _Reader:
         self.problems.append(Problem(FILE, line, None, code, message, where))
 
     def mapping(self, node: Any, where: str, required: Iterable[str], allowed: Iterable[str]) -> bool:
-        if not isinstance(node, dict):
-            self.add(node, None, "wrong-type", "expected a mapping", where)
-            return False
-        allowed = tuple(allowed)
-        ok = True
-        for key in node:
-            if key not in allowed:
-                self.add(node, key, "unknown-key", f"unknown key {key!r}; expected {', '.join(allowed)}",
-                         f"{where}.{key}" if where else str(key))
-                ok = False
-        for key in required:
-            if key not in node:
-                self.add(node, None, "missing-key", f"missing required key {key!r}", where)
-                ok = False
-        return ok
+        return check_keys(Ctx(self.problems, FILE), node, where, required, allowed, listed="expected")
 
     def number(self, node: dict[str, Any], key: str, where: str, low: float, high: float,
                *, whole: bool = True) -> float:

@@ -111,17 +111,29 @@ class Problems(list[Problem]):
         return out
 
 
-def check_keys(ctx: Ctx, node: Any, where: str, required: Iterable[str], allowed: Iterable[str]) -> bool:
-    """Check a mapping's keys; report unknown and missing keys."""
+def check_keys(ctx: Ctx, node: Any, where: str, required: Iterable[str], allowed: Iterable[str],
+               *, listed: str | None = None) -> bool:
+    """Check a mapping's keys; report a node that is not a mapping (wrong-type), unknown keys
+    (unknown-key) and missing keys (missing-key). The one key checker of every YAML reader.
+
+    ``listed`` says how an unknown key's message names the allowed keys: None (the pack files)
+    gives a "did you mean" hint and says what the node was instead of a mapping; a word such as
+    "expected" (planner.yaml) or "allowed:" (the hazard log) lists every allowed key after it.
+    """
     if not isinstance(node, dict):
-        ctx.add(line_of(node), "wrong-type", f"expected a mapping, got {kind_of(node)}", where)
+        got = f", got {kind_of(node)}" if listed is None else ""
+        ctx.add(line_of(node), "wrong-type", f"expected a mapping{got}", where)
         return False
     allowed = tuple(allowed)
     ok = True
     for key in node:
         if key not in allowed:
-            ctx.add(line_of(node, key), "unknown-key", f"unknown key {key!r}{hint(key, allowed)}",
-                    join(where, key))
+            if listed is None:
+                ctx.add(line_of(node, key), "unknown-key", f"unknown key {key!r}{hint(key, allowed)}",
+                        join(where, key))
+            else:
+                ctx.add(line_of(node, key), "unknown-key",
+                        f"unknown key {key!r}; {listed} {', '.join(allowed)}", join(where, str(key)))
             ok = False
     for key in required:
         if key not in node:
