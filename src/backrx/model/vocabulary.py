@@ -154,6 +154,7 @@ CATEGORIES: tuple[str, ...] = (
 
 
 def _adjust_fields() -> dict[str, FieldSpec]:
+    # long: one declarative table of the fields adjust rules read; split, it would only be harder to scan
     from backrx.model.profile import RED_FLAGS
 
     specs = [
