@@ -249,22 +249,7 @@ def read_planner(doc: Any, problems: list[Problem], *, phases: set[str], categor
     before = len(problems)
     if not r.mapping(doc, "", _SECTIONS, (*_SECTIONS, *_OPTIONAL)):
         return None
-    budget = doc["budget"]
-    minutes = sessions = cap = 1.0
-    margin = 0.0
-    budget_sources: tuple[str, ...] = ()
-    keys: tuple[str, ...] = ("minutes_per_session", "sessions_per_week", "max_items_per_session", "margin",
-                             "sources")
-    if r.mapping(budget, "budget", keys, keys):
-        margin = r.number(budget, "margin", "budget", 0, 0.5, whole=False)
-        minutes = r.number(budget, "minutes_per_session", "budget", 5, 180)
-        sessions = r.number(budget, "sessions_per_week", "budget", 1, 14)
-        cap = r.number(budget, "max_items_per_session", "budget", 1, 30)
-        budget_sources = r.words(budget, "sources", "budget", None)
-        for s in budget_sources:
-            if s not in sources:
-                r.add(budget, "sources", "unknown-source", f"source {s!r} is not defined in the pack",
-                      "budget.sources")
+    minutes, sessions, cap, margin, budget_sources = _budget(r, doc["budget"], sources)
     fill_order = r.words(doc, "fill_order", "", None)
     default_role = doc.get("default_role")
     if default_role not in fill_order:
@@ -278,24 +263,11 @@ def read_planner(doc: Any, problems: list[Problem], *, phases: set[str], categor
         per_phase = r.number(aerobic, "per_phase", "aerobic", 1, 5)
         choice = r.words(aerobic, "choice", "aerobic", fill_order)
         share = r.number(aerobic, "share_when_short", "aerobic", 0.1, 1.0, whole=False)
-    elements: list[Element] = []
-    items = doc["elements"]
-    if not isinstance(items, list) or not items:
-        r.add(doc, "elements", "wrong-type", "elements must be a non-empty list", "elements")
-        items = []
-    for i, item in enumerate(items):
-        here = f"elements[{i}]"
-        if not r.mapping(item, here, ("name", "categories", "keep_in"), ("name", "categories", "keep_in")):
-            continue
-        name = item.get("name")
-        if not isinstance(name, str) or not name:
-            r.add(item, "name", "wrong-type", "name must be text", f"{here}.name")
-            continue
-        elements.append(Element(name, r.words(item, "categories", here, categories),
-                                r.words(item, "keep_in", here, sorted(phases) or None, required=False)))
+    elements = _elements(r, doc, categories, phases)
     timing = doc["timing"]
     setup, per_rep, between_reps, between_sets = 0.0, {}, {}, {}
-    keys = ("setup_seconds", "seconds_per_rep", "rest_between_reps_seconds", "rest_between_sets_seconds")
+    keys: tuple[str, ...] = ("setup_seconds", "seconds_per_rep", "rest_between_reps_seconds",
+                             "rest_between_sets_seconds")
     if r.mapping(timing, "timing", keys, keys):
         setup = r.number(timing, "setup_seconds", "timing", 0, 600, whole=False)
         per_rep = r.table(timing, "seconds_per_rep", "timing", dose_kinds, 0.5, 60, whole=False)
@@ -333,6 +305,48 @@ def read_planner(doc: Any, problems: list[Problem], *, phases: set[str], categor
         {k: int(v) for k, v in shortest.items()}, {k: int(v) for k, v in fewest.items()}, non_consecutive,
         left_out, shortened, replaced, over, no_aerobic, adjusting,
         opposite_directions=opposite, choosing=choosing)
+
+
+def _budget(r: _Reader, budget: Any, sources: set[str]
+            ) -> tuple[float, float, float, float, tuple[str, ...]]:
+    """``budget``: minutes per session, sessions per week, items per session, margin, sources."""
+    minutes = sessions = cap = 1.0
+    margin = 0.0
+    budget_sources: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ("minutes_per_session", "sessions_per_week", "max_items_per_session", "margin",
+                             "sources")
+    if r.mapping(budget, "budget", keys, keys):
+        margin = r.number(budget, "margin", "budget", 0, 0.5, whole=False)
+        minutes = r.number(budget, "minutes_per_session", "budget", 5, 180)
+        sessions = r.number(budget, "sessions_per_week", "budget", 1, 14)
+        cap = r.number(budget, "max_items_per_session", "budget", 1, 30)
+        budget_sources = r.words(budget, "sources", "budget", None)
+        for s in budget_sources:
+            if s not in sources:
+                r.add(budget, "sources", "unknown-source", f"source {s!r} is not defined in the pack",
+                      "budget.sources")
+    return minutes, sessions, cap, margin, budget_sources
+
+
+def _elements(r: _Reader, doc: dict[str, Any], categories: tuple[str, ...], phases: set[str]
+              ) -> list[Element]:
+    """``elements``: each named element, its categories and the phases it is kept in."""
+    elements: list[Element] = []
+    items = doc["elements"]
+    if not isinstance(items, list) or not items:
+        r.add(doc, "elements", "wrong-type", "elements must be a non-empty list", "elements")
+        items = []
+    for i, item in enumerate(items):
+        here = f"elements[{i}]"
+        if not r.mapping(item, here, ("name", "categories", "keep_in"), ("name", "categories", "keep_in")):
+            continue
+        name = item.get("name")
+        if not isinstance(name, str) or not name:
+            r.add(item, "name", "wrong-type", "name must be text", f"{here}.name")
+            continue
+        elements.append(Element(name, r.words(item, "categories", here, categories),
+                                r.words(item, "keep_in", here, sorted(phases) or None, required=False)))
+    return elements
 
 
 def _opposites(r: _Reader, doc: dict[str, Any]) -> dict[str, str]:
