@@ -201,14 +201,16 @@ def field_readers(pack: Pack, base: dict[str, Any]) -> dict[str, list[str]]:
 
 def decision_key(rec: Recommendation) -> tuple[Any, ...]:
     """What a decision is made of: outcome, referral tier and reasons, pathways, risk group, each
-    phase's exercises with their doses, and the warning codes."""
+    phase's exercises with their doses, the education modules chosen, and the warning codes."""
     referral = (rec.referral.urgency, tuple(rec.referral.reasons)) if rec.referral is not None else None
     program = None
     if rec.program is not None:
-        program = tuple(
-            (phase.id, tuple((p.exercise.id, tuple(sorted(p.dose.model_dump(exclude_none=True).items())))
-                             for p in phase.prescriptions))
-            for phase in rec.program.phases)
+        doses = {id(p): tuple(sorted(p.dose.model_dump(exclude_none=True).items()))
+                 for phase in rec.program.phases for p in phase.prescriptions}
+        phases = [(phase.id, tuple((p.exercise.id, doses[id(p)])
+                                   for p in phase.prescriptions))
+                  for phase in rec.program.phases]
+        program = (*phases, tuple(m.id for m in rec.program.education))
     return (rec.outcome, referral, tuple(rec.classification.pathways), rec.classification.startback_risk,
             program, tuple(w.code for w in rec.warnings))
 
