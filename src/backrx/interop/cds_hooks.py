@@ -33,6 +33,7 @@ import datetime
 import logging
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -63,7 +64,7 @@ from backrx.interop.cds_feedback import FeedbackLog, FeedbackRequest, IssuedCard
 from backrx.interop.fhir import to_fhir
 from backrx.interop.fhir_import import read_fhir
 from backrx.interop.questionnaire import QUESTIONNAIRE_URL
-from backrx.model.recommendation import Recommendation
+from backrx.model.recommendation import Notice, Program, Recommendation, Referral
 from backrx.model.vocabulary import URGENCIES
 from backrx.ruleset import RuleSet, load_rules
 
@@ -166,85 +167,108 @@ def cards(rec: Recommendation, *, patient_id: str, hook_instance: uuid.UUID,
     or the user (``user_id``, when it names a Practitioner or PractitionerRole, authors the
     CarePlans and requests the referral; otherwise no author or requester is set).
     """
-    source = {"label": f"backrx {rec.ruleset.name}@{rec.ruleset.version}"}
-    resources = _relative(to_fhir(rec, patient=patient_id))
-    by = clinician(user_id)
-
-    def key(name: str) -> str:
-        return str(uuid.uuid5(_NAMESPACE, f"{hook_instance}|{name}"))
-
-    def of(kind: str) -> list[dict[str, Any]]:
-        return [r for r in resources if r["resourceType"] == kind]
-
+    deck = _Deck(rec, hook_instance, {"label": f"backrx {rec.ruleset.name}@{rec.ruleset.version}"},
+                 _relative(to_fhir(rec, patient=patient_id)), clinician(user_id))
     out: list[dict[str, Any]] = []
-    referral = rec.referral
-    if referral is not None:
-        [request] = of("ServiceRequest")
-        request = without_links(authored(request, "requester", by), {resource_name(request)})
-        urgent = rec.outcome == "refer"  # the pack's blocking tiers decided it (Pack.blocking_urgencies)
-        # Whether exercise waits is the pack's decision (its blocking tiers), not this card's.
-        summary = (f"{referral.urgency.capitalize()} referral advised: "
-                   + ("exercise must wait" if urgent else "the exercise program can go on"))
-        out.append({
-            "uuid": key("referral"),
-            "summary": _summary(summary),
-            "indicator": "critical" if urgent else "warning",
-            "detail": "\n\n".join(["**Why**", _bullets(referral.reasons), *_recorded(rec), "**Safety net**",
-                                   _bullets(rec.safety_net), f"_{rec.disclaimer}_"]),
-            "source": source,
-            "suggestions": [{
-                "label": f"Create the {referral.urgency} referral request",
-                "uuid": key("referral-suggestion"),
-                "isRecommended": True,
-                "actions": [{"type": "create", "description": f"Draft a {referral.urgency} referral "
-                             "ServiceRequest", "resource": request}],
-            }],
-            "selectionBehavior": "at-most-one",
-        })
-    for notice in rec.warnings:
-        out.append({
-            "uuid": key(f"warning|{notice.code}"),
-            "summary": _summary(f"Review: {notice.message}"),
-            "indicator": "warning",
-            "detail": notice.message
-            + (f"\n\nRules: {', '.join(notice.rule_ids)}" if notice.rule_ids else ""),
-            "source": source,
-        })
-    program = rec.program
-    if program is not None:
-        weeks = max(phase.end_week for phase in program.phases) if program.phases else 0
-        risk = rec.classification.startback_risk
-        summary_text = (f"Exercise program: {len(program.phases)} phases over {weeks} weeks"
-                        + (f", STarT Back {risk} risk" if risk else ""))
-        parts = ["\n\n".join(rec.rationale)]
-        for phase in program.phases:
-            parts.append(f"**{phase.name}** (weeks {phase.start_week}-{phase.end_week}): {phase.goal}\n\n"
-                         + _bullets([f"{p.exercise.name}: {p.dose.describe()}" for p in phase.prescriptions]))
-        parts.append(f"_{rec.disclaimer}_")
-        plans = [authored(plan, "author", by) for plan in of("CarePlan")]
-        scores = supporting(plans, resources)  # the STarT Back Observations the program rests on
-        plan = [*scores, *plans, *of("Goal")]
-        made = {resource_name(resource) for resource in plan}
-        plan = [without_links(resource, made) for resource in plan]
-        labels = [*(f"Record the Observation: {score['code']['text']}" for score in scores),
-                  "Create the program CarePlan",
-                  *(f"Create the CarePlan for {phase.name}" for phase in program.phases),
-                  *(f"Create the Goal for moving on from {phase.name}" for phase in program.phases)]
-        out.append({
-            "uuid": key("program"),
-            "summary": _summary(summary_text),
-            "indicator": "info",
-            "detail": "\n\n".join(parts),
-            "source": source,
-            "suggestions": [{
-                "label": "Create the exercise CarePlan",
-                "uuid": key("program-suggestion"),
-                "actions": [{"type": "create", "description": label, "resource": resource}
-                            for label, resource in zip(labels, plan, strict=True)],
-            }],
-            "selectionBehavior": "at-most-one",
-        })
+    if rec.referral is not None:
+        out.append(_referral_card(deck, rec.referral))
+    out += [_warning_card(deck, notice) for notice in rec.warnings]
+    if rec.program is not None:
+        out.append(_program_card(deck, rec.program))
     return out
+
+
+@dataclass(frozen=True)
+class _Deck:
+    """What every card of one recommendation shares: its source, FHIR resources and author."""
+
+    rec: Recommendation
+    hook_instance: uuid.UUID
+    source: dict[str, str]
+    resources: list[dict[str, Any]]
+    by: dict[str, str] | None  # the user who authors, when the hook names a clinician
+
+    def key(self, name: str) -> str:
+        return str(uuid.uuid5(_NAMESPACE, f"{self.hook_instance}|{name}"))
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [r for r in self.resources if r["resourceType"] == kind]
+
+
+def _referral_card(deck: _Deck, referral: Referral) -> dict[str, Any]:
+    """The referral card, with its ServiceRequest to create."""
+    rec, key = deck.rec, deck.key
+    [request] = deck.of("ServiceRequest")
+    request = without_links(authored(request, "requester", deck.by), {resource_name(request)})
+    urgent = rec.outcome == "refer"  # the pack's blocking tiers decided it (Pack.blocking_urgencies)
+    # Whether exercise waits is the pack's decision (its blocking tiers), not this card's.
+    summary = (f"{referral.urgency.capitalize()} referral advised: "
+               + ("exercise must wait" if urgent else "the exercise program can go on"))
+    return {
+        "uuid": key("referral"),
+        "summary": _summary(summary),
+        "indicator": "critical" if urgent else "warning",
+        "detail": "\n\n".join(["**Why**", _bullets(referral.reasons), *_recorded(rec), "**Safety net**",
+                               _bullets(rec.safety_net), f"_{rec.disclaimer}_"]),
+        "source": deck.source,
+        "suggestions": [{
+            "label": f"Create the {referral.urgency} referral request",
+            "uuid": key("referral-suggestion"),
+            "isRecommended": True,
+            "actions": [{"type": "create", "description": f"Draft a {referral.urgency} referral "
+                         "ServiceRequest", "resource": request}],
+        }],
+        "selectionBehavior": "at-most-one",
+    }
+
+
+def _warning_card(deck: _Deck, notice: Notice) -> dict[str, Any]:
+    """One review card per warning."""
+    return {
+        "uuid": deck.key(f"warning|{notice.code}"),
+        "summary": _summary(f"Review: {notice.message}"),
+        "indicator": "warning",
+        "detail": notice.message
+        + (f"\n\nRules: {', '.join(notice.rule_ids)}" if notice.rule_ids else ""),
+        "source": deck.source,
+    }
+
+
+def _program_card(deck: _Deck, program: Program) -> dict[str, Any]:
+    """The program card, with the Observations, CarePlans and Goals to create."""
+    rec, key = deck.rec, deck.key
+    weeks = max(phase.end_week for phase in program.phases) if program.phases else 0
+    risk = rec.classification.startback_risk
+    summary_text = (f"Exercise program: {len(program.phases)} phases over {weeks} weeks"
+                    + (f", STarT Back {risk} risk" if risk else ""))
+    parts = ["\n\n".join(rec.rationale)]
+    for phase in program.phases:
+        parts.append(f"**{phase.name}** (weeks {phase.start_week}-{phase.end_week}): {phase.goal}\n\n"
+                     + _bullets([f"{p.exercise.name}: {p.dose.describe()}" for p in phase.prescriptions]))
+    parts.append(f"_{rec.disclaimer}_")
+    plans = [authored(plan, "author", deck.by) for plan in deck.of("CarePlan")]
+    scores = supporting(plans, deck.resources)  # the STarT Back Observations the program rests on
+    plan = [*scores, *plans, *deck.of("Goal")]
+    made = {resource_name(resource) for resource in plan}
+    plan = [without_links(resource, made) for resource in plan]
+    labels = [*(f"Record the Observation: {score['code']['text']}" for score in scores),
+              "Create the program CarePlan",
+              *(f"Create the CarePlan for {phase.name}" for phase in program.phases),
+              *(f"Create the Goal for moving on from {phase.name}" for phase in program.phases)]
+    return {
+        "uuid": key("program"),
+        "summary": _summary(summary_text),
+        "indicator": "info",
+        "detail": "\n\n".join(parts),
+        "source": deck.source,
+        "suggestions": [{
+            "label": "Create the exercise CarePlan",
+            "uuid": key("program-suggestion"),
+            "actions": [{"type": "create", "description": label, "resource": resource}
+                        for label, resource in zip(labels, plan, strict=True)],
+        }],
+        "selectionBehavior": "at-most-one",
+    }
 
 
 def _problems(exc: ValidationError) -> list[str]:
