@@ -335,7 +335,11 @@ def test_adjust_keeps_an_override_unless_feedback_drops_it(profile: dict[str, An
     assume(rec.program is not None)
     phase = rec.program.phase_now.id
     have = {p.exercise.id for p in rec.program.phase_now.prescriptions}
-    candidates = [e for e in sorted(rules.pack.exercises) if e not in have]
+    prefs = rec.profile.resolved_preferences  # an exercise the person can do where they exercise
+    assert rules.pack.planner is not None and rules.pack.planner.choosing is not None
+    kit = rules.pack.planner.choosing.equipment(prefs.settings, prefs.equipment)
+    candidates = [e for e, entry in sorted(rules.pack.exercises.items()) if e not in have
+                  and set(entry.settings) & set(prefs.settings) and set(entry.equipment) <= kit]
     eid = data.draw(st.sampled_from(candidates))
     try:
         rec = backrx.override(rec, {"add": [{"phase": phase, "exercise_id": eid}]}, **WHO, rules=rules)
