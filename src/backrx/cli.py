@@ -22,9 +22,8 @@ if TYPE_CHECKING:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line's parser (its help is also the source of docs/cli.md)."""
-    from backrx.model.formats import FORMATS
-
+    """The command line's parser (its help is also the source of docs/cli.md): one sub-command a
+    line, each with a function that adds its options."""
     parser = argparse.ArgumentParser(
         prog="backrx",
         description="Turn a back-pain profile into a safe, staged exercise program that explains "
@@ -32,113 +31,158 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"backrx {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    _recommend_options(sub.add_parser(
+        "recommend", help="recommend a program for a profile (YAML or JSON file)"))
+    _adjust_options(sub.add_parser("adjust", help="adjust a recommendation from next-day feedback"))
+    _cert_options(sub.add_parser(
+        "cert", help="write the 16 CERT items (Slade 2016) of a recommendation, for a trial protocol"))
+    _example_options(sub.add_parser("example", help="print (or write) one of the bundled example profiles"))
+    _override_options(sub.add_parser(
+        "override", help="apply a clinician's changes to a recommendation, on the record"))
+    _audit_options(sub.add_parser(
+        "audit", help="audit a rule pack with generated profiles (needs hypothesis)"))
+    _test_options(sub.add_parser(
+        "test", help="run a rule pack's golden cases (cases/): PASS, FAIL or ERROR per case; exit 1 on "
+        "any FAIL or ERROR"))
+    _safety_case_options(sub.add_parser(
+        "safety-case", help="check a pack's hazard log (safety.yaml) and print it as Markdown; exit 1 "
+        "naming the hazard when a control points at nothing"))
+    _check_options(sub.add_parser("check", help="validate a rule pack; exit 1 listing every problem"))
+    _batch_options(sub.add_parser(
+        "batch", help="run many profiles (.jsonl .json .csv .parquet) to a result table (.parquet or "
+        ".jsonl); invalid rows get an error code"))
+    _diff_options(sub.add_parser("diff", help="which profiles two pack versions treat differently, and why"))
+    _schema_options(sub.add_parser(
+        "schema", help="print JSON Schemas (Profile, Feedback, Recommendation, rule file)"))
+    return parser
 
-    rec = sub.add_parser("recommend", help="recommend a program for a profile (YAML or JSON file)")
-    rec.add_argument("profile", nargs="+",
+
+def _recommend_options(cmd: argparse.ArgumentParser) -> None:
+    """The options of ``backrx recommend``."""
+    from backrx.model.formats import FORMATS
+
+    cmd.add_argument("profile", nargs="+",
                      help="profile file(s) (.yaml, .yml or .json), or - to read YAML or JSON from "
                           "standard input; with several, json and fhir write one document per line (NDJSON)")
-    rec.add_argument("--rules", metavar="DIR", help="rule pack folder (default: the bundled pack)")
-    rec.add_argument("--format", choices=("json", *FORMATS), default="text",
+    cmd.add_argument("--rules", metavar="DIR", help="rule pack folder (default: the bundled pack)")
+    cmd.add_argument("--format", choices=("json", *FORMATS), default="text",
                      help="json: the Recommendation; text: explain(); md: a client handout; "
                      "html: a printable handout; fhir: a FHIR R4 Bundle (needs backrx[fhir]); "
                      "cert: a CERT report (Slade 2016); ics: a reminder calendar of the current phase "
                      "(needs backrx[calendar]; one profile)")
-    _view_options(rec)
-    rec.add_argument("--locale", default="en", metavar="LANG",
+    _view_options(cmd)
+    cmd.add_argument("--locale", default="en", metavar="LANG",
                      help="language of the patient-facing texts: en, or a locale the pack ships (es)")
-    rec.add_argument("--engine", choices=("auto", "durable", "reference"), default="auto",
+    cmd.add_argument("--engine", choices=("auto", "durable", "reference"), default="auto",
                      help=argparse.SUPPRESS)
 
-    adj = sub.add_parser("adjust", help="adjust a recommendation from next-day feedback")
-    adj.add_argument("recommendation", help="a Recommendation as JSON (from recommend --format json)")
-    adj.add_argument("feedback", nargs="?",
+
+def _adjust_options(cmd: argparse.ArgumentParser) -> None:
+    """The options of ``backrx adjust``."""
+    cmd.add_argument("recommendation", help="a Recommendation as JSON (from recommend --format json)")
+    cmd.add_argument("feedback", nargs="?",
                      help="feedback file (.yaml, .yml or .json); optional with --migrate")
-    adj.add_argument("--rules", metavar="DIR", help="the rule pack that made the recommendation")
-    adj.add_argument("--format", choices=("json", "text", "md", "html", "ics"), default="json",
+    cmd.add_argument("--rules", metavar="DIR", help="the rule pack that made the recommendation")
+    cmd.add_argument("--format", choices=("json", "text", "md", "html", "ics"), default="json",
                      help="json: the adjusted Recommendation (store it for the next round); text, md "
                      "or html: a report of it; ics: a reminder calendar of its current phase")
-    adj.add_argument("--migrate", action="store_true",
+    cmd.add_argument("--migrate", action="store_true",
                      help="first re-plan the recommendation on this (newer) pack, replaying its "
                      "history; what changed is printed to stderr")
-    _view_options(adj)
+    _view_options(cmd)
 
-    crt = sub.add_parser("cert", help="write the 16 CERT items (Slade 2016) of a recommendation, for a "
-                         "trial protocol")
-    crt.add_argument("recommendation", help="a Recommendation as JSON (from recommend --format json)")
-    crt.add_argument("--rules", metavar="DIR", help="rule pack folder (default: the bundled pack)")
-    crt.add_argument("--format", choices=("md", "json"), default="md",
+
+def _cert_options(cmd: argparse.ArgumentParser) -> None:
+    """The options of ``backrx cert``."""
+    cmd.add_argument("recommendation", help="a Recommendation as JSON (from recommend --format json)")
+    cmd.add_argument("--rules", metavar="DIR", help="rule pack folder (default: the bundled pack)")
+    cmd.add_argument("--format", choices=("md", "json"), default="md",
                      help="md: Markdown to paste into a protocol; json: the items as data")
-    ex = sub.add_parser("example", help="print (or write) one of the bundled example profiles")
-    ex.add_argument("name", nargs="?", help="the example's name (see --list)")
-    ex.add_argument("--list", action="store_true", help="list the bundled examples")
-    ex.add_argument("-o", "--output", metavar="FILE", help="write the example to FILE instead")
 
-    ovr = sub.add_parser("override", help="apply a clinician's changes to a recommendation, on the record")
-    ovr.add_argument("recommendation", help="a Recommendation as JSON")
-    ovr.add_argument("changes", help="the changes (.yaml, .yml or .json): add, remove, dose, phase, accept")
-    ovr.add_argument("--reason", required=True, help="why (recorded)")
-    ovr.add_argument("--by", required=True, help="who (recorded)")
-    ovr.add_argument("--at", help="when, ISO 8601 with an offset (default: now, UTC)")
-    ovr.add_argument("--rules", metavar="DIR", help="the rule pack that made the recommendation")
-    ovr.add_argument("--format", choices=("json", "text", "md"), default="json",
+
+def _example_options(cmd: argparse.ArgumentParser) -> None:
+    """The options of ``backrx example``."""
+    cmd.add_argument("name", nargs="?", help="the example's name (see --list)")
+    cmd.add_argument("--list", action="store_true", help="list the bundled examples")
+    cmd.add_argument("-o", "--output", metavar="FILE", help="write the example to FILE instead")
+
+
+def _override_options(cmd: argparse.ArgumentParser) -> None:
+    """The options of ``backrx override``."""
+    cmd.add_argument("recommendation", help="a Recommendation as JSON")
+    cmd.add_argument("changes", help="the changes (.yaml, .yml or .json): add, remove, dose, phase, accept")
+    cmd.add_argument("--reason", required=True, help="why (recorded)")
+    cmd.add_argument("--by", required=True, help="who (recorded)")
+    cmd.add_argument("--at", help="when, ISO 8601 with an offset (default: now, UTC)")
+    cmd.add_argument("--rules", metavar="DIR", help="the rule pack that made the recommendation")
+    cmd.add_argument("--format", choices=("json", "text", "md"), default="json",
                      help="json: the Recommendation with the override on record; text or md: a report")
 
-    aud = sub.add_parser("audit", help="audit a rule pack with generated profiles (needs hypothesis)")
-    aud.add_argument("dir", nargs="?", help="rule pack folder (default: the bundled pack)")
-    aud.add_argument("--examples", type=int, default=500, help="generated profiles (default 500)")
-    aud.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    aud.add_argument("--format", choices=("text", "json"), default="text",
+
+def _audit_options(cmd: argparse.ArgumentParser) -> None:
+    """The options of ``backrx audit``."""
+    cmd.add_argument("dir", nargs="?", help="rule pack folder (default: the bundled pack)")
+    cmd.add_argument("--examples", type=int, default=500, help="generated profiles (default 500)")
+    cmd.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    cmd.add_argument("--format", choices=("text", "json"), default="text",
                      help="text: a summary for a reader; json: the findings as data")
 
-    test = sub.add_parser("test", help="run a rule pack's golden cases (cases/): PASS, FAIL or ERROR per "
-                          "case; exit 1 on any FAIL or ERROR")
-    test.add_argument("dir", nargs="?", help="rule pack folder (default: the bundled pack)")
-    test.add_argument("--format", choices=("text", "json"), default="text",
-                     help="text: one line per case (PASS, FAIL or ERROR) and a summary; json: the "
-                          "results as data, each with its status")
 
-    safety = sub.add_parser("safety-case", help="check a pack's hazard log (safety.yaml) and print it "
-                            "as Markdown; exit 1 naming the hazard when a control points at nothing")
-    safety.add_argument("dir", nargs="?", help="rule pack folder (default: the bundled pack)")
-    safety.add_argument("--tests", metavar="DIR",
-                        help="the tests folder that test controls name (default: tests/ beside the pack)")
-    safety.add_argument("--format", choices=("md", "check"), default="md",
-                        help="md: the document on stdout; check: only the check summary")
+def _test_options(cmd: argparse.ArgumentParser) -> None:
+    """The options of ``backrx test``."""
+    cmd.add_argument("dir", nargs="?", help="rule pack folder (default: the bundled pack)")
+    cmd.add_argument("--format", choices=("text", "json"), default="text",
+                    help="text: one line per case (PASS, FAIL or ERROR) and a summary; json: the "
+                         "results as data, each with its status")
 
-    check = sub.add_parser("check", help="validate a rule pack; exit 1 listing every problem")
-    check.add_argument("dir", nargs="?", help="rule pack folder (default: the bundled pack)")
 
-    bat = sub.add_parser("batch", help="run many profiles (.jsonl .json .csv .parquet) to a result "
-                         "table (.parquet or .jsonl); invalid rows get an error code")
-    bat.add_argument("input", help="profiles: .jsonl, .json (a list), .csv or .parquet")
-    bat.add_argument("output", help="results: .parquet (needs pyarrow) or .jsonl")
-    bat.add_argument("--rules", metavar="DIR", help="rule pack folder (default: the bundled pack)")
-    bat.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    bat.add_argument("--id-field", metavar="NAME", help="a field of each profile that identifies it")
-    bat.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+def _safety_case_options(cmd: argparse.ArgumentParser) -> None:
+    """The options of ``backrx safety-case``."""
+    cmd.add_argument("dir", nargs="?", help="rule pack folder (default: the bundled pack)")
+    cmd.add_argument("--tests", metavar="DIR",
+                     help="the tests folder that test controls name (default: tests/ beside the pack)")
+    cmd.add_argument("--format", choices=("md", "check"), default="md",
+                     help="md: the document on stdout; check: only the check summary")
+
+
+def _check_options(cmd: argparse.ArgumentParser) -> None:
+    """The options of ``backrx check``."""
+    cmd.add_argument("dir", nargs="?", help="rule pack folder (default: the bundled pack)")
+
+
+def _batch_options(cmd: argparse.ArgumentParser) -> None:
+    """The options of ``backrx batch``."""
+    cmd.add_argument("input", help="profiles: .jsonl, .json (a list), .csv or .parquet")
+    cmd.add_argument("output", help="results: .parquet (needs pyarrow) or .jsonl")
+    cmd.add_argument("--rules", metavar="DIR", help="rule pack folder (default: the bundled pack)")
+    cmd.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    cmd.add_argument("--id-field", metavar="NAME", help="a field of each profile that identifies it")
+    cmd.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="show a progress bar (default: when stderr is a terminal; needs tqdm)")
 
-    dif = sub.add_parser("diff", help="which profiles two pack versions treat differently, and why")
-    dif.add_argument("old", help="the old rule pack folder")
-    dif.add_argument("new", help="the new rule pack folder")
-    cohort = dif.add_mutually_exclusive_group()
+
+def _diff_options(cmd: argparse.ArgumentParser) -> None:
+    """The options of ``backrx diff``."""
+    cmd.add_argument("old", help="the old rule pack folder")
+    cmd.add_argument("new", help="the new rule pack folder")
+    cohort = cmd.add_mutually_exclusive_group()
     cohort.add_argument("--profiles", metavar="FILE", help="profiles (.jsonl .json .csv .parquet)")
     cohort.add_argument("--generated", type=int, metavar="N",
                         help="N synthetic profiles (default 2000 when no --profiles)")
-    dif.add_argument("--seed", type=int, default=0, help="seed of the synthetic profiles (default 0)")
-    dif.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    dif.add_argument("--id-field", metavar="NAME", help="a field of each profile that identifies it")
-    dif.add_argument("--examples", type=int, default=3, help="examples per group (default 3)")
-    dif.add_argument("--format", choices=("text", "json"), default="text",
+    cmd.add_argument("--seed", type=int, default=0, help="seed of the synthetic profiles (default 0)")
+    cmd.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    cmd.add_argument("--id-field", metavar="NAME", help="a field of each profile that identifies it")
+    cmd.add_argument("--examples", type=int, default=3, help="examples per group (default 3)")
+    cmd.add_argument("--format", choices=("text", "json"), default="text",
                      help="text: the groups of changed profiles with examples; json: the report as data")
 
-    schema = sub.add_parser("schema",
-                            help="print JSON Schemas (Profile, Feedback, Recommendation, rule file)")
-    schema.add_argument("which", nargs="?", default="all",
-                        choices=("all", "profile", "feedback", "recommendation", "rules", "vocabulary",
-                                 "questionnaire"),
-                        help="which schema (default: all but the questionnaire)")
-    return parser
+
+def _schema_options(cmd: argparse.ArgumentParser) -> None:
+    """The options of ``backrx schema``."""
+    cmd.add_argument("which", nargs="?", default="all",
+                     choices=("all", "profile", "feedback", "recommendation", "rules", "vocabulary",
+                              "questionnaire"),
+                     help="which schema (default: all but the questionnaire)")
 
 
 def _view_options(cmd: argparse.ArgumentParser) -> None:
