@@ -70,15 +70,14 @@ def test_every_format_shows_each_module_in_the_locale(rules: backrx.RuleSet, loc
 
 
 def test_json_and_fhir_carry_the_modules(rules: backrx.RuleSet) -> None:
-    """The stored JSON round-trips the modules and FHIR lists one CarePlan activity per module."""
+    """The stored JSON round-trips the modules and FHIR holds one CommunicationRequest per module."""
     rec = _rec(rules, locale="es")
     assert rec.program is not None
     again = backrx.Recommendation.model_validate_json(rec.model_dump_json())
     assert again.program is not None and again.program.education == rec.program.education
     bundle = to_fhir(rec)
-    codes = [c["code"] for e in bundle["entry"] for a in e["resource"].get("activity", [])
-             if "detail" in a for c in a["detail"].get("code", {}).get("coding", [])
-             if c["system"] == EDUCATION_SYSTEM]
+    codes = [c["code"] for e in bundle["entry"] if e["resource"]["resourceType"] == "CommunicationRequest"
+             for cat in e["resource"]["category"] for c in cat["coding"] if c["system"] == EDUCATION_SYSTEM]
     assert {m.id for m in rec.program.education} <= set(codes)
 
 

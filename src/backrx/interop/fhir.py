@@ -39,7 +39,7 @@ from backrx.interop._fhir import (
     FhirUnavailableError,
     models,
 )
-from backrx.interop.fhir_education import education_activities
+from backrx.interop.fhir_education import education_requests
 from backrx.interop.fhir_outcomes import observations as outcome_observations
 from backrx.interop.questionnaire import LOINC
 from backrx.interop.questionnaire_response import from_fhir, to_questionnaire_response
@@ -268,9 +268,6 @@ class _Builder:
             plan["supportingInfo"] = [_ref(observations[0])]
         if referral_id is not None:
             plan["activity"] = [{"reference": _ref(referral_id)}]
-        learning = education_activities(rec.program)  # issue 28: modules, flare plan, pathway
-        if learning:
-            plan["activity"] = [*plan.get("activity", []), *learning]
         self.add(plan)
         for index, (phase, goal_id) in enumerate(zip(phases, goal_ids, strict=True)):
             child: dict[str, Any] = {
@@ -287,6 +284,8 @@ class _Builder:
             if phase.prescriptions:
                 child["activity"] = [self.activity(p, goal_id, phase) for p in phase.prescriptions]
             self.add(child)
+        for resource in education_requests(rec, program_id, self.id, self.subject, self.device):
+            self.add(resource)  # issue 28: modules, flare plan and pathway
         for phase, goal_id in zip(phases, goal_ids, strict=True):
             goal: dict[str, Any] = {
                 "resourceType": "Goal", "id": goal_id, "lifecycleStatus": "proposed",

@@ -1,42 +1,54 @@
-"""The education parts of a program as FHIR R4 CarePlan activities (issue 28).
+"""The education parts of a program as FHIR R4 CommunicationRequests (issue 28).
 
 Each education module, the flare plan and the graded-activity pathway becomes one
-``CarePlan.activity.detail`` with a local code (``urn:backrx:education``) and the person's text as
-its description: simple, readable by any FHIR client, and no codes claimed that were not verified.
+``CommunicationRequest`` based on the program's CarePlan: a local code
+(``urn:backrx:education``), the person's text as its payload, and the device as the requester.
+Simple, readable by any FHIR client, and no codes claimed that were not verified. They stand beside
+the CarePlans rather than inside them, so each phase's CarePlan still lists exactly its exercises.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from backrx.interop.questionnaire import SYSTEM_PREFIX
-from backrx.model.recommendation import Program
+from backrx.model.recommendation import Recommendation
 
-__all__ = ["EDUCATION_SYSTEM", "education_activities"]
+__all__ = ["EDUCATION_SYSTEM", "education_requests"]
 
 EDUCATION_SYSTEM = SYSTEM_PREFIX + "education"
 
 
-def _activity(code: str, title: str, text: str) -> dict[str, Any]:
-    return {"detail": {"kind": "CommunicationRequest",
-                       "code": {"coding": [{"system": EDUCATION_SYSTEM, "code": code, "display": title}],
-                                "text": title},
-                       "status": "not-started", "description": text}}
+def _ref(resource_id: str) -> dict[str, str]:
+    return {"reference": f"urn:uuid:{resource_id}"}
 
 
-def education_activities(program: Program | None) -> list[dict[str, Any]]:
-    """One activity per module, then the flare plan and the pathway (none without a program)."""
+def _texts(rec: Recommendation) -> list[tuple[str, str, str]]:
+    program = rec.program
     if program is None:
         return []
-    out = [_activity(m.id, m.title, m.text) for m in program.education]
+    out = [(m.id, m.title, m.text) for m in program.education]
     flare = program.flare_plan
     if flare is not None:
-        out.append(_activity("flare-plan-detail", "Flare plan",
-                             " ".join([*flare.first_days, flare.keep, flare.ease, flare.seek_help[0],
-                                       flare.resume])))
+        out.append(("flare-plan-detail", next((m.title for m in program.education if m.id == "flare-plan"),
+                                              "Flare plan"),
+                    " ".join([*flare.first_days, flare.keep, flare.ease, flare.seek_help[0], flare.resume])))
     graded = program.graded_activity
     if graded is not None:
-        out.append(_activity("graded-activity", graded.title,
-                             " ".join([graded.intro, *(s.text for s in graded.steps), graded.referral,
-                                       graded.supports, graded.cannot])))
+        out.append(("graded-activity", graded.title,
+                    " ".join([graded.intro, *(s.text for s in graded.steps), graded.referral,
+                              graded.supports, graded.cannot])))
     return out
+
+
+def education_requests(rec: Recommendation, program_id: str, make_id: Callable[[str], str],
+                       subject: dict[str, Any], device: str) -> list[dict[str, Any]]:
+    """One CommunicationRequest per module, then the flare plan and the pathway (none without a
+    program)."""
+    return [{"resourceType": "CommunicationRequest", "id": make_id(f"education/{code}"), "status": "active",
+             "basedOn": [_ref(program_id)], "subject": subject, "requester": _ref(device),
+             "category": [{"coding": [{"system": EDUCATION_SYSTEM, "code": code, "display": title}],
+                           "text": title}],
+             "payload": [{"contentString": text}]}
+            for code, title, text in _texts(rec)]

@@ -21,7 +21,7 @@ from backrx.pack.parts import media_ok
 from backrx.pack.planspec import PlannerSpec
 from backrx.pack.rulepack import CatalogEntry, Pack
 from backrx.pack.texts import Texts
-from backrx.render.education import education_context
+from backrx.render.education import education_context, education_heading
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _IMAGE = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
@@ -407,7 +407,7 @@ def build_context(rec: Recommendation, view: str, t: Texts,
         "rounds": rounds,
         "progress": _progress(rec, t, {p["id"]: p["name"] for p in phases}),
         "safety_net": rec.safety_net,
-        "education": education_context(rec, t("education.heading"), patient) if not blocking else None,
+        "education": education_context(rec, education_heading(rec, t), patient) if not blocking else None,
         "references": [{"id": r.id, "citation": r.citation, "year": r.year,
                         "url": r.url if is_link(r.url) else None}
                        for r in rec.references] if not patient else [],

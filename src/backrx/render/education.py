@@ -9,11 +9,27 @@ clinician's views.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from backrx.model.recommendation import Recommendation
 
-__all__ = ["education_context", "education_lines", "education_markdown", "modules_read"]
+__all__ = ["education_context", "education_heading", "education_lines", "education_markdown", "modules_read"]
+
+
+def education_heading(rec: Recommendation, t: Callable[[str], str]) -> str:
+    """The section's heading in ``rec``'s language: from the report words ``t`` when they hold it,
+    else from the bundled pack ("" when the recommendation carries no modules)."""
+    if rec.program is None or not rec.program.education:
+        return ""
+    try:
+        return t("education.heading")
+    except KeyError:  # report words read from text.yaml alone: the heading lives in education.yaml
+        from backrx.ruleset import default_rules
+
+        pack = default_rules().pack
+        return pack.locales.get(rec.locale, {}).get("text.education.heading",
+                                                    pack.texts.get("education.heading", ""))
 
 
 def modules_read(rec: Recommendation) -> dict[str, str]:

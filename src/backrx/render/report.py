@@ -31,7 +31,7 @@ from backrx.pack.locale import read_locales
 from backrx.pack.rulepack import bundled_path
 from backrx.pack.texts import Texts, bundled_texts
 from backrx.render.context import blocks, pack_texts, texts_in
-from backrx.render.education import education_lines, education_markdown
+from backrx.render.education import education_heading, education_lines, education_markdown
 
 if TYPE_CHECKING:
     from backrx.ruleset import RuleSet
@@ -250,7 +250,7 @@ def explain(rec: Recommendation, *, rules: RuleSet | None = None) -> str:
     if rec.warnings:
         lines += ["", t("report.heading.clinician")]
         lines.extend(f"  - [{n.code}] {n.message}" for n in rec.warnings)
-    lines += education_lines(rec, t("education.heading"))
+    lines += education_lines(rec, education_heading(rec, t))
     lines += _donotdo_lines(rec, rules)
     if rec.safety_net:
         lines += ["", t("report.heading.safety_net")]
@@ -356,7 +356,7 @@ def handout(rec: Recommendation, *, rules: RuleSet | None = None) -> str:
             out += [f"## {_md(t('report.md.heading.excluded'))}", ""]
             out += [f"- **{_md(e.exercise_name)}**: {_md(' '.join(e.reasons))}" for e in rec.program.excluded]
             out.append("")
-        out += education_markdown(rec, t("education.heading"), _md)
+        out += education_markdown(rec, education_heading(rec, t), _md)
         out += _donotdo_markdown(rec, rules)
     if rec.safety_net:
         out += [f"## {_md(t('report.md.heading.safety_net'))}", ""]
