@@ -15,9 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 
-from backrx.lang.condition import AllOf, AnyOf, AtLeast, Condition, FieldTest, NotOf, evaluate
+from backrx.lang.condition import AllOf, AnyOf, AtLeast, Condition, FieldTest, NotOf, Value, evaluate
 from backrx.model.profile import RED_FLAGS
+from backrx.engine import ReferenceEngine
 from backrx.pack.rulepack import Pack, read_pack
+from backrx.run.decision import decide
 
 #: The tier of the referral that sends a person to emergency care now.
 EMERGENCY = "emergency"
@@ -40,8 +42,15 @@ def emergency_signs(pack: Pack | None = None) -> tuple[str, ...]:
     pack = pack or reference_pack()
     referring = [rule for rule in pack.rules if rule.layer == "triage" and rule.then.refer is not None
                  and rule.then.refer.urgency == EMERGENCY]
+    engine = ReferenceEngine(pack)
+
+    def facts(flag: str) -> dict[str, Value]:
+        """The flag alone, with the states the pack derives from it (triage reads states)."""
+        values: dict[str, Value] = {"red_flags": frozenset({flag})}
+        return {**values, **decide(pack, engine, values, layers=["states"]).values}
+
     return tuple(flag for flag in RED_FLAGS
-                 if any(evaluate(rule.when, {"red_flags": frozenset({flag})}) for rule in referring))
+                 if any(evaluate(rule.when, facts(flag)) for rule in referring))
 
 
 def blocking_urgencies(pack: Pack | None = None) -> tuple[str, ...]:
