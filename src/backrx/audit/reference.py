@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 
+from backrx.engine import ReferenceEngine
 from backrx.lang.condition import AllOf, AnyOf, AtLeast, Condition, FieldTest, NotOf, Value, evaluate
 from backrx.model.profile import RED_FLAGS
-from backrx.engine import ReferenceEngine
 from backrx.pack.rulepack import Pack, read_pack
 from backrx.run.decision import decide
 
