@@ -14,7 +14,7 @@ from typing import Any
 from markupsafe import Markup
 
 from backrx.model.feedback import ExerciseResponse, Feedback
-from backrx.model.recommendation import Dose, Exclusion, Phase, Prescription, Recommendation
+from backrx.model.recommendation import Dose, Exclusion, Phase, Prescription, Program, Recommendation
 from backrx.model.untrusted import is_link
 from backrx.model.vocabulary import URGENCIES
 from backrx.pack.parts import media_ok
@@ -315,14 +315,7 @@ def build_context(rec: Recommendation, view: str, t: Texts,
     patient = view == "patient"
     c = rec.classification
     blocking = blocks(rec, blocking_urgencies)
-    referral = None
-    if rec.referral is not None:
-        u = rec.referral.urgency
-        referral = {"urgency": u, "heading": t(f"urgency.{u}.heading"), "advice": t(f"urgency.{u}.advice"),
-                    "reasons": rec.referral.reasons, "rule_ids": rec.referral.rule_ids,
-                    "blocking": blocking,
-                    # how to stay active while waiting: only a tier whose pack text says how
-                    "while_waiting": (t.get(f"urgency.{u}.while_waiting") or "") if patient else ""}
+    referral = _referral(rec, t, blocking, patient)
     if patient:
         why = [] if blocking else list(dict.fromkeys(
             plain[f.rule_id] for f in rec.trace if f.layer in ("triage", "classification")
@@ -335,59 +328,10 @@ def build_context(rec: Recommendation, view: str, t: Texts,
         "risk": t(f"risk.{c.startback_risk or 'unknown'}.clinician"),
         "pathways": [p.replace("_", " ") for p in c.pathways],
     }
-    phases: list[dict[str, Any]] = []
-    excluded: list[dict[str, Any]] = []
-    elimination = None
-    names: dict[str, str] = {}
     program = rec.program if not blocking else None  # a blocking tier shows no program at all
-    mobility = rec.profile.mobility if rec.profile is not None else "independent"
-    if program is not None:
-        for ph in program.phases:
-            names.update({p.exercise.id: (t.get(f"plain.{p.exercise.id}.name") or p.exercise.name)
-                          if patient else p.exercise.name for p in ph.prescriptions})
-        for mode_p in (program.elimination.queue if program.elimination else []):
-            names[mode_p.exercise.id] = mode_p.exercise.name
-        phase_names = {ph.id: ph.name for ph in program.phases}
-        for ph in program.phases:
-            mpw = getattr(ph, "minutes_per_week", None)
-            phases.append({
-                "id": ph.id, "name": ph.name, "goal": ph.goal, "start_week": ph.start_week,
-                "end_week": ph.end_week, "weeks": ph.end_week - ph.start_week + 1,
-                "current": ph.id == program.current_phase and bool(rec.adjustments),
-                "progress_when": ph.progress_when,
-                "prescriptions": [_prescription(p, view, t, plain)
-                                  | (_handout_item(p, t, figure_of, mobility) if patient else {})
-                                  for p in ph.prescriptions],
-                "week": _week(ph, names, t),
-                "minutes_per_week": round(mpw) if isinstance(mpw, (int, float)) and mpw else None,
-            })
-        excluded = _excluded(program.excluded, view, t, plain, phase_names,
-                             _could_do(rec, catalog or {}, planner))
-        if program.elimination is not None:
-            mode = program.elimination
-            elimination = {"testing": names.get(mode.testing or "", mode.testing or ""),
-                           "next": mode.queue[0].exercise.name if mode.queue else None}
-    rounds = []
-    for round_ in rec.adjustments:
-        changes = []
-        # the clinician sees how strong the evidence behind each change is, as in the trace
-        strength = {f.rule_id: f.evidence.describe() for f in round_.trace if f.evidence is not None}
-        for ch in round_.changes:
-            shown = ch.prescription
-            name = shown.exercise.name if shown is not None and ch.action == "reintroduce" else \
-                ", ".join(names.get(e, e) for e in ch.exercise_ids)
-            if ch.action == "advance":
-                name = next((p["name"] for p in phases if p["id"] == ch.phase), ch.phase)
-            if ch.action == "stop" and ch.direction:
-                name = t(f"direction.{ch.direction}")
-            reason = round_.reason_of(ch) if not patient else \
-                plain.get(ch.rule_ids[0], "") if ch.rule_ids else ""
-            changes.append({"action": t(f"change.{ch.action}"), "code": ch.action, "name": name or "",
-                            "reason": reason, "rule_ids": ch.rule_ids,
-                            "evidence": "" if patient or not ch.rule_ids
-                            else strength.get(ch.rule_ids[0], "")})
-        rounds.append({"round": round_.round, "changes": changes,
-                       "date": str(getattr(round_.feedback, "date", "") or "")})
+    phases, excluded, elimination, names = _program_parts(rec, program, view, t, plain, catalog, planner,
+                                                          figure_of)
+    rounds = _rounds(rec, t, plain, patient, names, phases)
     warnings = [{"code": w.code, "message": w.message, "rule_ids": list(w.rule_ids)}
                 for w in getattr(rec, "warnings", [])] if not patient else []
     return {
@@ -423,3 +367,84 @@ def build_context(rec: Recommendation, view: str, t: Texts,
         "ruleset": {"name": rec.ruleset.name, "version": rec.ruleset.version,
                     "digest": rec.ruleset.digest},
     }
+
+
+def _referral(rec: Recommendation, t: Texts, blocking: bool, patient: bool) -> dict[str, Any] | None:
+    """The referral block: the tier's heading and advice, the reasons and the rules behind them."""
+    if rec.referral is None:
+        return None
+    u = rec.referral.urgency
+    return {"urgency": u, "heading": t(f"urgency.{u}.heading"), "advice": t(f"urgency.{u}.advice"),
+            "reasons": rec.referral.reasons, "rule_ids": rec.referral.rule_ids,
+            "blocking": blocking,
+            # how to stay active while waiting: only a tier whose pack text says how
+            "while_waiting": (t.get(f"urgency.{u}.while_waiting") or "") if patient else ""}
+
+
+def _program_parts(rec: Recommendation, program: Program | None, view: str, t: Texts, plain: dict[str, str],
+                   catalog: Mapping[str, CatalogEntry] | None, planner: PlannerSpec | None,
+                   figure_of: FigureOf | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
+                                                        dict[str, Any] | None, dict[str, str]]:
+    """The program's phases, its left-out exercises, the elimination mode, and the names shown for
+    each exercise id (none of them without a program)."""
+    patient = view == "patient"
+    phases: list[dict[str, Any]] = []
+    excluded: list[dict[str, Any]] = []
+    elimination = None
+    names: dict[str, str] = {}
+    mobility = rec.profile.mobility if rec.profile is not None else "independent"
+    if program is None:
+        return phases, excluded, elimination, names
+    for ph in program.phases:
+        names.update({p.exercise.id: (t.get(f"plain.{p.exercise.id}.name") or p.exercise.name)
+                      if patient else p.exercise.name for p in ph.prescriptions})
+    for mode_p in (program.elimination.queue if program.elimination else []):
+        names[mode_p.exercise.id] = mode_p.exercise.name
+    phase_names = {ph.id: ph.name for ph in program.phases}
+    for ph in program.phases:
+        mpw = getattr(ph, "minutes_per_week", None)
+        phases.append({
+            "id": ph.id, "name": ph.name, "goal": ph.goal, "start_week": ph.start_week,
+            "end_week": ph.end_week, "weeks": ph.end_week - ph.start_week + 1,
+            "current": ph.id == program.current_phase and bool(rec.adjustments),
+            "progress_when": ph.progress_when,
+            "prescriptions": [_prescription(p, view, t, plain)
+                              | (_handout_item(p, t, figure_of, mobility) if patient else {})
+                              for p in ph.prescriptions],
+            "week": _week(ph, names, t),
+            "minutes_per_week": round(mpw) if isinstance(mpw, (int, float)) and mpw else None,
+        })
+    excluded = _excluded(program.excluded, view, t, plain, phase_names,
+                         _could_do(rec, catalog or {}, planner))
+    if program.elimination is not None:
+        mode = program.elimination
+        elimination = {"testing": names.get(mode.testing or "", mode.testing or ""),
+                       "next": mode.queue[0].exercise.name if mode.queue else None}
+    return phases, excluded, elimination, names
+
+
+def _rounds(rec: Recommendation, t: Texts, plain: dict[str, str], patient: bool, names: dict[str, str],
+            phases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each round of adjustment: its date and its changes, with names, reasons and evidence."""
+    rounds = []
+    for round_ in rec.adjustments:
+        changes = []
+        # the clinician sees how strong the evidence behind each change is, as in the trace
+        strength = {f.rule_id: f.evidence.describe() for f in round_.trace if f.evidence is not None}
+        for ch in round_.changes:
+            shown = ch.prescription
+            name = shown.exercise.name if shown is not None and ch.action == "reintroduce" else \
+                ", ".join(names.get(e, e) for e in ch.exercise_ids)
+            if ch.action == "advance":
+                name = next((p["name"] for p in phases if p["id"] == ch.phase), ch.phase)
+            if ch.action == "stop" and ch.direction:
+                name = t(f"direction.{ch.direction}")
+            reason = round_.reason_of(ch) if not patient else \
+                plain.get(ch.rule_ids[0], "") if ch.rule_ids else ""
+            changes.append({"action": t(f"change.{ch.action}"), "code": ch.action, "name": name or "",
+                            "reason": reason, "rule_ids": ch.rule_ids,
+                            "evidence": "" if patient or not ch.rule_ids
+                            else strength.get(ch.rule_ids[0], "")})
+        rounds.append({"round": round_.round, "changes": changes,
+                       "date": str(getattr(round_.feedback, "date", "") or "")})
+    return rounds
