@@ -303,6 +303,50 @@ def test_no_module_is_over_600_lines(module: str) -> None:
     assert lines <= MAX_LINES, f"{MODULES[module].relative_to(ROOT)} has {lines} lines"
 
 
+#: A function holds one job: at most this many lines, def line to last line (decorators not counted).
+MAX_FUNCTION_LINES = 80
+#: A function may be longer only where a comment says why a split would hurt reading: its def line,
+#: or a comment line between the def (or its docstring) and the first statement, carries
+#: ``# long: <reason>``, e.g. a declarative table that reads best whole. The reason must not be empty.
+LONG_MARKER = re.compile(r"#\s*long:\s*\S")
+
+
+def _long_functions(path: str, source: str) -> list[str]:
+    """Every function over MAX_FUNCTION_LINES lines that carries no ``# long: <reason>`` comment."""
+    lines = source.splitlines()
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or node.end_lineno is None:
+            continue
+        size = node.end_lineno - node.lineno + 1
+        if size <= MAX_FUNCTION_LINES:
+            continue
+        body = node.body[1:] if ast.get_docstring(node) is not None and len(node.body) > 1 else node.body
+        head = lines[node.lineno - 1:body[0].lineno - 1]  # the def line(s), docstring and comments
+        if any(LONG_MARKER.search(line) for line in head):
+            continue
+        found.append(f"{path}:{node.name} has {size} lines (line {node.lineno})")
+    return found
+
+
+def test_no_function_is_over_80_lines() -> None:
+    """Every function in src/ is at most 80 lines, unless a ``# long:`` comment says why."""
+    found = [f for path in sorted(MODULES.values())
+             for f in _long_functions(str(path.relative_to(ROOT)), path.read_text(encoding="utf-8"))]
+    assert found == []
+
+
+def test_long_function_check_sees_one() -> None:
+    """The check reports a planted 81-line function, and spares one of 80 and one marked long."""
+    def planted(name: str, size: int, mark: str = "") -> str:
+        return f"def {name}() -> None:{mark}\n" + "    x = 1\n" * (size - 1)
+    marked = ('def table() -> None:\n    """A table."""\n    # long: a table reads best whole\n'
+              + "    x = 1\n" * 80)
+    source = planted("big", 81) + planted("fits", 80) + planted("flagged", 90, "  # long: a table") + marked
+    assert _long_functions("x.py", source) == ["x.py:big has 81 lines (line 1)"]
+    assert _long_functions("x.py", planted("bare", 81, "  # long:")) == ["x.py:bare has 81 lines (line 1)"]
+
+
 # ----------------------------------------------------------------- clinical literals stay in the pack
 
 def _pack_words(pack: Pack) -> dict[str, set[str]]:

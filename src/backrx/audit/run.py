@@ -93,23 +93,12 @@ def audit(rules: RuleSet, *, max_examples: int = 500, seed: int | None = 0,
 
     if max_examples < 1:
         raise ValueError("max_examples must be at least 1")
-    chosen = list(default_invariants() if invariants is None else invariants)
-    if NO_ERROR not in chosen:
-        chosen.insert(0, NO_ERROR)
-    ids = [item.id for item in chosen]
-    duplicated = sorted({i for i in ids if ids.count(i) > 1})
-    if duplicated:
-        raise ValueError(f"invariant ids must be unique; repeated: {_words(duplicated)}")
+    chosen = _chosen(invariants)
     say = progress or (lambda line: None)
     actual_seed = seed if seed is not None else random.SystemRandom().randrange(2**32)
     started = time.monotonic()
 
-    skipped: dict[str, str] = {}
-    for item in chosen:
-        if item.skip is not None:
-            why = item.skip(rules)
-            if why is not None:
-                skipped[item.id] = why
+    skipped = _skipped(rules, chosen)
     active = [item for item in chosen if item.id not in skipped]
     fixed = corners()
     corner_profiles = [corner_profile(c) for c in fixed]
@@ -134,27 +123,8 @@ def audit(rules: RuleSet, *, max_examples: int = 500, seed: int | None = 0,
         test = hypothesis.example(profile)(test)
     hypothesis_settings(max_examples, shrink=False)(hypothesis.seed(actual_seed)(test))()
 
-    results: list[InvariantResult] = []
-    for item in chosen:
-        if item.id in skipped:
-            results.append(InvariantResult(item.id, item.statement, "skipped", skip_reason=skipped[item.id]))
-            continue
-        if item.id not in run.counts:
-            results.append(InvariantResult(item.id, item.statement, "holds"))
-            continue
-        say(f"audit: shrinking a counterexample to {item.id}")
-        found = None
-        if item.id in run.generated_hits:  # replay the same generation, then shrink
-            found = shrink(rules, item, strategy, max_examples, actual_seed)
-        if found is None and item.id in run.corner_hits:  # generate around the corner, then shrink
-            found = shrink(rules, item, profiles(**fixed[run.corner_hits[item.id]]), max_examples,
-                            actual_seed)
-        shrunk = found is not None
-        profile, reason = found if found is not None else run.smallest[item.id]
-        results.append(InvariantResult(
-            item.id, item.statement, "violated", run.counts[item.id],
-            Counterexample(profile, reason, explanation(rules, profile), shrunk),
-        ))
+    results = [_result(rules, item, skipped, run, strategy, fixed, max_examples, actual_seed, say)
+               for item in chosen]
 
     say("audit: running the golden cases")
     cases, case_problems = golden_case_coverage(rules)
@@ -162,12 +132,7 @@ def audit(rules: RuleSet, *, max_examples: int = 500, seed: int | None = 0,
     field_audit = None
     if sensitivity is not None:
         say("audit: the profile fields, on the golden cases too")
-        for case in read_cases(rules.path)[0]:  # the cases reach the patterns a pack is built on
-            profile = plain(case.profile)
-            if isinstance(profile, dict):
-                sensitivity.observe(profile, case=True)
-        field_audit = audit_fields(sensitivity.rules, field_notes(rules.path), sensitivity,
-                                   dict(PLAIN_PROFILE))
+        field_audit = _field_audit(rules, sensitivity, dict(PLAIN_PROFILE))
     seconds = time.monotonic() - started
     say(f"audit: done in {seconds:.1f} s")
     return AuditReport(
@@ -178,6 +143,62 @@ def audit(rules: RuleSet, *, max_examples: int = 500, seed: int | None = 0,
         case_problems=tuple(case_problems), conflicts=tuple(conflicts),
         vocabulary=dict(run.vocabulary), seconds=seconds, fields=field_audit,
     )
+
+
+def _chosen(invariants: Iterable[Invariant] | None) -> list[Invariant]:
+    """The invariants to check: ``output.no-error`` first when missing, every id once."""
+    chosen = list(default_invariants() if invariants is None else invariants)
+    if NO_ERROR not in chosen:
+        chosen.insert(0, NO_ERROR)
+    ids = [item.id for item in chosen]
+    duplicated = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicated:
+        raise ValueError(f"invariant ids must be unique; repeated: {_words(duplicated)}")
+    return chosen
+
+
+def _skipped(rules: RuleSet, chosen: list[Invariant]) -> dict[str, str]:
+    """The invariants that do not apply to this pack, each with the reason it gives."""
+    skipped: dict[str, str] = {}
+    for item in chosen:
+        if item.skip is not None:
+            why = item.skip(rules)
+            if why is not None:
+                skipped[item.id] = why
+    return skipped
+
+
+def _result(rules: RuleSet, item: Invariant, skipped: dict[str, str], run: Exploration, strategy: Any,
+            fixed: list[dict[str, Any]], max_examples: int, seed: int,
+            say: Callable[[str], None]) -> InvariantResult:
+    """One invariant's result: skipped, holds, or violated with its smallest counterexample."""
+    from backrx.testing import profiles
+
+    if item.id in skipped:
+        return InvariantResult(item.id, item.statement, "skipped", skip_reason=skipped[item.id])
+    if item.id not in run.counts:
+        return InvariantResult(item.id, item.statement, "holds")
+    say(f"audit: shrinking a counterexample to {item.id}")
+    found = None
+    if item.id in run.generated_hits:  # replay the same generation, then shrink
+        found = shrink(rules, item, strategy, max_examples, seed)
+    if found is None and item.id in run.corner_hits:  # generate around the corner, then shrink
+        found = shrink(rules, item, profiles(**fixed[run.corner_hits[item.id]]), max_examples, seed)
+    shrunk = found is not None
+    profile, reason = found if found is not None else run.smallest[item.id]
+    return InvariantResult(
+        item.id, item.statement, "violated", run.counts[item.id],
+        Counterexample(profile, reason, explanation(rules, profile), shrunk),
+    )
+
+
+def _field_audit(rules: RuleSet, sensitivity: Sensitivity, base: dict[str, Any]) -> FieldAudit:
+    """The field audit, once the golden cases have been observed too."""
+    for case in read_cases(rules.path)[0]:  # the cases reach the patterns a pack is built on
+        profile = plain(case.profile)
+        if isinstance(profile, dict):
+            sensitivity.observe(profile, case=True)
+    return audit_fields(sensitivity.rules, field_notes(rules.path), sensitivity, base)
 
 
 def _sensitivity(rules: RuleSet, base: dict[str, Any]) -> Sensitivity:
