@@ -10,11 +10,12 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, assume, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from pydantic import ValidationError
 
 import backrx
 from backrx.adjust.episode import Episode
+from backrx.adjust.history import family_of
 from backrx.errors import FeedbackError
 from backrx.model.recommendation import Recommendation
 from backrx.ruleset import RuleSet, default_rules
@@ -27,6 +28,9 @@ START = datetime.date(2026, 1, 5)
 BASE = {"age": 31, "sex": "female", "duration_weeks": 10, "pain_site": "lower", "leg_pain": "none",
         "pain_intensity": 4, "tolerance": "moderate", "red_flags": []}
 PREGNANT = {**BASE, "history": {"pregnant": True, "pregnancy_weeks": 17}}
+FLEXION = {"age": 66, "duration_weeks": 30, "pain_site": "lower", "leg_pain": "buttock_thigh",
+           "pain_intensity": 4, "tolerance": "moderate", "directional_preference": "flexion", "red_flags": [],
+           "findings": {"eases_with": ["sitting", "bending_forward"], "worse_with": ["standing", "walking"]}}
 EXTENSION = {"age": 34, "duration_weeks": 22, "pain_site": "lower", "leg_pain": "buttock_thigh",
              "pain_intensity": 5, "tolerance": "moderate", "directional_preference": "extension",
              "red_flags": []}
@@ -50,6 +54,7 @@ EMERGENCY_FLAG = next(c["feedback.new_red_flags"]["contains"]
                       for c in _rule("adjust.red-flag.emergency")["when"]["any"])
 GAP_WARNING = _rule("adjust.gap.restart")["then"]["warn"]["code"]
 HOLD_WARNING = _rule("adjust.hold.peripheralized")["then"]["warn"]["code"]
+STOP_WARNING = _rule("adjust.peripheralized.second-sign")["then"]["warn"]["code"]
 _PLANNER = yaml.safe_load((RULES_DIR / "planner.yaml").read_text(encoding="utf-8"))
 CARRIED = set(_PLANNER["adjusting"]["carry_on_advance"])
 BLAMES = {"regress", "drop", "suspend"}
@@ -297,6 +302,74 @@ def test_a_gap_warning_lasts_only_for_the_round_back(rules: RuleSet) -> None:
     assert GAP_WARNING not in {w.code for w in ep.plan(rules=rules).warnings}
 
 
+def _stop_flexion(rules: RuleSet) -> tuple[Episode, str]:
+    """Two independent spreading signs in flexion, with an exercise of that direction reported fine."""
+    ep = _start(FLEXION, rules)
+    fine = {"pain_during": 1, "next_day": "better", "peripheralized": False}
+    kept = "walking-forward-lean"
+    for day, culprit in ((START, "double-knee-to-chest"), (START + datetime.timedelta(days=1),
+                                                            "posterior-pelvic-tilt")):
+        ep = ep.add(_round(day, [{"exercise_id": culprit, "pain_during": 3, "next_day": "same",
+                                  "peripheralized": True}, {"exercise_id": kept, **fine}]), rules=rules)
+    rec = ep.plan(rules=rules)
+    assert rec.program is not None and rec.program.stopped_directions == ["flexion"]
+    assert kept in rec.program.tolerated
+    return ep, kept
+
+
+def _kept_dose(rec: Recommendation, exercise_id: str) -> dict[str, Any]:
+    assert rec.program is not None
+    found = next(p for p in rec.program.phase_now.prescriptions if p.exercise.id == exercise_id)
+    return found.dose.model_dump(exclude_none=True)
+
+
+def test_a_stopped_direction_holds_its_kept_exercise_until_a_reassessment_lifts_it(rules: RuleSet) -> None:
+    """An exercise kept in a stopped direction never steps up, even when confirmed; lifting lets it."""
+    ep, kept = _stop_flexion(rules)
+    start = _kept_dose(ep.plan(rules=rules), kept)
+    day = START + datetime.timedelta(days=2)
+    ep = ep.add({"kind": "reassessment", "date": day.isoformat(), "by": "PT",
+                 "confirm_directions": ["flexion"]}, rules=rules)
+    fine = [{"exercise_id": kept, "pain_during": 1, "next_day": "better", "peripheralized": False}]
+    for _ in range(3):
+        day += datetime.timedelta(days=MIN_DAYS)
+        ep = ep.add(_round(day, fine), rules=rules)
+        rec = ep.plan(rules=rules)
+        assert "adjust.hold.direction-stopped" in {f.rule_id for f in rec.adjustments[-1].trace}
+        assert _kept_dose(rec, kept) == start
+    ep = ep.add({"kind": "reassessment", "date": day.isoformat(), "by": "PT", "lift_directions": ["flexion"]},
+                rules=rules)
+    day += datetime.timedelta(days=MIN_DAYS)
+    ep = ep.add(_round(day, fine), rules=rules)
+    rec = ep.plan(rules=rules)
+    assert rec.program is not None and rec.program.stopped_directions == []
+    assert [c.exercise_id for c in rec.adjustments[-1].changes if c.action == "progress"] == [kept]
+    assert _kept_dose(rec, kept) != start
+
+
+def test_a_phase_override_restarts_the_phase_clock(rules: RuleSet) -> None:
+    """A clinician's phase move counts the new phase's days from its own day, and replays the same."""
+    rec = rules.recommend(EXTENSION)
+    walk = [{"exercise_id": "walking-program", "pain_during": 1, "next_day": "same", "peripheralized": False}]
+    for offset in (1, 15):
+        day = START + datetime.timedelta(days=offset)
+        rec = backrx.adjust(rec, {"date": day.isoformat(), "responses": walk}, rules=rules)
+    assert rec.program is not None
+    target = next(p.id for p in rec.program.phases if p.id != rec.program.current_phase)
+    moved_on = START + datetime.timedelta(days=17)
+    original = rules.recommend(EXTENSION).program
+    rec = backrx.override(rec, {"phase": target}, reason="ready in clinic", by="PT F",
+                          at=f"{moved_on.isoformat()}T10:00:00+01:00", rules=rules)
+    assert rec.program is not None and rec.program.phase_started is not None
+    assert rec.program.phase_started.date == moved_on
+    assert original is not None
+    assert backrx.replay(original, rec.adjustments, overrides=rec.overrides) == rec.program
+    day = moved_on + datetime.timedelta(days=3)
+    rec = backrx.adjust(rec, {"date": day.isoformat(), "responses": walk}, rules=rules)
+    status = rec.progress.phase if rec.progress is not None else None
+    assert status is not None and status.phase == target and status.days == 3
+
+
 class Timelines(RuleBasedStateMachine):
     """Generated timelines: rounds at any pace, flares, spreading, gaps, reassessments, referrals."""
 
@@ -312,6 +385,15 @@ class Timelines(RuleBasedStateMachine):
         self.last_round: datetime.date | None = None
         self.first_round: datetime.date | None = None  # of the current plan (a clearance makes a new one)
         self.progressed: dict[str, datetime.date] = {}  # the last day each exercise stepped up
+
+    @initialize(profile=st.sampled_from([PREGNANT, FLEXION]), stop=st.booleans(), data=st.data())
+    def intake(self, profile: dict[str, Any], stop: bool, data: st.DataObject) -> None:
+        """The intake; on some timelines a direction is stopped in the first days, and confirmed."""
+        self.ep = _start(profile, self.rules)
+        if stop and self._directions():
+            self._spread_twice(1, data)
+            if not self.referred:
+                self.reassess_direction(0, lift=False)  # confirmed: the hold ends, the stop stands
 
     def _plan(self) -> Recommendation:
         return self.ep.plan(rules=self.rules)
@@ -350,10 +432,7 @@ class Timelines(RuleBasedStateMachine):
         self.last_round = self.day
         if gap:
             assert actions.isdisjoint({"progress", "advance"})
-        for direction in before.program.stopped_directions:  # nothing moves into a stopped direction
-            for c in last.changes:
-                if c.action == "progress" and c.prescription is not None:
-                    assert c.prescription.exercise.direction != direction
+        self._nothing_into_stopped(before, after)
         if before.program.hold is not None:
             assert actions.isdisjoint({"progress", "advance"})
         self._paced(last)
@@ -376,6 +455,34 @@ class Timelines(RuleBasedStateMachine):
         self.referred = after.outcome == "refer"
         if moved:
             self.reset = None
+
+    @precondition(lambda self: not self.referred)
+    @rule(step=st.integers(MIN_DAYS, 2 * MIN_DAYS))
+    def good_week(self, step: int) -> None:
+        """A comfortable round a week or more on, every exercise done, nothing worse or spreading."""
+        self.report(step, pain=1, worse=False, spread=10_000, whole_day=False, skip=10_000, centralized=False)
+
+    def _nothing_into_stopped(self, before: Recommendation, after: Recommendation) -> None:
+        """Until a reassessment lifts it, nothing progresses into a stopped direction, in any phase:
+        no dose rises, no harder variant comes, and a phase move brings no exercise of it in."""
+        assert before.program is not None
+        stopped = set(before.program.stopped_directions)
+        if not stopped or after.program is None:
+            return
+        pack = self.rules.pack
+        for c in after.adjustments[-1].changes:
+            if c.action == "progress" and c.exercise_id is not None:
+                assert pack.exercises[c.exercise_id].direction not in stopped, c
+            if c.prescription is not None and c.action != "regress":
+                assert c.prescription.exercise.direction not in stopped, c
+        was = {p.exercise.id: p.dose for p in before.program.phase_now.prescriptions}
+        for p in after.program.phase_now.prescriptions:
+            if p.exercise.direction not in stopped:
+                continue
+            assert p.exercise.id in was, p.exercise.id  # nothing new in a stopped direction
+            for part, value in p.dose.model_dump(exclude_none=True).items():
+                old = getattr(was[p.exercise.id], part)
+                assert old is None or value <= old, (p.exercise.id, part)
 
     def _paced(self, last: Any) -> None:
         """However often the person reports, a dose steps up at most once per the pack's days at
@@ -461,6 +568,68 @@ class Timelines(RuleBasedStateMachine):
         if "reset_phase" in event:
             self.reset = self.day
             self._forget()
+            if self.first_round is None:  # the plan's clock (and its time at dose) starts here
+                self.first_round = self.day
+
+    def _directions(self) -> dict[str, list[str]]:
+        """Directions with two movement families in the current phase: one exercise of each."""
+        plan = self._plan()
+        families: dict[str, dict[str, str]] = {}
+        for p in plan.program.phase_now.prescriptions if plan.program is not None else []:
+            if p.exercise.direction != "neutral" and p.exercise.category != "education" \
+                    and p.exercise.direction not in plan.program.stopped_directions:
+                entry = self.rules.pack.exercises[p.exercise.id]
+                families.setdefault(p.exercise.direction, {}).setdefault(family_of(entry), p.exercise.id)
+        return {d: sorted(found.values())[:2] for d, found in sorted(families.items()) if len(found) >= 2}
+
+    @precondition(lambda self: not self.referred and bool(self._directions()))
+    @rule(step=st.integers(1, 7), data=st.data())
+    def spread_twice(self, step: int, data: st.DataObject) -> None:
+        """Symptoms spread with two movement families of one direction on two days: it stops."""
+        self._spread_twice(step, data)
+
+    def _spread_twice(self, step: int, data: st.DataObject) -> None:
+        usable = self._directions()
+        direction = data.draw(st.sampled_from(sorted(usable)))
+        for culprit in usable[direction]:
+            before = self._plan()
+            assert before.program is not None
+            present = {p.exercise.id for p in before.program.phase_now.prescriptions}
+            assert culprit in present  # another family's spreading does not take it out
+            self.day += datetime.timedelta(days=step)
+            responses = _responses(before, spread=frozenset({culprit}))
+            self.ep = self.ep.add(_round(self.day, responses), rules=self.rules)
+            after = self._plan()
+            self.first_round = self.first_round or self.day
+            self.last_round = self.day
+            self._nothing_into_stopped(before, after)
+            self._paced(after.adjustments[-1])
+            self._forget()
+            self.referred = after.outcome == "refer"
+            if self.referred:
+                return
+        rec = self._plan()
+        assert rec.program is not None and direction in rec.program.stopped_directions
+
+    def _stopped(self) -> list[str]:
+        program = self._plan().program
+        return list(program.stopped_directions) if program is not None else []
+
+    @precondition(lambda self: not self.referred and bool(self._stopped()))
+    @rule(step=st.integers(0, 14), lift=st.booleans())
+    def reassess_direction(self, step: int, lift: bool) -> None:
+        """A clinician confirms or lifts every stopped direction; lifting lets them progress again."""
+        plan = self._plan()
+        assert plan.program is not None
+        self.day += datetime.timedelta(days=step)
+        directions = list(plan.program.stopped_directions)
+        key = "lift_directions" if lift else "confirm_directions"
+        self.ep = self.ep.add({"kind": "reassessment", "date": self.day.isoformat(), "by": "PT G",
+                               key: directions}, rules=self.rules)
+        rec = self._plan()
+        assert rec.program is not None
+        assert rec.program.stopped_directions == ([] if lift else directions)
+        assert STOP_WARNING not in {w.code for w in rec.warnings}
 
     @invariant()
     def limits_hold_on_the_last_event_date(self) -> None:
@@ -475,12 +644,13 @@ class Timelines(RuleBasedStateMachine):
             rules=self.rules).model_dump_json() == replayed
 
 
-Timelines.TestCase.settings = settings(max_examples=25, stateful_step_count=10, deadline=None,
+Timelines.TestCase.settings = settings(max_examples=40, stateful_step_count=12, deadline=None,
                                        suppress_health_check=[HealthCheck.too_slow])
 test_generated_timelines = Timelines.TestCase
 test_generated_timelines.__doc__ = (
     "Over generated timelines: replay is byte-identical, limits hold at every event date, doses rise "
-    "no faster than the time at dose allows, gaps, holds, emergencies and referrals behave, a cleared "
+    "no faster than the time at dose allows, nothing progresses into a stopped direction until a "
+    "reassessment lifts it, gaps, holds, emergencies and referrals behave, a cleared "
     "exercise is not blamed again, walks do not drop, warnings end with their cause and a phase reset "
     "restarts the clock.")
 

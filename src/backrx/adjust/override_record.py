@@ -7,6 +7,7 @@ history, and what `backrx.override` applies as it records.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from collections.abc import Callable, Sequence
 
@@ -46,10 +47,8 @@ def phase_day(item: Override, rounds: Sequence[AdjustmentRound]) -> datetime.dat
     dated = [r.feedback.date for r in rounds[:item.after_round] if r.feedback.date is not None]
     days = dated[-1:]
     if item.at is not None:
-        try:
+        with contextlib.suppress(ValueError):  # recorded as given; a form not read gives no day
             days.append(datetime.datetime.fromisoformat(item.at).date())
-        except ValueError:  # recorded as given; a form this Python cannot read gives no day
-            pass
     return max(days) if days else None
 
 
