@@ -413,13 +413,15 @@ def test_audit_command_exits_1_on_a_violation_with_json(tmp_path: Path,
     """audit_command exits 1 when an invariant fails; --format json gives the report as JSON."""
     pack = _copy_pack(tmp_path)
     _edit(pack, "triage.yaml", lambda doc: _rule(doc, "triage.night-pain").update(
-        when={"all": [{"red_flags": {"contains": "unrelenting_night_pain"}}, {"age": {"gt": 200}}]}))
+        when={"all": [{"derived.night_pain_unrelenting": True}, {"age": {"gt": 200}}]}))
     assert audit_command(str(pack), 30, 0, "json") == 1
     data = json.loads(capsys.readouterr().out)
     assert data["ok"] is False
     violated = [i for i in data["invariants"] if i["status"] == "violated"]
-    assert [i["id"] for i in violated] == ["safety.red-flag-refers"]
-    assert violated[0]["counterexample"]["profile"]["red_flags"] == ["unrelenting_night_pain"]
+    # the flag no longer refers, and the safety net's "doctor today" line no longer matches the decision
+    assert {i["id"] for i in violated} == {"safety.red-flag-refers", "safety.net-consistent"}
+    flagged = next(i for i in violated if i["id"] == "safety.red-flag-refers")
+    assert flagged["counterexample"]["profile"]["red_flags"] == ["unrelenting_night_pain"]
 
 
 def test_audit_command_exits_2_when_the_pack_does_not_load(tmp_path: Path,

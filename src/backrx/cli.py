@@ -482,10 +482,10 @@ def _main(args: argparse.Namespace) -> int:
         out.write(json.dumps(cert_report(rec, rules=pack), ensure_ascii=False, indent=2) + "\n"
                   if args.format == "json" else cert_markdown(rec, rules=pack) + "\n")
         return 0
-        if args.command == "audit":
-            from backrx.audit.run import audit_command
+    if args.command == "audit":
+        from backrx.audit.run import audit_command
 
-            return audit_command(args.dir, args.examples, args.seed, args.format)
+        return audit_command(args.dir, args.examples, args.seed, args.format)
     return _tools(args, out)
 
 

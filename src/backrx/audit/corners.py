@@ -2,9 +2,9 @@
 (issue 23), each at the boundary its golden case names (rules/cases/states.yaml, populations.yaml).
 
 Random generation reaches some of these only in a long run (an anticoagulant with sudden severe
-pain, a known aneurysm, upper motor neurone signs), so :func:`backrx.testing.corners` adds them to
+pain, a known aneurysm, upper motor neurone signs), so `backrx.testing.corners` adds them to
 every audit: each rule of the bundled pack then fires for some audited profile, however short the
-run. Each entry is laid over :data:`backrx.testing.PLAIN_PROFILE`.
+run. Each entry is laid over `backrx.testing.PLAIN_PROFILE`.
 """
 
 from __future__ import annotations
