@@ -82,6 +82,10 @@ IV_RATIONALE = (
     "    rationale: >-\n      Injecting drug use is a known risk factor for spinal infection."
 )
 MCKENZIE_EXT_THEN = "then: {pathway: mckenzie_extension}"
+# Triage reads clinical states (states.yaml), not flags: triage.night-pain tests the state.
+NIGHT_PAIN_WHEN = "when: {derived.night_pain_unrelenting: true}"
+BOTH_LEGS_SAFETY_NET = ("    when:\n      bilateral_leg_symptoms: true\n"
+                        "    then:\n      warn:\n        code: both-legs-ces-screen")
 
 
 def template(text: str) -> tuple[tuple[str, str], ...]:
@@ -160,9 +164,9 @@ BROKEN = [
         edits=(("{age: {lt: 40}}", '{age: {lt: "forty"}}'),),
     ), id="age-lt-text"),
     pytest.param(Broken(
-        "triage.yaml", "type-mismatch", "{bilateral_leg_symptoms: 1}",
-        "triage.neuro.progressive-both-legs",
-        edits=(("{bilateral_leg_symptoms: true}", "{bilateral_leg_symptoms: 1}"),),
+        "triage.yaml", "type-mismatch", "bilateral_leg_symptoms: 1",
+        "triage.cauda-equina.both-legs-safety-net",
+        edits=((BOTH_LEGS_SAFETY_NET, BOTH_LEGS_SAFETY_NET.replace(": true", ": 1")),),
     ), id="boolean-field-eq-number"),
     pytest.param(Broken(
         "components.yaml", "unknown-exercise", "education-stay-activ]",
@@ -222,8 +226,7 @@ BROKEN = [
     ), id="unused-conclusion"),
     pytest.param(Broken(
         "triage.yaml", "layer-order", "{pathways: {contains: stenosis}}", "triage.night-pain",
-        edits=(("when: {red_flags: {contains: unrelenting_night_pain}}",
-                "when: {pathways: {contains: stenosis}}"),),
+        edits=((NIGHT_PAIN_WHEN, "when: {pathways: {contains: stenosis}}"),),
     ), id="triage-reads-pathways"),
     pytest.param(Broken(
         "classification.yaml", "layer-order", "derived.ext_flag", "classify.mckenzie.flexion",
@@ -485,8 +488,14 @@ def test_condition_that_spreads_too_far_is_refused(pack_copy: Path) -> None:
 
 def test_a_red_flag_without_any_referral_is_refused(pack_copy: Path) -> None:
     """A pack in which no triage rule refers for some red flag does not load."""
-    replace(pack_copy / "triage.yaml", "when: {red_flags: {contains: unrelenting_night_pain}}",
-            "when: {age: {gt: 200}}")
+    # The ticked flag reaches triage through clinical states (states.yaml) and, for a few rules,
+    # directly: every test of it, in either file, is made one that can never be true.
+    ticked = "red_flags: {contains: unrelenting_night_pain}"
+    for name in ("states.yaml", "triage.yaml"):
+        path = pack_copy / name
+        text = path.read_text(encoding="utf-8")
+        assert name == "triage.yaml" or ticked in text, f"states.yaml no longer tests {ticked}"
+        path.write_text(text.replace(ticked, "age: {gt: 200}"), encoding="utf-8")
     problems = problems_of(pack_copy)
     assert [p.code for p in problems] == ["red-flag-without-referral"], listing(problems)
     assert "unrelenting_night_pain" in problems[0].message
