@@ -28,8 +28,9 @@ SINKS: dict[str, int | None] = {
     "Unreadable": 0, "_problem": None, "_bad": None, "_error": 0, "_error_row": 1, "add": None,
     "add_own": None, "__init__": 0,
 }
-#: Kebab-case strings passed to a sink that are not error codes (a FHIR vocabulary value).
-NOT_CODES = {"user-friendly-name"}
+#: Kebab-case strings passed to a sink that are not error codes (a FHIR vocabulary value, an
+#: iCalendar property name given to ``Calendar.add``).
+NOT_CODES = {"user-friendly-name", "x-wr-calname"}
 
 
 def _constants(node: ast.AST, pattern: re.Pattern[str]) -> set[str]:
