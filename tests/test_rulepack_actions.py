@@ -156,7 +156,9 @@ def test_no_layer_is_matched_with_one_whose_conclusion_it_reads() -> None:
             assert not earlier & set(pack.layers[index].fields)
             assert pack.layers[index].inputs == pack.layers[run[0]].inputs
     names = [tuple(pack.layers[i].name for i in run) for run in runs]
-    assert names == [("triage", "classification"), ("components",), ("exclusions", "dosing"), ("adjust",)]
+    # states alone: triage reads the clinical states (derived.*) that layer concludes.
+    assert names == [("states",), ("triage", "classification"), ("components",),
+                     ("exclusions", "dosing"), ("adjust",)]
 
 
 def test_a_layer_that_reads_an_earlier_conclusion_starts_a_new_run() -> None:
