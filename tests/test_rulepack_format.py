@@ -43,6 +43,9 @@ def as_format_2(pack: Path) -> None:
                               urgency.read_text(encoding="utf-8")), encoding="utf-8")
     for path in pack.glob("*.yaml"):
         text = path.read_text(encoding="utf-8")
+        if re.search(r"(?m)^inputs: profile\n", text):  # format 2 read the profile in every layer but adjust
+            text = re.sub(r"(?m)^inputs: profile\n", "", text)
+            path.write_text(text, encoding="utf-8")
         if "{always: true}" in text:
             path.write_text(text.replace("when: {always: true}", "when: {age: {exists: true}}"),
                             encoding="utf-8")
@@ -171,8 +174,12 @@ def test_severe_pain_is_named_once() -> None:
     assert readers == {"components", "exclusions", "dosing"}
     setters = [r for r in pack.rules if ("severe_pain", True) in r.then.set]
     assert [r.layer for r in setters] == ["classification"]
-    text = "\n".join(p.read_text(encoding="utf-8") for p in Path(pack.path).glob("*.yaml")
-                     if p.name not in ("triage.yaml", "classification.yaml"))
+    # Layers up to classification (states, triage) run before severe_pain is set: they read the number.
+    before = {layer.name for layer in pack.layers[:[x.name for x in pack.layers].index("classification") + 1]}
+    files = [p for p in Path(pack.path).glob("*.yaml")
+             if (yaml.safe_load(p.read_text(encoding="utf-8")) or {}).get("layer") not in before]
+    assert {"components.yaml", "exclusions.yaml", "dosing.yaml"} <= {p.name for p in files}
+    text = "\n".join(p.read_text(encoding="utf-8") for p in files)
     assert "pain_intensity: {gte: 7}" not in text
 
 
