@@ -52,8 +52,8 @@ def template_fields() -> dict[str, set[str]]:
     from jinja2 import nodes
 
     out: dict[str, set[str]] = {}
-    for name in ("context.py", "report.py"):
-        tree = ast.parse((_HERE / name).read_text(encoding="utf-8"))
+    for path in sorted(_HERE.parent.rglob("*.py")):  # every module that fills a pack text with t(...)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
         for call in ast.walk(tree):
             if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "t" \
                     and call.args:

@@ -18,6 +18,7 @@ from backrx.model.recommendation import Program
 from backrx.model.vocabulary import DIRECTIONS
 from backrx.pack.education import EducationBook
 from backrx.pack.rulepack import Pack
+from backrx.pack.texts import fill
 from backrx.run.decision import Decision
 
 __all__ = ["education_parts", "education_sources", "exposure_activities"]
@@ -30,8 +31,9 @@ class _Words:
         self.texts = pack.texts
         self.words = pack.locales.get(locale, {})
 
-    def __call__(self, key: str) -> str:
-        return self.words.get(f"text.{key}", self.texts.get(key, ""))
+    def __call__(self, key: str, **values: object) -> str:
+        """The text, its bare placeholders filled by name (nothing is evaluated: `fill`)."""
+        return fill(self.words.get(f"text.{key}", self.texts.get(key, "")), values)
 
 
 def _rule_of(decision: Decision, module: str) -> str:
@@ -90,8 +92,8 @@ def _graded(book: EducationBook, decision: Decision, profile: Profile, t: _Words
         week = 1
         for n, quota in enumerate(graded.steps, start=1):
             end = week + quota.weeks - 1
-            text = t("education.graded.step").format(step=n, start=week, end=end, activity=name,
-                                                     minutes=quota.minutes, days=quota.days)
+            text = t("education.graded.step", step=n, start=week, end=end, activity=name,
+                     minutes=quota.minutes, days=quota.days)
             steps.append(ExposureStep(activity=activity, step=n, start_week=week, end_week=end,
                                       minutes=quota.minutes, days_per_week=quota.days, text=text))
             week = end + 1
