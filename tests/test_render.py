@@ -170,9 +170,13 @@ def test_a_rules_patient_text_is_checked_like_its_rationale(pack_copy: Path) -> 
 
 
 def test_every_rule_whose_text_reaches_the_patient_has_a_patient_text(rules: backrx.RuleSet) -> None:
-    """Triage, classification, components, exclusions and adjust rules all carry a plain patient text."""
-    without = [r.id for r in rules.pack.rules if r.layer != "dosing" and not r.patient]
+    """Triage, classification, components, exclusions and adjust rules all carry a plain patient text
+    (a states rule only names a state for triage to read, and an education rule's words are its module's)."""
+    silent = {"dosing", "states"}
+    without = [r.id for r in rules.pack.rules if r.layer not in silent and not r.patient
+               and not (r.then.educate and r.layer == "components" and not r.then.prescribe)]
     assert without == []
+    assert rules.pack.education.modules and all(m.title and m.text for m in rules.pack.education.modules)
 
 
 class _Html(HTMLParser):

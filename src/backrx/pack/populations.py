@@ -28,8 +28,8 @@ FILE = "populations.yaml"
 ROLE = "population"  # the planner.yaml role of a required element: never dropped for time
 _TOP_KEYS = ("description", "messages", "populations")
 _POP_KEYS = ("id", "name", "when", "avoid", "require", "aerobic", "sources", "hazard")
-_REQ_KEYS = ("id", "element", "phases", "days_per_week", "candidates", "when", "rationale", "sources",
-             "evidence", "design", "title")
+_REQ_KEYS = ("id", "element", "phases", "days_per_week", "candidates", "when", "rationale", "patient",
+             "sources", "evidence", "design", "title")
 MESSAGES = ("requirement_unmet", "element_missing", "below_floor")
 
 
@@ -97,7 +97,7 @@ def _requirement(ctx: Ctx, pop: Any, j: int, where: str, phases: set[str],
     here = join(where, f"require[{j}]")
     node = pop["require"][j]
     if not check_keys(ctx, node, here, ("id", "element", "phases", "days_per_week", "candidates",
-                                        "rationale", "sources"), _REQ_KEYS):
+                                        "rationale", "patient", "sources"), _REQ_KEYS):
         return None
     ctx.rule_id = str(node["id"])
     req_phases = str_list(ctx, node, "phases", here)
@@ -116,5 +116,5 @@ def _requirement(ctx: Ctx, pop: Any, j: int, where: str, phases: set[str],
     rule["when"] = _both(pop["when"], node.get("when"))
     rule["then"] = {"prescribe": [{"phase": p, "exercises": list(candidates), "pick": 1, "role": ROLE}
                                   for p in req_phases]}
-    comp.append((_node(node, ("id", "rationale", "sources", "evidence", "design"), **rule), here))
+    comp.append((_node(node, ("id", "rationale", "patient", "sources", "evidence", "design"), **rule), here))
     return Requirement(str(node["id"]), str(node["element"]), tuple(req_phases), days, tuple(candidates))
