@@ -250,3 +250,16 @@ def tests_of(condition: Condition) -> list[FieldTest]:
         return []  # a negated test cannot be what makes a referral happen
     return [t for item in condition.items for t in tests_of(item)]
 
+
+
+def alone_tests(condition: Condition) -> list[FieldTest]:
+    """The tests each of which, true by itself, makes the condition true: those reached through
+    `any`, `at_least` of one, or an `all` of a single item. A test combined with others is not one
+    of them (a state read together with a second finding cannot refer on its own)."""
+    if isinstance(condition, FieldTest):
+        return [condition]
+    if isinstance(condition, AnyOf) or (isinstance(condition, AtLeast) and condition.count <= 1):
+        return [t for item in condition.items for t in alone_tests(item)]
+    if isinstance(condition, AllOf) and len(condition.items) == 1:
+        return alone_tests(condition.items[0])
+    return []

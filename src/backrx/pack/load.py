@@ -16,7 +16,7 @@ from backrx.lang.condition import alternatives, fields_of
 from backrx.model.profile import RED_FLAGS
 from backrx.model.vocabulary import CATEGORIES, FieldSpec
 from backrx.pack import parsecache
-from backrx.pack.conditions import tests_of
+from backrx.pack.conditions import alone_tests, tests_of
 from backrx.pack.donotdo import FILE as DONOTDO_FILE
 from backrx.pack.donotdo import DoNotDoBook, read_donotdo
 from backrx.pack.education import FILE as EDUCATION_FILE
@@ -86,11 +86,11 @@ DATA_FILES = (*REQUIRED_FILES, "outcomes.yaml", *TEXT_FILES, TIERS_FILE, FIGURES
               FIELDS_FILE, POPULATIONS_FILE, DONOTDO_FILE, "cert.yaml", EDUCATION_FILE)
 
 def _reads_through_states(when: Any, states: list[Rule]) -> list[Any]:
-    """The field tests a condition can be made true by: its own, and for each clinical state it
-    tests (``derived.<name>``), the tests of the states rules that set that state."""
-    out = []
-    for test in tests_of(when):
-        out.append(test)
+    """The field tests a condition can be made true by: its own, and for each clinical state that
+    alone makes it true (``derived.<name>``, not one combined with other tests), the tests of the
+    states rules that set that state."""
+    out: list[Any] = list(tests_of(when))
+    for test in alone_tests(when):
         if test.field.startswith("derived."):
             name = test.field[len("derived."):]
             out += [t for rule in states for key, _ in rule.then.set if key == name
