@@ -377,8 +377,8 @@ def test_bundled_pack_copy_without_text_yaml_falls_back_to_the_bundled_words(pac
     """A clinic pack without its own text.yaml still renders, with the bundled pack's words."""
     (pack_copy / "text.yaml").unlink()
     own = backrx.load_rules(pack_copy)
-    # only the figure book's own words (plain names, figure labels) remain
-    assert [k for k in own.pack.texts if not k.startswith(("plain.", "figure."))] == []
+    # only the words of the pack's other books remain (figures, the do-not-do list, education modules)
+    assert [k for k in own.pack.texts if not k.startswith(("plain.", "figure.", "donotdo.", "education."))] == []
     assert "Why this plan" in render(own.recommend(base_profile()), "text", view="patient", rules=own)
 
 
