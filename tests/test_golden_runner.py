@@ -23,12 +23,12 @@ def pack_with_cases(tmp_path: Path) -> Path:
 
 
 def test_bundled_pack_passes_its_cases(capsys: pytest.CaptureFixture[str]) -> None:
-    """`backrx test` on the bundled pack runs every case, recommend and adjust, and exits 0."""
+    """`backrx test` on the bundled pack runs every case (recommend, adjust and episode timelines) and exits 0."""
     assert cli.main(["test"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     cases, _ = read_cases(bundled_path())
     assert last == f"{len(cases)} passed, 0 failed, 0 errors"
-    assert {c.kind for c in cases} == {"recommend", "adjust"}
+    assert {c.kind for c in cases} == {"recommend", "adjust", "episode"}
 
 
 def test_broken_expectation_fails_with_file_and_line(pack_with_cases: Path,

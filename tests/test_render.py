@@ -378,7 +378,8 @@ def test_bundled_pack_copy_without_text_yaml_falls_back_to_the_bundled_words(pac
     (pack_copy / "text.yaml").unlink()
     own = backrx.load_rules(pack_copy)
     # only the words of the pack's other books remain (figures, the do-not-do list, education modules)
-    assert [k for k in own.pack.texts if not k.startswith(("plain.", "figure.", "donotdo.", "education."))] == []
+    books = ("plain.", "figure.", "donotdo.", "education.")
+    assert [k for k in own.pack.texts if not k.startswith(books)] == []
     assert "Why this plan" in render(own.recommend(base_profile()), "text", view="patient", rules=own)
 
 
