@@ -23,7 +23,7 @@ def pack_with_cases(tmp_path: Path) -> Path:
 
 
 def test_bundled_pack_passes_its_cases(capsys: pytest.CaptureFixture[str]) -> None:
-    """`backrx test` on the bundled pack runs every case (recommend, adjust and episode timelines) and exits 0."""
+    """`backrx test` on the bundled pack runs every case (recommend, adjust, episode) and exits 0."""
     assert cli.main(["test"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     cases, _ = read_cases(bundled_path())

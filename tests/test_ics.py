@@ -17,6 +17,7 @@ import backrx
 from backrx.cli import main
 from backrx.example import example_names, example_text
 from backrx.model.formats import renderer
+from backrx.pack.rulepack import bundled_path
 from backrx.render import bundled_pack
 from backrx.render.context import dose_words, pack_texts
 from backrx.render.ics import default_start, to_ics
@@ -104,7 +105,7 @@ def test_spanish_calendar_uses_spanish_names_and_doses() -> None:
     """A Spanish recommendation's calendar names its exercises and reminder in Spanish."""
     rec = _rec("stabilization", "es")
     cal = icalendar.Calendar.from_ical(to_ics(rec, start=START))
-    es = yaml.safe_load((Path(backrx.__file__).parents[2] / "rules/locales/es.yaml").read_text("utf-8"))
+    es = yaml.safe_load((bundled_path() / "locales" / "es.yaml").read_text("utf-8"))
     assert str(cal["x-wr-calname"]) == es["text"]["calendar.name"]
     first = next(iter(cal.walk("VEVENT")))
     assert str(first.walk("VALARM")[0]["description"]) == es["text"]["calendar.alarm"]
