@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 import backrx  # noqa: E402
 from backrx import batch  # noqa: E402
-from backrx.pack.rulepack import bundled_path  # noqa: E402
+from backrx.pack.read import bundled_path  # noqa: E402
 from backrx.ruleset import RuleSet  # noqa: E402
 from backrx.run.decision import decide  # noqa: E402
 from backrx.run.facts import profile_values  # noqa: E402

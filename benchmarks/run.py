@@ -35,7 +35,8 @@ sys.path.insert(0, str(ROOT))
 import backrx  # noqa: E402
 from backrx.engine import durable_available  # noqa: E402
 from backrx.lang.condition import Value  # noqa: E402
-from backrx.pack.rulepack import bundled_path, read_pack  # noqa: E402
+from backrx.pack.load import read_pack  # noqa: E402
+from backrx.pack.read import bundled_path  # noqa: E402
 from backrx.run.decision import decide  # noqa: E402
 from backrx.run.facts import profile_values  # noqa: E402
 from backrx.run.planner import plan_data  # noqa: E402

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from backrx.lang.condition import AllOf, AnyOf, AtLeast, Condition, FieldTest, NotOf, Value
-from backrx.pack.rulepack import Pack
+from backrx.pack.model import Pack
 
 
 def _key(path: str) -> str:

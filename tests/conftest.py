@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, settings
 
 import backrx
 from backrx.engine import durable_available
-from backrx.pack.rulepack import bundled_path
+from backrx.pack.read import bundled_path
 
 # filter_too_much: many property tests assume() a program, and the generated profiles refer often
 # (the states layer); a test whose every example is filtered out still fails (Unsatisfiable).

@@ -17,7 +17,7 @@ from tests.conftest import base_profile
 import backrx
 from backrx.audit.cases import EXPECTATIONS, FIRST_DAY, dated_rounds
 from backrx.model.profile import RED_FLAGS
-from backrx.pack.rulepack import bundled_path
+from backrx.pack.read import bundled_path
 from backrx.testing import profiles
 
 EXTENSION = base_profile(age=34, duration_weeks=22, leg_pain="buttock_thigh", pain_intensity=5,

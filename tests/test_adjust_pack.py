@@ -9,7 +9,7 @@ from tests.conftest import base_profile
 from tests.test_loader import line_of, problems_of, replace
 
 import backrx
-from backrx.adjust.revision import lower_dose, raise_dose
+from backrx.followup.revision import lower_dose, raise_dose
 from backrx.model.recommendation import Dose
 
 EXTENSION = base_profile(age=34, duration_weeks=22, leg_pain="buttock_thigh", pain_intensity=5,
@@ -35,7 +35,7 @@ def test_steps_follow_the_pack(rules: backrx.RuleSet) -> None:
 def test_a_changed_comfortable_threshold_changes_what_counts_as_settled(pack_copy: Path,
                                                                         rules: backrx.RuleSet) -> None:
     """Lowering adjusting.comfortable_pain in a copy makes a 3/10 day no longer a comfortable one."""
-    from backrx.adjust.history import timeline
+    from backrx.followup.history import timeline
     from backrx.model.feedback import Feedback
 
     replace(pack_copy / "planner.yaml", "comfortable_pain: 3", "comfortable_pain: 2")

@@ -30,7 +30,8 @@ from backrx.engine import durable_available
 from backrx.model.profile import RED_FLAGS
 from backrx.model.recommendation import Dose, Exercise, Prescription, Recommendation
 from backrx.model.vocabulary import PATHWAYS
-from backrx.pack.rulepack import bundled_path, read_pack
+from backrx.pack.load import read_pack
+from backrx.pack.read import bundled_path
 from backrx.testing import (
     VOCABULARY_TARGETS,
     corner_profile,

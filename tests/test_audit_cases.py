@@ -12,7 +12,7 @@ import backrx
 from backrx import cli
 from backrx.audit.cases import read_cases, run_cases
 from backrx.audit.run import golden_case_coverage
-from backrx.pack.rulepack import bundled_path
+from backrx.pack.read import bundled_path
 
 SADDLE = "expect: {outcome: refer, urgency: emergency, fired: [triage.cauda-equina.saddle]}"
 

@@ -15,7 +15,8 @@ from backrx.audit.fields import FieldAudit, field_readers
 from backrx.audit.run import audit, audit_command
 from backrx.errors import RuleError
 from backrx.pack.fields import field_notes, profile_leaves
-from backrx.pack.rulepack import bundled_path, read_pack
+from backrx.pack.load import read_pack
+from backrx.pack.read import bundled_path
 from backrx.run.inputs import PLANNER_FIELDS
 from backrx.testing import PLAIN_PROFILE
 

@@ -18,7 +18,7 @@ from backrx.audit.reference import (
     threshold,
 )
 from backrx.audit.run import audit
-from backrx.pack.rulepack import read_pack
+from backrx.pack.load import read_pack
 from backrx.testing import corner_profile, pathway_triggers
 
 #: What the bundled triage decides, written out here as the independent expectation.

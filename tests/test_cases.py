@@ -9,7 +9,7 @@ import yaml
 
 import backrx
 from backrx.audit.cases import EXPECTATIONS
-from backrx.pack.rulepack import bundled_path
+from backrx.pack.read import bundled_path
 
 #: The recommend part of the one ``expect`` vocabulary (backrx.audit.cases.EXPECTATIONS).
 CASE_KEYS = {key for key, entry in EXPECTATIONS.items() if "recommend" in entry.kinds}

@@ -197,7 +197,7 @@ def test_an_accepted_referral_card_becomes_a_referral_event_on_the_episode(
     """Where the caller keeps the person's Episode, the feedback accepting the referral card turns
     into a referral event at the recommendation's urgency; an override of the program card adds none,
     and feedback on another person's cards is not taken."""
-    from backrx.adjust.episode import Episode
+    from backrx.followup.episode import Episode
     from backrx.interop.cds_feedback import referral_events
 
     profile = base_profile(red_flags=["inflammatory_back_pain"])

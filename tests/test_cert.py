@@ -16,8 +16,8 @@ from tests.conftest import base_profile
 
 import backrx
 from backrx import cli
-from backrx.example import example_names, example_text
-from backrx.pack.rulepack import bundled_path
+from backrx.pack.examples import example_names, example_text
+from backrx.pack.read import bundled_path
 from backrx.render.cert import cert_markdown, cert_report
 
 #: CERT's 16 items; 7, 14 and 16 have two parts (Slade 2016, table 1).

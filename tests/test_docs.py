@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import runpy
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +13,11 @@ import pytest
 
 import backrx
 from backrx.cli import build_parser
-from backrx.clidoc import cli_reference
 from backrx.engine import durable_available
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The CLI reference generator lives with the docs tooling (tools/clidoc.py), outside the package.
+cli_reference = runpy.run_path(str(ROOT / "tools" / "clidoc.py"))["cli_reference"]
 DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 _FENCE = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from tests.conftest import base_profile
 
 import backrx
-from backrx.pack.rulepack import bundled_path
+from backrx.pack.read import bundled_path
 from backrx.render.donotdo import donotdo_for
 
 WHO = {"reason": "Plan agreed with the spinal team", "by": "Dr A. Clinician"}

@@ -25,10 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import backrx
-from backrx import _yaml
 from backrx._version import __version__
 from backrx.pack import parsecache
-from backrx.pack.rulepack import bundled_path
+from backrx.pack.read import bundled_path
+from backrx.readers import safe_yaml
 from conftest import base_profile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,14 +54,14 @@ def _poisoned_triage(data: bytes) -> Any:
 
     The pack stays valid (a rule still refers for the flag), so only the decision changes.
     """
-    doc = _yaml.load(data.decode("utf-8"), "triage.yaml")
+    doc = safe_yaml.load(data.decode("utf-8"), "triage.yaml")
     rule = next(r for r in doc["rules"] if r["id"] == "triage.cauda-equina.saddle")
-    never = _yaml.LDict(age=_yaml.LDict(gt=150))
-    both = _yaml.LList([rule["when"], never])
+    never = safe_yaml.LDict(age=safe_yaml.LDict(gt=150))
+    both = safe_yaml.LList([rule["when"], never])
     both.line, both.item_lines = rule.line, [rule.line, rule.line]
     for part in (never, never["age"]):
         part.line, part.key_lines = rule.line, dict.fromkeys(part, rule.line)
-    rule["when"] = _yaml.LDict(all=both)
+    rule["when"] = safe_yaml.LDict(all=both)
     rule["when"].line, rule["when"].key_lines = rule.line, {"all": rule.line}
     return doc
 
@@ -235,15 +235,15 @@ def test_the_key_follows_the_parser_source_not_the_version_string(tmp_path: Path
     data = b"a: 1\nb: [x, y]\n"
     parsecache.parse(data, data.decode(), "f.yaml")
     first = parsecache.key_of(data)
-    changed = tmp_path / "_yaml.py"
-    changed.write_bytes(Path(_yaml.__file__).read_bytes() + b"\n# one more line\n")
+    changed = tmp_path / "safe_yaml.py"
+    changed.write_bytes(Path(safe_yaml.__file__).read_bytes() + b"\n# one more line\n")
     monkeypatch.setattr(parsecache, "PARSER_MODULES", (changed, *parsecache.PARSER_MODULES[1:]))
     parsecache.clear()
     assert backrx.__version__ == __version__
     assert parsecache.key_of(data) != first
     calls: list[str] = []
-    load = _yaml.load
-    monkeypatch.setattr(_yaml, "load", lambda text, file: calls.append(file) or load(text, file))
+    load = safe_yaml.load
+    monkeypatch.setattr(safe_yaml, "load", lambda text, file: calls.append(file) or load(text, file))
     parsecache.parse(data, data.decode(), "f.yaml")
     assert calls == ["f.yaml"]
 

@@ -16,8 +16,8 @@ from pydantic import ValidationError
 from tests.conftest import base_profile
 
 import backrx
-from backrx.adjust.override import SAFETY_CODES, provenance_data
 from backrx.audit.invariants import BUILTIN_INVARIANTS
+from backrx.overrides.override import SAFETY_CODES, provenance_data
 from backrx.ruleset import default_rules
 
 ROOT = Path(__file__).resolve().parent.parent

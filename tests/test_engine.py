@@ -29,7 +29,8 @@ from backrx.lang.condition import (
     alternatives,
     evaluate,
 )
-from backrx.pack.rulepack import Layer, Pack, Rule, Then, read_pack
+from backrx.pack.load import read_pack
+from backrx.pack.model import Layer, Pack, Rule, Then
 from backrx.testing import profiles
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")
@@ -211,7 +212,7 @@ _BARE_HOST_CRASH = textwrap.dedent("""
 
 _BACKRX_SAME_INPUT = textwrap.dedent("""
     import backrx
-    from backrx.pack.rulepack import read_pack
+    from backrx.pack.load import read_pack
     rules = backrx.load_rules(engine="durable")
     # Profiles that match no rule in several layers: a bare Host would crash on cleanup.
     for i in range(2000):

@@ -14,9 +14,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from pydantic import ValidationError
 
 import backrx
-from backrx.adjust.episode import Episode
-from backrx.adjust.history import family_of
 from backrx.errors import FeedbackError
+from backrx.followup.episode import Episode
+from backrx.followup.history import family_of
 from backrx.model.recommendation import Recommendation
 from backrx.ruleset import RuleSet, default_rules
 from backrx.run.facts import profile_values

@@ -12,8 +12,8 @@ import pytest
 from pydantic import ValidationError
 
 import backrx
-from backrx import _input, _yaml
 from backrx.errors import BackrxError, InputError, Problem, RuleError, errors_of, format_errors
+from backrx.readers import documents, safe_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src" / "backrx"
@@ -112,7 +112,7 @@ def test_the_service_errors_are_backrx_errors() -> None:
     from backrx.interop.cds_auth import AuthConfigError
     from backrx.model.chain import ChainError
 
-    for cls in (ChainError, AuthConfigError, RefusalError, _yaml.YamlError, _input.DuplicateKeyError):
+    for cls in (ChainError, AuthConfigError, RefusalError, safe_yaml.YamlError, documents.DuplicateKeyError):
         assert issubclass(cls, BackrxError), cls
 
 
@@ -159,10 +159,10 @@ def test_input_errors_name_the_file_and_survive_pickling(tmp_path: Path) -> None
     path = tmp_path / "p.json"
     path.write_text('{"a": 1, "a": 2}', encoding="utf-8")
     with pytest.raises(InputError) as dup:
-        _input.loads(path.read_text(encoding="utf-8"), str(path))
+        documents.loads(path.read_text(encoding="utf-8"), str(path))
     path.write_text("age: 40\n", encoding="utf-8")
     with pytest.raises(InputError) as syntax:
-        _input.loads(path.read_text(encoding="utf-8"), str(path))
+        documents.loads(path.read_text(encoding="utf-8"), str(path))
     for exc in (dup.value, syntax.value):
         again = pickle.loads(pickle.dumps(exc))
         assert again.errors() == exc.errors() and exc.errors()[0]["loc"] == (str(path),)

@@ -12,7 +12,8 @@ from tests.test_loader import line_of, problems_of, replace
 
 import backrx
 from backrx import cli
-from backrx.pack.rulepack import LEGACY_SOURCE_KINDS, SOURCE_KINDS, read_pack
+from backrx.pack.load import read_pack
+from backrx.pack.model import LEGACY_SOURCE_KINDS, SOURCE_KINDS
 
 
 def test_every_bundled_rule_states_its_evidence() -> None:

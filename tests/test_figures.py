@@ -9,8 +9,8 @@ import pytest
 
 import backrx
 from backrx.errors import RuleError
+from backrx.pack.load import read_pack
 from backrx.pack.locale import report
-from backrx.pack.rulepack import read_pack
 from backrx.render.context import pack_texts
 from backrx.render.figure_pose import LIMB, skeleton
 from backrx.render.figures import beside, figure_for, lying_flat

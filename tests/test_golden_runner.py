@@ -11,7 +11,7 @@ import pytest
 import backrx
 from backrx import cli
 from backrx.audit.cases import EXPECTATIONS, read_cases, run_cases
-from backrx.pack.rulepack import bundled_path
+from backrx.pack.read import bundled_path
 
 
 @pytest.fixture

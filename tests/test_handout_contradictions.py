@@ -149,7 +149,7 @@ def test_the_checker_reads_the_handout_exercise_by_exercise() -> None:
     """The checker finds every exercise of a bundled program in the rendered text (it checks something)."""
     import yaml
 
-    from backrx.example import example_text
+    from backrx.pack.examples import example_text
     rec = backrx.recommend(yaml.safe_load(example_text("stabilization")))
     found = list(_blocks(render(rec, "text", view="patient"), _doses(rec)))
     assert rec.program is not None

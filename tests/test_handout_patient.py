@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from tests.conftest import base_profile
 
 import backrx
-from backrx.example import example_names, example_text
+from backrx.pack.examples import example_names, example_text
 from backrx.render import render
 from backrx.testing import profiles
 

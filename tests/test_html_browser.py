@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 import backrx
-from backrx.example import example_names, example_text
+from backrx.pack.examples import example_names, example_text
 from backrx.render import TEMPLATES, render
 
 BROWSER = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser")) if p), None)

@@ -15,9 +15,9 @@ from tests.conftest import base_profile
 
 import backrx
 from backrx.cli import main
-from backrx.example import example_names, example_text
 from backrx.model.formats import renderer
-from backrx.pack.rulepack import bundled_path
+from backrx.pack.examples import example_names, example_text
+from backrx.pack.read import bundled_path
 from backrx.render import bundled_pack
 from backrx.render.context import dose_words, pack_texts
 from backrx.render.ics import default_start, to_ics

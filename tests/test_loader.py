@@ -12,7 +12,7 @@ import pytest
 
 import backrx
 from backrx import cli
-from backrx.pack.rulepack import bundled_path
+from backrx.pack.read import bundled_path
 
 # --------------------------------------------------------------------------- helpers
 

@@ -15,10 +15,10 @@ from tests.conftest import base_profile
 
 import backrx
 from backrx.cli import main
-from backrx.example import example_names, example_text
 from backrx.model.recommendation import DISCLAIMER
+from backrx.pack.examples import example_names, example_text
 from backrx.pack.locale import catalog, report
-from backrx.pack.rulepack import bundled_path
+from backrx.pack.read import bundled_path
 from backrx.render import FORMATS, render
 from backrx.testing import profiles
 

@@ -16,8 +16,8 @@ from tests.conftest import base_profile, dated
 
 import backrx
 from backrx import cli
-from backrx.adjust.override import SAFETY_CODES, exclusion_codes, provenance_data
 from backrx.audit.invariants import default_invariants
+from backrx.overrides.override import SAFETY_CODES, exclusion_codes, provenance_data
 from backrx.run.planner import blocks
 from backrx.testing import profiles
 
@@ -403,7 +403,7 @@ def test_cli_override(tmp_path: Path, rules: backrx.RuleSet, capsys: pytest.Capt
 def test_overrides_can_be_made_again_on_a_new_plan(profile: dict[str, Any], data: st.DataObject,
                                                    rules: backrx.RuleSet) -> None:
     """Re-applying the recorded overrides to a fresh plan (as migrate does) gives the same program."""
-    from backrx.adjust.override import reapply
+    from backrx.overrides.override import reapply
 
     fresh = rules.recommend(profile)
     rec = fresh

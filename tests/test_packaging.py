@@ -13,7 +13,7 @@ import pytest
 import tomllib
 
 from backrx.cli import main
-from backrx.example import example_names, example_text
+from backrx.pack.examples import example_names, example_text
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,17 +15,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import backrx
-from backrx import _yaml
 from backrx.pack import parsecache
-from backrx.pack.rulepack import bundled_path
+from backrx.pack.read import bundled_path
+from backrx.readers import safe_yaml
 from conftest import base_profile
 
 
 def _shape(doc: Any) -> Any:
     """A parsed document with its line numbers written out, to compare two of them."""
-    if isinstance(doc, _yaml.LDict):
+    if isinstance(doc, safe_yaml.LDict):
         return ("m", doc.line, [(k, doc.key_lines[k], _shape(v)) for k, v in doc.items()])
-    if isinstance(doc, _yaml.LList):
+    if isinstance(doc, safe_yaml.LList):
         return ("s", doc.line, doc.item_lines, [_shape(v) for v in doc])
     return (type(doc).__name__, doc)
 
@@ -39,7 +39,7 @@ def _files() -> list[Path]:
 def test_every_bundled_file_reads_back_with_its_values_and_lines(path: Path) -> None:
     """Each bundled file, kept and read back, has the same keys, values, types and line numbers as parsed."""
     text = path.read_text(encoding="utf-8")
-    parsed = _yaml.load(text, path.name)
+    parsed = safe_yaml.load(text, path.name)
     assert _shape(parsecache.decode(parsecache.encode(parsed))) == _shape(parsed)
 
 
@@ -56,7 +56,7 @@ def test_any_yaml_document_reads_back_as_parsed(data: Any) -> None:
     import yaml
 
     text = yaml.safe_dump({"doc": data}, allow_unicode=True)
-    parsed = _yaml.load(text, "x.yaml")
+    parsed = safe_yaml.load(text, "x.yaml")
     assert _shape(parsecache.decode(parsecache.encode(parsed))) == _shape(parsed)
 
 
@@ -90,13 +90,13 @@ def _entries(private: Path) -> list[str]:
 
 def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
-    load = _yaml.load
+    load = safe_yaml.load
 
     def counted(text: str, file: str) -> Any:
         calls.append(file)
         return load(text, file)
 
-    monkeypatch.setattr(_yaml, "load", counted)
+    monkeypatch.setattr(safe_yaml, "load", counted)
     return calls
 
 

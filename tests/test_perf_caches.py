@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, reject, settings
 from pydantic import ValidationError
 
 import backrx
-from backrx.pack.rulepack import read_pack
+from backrx.pack.load import read_pack
 from backrx.ruleset import RuleSet
 from backrx.run.caches import CACHES, CacheSeam
 from backrx.testing import profiles

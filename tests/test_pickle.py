@@ -14,7 +14,8 @@ import pytest
 from pydantic import ValidationError
 
 import backrx
-from backrx import _parallel, _transport
+from backrx.workers import pool as worker_pool
+from backrx.workers import transport
 from conftest import base_profile
 
 PROFILES: list[dict[str, Any]] = [
@@ -68,7 +69,7 @@ def test_a_localised_ruleset_travels_with_its_locale() -> None:
     if not other:
         pytest.skip("the bundled pack has no translation")
     view = rules.for_locale(other[0])
-    _transport.clear_cache()
+    transport.clear_cache()
     back = pickle.loads(pickle.dumps(view))
     assert back.locales == rules.locales
     assert back.recommend(PROFILES[0]).model_dump_json() == view.recommend(PROFILES[0]).model_dump_json()
@@ -106,7 +107,7 @@ def test_content_captured_at_load_survives_later_edits(pack_copy: Path) -> None:
     """What travels is the content that was loaded, not whatever is on disk at pickling time."""
     rules = backrx.load_rules(pack_copy)
     (pack_copy / "triage.yaml").write_text("layer: triage\nrules: []\n", encoding="utf-8")
-    _transport.clear_cache()
+    transport.clear_cache()
     back = pickle.loads(pickle.dumps(rules))
     assert back.digest == rules.digest
     assert back.recommend(base_profile(red_flags=["saddle_anaesthesia"])).outcome == "refer"
@@ -127,7 +128,7 @@ def test_pickle_refuses_file_names_outside_a_pack() -> None:
     """A pickled RuleSet naming a file with a path in it is refused before anything is written."""
     content = backrx.load_rules()._content
     assert content is not None
-    bad = _transport.PackContent((("../x.yaml", b"a: 1"),), content.digest, content.path, "auto")
+    bad = transport.PackContent((("../x.yaml", b"a: 1"),), content.digest, content.path, "auto")
     rebuild, _ = backrx.load_rules().__reduce__()
 
     class Forged:  # a pickle made elsewhere, carrying that content
@@ -190,7 +191,7 @@ def test_one_worker_stays_in_process(rules: backrx.RuleSet, monkeypatch: pytest.
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a worker process was started")
 
-    monkeypatch.setattr(_parallel, "recommend_parallel", refuse)
+    monkeypatch.setattr(worker_pool, "recommend_parallel", refuse)
     expected = [rules.recommend(p) for p in PROFILES]
     assert rules.recommend_many(PROFILES, workers=1) == expected
     assert rules.recommend_many(PROFILES, workers=None) == expected
@@ -210,7 +211,7 @@ def test_results_built_for_a_worker_equal_serial_and_share_parts(rules: backrx.R
 
     profiles = PROFILES * 3
     serial = [rules.recommend(p).model_dump_json() for p in profiles]
-    results = _parallel.recommend_task(rules, profiles)
+    results = worker_pool.recommend_task(rules, profiles)
     assert all(r.profile is None for r in results)  # not sent: the parent has the input
     assert len({id(r.trace[0]) for r in results}) < len(results)
     assert rules._share is None  # only while a chunk runs

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from tests.conftest import base_profile, dated
 
 import backrx
+from backrx.pack.model import EXCLUSION_CODES
 from backrx.pack.planspec import PlannerSpec
-from backrx.pack.rulepack import EXCLUSION_CODES
 from backrx.run.week import day_minutes, session_days
 from backrx.testing import profiles
 

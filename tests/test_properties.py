@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import assume, given, settings
 
 import backrx
-from backrx.pack.rulepack import read_pack
+from backrx.pack.load import read_pack
 from backrx.testing import profiles
 
 

@@ -229,7 +229,9 @@ def test_rule_schema_accepts_every_bundled_rule_file() -> None:
     import jsonschema
     import yaml
 
-    from backrx.pack.rulepack import DATA_FILES, NON_RULE_FILES, bundled_path
+    from backrx.pack.load import DATA_FILES
+    from backrx.pack.model import NON_RULE_FILES
+    from backrx.pack.read import bundled_path
     from backrx.pack.schema import rule_file_schema
 
     validator = jsonschema.Draft202012Validator(rule_file_schema())

@@ -323,7 +323,7 @@ def test_a_link_inside_the_pack_is_followed(pack_copy: Path) -> None:
 
 def test_a_file_past_the_byte_limit_is_refused(pack_copy: Path) -> None:
     """A pack file longer than MAX_FILE_BYTES is refused with file-too-large."""
-    from backrx.pack.rulepack import MAX_FILE_BYTES
+    from backrx.pack.limits import MAX_FILE_BYTES
 
     (pack_copy / "big.yaml").write_text("# " + "x" * MAX_FILE_BYTES + "\n")
     with pytest.raises(backrx.RuleError) as caught:
@@ -338,7 +338,7 @@ def test_did_you_mean_hints_are_bounded(pack_copy: Path, monkeypatch: pytest.Mon
     """Unknown ids among a huge pool compare against at most MAX_HINT_CANDIDATES, MAX_HINTS times."""
     import difflib
 
-    from backrx.pack import rulepack
+    from backrx.pack import read
 
     sources = pack_copy / "sources.yaml"
     extra = "".join(f"  - {{id: extra-source-{i}, citation: Extra {i}, kind: review}}\n" for i in range(3000))
@@ -352,26 +352,26 @@ def test_did_you_mean_hints_are_bounded(pack_copy: Path, monkeypatch: pytest.Mon
         calls.append(len(list(possibilities)))
         return real(word, possibilities, *args, **kwargs)
 
-    monkeypatch.setattr(rulepack.difflib, "get_close_matches", counting)
+    monkeypatch.setattr(difflib, "get_close_matches", counting)
     with pytest.raises(backrx.RuleError) as caught:
         backrx.load_rules(pack_copy, engine="reference")
     assert any(p.code == "unknown-source" for p in caught.value.problems)
-    assert calls and len(calls) <= rulepack.MAX_HINTS
-    assert max(calls) <= rulepack.MAX_HINT_CANDIDATES
+    assert calls and len(calls) <= read.MAX_HINTS
+    assert max(calls) <= read.MAX_HINT_CANDIDATES
 
 
 def test_a_star_in_a_comment_keeps_the_fast_parser(monkeypatch: pytest.MonkeyPatch) -> None:
     """A `*` in a comment or a string is parsed by libyaml; a real alias is still refused."""
-    from backrx import _yaml
+    from backrx.readers import safe_yaml
 
-    if not _yaml.HAS_LIBYAML:
+    if not safe_yaml.HAS_LIBYAML:
         pytest.skip("PyYAML without libyaml")
     text = "a: 1  # a * star\nb: 'x * y'\n"
-    monkeypatch.setattr(_yaml, "_load_python", lambda *a: pytest.fail("fell back to the Python parser"))
-    assert _yaml.load_plain(text, "t.yaml") == {"a": 1, "b": "x * y"}
+    monkeypatch.setattr(safe_yaml, "_load_python", lambda *a: pytest.fail("fell back to the Python parser"))
+    assert safe_yaml.load_plain(text, "t.yaml") == {"a": 1, "b": "x * y"}
     monkeypatch.undo()
-    with pytest.raises(_yaml.YamlError, match="alias"):
-        _yaml.load("a: &x [1, 2]\nb: *x\n", "t.yaml")
+    with pytest.raises(safe_yaml.YamlError, match="alias"):
+        safe_yaml.load("a: &x [1, 2]\nb: *x\n", "t.yaml")
 
 
 def _at_least_rules(count: int) -> str:
@@ -388,7 +388,8 @@ def _at_least_rules(count: int) -> str:
 def test_a_pack_past_the_alternatives_limit_is_refused(pack_copy: Path) -> None:
     """Rules whose at_least conditions spread into more than MAX_PATTERNS alternatives are refused."""
     from backrx.lang.condition import alternatives
-    from backrx.pack.rulepack import MAX_PATTERNS, read_pack
+    from backrx.pack.limits import MAX_PATTERNS
+    from backrx.pack.load import read_pack
 
     bundled = sum(alternatives(rule.when) for rule in read_pack().rules)
     fits = (MAX_PATTERNS - bundled) // 70  # 4 of 8: 70 alternatives each
@@ -403,13 +404,13 @@ def test_a_pack_past_the_alternatives_limit_is_refused(pack_copy: Path) -> None:
 def test_a_pack_past_the_yaml_items_limit_is_refused_unparsed(pack_copy: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """A file of tiny YAML items beyond MAX_YAML_ITEMS is refused before it is parsed."""
-    from backrx import _yaml
-    from backrx.pack import rulepack
+    from backrx.pack import limits
+    from backrx.readers import safe_yaml
 
-    (pack_copy / "tiny.yaml").write_text("x: [" + ",".join("1" * (rulepack.MAX_YAML_ITEMS + 1)) + "]\n")
+    (pack_copy / "tiny.yaml").write_text("x: [" + ",".join("1" * (limits.MAX_YAML_ITEMS + 1)) + "]\n")
     parsed: list[str] = []
-    real = _yaml.load
-    monkeypatch.setattr(_yaml, "load", lambda text, file: parsed.append(file) or real(text, file))
+    real = safe_yaml.load
+    monkeypatch.setattr(safe_yaml, "load", lambda text, file: parsed.append(file) or real(text, file))
     with pytest.raises(backrx.RuleError) as caught:
         backrx.load_rules(pack_copy, engine="reference")
     assert ("tiny.yaml", "pack-too-large") in {(p.file, p.code) for p in caught.value.problems}
@@ -421,7 +422,7 @@ def test_a_pack_past_the_yaml_items_limit_is_refused_unparsed(pack_copy: Path,
 
 def test_problems_are_capped_per_file_with_a_count_of_the_rest(pack_copy: Path) -> None:
     """A file with thousands of bad items lists MAX_PROBLEMS_PER_FILE problems and counts the rest."""
-    from backrx.pack.rulepack import MAX_PROBLEMS_PER_FILE
+    from backrx.pack.read import MAX_PROBLEMS_PER_FILE
 
     (pack_copy / "bad.yaml").write_text("layer: triage\nrules:\n" + "  - 1\n" * 3000)
     with pytest.raises(backrx.RuleError) as caught:

@@ -15,9 +15,9 @@ from tests.conftest import base_profile
 
 import backrx
 from backrx.cli import main
-from backrx.example import example_names, example_text
 from backrx.model.feedback import ExerciseResponse
-from backrx.pack.rulepack import bundled_path
+from backrx.pack.examples import example_names, example_text
+from backrx.pack.read import bundled_path
 from backrx.render import FORMATS, render
 from backrx.render.keys import template_keys
 

@@ -13,8 +13,8 @@ from tests.conftest import base_profile
 import backrx
 from backrx.engine import make_engine
 from backrx.pack.actions import ACTIONS, LAYER_ACTIONS, POLICIES, actions_of, exposed_by, independent_runs
+from backrx.pack.load import read_pack
 from backrx.pack.model import LAYERS, Then
-from backrx.pack.rulepack import read_pack
 from backrx.pack.schema import schemas
 from backrx.run.decision import decide
 from backrx.run.facts import profile_values

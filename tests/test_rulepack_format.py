@@ -11,7 +11,7 @@ import yaml
 from tests.conftest import ENGINES, base_profile, dated
 
 import backrx
-from backrx.pack.rulepack import read_pack
+from backrx.pack.load import read_pack
 
 HIGH_RISK = {"leg_pain": True, "shoulder_neck_pain": False, "walked_short_distances": True,
              "dressed_slowly": False, "not_safe_to_be_active": True, "worrying_thoughts": True,

@@ -14,7 +14,8 @@ import backrx
 from backrx import cli
 from backrx.audit.invariants import default_invariants
 from backrx.audit.safety_case import check_safety_case, collect_tests, read_safety_case, render_markdown
-from backrx.pack.rulepack import bundled_path, read_pack
+from backrx.pack.load import read_pack
+from backrx.pack.read import bundled_path
 
 TESTS = Path(__file__).resolve().parent
 DOC = TESTS.parent / "docs" / "safety-case.md"

@@ -1,6 +1,6 @@
 """mkdocs hooks: pages generated at build time, so they cannot go stale.
 
-- cli.md: the command-line reference, from the argparse parser (backrx.clidoc).
+- cli.md: the command-line reference, from the argparse parser (tools/clidoc.py).
 - changelog.md: CHANGELOG.md from the repository root.
 - handout/*.html: the bundled examples rendered as HTML handouts (patient and clinician views).
 """
@@ -10,6 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from clidoc import (
+    cli_reference,  # tools/clidoc.py: mkdocs puts this folder on the path while it loads the hooks
+)
 from mkdocs.structure.files import File, Files
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,8 +23,7 @@ def on_files(files: Files, config: Any) -> Files:
     import yaml
 
     import backrx
-    from backrx.clidoc import cli_reference
-    from backrx.example import example_text
+    from backrx.pack.examples import example_text
     from backrx.render import render
 
     files.append(File.generated(config, "cli.md", content=cli_reference()))

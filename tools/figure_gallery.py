@@ -12,7 +12,7 @@ import argparse
 from html import escape
 from pathlib import Path
 
-from backrx.pack.rulepack import read_pack
+from backrx.pack.load import read_pack
 from backrx.render.context import pack_texts
 from backrx.render.figures import figure_for
 

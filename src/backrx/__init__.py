@@ -9,8 +9,6 @@ nothing), so a program pays only for the parts it calls.
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -18,10 +16,6 @@ from backrx._version import __version__
 
 if TYPE_CHECKING:
     from backrx import batch, render
-    from backrx.adjust.apply import adjust, replay
-    from backrx.adjust.episode import Episode
-    from backrx.adjust.migrate import migrate
-    from backrx.adjust.override import OverrideChanges, override
     from backrx.errors import (
         BackrxError,
         EngineError,
@@ -31,6 +25,8 @@ if TYPE_CHECKING:
         Problem,
         RuleError,
     )
+    from backrx.followup.apply import adjust, migrate, replay
+    from backrx.followup.episode import Episode
     from backrx.interop.fhir import FhirUnavailableError, from_fhir
     from backrx.model.feedback import ExerciseResponse, Feedback, load_feedback
     from backrx.model.measures import Outcomes, PsfsItem
@@ -62,13 +58,14 @@ if TYPE_CHECKING:
         Referral,
         RulesetInfo,
     )
+    from backrx.overrides.override import OverrideChanges, override
     from backrx.ruleset import RuleSet, load_rules, recommend
 
 #: Where each public name lives; it is imported on first access.
 _HOMES: dict[str, str] = {
-    "adjust": "backrx.adjust.apply",
-    "replay": "backrx.adjust.apply",
-    "Episode": "backrx.adjust.episode",
+    "adjust": "backrx.followup.apply",
+    "replay": "backrx.followup.apply",
+    "Episode": "backrx.followup.episode",
     "BackrxError": "backrx.errors",
     "EngineError": "backrx.errors",
     "InputError": "backrx.errors",
@@ -83,9 +80,9 @@ _HOMES: dict[str, str] = {
     "from_fhir": "backrx.interop.fhir",
     "Outcomes": "backrx.model.measures",
     "PsfsItem": "backrx.model.measures",
-    "migrate": "backrx.adjust.migrate",
-    "OverrideChanges": "backrx.adjust.override",
-    "override": "backrx.adjust.override",
+    "migrate": "backrx.followup.apply",
+    "OverrideChanges": "backrx.overrides.override",
+    "override": "backrx.overrides.override",
     "Profile": "backrx.model.profile",
     "load_profile": "backrx.model.profile",
     **dict.fromkeys(
@@ -178,18 +175,6 @@ _fill_registries()
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
-
-class _Package(types.ModuleType):
-    """Keeps ``backrx.adjust`` the function: importing the subpackage ``backrx.adjust`` would
-    otherwise bind the package to that name (the same for any public name a room shares)."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and name in _HOMES:
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
 
 __all__ = [
     "AdjustmentRound",

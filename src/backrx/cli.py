@@ -238,13 +238,13 @@ def _write(rec: Recommendation, fmt: str, args: argparse.Namespace | None = None
 
 
 def _read_profile(name: str, args: argparse.Namespace) -> Profile:
-    from backrx._yaml import load_plain
     from backrx.model.profile import load_profile
+    from backrx.readers.safe_yaml import load_plain
 
     args.reading = "<stdin>" if name == "-" else name  # named by every error about this input
     if name != "-":
         return load_profile(name)
-    from backrx._input import MAX_INPUT_BYTES
+    from backrx.readers.documents import MAX_INPUT_BYTES
 
     text = sys.stdin.read(MAX_INPUT_BYTES + 1)
     if len(text) > MAX_INPUT_BYTES:
@@ -255,7 +255,7 @@ def _read_profile(name: str, args: argparse.Namespace) -> Profile:
 
 def _read_recommendation(name: str, args: argparse.Namespace) -> Recommendation:
     """A stored Recommendation (JSON); a YAML file or a profile is refused, saying what was expected."""
-    from backrx._input import loads, read_text
+    from backrx.readers.documents import loads, read_text
 
     args.reading = name
     text = read_text(name)  # a regular file, at most 5 MB
@@ -305,7 +305,7 @@ def _check(folder: str | None) -> int:
 
 
 def _example(args: argparse.Namespace) -> int:
-    from backrx.example import example_names, example_text
+    from backrx.pack.examples import example_names, example_text
 
     if args.list:
         sys.stdout.write("".join(f"{name}\n" for name in example_names()))
@@ -432,14 +432,14 @@ def _main(args: argparse.Namespace) -> int:
                    line=len(args.profile) > 1)
         return 0
     if args.command == "adjust":
-        from backrx.adjust.apply import adjust
+        from backrx.followup.apply import adjust
         from backrx.model.feedback import load_feedback
         from backrx.ruleset import load_rules
 
         rec = _read_recommendation(args.recommendation, args)
         pack = load_rules(args.rules) if args.rules else None
         if args.migrate:
-            from backrx.adjust.migrate import migrate
+            from backrx.followup.apply import migrate
 
             rec = migrate(rec, pack)
             assert rec.migration is not None
@@ -458,14 +458,14 @@ def _main(args: argparse.Namespace) -> int:
     if args.command == "override":
         from datetime import datetime, timezone
 
-        from backrx import _yaml
-        from backrx._input import read_text
-        from backrx.adjust.override import override
+        from backrx.overrides.override import override
+        from backrx.readers import safe_yaml
+        from backrx.readers.documents import read_text
         from backrx.ruleset import load_rules
 
         rec = _read_recommendation(args.recommendation, args)
         args.reading = args.changes
-        changes = _yaml.load(read_text(args.changes), args.changes)
+        changes = safe_yaml.load(read_text(args.changes), args.changes)
         at = args.at or datetime.now(timezone.utc).replace(microsecond=0).isoformat()
         pack = load_rules(args.rules) if args.rules else None
         _write(override(rec, changes or {}, reason=args.reason, by=args.by, at=at, rules=pack),
@@ -505,11 +505,11 @@ def _tools(args: argparse.Namespace, out: typing.TextIO) -> int:
     if args.command == "check":
         return _check(args.dir)
     if args.command == "batch":
-        from backrx._batch_cli import batch_command
+        from backrx.batch.commands import batch_command
 
         return batch_command(args)
     if args.command == "diff":
-        from backrx._batch_cli import diff_command
+        from backrx.batch.commands import diff_command
 
         return diff_command(args)
     if args.which == "questionnaire":

@@ -7,17 +7,18 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
-from backrx._gc import collector_paused
-from backrx._transport import PackContent, capture, refuse_changed, restore, sendable
 from backrx.engine import EngineName, make_engine
 from backrx.lang.condition import Value
 from backrx.model.profile import Profile, validated_profile
 from backrx.model.recommendation import Recommendation
-from backrx.pack.rulepack import Pack, Rule, read_pack
+from backrx.pack.load import read_pack
+from backrx.pack.model import Pack, Rule
 from backrx.run.assemble import Assembler
 from backrx.run.caches import RESULTS_KEPT, CacheSeam
 from backrx.run.decision import Decision, decide
 from backrx.run.facts import profile_values
+from backrx.workers.collector import collector_paused
+from backrx.workers.transport import PackContent, capture, refuse_changed, restore, sendable
 
 ProfileInput = Profile | Mapping[str, Any]
 
@@ -26,12 +27,12 @@ __all__ = ["RESULTS_KEPT", "ProfileInput", "RuleSet", "default_rules", "load_rul
 
 def _restore(content: PackContent, locale: str = "en") -> RuleSet:
     """The RuleSet a pickle carried, rebuilt from its content (checked by digest, see
-    `backrx._transport`) or reused for the same content, in the locale it had."""
+    `backrx.workers.transport`) or reused for the same content, in the locale it had."""
     return restore(content, _rebuilt).for_locale(locale)
 
 
 def _rebuilt(pack: Pack, content: PackContent) -> RuleSet:
-    engine: EngineName = content.engine  # type: ignore[assignment]  # checked by _transport.verify
+    engine: EngineName = content.engine  # type: ignore[assignment]  # checked by transport.verify
     rules = RuleSet(pack, engine)
     rules._content = content  # what travels on is what came, not whatever is on disk there now
     rules._sendable = True  # verified on arrival
@@ -52,7 +53,7 @@ class RuleSet:
         self._base: RuleSet | None = None  # for a localised view: the pack in its own language
         self._locales: dict[str, RuleSet] = {}
         self._locales_lock = threading.Lock()
-        # The pack's bytes, so that the RuleSet can be pickled (see backrx._transport).
+        # The pack's bytes, so that the RuleSet can be pickled (see backrx.workers.transport).
         self._content: PackContent | None = capture(pack, engine)
         self._sendable = False  # checked against the digest at the first pickle
 
@@ -188,8 +189,8 @@ class RuleSet:
 
     def share_equal_parts(self, on: bool) -> None:
         """While on, equal prescriptions and firings built by this RuleSet become one object, so a
-        worker process pickles each once (see backrx._parallel); off again after its chunk."""
-        from backrx._parallel import share_built
+        worker process pickles each once (see backrx.workers.pool); off again after its chunk."""
+        from backrx.workers.pool import share_built
 
         self._seam.share = {} if on else None
         self._seam.share_built = share_built
@@ -213,7 +214,7 @@ class RuleSet:
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be at least 1, not {workers}")
         if workers is not None and workers > 1:
-            from backrx._parallel import recommend_parallel
+            from backrx.workers.pool import recommend_parallel
 
             return recommend_parallel(self, profiles, workers=workers, chunk_size=chunk_size)
         with collector_paused(pause_gc):

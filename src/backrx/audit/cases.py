@@ -5,7 +5,7 @@ of named cases; an adjustment file may also hold ``profiles:``, named profiles i
 
 * A **recommend case** has ``name``, ``profile`` and ``expect``.
 * An **episode case** (a golden timeline) has ``events`` instead: the events of a
-  `backrx.adjust.episode.Episode` after its intake (the case's ``profile``, on ``start``,
+  `backrx.followup.episode.Episode` after its intake (the case's ``profile``, on ``start``,
   by default `FIRST_DAY`); its ``expect`` describes the plan on ``at`` (by default the last
   event's date). ``refused`` expects the last event to be refused with that error code.
 * An **adjust case** also has ``rounds``: feedback given in turn to `backrx.adjust`;
@@ -29,9 +29,9 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from backrx._yaml import LDict, LList, YamlError, load, plain
 from backrx.errors import EngineError, FeedbackError
 from backrx.model.recommendation import Recommendation
+from backrx.readers.safe_yaml import LDict, LList, YamlError, load, plain
 from backrx.ruleset import RuleSet
 
 Kind = Literal["recommend", "adjust", "episode"]
@@ -498,7 +498,7 @@ def _run_case(rules: RuleSet, case: Case) -> CaseResult:
                        f"(known: {', '.join(known)})")
     if bad:
         return CaseResult(case, "error", tuple(bad))
-    from backrx.adjust.apply import adjust
+    from backrx.followup.apply import adjust
 
     if case.kind == "episode":
         return _run_episode(rules, case)
@@ -515,7 +515,7 @@ def _run_case(rules: RuleSet, case: Case) -> CaseResult:
 
 def _run_episode(rules: RuleSet, case: Case) -> CaseResult:
     """A golden timeline: its events added in turn, then the plan on its date checked."""
-    from backrx.adjust.episode import Episode
+    from backrx.followup.episode import Episode
 
     *events, last = plain(list(case.rounds))
     wanted = case.expect.get("refused")

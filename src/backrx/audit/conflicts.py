@@ -17,7 +17,7 @@ from typing import Any
 from backrx.audit.report import Conflict
 from backrx.model.profile import Profile
 from backrx.model.recommendation import Program, Recommendation
-from backrx.pack.rulepack import Rule
+from backrx.pack.model import Rule
 from backrx.ruleset import RuleSet
 from backrx.run.planner import blocks, plan
 

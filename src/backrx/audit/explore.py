@@ -16,7 +16,7 @@ from backrx.audit.conflicts import ConflictFinder, profile_key, profile_size
 from backrx.audit.invariant import Invariant
 from backrx.audit.invariants import NO_ERROR
 from backrx.model.recommendation import Recommendation
-from backrx.pack.rulepack import Rule
+from backrx.pack.model import Rule
 from backrx.ruleset import RuleSet
 
 if TYPE_CHECKING:

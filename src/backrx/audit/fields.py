@@ -40,7 +40,7 @@ from backrx.run.facts import profile_values
 from backrx.run.inputs import PLANNER_FIELDS, planner_inputs
 
 #: Facts of the adjust layer made from the profile's baseline outcome measures
-#: (backrx.adjust.outcome / history): "measures" stands for outcomes.<id> of each measure the pack
+#: (backrx.followup.outcome / history): "measures" stands for outcomes.<id> of each measure the pack
 #: defines (outcomes.yaml).
 ADJUST_FACT_SOURCES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "outcomes.followed": ("measures",),

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backrx import _yaml
 from backrx.errors import Problem, RuleError
 from backrx.model.profile import RED_FLAGS
 from backrx.pack.read import Ctx, check_keys
+from backrx.readers import safe_yaml
 
 FILE = "safety.yaml"
 CONTROL_KINDS = ("rule", "invariant", "test", "measure")
@@ -100,9 +100,9 @@ class _Reader:
 
     def add(self, node: Any, key: str | int | None, code: str, message: str, where: str) -> None:
         line: int | None = getattr(node, "line", None)
-        if isinstance(node, _yaml.LDict) and isinstance(key, str):
+        if isinstance(node, safe_yaml.LDict) and isinstance(key, str):
             line = node.key_lines.get(key, line)
-        elif isinstance(node, _yaml.LList) and isinstance(key, int) and key < len(node.item_lines):
+        elif isinstance(node, safe_yaml.LList) and isinstance(key, int) and key < len(node.item_lines):
             line = node.item_lines[key]
         self.problems.append(Problem(FILE, line, self.hazard, code, message, where))
 
@@ -212,7 +212,7 @@ class _Reader:
         if not isinstance(target, str) or not target.strip():
             self.add(node, kind, "wrong-type", f"{kind} must be text", f"{where}.{kind}")
             return None
-        line = node.key_lines.get(kind) if isinstance(node, _yaml.LDict) else None
+        line = node.key_lines.get(kind) if isinstance(node, safe_yaml.LDict) else None
         return Control(kind, " ".join(target.split()), line)
 
     def hazard_of(self, node: Any, where: str, matrix: RiskMatrix) -> Hazard | None:
@@ -261,10 +261,10 @@ def read_safety_case(path: str | Path) -> SafetyCase:
         raise RuleError([Problem(FILE, None, None, "missing-file",
                                  f"no hazard log: {file.name} is not in the pack")])
     try:
-        doc = _yaml.load(file.read_text(encoding="utf-8"), FILE)
+        doc = safe_yaml.load(file.read_text(encoding="utf-8"), FILE)
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleError([Problem(FILE, None, None, "unreadable-file", f"cannot read: {exc}")]) from None
-    except _yaml.YamlError as exc:
+    except safe_yaml.YamlError as exc:
         raise RuleError([Problem(FILE, exc.line, None, exc.code, exc.message)]) from None
     reader = _Reader()
     if not reader.keys(doc, "", _TOP_KEYS, _TOP_KEYS):

@@ -13,7 +13,7 @@ from typing import Any
 
 from backrx.audit.reference import field_tests, reference_pack, threshold
 from backrx.lang.condition import AtLeast, Condition, NotOf
-from backrx.pack.rulepack import Pack
+from backrx.pack.model import Pack
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from functools import cache
 from backrx.engine import ReferenceEngine
 from backrx.lang.condition import AllOf, AnyOf, AtLeast, Condition, FieldTest, NotOf, Value, evaluate
 from backrx.model.profile import RED_FLAGS
-from backrx.pack.rulepack import Pack, read_pack
+from backrx.pack.load import read_pack
+from backrx.pack.model import Pack
 from backrx.run.decision import decide
 
 #: The tier of the referral that sends a person to emergency care now.

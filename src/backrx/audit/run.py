@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from backrx._yaml import plain
 from backrx.audit.cases import read_cases, run_cases
 from backrx.audit.explore import (
     Exploration,
@@ -41,6 +40,7 @@ from backrx.audit.invariants import NO_ERROR, default_invariants
 from backrx.audit.report import AuditReport, Counterexample, InvariantResult
 from backrx.errors import EngineError, RuleError
 from backrx.pack.fields import field_notes
+from backrx.readers.safe_yaml import plain
 from backrx.ruleset import RuleSet, load_rules
 
 

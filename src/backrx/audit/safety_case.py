@@ -144,7 +144,8 @@ def safety_case_command(path: str | None, tests: str | None, fmt: str) -> int:
     stderr, and returns 1 when any check fails (0 with warnings only).
     """
     from backrx.audit.invariants import default_invariants
-    from backrx.pack.rulepack import bundled_path, read_pack
+    from backrx.pack.load import read_pack
+    from backrx.pack.read import bundled_path
 
     pack_dir = Path(path) if path is not None else bundled_path()
     pack = read_pack(pack_dir)  # a RuleError goes to the caller: the pack itself is broken

@@ -8,7 +8,7 @@ from typing import Any
 
 from backrx.audit.invariant import Invariant
 from backrx.model.recommendation import Recommendation
-from backrx.pack.rulepack import DOSE_FIELDS
+from backrx.pack.model import DOSE_FIELDS
 from backrx.ruleset import RuleSet
 
 
@@ -21,7 +21,7 @@ AdjustFunction = Callable[..., Recommendation]
 
 def _find_adjust() -> AdjustFunction | None:
     """`backrx.adjust`, imported when first needed."""
-    from backrx.adjust.apply import adjust
+    from backrx.followup.apply import adjust
 
     return adjust
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Literal, Protocol
 
 from backrx.lang.condition import Value, evaluate
-from backrx.pack.rulepack import Pack
+from backrx.pack.model import Pack
 
 EngineName = Literal["auto", "durable", "reference", "compiled"]
 

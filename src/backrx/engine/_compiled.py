@@ -29,7 +29,7 @@ from backrx.lang.condition import (
     Value,
     evaluate,
 )
-from backrx.pack.rulepack import Pack
+from backrx.pack.model import Pack
 
 Matcher = Callable[[Mapping[str, Value]], list[int]]
 _MISSING = object()

@@ -74,7 +74,7 @@ from backrx.lang.condition import (
     evaluate,
 )
 from backrx.pack.actions import independent_runs
-from backrx.pack.rulepack import Pack
+from backrx.pack.model import Pack
 
 SHARD_RULES = 200  # durable patterns per ruleset
 SHARD_TESTS = 256  # tests per ruleset; registration hangs past ~512 under one node

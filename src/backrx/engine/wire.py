@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from backrx.lang.condition import Value
-from backrx.pack.rulepack import Pack
+from backrx.pack.model import Pack
 
 #: The positive test every backrx pattern starts with, and the key every fact carries.
 GUARD_KEY = "__backrx"

@@ -196,7 +196,7 @@ def event(item: FeedbackItem, *, service: str, pack: str, version: str, issued: 
 
 def referral_events(feedback: Iterable[Mapping[str, Any]], rec: Recommendation, *, cards: Iterable[str],
                     by: str) -> list[dict[str, Any]]:
-    """Episode ``referral`` events (`backrx.adjust.episode.ReferralEvent`) for the feedback
+    """Episode ``referral`` events (`backrx.followup.episode.ReferralEvent`) for the feedback
     events that accepted the referral card of ``rec``, for a caller who keeps the person's record.
 
     ``cards``: the uuids of the cards the caller received for this person with ``rec`` (feedback

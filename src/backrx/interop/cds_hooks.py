@@ -43,7 +43,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from backrx._input import loads
 from backrx.interop._cds_cards import authored, clinician, codes_card, supporting, without_links
 from backrx.interop._cds_cards import name as resource_name
 from backrx.interop._cds_request import (
@@ -66,6 +65,7 @@ from backrx.interop.fhir_import import read_fhir
 from backrx.interop.questionnaire import QUESTIONNAIRE_URL
 from backrx.model.recommendation import Notice, Program, Recommendation, Referral
 from backrx.model.vocabulary import URGENCIES
+from backrx.readers.documents import loads
 from backrx.ruleset import RuleSet, load_rules
 
 SERVICE_ID = "backrx-patient-view"

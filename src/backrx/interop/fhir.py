@@ -364,7 +364,7 @@ class _Builder:
         return request
 
     def _override_provenance(self, item: Override, targets: list[str]) -> dict[str, Any]:
-        from backrx.adjust.override import describe
+        from backrx.overrides.override import describe
 
         provenance: dict[str, Any] = {
             "resourceType": "Provenance", "id": self.id(f"override-{item.number}"),

@@ -17,7 +17,6 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from backrx._input import MAX_INPUT_BYTES, SHOW_INPUT_IN_ERRORS, loads
 from backrx.interop._fhir import RED_FLAG_SYSTEM, RESPONSE_STATUSES, condition_flags, models, shape_problem
 from backrx.interop.fhir_codes import CODED_RESOURCES, CodeMapping, Facts, facts, mapping_of
 from backrx.interop.fhir_outcomes import outcomes_by_record
@@ -32,6 +31,7 @@ from backrx.interop.questionnaire import (
 )
 from backrx.interop.questionnaire_response_out import to_questionnaire_response
 from backrx.model.profile import RED_FLAGS, Profile
+from backrx.readers.documents import MAX_INPUT_BYTES, SHOW_INPUT_IN_ERRORS, loads
 
 __all__ = ["FhirCodeWarning", "from_fhir", "to_questionnaire_response"]
 

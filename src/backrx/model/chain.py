@@ -28,9 +28,9 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import ConfigDict, Field
 
-from backrx._input import SHOW_INPUT_IN_ERRORS
 from backrx.errors import BackrxError
 from backrx.model.measures import Compact
+from backrx.readers.documents import SHOW_INPUT_IN_ERRORS
 
 #: The version of the chain a record carries (``Chain.version``).
 CHAIN_VERSION: Literal[1] = 1

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
-from backrx._input import SHOW_INPUT_IN_ERRORS
 from backrx.model.measures import Compact
+from backrx.readers.documents import SHOW_INPUT_IN_ERRORS
 
 __all__ = ["EducationModule", "ExposureStep", "FlarePlan", "GradedActivity"]
 

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from backrx._input import SHOW_INPUT_IN_ERRORS, loads, read_text, refuse_duplicate_keys
 from backrx.model.measures import Outcomes
+from backrx.readers.documents import SHOW_INPUT_IN_ERRORS, loads, read_text, refuse_duplicate_keys
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -512,7 +512,7 @@ def stage_for_weeks(weeks: float) -> Stage:
 
 def read_document(path: str | os.PathLike[str]) -> Any:
     """Read a YAML or JSON document from ``path`` (safe YAML; JSON is YAML too)."""
-    from backrx._yaml import load_plain
+    from backrx.readers.safe_yaml import load_plain
 
     file = Path(path)
     text = read_text(file)  # a regular file only, at most MAX_INPUT_BYTES

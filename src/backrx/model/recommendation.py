@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from backrx._input import SHOW_INPUT_IN_ERRORS
 from backrx.model.chain import Chain, ChainError, verify
 from backrx.model.education import EducationModule, FlarePlan, GradedActivity
 from backrx.model.feedback import Feedback
@@ -17,6 +16,7 @@ from backrx.model.measures import Compact, IsoDate
 from backrx.model.profile import Profile
 from backrx.model.providers import bundled_disclaimer as provided_disclaimer
 from backrx.model.untrusted import PlainText
+from backrx.readers.documents import SHOW_INPUT_IN_ERRORS
 
 _Date = date  # a field below is called `date`
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import string
 from typing import Any
 
-from backrx import _yaml
 from backrx.lang.condition import (
     ALWAYS,
     OPERATORS,
@@ -22,6 +21,7 @@ from backrx.model.vocabulary import ADJUST_FIELDS, CONCLUDED_BY, FIELDS, FieldSp
 from backrx.pack.limits import MAX_AT_LEAST_ITEMS, MAX_CONDITION_DEPTH, MAX_IN_VALUES, MAX_NUMBER
 from backrx.pack.model import LAYERS
 from backrx.pack.read import FIELD_REF, Ctx, check_keys, hint, int_value, join, kind_of, line_of
+from backrx.readers import safe_yaml
 
 
 class Scope:
@@ -135,7 +135,7 @@ def _parse_test(ctx: Ctx, scope: Scope, name: str, ops: Any, line: int | None,
         return None
     tests: list[Condition] = []
     for op_name, value in ops.items():
-        op_line = line_of(ops, op_name) if isinstance(ops, _yaml.LDict) else line
+        op_line = line_of(ops, op_name) if isinstance(ops, safe_yaml.LDict) else line
         op_where = join(where, op_name)
         op = OPERATORS.get(op_name) if isinstance(op_name, str) else None
         if op is None:

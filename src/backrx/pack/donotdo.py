@@ -2,7 +2,7 @@
 
 Each item names an intervention (traction, TENS, a lumbar brace, ...), the clinician's line, the
 plain sentence the person reads, and its sources. backrx never prescribes any of them; an override
-that adds one needs an acknowledgement with a reason (`backrx.adjust.override`). The patient
+that adds one needs an acknowledgement with a reason (`backrx.overrides.override`). The patient
 sentences join the pack's texts under ``donotdo.<id>.patient`` (and the heading under
 ``donotdo.heading``), so a locale translates them like any other text.
 """

@@ -15,9 +15,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from backrx import _yaml
 from backrx.model.vocabulary import CATEGORIES
 from backrx.pack.read import Ctx, Known, check_keys, int_value, join, line_of, str_list, text_value
+from backrx.readers import safe_yaml
 
 #: source id -> its kind, and the kinds strongest first (sources.yaml, pack.model.SOURCE_KINDS)
 Kinds = tuple[dict[str, str], tuple[str, ...]]
@@ -156,7 +156,7 @@ def _module(ctx: Ctx, node: Any, where: str, known: Known, bib: Kinds,
     if order is None or any(w is None for w in words) or not sources:
         return None
     title, text, why = (str(w) for w in words)
-    rule = _yaml.LDict({"id": RULE_PREFIX + ident, "title": f"Education: {title}", "priority": PRIORITY,
+    rule = safe_yaml.LDict({"id": RULE_PREFIX + ident, "title": f"Education: {title}", "priority": PRIORITY,
                         "when": node["when"], "then": {"educate": ident}, "rationale": why,
                         "sources": list(sources), "evidence": _evidence(sources, bib, design)})
     rule.line = getattr(node, "line", 0)

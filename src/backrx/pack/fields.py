@@ -25,11 +25,11 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 import annotated_types
 from pydantic import BaseModel
 
-from backrx import _yaml
 from backrx.errors import Problem, RuleError
 from backrx.model.profile import Profile
 from backrx.pack.limits import MAX_TEXT
 from backrx.pack.read import Ctx, check_keys, hint, join, kind_of, line_of
+from backrx.readers import safe_yaml
 
 FILE = "fields.yaml"
 
@@ -158,8 +158,8 @@ def field_notes(pack_path: str | os.PathLike[str]) -> FieldNotes:
     if not file.is_file():
         return FieldNotes()
     try:
-        doc = _yaml.load(file.read_text(encoding="utf-8"), FILE)
-    except _yaml.YamlError as exc:
+        doc = safe_yaml.load(file.read_text(encoding="utf-8"), FILE)
+    except safe_yaml.YamlError as exc:
         raise RuleError([Problem(FILE, exc.line, None, exc.code, exc.message)]) from None
     problems: list[Problem] = []
     notes = read_field_notes(doc, problems)

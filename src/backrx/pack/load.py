@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from backrx import _yaml
 from backrx.errors import Problem, RuleError
 from backrx.lang.condition import alternatives, fields_of
 from backrx.model.profile import RED_FLAGS
@@ -75,6 +74,7 @@ from backrx.pack.read import (
 from backrx.pack.rules import layer_inputs, parse_rule, read_rule_file
 from backrx.pack.tiers import FILE as TIERS_FILE
 from backrx.pack.tiers import Tiers, check_wording, read_tiers
+from backrx.readers import safe_yaml
 
 REQUIRED_FILES = ("pack.yaml", "sources.yaml", "exercises.yaml", "phases.yaml", "planner.yaml")
 TEXT_FILES = ("text.yaml",)  # not rule files: read by backrx.pack.texts
@@ -118,7 +118,7 @@ def digest_of_bytes(files: Iterable[tuple[str, bytes]], folder: Path | None = No
     for name, data in sorted(files):
         try:
             doc = parsecache.parse(data, data.decode("utf-8"), name)
-        except (UnicodeDecodeError, _yaml.YamlError):
+        except (UnicodeDecodeError, safe_yaml.YamlError):
             doc = {"unparsed": hashlib.sha256(data).hexdigest()}  # never the digest of a loaded pack
         if doc is not None:
             docs[name] = doc

@@ -31,13 +31,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from backrx import _yaml
 from backrx.errors import Problem
 from backrx.pack.locale_checks import blocking_words, english_words, placeholders_of
 from backrx.pack.model import PACK_FORMAT, CatalogEntry, Pack, PhaseDef, Rule
 from backrx.pack.read import Ctx
 from backrx.pack.tiers import FILE as TIERS_FILE
 from backrx.pack.tiers import URGENCY_ORDER, Tiers
+from backrx.readers import safe_yaml
 
 SOURCE_LOCALE = "en"
 _LANG = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?\Z")
@@ -243,4 +243,4 @@ def localize(pack: Pack, lang: str) -> Pack:
 
 def read_yaml(path: Path) -> Any:  # pragma: no cover - a helper for translators' scripts
     """A locale file as plain data."""
-    return _yaml.load_plain(path.read_text(encoding="utf-8"), path.name)
+    return safe_yaml.load_plain(path.read_text(encoding="utf-8"), path.name)

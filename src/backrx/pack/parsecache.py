@@ -38,7 +38,7 @@ from typing import Any
 
 import yaml
 
-from backrx import _yaml
+from backrx.readers import safe_yaml
 
 #: Changes whenever the shape of an entry changes (the parser's source is in every key anyway).
 CACHE_FORMAT = 2
@@ -56,7 +56,7 @@ SECRET_NAME = "secret"
 _SECRET_BYTES = 32
 _MAGIC = f"backrx-parsed-{CACHE_FORMAT}".encode()
 #: The modules whose source decides what a parsed document is.
-PARSER_MODULES: tuple[Path, ...] = (Path(_yaml.__file__), Path(__file__))
+PARSER_MODULES: tuple[Path, ...] = (Path(safe_yaml.__file__), Path(__file__))
 #: The disk cache needs calls that refuse links and work relative to an open folder.
 SUPPORTED = (hasattr(os, "geteuid") and hasattr(os, "O_NOFOLLOW") and hasattr(os, "O_DIRECTORY")
              and {os.open, os.mkdir, os.rename, os.unlink, os.link} <= os.supports_dir_fd
@@ -82,7 +82,7 @@ def parser_digest() -> str:
     and whether libyaml is used. Not the version string, which every commit shares."""
     if not _parser:
         h = hashlib.sha256(_MAGIC + b"\0" + yaml.__version__.encode() + b"\0"
-                           + str(_yaml.HAS_LIBYAML).encode())
+                           + str(safe_yaml.HAS_LIBYAML).encode())
         for module in PARSER_MODULES:
             try:
                 source = module.read_bytes()
@@ -99,9 +99,9 @@ def key_of(data: bytes) -> str:
 
 
 def parse(data: bytes, text: str, rel: str) -> Any:
-    """The parsed document of one pack file (LDict / LList with lines), as ``_yaml.load`` gives it.
+    """The parsed document of one pack file (LDict / LList with lines), as ``safe_yaml.load`` gives it.
 
-    Raises ``_yaml.YamlError`` as ``_yaml.load`` does; a file that does not parse is never kept.
+    Raises ``safe_yaml.YamlError`` as ``safe_yaml.load`` does; a file that does not parse is never kept.
     """
     key = key_of(data)
     with _lock:
@@ -119,7 +119,7 @@ def parse(data: bytes, text: str, rel: str) -> Any:
                 doc = decode(found)
                 _remember(key, found)
                 return doc
-        doc = _yaml.load(text, rel)
+        doc = safe_yaml.load(text, rel)
         try:
             encoded = encode(doc)
         except ValueError:  # a value JSON cannot hold exactly (an infinite float): never kept
@@ -322,14 +322,14 @@ def encode(doc: Any) -> str:
 
 
 def _node(value: Any) -> Any:
-    if isinstance(value, _yaml.LDict):
+    if isinstance(value, safe_yaml.LDict):
         return {"m": value.line, "k": [[k, value.key_lines[k], _node(v)] for k, v in value.items()]}
-    if isinstance(value, _yaml.LList):
+    if isinstance(value, safe_yaml.LList):
         return {"s": value.line, "i": [[line, _node(v)] for line, v in zip(value.item_lines, value,
                                                                           strict=True)]}
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
-    raise ValueError(f"cannot keep a {type(value).__name__}")  # pragma: no cover - _yaml gives no other
+    raise ValueError(f"cannot keep a {type(value).__name__}")  # pragma: no cover - safe_yaml gives no other
 
 
 def decode(text: str) -> Any:
@@ -349,10 +349,10 @@ def _line(value: Any) -> int:
 def _value(node: Any, depth: int) -> Any:
     if node is None or type(node) in (str, bool, int, float):
         return node
-    if depth > _yaml.MAX_DEPTH or type(node) is not dict or len(node) != 2:
+    if depth > safe_yaml.MAX_DEPTH or type(node) is not dict or len(node) != 2:
         raise _UnusableEntryError
     if "m" in node and type(node.get("k")) is list:
-        mapping = _yaml.LDict()
+        mapping = safe_yaml.LDict()
         mapping.line = _line(node["m"])
         mapping.key_lines = {}
         for item in node["k"]:
@@ -362,7 +362,7 @@ def _value(node: Any, depth: int) -> Any:
             mapping.key_lines[item[0]] = _line(item[1])
         return mapping
     if "s" in node and type(node.get("i")) is list:
-        items = _yaml.LList()
+        items = safe_yaml.LList()
         items.line = _line(node["s"])
         items.item_lines = []
         for item in node["i"]:

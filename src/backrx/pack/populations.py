@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from backrx import _yaml
 from backrx.model.vocabulary import FieldSpec
 from backrx.pack.conditions import Scope, parse_condition
 from backrx.pack.popbook import Population, PopulationBook, Requirement
 from backrx.pack.read import Ctx, check_keys, int_value, join, line_of, str_list, text_value
+from backrx.readers import safe_yaml
 
 __all__ = ["FILE", "ROLE", "Population", "PopulationBook", "Requirement", "read_populations"]
 
@@ -33,11 +33,11 @@ _REQ_KEYS = ("id", "element", "phases", "days_per_week", "candidates", "when", "
 MESSAGES = ("requirement_unmet", "element_missing", "below_floor")
 
 
-def _node(base: Any, keep: tuple[str, ...] | None = None, **changes: Any) -> _yaml.LDict:
+def _node(base: Any, keep: tuple[str, ...] | None = None, **changes: Any) -> safe_yaml.LDict:
     """A rule node built from ``base`` (its ``keep`` keys, or all) with keys changed, keeping its
     lines for problems."""
     kept = {k: v for k, v in (base.items() if isinstance(base, dict) else ()) if keep is None or k in keep}
-    out = _yaml.LDict({**kept, **changes})
+    out = safe_yaml.LDict({**kept, **changes})
     out.line = getattr(base, "line", 0)
     out.key_lines = dict(getattr(base, "key_lines", {}))
     return out

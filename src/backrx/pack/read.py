@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backrx import _input, _yaml
 from backrx.errors import Problem
 from backrx.pack import parsecache
 from backrx.pack.limits import MAX_FILE_BYTES, MAX_PACK_BYTES, MAX_TEXT, MAX_YAML_ITEMS
+from backrx.readers import documents, safe_yaml
 
 # \Z, not $: "$" also matches before a trailing newline, so "triage.x\n" would pass as an id.
 ID = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*\Z")
@@ -47,9 +47,9 @@ class Ctx:
 
 def line_of(node: Any, key: str | int | None = None) -> int | None:
     if key is not None:
-        if isinstance(node, _yaml.LDict) and isinstance(key, str):
+        if isinstance(node, safe_yaml.LDict) and isinstance(key, str):
             return node.key_lines.get(key, node.line)
-        if isinstance(node, _yaml.LList) and isinstance(key, int) and key < len(node.item_lines):
+        if isinstance(node, safe_yaml.LList) and isinstance(key, int) and key < len(node.item_lines):
             return node.item_lines[key]
     return getattr(node, "line", None)
 
@@ -204,7 +204,7 @@ def str_list(ctx: Ctx, node: Any, key: str, where: str, *, vocabulary: Iterable[
     out: list[str] = []
     for i, item in enumerate(value):
         if vocab is not None and item not in vocab:
-            ctx.add(line_of(value, i) if isinstance(value, _yaml.LList) else line_of(node, key),
+            ctx.add(line_of(value, i) if isinstance(value, safe_yaml.LList) else line_of(node, key),
                     code, f"{item!r} is not one of {', '.join(vocab)}{hint(item, vocab)}",
                     join(join(where, key), i))
             continue
@@ -244,13 +244,13 @@ def read_file(path: Path, rel: str, problems: list[Problem], root: Path | None =
                                 "file into the pack instead"))
         return None
     try:
-        data = _input.read_bytes(real, MAX_FILE_BYTES, follow_symlinks=False)
-    except _input.NotAFileError:
+        data = documents.read_bytes(real, MAX_FILE_BYTES, follow_symlinks=False)
+    except documents.NotAFileError:
         problems.append(Problem(rel, None, None, "not-a-file",
                                 "not a regular file (a FIFO, a device or a folder); a pack holds "
                                 "only regular files"))
         return None
-    except _input.TooLargeError:
+    except documents.TooLargeError:
         problems.append(Problem(rel, None, None, "file-too-large",
                                 f"the file is longer than {MAX_FILE_BYTES} bytes, the limit"))
         return None
@@ -273,7 +273,7 @@ def read_file(path: Path, rel: str, problems: list[Problem], root: Path | None =
             return None
     try:
         doc = parsecache.parse(data, text, rel)
-    except _yaml.YamlError as exc:
+    except safe_yaml.YamlError as exc:
         problems.append(Problem(rel, exc.line, None, exc.code, exc.message))
         return None
     # A parsed text can hold a hidden character only if the file does, or writes one as an escape

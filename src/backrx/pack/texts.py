@@ -158,14 +158,15 @@ def read_texts(ctx: _Collector, doc: Any, root: Path | None = None) -> dict[str,
 @functools.lru_cache(maxsize=1)
 def bundled_texts() -> Mapping[str, str]:
     """The bundled pack's texts (the fallback for a pack without its own text.yaml)."""
-    from backrx import _yaml
     from backrx.errors import Problem, RuleError
     from backrx.pack.read import Ctx as _Ctx
     from backrx.pack.read import bundled_path
+    from backrx.readers import safe_yaml
 
     path = bundled_path() / "text.yaml"
     problems: list[Problem] = []
-    texts = read_texts(_Ctx(problems, "text.yaml"), _yaml.load(path.read_text(encoding="utf-8"), path.name))
+    document = safe_yaml.load(path.read_text(encoding="utf-8"), path.name)
+    texts = read_texts(_Ctx(problems, "text.yaml"), document)
     if problems:  # pragma: no cover - the bundled pack is checked by its tests
         raise RuleError(problems)
     return texts

@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from backrx import _yaml
 from backrx.errors import Problem
+from backrx.readers import safe_yaml
 
 FILE = "urgency.yaml"
 URGENCY_ORDER: tuple[str, ...] = ("emergency", "urgent", "routine")
@@ -68,7 +68,7 @@ class Tiers:
 
 
 def _line(node: Any, key: str | None = None) -> int | None:
-    if key is not None and isinstance(node, _yaml.LDict):
+    if key is not None and isinstance(node, safe_yaml.LDict):
         return node.key_lines.get(key, node.line)
     return getattr(node, "line", None)
 

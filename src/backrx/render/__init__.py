@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from backrx.model.recommendation import Recommendation
-from backrx.pack.rulepack import Pack, read_pack
+from backrx.pack.load import read_pack
+from backrx.pack.model import Pack
 from backrx.render.context import build_context, pack_texts
 from backrx.render.figures import figure_for
 

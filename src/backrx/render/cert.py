@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from backrx import _yaml
 from backrx.errors import Problem, RuleError
 from backrx.model.recommendation import Prescription, Recommendation
-from backrx.pack.rulepack import Pack
+from backrx.pack.model import Pack
+from backrx.readers import safe_yaml
 
 if TYPE_CHECKING:
     from backrx.ruleset import RuleSet
@@ -52,8 +52,8 @@ def _items(path: str, digest: str) -> tuple[tuple[_Item, ...], tuple[str, ...]]:
         raise RuleError([_problem("", "missing-file",
                                   "the pack has no cert.yaml, which a CERT report needs")])
     try:
-        doc = _yaml.load_plain(file.read_text(encoding="utf-8"), FILE)
-    except (OSError, UnicodeDecodeError, _yaml.YamlError):
+        doc = safe_yaml.load_plain(file.read_text(encoding="utf-8"), FILE)
+    except (OSError, UnicodeDecodeError, safe_yaml.YamlError):
         raise RuleError([_problem("", "bad-yaml", "cert.yaml cannot be read as YAML")]) from None
     nodes = doc.get("items") if isinstance(doc, dict) else None
     if not isinstance(nodes, list) or not nodes:

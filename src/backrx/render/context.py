@@ -17,9 +17,9 @@ from backrx.model.feedback import ExerciseResponse, Feedback
 from backrx.model.recommendation import Dose, Exclusion, Phase, Prescription, Program, Recommendation
 from backrx.model.untrusted import is_link
 from backrx.model.vocabulary import URGENCIES
+from backrx.pack.model import CatalogEntry, Pack
 from backrx.pack.parts import media_ok
 from backrx.pack.planspec import PlannerSpec
-from backrx.pack.rulepack import CatalogEntry, Pack
 from backrx.pack.texts import Texts
 from backrx.render.education import education_context, education_heading
 
@@ -244,7 +244,7 @@ def _excluded(items: list[Exclusion], view: str, t: Texts, plain: dict[str, str]
 
 def _overrides(rec: Recommendation) -> list[dict[str, str]]:
     """The clinician overrides in words, each with what later undid it (if anything)."""
-    from backrx.adjust.override import describe, override_status
+    from backrx.overrides.override import describe, override_status
 
     return [{"text": describe(item), "undone": f"no longer in effect: {undone}" if undone else ""}
             for item, undone in override_status(rec)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from backrx.model.recommendation import Recommendation
-from backrx.pack.rulepack import Pack
+from backrx.pack.model import Pack
 
 __all__ = ["donotdo_for"]
 

@@ -28,7 +28,7 @@ from backrx.model.recommendation import (
 from backrx.model.untrusted import is_link
 from backrx.model.vocabulary import URGENCIES
 from backrx.pack.locale import read_locales
-from backrx.pack.rulepack import bundled_path
+from backrx.pack.read import bundled_path
 from backrx.pack.texts import Texts, bundled_texts
 from backrx.render.context import blocks, pack_texts, texts_in
 from backrx.render.education import education_heading, education_lines, education_markdown
@@ -234,7 +234,7 @@ def explain(rec: Recommendation, *, rules: RuleSet | None = None) -> str:
     if rec.adjustments:
         lines += _adjustment_lines(rec, t)
     if rec.overrides:
-        from backrx.adjust.override import describe, override_status
+        from backrx.overrides.override import describe, override_status
 
         lines += ["", t("report.heading.overrides")]
         for item, undone in override_status(rec):

@@ -39,7 +39,7 @@ from backrx.run.plancache import PackCache
 
 if TYPE_CHECKING:
     from backrx.model.recommendation import Firing, Reference
-    from backrx.pack.rulepack import Pack
+    from backrx.pack.model import Pack
 
 #: Every cache a seam holds, by name (see the module).
 CACHES = ("results", "firings", "fired", "tables", "plans", "parts")

@@ -13,7 +13,7 @@ from backrx.engine import Engine
 from backrx.lang.condition import Value, fields_of
 from backrx.model.vocabulary import URGENCIES
 from backrx.pack.actions import Action, Policy, actions_of, independent_runs
-from backrx.pack.rulepack import ADJUST_ACTIONS, DoseSpec, Exclude, Pack, Prescribe, Rule
+from backrx.pack.model import ADJUST_ACTIONS, DoseSpec, Exclude, Pack, Prescribe, Rule
 
 
 @dataclass(frozen=True)

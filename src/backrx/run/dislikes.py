@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
+from backrx.pack.model import CatalogEntry
 from backrx.pack.planspec import Choosing
-from backrx.pack.rulepack import CatalogEntry
 
 
 class _Chosen(Protocol):

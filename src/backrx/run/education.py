@@ -17,7 +17,7 @@ from backrx.model.profile import Profile
 from backrx.model.recommendation import Program
 from backrx.model.vocabulary import DIRECTIONS
 from backrx.pack.education import EducationBook
-from backrx.pack.rulepack import Pack
+from backrx.pack.model import Pack
 from backrx.pack.texts import fill
 from backrx.run.decision import Decision
 

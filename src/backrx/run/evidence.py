@@ -1,6 +1,6 @@
 """Evidence grades: how strong the support for each rule is, as data and as check warnings.
 
-Each source in ``sources.yaml`` has a ``kind`` (`backrx.pack.rulepack.SOURCE_KINDS`, strongest
+Each source in ``sources.yaml`` has a ``kind`` (`backrx.pack.model.SOURCE_KINDS`, strongest
 first) and, where the source grades its own recommendation, a ``grade``. Each rule states the
 strength of what it recommends with ``evidence:`` (a kind, or ``{kind, grade, note}``) and
 ``design: true`` where the pack's authors chose without evidence. The loader keeps both optional
@@ -16,7 +16,7 @@ from typing import Any
 
 from backrx.errors import Problem
 from backrx.model.recommendation import Evidence, Recommendation
-from backrx.pack.rulepack import LEGACY_SOURCE_KINDS, Pack, Rule, RuleEvidence
+from backrx.pack.model import LEGACY_SOURCE_KINDS, Pack, Rule, RuleEvidence
 
 
 def evidence_data(rule: Rule) -> dict[str, Any] | None:

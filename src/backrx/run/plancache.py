@@ -25,7 +25,7 @@ from backrx.run.week import day_minutes
 
 if TYPE_CHECKING:
     from backrx.model.recommendation import Program
-    from backrx.pack.rulepack import Pack
+    from backrx.pack.model import Pack
     from backrx.run.decision import Decision
 
 #: Planned programs kept per pack. With their parts, a full table held about 10 MB (measured:

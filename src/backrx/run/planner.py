@@ -22,8 +22,8 @@ from typing import Any
 
 from backrx.model.profile import Profile
 from backrx.model.recommendation import Dose, Exercise, Prescription, Program
+from backrx.pack.model import DOSE_FIELDS, CatalogEntry, Exclude, Pack, Prescribe, Rule
 from backrx.pack.planspec import Choosing, PlannerSpec
-from backrx.pack.rulepack import DOSE_FIELDS, CatalogEntry, Exclude, Pack, Prescribe, Rule
 from backrx.run.decision import Decision
 from backrx.run.dislikes import disliked_ids, kept_warnings, liked_first, spare
 from backrx.run.plancache import PackCache, Planned, pack_cache, plan_key

@@ -15,9 +15,8 @@ from backrx.engine import make_engine
 from backrx.lang.condition import Value, evaluate
 from backrx.model.profile import Profile
 from backrx.model.recommendation import Program
-from backrx.pack.model import Exclude, Pack
+from backrx.pack.model import CatalogEntry, Exclude, Pack
 from backrx.pack.popbook import Requirement
-from backrx.pack.rulepack import CatalogEntry
 from backrx.run.decision import Decision, decide
 from backrx.run.facts import profile_values
 

@@ -13,7 +13,7 @@ from backrx.model.recommendation import Day, Dose, Phase
 from backrx.pack.planspec import PlannerSpec
 
 if TYPE_CHECKING:
-    from backrx.pack.rulepack import CatalogEntry
+    from backrx.pack.model import CatalogEntry
 
 DAYS = 7
 

@@ -19,7 +19,7 @@ from backrx.model.recommendation import (
     Prescription,
     Program,
 )
-from backrx.pack.rulepack import SAFETY_CODES, Exclude, Rule
+from backrx.pack.model import SAFETY_CODES, Exclude, Rule
 
 #: Every exclusion code an accept can name: the safety codes and ``program`` (a design choice).
 EXCLUSION_CODES: tuple[str, ...] = (*SAFETY_CODES, "program")

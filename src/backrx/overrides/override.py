@@ -33,8 +33,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backrx.adjust.integrity import refusal
-from backrx.adjust.override_record import (
+from backrx.errors import OverrideError
+from backrx.followup.integrity import refusal
+from backrx.model import chain
+from backrx.model.recommendation import Override, Prescription, Recommendation
+from backrx.overrides.record import (
     EXCLUSION_CODES,
     SAFETY_CODES,
     apply_override,
@@ -42,17 +45,14 @@ from backrx.adjust.override_record import (
     find_prescription,
     replay_with_overrides,
 )
-from backrx.adjust.override_views import (
+from backrx.overrides.views import (
     describe,
     in_effect,
     override_notices,
     override_status,
     provenance_data,
 )
-from backrx.errors import OverrideError
-from backrx.model import chain
-from backrx.model.recommendation import Override, Prescription, Recommendation
-from backrx.pack.rulepack import DOSE_FIELDS, DOSE_LIMITS, CatalogEntry
+from backrx.pack.model import DOSE_FIELDS, DOSE_LIMITS, CatalogEntry
 from backrx.ruleset import RuleSet, default_rules
 from backrx.run.decision import Decision
 from backrx.run.facts import profile_values

@@ -2,7 +2,7 @@
 
 The workers are started with the ``spawn`` method, never ``fork``: a forked child would inherit
 the parent's engine locks and C state mid-flight. Each worker receives the pickled RuleSet once
-(it reloads the pack from its content and checks the digest, see `backrx._transport`) and
+(it reloads the pack from its content and checks the digest, see `backrx.workers.transport`) and
 then handles chunks of profiles. Results come back in input order.
 
 Sending a Recommendation between processes costs about as much as making it (pickling about
@@ -28,8 +28,8 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
-from backrx._gc import collector_paused
 from backrx.errors import EngineError
+from backrx.workers.collector import collector_paused
 
 
 class RuleSet(Protocol):

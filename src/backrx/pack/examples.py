@@ -7,7 +7,7 @@ from pathlib import Path
 
 def examples_path() -> Path:
     """The folder of the bundled example profiles (inside the wheel, or the checkout's examples/)."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the backrx package
     installed = here / "_examples"
     if installed.is_dir():
         return installed

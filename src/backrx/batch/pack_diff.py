@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from backrx._batch_io import Unreadable
+from backrx.batch.files import Unreadable
 from backrx.model.recommendation import Recommendation
 from backrx.ruleset import RuleSet, load_rules
 
@@ -211,7 +211,7 @@ def diff(old: RuleSet | str | os.PathLike[str], new: RuleSet | str | os.PathLike
 
     size = chunk_size or 200
     if workers is not None and workers > 1:
-        from backrx._parallel import ordered_map
+        from backrx.workers.pool import ordered_map
 
         stream = ordered_map((a, b), items(), _pair_task, workers=workers, chunk_size=size)
         results: Any = (r for _, chunk in stream for r in chunk)

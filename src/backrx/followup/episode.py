@@ -22,11 +22,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, PrivateAttr, ValidationError
 
-from backrx.adjust.apply import adjust, merge_referral
-from backrx.adjust.outcome import Adjuster, Outcome, adjust_layer
-from backrx.adjust.override import intent, override
-from backrx.adjust.revision import Revision
 from backrx.errors import FeedbackError
+from backrx.followup.apply import adjust, merge_referral
+from backrx.followup.outcome import Adjuster, Outcome, adjust_layer
+from backrx.followup.revision import Revision
 from backrx.model import chain
 from backrx.model.feedback import Adherence, Feedback
 from backrx.model.measures import Compact, IsoDate
@@ -34,6 +33,7 @@ from backrx.model.profile import Profile, StrictModel
 from backrx.model.recommendation import PhaseStart, Recommendation
 from backrx.model.untrusted import PlainText
 from backrx.model.vocabulary import URGENCIES
+from backrx.overrides.override import intent, override
 from backrx.ruleset import RuleSet, default_rules
 from backrx.run.facts import profile_values
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from backrx.errors import Problem, RuleError
 
 if TYPE_CHECKING:
-    from backrx.pack.rulepack import Pack
+    from backrx.pack.model import Pack
 
 T = TypeVar("T")
 
@@ -66,7 +66,7 @@ def digest_of_files(files: tuple[tuple[str, bytes], ...], folder: str | None = N
     """The pack digest of in-memory files: the loader's digest of the same top-level files, parsed
     (comments and formatting do not count). ``folder``, the pack's own folder, lends its
     parsed-file cache to bytes it holds."""
-    from backrx.pack.rulepack import digest_of_bytes
+    from backrx.pack.load import digest_of_bytes
 
     return digest_of_bytes((item for item in files if "/" not in item[0]),
                            Path(folder) if folder else None)
@@ -97,7 +97,7 @@ def capture(pack: Pack, engine: str) -> PackContent | None:
     again (about as long as loading the pack), so that check waits for the first pickle
     (`sendable`): a RuleSet that is never sent never pays for it.
     """
-    from backrx.pack.rulepack import NON_RULE_FILES
+    from backrx.pack.model import NON_RULE_FILES
 
     root = Path(pack.path)
     files: list[tuple[str, bytes]] = []
@@ -166,7 +166,7 @@ def reload(content: PackContent) -> Pack:
 
     Raises `backrx.RuleError` when it does not load or reads back with another digest.
     """
-    from backrx.pack.rulepack import read_pack
+    from backrx.pack.load import read_pack
 
     with tempfile.TemporaryDirectory(prefix="backrx-pack-") as tmp:
         for name, data in content.files:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from backrx.model.feedback import ExerciseResponse, Feedback
 from backrx.model.measures import MEASURES, Outcomes
 from backrx.model.recommendation import AdjustmentRound, MeasureChange, Recommendation
-from backrx.pack.rulepack import CatalogEntry, Pack
+from backrx.pack.model import CatalogEntry, Pack
 
 #: Tolerance when comparing a change with an MCID (PSFS means are fractions).
 _EPSILON = 1e-9

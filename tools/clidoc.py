@@ -1,4 +1,7 @@
-"""The command-line reference, generated from the argparse parser (for the docs site)."""
+"""The command-line reference, generated from the argparse parser (for the docs site).
+
+Read by the docs hooks (tools/docs_hooks.py) and by the docs tests; not part of the package.
+"""
 
 from __future__ import annotations
 

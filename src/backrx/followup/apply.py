@@ -1,14 +1,14 @@
 """Test and measure: adjust a program from dated next-day responses.
 
 The decisions are the pack's ``adjust`` rules; this module only carries them
-out. For each round it reads the history (`backrx.adjust.history`: days in the
+out. For each round it reads the history (`backrx.followup.history`: days in the
 phase, streaks, signs, outcome change), runs the rules for the feedback as a
 whole (the phase's progress criteria first, then the rest) and once per
 exercise response, and applies, per exercise, the most conservative action any
 rule chose (drop with its family, drop, regress, hold, progress), plus the
 global ones (referral, hold, elimination mode, moving to the next phase).
 
-Each round stores what changed as diffs by exercise id (`backrx.adjust.revision`);
+Each round stores what changed as diffs by exercise id (`backrx.followup.revision`);
 `replay` rebuilds the full program from the original and those diffs alone.
 """
 
@@ -21,13 +21,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from backrx._version import __version__
-from backrx.adjust.history import earliest, whole_weeks
-from backrx.adjust.integrity import chain_refusal, refusal, triage_refusal
-from backrx.adjust.outcome import Adjuster, Outcome, adjust_layer, base_values, outcome_values, run_rules
-from backrx.adjust.override import override_notices, reapply, replay_with_overrides
-from backrx.adjust.revision import Revision
-from backrx.adjust.revision import replay as _replay_rounds
 from backrx.errors import FeedbackError
+from backrx.followup.history import earliest, whole_weeks
+from backrx.followup.integrity import chain_refusal, refusal, triage_refusal
+from backrx.followup.outcome import Adjuster, Outcome, adjust_layer, base_values, outcome_values, run_rules
+from backrx.followup.revision import Revision
+from backrx.followup.revision import replay as _replay_rounds
 from backrx.model import chain
 from backrx.model.feedback import Feedback
 from backrx.model.recommendation import (
@@ -45,7 +44,8 @@ from backrx.model.recommendation import (
     Referral,
 )
 from backrx.model.vocabulary import URGENCIES
-from backrx.pack.rulepack import Pack
+from backrx.overrides.override import override_notices, reapply, replay_with_overrides
+from backrx.pack.model import Pack
 from backrx.ruleset import RuleSet, default_rules
 from backrx.run.decision import notices, referral_data
 from backrx.run.facts import profile_values

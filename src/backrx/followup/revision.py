@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from backrx.adjust.doses import lower_dose, raise_dose
-from backrx.adjust.history import family_of
+from backrx.followup.doses import lower_dose, raise_dose
+from backrx.followup.history import family_of
 from backrx.model.recommendation import (
     AdjustmentRound,
     Change,
@@ -21,15 +21,15 @@ from backrx.model.recommendation import (
     Prescription,
     Program,
 )
-from backrx.pack.rulepack import Rule
+from backrx.pack.model import Rule
 from backrx.run.planner import keep_aerobic, no_aerobic_notice
 from backrx.run.populations import limits_for
 from backrx.run.week import settle_week
 
 if TYPE_CHECKING:
-    from backrx.adjust.outcome import Adjuster, Outcome
+    from backrx.followup.outcome import Adjuster, Outcome
 
-# ---- dose diffs (the steps themselves are backrx.adjust.doses)
+# ---- dose diffs (the steps themselves are backrx.followup.doses)
 
 
 def _changed(old: Dose, new: Dose) -> Dose:
@@ -317,7 +317,7 @@ class Revision:
             rounds, rule = outcome.hold
             self.plan_hold = Hold(rounds_left=rounds, reason=outcome.rationale(rule), rule_ids=[rule.id])
             self._record("pause", None, self.plan_hold.reason, [rule.id])
-        # Otherwise the hold stands: only a clinician's reassessment ends it (backrx.adjust.episode).
+        # Otherwise the hold stands: only a clinician's reassessment ends it (backrx.followup.episode).
         last = self.order.index(self.current) == len(self.order) - 1
         if outcome.advance is not None and self.elimination is None and outcome.hold is None and not last:
             before = self.current

@@ -49,13 +49,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from backrx._batch_io import Unreadable, atomic_output, read_profiles, records, safe_text
-from backrx._cohort import generate
-from backrx._diff import Group, PackDiff, ProfileChange
-from backrx._gc import collector_paused
+from backrx.batch.cohort import generate
+from backrx.batch.files import Unreadable, atomic_output, read_profiles, records, safe_text
+from backrx.batch.pack_diff import Group, PackDiff, ProfileChange
 from backrx.model.profile import Profile
 from backrx.model.recommendation import Phase, Recommendation
 from backrx.ruleset import RuleSet, default_rules
+from backrx.workers.collector import collector_paused
 
 if TYPE_CHECKING:
     import pandas
@@ -201,7 +201,7 @@ def rows(profiles: Any, rules: RuleSet | None = None, *, workers: int | None = N
     count = 0
     size = chunk_size or 200
     if workers is not None and workers > 1:
-        from backrx._parallel import ordered_map
+        from backrx.workers.pool import ordered_map
 
         ids: deque[Any] = deque()
 
@@ -354,7 +354,7 @@ def diff(old: RuleSet | str | os.PathLike[str], new: RuleSet | str | os.PathLike
 
     See `backrx.batch.PackDiff` for what it reports.
     """
-    from backrx._diff import diff as run
+    from backrx.batch.pack_diff import diff as run
 
     return run(old, new, _split_id(records(profiles), id_field), workers=workers,
                chunk_size=chunk_size, examples=examples)

@@ -3,7 +3,7 @@
 `Adjuster` derives the facts of one round (the feedback as a whole, then each response)
 from the recommendation, its history and the new feedback, and runs the pack's ``adjust`` layer
 over them through the runner every layer uses (`backrx.RuleSet.decide_facts`);
-`Outcome` holds what the rules concluded, for `backrx.adjust.revision.Revision` to
+`Outcome` holds what the rules concluded, for `backrx.followup.revision.Revision` to
 carry out.
 """
 
@@ -14,14 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from backrx.adjust.doses import raise_dose
-from backrx.adjust.history import Timeline, latest_walk, measure_changes, steady, whole_weeks
-from backrx.adjust.history import timeline as read_timeline
+from backrx.followup.doses import raise_dose
+from backrx.followup.history import Timeline, latest_walk, measure_changes, steady, whole_weeks
+from backrx.followup.history import timeline as read_timeline
 from backrx.lang.condition import Value
 from backrx.model.feedback import ExerciseResponse, Feedback
 from backrx.model.recommendation import Firing, MeasureChange, Recommendation
 from backrx.model.vocabulary import DIRECTIONS, URGENCIES
-from backrx.pack.rulepack import ADJUST_ACTIONS, CatalogEntry, Pack, Rule
+from backrx.pack.model import ADJUST_ACTIONS, CatalogEntry, Pack, Rule
 from backrx.ruleset import RuleSet
 from backrx.run.decision import Decision, add_unique
 from backrx.run.evidence import evidence_model
@@ -110,7 +110,7 @@ def _more_urgent(held: str | None, new: str | None) -> str | None:
 
 def review_open(rec: Recommendation, layer: Any) -> bool:
     """A referral that an adjust rule raised (a review) stands until a clinician's reassessment
-    ends it (`backrx.adjust.episode`)."""
+    ends it (`backrx.followup.episode`)."""
     if rec.referral is None:
         return False
     ours = {rule.id for rule in layer.rules}

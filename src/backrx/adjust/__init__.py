@@ -1,1 +1,0 @@
-"""Test and measure over time: feedback rounds, replay, migrate and clinician overrides."""
