@@ -10,9 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from clidoc import (
-    cli_reference,  # tools/clidoc.py: mkdocs puts this folder on the path while it loads the hooks
-)
+# tools/clidoc.py: mkdocs puts this folder on the path while it loads the hooks.
+from clidoc import cli_reference
 from mkdocs.structure.files import File, Files
 
 ROOT = Path(__file__).resolve().parent.parent
