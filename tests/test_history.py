@@ -6,11 +6,11 @@ import datetime
 import itertools
 from typing import Any
 
-from backrx.adjust import revision
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import backrx
+from backrx.followup import revision
 from backrx.testing import profiles
 
 START = datetime.date(2026, 1, 5)
@@ -182,8 +182,7 @@ def test_both_engines_adjust_the_golden_cases_alike(rules: backrx.RuleSet,
 def test_spreading_drops_the_movement_family_and_a_family_sign_is_not_independent(
         rules: backrx.RuleSet, monkeypatch: Any) -> None:
     """With catalog patterns, the culprit's whole family leaves every phase; it cannot stop a direction."""
-    from backrx.adjust import history
-
+    from backrx.followup import history
     from backrx.pack.model import CatalogEntry
 
     family = {"prone-press-up", "standing-back-extension", "prone-on-elbows", "prone-lying"}
