@@ -157,6 +157,15 @@ def _prop_far(use: PropUse, sk: Skeleton, floor: float, at: Point, span: tuple[f
               "down": (x, y + prop.w)}.get(prop.to, (x + prop.w, y))
         return [_line((x, y), to, k, 2, ' stroke-dasharray="5 3"'),
                 f'<rect x="{_f(to[0] - 4)}" y="{_f(to[1] - 4)}" width="8" height="8" fill="{k}"/>']
+    if prop.shape == "club":  # a club or stick held in the hand, along the forearm's line
+        elbow = sk.points[use.at.replace("hand", "elbow")] if "hand" in use.at else (x, y - 1)
+        return [_line((x, y), _toward((x, y), elbow, -prop.w), k, 3)]
+    if prop.shape == "pulley":  # a cable from the point to a fixed wheel w ahead, h up, on its column
+        wheel = (-prop.w if prop.to == "back" else prop.w, -prop.h)
+        return [_line((wheel[0], 0.0), (wheel[0], -prop.h - 10), k, 5),
+                f'<circle cx="{_f(wheel[0])}" cy="{_f(wheel[1])}" r="6" fill="#fff" stroke="{k}" '
+                'stroke-width="3"/>', _line((x, y), wheel, k, 2, ' stroke-dasharray="5 3"'),
+                f'<rect x="{_f(x - 4)}" y="{_f(y - 4)}" width="8" height="8" fill="{k}"/>']
     if prop.shape == "strap":  # a towel or band from the point to the near hand
         return [_line((x, y), sk.points["hand"], k, 3, ' stroke-dasharray="6 3"')]
     if prop.shape == "water":  # a wavy surface h above the point, light water down to w below the floor
@@ -222,7 +231,10 @@ def _panels(figure: Figure) -> list[_Panel]:
 def _fit(panels: list[_Panel]) -> tuple[float, float, float]:
     """One scale and x/ y shifts for every panel, so the figure stays still between them."""
     xs = [x for p in panels for n, (x, _) in p.sk.points.items() if n != "spine"]
-    top = min(y for p in panels for y in (*(y for _, y in p.sk.points.values()), 0.0)) - HEAD
+    wheels = [u.prop for p in panels for u in p.uses if u.prop.shape == "pulley"]
+    xs += [(-w.w if w.to == "back" else w.w) + s * 10 for w in wheels for s in (-1, 1)]
+    top = min(y for p in panels for y in (*(y for _, y in p.sk.points.values()), 0.0,
+                                          *(-w.h - 10 for w in wheels))) - HEAD
     band = BESIDE + 3 if any(lying_flat(p.sk) for p in panels) else 0.0
     deep = [u.prop.w for p in panels for u in p.uses if u.prop.shape == "water"]
     bottom = max((p.sk.mat[1] if p.sk.mat else band) for p in panels)
