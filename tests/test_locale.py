@@ -19,7 +19,7 @@ from backrx.example import example_names, example_text
 from backrx.model.recommendation import DISCLAIMER
 from backrx.pack.locale import catalog, report
 from backrx.pack.rulepack import bundled_path
-from backrx.render import FORMATS, render
+from backrx.render import render, view_formats
 from backrx.testing import profiles
 
 _PLACEHOLDER = re.compile(r"\{[a-z_.]+\}")
@@ -84,7 +84,7 @@ def test_the_english_check_finds_english(rules: backrx.RuleSet) -> None:
     assert sum(1 for f in fragments if f in shown) > 50
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", view_formats())
 def test_spanish_patient_output_holds_no_english_patient_string(
     spanish: dict[str, backrx.Recommendation], rules: backrx.RuleSet, fmt: str
 ) -> None:

@@ -18,7 +18,7 @@ from backrx.cli import main
 from backrx.example import example_names, example_text
 from backrx.model.feedback import ExerciseResponse
 from backrx.pack.rulepack import bundled_path
-from backrx.render import FORMATS, render
+from backrx.render import render, view_formats
 from backrx.render.keys import template_keys
 
 #: Words a clinician uses that a patient handout should not (the pack's patient texts avoid them).
@@ -50,7 +50,7 @@ def _ids_in(text: str, rules: backrx.RuleSet) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", view_formats())
 def test_patient_view_has_no_rule_ids_source_ids_or_jargon(
     example_recs: dict[str, backrx.Recommendation], rules: backrx.RuleSet, fmt: str
 ) -> None:
@@ -116,7 +116,7 @@ def test_warnings_reach_the_clinician_only(pack_copy: Path) -> None:
     own = backrx.load_rules(pack_copy)
     warned = own.recommend(base_profile(pain_intensity=9))
     assert [w.code for w in warned.warnings] == ["review-me"]
-    for fmt in FORMATS:
+    for fmt in view_formats():
         clinician = render(warned, fmt, view="clinician", rules=own)
         assert "review-me" in clinician and "Re-examine before loading." in clinician
         assert "classify.review-severe" in clinician
@@ -131,7 +131,7 @@ def test_report_words_come_from_the_pack(pack_copy: Path, rules: backrx.RuleSet)
         "heading.why: Why this plan", "heading.why: The thinking behind your plan"), encoding="utf-8")
     own = backrx.load_rules(pack_copy)
     rec = own.recommend(base_profile())
-    for fmt in FORMATS:
+    for fmt in view_formats():
         assert "The thinking behind your plan" in render(rec, fmt, view="patient", rules=own)
         assert "The thinking behind your plan" not in render(rec, fmt, view="patient", rules=rules)
 
@@ -352,7 +352,7 @@ def test_cli_views_on_recommend_and_adjust(tmp_path: Path, capsys: pytest.Captur
         {"exercise_id": first, "pain_during": 7, "next_day": "worse", "peripheralized": False}]}),
         encoding="utf-8")
     for command in (["recommend", str(profile)], ["adjust", str(rec_file), str(feedback)]):
-        for fmt in FORMATS:
+        for fmt in view_formats():
             assert main([*command, "--format", fmt, "--view", "patient"]) == 0
             patient = capsys.readouterr().out
             assert _ids_in(patient, rules) == [], (command[0], fmt)

@@ -44,6 +44,8 @@ from backrx.interop.fhir_outcomes import observations as outcome_observations
 from backrx.interop.questionnaire import LOINC
 from backrx.interop.questionnaire_response import from_fhir, to_questionnaire_response
 from backrx.model import chain
+from backrx.model.words import has_amount
+from backrx.render.account import words_in
 
 if TYPE_CHECKING:
     from backrx.model.recommendation import Override, Phase, Prescription, Recommendation
@@ -232,8 +234,9 @@ class _Builder:
             "goal": [_ref(goal_id)],
             "status": "not-started",
             "scheduledTiming": {"repeat": repeat},
-            "description": (f"{dose.describe()}. {exercise.instructions}"
-                            if dose.describe() != "as advised" else exercise.instructions),
+            # the dose in the clinician's words of the record's language (backrx.model.words)
+            "description": (f"{dose.describe(words_in(self.rec.locale))}. {exercise.instructions}"
+                            if has_amount(dose) else exercise.instructions),
         }
         urls = self.source_urls(prescription.sources)
         if urls:
