@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
+from backrx.run.plantables import PlanTables
 from backrx.run.week import day_minutes
 
 if TYPE_CHECKING:
@@ -43,8 +44,9 @@ Planned = tuple["Program", tuple[tuple[str, str, str], ...], tuple[str, ...]]
 class PackCache:
     """Minutes of each dose, variant links, and planned programs, for one pack."""
 
-    def __init__(self, pack: Pack, *, plans: bool = True, parts: bool = True) -> None:
+    def __init__(self, pack: Pack, *, plans: bool = True, parts: bool = True, tables: bool = True) -> None:
         assert pack.planner is not None
+        self.tables = PlanTables(pack, on=tables)  # the seam's ``planner`` cache
         self.plans_on = plans
         self.parts_on = parts
         self.owner = weakref.ref(pack)  # held weakly: the cache never keeps its pack alive

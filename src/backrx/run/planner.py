@@ -41,9 +41,9 @@ class _Blocked:
 
     def add(self, phase: str, reasons: list[str], rule_ids: list[str],
             codes: Collection[str] = ()) -> None:
-        groups: tuple[tuple[list[str], Collection[str]], ...] = (
-            (self.phases, [phase]), (self.reasons, reasons), (self.rule_ids, rule_ids), (self.codes, codes))
-        for target, items in groups:
+        if phase not in self.phases:
+            self.phases.append(phase)
+        for target, items in ((self.reasons, reasons), (self.rule_ids, rule_ids), (self.codes, codes)):
             for item in items:
                 if item not in target:
                     target.append(item)
@@ -120,14 +120,15 @@ class Planner(WeekFitter):
         self.disliked = disliked_ids(self.choosing, pack.exercises, prefs.dislikes)
         self.disliked_kept: list[tuple[str, str]] = []  # a disliked exercise kept: (what, rule id)
         self.checks = PlanChecks(pack, decision, stated=not self.protect_timed
-                                 or prefs.sessions_per_week is not None)
+                                 or prefs.sessions_per_week is not None, lookup=self.cache.tables.requirement)
         self.sessions = prefs.sessions_per_week or self.spec.sessions_per_week
         self.blocked: dict[str, _Blocked] = {}
         self.warnings: list[tuple[str, str, str]] = []  # code, message, rule id
         self._verdicts: dict[tuple[str, str], tuple[list[str], list[str], list[str]]] = {}
         self._doses: dict[tuple[str, str], tuple[dict[str, int], list[str]]] = {}
         self._fits: dict[tuple[str, str], tuple[CatalogEntry | None, list[str], list[str]]] = {}
-        self._scoped: dict[str, list[tuple[Exclude, Rule, frozenset[str]]]] = {}
+        self._scoped: dict[str, tuple[list[tuple[Exclude, Rule, frozenset[str]]], frozenset[str]]] = {}
+        self._yours = tuple(sorted(self.settings))
 
     # ---- does it fit the person
 
@@ -149,24 +150,35 @@ class Planner(WeekFitter):
         codes: list[str] = []
         scoped = self._scoped.get(phase)
         if scoped is None:  # the exclusions that apply in this phase, worked out once
-            scoped = self._scoped[phase] = [
-                (excl, rule, self.cache.blocked_by(excl, blocks)) for excl, rule in self.decision.excludes
-                if not excl.phases or phase in excl.phases]
+            rows = [(excl, rule, self.cache.blocked_by(excl, blocks)) for excl, rule in self.decision.excludes
+                    if not excl.phases or phase in excl.phases]
+            scoped = self._scoped[phase] = (rows, frozenset().union(*(b for _, _, b in rows)))
+        rows, anywhere = scoped
         known = self.pack.exercises.get(entry.id) is entry  # the sets hold the catalog's own entries
-        for excl, rule, blocked in scoped:
-            if (entry.id in blocked) if known else blocks(excl, entry):
-                reasons.append(self.decision.rationale_of(rule.id))
-                rule_ids.append(rule.id)
-                codes.append(excl.code)  # the rule's own code (rules/exclusions.yaml)
-        missing = [e for e in entry.equipment if e not in self.equipment]
-        if missing:
-            reasons.append(self.choosing.needs_equipment.format(equipment=_words(missing)))
-            codes.append("equipment")
-        if not self.settings.intersection(entry.settings):
-            reasons.append(self.choosing.wrong_setting.format(settings=_words(entry.settings),
-                                                              yours=_words(sorted(self.settings))))
+        if not known or entry.id in anywhere:  # else no exclusion of the phase blocks it
+            for excl, rule, blocked in rows:
+                if (entry.id in blocked) if known else blocks(excl, entry):
+                    reasons.append(self.decision.rationale_of(rule.id))
+                    rule_ids.append(rule.id)
+                    codes.append(excl.code)  # the rule's own code (rules/exclusions.yaml)
+        if entry.equipment:
+            missing = [e for e in entry.equipment if e not in self.equipment]
+            if missing:
+                reasons.append(self.cache.tables.get("needs", tuple(missing), lambda: (
+                    self.choosing.needs_equipment.format(equipment=_words(missing)))))
+                codes.append("equipment")
+        if self.settings.isdisjoint(entry.settings):
+            reasons.append(self.cache.tables.get("setting", (entry.settings, self._yours), lambda: (
+                self.choosing.wrong_setting.format(settings=_words(entry.settings),
+                                                   yours=_words(self._yours)))))
             codes.append("setting")
-        return reasons, rule_ids, list(dict.fromkeys(codes))
+        return reasons, rule_ids, list(dict.fromkeys(codes)) if len(codes) > 1 else codes
+
+    def _blocked(self, entry: CatalogEntry) -> _Blocked:
+        found = self.blocked.get(entry.id)
+        if found is None:
+            found = self.blocked[entry.id] = _Blocked(entry.name)
+        return found
 
     def fit(self, candidate: str, phase: str) -> tuple[CatalogEntry | None, list[str], list[str]]:
         """The candidate, or its nearest easier variant that fits; with the rules that moved it."""
@@ -186,7 +198,7 @@ class Planner(WeekFitter):
             reasons, rule_ids, codes = self.verdict(entry, phase)
             if not reasons:
                 return entry, moved_by, notes
-            self.blocked.setdefault(entry.id, _Blocked(entry.name)).add(phase, reasons, rule_ids, codes)
+            self._blocked(entry).add(phase, reasons, rule_ids, codes)
             moved_by.extend(r for r in rule_ids if r not in moved_by)
             notes.append(self.choosing.left_out.format(exercise=entry.name, reasons=" ".join(reasons)))
             if entry.easier is None:
@@ -201,11 +213,16 @@ class Planner(WeekFitter):
         return Dose(**values), rule_ids
 
     def dose_values(self, entry: CatalogEntry, phase: str) -> tuple[dict[str, int], list[str]]:
-        key = (entry.dose_kind, phase)
-        if key not in self._doses:
-            self._doses[key] = self._dose_values(entry, phase)
-        values, rule_ids = self._doses[key]
+        values, rule_ids = self._dose_of(entry, phase)
         return dict(values), list(rule_ids)
+
+    def _dose_of(self, entry: CatalogEntry, phase: str) -> tuple[dict[str, int], list[str]]:
+        """The dose and its rules, shared: never changed in place (a new dict replaces it)."""
+        key = (entry.dose_kind, phase)
+        found = self._doses.get(key)
+        if found is None:
+            found = self._doses[key] = self._dose_values(entry, phase)
+        return found
 
     def _dose_values(self, entry: CatalogEntry, phase: str) -> tuple[dict[str, int], list[str]]:
         values: dict[str, int] = {}
@@ -233,7 +250,7 @@ class Planner(WeekFitter):
             rationale += " " + self.choosing.instead.format(exercise=entry.name) + " " + " ".join(notes)
         sources = list(dict.fromkeys((*rule.sources, *entry.sources)))
         rule_ids = list(dict.fromkeys((rule.id, *moved_by, *dose_rules)))
-        return {"exercise": exercise_data(entry), "dose": dose, "rationale": rationale,
+        return {"exercise": exercise_data(entry), "dose": dict(dose), "rationale": rationale,
                 "sources": sources, "rule_ids": rule_ids,
                 "minutes": self.minutes_of(entry, dose) if minutes is None else round(minutes, 1)}
 
@@ -251,7 +268,7 @@ class Planner(WeekFitter):
         specs.sort(key=lambda item: (self._spec_rank(item[1]), item[0]))
         for order, spec, rule in specs:
             count = 0
-            for candidate in liked_first(spec.exercises, self.disliked):
+            for candidate in liked_first(spec.exercises, self.disliked) if self.disliked else spec.exercises:
                 if count >= spec.pick:
                     break
                 entry, moved_by, notes = self.fit(candidate, phase)
@@ -260,7 +277,7 @@ class Planner(WeekFitter):
                     continue
                 taken.add(entry.id)
                 families.add(entry.pattern)
-                dose, dose_rules = self.dose_values(entry, phase)
+                dose, dose_rules = self._dose_of(entry, phase)
                 dose = capped_walk(self.pack, entry, phase, dose, self.walk)
                 role = spec.role or ("advice" if entry.category == "education" and "advice"
                                      in self.spec.fill_order else self.spec.default_role)
@@ -272,6 +289,9 @@ class Planner(WeekFitter):
         return items
 
     def _spec_rank(self, spec: Prescribe) -> int:
+        return int(self.cache.tables.get("rank", spec, lambda: self._rank_of(spec)))
+
+    def _rank_of(self, spec: Prescribe) -> int:
         role = spec.role or self.spec.default_role
         if self.pack.exercises[spec.exercises[0]].category == "aerobic":
             choice = self.spec.aerobic_choice
@@ -345,8 +365,7 @@ class Planner(WeekFitter):
             if self._place(item, week):
                 kept.append(item)
             else:
-                self.blocked.setdefault(item.entry.id, _Blocked(item.entry.name)).add(
-                    phase, [reason], [], ["time"])
+                self._blocked(item.entry).add(phase, [reason], [], ["time"])
         self._grow(kept, week, full)
         self._check(phase, items, kept, week)
         kept.sort(key=lambda i: i.order)
