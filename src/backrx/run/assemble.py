@@ -103,7 +103,8 @@ class Assembler:
             with active(self.seam.plans):
                 program, planned_warnings, program_sources = planned(pack, profile, decision)
             cited.update(dict.fromkeys(program_sources))
-            parts = education_parts(pack, profile, decision, program, self.locale, list(decision.safety_net))
+            parts = education_parts(pack, profile, decision, program, self.locale, list(decision.safety_net),
+                                    self.seam.plans.tables)
             if parts:  # the education modules, flare plan and pathway (issue 28)
                 program = program.model_copy(update=parts)
                 cited.update(dict.fromkeys(education_sources(program)))

@@ -63,6 +63,9 @@ class PackCache:
         self._blocked: dict[Any, frozenset[str]] = {}
         self._exercises = tuple(pack.exercises.values())
         self._lock = threading.Lock()
+        from backrx.model.recommendation import Exclusion, Prescription  # the output models, once
+
+        self._models = (Prescription, Exclusion)
         self.hits = 0
         self.misses = 0
 
@@ -120,20 +123,16 @@ class PackCache:
 
     def prescription(self, data: dict[str, Any]) -> Any:
         """One Prescription model per distinct prescription (programs differ, their parts repeat)."""
-        from backrx.model.recommendation import Prescription
-
         dose, minutes, exercise = data["dose"], data["minutes"], data["exercise"]
         key = ("p", exercise.id, tuple(dose.items()), data["rationale"], tuple(data["sources"]),
                tuple(data["rule_ids"]), minutes, type(minutes))
-        return self._part(key, Prescription, data)
+        return self._part(key, self._models[0], data)
 
     def exclusion(self, data: dict[str, Any]) -> Any:
         """One Exclusion model per distinct exclusion."""
-        from backrx.model.recommendation import Exclusion
-
         key = ("x", data["exercise_id"], data["exercise_name"], tuple(data["phases"]),
                tuple(data["reasons"]), tuple(data["rule_ids"]), tuple(data["codes"]))
-        return self._part(key, Exclusion, data)
+        return self._part(key, self._models[1], data)
 
     def _part(self, key: tuple[Any, ...], kind: Any, data: dict[str, Any]) -> Any:
         found = self._parts.get(key)

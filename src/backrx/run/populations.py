@@ -119,9 +119,9 @@ def _holds(pack: Pack, rule_id: str, facts: Mapping[str, Value]) -> bool:
 
 def aerobic_order(pack: Pack, values: Mapping[str, Value]) -> tuple[str, ...]:
     """The preferred aerobic modes of the person's first population that names some (the file's
-    order is the precedence), or () when none does."""
-    ids = members(pack, values)
-    return next((p.aerobic for p in pack.populations.populations if p.id in ids and p.aerobic), ())
+    order is the precedence), or () when none does. Only the populations that name some are
+    read (the others cannot answer)."""
+    return next((p.aerobic for p in pack.populations.populations if p.aerobic and evaluate(p.when, values)), ())
 
 
 def capped_walk(pack: Pack, entry: CatalogEntry, phase: str, dose: dict[str, int],
