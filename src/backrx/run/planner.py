@@ -129,6 +129,7 @@ class Planner(WeekFitter):
         self._fits: dict[tuple[str, str], tuple[CatalogEntry | None, list[str], list[str]]] = {}
         self._scoped: dict[str, tuple[list[tuple[Exclude, Rule, frozenset[str]]], frozenset[str]]] = {}
         self._yours = tuple(sorted(self.settings))
+        self._person: dict[str, tuple[list[str], list[str]]] = {}
 
     # ---- does it fit the person
 
@@ -140,9 +141,10 @@ class Planner(WeekFitter):
     def verdict(self, entry: CatalogEntry, phase: str) -> tuple[list[str], list[str], list[str]]:
         """Reasons, rule ids and exclusion codes that rule ``entry`` out in ``phase``."""
         key = (entry.id, phase)
-        if key not in self._verdicts:
-            self._verdicts[key] = self._verdict(entry, phase)
-        return self._verdicts[key]
+        found = self._verdicts.get(key)
+        if found is None:
+            found = self._verdicts[key] = self._verdict(entry, phase)
+        return found
 
     def _verdict(self, entry: CatalogEntry, phase: str) -> tuple[list[str], list[str], list[str]]:
         reasons: list[str] = []
@@ -161,6 +163,18 @@ class Planner(WeekFitter):
                     reasons.append(self.decision.rationale_of(rule.id))
                     rule_ids.append(rule.id)
                     codes.append(excl.code)  # the rule's own code (rules/exclusions.yaml)
+        person = self._person.get(entry.id)
+        if person is None:
+            person = self._person[entry.id] = self._person_verdict(entry)
+        if person[0]:
+            reasons += person[0]
+            codes += person[1]
+        return reasons, rule_ids, list(dict.fromkeys(codes)) if len(codes) > 1 else codes
+
+    def _person_verdict(self, entry: CatalogEntry) -> tuple[list[str], list[str]]:
+        """What the person's equipment and settings say of ``entry`` (the same in every phase)."""
+        reasons: list[str] = []
+        codes: list[str] = []
         if entry.equipment:
             missing = [e for e in entry.equipment if e not in self.equipment]
             if missing:
@@ -172,7 +186,7 @@ class Planner(WeekFitter):
                 self.choosing.wrong_setting.format(settings=_words(entry.settings),
                                                    yours=_words(self._yours)))))
             codes.append("setting")
-        return reasons, rule_ids, list(dict.fromkeys(codes)) if len(codes) > 1 else codes
+        return reasons, codes
 
     def _blocked(self, entry: CatalogEntry) -> _Blocked:
         found = self.blocked.get(entry.id)
@@ -389,11 +403,11 @@ class Planner(WeekFitter):
         spec = self.spec
         self.checks.phase(phase, [(i.rule.id, i.entry, i.days) for i in kept], self.blocked_rules(phase))
         # With no budget stated, the aerobic dose the guidance asks for may run past the default.
-        over = {d: used - (0.0 if not self.protect_timed else sum(
-            i.minutes for i in kept if d in i.days and i.timed and i.entry.category == "aerobic"))
-            for d, used in week.used.items()}
         longest = max(week.used.values())
-        if max(over.values()) > self.minutes * (1 + spec.margin) + 1e-6:
+        timed = [i for i in kept if i.timed and i.entry.category == "aerobic"] if self.protect_timed else []
+        over = max(used - sum(i.minutes for i in timed if d in i.days) if timed else used - 0.0
+                   for d, used in week.used.items())
+        if over > self.minutes * (1 + spec.margin) + 1e-6:
             day = max(week.used, key=lambda d: week.used[d])
             rules = [i.rule.id for i in kept if day in i.days]
             message = spec.over_budget.message.format(needed=math.ceil(longest), minutes=self.minutes,
