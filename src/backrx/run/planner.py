@@ -207,9 +207,13 @@ class Planner(WeekFitter):
         entry: CatalogEntry | None = self.pack.exercises[candidate]
         moved_by: list[str] = []
         notes: list[str] = []
+        verdicts = self._verdicts
         for _ in range(self.choosing.max_regressions):
             assert entry is not None
-            reasons, rule_ids, codes = self.verdict(entry, phase)
+            found = verdicts.get((entry.id, phase))
+            if found is None:
+                found = verdicts[(entry.id, phase)] = self._verdict(entry, phase)
+            reasons, rule_ids, codes = found
             if not reasons:
                 return entry, moved_by, notes
             self._blocked(entry).add(phase, reasons, rule_ids, codes)
@@ -280,12 +284,16 @@ class Planner(WeekFitter):
         # Who gets a movement family first: the pack's fill order (for aerobic options, its aerobic
         # choice order), then trace order. The output keeps trace order.
         specs.sort(key=lambda item: (self._spec_rank(item[1]), item[0]))
+        fits = self._fits
         for order, spec, rule in specs:
             count = 0
             for candidate in liked_first(spec.exercises, self.disliked) if self.disliked else spec.exercises:
                 if count >= spec.pick:
                     break
-                entry, moved_by, notes = self.fit(candidate, phase)
+                found = fits.get((candidate, phase))
+                if found is None:
+                    found = fits[(candidate, phase)] = self._fit(candidate, phase)
+                entry, moved_by, notes = found  # shared, never changed in place
                 if entry is None or entry.id in taken or entry.pattern in families or \
                         self._linked(entry, taken):
                     continue
