@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from backrx.audit.reference import EMERGENCY, reference_facts, reference_pack
+from backrx.audit.reference import EMERGENCY, reference_facts, reference_pack, reference_urgency
+from backrx.audit.safety_net import urgency_rank
 from backrx.model.recommendation import Recommendation
 from backrx.ruleset import RuleSet
 
@@ -37,8 +38,11 @@ def emergency_signs_emergency(rules: RuleSet, profile: dict[str, Any], rec: Reco
         return None
     if rec.referral is None:
         return f"{_words(signs)} got no referral at all"
-    if rec.referral.urgency != EMERGENCY:
+    wanted = reference_urgency(profile)  # the reference pack's tier for the flag in this profile's context
+    if wanted == EMERGENCY and rec.referral.urgency != EMERGENCY:
         return f"{_words(signs)} got an {rec.referral.urgency} referral, not an emergency one"
+    if urgency_rank(rec.referral.urgency) < urgency_rank(wanted):
+        return f"{_words(signs)} got an {rec.referral.urgency} referral; the reference pack says {wanted}"
     return None
 
 
