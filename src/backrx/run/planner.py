@@ -116,7 +116,8 @@ class Planner(WeekFitter):
         self.minutes = prefs.minutes_per_session or self.spec.minutes_per_session
         self.protect_timed = prefs.minutes_per_session is None  # the default budget cuts no dose
         self.walk = profile.outcomes.walk_minutes if profile.outcomes is not None else None
-        self.preferred = aerobic_order(pack, decision.values)  # populations.yaml `aerobic`
+        self.preferred = self.cache.tables.aerobic(  # populations.yaml `aerobic`
+            decision.values, lambda: aerobic_order(pack, decision.values))
         self.disliked = disliked_ids(self.choosing, pack.exercises, prefs.dislikes)
         self.disliked_kept: list[tuple[str, str]] = []  # a disliked exercise kept: (what, rule id)
         self.checks = PlanChecks(pack, decision, stated=not self.protect_timed
@@ -130,6 +131,7 @@ class Planner(WeekFitter):
         self._scoped: dict[str, tuple[list[tuple[Exclude, Rule, frozenset[str]]], frozenset[str]]] = {}
         self._yours = tuple(sorted(self.settings))
         self._person: dict[str, tuple[list[str], list[str]]] = {}
+        self._dose_rules = tuple([rule.id for _, rule in decision.doses])
 
     # ---- does it fit the person
 
@@ -238,8 +240,9 @@ class Planner(WeekFitter):
         """The dose and its rules, shared: never changed in place (a new dict replaces it)."""
         key = (entry.dose_kind, phase)
         found = self._doses.get(key)
-        if found is None:
-            found = self._doses[key] = self._dose_values(entry, phase)
+        if found is None:  # the same for every person whose rules set the same doses
+            found = self._doses[key] = self.cache.tables.get(
+                "dose", (*key, self._dose_rules), lambda: self._dose_values(entry, phase))
         return found
 
     def _dose_values(self, entry: CatalogEntry, phase: str) -> tuple[dict[str, int], list[str]]:

@@ -11,8 +11,10 @@ the same result, only slower.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from typing import TYPE_CHECKING, Any
+
+from backrx.lang.condition import Value, fields_of
 
 if TYPE_CHECKING:
     from backrx.pack.rulepack import Pack
@@ -29,6 +31,10 @@ class PlanTables:
         self.on = on
         self._tables: dict[str, dict[Hashable, Any]] = {}
         self._populations = pack.populations
+        self._requirements: dict[str, Any] = {}
+        # The fields the populations that name aerobic modes read: their answer keys on these.
+        self._aerobic_fields = tuple(sorted({f for p in pack.populations.populations if p.aerobic
+                                             for f in fields_of(p.when)}))
 
     def get(self, table: str, key: Hashable, compute: Callable[[], Any]) -> Any:
         """The value of ``key`` in ``table``, computed by ``compute()`` the first time."""
@@ -46,7 +52,19 @@ class PlanTables:
 
     def requirement(self, rule_id: str) -> Any:
         """The population and requirement a rule stands for, or None (populations.yaml)."""
-        return self.get("requirement", rule_id, lambda: self._populations.requirement(rule_id))
+        if not self.on:
+            return self._populations.requirement(rule_id)
+        rows = self._requirements
+        found = rows.get(rule_id, rows)
+        if found is rows:
+            found = rows[rule_id] = self._populations.requirement(rule_id)
+        return found
+
+    def aerobic(self, values: Mapping[str, Value], compute: Callable[[], tuple[str, ...]]) -> tuple[str, ...]:
+        """The person's preferred aerobic modes (``compute()``), kept by the values of the fields
+        the populations that name some read (present or not, their type and value)."""
+        key = tuple([(f in values, type(values.get(f)), values.get(f)) for f in self._aerobic_fields])
+        return tuple(self.get("aerobic", key, compute))
 
     def __len__(self) -> int:
-        return sum(len(rows) for rows in self._tables.values())
+        return sum(len(rows) for rows in self._tables.values()) + len(self._requirements)
