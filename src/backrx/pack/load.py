@@ -25,15 +25,8 @@ from backrx.pack.fields import FILE as FIELDS_FILE
 from backrx.pack.fields import read_field_notes
 from backrx.pack.figures import FILE as FIGURES_FILE
 from backrx.pack.figures import FigureBook, read_figures
-from backrx.pack.limits import (
-    MAX_DERIVED,
-    MAX_FILE_BYTES,
-    MAX_FILES,
-    MAX_PACK_BYTES,
-    MAX_PATTERNS,
-    MAX_RULES,
-    MAX_YAML_ITEMS,
-)
+from backrx.pack.limits import MAX_DERIVED, MAX_FILES
+from backrx.pack.limits import active as active_limits
 from backrx.pack.model import (
     DOSE_KINDS,
     LAYERS,
@@ -208,12 +201,13 @@ def _read_files(r: _Reader) -> None:
     not-a-file, file-too-large, the YAML codes, control-character)."""
     contents: dict[str, bytes] = {}
     real_root = r.root.resolve()
-    items = [MAX_YAML_ITEMS]
+    limits = active_limits()
+    items = [limits.yaml_items]
     for f in r.files:
         if f.name in NON_RULE_FILES:
             continue
-        left = MAX_PACK_BYTES - sum(len(data) for data in contents.values())
-        if left < MAX_FILE_BYTES and pack_too_large(f, left, r.problems):
+        left = limits.pack_bytes - sum(len(data) for data in contents.values())
+        if left < limits.file_bytes and pack_too_large(f, left, r.problems):
             break
         doc = read_file(f, f.name, r.problems, real_root, contents, items)
         if doc is not None:
@@ -302,16 +296,17 @@ def _parse_rules(r: _Reader) -> None:
     pack-too-complex, duplicate-id."""
     seen: dict[str, tuple[str, int | None]] = {}
     total = patterns = 0
+    limits = active_limits()
     for ctx, layer, _, nodes in r.rule_files:
         for node, where in nodes:
             total += 1
-            if total > MAX_RULES:
-                ctx.add(line_of(node), "too-many-rules", f"a pack holds at most {MAX_RULES} rules", where)
+            if total > limits.rules:
+                ctx.add(line_of(node), "too-many-rules", f"a pack holds at most {limits.rules} rules", where)
                 break
-            if patterns > MAX_PATTERNS:
+            if patterns > limits.patterns:
                 ctx.rule_id = None
                 ctx.add(line_of(node), "pack-too-complex",
-                        f"the rules up to here already spread into more than {MAX_PATTERNS} "
+                        f"the rules up to here already spread into more than {limits.patterns} "
                         "alternatives (any, in and at_least multiply them); the limit keeps loading "
                         "and memory bounded: simplify or split the conditions", where)
                 break
