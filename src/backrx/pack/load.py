@@ -15,7 +15,7 @@ from backrx.errors import Problem, RuleError
 from backrx.lang.condition import alternatives, fields_of
 from backrx.model.profile import RED_FLAGS
 from backrx.model.vocabulary import CATEGORIES, FieldSpec
-from backrx.pack import parsecache
+from backrx.pack import parsecache, snapshot
 from backrx.pack.conditions import alone_tests, tests_of
 from backrx.pack.donotdo import FILE as DONOTDO_FILE
 from backrx.pack.donotdo import DoNotDoBook, read_donotdo
@@ -126,16 +126,23 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
     function with its own problem codes; a pass may stop the load at once (``not-a-pack``,
     ``too-many-files``), otherwise every pass runs and all problems are raised together.
     """
+    root = Path(path) if path is not None else bundled_path()
+    key, kept = snapshot.load(root, Pack)  # a pack read before, from these very bytes and this code
+    if kept is not None:
+        return kept  # type: ignore[no-any-return]
     token = hints_left.set([MAX_HINTS])
     try:
-        r = _Reader(Path(path) if path is not None else bundled_path())
+        r = _Reader(root)
         for check in PASSES:
             check(r)
         if r.problems:
             raise RuleError(r.problems.summarised())
-        return _pack_of(r)
+        pack = _pack_of(r)
     finally:
         hints_left.reset(token)
+    if key is not None and snapshot.key_of(root) == key:  # unchanged while it was read
+        snapshot.store(key, pack)
+    return pack
 
 
 RuleFile = tuple[Ctx, str, str, list[tuple[Any, str]]]  # its reader, layer, inputs, rule nodes
