@@ -126,12 +126,14 @@ class Planner(WeekFitter):
         self.blocked: dict[str, _Blocked] = {}
         self.warnings: list[tuple[str, str, str]] = []  # code, message, rule id
         self._verdicts: dict[tuple[str, str], tuple[list[str], list[str], list[str]]] = {}
-        self._doses: dict[tuple[str, str], tuple[dict[str, int], list[str]]] = {}
         self._fits: dict[tuple[str, str], tuple[CatalogEntry | None, list[str], list[str]]] = {}
         self._scoped: dict[str, tuple[list[tuple[Exclude, Rule, frozenset[str]]], frozenset[str]]] = {}
         self._yours = tuple(sorted(self.settings))
         self._person: dict[str, tuple[list[str], list[str]]] = {}
-        self._dose_rules = tuple([rule.id for _, rule in decision.doses])
+        # Doses follow from the rules that set them: people whose rules set the same share them.
+        dosing = tuple([rule.id for _, rule in decision.doses])
+        self._doses: dict[tuple[str, str], tuple[dict[str, int], list[str]]] = self.cache.tables.get(
+            "doses", dosing, dict)
 
     # ---- does it fit the person
 
@@ -241,8 +243,7 @@ class Planner(WeekFitter):
         key = (entry.dose_kind, phase)
         found = self._doses.get(key)
         if found is None:  # the same for every person whose rules set the same doses
-            found = self._doses[key] = self.cache.tables.get(
-                "dose", (*key, self._dose_rules), lambda: self._dose_values(entry, phase))
+            found = self._doses[key] = self._dose_values(entry, phase)
         return found
 
     def _dose_values(self, entry: CatalogEntry, phase: str) -> tuple[dict[str, int], list[str]]:
@@ -314,7 +315,7 @@ class Planner(WeekFitter):
         return items
 
     def _spec_rank(self, spec: Prescribe) -> int:
-        return int(self.cache.tables.get("rank", spec, lambda: self._rank_of(spec)))
+        return int(self.cache.tables.get("rank", (spec.role, spec.exercises[0]), lambda: self._rank_of(spec)))
 
     def _rank_of(self, spec: Prescribe) -> int:
         role = spec.role or self.spec.default_role
