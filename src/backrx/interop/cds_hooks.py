@@ -447,10 +447,8 @@ def create_app(rules: RuleSet | None = None, *, max_body_bytes: int = MAX_BODY_B
                max_resources: int = MAX_RESOURCES, max_items: int = MAX_ITEMS,
                auth: AuthConfig | None = None, feedback_log: FeedbackLog | None = None,
                warn_unauthenticated: bool = False, locale: str = "en") -> FastAPI:
-    """The CDS Hooks service; loads the rule pack (bundled by default) once, now.
-
-    ``locale`` (a language the pack ships; `backrx.RuleError` otherwise) is the language of the
-    discovery document and of the cards: their labels and the recommendation's texts.
+    """The CDS Hooks service; loads the rule pack (bundled by default) once, now. ``locale`` (one the
+    pack ships) is the language of the discovery document and the cards.
 
     Limits of one call: ``max_body_bytes`` of request body (413 ``cds-body-too-large`` beyond),
     ``max_resources`` resources in each prefetch key (413 ``cds-too-many-resources``) and
