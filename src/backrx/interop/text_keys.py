@@ -14,6 +14,7 @@ English, so a plan never breaks on a missing word; ``backrx check`` names it ins
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from backrx.errors import Problem
 from backrx.interop.questionnaire import ANSWER_KEY, ITEM_KEY, item_specs, questionnaire
@@ -37,13 +38,12 @@ def questionnaire_keys() -> set[str]:
     keys: set[str] = set()
     by_link = {link: spec for link, spec in item_specs().items() if not link.startswith("/")}
 
-    def walk(items: list[dict[str, object]]) -> None:
+    def walk(items: list[dict[str, Any]]) -> None:
         for item in items:
             link = str(item["linkId"])
             spec = by_link.get(link)
             keys.add(ITEM_KEY + (".".join(spec.path) if spec is not None else link))
-            keys.update(ANSWER_KEY + str(option["valueCoding"]["code"])  # type: ignore[index]
-                        for option in item.get("answerOption", []))  # type: ignore[attr-defined]
+            keys.update(ANSWER_KEY + str(option["valueCoding"]["code"]) for option in item.get("answerOption", []))
             walk(item.get("item", []))
 
     walk(questionnaire()["item"])
