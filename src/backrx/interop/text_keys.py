@@ -43,7 +43,8 @@ def questionnaire_keys() -> set[str]:
             link = str(item["linkId"])
             spec = by_link.get(link)
             keys.add(ITEM_KEY + (".".join(spec.path) if spec is not None else link))
-            keys.update(ANSWER_KEY + str(option["valueCoding"]["code"]) for option in item.get("answerOption", []))
+            options = item.get("answerOption", [])
+            keys.update(ANSWER_KEY + str(option["valueCoding"]["code"]) for option in options)
             walk(item.get("item", []))
 
     walk(questionnaire()["item"])
