@@ -236,7 +236,12 @@ def _write(rec: Recommendation, fmt: str, args: argparse.Namespace | None = None
     written = draw(rec, **_taken(draw, options))
     if not isinstance(written, str):  # data (a FHIR Bundle): JSON, one line per record with several
         written = json.dumps(written, ensure_ascii=False, indent=None if line else 2)
-    sys.stdout.write(written if written.endswith("\n") else written + "\n")
+    sys.stdout.write(_ended(written))
+
+
+def _ended(text: str) -> str:
+    """``text`` ending in exactly the line break it has, or one (every format ends its last line)."""
+    return text if text.endswith("\n") else text + "\n"
 
 
 def _taken(draw: Callable[..., Any], options: dict[str, Any]) -> dict[str, Any]:
@@ -504,7 +509,7 @@ def _main(args: argparse.Namespace) -> int:
         rec = _read_recommendation(args.recommendation, args)
         pack = load_rules(args.rules) if args.rules else None
         out.write(json.dumps(cert_report(rec, rules=pack), ensure_ascii=False, indent=2) + "\n"
-                  if args.format == "json" else cert_markdown(rec, rules=pack) + "\n")
+                  if args.format == "json" else _ended(cert_markdown(rec, rules=pack)))
         return 0
     if args.command == "audit":
         from backrx.audit.run import audit_command
