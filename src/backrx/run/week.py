@@ -87,8 +87,10 @@ class Week:
             open_days = sorted([d for d in pool if len(items[d]) < self.max_items], key=used.__getitem__)[:count]
             if len(open_days) < count:
                 return None
-            # the least room of the days is the capacity less the most minutes used (exactly)
-            if self.capacity - max([used[d] for d in open_days]) - minutes < -1e-9 and not force:
+            # the least room of the days is the capacity less the most minutes used (exactly): the
+            # last of the days sorted by minutes used
+            most = used[open_days[-1]] if open_days else max([used[d] for d in open_days])
+            if self.capacity - most - minutes < -1e-9 and not force:
                 return None
             open_days.sort()
             return tuple(open_days)
