@@ -37,7 +37,9 @@ POINTS = ("pelvis", "neck", "head", "shoulder", "elbow", "hand", "hip", "knee", 
 #: Points a body can rest on (a contact; ``heel`` means both heels, ``far-heel`` the far one only).
 CONTACTS = tuple(p for p in POINTS if p not in ("front", "back"))
 SHAPES = ("box", "chair", "wheelchair", "circle", "roller", "vline", "hline", "weight", "plate",
-          "line", "water", "belt", "bike", "rod", "strap", "club", "pulley")
+          "line", "water", "belt", "bike", "rod", "strap", "club", "pulley", "anchor", "backdrop")
+#: Shapes drawn at a place of their own (w across, h up): they need both sizes.
+SIZED = ("pulley", "anchor", "backdrop")
 #: lying-side, lying-back and standing-turn are drawn in depth (`backrx.render.figure_pose`): there a
 #: limb can turn out of the body's plane (hip_out, arm_out, hip_turn) and the body can turn about its
 #: own line (twist: the upper body; roll: the pelvis and legs).
@@ -202,6 +204,9 @@ def _props(ctx: Ctx, doc: dict[str, Any]) -> dict[str, Prop]:
         size = [item.get(k, 0) for k in ("w", "h")]
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 400 for v in size):
             ctx.add(line_of(item), "wrong-type", "w and h are sizes from 0 to 400", where)
+            continue
+        if shape in SIZED and not all(size):
+            ctx.add(line_of(item), "missing-value", f"a {shape} needs its width w and height h", where)
             continue
         out[str(name)] = Prop(str(name), str(shape), float(size[0]), float(size[1]),
                               str(item.get("to", "front")))
