@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
@@ -60,5 +61,5 @@ def test_a_table_is_bounded(monkeypatch: Any) -> None:
     monkeypatch.setattr(plantables, "TABLE_KEPT", 5)
     tables = PlanTables(read_pack())
     for i in range(12):
-        assert tables.get("t", i, lambda i=i: i * 2) == i * 2
+        assert tables.get("t", i, functools.partial(int.__mul__, i, 2)) == i * 2
     assert 0 < len(tables) <= 5

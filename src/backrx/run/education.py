@@ -10,6 +10,7 @@ everyday activities when none is given). Every word comes from the pack or its l
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from backrx.model.education import EducationModule, ExposureStep, FlarePlan, GradedActivity
@@ -61,7 +62,8 @@ def _modules(book: EducationBook, decision: Decision, t: _Words) -> list[Educati
         if t.tables is None:
             out.append(built(m, rule_id))
         else:  # one immutable module per pack, locale and rule, shared by the results
-            out.append(t.tables.get("module", (t.locale, m.id, rule_id), lambda m=m, r=rule_id: built(m, r)))
+            key = (t.locale, m.id, rule_id)
+            out.append(t.tables.get("module", key, functools.partial(built, m, rule_id)))
     return out
 
 

@@ -121,7 +121,8 @@ def aerobic_order(pack: Pack, values: Mapping[str, Value]) -> tuple[str, ...]:
     """The preferred aerobic modes of the person's first population that names some (the file's
     order is the precedence), or () when none does. Only the populations that name some are
     read (the others cannot answer)."""
-    return next((p.aerobic for p in pack.populations.populations if p.aerobic and evaluate(p.when, values)), ())
+    return next((p.aerobic for p in pack.populations.populations
+                 if p.aerobic and evaluate(p.when, values)), ())
 
 
 def capped_walk(pack: Pack, entry: CatalogEntry, phase: str, dose: dict[str, int],

@@ -84,7 +84,8 @@ class Week:
         if not spaced:  # the days with most room (earliest first on a tie) are the best choice
             items, used = self.items, self.used
             # ``pool`` is in day order and the sort is stable: a tie keeps the earlier day first.
-            open_days = sorted([d for d in pool if len(items[d]) < self.max_items], key=used.__getitem__)[:count]
+            open_days = sorted([d for d in pool if len(items[d]) < self.max_items],
+                               key=used.__getitem__)[:count]
             if len(open_days) < count:
                 return None
             # the least room of the days is the capacity less the most minutes used (exactly): the
