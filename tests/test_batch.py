@@ -297,14 +297,15 @@ def _written(folder: Path, rules: backrx.RuleSet, order: str,
 
 
 @pytest.mark.slow
-def test_dask_recipe_gives_the_same_rows_as_serial(rules: backrx.RuleSet, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dask_recipe_gives_the_same_rows_as_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The Dask recipe of docs/batch.md, run as written (20,000 profiles, a LocalCluster of 2
     worker processes), writes the rows of a serial run."""
     pytest.importorskip("dask.dataframe")
     pytest.importorskip("distributed")
     monkeypatch.chdir(tmp_path)
-    exec(compile(_recipe("Dask"), "docs/batch.md#dask", "exec"), {"__name__": "__main__"})
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    exec(compile(_recipe("Dask"), "docs/batch.md#dask", "exec"), namespace)
+    rules = namespace["rules"]  # the RuleSet the recipe sent to its workers
     cohort = [{**profile, "patient_id": n} for n, profile in enumerate(batch.generate(20_000, seed=5))]
     serial = [{k: v for k, v in row.items() if k != "row"}
               for row in batch.rows(cohort, rules, id_field="patient_id")]
@@ -323,8 +324,7 @@ def _spark_ready() -> str | None:
 @pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
 @pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")  # pyspark 4.x with pandas 3
 @pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark")
-def test_spark_recipe_gives_the_same_rows_as_serial(rules: backrx.RuleSet, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_spark_recipe_gives_the_same_rows_as_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The Spark recipe of docs/batch.md, run as written on local[2] with PYSPARK_PYTHON unset,
     writes the rows of a serial run (CI requires it: BACKRX_REQUIRE_SPARK=1)."""
     missing = _spark_ready()
@@ -334,7 +334,9 @@ def test_spark_recipe_gives_the_same_rows_as_serial(rules: backrx.RuleSet, tmp_p
         pytest.skip(missing)
     monkeypatch.delenv("PYSPARK_PYTHON", raising=False)  # the recipe must set it itself
     monkeypatch.chdir(tmp_path)
-    exec(compile(_recipe("Spark"), "docs/batch.md#spark", "exec"), {"__name__": "__main__"})
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    exec(compile(_recipe("Spark"), "docs/batch.md#spark", "exec"), namespace)
+    rules = namespace["rules"]  # the RuleSet the recipe sent to its workers
     assert os.environ["PYSPARK_PYTHON"] == sys.executable
     serial = list(batch.rows(batch.generate(2_000, seed=9), rules))
     assert _written(tmp_path / "results-spark", rules, "row") == serial
