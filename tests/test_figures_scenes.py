@@ -54,7 +54,7 @@ def _knots(group: ET.Element) -> list[tuple[float, float]]:
 
 
 def _wheels(group: ET.Element) -> list[tuple[float, float]]:
-    return [_xy(c, "cx", "cy") for c in group.iter(f"{SVG}circle") if c.get("r") == "6"]  # type: ignore[misc]
+    return [(x, y) for x, y in (_xy(c, "cx", "cy") for c in group.iter(f"{SVG}circle") if c.get("r") == "6")]
 
 
 @pytest.mark.parametrize("eid", ["band-face-pull", "pallof-press"])
@@ -175,7 +175,8 @@ def test_the_kneeling_hip_stretch_keeps_the_front_foot_planted_and_moves_the_hip
     place, the back knee stays down, and the pelvis moves forward."""
     start, end = _skeletons("hip-flexor-stretch-kneeling")
     for sk in (start, end):
-        assert sk.lows["heel"] == pytest.approx(0.0, abs=0.5) and sk.lows["toe"] == pytest.approx(0.0, abs=1.0)
+        assert sk.lows["heel"] == pytest.approx(0.0, abs=0.5)
+        assert sk.lows["toe"] == pytest.approx(0.0, abs=1.0)
         assert sk.lows["far-knee"] < LIMB  # the back knee is down (its toes just touch the floor)
     shift = end.points["far-knee"][0] - start.points["far-knee"][0]  # the figure is put down, not pinned
     assert abs(end.points["heel"][0] - shift - start.points["heel"][0]) < LIMB
@@ -221,10 +222,12 @@ def _replace(path: Path, old: str, new: str) -> None:
 def test_an_arm_across_the_body_past_its_range_is_refused(pack_copy: Path) -> None:
     """arm_out may bring an arm 30 degrees across the body (the hands together); further fails the load,
     naming the exercise."""
-    _replace(pack_copy / "figures.yaml", "arm_out: -15, props: [club@hand]", "arm_out: -40, props: [club@hand]")
+    _replace(pack_copy / "figures.yaml", "arm_out: -15, props: [club@hand]",
+             "arm_out: -40, props: [club@hand]")
     with pytest.raises(RuleError) as info:
         read_pack(pack_copy)
-    assert [(p.code, p.rule_id) for p in info.value.problems] == [("figure-angle-out-of-range", "golf-swing-drill")]
+    found = [(p.code, p.rule_id) for p in info.value.problems]
+    assert found == [("figure-angle-out-of-range", "golf-swing-drill")]
 
 
 @pytest.mark.parametrize("prop", ["band-high: {shape: anchor, w: 100, h: 172}",
