@@ -178,7 +178,7 @@ def cards(rec: Recommendation, *, patient_id: str, hook_instance: uuid.UUID,
     pack does not ship.
     """
     deck = _Deck(rec, hook_instance, {"label": f"backrx {rec.ruleset.name}@{rec.ruleset.version}"},
-                 _relative(to_fhir(rec, patient=patient_id)), clinician(user_id),
+                 _relative(to_fhir(rec, patient=patient_id, locale=locale, rules=rules)), clinician(user_id),
                  words(rules, locale or rec.locale))
     out: list[dict[str, Any]] = []
     if rec.referral is not None:

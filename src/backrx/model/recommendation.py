@@ -552,13 +552,17 @@ class Recommendation(_Out):
         return text
 
     def to_fhir(self, *, patient: str | None = None, start: date | None = None,
-                recorded: datetime | None = None) -> dict[str, Any]:
+                recorded: datetime | None = None, locale: str | None = None,
+                rules: Any = None) -> dict[str, Any]:
         """The recommendation as a FHIR R4 Bundle (JSON data); needs ``backrx[fhir]``.
 
-        ``patient`` (a Patient id), ``start`` (the program's first day) and ``recorded`` (a
-        timezone-aware time for the Provenance) are optional; see `backrx.interop.fhir.to_fhir`.
+        ``patient`` (a Patient id), ``start`` (the program's first day), ``recorded`` (a
+        timezone-aware time for the Provenance), ``locale`` (the language of backrx's labels,
+        default this recommendation's) and ``rules`` (the `backrx.RuleSet` whose texts word them,
+        default the bundled pack) are optional; see `backrx.interop.fhir.to_fhir`.
         """
-        bundle: dict[str, Any] = renderer("fhir")(self, patient=patient, start=start, recorded=recorded)
+        bundle: dict[str, Any] = renderer("fhir")(self, patient=patient, start=start, recorded=recorded,
+                                                  locale=locale, rules=rules)
         return bundle
 
     def to_markdown(self) -> str:

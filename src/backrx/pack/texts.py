@@ -81,6 +81,12 @@ TEXT_FIELDS: dict[str, tuple[str, ...]] = {
     "override.status.removed": ("n",), "override.status.round": ("action", "round"),
     "override.undone": ("action", "by", "exercise", "n", "phase", "reason", "round", "verb"),
     "override.undone.rule": ("action", "by", "exercise", "n", "phase", "reason", "round", "rule", "verb"),
+    # The FHIR Bundle (interop/fhir.py) fills these.
+    "fhir.goal": ("criteria", "phase"), "fhir.override.acknowledged": ("codes",),
+    "fhir.override.activity": ("kind",), "fhir.phase.description": ("end", "goal", "start"),
+    "fhir.provenance.made_by": ("digest", "pack", "pack_version", "version"),
+    "fhir.provenance.rules": ("rules",), "fhir.referral": ("urgency",), "fhir.rule": ("rule",),
+    "fhir.startback.risk": ("risk",),
 }
 
 
