@@ -206,6 +206,7 @@ def ordered_map(rules: Any, items: Iterable[Any], task: Task, *, workers: int,
     finished = False
     chunks = _chunks(items, size)
     sent = ahead = 0  # chunks in the workers' hands; chunks this process ran, not yet taken
+    exhausted = False  # every chunk has been read from ``items``
     try:
         for chunk in islice(chunks, window):
             slots.append((chunk, pool.submit(_run_task, task, chunk)))
@@ -214,9 +215,14 @@ def ordered_map(rules: Any, items: Iterable[Any], task: Task, *, workers: int,
             chunk, job = slots[0]
             if (local is not None and isinstance(job, Future) and not job.done()
                     and ahead < 2 * window + 2):
-                mine = next(chunks, None)
+                mine = None if exhausted else next(chunks, None)
                 if mine is not None:  # the workers are busy: run the next chunk here
                     slots.append((mine, Done(local(rules, mine))))
+                    ahead += 1
+                    continue
+                exhausted = True
+                if _steal(slots, rules, local):  # none left to read: take back a queued one
+                    sent -= 1
                     ahead += 1
                     continue
             slots.popleft()
@@ -240,6 +246,17 @@ def ordered_map(rules: Any, items: Iterable[Any], task: Task, *, workers: int,
         # seconds at most). Killing the workers instead can leave a half-written result in the
         # pool's pipe, and the pool then never shuts down.
         pool.shutdown(wait=True, cancel_futures=not finished)
+
+
+def _steal(slots: deque[tuple[list[Any], Future[list[Any]] | Done]], rules: Any, local: Task) -> bool:
+    """Run here the last chunk that no worker has taken yet (its future still cancellable), so
+    that at the end of a batch this process does not wait while a worker works through a queue."""
+    for index in range(len(slots) - 1, 0, -1):
+        chunk, job = slots[index]
+        if isinstance(job, Future) and job.cancel():
+            slots[index] = (chunk, Done(local(rules, chunk)))
+            return True
+    return False
 
 
 def _result(future: Future[list[Any]]) -> list[Any]:
