@@ -183,18 +183,27 @@ def test_a_clinic_rewording_reaches_the_bundle(pack_copy: Path, capsys: pytest.C
     assert _program(json.loads(capsys.readouterr().out))["title"] == "Back class plan"
 
 
-def test_cds_cards_carry_the_bundle_in_their_locale(rules: backrx.RuleSet) -> None:
-    """The CarePlan a CDS Hooks card suggests, asked for in Spanish, is titled in the pack's Spanish."""
+def test_cds_cards_carry_the_bundle_and_doses_in_their_locale(rules: backrx.RuleSet) -> None:
+    """A program card asked for in Spanish suggests a CarePlan titled in the pack's Spanish and gives
+    each exercise's dose in the pack's Spanish dose words."""
     pytest.importorskip("fastapi")
     import uuid
 
     from backrx.interop.cds_hooks import cards
 
+    spanish = _texts("es")
     rec = rules.recommend(base_profile())
     found = cards(rec, patient_id="p1", hook_instance=uuid.UUID(int=1), locale="es", rules=rules)
     titles = {a["resource"].get("title") for c in found for s in c.get("suggestions", [])
               for a in s["actions"] if a["resource"]["resourceType"] == "CarePlan"}
-    assert _texts("es")["fhir.program.title"] in titles
+    assert spanish["fhir.program.title"] in titles
+    (card,) = [c for c in found if c.get("suggestions")]
+    assert rec.program is not None
+    doses = [p.dose for phase in rec.program.phases for p in phase.prescriptions
+             if p.dose.sets and p.dose.reps and p.dose.sets > 1]
+    assert doses
+    for dose in doses:
+        assert _fill(spanish["report.dose.sets_reps"], sets=dose.sets, reps=dose.reps) in card["detail"]
 
 
 def test_an_unknown_bundle_locale_is_a_rule_error(rules: backrx.RuleSet) -> None:

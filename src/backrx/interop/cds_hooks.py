@@ -261,7 +261,7 @@ def _program_card(deck: _Deck, program: Program) -> dict[str, Any]:
         parts.append(f"**{phase.name}** "
                      + t("cds.program.phase", start=phase.start_week, end=phase.end_week, goal=phase.goal)
                      + "\n\n"
-                     + _bullets([f"{p.exercise.name}: {p.dose.describe()}" for p in phase.prescriptions]))
+                     + _bullets([f"{p.exercise.name}: {p.dose.describe(t)}" for p in phase.prescriptions]))
     parts.append(f"_{rec.disclaimer}_")
     plans = [authored(plan, "author", deck.by) for plan in deck.of("CarePlan")]
     scores = supporting(plans, deck.resources)  # the STarT Back Observations the program rests on
