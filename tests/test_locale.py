@@ -50,14 +50,15 @@ def _visible(out: str, fmt: str) -> str:
     return " ".join(" ".join(parser.parts).split())
 
 
-def english_fragments(rules: backrx.RuleSet, lang: str) -> list[str]:
-    """The English patient texts whose translation differs, cut at placeholders (pieces of 12+
-    characters), so that none of them may appear in the translated output."""
+def english_fragments(rules: backrx.RuleSet, lang: str, only: tuple[str, ...] = ()) -> list[str]:
+    """The English texts whose translation differs, cut at placeholders (pieces of 12+
+    characters), so that none of them may appear in the translated output (``only``: the keys
+    ending so, such as ``(".rationale", ".title")``)."""
     english = catalog(rules.pack)
     translated = rules.pack.locales[lang]
     out: list[str] = []
     for key, text in english.items():
-        if key == "text.meta.lang" or translated.get(key, text) == text:
+        if key == "text.meta.lang" or translated.get(key, text) == text or (only and not key.endswith(only)):
             continue
         out += [piece.strip() for piece in _PLACEHOLDER.split(text) if len(piece.strip()) >= 12]
         if not _PLACEHOLDER.search(text) and len(text) < 12 and " " not in text and len(text) >= 4:

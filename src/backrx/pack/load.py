@@ -474,8 +474,10 @@ def _read_locales(r: _Reader) -> None:
     """The locale files (locales/*.yaml), with `read_locales`' codes."""
     from backrx.pack.locale import read_locales
 
+    rules = [rule for rs in r.by_layer.values() for rule in rs]
     r.locales = read_locales(r.root, r.problems, texts=r.texts, tiers=r.tiers, fmt=r.fmt,
-                             patients={rule.id: rule.patient for rs in r.by_layer.values() for rule in rs})
+                             patients={rule.id: rule.patient for rule in rules},
+                             rationales={rule.id: rule.rationale for rule in rules})
 
 
 def _read_field_notes(r: _Reader) -> None:
