@@ -52,7 +52,9 @@ def placeholders_of(add: Add, key: str, text: str, line: int | None,
     elif key.startswith("rules.") and key.endswith(".rationale"):
         if rationales is None:
             return
-        english = rationales.get(key.removeprefix("rules.").removesuffix(".rationale")) or ""
+        # A rule that did not load (its own problem is reported) or does not exist (`backrx
+        # check` lists the key as extra): only the placeholders' form is checked.
+        english = rationales.get(key.removeprefix("rules.").removesuffix(".rationale"), text)
         why = _field_problem(text, english, every=True)
     else:
         why = placeholder_problem(text, ())
