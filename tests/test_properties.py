@@ -50,8 +50,9 @@ def test_every_prescription_explains_itself(profile: dict[str, Any], rules: back
     rec = rules.recommend(profile)
     assume(rec.program is not None)
     fired = {f.rule_id for f in rec.trace}
+    said = " ".join(w.message for w in rec.warnings if w.code == "element-missing")
     for phase in rec.program.phases:
-        assert phase.prescriptions, f"phase {phase.id} is empty"
+        assert phase.prescriptions or f"{phase.id} phase" in said, f"phase {phase.id} is empty, unexplained"
         for p in phase.prescriptions:
             assert p.rationale.strip()
             assert p.sources and set(p.sources) <= set(rules.pack.sources)

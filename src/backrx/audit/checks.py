@@ -234,7 +234,13 @@ def no_empty_phase(rules: RuleSet, profile: dict[str, Any], rec: Recommendation)
     if not rec.program.phases:
         return "the program has no phases"
     empty = [phase.id for phase in rec.program.phases if not phase.prescriptions]
-    return f"empty phase(s): {_words(empty)}" if empty else None
+    # An empty phase stands only where the planner said why: a missing-element warning naming the
+    # phase (a state that leaves nothing the person's places and equipment allow, e.g. walking only
+    # after surgery for someone who exercises only in a pool).
+    missing = rules.pack.populations.messages.get("element_missing")
+    said = [w.message for w in rec.warnings if missing is not None and w.code == missing[0]]
+    unexplained = [p for p in empty if not any(f"{p} phase" in m for m in said)]
+    return f"empty phase(s) with no warning that says why: {_words(unexplained)}" if unexplained else None
 
 
 def first_difference(a: str, b: str) -> str:

@@ -70,7 +70,9 @@ BUILTIN_INVARIANTS: tuple[Invariant, ...] = (
     Invariant("program.explained",
               "Every prescription has a rationale, sources that resolve in the pack and rule ids found in "
               "the trace.", checks.explained),
-    Invariant("program.no-empty-phase", "Every phase of a program holds at least one exercise.",
+    Invariant("program.no-empty-phase",
+              "Every phase of a program holds at least one exercise, or a warning names the phase and "
+              "the element nothing fits.",
               checks.no_empty_phase),
     Invariant("program.fits-the-time",
               "No day of a phase runs over the session's minutes (by more than the pack's margin) "
