@@ -11,6 +11,8 @@ from hypothesis import HealthCheck, settings
 
 import backrx
 from backrx.engine import durable_available
+from backrx.pack.load import read_pack
+from backrx.pack.model import Pack
 from backrx.pack.read import bundled_path
 
 # filter_too_much: many property tests assume() a program, and the generated profiles refer often
@@ -20,6 +22,14 @@ settings.register_profile(
     print_blob=True
 )
 settings.load_profile("backrx")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (``-n auto``), idle workers take queued tests from busy ones
+    (``--dist worksteal``), so a long test drawn late does not leave one core waiting."""
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "worksteal"
+
 
 ENGINES = ["reference", "durable"] if durable_available() else ["reference"]
 needs_durable = pytest.mark.skipif(not durable_available(), reason="durable_rules does not import here")
@@ -38,6 +48,12 @@ def base_profile(**overrides: Any) -> dict[str, Any]:
     }
     data.update(overrides)
     return data
+
+
+@pytest.fixture(scope="session")
+def bundled_pack() -> Pack:
+    """The bundled pack, read once per test session (read it again only where a read is tested)."""
+    return read_pack()
 
 
 @pytest.fixture(scope="session")

@@ -423,7 +423,7 @@ def test_literal_check_sees_a_restated_threshold_and_a_gym() -> None:
 # ------------------------------------------------------------ import strings do not reach up the house
 
 #: A string that names a backrx module, or a ``module:attribute`` in it, as entry points and lazy
-#: loaders do: ``"backrx.render.report"``, ``"backrx.render.report:explain"``.
+#: loaders do: ``"backrx.render.account"``, ``"backrx.render:explain"``.
 IMPORT_STRING = re.compile(r"^(backrx(?:\.[A-Za-z_]\w*)*)(?::[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)?\Z")
 DYNAMIC_IMPORTS = ("import_module", "__import__", "resolve_name")
 TOP = ROOMS[-1]  # the top room imports everything; nothing above it can be reached by a string
@@ -474,7 +474,7 @@ def test_import_string_check_sees_three() -> None:
     """The string check reports a literal import, a lazy target and a computed import in the model."""
     tree = ast.parse("import importlib\n"
                      "texts = importlib.import_module('backrx.pack.texts')\n"
-                     "TARGET = 'backrx.render.report:explain'\n"
+                     "TARGET = 'backrx.render:explain'\n"
                      "def load(name):\n    return __import__(name)\n"
                      "SAME_ROOM = 'backrx.model.measures'\nNOT_A_MODULE = 'backrx.cds_hooks'\n")
     wrong = _import_strings("backrx.model.formats", "model/formats.py", tree)

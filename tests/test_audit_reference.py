@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from tests.test_loader import line_of, problems_of, replace
 
@@ -15,6 +16,7 @@ from backrx.audit.reference import (
     load_cap,
     opposite_directions,
     reference_facts,
+    reference_urgency,
     threshold,
 )
 from backrx.audit.run import audit
@@ -108,3 +110,49 @@ def test_a_loosened_load_cap_is_caught_against_the_reference(pack_copy: Path) ->
     assert [r.id for r in report.violations] == ["program.load-cap"]
     found = report.violations[0].counterexample
     assert found is not None and "holds load above 2" in found.reason
+
+
+def _bilateral(weeks: float, trend: str) -> dict[str, object]:
+    """A person who ticked nerve symptoms in both legs, with how long and which way they are going."""
+    return {"age": 50, "duration_weeks": weeks, "pain_site": "lower", "leg_pain": "below_knee",
+            "pain_intensity": 5, "tolerance": "moderate", "red_flags": ["bilateral_neurological_symptoms"],
+            "symptom_trend": trend}
+
+
+def _emergency_check(rules: backrx.RuleSet, profile: dict[str, object]) -> str | None:
+    """The emergency-signs invariant's verdict on one profile under ``rules``."""
+    check = next(i for i in BUILTIN_INVARIANTS if i.id == "safety.emergency-signs-emergency")
+    return check.check(rules, profile, rules.recommend(profile))
+
+
+def test_settled_bilateral_signs_keep_the_urgent_tier_the_reference_gives_them() -> None:
+    """Nerve signs in both legs for three weeks and improving go to urgent review; the invariant agrees."""
+    rules = backrx.load_rules()
+    profile = _bilateral(3, "improving")
+    assert reference_urgency(profile) == "urgent"
+    assert rules.recommend(profile).referral.urgency == "urgent"  # type: ignore[union-attr]
+    assert _emergency_check(rules, profile) is None
+    assert reference_urgency(_bilateral(1, "improving")) == "emergency"  # 14 days or less: emergency
+    assert reference_urgency(_bilateral(3, "worsening")) == "emergency"
+
+
+def test_an_edited_pack_that_downgrades_active_bilateral_signs_breaks_the_invariant(pack_copy: Path) -> None:
+    """A copy sending new or worsening nerve signs in both legs to urgent review fails the emergency check."""
+    doc = yaml.safe_load((pack_copy / "triage.yaml").read_text(encoding="utf-8"))
+    rule = next(r for r in doc["rules"] if r["id"] == "triage.cauda-equina.bilateral")
+    rule["then"]["refer"].update(urgency="urgent", reason="Nerve signs in both legs: see a doctor today.")
+    (pack_copy / "triage.yaml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    edited = backrx.load_rules(pack_copy)
+    worsening = _bilateral(1, "worsening")
+    assert edited.recommend(worsening).referral.urgency == "urgent"  # type: ignore[union-attr]
+    verdict = _emergency_check(edited, worsening)
+    assert verdict is not None and "not an emergency one" in verdict
+    assert _emergency_check(edited, _bilateral(3, "improving")) is None  # the settled case was urgent anyway
+
+
+@pytest.mark.slow
+def test_the_default_audit_of_the_bundled_pack_finds_no_violation() -> None:
+    """`backrx audit`'s default run (500 generated profiles, seed 0, the corner cases) breaks no invariant."""
+    report = audit(backrx.load_rules(engine="reference"), fields=False)
+    broken = {r.id: r.counterexample for r in report.results if r.status == "violated"}
+    assert report.examples >= 500 and not broken, broken

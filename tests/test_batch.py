@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -276,60 +277,66 @@ def test_cli_diff_reports_counts_and_examples(pack_copy: Path, capsys: pytest.Ca
 # --------------------------------------------------------------------------- Dask and Spark
 
 
+def _recipe(heading: str) -> str:
+    """The first ```py block under a heading of docs/batch.md: the recipe as users read it."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "batch.md").read_text(encoding="utf-8")
+    section = text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return section.split("```py\n", 1)[1].split("```", 1)[0]
+
+
+def _written(folder: Path, rules: backrx.RuleSet, order: str,
+             id_field: str | None = None) -> list[dict[str, Any]]:
+    """The rows a recipe wrote to Parquet, in input order (by the whole number in the ``order``
+    column), typed as batch.rows types them."""
+    table = pd.read_parquet(folder)
+    table = table.sort_values(order, key=lambda column: column.astype("int64")).reset_index(drop=True)
+    schema = pa.schema([f for f in batch.arrow_schema(rules, id_field=id_field) if f.name in table.columns])
+    rows: list[dict[str, Any]] = pa.Table.from_pandas(table[schema.names], schema=schema,
+                                                      preserve_index=False).to_pylist()
+    return rows
+
+
 @pytest.mark.slow
-def test_dask_local_cluster_gives_the_same_rows_as_serial(rules: backrx.RuleSet) -> None:
-    """On a Dask LocalCluster with 2 worker processes, 20,000 profiles give the rows of a serial run."""
-    dd = pytest.importorskip("dask.dataframe")
-    distributed = pytest.importorskip("distributed")
-    profiles = batch.generate(20_000, seed=5)
-    serial = [{k: v for k, v in row.items() if k != "row"} for row in batch.rows(profiles, rules)]
-    dask = pytest.importorskip("dask")
-    with dask.config.set({"dataframe.convert-string": False}):  # keep nested fields as objects
-        frame = dd.from_pandas(pd.DataFrame(profiles), npartitions=16)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0") as cluster, distributed.Client(cluster):
-        result = batch.run_dask(frame, rules).compute()
-    schema = pa.schema([f for f in batch.arrow_schema(rules) if f.name != "row"])
-    got = pa.Table.from_pandas(result.reset_index(drop=True), schema=schema, preserve_index=False)
-    assert got.to_pylist() == serial
+def test_dask_recipe_gives_the_same_rows_as_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Dask recipe of docs/batch.md, run as written (20,000 profiles, a LocalCluster of 2
+    worker processes), writes the rows of a serial run."""
+    pytest.importorskip("dask.dataframe")
+    pytest.importorskip("distributed")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    exec(compile(_recipe("Dask"), "docs/batch.md#dask", "exec"), namespace)
+    rules = namespace["rules"]  # the RuleSet the recipe sent to its workers
+    cohort = [{**profile, "patient_id": n} for n, profile in enumerate(batch.generate(20_000, seed=5))]
+    serial = [{k: v for k, v in row.items() if k != "row"}
+              for row in batch.rows(cohort, rules, id_field="patient_id")]
+    assert _written(tmp_path / "results-dask", rules, "id", "patient_id") == serial
 
 
 def _spark_ready() -> str | None:
     if importlib.util.find_spec("pyspark") is None:
-        return "pyspark is not installed"
+        return "pyspark is not installed (pip install backrx[spark])"
     if shutil.which("java") is None:
-        return "no Java runtime for Spark"
+        return "no Java runtime for Spark (apt-get install openjdk-17-jre-headless)"
     return None
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(_spark_ready() is not None, reason=_spark_ready() or "")
 @pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
 @pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")  # pyspark 4.x with pandas 3
-def test_spark_map_in_pandas_gives_the_same_rows_as_serial(rules: backrx.RuleSet,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """The documented mapInPandas recipe on a local Spark session gives the serial rows."""
-    from pyspark.sql import SparkSession
-
-    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)  # Spark's workers run this Python
-
-    profiles = batch.generate(500, seed=9)
-    serial = list(batch.rows(profiles, rules))
-
-    def run(frames: Any) -> Any:  # the recipe of docs/batch.md
-        for frame in frames:
-            found = batch.rows((json.loads(text) for text in frame["profile"]), rules)
-            out = pd.DataFrame(list(found), columns=[name for name, _ in batch.columns(rules)])
-            out["row"] = frame["n"].to_numpy()
-            yield out
-
-    spark = SparkSession.builder.master("local[2]").appName("backrx-test").getOrCreate()
-    try:
-        source = spark.createDataFrame(pd.DataFrame({"profile": [json.dumps(p) for p in profiles],
-                                                     "n": range(len(profiles))}))
-        result = source.mapInPandas(run, schema=batch.spark_schema(rules)).toPandas()
-    finally:
-        spark.stop()
-    got = pa.Table.from_pandas(result.sort_values("row").reset_index(drop=True),
-                               schema=batch.arrow_schema(rules), preserve_index=False)
-    assert got.to_pylist() == serial
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark")
+def test_spark_recipe_gives_the_same_rows_as_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Spark recipe of docs/batch.md, run as written on local[2] with PYSPARK_PYTHON unset,
+    writes the rows of a serial run (CI requires it: BACKRX_REQUIRE_SPARK=1)."""
+    missing = _spark_ready()
+    if missing is not None:
+        if os.environ.get("BACKRX_REQUIRE_SPARK") == "1":
+            pytest.fail(f"BACKRX_REQUIRE_SPARK=1 but {missing}")
+        pytest.skip(missing)
+    monkeypatch.delenv("PYSPARK_PYTHON", raising=False)  # the recipe must set it itself
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    exec(compile(_recipe("Spark"), "docs/batch.md#spark", "exec"), namespace)
+    rules = namespace["rules"]  # the RuleSet the recipe sent to its workers
+    assert os.environ["PYSPARK_PYTHON"] == sys.executable
+    serial = list(batch.rows(batch.generate(2_000, seed=9), rules))
+    assert _written(tmp_path / "results-spark", rules, "row") == serial

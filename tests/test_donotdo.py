@@ -55,7 +55,7 @@ def test_the_handout_and_the_explanation_state_the_items(rules: backrx.RuleSet,
                                                          rec: backrx.Recommendation) -> None:
     """The Markdown handout says "you do not need a scan" in the pack's words, and the clinician's
     explanation adds each item's guidance line and sources."""
-    from backrx.render.report import explain, handout
+    from backrx.render import explain, handout
 
     scan = rules.pack.texts["donotdo.routine-imaging.patient"]
     assert "You do not need a scan" in scan

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 import backrx
 from backrx._version import __version__
-from backrx.pack import parsecache
+from backrx.pack import parsecache, snapshot
 from backrx.pack.read import bundled_path
 from backrx.readers import safe_yaml
 from conftest import base_profile
@@ -43,6 +43,15 @@ PROFILES = [
     base_profile(directional_preference="flexion", age=70),
 ]
 
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _snapshot_off() -> Iterator[None]:
+    """These tests are about the parsed-file cache, so the pack snapshot, which would answer
+    first, is off here (tests/test_doors_snapshot.py holds the snapshot's doors)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(snapshot, "ENABLED", False)
+        yield
 
 def _copy_pack(target: Path) -> Path:
     shutil.copytree(bundled_path(), target, ignore=shutil.ignore_patterns("cases", parsecache.LEGACY_FOLDER))

@@ -28,7 +28,7 @@ from backrx.model.recommendation import Override
 from backrx.model.untrusted import HIDDEN, is_link, url_problem
 from backrx.pack.read import HIDDEN as PACK_HIDDEN
 from backrx.pack.texts import TEXT_FIELDS, Texts, fill
-from backrx.render import FORMATS, render
+from backrx.render import render, view_formats
 from backrx.render.keys import template_fields
 
 BAD_URLS = [
@@ -362,7 +362,7 @@ def test_the_bundled_pack_and_its_spanish_locale_load(rules: backrx.RuleSet) -> 
     assert all(is_link(source.url) for source in rules.pack.sources.values() if source.url)
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", view_formats())
 @pytest.mark.parametrize("locale", ["en", "es"])
 def test_the_tier_decides_the_block_whatever_the_record_says(rules: backrx.RuleSet, fmt: str,
                                                              locale: str) -> None:

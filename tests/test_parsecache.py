@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import backrx
-from backrx.pack import parsecache
+from backrx.pack import parsecache, snapshot
 from backrx.pack.read import bundled_path
 from backrx.readers import safe_yaml
 from conftest import base_profile
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _snapshot_off() -> Iterator[None]:
+    """These tests are about the parsed-file cache, so the pack snapshot, which would answer
+    first, is off here (tests/test_doors_snapshot.py holds the snapshot's doors)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(snapshot, "ENABLED", False)
+        yield
 
 def _shape(doc: Any) -> Any:
     """A parsed document with its line numbers written out, to compare two of them."""

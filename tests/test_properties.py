@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import assume, given, settings
 
 import backrx
-from backrx.pack.load import read_pack
+from backrx.pack.model import Pack
 from backrx.testing import profiles
 
 
@@ -27,13 +27,14 @@ def test_phase_one_never_goes_against_the_preference(profile: dict[str, Any],
 
 @settings(max_examples=300)
 @given(profile=profiles())
-def test_nothing_needs_what_the_person_lacks(profile: dict[str, Any], rules: backrx.RuleSet) -> None:
+def test_nothing_needs_what_the_person_lacks(profile: dict[str, Any], rules: backrx.RuleSet,
+                                            bundled_pack: Pack) -> None:
     """No prescription needs equipment or a setting the person did not list."""
     rec = rules.recommend(profile)
     assume(rec.program is not None)
     prefs = profile.get("preferences") or {}
     places = set(prefs.get("settings", ["home"]))
-    spec = read_pack().planner  # the bundled pack's own word on what a setting provides
+    spec = bundled_pack.planner  # the bundled pack's own word on what a setting provides
     assert spec is not None and spec.choosing is not None
     kit = spec.choosing.equipment(places, prefs.get("equipment", []))
     for phase in rec.program.phases:
@@ -49,8 +50,9 @@ def test_every_prescription_explains_itself(profile: dict[str, Any], rules: back
     rec = rules.recommend(profile)
     assume(rec.program is not None)
     fired = {f.rule_id for f in rec.trace}
+    said = " ".join(w.message for w in rec.warnings if w.code == "element-missing")
     for phase in rec.program.phases:
-        assert phase.prescriptions, f"phase {phase.id} is empty"
+        assert phase.prescriptions or f"{phase.id} phase" in said, f"phase {phase.id} is empty, unexplained"
         for p in phase.prescriptions:
             assert p.rationale.strip()
             assert p.sources and set(p.sources) <= set(rules.pack.sources)

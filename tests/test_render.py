@@ -18,7 +18,7 @@ from backrx.cli import main
 from backrx.model.feedback import ExerciseResponse
 from backrx.pack.examples import example_names, example_text
 from backrx.pack.read import bundled_path
-from backrx.render import FORMATS, render
+from backrx.render import render, view_formats
 from backrx.render.keys import template_keys
 
 #: Words a clinician uses that a patient handout should not (the pack's patient texts avoid them).
@@ -50,7 +50,7 @@ def _ids_in(text: str, rules: backrx.RuleSet) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", view_formats())
 def test_patient_view_has_no_rule_ids_source_ids_or_jargon(
     example_recs: dict[str, backrx.Recommendation], rules: backrx.RuleSet, fmt: str
 ) -> None:
@@ -116,7 +116,7 @@ def test_warnings_reach_the_clinician_only(pack_copy: Path) -> None:
     own = backrx.load_rules(pack_copy)
     warned = own.recommend(base_profile(pain_intensity=9))
     assert [w.code for w in warned.warnings] == ["review-me"]
-    for fmt in FORMATS:
+    for fmt in view_formats():
         clinician = render(warned, fmt, view="clinician", rules=own)
         assert "review-me" in clinician and "Re-examine before loading." in clinician
         assert "classify.review-severe" in clinician
@@ -131,7 +131,7 @@ def test_report_words_come_from_the_pack(pack_copy: Path, rules: backrx.RuleSet)
         "heading.why: Why this plan", "heading.why: The thinking behind your plan"), encoding="utf-8")
     own = backrx.load_rules(pack_copy)
     rec = own.recommend(base_profile())
-    for fmt in FORMATS:
+    for fmt in view_formats():
         assert "The thinking behind your plan" in render(rec, fmt, view="patient", rules=own)
         assert "The thinking behind your plan" not in render(rec, fmt, view="patient", rules=rules)
 
@@ -352,7 +352,7 @@ def test_cli_views_on_recommend_and_adjust(tmp_path: Path, capsys: pytest.Captur
         {"exercise_id": first, "pain_during": 7, "next_day": "worse", "peripheralized": False}]}),
         encoding="utf-8")
     for command in (["recommend", str(profile)], ["adjust", str(rec_file), str(feedback)]):
-        for fmt in FORMATS:
+        for fmt in view_formats():
             assert main([*command, "--format", fmt, "--view", "patient"]) == 0
             patient = capsys.readouterr().out
             assert _ids_in(patient, rules) == [], (command[0], fmt)
@@ -390,3 +390,63 @@ def test_checked_templates_are_bundled() -> None:
     names = {p.name for p in TEMPLATES.iterdir()}
     assert {"handout.html.j2", "handout.md.j2", "handout.txt.j2", "handout.css", "timeline.svg.j2"} <= names
     assert bundled_path().joinpath("text.yaml").is_file()
+
+
+def _phase_words(rules: backrx.RuleSet, rec: backrx.Recommendation, fmt: str) -> tuple[str, str]:
+    """The pack's headings of the safety net and of "what comes next", in the record's language, as
+    heading lines of the format (a Markdown heading; a text line ending in a colon)."""
+    from backrx.render.context import pack_texts
+
+    t = pack_texts(rules.pack, rec.locale)
+    line = "\n## {}\n" if fmt == "md" else "\n{}:\n"
+    return line.format(t("heading.safety_net")), line.format(t("handout.next.heading"))
+
+
+@pytest.mark.parametrize("fmt", ["text", "md"])
+def test_patient_text_and_markdown_put_the_safety_net_first_and_the_current_phase_in_full(
+        example_recs: dict[str, backrx.Recommendation], rules: backrx.RuleSet, fmt: str) -> None:
+    """The patient's text and Markdown handouts open with the safety net, show the current phase's
+    exercises, and name each later phase only under "what comes next" (none of their exercises)."""
+    seen = 0
+    for name, rec in example_recs.items():
+        if rec.program is None or rec.outcome == "refer":
+            continue
+        safety, later_heading = _phase_words(rules, rec, fmt)
+        page = render(rec, fmt, view="patient").replace("\\", "")
+        phases = rec.program.phases
+        at = next(i for i, ph in enumerate(phases) if ph.id == rec.program.current_phase)
+        now, later = phases[at], phases[at + 1:]
+        shown = [min((i for i in (page.find(rules.pack.texts.get(f"plain.{p.exercise.id}.name") or "\0"),
+                                  page.find(p.exercise.name)) if i > -1), default=-1)
+                 for p in now.prescriptions]  # by its plain name or its own
+        assert shown and all(i > -1 for i in shown), name  # every exercise of the current phase
+        first_exercise = min(shown)
+        assert -1 < page.find(safety) < first_exercise, name
+        assert page.count(safety) == 1, name  # not repeated at the end
+        assert page.count(now.name) == 1, name
+        now_ids = {p.exercise.id for p in now.prescriptions}
+        for p in (p for ph in later for p in ph.prescriptions if p.exercise.id not in now_ids):
+            assert p.rationale not in page, (name, p.exercise.id)
+        if later:
+            assert page.find(later_heading) > first_exercise, name
+            assert all(page.find(ph.name) > page.find(later_heading) for ph in later), name
+            seen += 1
+        else:
+            assert later_heading not in page, name
+    assert seen >= 3  # most bundled examples have phases still to come
+
+
+@pytest.mark.parametrize("fmt", ["text", "md"])
+def test_clinician_text_and_markdown_keep_the_whole_program(
+        example_recs: dict[str, backrx.Recommendation], rules: backrx.RuleSet, fmt: str) -> None:
+    """The clinician's text and Markdown views show every phase with its exercises, and no
+    "what comes next" summary."""
+    for name, rec in example_recs.items():
+        if rec.program is None or rec.outcome == "refer":
+            continue
+        _, later_heading = _phase_words(rules, rec, fmt)
+        page = render(rec, fmt, view="clinician").replace("\\", "")
+        assert later_heading not in page, name
+        for ph in rec.program.phases:
+            assert ph.name in page, name
+            assert all(" ".join(p.exercise.name.split()) in page for p in ph.prescriptions), (name, ph.id)

@@ -17,8 +17,8 @@ from backrx.cli import main
 from backrx.model.recommendation import DISCLAIMER, bundled_disclaimer
 from backrx.pack.examples import example_names, example_text
 from backrx.pack.read import bundled_path
+from backrx.render import explain, handout
 from backrx.render.keys import template_keys
-from backrx.render.report import explain, handout, progress_lines
 
 _PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,9 +81,11 @@ def test_every_report_text_is_a_key_the_renderer_uses(rules: backrx.RuleSet) -> 
     assert used == set(_report_keys(rules))
 
 
-def test_report_py_holds_no_sentence(rules: backrx.RuleSet) -> None:
-    """No string literal of report.py (docstrings aside) holds an English report text."""
-    tree = ast.parse((ROOT / "src" / "backrx" / "render" / "report.py").read_text(encoding="utf-8"))
+@pytest.mark.parametrize("module", ["render/account.py", "render/__init__.py", "model/words.py"])
+def test_the_account_renderer_holds_no_sentence(rules: backrx.RuleSet, module: str) -> None:
+    """No string literal of the account's renderer or of the words module (docstrings aside) holds
+    an English report text."""
+    tree = ast.parse((ROOT / "src" / "backrx" / module).read_text(encoding="utf-8"))
     docs = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr)}  # docstrings
     literals = {n.value for n in ast.walk(tree)
                 if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs}
@@ -186,11 +188,11 @@ def test_check_names_a_report_key_a_locale_misses(tmp_path: Path, capsys: pytest
     assert "locale es: 1 missing, 0 extra" in err and "missing  text.report.week.heading" in err
 
 
-def test_progress_lines_default_to_the_bundled_english(rules: backrx.RuleSet) -> None:
-    """progress_lines without texts speaks the bundled pack's English."""
+def test_the_progress_block_defaults_to_the_bundled_english(rules: backrx.RuleSet) -> None:
+    """The account's progress block, rendered without a pack, speaks the bundled pack's English."""
     rec = _adjusted(rules, "en")
     assert rec.progress is not None
-    assert progress_lines(rec.progress)[0] == "Progress (2026-01-05, week 1):"
+    assert "\n\nProgress (2026-01-05, week 1):\n  Phase: " in explain(rec)
 
 
 def test_the_disclaimer_has_one_source(rules: backrx.RuleSet) -> None:

@@ -8,6 +8,7 @@ nothing), so a program pays only for the parts it calls.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -119,18 +120,18 @@ if not TYPE_CHECKING:
 # the pack sit in rooms above it. They are handed down here, at import time, by loaders that import
 # them when first used: Python runs this file before any backrx.* module.
 def _explain() -> Callable[..., Any]:
-    from backrx.render.report import explain
+    from backrx.render import explain
     return explain
 
 
 def _handout() -> Callable[..., Any]:
-    from backrx.render.report import handout
+    from backrx.render import handout
     return handout
 
 
 def _html() -> Callable[..., Any]:
-    from backrx.render import render as render_html
-    return render_html
+    from backrx.render import html
+    return html
 
 
 def _fhir() -> Callable[..., Any]:
@@ -153,20 +154,30 @@ def _disclaimer() -> str:
     return str(bundled_texts()["disclaimer"])
 
 
+@functools.lru_cache(maxsize=1)
+def _words() -> Any:
+    from backrx.pack.texts import Texts
+    return Texts()
+
+
+_VIEWS = ("patient", "clinician")
+
+
 def _fill_registries() -> None:
     from backrx.model.formats import Format, register_format
-    from backrx.model.providers import provide_disclaimer
+    from backrx.model.providers import provide_disclaimer, provide_words
 
     for fmt in (
-        Format("text", _explain, "a plain-text account of why this plan"),
-        Format("md", _handout, "a Markdown handout"),
-        Format("html", _html, "an HTML handout (patient or clinician view)"),
+        Format("text", _explain, "a plain-text account of why this plan", views=_VIEWS),
+        Format("md", _handout, "a Markdown handout", views=_VIEWS),
+        Format("html", _html, "an HTML handout (patient or clinician view)", views=_VIEWS),
         Format("fhir", _fhir, "a FHIR R4 Bundle as JSON data"),
         Format("cert", _cert, "a CERT report (Slade 2016) in Markdown"),
         Format("ics", _ics, "an iCalendar (RFC 5545) of the current phase's sessions"),
     ):
         register_format(fmt)
     provide_disclaimer(_disclaimer)
+    provide_words(_words)
 
 
 _fill_registries()

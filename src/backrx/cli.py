@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -216,25 +217,40 @@ def _clock(text: str) -> time:
 
 def _write(rec: Recommendation, fmt: str, args: argparse.Namespace | None = None,
            rules: RuleSet | None = None, *, line: bool = False) -> None:
-    view = getattr(args, "view", None)
-    if fmt == "fhir" or (fmt == "json" and line):
-        data = rec.to_fhir() if fmt == "fhir" else rec.model_dump(mode="json")
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=None if line else 2) + "\n")
-    elif fmt == "json":
-        sys.stdout.write(rec.model_dump_json(indent=2) + "\n")
-    elif fmt in ("cert", "ics") or (fmt in ("md", "text") and view is None):
-        from backrx.model.formats import renderer  # the one format registry, in the words of the pack given
+    """Write ``rec`` in format ``fmt``: json is the record itself; every other format is looked up
+    in the one format registry (`backrx.model.formats`) and given the options it takes."""
+    if fmt == "json":
+        sys.stdout.write((json.dumps(rec.model_dump(mode="json"), ensure_ascii=False) if line
+                          else rec.model_dump_json(indent=2)) + "\n")
+        return
+    from backrx.model.formats import FORMATS
 
-        asked = (("start", getattr(args, "start", None)), ("at", getattr(args, "time", None)))
-        calendar = {k: v for k, v in asked if v is not None}
-        written: str = renderer(fmt)(rec, rules=rules, **calendar)
-        sys.stdout.write(written + ("\n" if fmt in ("text", "cert") else ""))
-    else:
-        from backrx.render import render
+    found = FORMATS[fmt]  # argparse offers only registered formats
+    options: dict[str, Any] = {"rules": rules}
+    if found.views and args is not None:
+        options.update(view=getattr(args, "view", None), template_dir=getattr(args, "template_dir", None),
+                       paper=getattr(args, "paper", "a4"))
+    asked = (("start", getattr(args, "start", None)), ("at", getattr(args, "time", None)))
+    options.update({k: v for k, v in asked if v is not None})
+    draw = found.renderer()
+    written = draw(rec, **_taken(draw, options))
+    if not isinstance(written, str):  # data (a FHIR Bundle): JSON, one line per record with several
+        written = json.dumps(written, ensure_ascii=False, indent=None if line else 2)
+    sys.stdout.write(_ended(written))
 
-        assert args is not None
-        sys.stdout.write(render(rec, fmt, view=view or "patient", rules=rules,
-                                template_dir=args.template_dir, paper=args.paper))
+
+def _ended(text: str) -> str:
+    """``text`` ending in exactly the line break it has, or one (every format ends its last line)."""
+    return text if text.endswith("\n") else text + "\n"
+
+
+def _taken(draw: Callable[..., Any], options: dict[str, Any]) -> dict[str, Any]:
+    """The options a renderer takes (all of them when it takes ``**kwargs``)."""
+    params = inspect.signature(draw).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return options
+    names = {p.name for p in params}
+    return {k: v for k, v in options.items() if k in names}
 
 
 def _read_profile(name: str, args: argparse.Namespace) -> Profile:
@@ -273,19 +289,27 @@ def _read_recommendation(name: str, args: argparse.Namespace) -> Recommendation:
 
 def _check(folder: str | None) -> int:
     """Validate a pack (RuleError when broken); then each locale must hold every text, no more."""
+    from pathlib import Path
+
+    from backrx.interop.text_keys import missing_keys
     from backrx.pack.locale import catalog
     from backrx.pack.locale import report as locale_report
+    from backrx.pack.read import bundled_path
     from backrx.ruleset import load_rules
 
     rules = load_rules(folder)
     locales = locale_report(rules.pack)
-    incomplete = False
+    # a key the code reads that the pack's text.yaml lacks [code=text-key-missing]
+    lacking = [p for p in missing_keys(rules.pack, Path(folder) if folder else bundled_path())
+               if p.code == "text-key-missing"]
+    sys.stderr.writelines(f"{problem}\n" for problem in lacking)
+    incomplete = bool(lacking)
     for lang, (missing, extra) in locales.items():
         if not missing and not extra:
             continue
         incomplete = True
         sys.stderr.write(f"locale {lang}: {len(missing)} missing, {len(extra)} extra (locales/{lang}.yaml)\n")
-        sys.stderr.writelines(f"  missing  {key}\n" for key in missing)
+        sys.stderr.writelines(f"  missing  {key}  [code=translation-missing]\n" for key in missing)
         sys.stderr.writelines(f"  extra    {key}\n" for key in extra)
     if incomplete:
         return 1
@@ -350,11 +374,16 @@ def _one_line(text: str, limit: int = 500) -> str:
 
 def _usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse option combinations that would be silently ignored (argparse exits 2)."""
-    if getattr(args, "view", None) is not None and args.format in ("json", "fhir"):
-        parser.error(f"--view applies to text, md and html; --format {args.format} carries every view")
     fmt = getattr(args, "format", None)
-    if fmt == "ics" and getattr(args, "view", None) is not None:
-        parser.error("--view applies to text, md and html; an ics calendar has one view")
+    if getattr(args, "view", None) is not None and fmt is not None:
+        from backrx.model.formats import FORMATS
+
+        found = FORMATS.get(fmt)
+        if found is None or not found.views:  # json, fhir, ics...: the registry says which have views
+            with_views = [name for name, f in FORMATS.items() if f.views]
+            names = ", ".join(with_views[:-1]) + " and " + with_views[-1] if len(with_views) > 1 else \
+                "".join(with_views)
+            parser.error(f"--view applies to {names}; --format {fmt} has one view, with everything in it")
     if fmt == "ics" and len(getattr(args, "profile", [])) > 1:
         parser.error("--format ics makes one calendar: give one profile")
     if fmt != "ics" and (getattr(args, "start", None) or getattr(args, "time", None)):
@@ -480,7 +509,7 @@ def _main(args: argparse.Namespace) -> int:
         rec = _read_recommendation(args.recommendation, args)
         pack = load_rules(args.rules) if args.rules else None
         out.write(json.dumps(cert_report(rec, rules=pack), ensure_ascii=False, indent=2) + "\n"
-                  if args.format == "json" else cert_markdown(rec, rules=pack) + "\n")
+                  if args.format == "json" else _ended(cert_markdown(rec, rules=pack)))
         return 0
     if args.command == "audit":
         from backrx.audit.run import audit_command

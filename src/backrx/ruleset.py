@@ -11,6 +11,7 @@ from backrx.engine import EngineName, make_engine
 from backrx.lang.condition import Value
 from backrx.model.profile import Profile, validated_profile
 from backrx.model.recommendation import Recommendation
+from backrx.pack.limits import PackLimits, limits_for
 from backrx.pack.load import read_pack
 from backrx.pack.model import Pack, Rule
 from backrx.run.assemble import Assembler
@@ -199,9 +200,10 @@ class RuleSet:
                        workers: int | None = None, chunk_size: int | None = None) -> list[Recommendation]:
         """Recommendations for many profiles; the same results as calling recommend on each.
 
-        ``workers=N`` (N > 1) runs the batch in N worker processes (started with ``spawn``;
-        each reloads this pack from its pickled content, checked by digest) in chunks of
-        ``chunk_size`` profiles; the results are equal and in the same order. ``None`` or 1
+        ``workers=N`` (N > 1) runs the batch in N processes: this one and N - 1 workers
+        (started with ``spawn``; each reloads this pack from its pickled content, checked by
+        digest), in chunks of ``chunk_size`` profiles; this process runs a chunk itself whenever
+        the workers are busy. The results are equal and in the same order. ``None`` or 1
         runs in this process. A script that uses workers needs the usual
         ``if __name__ == "__main__":`` guard. Raises ``ValueError`` for ``workers < 1``.
 
@@ -228,14 +230,18 @@ class RuleSet:
         raise KeyError(rule_id)
 
 
-def load_rules(path: str | os.PathLike[str] | None = None, *, engine: EngineName = "auto") -> RuleSet:
+def load_rules(path: str | os.PathLike[str] | None = None, *, engine: EngineName = "auto",
+               limits: PackLimits | None = None) -> RuleSet:
     """Load and validate a rule pack folder; ``None`` loads the pack bundled with backrx.
 
     Raises `backrx.RuleError` listing every problem when the pack is broken.
     ``engine`` picks the engine: ``"auto"`` (durable_rules where it imports, else the
     pure-Python reference evaluator), ``"durable"`` or ``"reference"``.
+    ``limits`` (a `backrx.pack.limits.PackLimits`) raises the loader's size limits for a pack
+    you trust; the defaults, safe for any pack, stay in force otherwise (docs/performance.md).
     """
-    return RuleSet(read_pack(path), engine)
+    with limits_for(limits):
+        return RuleSet(read_pack(path), engine)
 
 
 _default: RuleSet | None = None

@@ -2,8 +2,10 @@
 
 ``profiles()`` generates only valid `backrx.Profile` inputs, as plain
 mappings, and reaches every corner of the vocabulary: every red flag, every
-pathway trigger and the boundary values the bundled pack tests (4 and 12
-weeks, Hicks' age 40 and straight-leg raise 91 degrees, STarT totals 3/4).
+pathway trigger and the boundary values the pack tests. The boundaries are read
+from the pack's rules (`boundaries`), never restated here: a pack that moves a
+cut-off moves the generated values with it. ``profiles(pack=my_pack)`` generates
+around the cut-offs of another pack.
 
 ``vocabulary_events(profile)`` names the corners one profile reaches, and
 ``record_events(profile)`` reports them as Hypothesis ``event()`` statistics, so a
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Any, get_args
+from typing import Any, NamedTuple, get_args
 
 try:
     from hypothesis import event
@@ -32,19 +34,21 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "backrx.testing needs Hypothesis: pip install 'backrx[audit]'"
     ) from exc
 
-from backrx.audit.corners import STATE_CORNERS
+from backrx.audit.boundaries import Boundaries, boundaries
+from backrx.audit.corner_cases import STARTBACK_ITEMS, boundary_corners, cluster_corners
 from backrx.audit.pathways import in_pregnancy, pathway_triggers
 from backrx.model import profile as _p
 from backrx.model.recommendation import Recommendation
+from backrx.pack.model import Pack
+from backrx.ruleset import RuleSet
 
-#: Values at and beside the boundaries the bundled rules test.
-BOUNDARY_WEEKS = (0.0, 1.9, 2.0, 3.9, 3.99, 4.0, 4.01, 11.9, 11.99, 12.0, 12.01, 52.0)
-BOUNDARY_AGES = (16, 17, 18, 39, 40, 41, 48, 49, 50, 51, 69, 70, 74, 75)
-BOUNDARY_SLR = (80.0, 90.0, 91.0, 91.5, 92.0)
-BOUNDARY_SITTING = (5.9, 6.0, 8.0)
+_BUNDLED = boundaries()
+#: Values at and beside the boundaries the bundled rules test (read from the pack; see `boundaries`).
+BOUNDARY_WEEKS = _BUNDLED.of("duration_weeks")
+BOUNDARY_AGES = _BUNDLED.of("age")
+BOUNDARY_SLR = _BUNDLED.of("findings.straight_leg_raise_deg")
+BOUNDARY_SITTING = _BUNDLED.of("findings.sitting_hours_per_day")
 
-_STARTBACK_ITEMS = ("leg_pain", "shoulder_neck_pain", "walked_short_distances", "dressed_slowly",
-                    "not_safe_to_be_active", "worrying_thoughts", "pain_terrible", "not_enjoying")
 
 
 def _maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -56,9 +60,13 @@ def _sublist(values: tuple[str, ...], max_size: int | None = None) -> st.SearchS
                     max_size=len(values) if max_size is None else max_size)
 
 
-def _number(low: float, high: float, boundaries: tuple[float, ...] = ()) -> st.SearchStrategy[float]:
-    plain = st.floats(low, high, allow_nan=False, allow_infinity=False)
-    return st.one_of(plain, st.sampled_from(boundaries)) if boundaries else plain
+def _measure(bounds: Boundaries, field: str) -> st.SearchStrategy[Any]:
+    """Any value the model accepts for ``field``, or as often one at or beside a cut-off of the pack."""
+    span = bounds.range(field)
+    plain: st.SearchStrategy[Any] = st.integers(int(span.low), int(span.high)) if span.whole else \
+        st.floats(span.low, span.high, allow_nan=False, allow_infinity=False)
+    near = bounds.of(field)
+    return st.one_of(plain, st.sampled_from(near)) if near else plain
 
 
 def _leaning(values: tuple[str, ...], favoured: tuple[str, ...]) -> st.SearchStrategy[list[str]]:
@@ -72,8 +80,6 @@ def _leaning(values: tuple[str, ...], favoured: tuple[str, ...]) -> st.SearchStr
 
 # Strategies are built once: rebuilding them for every example costs more than drawing from them.
 _ACTIVITIES: tuple[str, ...] = get_args(_p.Activity)
-_SLR = _number(0, 180, BOUNDARY_SLR)
-_SITTING = _number(0, 24, BOUNDARY_SITTING)
 _WORSE = _leaning(_ACTIVITIES, ("walking", "standing", "sitting"))
 _EASES = _leaning(_ACTIVITIES, ("sitting", "bending_forward"))
 _POSTURE = _sublist(get_args(_p.Posture))
@@ -82,42 +88,54 @@ _POSTURE = _sublist(get_args(_p.Posture))
 _TRIAGE_FINDINGS = ("night_pain", "nothing_eases", "weakness", "sensory_loss", "difficulty_walking",
                     "sexual_dysfunction")
 
-#: Findings with any item possibly unexamined.
-_SPARSE_FINDINGS = st.fixed_dictionaries(
-    {},
-    optional={
-        "straight_leg_raise_deg": _maybe(_SLR),
+
+
+def _findings(b: Boundaries) -> st.SearchStrategy[dict[str, Any]]:
+    """Findings, sparse (items unexamined) or full, with the format-3 items; numbers near ``b``."""
+    slr = _measure(b, "findings.straight_leg_raise_deg")
+    sitting = _measure(b, "findings.sitting_hours_per_day")
+    sparse, full = _sparse_findings(slr, sitting), _full_findings(slr, sitting)
+    return st.tuples(st.one_of(sparse, full), st.fixed_dictionaries({}, optional=_format3_findings(b))).map(
+        lambda pair: {**pair[0], **pair[1]})
+
+
+def _sparse_findings(slr: st.SearchStrategy[Any], sitting: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Findings with any item possibly unexamined."""
+    return st.fixed_dictionaries({}, optional={
+        "straight_leg_raise_deg": _maybe(slr),
         "aberrant_movement": _maybe(st.booleans()),
         "prone_instability_test": _maybe(st.booleans()),
         "hamstring_tightness": _maybe(st.booleans()),
         "glute_weakness": _maybe(st.booleans()),
-        "sitting_hours_per_day": _maybe(_SITTING),
+        "sitting_hours_per_day": _maybe(sitting),
         "eases_with": _maybe(_sublist(_ACTIVITIES)),
         "worse_with": _maybe(_sublist(_ACTIVITIES)),
         "posture": _maybe(_POSTURE),
         **{name: _maybe(st.booleans()) for name in _TRIAGE_FINDINGS},
-    },
-)
-#: A full examination: every item recorded, leaning towards the values the pathway rules test,
-#: so that the clusters (Hicks 3 of 4, stenosis 4 of 5, the sitting pattern) are reached often.
-_FULL_FINDINGS = st.fixed_dictionaries(
-    {
-        "straight_leg_raise_deg": _SLR,
+    })
+
+
+def _full_findings(slr: st.SearchStrategy[Any], sitting: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """A full examination: every item recorded, leaning towards the values the pathway rules test,
+    so that the clusters (Hicks 3 of 4, stenosis 4 of 5, the sitting pattern) are reached often."""
+    return st.fixed_dictionaries({
+        "straight_leg_raise_deg": slr,
         "aberrant_movement": st.booleans(),
         "prone_instability_test": st.booleans(),
         "hamstring_tightness": st.booleans(),
         "glute_weakness": st.booleans(),
-        "sitting_hours_per_day": _SITTING,
+        "sitting_hours_per_day": sitting,
         "eases_with": _EASES,
         "worse_with": _WORSE,
-    },
-    optional={"posture": _POSTURE, **{name: st.booleans() for name in _TRIAGE_FINDINGS}},
-)
-#: Format-3 findings (issue 23): each item absent, unknown or recorded, so states see unknowns.
-_FORMAT3_FINDINGS = {
+    }, optional={"posture": _POSTURE, **{name: st.booleans() for name in _TRIAGE_FINDINGS}})
+
+
+def _format3_findings(b: Boundaries) -> dict[str, st.SearchStrategy[Any]]:
+    """Format-3 findings (issue 23): each item absent, unknown or recorded, so states see unknowns."""
+    return {
     "severe_weakness": _maybe(st.booleans()),
     "neuro_trend": _maybe(st.sampled_from(get_args(_p.Trend))),
-    "neuro_since_weeks": _maybe(_number(0, 520, (2.0, 2.5))),
+    "neuro_since_weeks": _maybe(_measure(b, "findings.neuro_since_weeks")),
     "umn_signs": _maybe(_sublist(get_args(_p.UmnSign), 2)),
     "band_like_pain": _maybe(st.booleans()),
     "pain_on_cough_strain": _maybe(st.booleans()),
@@ -128,18 +146,15 @@ _FORMAT3_FINDINGS = {
     "collapse_or_faintness": _maybe(st.booleans()),
     "contusion_or_abrasion": _maybe(st.booleans()),
     "wound_problem": _maybe(st.booleans()),
-    "beighton_score": _maybe(st.integers(0, 9)),
+    "beighton_score": _maybe(_measure(b, "findings.beighton_score")),
     "widespread_pain": _maybe(st.booleans()),
-}
-_FINDINGS = st.tuples(st.one_of(_SPARSE_FINDINGS, _FULL_FINDINGS),
-                      st.fixed_dictionaries({}, optional=_FORMAT3_FINDINGS)).map(
-    lambda pair: {**pair[0], **pair[1]})
+    }
 
 _STARTBACK_COMPLETE = st.fixed_dictionaries(
-    {**{name: st.booleans() for name in _STARTBACK_ITEMS}, "bothersomeness": st.integers(0, 4)}
+    {**{name: st.booleans() for name in STARTBACK_ITEMS}, "bothersomeness": st.integers(0, 4)}
 )
 _STARTBACK_PARTIAL = st.fixed_dictionaries(
-    {}, optional={**{name: _maybe(st.booleans()) for name in _STARTBACK_ITEMS},
+    {}, optional={**{name: _maybe(st.booleans()) for name in STARTBACK_ITEMS},
                   "bothersomeness": _maybe(st.integers(0, 4))}
 )
 _STARTBACK = st.one_of(_STARTBACK_COMPLETE, _STARTBACK_COMPLETE, _STARTBACK_COMPLETE,
@@ -158,18 +173,19 @@ _PREFERENCES = st.fixed_dictionaries(
     },
 )
 
-_HISTORY = st.fixed_dictionaries(
-    {},
-    optional={
+
+def _history(b: Boundaries) -> st.SearchStrategy[dict[str, Any]]:
+    """Medical history, any item possibly unknown, numbers near the cut-offs of ``b``."""
+    return st.fixed_dictionaries({}, optional={
         "osteoporosis": _maybe(st.booleans()),
-        "recent_spinal_surgery_weeks": _maybe(_number(0, 520)),
+        "recent_spinal_surgery_weeks": _maybe(_measure(b, "history.recent_spinal_surgery_weeks")),
         "pregnant": _maybe(st.booleans()),
         "long_term_corticosteroids": _maybe(st.booleans()),
-        "pregnancy_weeks": _maybe(_number(0, 45, (12.0, 13.0, 19.9, 20.0))),
-        "postpartum_weeks": _maybe(_number(0, 520, (11.9, 12.0))),
+        "pregnancy_weeks": _maybe(_measure(b, "history.pregnancy_weeks")),
+        "postpartum_weeks": _maybe(_measure(b, "history.postpartum_weeks")),
         "pelvic_girdle_pain": _maybe(st.booleans()),
-        "falls_last_year": _maybe(st.integers(0, 5)),
-        "back_pain_onset_age": _maybe(st.integers(5, 110)),
+        "falls_last_year": _maybe(_measure(b, "history.falls_last_year")),
+        "back_pain_onset_age": _maybe(_measure(b, "history.back_pain_onset_age")),
         "anticoagulant": _maybe(st.sampled_from(get_args(_p.Tri))),
         "infection_risk_factors": _maybe(_sublist(get_args(_p.InfectionRisk), 2)),
         "smoking": _maybe(st.sampled_from(get_args(_p.Smoking))),
@@ -179,11 +195,10 @@ _HISTORY = st.fixed_dictionaries(
         "surgeon_clearance": _maybe(st.sampled_from(get_args(_p.Tri))),
         "fragility_fractures": _maybe(_sublist(get_args(_p.FragilityFracture), 2)),
         "comorbidities": _maybe(_sublist(get_args(_p.Comorbidity), 2)),
-        "bmi": _maybe(_number(15, 50, (29.9, 30.0))),
+        "bmi": _maybe(_measure(b, "history.bmi")),
         "hypermobility_diagnosed": _maybe(st.sampled_from(get_args(_p.Tri))),
         "surgeon_restrictions": _maybe(_sublist(get_args(_p.SurgeonRestriction), 2)),
-    },
-).filter(lambda h: not (h.get("pregnant") is False and h.get("pregnancy_weeks") is not None)).map(
+    }).filter(lambda h: not (h.get("pregnant") is False and h.get("pregnancy_weeks") is not None)).map(
     lambda h: _agreeing_history(h))
 
 
@@ -238,15 +253,35 @@ _TREND = _maybe(st.sampled_from(get_args(_p.Trend)))
 _SEX = _maybe(st.sampled_from(get_args(_p.Sex)))
 _EPISODE = _maybe(st.sampled_from(get_args(_p.Episode)))
 _TRAUMA = _maybe(st.sampled_from(get_args(_p.Trauma)))
-_AGE = st.one_of(st.integers(10, 110), st.sampled_from(BOUNDARY_AGES))
-_WEEKS = _number(0, 520, BOUNDARY_WEEKS)
-_SECTIONS = (("findings", _FINDINGS), ("history", _HISTORY), ("startback", _STARTBACK),
-             ("preferences", _PREFERENCES))
+
+
+class _Kit(NamedTuple):
+    """The strategies that depend on a pack's boundaries, built once per pack."""
+
+    age: st.SearchStrategy[Any]
+    weeks: st.SearchStrategy[Any]
+    pain: st.SearchStrategy[Any]
+    sections: tuple[tuple[str, st.SearchStrategy[Any]], ...]
+
+
+_kits: dict[str, _Kit] = {}
+
+
+def _kit(b: Boundaries) -> _Kit:
+    """The strategies for the boundaries ``b`` (built once: drawing is cheaper than building)."""
+    made = _kits.get(b.digest)
+    if made is None:
+        sections = (("findings", _findings(b)), ("history", _history(b)), ("startback", _STARTBACK),
+                    ("preferences", _PREFERENCES))
+        made = _Kit(_measure(b, "age"), _measure(b, "duration_weeks"), _measure(b, "pain_intensity"),
+                    sections)
+        _kits[b.digest] = made
+    return made
 
 
 def findings() -> st.SearchStrategy[dict[str, Any]]:
     """Examination findings: sometimes sparse (items unexamined), sometimes a full examination."""
-    return _FINDINGS
+    return _kit(_BUNDLED).sections[0][1]
 
 
 def startback() -> st.SearchStrategy[dict[str, Any]]:
@@ -261,17 +296,17 @@ def preferences() -> st.SearchStrategy[dict[str, Any]]:
 
 def history() -> st.SearchStrategy[dict[str, Any]]:
     """Medical history, any item possibly unknown."""
-    return _HISTORY
+    return _kit(_BUNDLED).sections[1][1]
 
 
 @st.composite
-def _profile(draw: st.DrawFn, fixed: dict[str, Any]) -> dict[str, Any]:
+def _profile(draw: st.DrawFn, kit: _Kit, fixed: dict[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "age": draw(_AGE),
+        "age": draw(kit.age),
         "pain_site": draw(st.sampled_from(get_args(_p.PainSite))),
         "leg_pain": draw(st.sampled_from(get_args(_p.LegPain))),
         "bilateral_leg_symptoms": draw(_maybe(st.booleans())),
-        "pain_intensity": draw(st.integers(0, 10)),
+        "pain_intensity": draw(kit.pain),
         "tolerance": draw(st.sampled_from(get_args(_p.Tolerance))),
         "directional_preference": draw(st.sampled_from(get_args(_p.Direction))),
         "centralizes": draw(_maybe(st.booleans())),
@@ -285,13 +320,13 @@ def _profile(draw: st.DrawFn, fixed: dict[str, Any]) -> dict[str, Any]:
         if value is not None:
             data[key] = value
     how = draw(st.sampled_from(("weeks", "stage", "both")))
-    weeks = draw(_WEEKS)
+    weeks = draw(kit.weeks)
     if how in ("weeks", "both"):
         data["duration_weeks"] = weeks
     if how in ("stage", "both"):
         data["stage"] = _p.stage_for_weeks(weeks) if how == "both" else draw(
             st.sampled_from(get_args(_p.Stage)))
-    for key, strategy in _SECTIONS:
+    for key, strategy in kit.sections:
         if draw(st.booleans()):
             data[key] = draw(strategy)
     if "duration_weeks" in fixed and "stage" not in fixed:
@@ -302,9 +337,14 @@ def _profile(draw: st.DrawFn, fixed: dict[str, Any]) -> dict[str, Any]:
     return _agreeing(data)
 
 
-def profiles(**fixed_fields: Any) -> st.SearchStrategy[dict[str, Any]]:
-    """Valid profiles as plain mappings; ``fixed_fields`` override generated top-level fields."""
-    return _profile(fixed_fields)
+def profiles(*, pack: Pack | RuleSet | None = None, **fixed_fields: Any) -> st.SearchStrategy[dict[str, Any]]:
+    """Valid profiles as plain mappings; ``fixed_fields`` override generated top-level fields.
+
+    Numbers lean towards the cut-offs of ``pack`` (a `Pack` or a `RuleSet`; the bundled pack by
+    default), at and just beside each one.
+    """
+    chosen = pack.pack if isinstance(pack, RuleSet) else pack
+    return _profile(_kit(boundaries(chosen)), fixed_fields)
 
 
 @st.composite
@@ -361,77 +401,23 @@ def corners() -> list[dict[str, Any]]:
     out.append({"red_flags": ["progressive_neurological_deficit"], "bilateral_leg_symptoms": True})
     for direction in get_args(_p.Direction):
         out.append({"directional_preference": direction})
-        out.append({"directional_preference": direction, "tolerance": "low", "pain_intensity": 8})
-    out += [{"pain_intensity": 6}, {"pain_intensity": 7}, {"tolerance": "low"}]
-    out += [{"duration_weeks": weeks} for weeks in (0.0, 1.9, 2.0, 3.99, 4.0, 11.99, 12.0)]
-    out += [{"age": age} for age in (18, 39, 40, 48, 49, 90)]
+        out.append({"directional_preference": direction, "tolerance": "low",
+                    "pain_intensity": int(_BUNDLED.range("pain_intensity").high)})
+    out += [{"tolerance": "low"}]
+    out += boundary_corners(_BUNDLED)
     out += [{"pain_site": site} for site in ("middle", "upper")]
     out += [{"preferences": {"settings": [place]}} for place in _p.SETTINGS]
     out.append({"preferences": {"settings": list(_p.SETTINGS), "equipment": list(_p.EQUIPMENT),
                                 "enjoys": list(get_args(_p.Enjoys)), "goals": list(get_args(_p.Goal))}})
     out.append({"findings": {"posture": list(get_args(_p.Posture))}})
-    out.append({"age": 39, "findings": {"straight_leg_raise_deg": 91.5, "aberrant_movement": True}})
-    out.append({"age": 39, "findings": {"straight_leg_raise_deg": 91.0, "aberrant_movement": True}})
     out.append({"findings": {"aberrant_movement": True, "prone_instability_test": True}})
     out.append({"age": 67, "leg_pain": "below_knee", "bilateral_leg_symptoms": True,
                 "findings": {"worse_with": ["walking"], "eases_with": ["sitting"]}})
-    out.append({"findings": {"hamstring_tightness": True, "glute_weakness": True,
-                             "sitting_hours_per_day": 6.0}})
     out.append({"history": {"osteoporosis": True},
                 "findings": {"hamstring_tightness": True, "glute_weakness": True, "worse_with": ["sitting"]},
                 "preferences": {"settings": ["gym"], "enjoys": ["resistance_training"],
                                 "goals": ["lifting_at_work"]}})
-    out += _cluster_corners()
-    agree = dict.fromkeys(_STARTBACK_ITEMS, False)
-    for physical, psychosocial, bother in ((3, 0, 0), (4, 0, 0), (1, 3, 0), (1, 3, 3)):
-        answers = dict(agree)
-        for name in _STARTBACK_ITEMS[:physical]:
-            answers[name] = True
-        for name in _STARTBACK_ITEMS[4:4 + psychosocial]:
-            answers[name] = True
-        out.append({"startback": {**answers, "bothersomeness": bother}})
-    return out
-
-
-def _cluster_corners() -> list[dict[str, Any]]:
-    """Corners of the triage clusters, the special populations and the contradictions."""
-    out: list[dict[str, Any]] = []
-    out += [{"red_flags_unsure": [flag]} for flag in _p.RED_FLAGS]
-    out.append({"red_flags": ["cancer_history"], "findings": {"weakness": True}})
-    out.append({"red_flags": ["cancer_history"], "leg_pain": "below_knee"})
-    bilateral = {"leg_pain": "below_knee", "bilateral_leg_symptoms": True}
-    out.append({**bilateral, "duration_weeks": 1.0, "findings": {"sexual_dysfunction": True}})
-    out.append({**bilateral, "duration_weeks": 3.0, "symptom_trend": "stable",
-                "findings": {"weakness": True}})
-    out.append({**bilateral, "duration_weeks": 3.0})
-    out.append({**bilateral, "symptom_trend": "worsening"})
-    out.append({"age": 74, "onset": "sudden", "history": {"osteoporosis": True,
-                                                          "long_term_corticosteroids": True}})
-    out.append({"age": 72, "duration_weeks": 1.0, "history": {"osteoporosis": True}})
-    out.append({"age": 58, "pain_site": "middle",
-                "findings": {"nothing_eases": True, "worse_with": ["lying"]}})
-    out.append({"age": 40, "findings": {"nothing_eases": True, "night_pain": True}})
-    out.append({"age": 57, "findings": {"night_pain": True}})
-    out.append({"age": 15, "findings": {"worse_with": ["bending_backward"]},
-                "preferences": {"goals": ["gymnastics"]}})
-    out.append({"age": 31, "leg_pain": "buttock_thigh", "bilateral_leg_symptoms": True,
-                "history": {"pregnant": True, "pregnancy_weeks": 26, "pelvic_girdle_pain": True},
-                "findings": {"worse_with": ["walking"], "eases_with": ["sitting"]}})
-    out.append({"history": {"pregnant": True}})
-    out.append({"history": {"postpartum_weeks": 6.0, "pelvic_girdle_pain": True}})
-    out.append({"mobility": "wheelchair"})
-    out.append({"mobility": "wheelchair", "findings": {"hamstring_tightness": True, "glute_weakness": True,
-                                                        "sitting_hours_per_day": 9.0}})
-    out.append({"mobility": "walking_aid"})
-    out.append({"age": 80, "history": {"falls_last_year": 2}, "onset": "gradual"})
-    out.append({"age": 80, "duration_weeks": 1.0, "history": {"falls_last_year": 1}, "onset": "gradual"})
-    out.append({"directional_preference": "extension",
-                "findings": {"worse_with": ["bending_backward"], "eases_with": ["bending_forward"]}})
-    out.append({"directional_preference": "flexion", "findings": {"worse_with": ["bending_forward"]}})
-    out.append({"history": {"recent_spinal_surgery_weeks": 6.0}})
-    out.append({"history": {"long_term_corticosteroids": True}, "onset": "gradual"})
-    out.append({"preferences": {"settings": ["pool"]}, "tolerance": "low"})
-    out += [dict(c) for c in STATE_CORNERS]  # the states, patterns and populations of issue 23
+    out += cluster_corners()
     return out
 
 
@@ -445,15 +431,10 @@ def corner_profile(fixed: Mapping[str, Any]) -> dict[str, Any]:
 #: The pathways the bundled pack concludes, and the profile patterns that trigger them.
 PATHWAY_TRIGGERS = ("mckenzie_extension", "mckenzie_flexion", "stenosis", "stabilization",
                     "lower_crossed", "general_conditioning")
-#: Boundary values every audit run should reach (the cut-offs of the bundled pack).
-BOUNDARY_TARGETS: tuple[tuple[str, float], ...] = (
-    ("duration_weeks", 3.99), ("duration_weeks", 4.0), ("duration_weeks", 11.99),
-    ("duration_weeks", 12.0), ("age", 39), ("age", 40), ("age", 48), ("age", 49),
-    ("findings.straight_leg_raise_deg", 91.0), ("findings.straight_leg_raise_deg", 91.5),
-    ("findings.sitting_hours_per_day", 6.0), ("pain_intensity", 6), ("pain_intensity", 7),
-    ("startback.total", 3), ("startback.total", 4),
-    ("startback.psychosocial", 3), ("startback.psychosocial", 4),
-)
+#: Boundary values every audit run should reach: the stage cut-offs, the pathway rules' cut-offs and
+#: the load cap's pain of the bundled pack, each at the cut-off and just on its other side, and the
+#: STarT Back scores its rules test (read from the pack; see `backrx.audit.boundaries`).
+BOUNDARY_TARGETS: tuple[tuple[str, float], ...] = _BUNDLED.targets
 
 
 def _label(field: str, value: object) -> str:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from backrx.audit.reference import EMERGENCY, reference_facts, reference_pack
+from backrx.audit.reference import EMERGENCY, reference_facts, reference_pack, reference_urgency
+from backrx.audit.safety_net import urgency_rank
 from backrx.model.recommendation import Recommendation
 from backrx.ruleset import RuleSet
 
@@ -37,8 +38,11 @@ def emergency_signs_emergency(rules: RuleSet, profile: dict[str, Any], rec: Reco
         return None
     if rec.referral is None:
         return f"{_words(signs)} got no referral at all"
-    if rec.referral.urgency != EMERGENCY:
+    wanted = reference_urgency(profile)  # the reference pack's tier for the flag in this profile's context
+    if wanted == EMERGENCY and rec.referral.urgency != EMERGENCY:
         return f"{_words(signs)} got an {rec.referral.urgency} referral, not an emergency one"
+    if urgency_rank(rec.referral.urgency) < urgency_rank(wanted):
+        return f"{_words(signs)} got an {rec.referral.urgency} referral; the reference pack says {wanted}"
     return None
 
 
@@ -230,7 +234,13 @@ def no_empty_phase(rules: RuleSet, profile: dict[str, Any], rec: Recommendation)
     if not rec.program.phases:
         return "the program has no phases"
     empty = [phase.id for phase in rec.program.phases if not phase.prescriptions]
-    return f"empty phase(s): {_words(empty)}" if empty else None
+    # An empty phase stands only where the planner said why: a missing-element warning naming the
+    # phase (a state that leaves nothing the person's places and equipment allow, e.g. walking only
+    # after surgery for someone who exercises only in a pool).
+    missing = rules.pack.populations.messages.get("element_missing")
+    said = [w.message for w in rec.warnings if missing is not None and w.code == missing[0]]
+    unexplained = [p for p in empty if not any(f"{p} phase" in m for m in said)]
+    return f"empty phase(s) with no warning that says why: {_words(unexplained)}" if unexplained else None
 
 
 def first_difference(a: str, b: str) -> str:

@@ -31,6 +31,8 @@ STATE_CORNERS: tuple[dict[str, Any], ...] = (
      "history": {"anticoagulant": "yes"}},
     # neurological status: major motor loss, upper motor neurone signs new and settled
     {"leg_pain": "below_knee", "findings": {"severe_weakness": True, "neuro_trend": "worsening"}},
+    {"leg_pain": "below_knee", "symptom_trend": "stable",
+     "findings": {"severe_weakness": True, "neuro_trend": "stable"}},
     {"duration_weeks": 1.0, "pain_site": "middle", "findings": {"umn_signs": ["clonus"]}},
     {"duration_weeks": 30.0, "leg_pain": "below_knee", "findings": {
         "umn_signs": ["hyperreflexia"], "neuro_trend": "stable", "neuro_since_weeks": 30.0}},
@@ -47,6 +49,7 @@ STATE_CORNERS: tuple[dict[str, Any], ...] = (
     # after spinal surgery: a wound problem, a worsening deficit, the surgeon's restrictions
     {"leg_pain": "buttock_thigh", "history": {"recent_spinal_surgery_weeks": 2.0},
      "findings": {"wound_problem": True}},
+    {"history": {"recent_spinal_surgery_weeks": 1.0}, "preferences": {"settings": ["pool"]}},
     {"leg_pain": "buttock_thigh", "history": {"recent_spinal_surgery_weeks": 4.0},
      "findings": {"weakness": True, "neuro_trend": "worsening"}},
     {"history": {"spinal_surgery": "fusion", "recent_spinal_surgery_weeks": 20.0, "surgeon_clearance": "yes",

@@ -26,7 +26,9 @@ BUILTIN_INVARIANTS: tuple[Invariant, ...] = (
               checks.red_flag_refers),
     Invariant("safety.emergency-signs-emergency",
               "A red flag that on its own calls for emergency care in the reference pack's triage "
-              "(the cauda equina signs, major trauma) gets an emergency referral.",
+              "(the cauda equina signs, major trauma) gets the tier the reference pack gives it in the "
+              "profile's recorded context: emergency, unless that context is a settled one (nerve signs "
+              "in both legs, older than two weeks and not getting worse: urgent).",
               checks.emergency_signs_emergency, checks.emergency_signs_skip),
     Invariant("safety.net-consistent",
               "A profile that already meets the condition of a safety-net line (the clinical states the "
@@ -68,7 +70,9 @@ BUILTIN_INVARIANTS: tuple[Invariant, ...] = (
     Invariant("program.explained",
               "Every prescription has a rationale, sources that resolve in the pack and rule ids found in "
               "the trace.", checks.explained),
-    Invariant("program.no-empty-phase", "Every phase of a program holds at least one exercise.",
+    Invariant("program.no-empty-phase",
+              "Every phase of a program holds at least one exercise, or a warning names the phase and "
+              "the element nothing fits.",
               checks.no_empty_phase),
     Invariant("program.fits-the-time",
               "No day of a phase runs over the session's minutes (by more than the pack's margin) "

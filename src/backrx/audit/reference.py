@@ -14,13 +14,15 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from backrx.engine import ReferenceEngine
 from backrx.lang.condition import AllOf, AnyOf, AtLeast, Condition, FieldTest, NotOf, Value, evaluate
-from backrx.model.profile import RED_FLAGS
+from backrx.model.profile import RED_FLAGS, validated_profile
 from backrx.pack.load import read_pack
 from backrx.pack.model import Pack
 from backrx.run.decision import decide
+from backrx.run.facts import profile_values
 
 #: The tier of the referral that sends a person to emergency care now.
 EMERGENCY = "emergency"
@@ -52,6 +54,20 @@ def emergency_signs(pack: Pack | None = None) -> tuple[str, ...]:
 
     return tuple(flag for flag in RED_FLAGS
                  if any(evaluate(rule.when, facts(flag)) for rule in referring))
+
+
+@cache
+def _reference_engine() -> ReferenceEngine:
+    """The interpreter over the reference pack, built once."""
+    return ReferenceEngine(reference_pack())
+
+
+def reference_urgency(profile: dict[str, Any]) -> str | None:
+    """The referral tier the reference pack's states and triage give this whole profile (None: no
+    referral). A flag that alone means emergency care may mean less in a recorded context: nerve
+    signs in both legs, older than two weeks and recorded as improving, go to an urgent review."""
+    values = profile_values(validated_profile(profile))
+    return decide(reference_pack(), _reference_engine(), values, layers=["states", "triage"]).urgency
 
 
 def blocking_urgencies(pack: Pack | None = None) -> tuple[str, ...]:
@@ -147,4 +163,5 @@ def reference_facts() -> ReferenceFacts:
 
 
 __all__ = ["EMERGENCY", "LoadCap", "ReferenceFacts", "blocking_urgencies", "emergency_signs", "field_tests",
-           "load_cap", "opposite_directions", "reference_facts", "reference_pack", "threshold"]
+           "load_cap", "opposite_directions", "reference_facts", "reference_pack", "reference_urgency",
+           "threshold"]

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from backrx.ruleset import RuleSet
 
 
-def _rank(urgency: str | None) -> int:
+def urgency_rank(urgency: str | None) -> int:
     """Higher is more urgent: no referral 0, then the pack's tiers from routine up."""
     return len(URGENCIES) - URGENCIES.index(urgency) if urgency in URGENCIES else 0
 
@@ -42,7 +42,7 @@ def safety_net_consistent(rules: RuleSet, profile: dict[str, Any], rec: Recommen
     got = rec.referral.urgency if rec.referral is not None else None
     for rule_id, line in lines:
         met = [name for name in line.states if states.get(name) is True]
-        if met and _rank(got) < _rank(line.tier):
+        if met and urgency_rank(got) < urgency_rank(line.tier):
             return (f"the safety net of {rule_id} says {line.tier} for {', '.join(met)}, which this "
                     f"profile already meets, but the referral is {got or 'none'}")
     return None

@@ -210,7 +210,8 @@ def rows(profiles: Any, rules: RuleSet | None = None, *, workers: int | None = N
                 ids.append(ident)
                 yield item
 
-        with closing(ordered_map(rules, items(), _row_task, workers=workers, chunk_size=size)) as done:
+        with closing(ordered_map(rules, items(), _row_task, workers=workers, chunk_size=size,
+                                 local=_rows_paused)) as done:
             for _, chunk in done:
                 for row in chunk:
                     yield _finish(row, count, ids.popleft(), id_field)
@@ -245,12 +246,15 @@ def _finish(row: dict[str, Any], index: int, ident: Any, id_field: str | None) -
     return head
 
 
-def arrow_schema(rules: RuleSet | None = None, *, id_field: str | None = None) -> pyarrow.Schema:
-    """The result table's Arrow schema for this pack."""
+def arrow_schema(rules: RuleSet | None = None, *, id_field: str | None = None,
+                 row: bool = True) -> pyarrow.Schema:
+    """The result table's Arrow schema for this pack; ``row=False`` leaves out the ``row``
+    column, as `run_dask` does (pass it to Dask's ``to_parquet(..., schema=...)``)."""
     import pyarrow as pa
 
     kinds = {"int": pa.int64(), "float": pa.float64(), "str": pa.string(), "list": pa.list_(pa.string())}
-    return pa.schema([(name, kinds[kind]) for name, kind in columns(rules, id_field=id_field)])
+    return pa.schema([(name, kinds[kind]) for name, kind in columns(rules, id_field=id_field)
+                      if row or name != "row"])
 
 
 def spark_schema(rules: RuleSet | None = None, *, id_field: str | None = None) -> str:

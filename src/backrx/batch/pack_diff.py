@@ -213,7 +213,8 @@ def diff(old: RuleSet | str | os.PathLike[str], new: RuleSet | str | os.PathLike
     if workers is not None and workers > 1:
         from backrx.workers.pool import ordered_map
 
-        stream = ordered_map((a, b), items(), _pair_task, workers=workers, chunk_size=size)
+        stream = ordered_map((a, b), items(), _pair_task, workers=workers, chunk_size=size,
+                             local=_pair_task)
         results: Any = (r for _, chunk in stream for r in chunk)
     else:
         stream = None

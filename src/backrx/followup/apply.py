@@ -188,7 +188,8 @@ def _warnings(rec: Recommendation, outcome: Outcome, changes: list[Change] | Non
     including one for each clinician override this round undid."""
     earlier = [(n.code, n.message, rid) for n in rec.warnings for rid in n.rule_ids
                if _lasts(rules, n.code, rid, program, referral)]
-    undone = override_notices(rec, changes) if changes else []
+    texts = rules.for_locale(rec.locale).pack.texts if rec.locale in rules.locales else rules.pack.texts
+    undone = override_notices(rec, changes, texts) if changes else []
     return [Notice.model_validate(n) for n in notices([*earlier, *outcome.warnings, *undone])]
 
 

@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from backrx.pack.texts import Texts
+
 #: A user of the hook who may author a CarePlan or request a referral (CDS Hooks 2.0 ``userId``).
 _CLINICIAN = re.compile(r"(Practitioner|PractitionerRole)/[A-Za-z0-9\-.]{1,64}")
 #: Codes and systems shown on a card: plain identifiers, never free text.
@@ -89,24 +91,22 @@ def supporting(seeds: Iterable[Mapping[str, Any]], pool: Iterable[Mapping[str, A
 
 
 def codes_card(unknown: Iterable[tuple[str, str, str]], source: Mapping[str, str],
-               key: str) -> dict[str, Any]:
+               key: str, t: Texts | None = None) -> dict[str, Any]:
     """An info card listing the EHR codes no value set of the pack holds (type, system, code):
     they changed nothing. Codes only, never a display or a note; a code that is not a plain
-    identifier is counted, not shown."""
+    identifier is counted, not shown. ``t`` gives the pack's words (the bundled English by default)."""
+    t = t if t is not None else Texts()
     listed = list(dict.fromkeys(unknown))
     plain = [(kind, system, code) for kind, system, code in listed
              if _PLAIN_CODE.fullmatch(code) and _PLAIN_SYSTEM.fullmatch(system)]
     lines = [f"{kind}: `{code}` ({system})" for kind, system, code in plain[:CODES_SHOWN]]
     hidden = len(listed) - len(lines)
     if hidden:
-        lines.append(f"and {hidden} more")
+        lines.append(t("cds.more", n=hidden))
     return {
         "uuid": key,
-        "summary": f"{len(listed)} EHR code(s) are in no value set of the rule pack and were not used",
+        "summary": t("cds.codes.summary", n=len(listed)),
         "indicator": "info",
-        "detail": "\n\n".join([
-            "These coded records were read but changed nothing in the advice. If one matters, map it "
-            "in the rule pack's `codes.yaml`.",
-            "\n".join(f"- {line}" for line in lines)]),
+        "detail": "\n\n".join([t("cds.codes.detail"), "\n".join(f"- {line}" for line in lines)]),
         "source": dict(source),
     }

@@ -148,7 +148,8 @@ def _flag_items() -> dict[str, tuple[dict[str, str], dict[str, str]]]:
     out: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
     for link, spec in item_specs().items():
         if spec.path in (("red_flags",), ("red_flags_unsure",)):
-            pairs = [(c, d) for c, d in zip(spec.codes, spec.displays, strict=True) if c in RED_FLAGS]
+            pairs = [(c, d) for c, d in [*zip(spec.codes, spec.displays, strict=True),
+                                         *zip(spec.codes, spec.aliases, strict=True)] if c in RED_FLAGS]
             out[link] = ({c: c for c, _ in pairs}, {d.casefold(): c for c, d in pairs})
     return out
 

@@ -58,6 +58,7 @@ from backrx.interop._cds_request import (
     read_body,
 )
 from backrx.interop._fhir import recorded_red_flags
+from backrx.interop._words import words
 from backrx.interop.cds_auth import AuthConfig, AuthError
 from backrx.interop.cds_feedback import FeedbackLog, FeedbackRequest, IssuedCards, MemoryFeedbackLog, event
 from backrx.interop.fhir import to_fhir
@@ -65,6 +66,7 @@ from backrx.interop.fhir_import import read_fhir
 from backrx.interop.questionnaire import QUESTIONNAIRE_URL
 from backrx.model.recommendation import Notice, Program, Recommendation, Referral
 from backrx.model.vocabulary import URGENCIES
+from backrx.pack.texts import Texts
 from backrx.readers.documents import loads
 from backrx.ruleset import RuleSet, load_rules
 
@@ -108,16 +110,14 @@ class HookRequest(BaseModel):
     prefetch: dict[str, Any] | None = None
 
 
-def discovery() -> dict[str, Any]:
-    """The discovery document (``GET /cds-services``)."""
+def discovery(*, locale: str = "en", rules: RuleSet | None = None) -> dict[str, Any]:
+    """The discovery document (``GET /cds-services``), worded by the pack's texts in ``locale``."""
+    t = words(rules, locale)
     return {"services": [{
         "hook": "patient-view",
         "id": SERVICE_ID,
-        "title": "backrx: exercise program for back pain",
-        "description": (
-            "Reads the patient's backrx back-pain questionnaire, Conditions and medications, and proposes "
-            "a staged exercise program, or the referral that must come first. It does not diagnose."
-        ),
+        "title": t("cds.service.title"),
+        "description": t("cds.service.description"),
         "prefetch": {
             QR_KEY: ("QuestionnaireResponse?subject={{context.patientId}}&status=completed"
                      f"&questionnaire={QUESTIONNAIRE_URL}&_sort=-authored&_count=1"),
@@ -152,23 +152,34 @@ def _bullets(lines: list[str]) -> str:
     return "\n".join(f"- {line}" for line in lines)
 
 
-def _recorded(rec: Recommendation) -> list[str]:
+def _recorded(rec: Recommendation, t: Texts) -> list[str]:
     """The red flags the profile records, by code, so that a card names each one."""
     profile = rec.profile
     flags = [*profile.red_flags, *(getattr(profile, "red_flags_unsure", None) or [])] if profile else []
-    return [f"Red flags recorded: {', '.join(f'`{flag}`' for flag in flags)}"] if flags else []
+    return [t("cds.red_flags.recorded", flags=", ".join(f"`{flag}`" for flag in flags))] if flags else []
+
+
+def _urgency(t: Texts, urgency: str) -> str:
+    """An urgency tier in words (its code where the pack has no word for it)."""
+    return t.get(f"cds.urgency.{urgency}") or urgency
 
 
 def cards(rec: Recommendation, *, patient_id: str, hook_instance: uuid.UUID,
-          user_id: str | None = None) -> list[dict[str, Any]]:
+          user_id: str | None = None, locale: str | None = None,
+          rules: RuleSet | None = None) -> list[dict[str, Any]]:
     """The CDS Hooks cards for one recommendation, most urgent first.
 
     Each suggestion stands alone: its references name what it creates, ``Patient/<patient_id>``,
     or the user (``user_id``, when it names a Practitioner or PractitionerRole, authors the
     CarePlans and requests the referral; otherwise no author or requester is set).
+
+    Every label is a text of ``rules`` (the bundled pack by default) in ``locale`` (by default
+    the recommendation's own); raises `backrx.RuleError` (``unknown-locale``) for a language the
+    pack does not ship.
     """
     deck = _Deck(rec, hook_instance, {"label": f"backrx {rec.ruleset.name}@{rec.ruleset.version}"},
-                 _relative(to_fhir(rec, patient=patient_id)), clinician(user_id))
+                 _relative(to_fhir(rec, patient=patient_id, locale=locale, rules=rules)), clinician(user_id),
+                 words(rules, locale or rec.locale))
     out: list[dict[str, Any]] = []
     if rec.referral is not None:
         out.append(_referral_card(deck, rec.referral))
@@ -187,6 +198,7 @@ class _Deck:
     source: dict[str, str]
     resources: list[dict[str, Any]]
     by: dict[str, str] | None  # the user who authors, when the hook names a clinician
+    t: Texts  # the pack's words, in the card's language
 
     def key(self, name: str) -> str:
         return str(uuid.uuid5(_NAMESPACE, f"{self.hook_instance}|{name}"))
@@ -197,26 +209,27 @@ class _Deck:
 
 def _referral_card(deck: _Deck, referral: Referral) -> dict[str, Any]:
     """The referral card, with its ServiceRequest to create."""
-    rec, key = deck.rec, deck.key
+    rec, key, t = deck.rec, deck.key, deck.t
     [request] = deck.of("ServiceRequest")
     request = without_links(authored(request, "requester", deck.by), {resource_name(request)})
     urgent = rec.outcome == "refer"  # the pack's blocking tiers decided it (Pack.blocking_urgencies)
     # Whether exercise waits is the pack's decision (its blocking tiers), not this card's.
-    summary = (f"{referral.urgency.capitalize()} referral advised: "
-               + ("exercise must wait" if urgent else "the exercise program can go on"))
+    urgency = _urgency(t, referral.urgency)
+    summary = t("cds.referral.wait" if urgent else "cds.referral.go_on", urgency=urgency)
     return {
         "uuid": key("referral"),
         "summary": _summary(summary),
         "indicator": "critical" if urgent else "warning",
-        "detail": "\n\n".join(["**Why**", _bullets(referral.reasons), *_recorded(rec), "**Safety net**",
-                               _bullets(rec.safety_net), f"_{rec.disclaimer}_"]),
+        "detail": "\n\n".join([f"**{t('cds.heading.why')}**", _bullets(referral.reasons), *_recorded(rec, t),
+                               f"**{t('cds.heading.safety_net')}**", _bullets(rec.safety_net),
+                               f"_{rec.disclaimer}_"]),
         "source": deck.source,
         "suggestions": [{
-            "label": f"Create the {referral.urgency} referral request",
+            "label": t("cds.referral.label", urgency=urgency),
             "uuid": key("referral-suggestion"),
             "isRecommended": True,
-            "actions": [{"type": "create", "description": f"Draft a {referral.urgency} referral "
-                         "ServiceRequest", "resource": request}],
+            "actions": [{"type": "create", "description": t("cds.referral.action", urgency=urgency),
+                         "resource": request}],
         }],
         "selectionBehavior": "at-most-one",
     }
@@ -224,37 +237,41 @@ def _referral_card(deck: _Deck, referral: Referral) -> dict[str, Any]:
 
 def _warning_card(deck: _Deck, notice: Notice) -> dict[str, Any]:
     """One review card per warning."""
+    t = deck.t
     return {
         "uuid": deck.key(f"warning|{notice.code}"),
-        "summary": _summary(f"Review: {notice.message}"),
+        "summary": _summary(t("cds.review", message=notice.message)),
         "indicator": "warning",
         "detail": notice.message
-        + (f"\n\nRules: {', '.join(notice.rule_ids)}" if notice.rule_ids else ""),
+        + ("\n\n" + t("cds.rules", rules=", ".join(notice.rule_ids)) if notice.rule_ids else ""),
         "source": deck.source,
     }
 
 
 def _program_card(deck: _Deck, program: Program) -> dict[str, Any]:
     """The program card, with the Observations, CarePlans and Goals to create."""
-    rec, key = deck.rec, deck.key
+    rec, key, t = deck.rec, deck.key, deck.t
     weeks = max(phase.end_week for phase in program.phases) if program.phases else 0
     risk = rec.classification.startback_risk
-    summary_text = (f"Exercise program: {len(program.phases)} phases over {weeks} weeks"
-                    + (f", STarT Back {risk} risk" if risk else ""))
+    summary_text = (t("cds.program.summary.risk", phases=len(program.phases), weeks=weeks,
+                      risk=t.get(f"risk.{risk}.clinician") or risk) if risk
+                    else t("cds.program.summary", phases=len(program.phases), weeks=weeks))
     parts = ["\n\n".join(rec.rationale)]
     for phase in program.phases:
-        parts.append(f"**{phase.name}** (weeks {phase.start_week}-{phase.end_week}): {phase.goal}\n\n"
-                     + _bullets([f"{p.exercise.name}: {p.dose.describe()}" for p in phase.prescriptions]))
+        parts.append(f"**{phase.name}** "
+                     + t("cds.program.phase", start=phase.start_week, end=phase.end_week, goal=phase.goal)
+                     + "\n\n"
+                     + _bullets([f"{p.exercise.name}: {p.dose.describe(t)}" for p in phase.prescriptions]))
     parts.append(f"_{rec.disclaimer}_")
     plans = [authored(plan, "author", deck.by) for plan in deck.of("CarePlan")]
     scores = supporting(plans, deck.resources)  # the STarT Back Observations the program rests on
     plan = [*scores, *plans, *deck.of("Goal")]
     made = {resource_name(resource) for resource in plan}
     plan = [without_links(resource, made) for resource in plan]
-    labels = [*(f"Record the Observation: {score['code']['text']}" for score in scores),
-              "Create the program CarePlan",
-              *(f"Create the CarePlan for {phase.name}" for phase in program.phases),
-              *(f"Create the Goal for moving on from {phase.name}" for phase in program.phases)]
+    labels = [*(t("cds.program.observation", name=score["code"]["text"]) for score in scores),
+              t("cds.program.careplan"),
+              *(t("cds.program.phase_careplan", phase=phase.name) for phase in program.phases),
+              *(t("cds.program.goal", phase=phase.name) for phase in program.phases)]
     return {
         "uuid": key("program"),
         "summary": _summary(summary_text),
@@ -262,7 +279,7 @@ def _program_card(deck: _Deck, program: Program) -> dict[str, Any]:
         "detail": "\n\n".join(parts),
         "source": deck.source,
         "suggestions": [{
-            "label": "Create the exercise CarePlan",
+            "label": t("cds.program.label"),
             "uuid": key("program-suggestion"),
             "actions": [{"type": "create", "description": label, "resource": resource}
                         for label, resource in zip(labels, plan, strict=True)],
@@ -271,25 +288,25 @@ def _program_card(deck: _Deck, program: Program) -> dict[str, Any]:
     }
 
 
-def _problems(exc: ValidationError) -> list[str]:
+def _problems(exc: ValidationError, t: Texts) -> list[str]:
     problems = [f"`{'.'.join(map(str, e['loc']))}`: {e['msg']}" if e["loc"] else str(e["msg"])
                 for e in exc.errors()]
-    return problems[:PROBLEMS_SHOWN] + ([f"and {len(problems) - PROBLEMS_SHOWN} more"]
+    return problems[:PROBLEMS_SHOWN] + ([t("cds.more", n=len(problems) - PROBLEMS_SHOWN)]
                                         if len(problems) > PROBLEMS_SHOWN else [])
 
 
-def _error_card(problems: list[str], source: Mapping[str, str], key: str) -> dict[str, Any]:
+def _error_card(problems: list[str], source: Mapping[str, str], key: str, t: Texts) -> dict[str, Any]:
     return {
         "uuid": key,
-        "summary": "The backrx questionnaire could not be read; no exercise advice was made",
+        "summary": t("cds.unreadable.summary"),
         "indicator": "warning",
-        "detail": "Fix these answers and ask again:\n\n" + _bullets(problems),
+        "detail": t("cds.unreadable.detail") + "\n\n" + _bullets(problems),
         "source": dict(source),
     }
 
 
 def _flag_card(pack: RuleSet, flags: list[str], note: str, source: Mapping[str, str],
-               key: str) -> dict[str, Any]:
+               key: str, t: Texts) -> dict[str, Any]:
     """A card for red flags recorded where no recommendation could read them, graded by the pack's
     triage rules on the flags alone. A flag the pack does not grade alone is treated as critical."""
     lines: list[str] = []
@@ -307,13 +324,16 @@ def _flag_card(pack: RuleSet, flags: list[str], note: str, source: Mapping[str, 
     most = next((u for u in URGENCIES if u in urgencies), None)
     ungraded = None in urgencies or most is None
     critical = ungraded or most in pack.pack.blocking_urgencies
-    head = "Referral advised" if ungraded or most is None else f"{most.capitalize()} referral advised"
+    shown = ", ".join(flags)
+    summary = (t("cds.flags.summary", flags=shown) if ungraded or most is None
+               else t("cds.flags.summary.graded", urgency=_urgency(t, most), flags=shown))
     return {
         "uuid": key,
-        "summary": _summary(f"{head}: red flag recorded ({', '.join(flags)})"),
+        "summary": _summary(summary),
         "indicator": "critical" if critical else "warning",
-        "detail": "\n\n".join(["**Red flags recorded**", _bullets(lines), note,
-                                 *(["**Safety net**", _bullets(safety_net)] if safety_net else [])]),
+        "detail": "\n\n".join([f"**{t('cds.heading.red_flags')}**", _bullets(lines), note,
+                                 *([f"**{t('cds.heading.safety_net')}**", _bullets(safety_net)]
+                                   if safety_net else [])]),
         "source": dict(source),
     }
 
@@ -321,8 +341,10 @@ def _flag_card(pack: RuleSet, flags: list[str], note: str, source: Mapping[str, 
 class _Service:
     """The patient-view service: one rule pack, and the limits of one call."""
 
-    def __init__(self, pack: RuleSet, max_resources: int, max_items: int) -> None:
+    def __init__(self, pack: RuleSet, max_resources: int, max_items: int, locale: str = "en") -> None:
         self.pack, self.max_resources, self.max_items = pack, max_resources, max_items
+        self.locale = locale
+        self.t = words(pack, locale)  # refuses (RuleError) a language the pack does not ship, now
         self.source = {"label": f"backrx {pack.name}@{pack.version}"}
         self.issued = IssuedCards()
 
@@ -364,38 +386,36 @@ class _Service:
         def key(name: str) -> str:
             return str(uuid.uuid5(_NAMESPACE, f"{request.hook_instance}|{name}"))
 
+        t = self.t
         # Every flag recorded anywhere, read on its own: no bad answer or ordering can hide one.
         recorded = recorded_red_flags(responses, records, rules=self.pack)
         if item_count(responses) > self.max_items:
             if not recorded:
                 raise RefusalError(413, "cds-too-many-items", f"the questionnaire responses hold more than "
                               f"{self.max_items} items and answers", "too-costly")
-            note = (f"The questionnaire responses hold more than {self.max_items} items and answers, "
-                    "so backrx read only their red flags; no exercise advice was made.")
-            return {"cards": [_flag_card(self.pack, recorded, note, self.source, key("flags"))]}, []
+            note = t("cds.flags.too_many", n=self.max_items)
+            return {"cards": [_flag_card(self.pack, recorded, note, self.source, key("flags"), self.t)]}, []
         chosen = latest(responses)
         try:
             # the pack's own codes.yaml reads the records: a clinic's mapping counts here too
             read = read_fhir(chosen, conditions=records, rules=self.pack)
         except ValidationError as exc:
-            out = [_error_card(_problems(exc), self.source, key("unreadable"))]
+            out = [_error_card(_problems(exc, self.t), self.source, key("unreadable"), self.t)]
             if recorded:
-                note = ("The rest of the questionnaire could not be read (see the other card), so this "
-                        "card rests on the red-flag answers alone; no exercise advice was made.")
-                out.insert(0, _flag_card(self.pack, recorded, note, self.source, key("flags")))
+                note = t("cds.flags.unreadable")
+                out.insert(0, _flag_card(self.pack, recorded, note, self.source, key("flags"), self.t))
             return {"cards": out}, []
         profile = read.profile
-        rec = self.pack.recommend(profile)
+        rec = self.pack.recommend(profile, locale=self.locale)
         out = cards(rec, patient_id=patient_id, hook_instance=request.hook_instance,
-                    user_id=request.context.user_id)
+                    user_id=request.context.user_id, locale=self.locale, rules=self.pack)
         if read.unknown_codes:
-            out.append(codes_card(read.unknown_codes, self.source, key("codes")))
+            out.append(codes_card(read.unknown_codes, self.source, key("codes"), self.t))
         kept = {*profile.red_flags, *(getattr(profile, "red_flags_unsure", None) or [])}
         unread = [flag for flag in recorded if flag not in kept]
         if unread:
-            note = ("These red flags are recorded in another QuestionnaireResponse than the latest one, "
-                    "which was read for the advice below: check whether they still apply.")
-            out.insert(0, _flag_card(self.pack, unread, note, self.source, key("flags")))
+            note = t("cds.flags.older")
+            out.insert(0, _flag_card(self.pack, unread, note, self.source, key("flags"), self.t))
         return {"cards": out}, [notice.code for notice in rec.warnings]
 
 
@@ -426,8 +446,9 @@ def _json(body: bytes) -> Any:
 def create_app(rules: RuleSet | None = None, *, max_body_bytes: int = MAX_BODY_BYTES,
                max_resources: int = MAX_RESOURCES, max_items: int = MAX_ITEMS,
                auth: AuthConfig | None = None, feedback_log: FeedbackLog | None = None,
-               warn_unauthenticated: bool = False) -> FastAPI:
-    """The CDS Hooks service; loads the rule pack (bundled by default) once, now.
+               warn_unauthenticated: bool = False, locale: str = "en") -> FastAPI:
+    """The CDS Hooks service; loads the rule pack (bundled by default) once, now. ``locale`` (one the
+    pack ships) is the language of the discovery document and the cards.
 
     Limits of one call: ``max_body_bytes`` of request body (413 ``cds-body-too-large`` beyond),
     ``max_resources`` resources in each prefetch key (413 ``cds-too-many-resources``) and
@@ -440,7 +461,7 @@ def create_app(rules: RuleSet | None = None, *, max_body_bytes: int = MAX_BODY_B
     request. ``feedback_log`` receives one event per feedback item (in memory by default).
     """
     pack = rules if rules is not None else load_rules()
-    service = _Service(pack, max_resources, max_items)
+    service = _Service(pack, max_resources, max_items, locale)
     log: FeedbackLog = feedback_log if feedback_log is not None else MemoryFeedbackLog()
     app = FastAPI(title="backrx CDS Hooks service", version=pack.version)
     app.state.rules = pack
@@ -475,7 +496,7 @@ def create_app(rules: RuleSet | None = None, *, max_body_bytes: int = MAX_BODY_B
     def get_discovery(request: Request) -> dict[str, Any]:
         if auth is None or auth.protect_discovery:
             check(request, "/cds-services")
-        return discovery()
+        return discovery(locale=locale, rules=pack)
 
     @app.post(f"/cds-services/{SERVICE_ID}")
     async def patient_view(request: Request) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import html
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -41,12 +41,16 @@ from backrx.interop._fhir import (
 )
 from backrx.interop.fhir_education import education_requests
 from backrx.interop.fhir_outcomes import observations as outcome_observations
+from backrx.interop.fhir_words import fhir_texts
 from backrx.interop.questionnaire import LOINC
 from backrx.interop.questionnaire_response import from_fhir, to_questionnaire_response
 from backrx.model import chain
+from backrx.model.words import dose_words, has_amount
+from backrx.pack.texts import Texts
 
 if TYPE_CHECKING:
     from backrx.model.recommendation import Override, Phase, Prescription, Recommendation
+    from backrx.ruleset import RuleSet
 
 __all__ = ["RED_FLAG_SYSTEM", "FhirUnavailableError", "from_fhir", "to_fhir", "to_questionnaire_response"]
 
@@ -80,11 +84,16 @@ def _weeks(count: int) -> dict[str, Any]:
 
 
 class _Builder:
-    """Builds one Bundle; every id is a uuid5 of the rule pack digest, the content and a key."""
+    """Builds one Bundle; every id is a uuid5 of the rule pack digest, the content and a key.
+
+    Every word backrx writes comes from ``texts`` (the pack's texts in the Bundle's language).
+    """
 
     def __init__(self, rec: Recommendation, patient: str | None, start: date | None,
-                 recorded: datetime | None) -> None:
+                 recorded: datetime | None, texts: Mapping[str, str]) -> None:
         self.rec = rec
+        self.texts = texts
+        self.t = t = Texts(texts)
         self.start = start
         self.recorded = recorded
         # Provenance.recorded is always given: the caller's time, else the time of this export.
@@ -98,12 +107,12 @@ class _Builder:
             profile_json = rec.profile.model_dump_json() if rec.profile is not None else content
             self.subject = {
                 "identifier": {"system": PROFILE_ID_SYSTEM, "value": "sha256:" + _digest(profile_json)},
-                "display": "the person the backrx profile describes",
+                "display": t("fhir.subject"),
             }
         self.entries: list[dict[str, Any]] = []
         self.device = self.id("device")
         self.library = self.id("library")
-        self.category = _concept("Physical activity / rehabilitation",
+        self.category = _concept(t("fhir.category"),
                                  {"system": PA_CODES, "code": "PhysicalActivity"})
         self.urls = {ref.id: ref.url for ref in rec.references if ref.url}
 
@@ -146,18 +155,18 @@ class _Builder:
 
     def startback(self) -> list[str]:
         """Observations for the STarT Back scores and risk group; returns their ids."""
-        rec = self.rec
+        rec, t = self.rec, self.t
         risk = rec.classification.startback_risk
         screen = rec.profile.startback if rec.profile is not None else None
         total = screen.total if screen is not None else None
         psych = screen.psychosocial if screen is not None else None
-        interpretation = [{"text": f"{risk} risk"}] if risk else None
+        interpretation = [{"text": t("fhir.startback.risk", risk=t(f"report.risk.{risk}"))}] if risk else None
 
         def observation(key: str, code: str, value: dict[str, Any]) -> str:
             resource: dict[str, Any] = {
                 "resourceType": "Observation", "id": self.id(key), "status": "final",
-                "category": [_concept("Survey", {"system": OBSERVATION_CATEGORY, "code": "survey",
-                                                 "display": "Survey"})],
+                "category": [_concept(t("fhir.category.survey"), {"system": OBSERVATION_CATEGORY,
+                                                                  "code": "survey", "display": "Survey"})],
                 "code": _concept(LOINC_DISPLAY[code],
                                  {"system": LOINC, "code": code, "display": LOINC_DISPLAY[code]}),
                 "subject": self.subject, **value,
@@ -191,11 +200,12 @@ class _Builder:
         """Observations for the outcome measures of the profile and of each feedback round."""
         rec = self.rec
         found = outcome_observations(rec.profile.outcomes if rec.profile is not None else None,
-                                     "baseline", self.subject, self.id)
+                                     "baseline", self.subject, self.id, t=self.t)
         for number, round_ in enumerate(rec.adjustments, start=1):
             feedback = round_.feedback
             when = feedback.date.isoformat() if feedback.date is not None else None
-            found += outcome_observations(feedback.outcomes, f"round-{number}", self.subject, self.id, when)
+            found += outcome_observations(feedback.outcomes, f"round-{number}", self.subject, self.id, when,
+                                          t=self.t)
         for resource in found:
             self.add(resource)
         return [str(resource["id"]) for resource in found]
@@ -232,16 +242,24 @@ class _Builder:
             "goal": [_ref(goal_id)],
             "status": "not-started",
             "scheduledTiming": {"repeat": repeat},
-            "description": (f"{dose.describe()}. {exercise.instructions}"
-                            if dose.describe() != "as advised" else exercise.instructions),
+            # the dose in the clinician's words of the Bundle's language, as the clinician's report
+            # words it (backrx.model.words)
+            "description": (f"{self.dose(prescription)}. {exercise.instructions}"
+                            if has_amount(dose) else exercise.instructions),
         }
         urls = self.source_urls(prescription.sources)
         if urls:
             detail["instantiatesUri"] = urls
         return {"detail": detail}
 
+    def dose(self, prescription: Prescription) -> str:
+        """The dose in the clinician's words (each side for a one-sided exercise)."""
+        exercise = prescription.exercise
+        return dose_words(prescription.dose, self.t, clinical=True,
+                          each_side=exercise.per_side and exercise.category != "education")
+
     def program(self, referral_id: str | None, observations: list[str]) -> str | None:
-        rec = self.rec
+        rec, t = self.rec, self.t
         if rec.program is None:
             return None
         program_id = self.id("careplan/program")
@@ -250,7 +268,7 @@ class _Builder:
         goal_ids = [self.id(f"goal/{phase.id}") for phase in phases]
         plan: dict[str, Any] = {
             "resourceType": "CarePlan", "id": program_id, "status": "active", "intent": "plan",
-            "category": [self.category], "title": "backrx exercise program",
+            "category": [self.category], "title": t("fhir.program.title"),
             "description": " ".join(rec.rationale), "subject": self.subject,
             "author": _ref(self.device),
             "goal": [_ref(goal) for goal in goal_ids],
@@ -274,7 +292,8 @@ class _Builder:
                 "resourceType": "CarePlan", "id": self.id(f"careplan/{phase.id}"),
                 "status": "completed" if index < current else "active", "intent": "plan",
                 "category": [self.category], "title": phase.name,
-                "description": f"{phase.goal} (weeks {phase.start_week}-{phase.end_week})",
+                "description": t("fhir.phase.description", goal=phase.goal, start=phase.start_week,
+                                 end=phase.end_week),
                 "subject": self.subject, "partOf": [_ref(program_id)], "author": _ref(self.device),
                 "goal": [_ref(goal_id)],
             }
@@ -284,13 +303,13 @@ class _Builder:
             if phase.prescriptions:
                 child["activity"] = [self.activity(p, goal_id, phase) for p in phase.prescriptions]
             self.add(child)
-        for resource in education_requests(rec, program_id, self.id, self.subject, self.device):
+        for resource in education_requests(rec, program_id, self.id, self.subject, self.device, t=t):
             self.add(resource)  # issue 28: modules, flare plan and pathway
         for phase, goal_id in zip(phases, goal_ids, strict=True):
             goal: dict[str, Any] = {
                 "resourceType": "Goal", "id": goal_id, "lifecycleStatus": "proposed",
-                "description": {"text": f"Criteria to move on from {phase.name}: "
-                                        + " ".join(phase.progress_when)},
+                "description": {"text": t("fhir.goal", phase=phase.name,
+                                          criteria=" ".join(phase.progress_when))},
                 "subject": self.subject,
             }
             period = self.phase_period(phase)
@@ -306,7 +325,7 @@ class _Builder:
         return self.id("servicerequest/referral") if self.rec.referral is not None else None
 
     def build(self) -> dict[str, Any]:
-        rec = self.rec
+        rec, t = self.rec, self.t
         observations = self.startback()
         self.outcomes()
         referral_id = self.referral()
@@ -330,7 +349,7 @@ class _Builder:
             "name": "".join(part.capitalize() for part in rec.ruleset.name.replace("_", "-").split("-")),
             "title": rec.ruleset.name, "version": rec.ruleset.version,
             "identifier": [{"system": PACK_ID_SYSTEM, "value": rec.ruleset.digest}],
-            "type": {"text": "backrx rule pack"},
+            "type": {"text": t("fhir.library.type")},
         })
         self.add({
             "resourceType": "Device", "id": self.device,
@@ -347,12 +366,14 @@ class _Builder:
         return bundle
 
     def _referral_resource(self, referral_id: str, program_id: str | None) -> dict[str, Any]:
-        referral = self.rec.referral
+        referral, t = self.rec.referral, self.t
         assert referral is not None
+        urgency = {"emergency": t("fhir.urgency.emergency"), "urgent": t("fhir.urgency.urgent"),
+                   "routine": t("fhir.urgency.routine")}[referral.urgency]
         request: dict[str, Any] = {
             "resourceType": "ServiceRequest", "id": referral_id,
             "status": "draft", "intent": "proposal", "priority": PRIORITY[referral.urgency],
-            "code": {"text": f"Referral for medical assessment ({referral.urgency})"},
+            "code": {"text": t("fhir.referral", urgency=urgency)},
             "subject": self.subject, "requester": _ref(self.device),
             "reasonCode": [{"text": reason} for reason in referral.reasons],
             "patientInstruction": " ".join(self.rec.safety_net),
@@ -366,48 +387,50 @@ class _Builder:
     def _override_provenance(self, item: Override, targets: list[str]) -> dict[str, Any]:
         from backrx.overrides.override import describe
 
+        t = self.t
         provenance: dict[str, Any] = {
             "resourceType": "Provenance", "id": self.id(f"override-{item.number}"),
             "text": {"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml"><p>'
-                     f"{html.escape(describe(item))}</p></div>"},
+                     f"{html.escape(describe(item, self.texts))}</p></div>"},
             "target": [{"reference": target} for target in targets],
-            "activity": {"text": f"backrx override: {item.kind}"},
+            "activity": {"text": t("fhir.override.activity", kind=item.kind)},
             "reason": [{"text": item.reason}] + (
-                [{"text": f"acknowledged exclusion codes: {', '.join(item.acknowledged)}"}]
+                [{"text": t("fhir.override.acknowledged", codes=", ".join(item.acknowledged))}]
                 if item.acknowledged else []),
-            "agent": [{"type": _concept("Author", {"system": PARTICIPANT_TYPE, "code": "author",
-                                                   "display": "Author"}),
-                       "who": {"display": item.by}}],
+            "agent": [{"type": self.author(), "who": {"display": item.by}}],
         }
         if item.overrode:
-            provenance["entity"] = [{"role": "revision", "what": {"display": f"backrx rule {rule_id}"}}
+            provenance["entity"] = [{"role": "revision", "what": {"display": t("fhir.rule", rule=rule_id)}}
                                     for rule_id in item.overrode]
         if item.at is not None:
             at = item.at[:-1] + "+00:00" if item.at.endswith("Z") else item.at
             provenance["recorded"] = _instant(datetime.fromisoformat(at))
         else:  # the override's own time was not kept: the time it was recorded here
             provenance["recorded"] = self.stamp
-            provenance["reason"].append({"text": "the time of the override was not recorded; "
-                                                 "recorded is the time of this export"})
+            provenance["reason"].append({"text": t("fhir.override.time_unknown")})
         return provenance
 
+    def author(self) -> dict[str, Any]:
+        """The Provenance agent type ``author`` (HL7's display; the text in the Bundle's words)."""
+        t = self.t
+        return _concept(t("fhir.author"), {"system": PARTICIPANT_TYPE, "code": "author", "display": "Author"})
+
     def _provenance(self, targets: list[str]) -> dict[str, Any]:
-        rec = self.rec
+        rec, t = self.rec, self.t
         fired: list[str] = []
         for firing in [*rec.trace, *(f for r in rec.adjustments for f in r.trace)]:
             if firing.rule_id not in fired:
                 fired.append(firing.rule_id)
-        rules = html.escape(", ".join(fired)) or "none"
-        div = (f'<div xmlns="http://www.w3.org/1999/xhtml"><p>Made by backrx {html.escape(__version__)} '
-               f"with rule pack {html.escape(rec.ruleset.name)} {html.escape(rec.ruleset.version)} "
-               f"({html.escape(rec.ruleset.digest)}).</p><p>Rules fired: {rules}.</p></div>")
+        made = t("fhir.provenance.made_by", version=__version__, pack=rec.ruleset.name,
+                 pack_version=rec.ruleset.version, digest=rec.ruleset.digest)
+        fired_text = t("fhir.provenance.rules", rules=", ".join(fired) or t("value.none"))
+        div = (f'<div xmlns="http://www.w3.org/1999/xhtml"><p>{html.escape(made)}</p>'
+               f"<p>{html.escape(fired_text)}</p></div>")
         provenance: dict[str, Any] = {
             "resourceType": "Provenance", "id": self.id("provenance"),
             "text": {"status": "generated", "div": div},
             "target": [{"reference": target} for target in targets],
-            "agent": [{"type": _concept("Author", {"system": PARTICIPANT_TYPE, "code": "author",
-                                                   "display": "Author"}),
-                       "who": _ref(self.device)}],
+            "agent": [{"type": self.author(), "who": _ref(self.device)}],
             "entity": [{"role": "source", "what": _ref(self.library)},
                        *({"role": "source", "what": {"display": ref.citation}} for ref in rec.references)],
         }
@@ -418,7 +441,8 @@ class _Builder:
 
 
 def to_fhir(rec: Recommendation, *, patient: str | None = None, start: date | None = None,
-            recorded: datetime | None = None) -> dict[str, Any]:
+            recorded: datetime | None = None, locale: str | None = None,
+            rules: RuleSet | None = None) -> dict[str, Any]:
     """The recommendation as a FHIR R4 Bundle (type ``collection``), as JSON data.
 
     ``patient``: a Patient id for ``subject`` (``Patient/<id>``); without one the subject is an
@@ -426,15 +450,20 @@ def to_fhir(rec: Recommendation, *, patient: str | None = None, start: date | No
     goals and timings real dates. ``recorded``: the time of the decision for ``Provenance.recorded``
     (timezone required); without it ``recorded`` is the time of this call. Outcome measures (the
     profile's and each feedback round's) are Observations (`backrx.interop.fhir_outcomes`).
+    ``locale``: the language of the words backrx writes (labels, narratives, the dose), by
+    default the recommendation's own; ``rules``: the pack whose ``text.yaml`` (and locale files)
+    word them, by default the bundled pack (`backrx.interop.fhir_words`). The texts that came with
+    the recommendation (phase names, rationales, instructions) stay in the language it was made in.
     The same arguments, ``recorded`` included, always give the same Bundle; without ``recorded``
-    only the ``recorded`` times differ between calls, never an id.
+    only the ``recorded`` times differ between calls, never an id. Raises `backrx.RuleError`
+    (``unknown-locale``) for a language the pack does not ship.
     """
     # No edited, erased or unchained override reaches a Provenance (backrx.model.chain.ChainError).
     chain.verify(rec, allow_unchained=not rec.overrides)
     r4b = models()
     if recorded is not None and recorded.utcoffset() is None:
         raise ValueError("recorded must carry a timezone (FHIR instant)")
-    data = _Builder(rec, patient, start, recorded).build()
+    data = _Builder(rec, patient, start, recorded, fhir_texts(rec, locale, rules)).build()
     # Validate with fhir.resources, but return the data as built: it is already JSON-safe, and the
     # tests check that fhir.resources would dump exactly the same (its dump costs twice the check).
     r4b.get_fhir_model_class("Bundle").model_validate(data)

@@ -14,6 +14,8 @@ from typing import Any
 
 from backrx.interop.questionnaire import SYSTEM_PREFIX
 from backrx.model.recommendation import Recommendation
+from backrx.model.words import Words
+from backrx.pack.texts import Texts
 
 __all__ = ["EDUCATION_SYSTEM", "education_requests"]
 
@@ -24,7 +26,7 @@ def _ref(resource_id: str) -> dict[str, str]:
     return {"reference": f"urn:uuid:{resource_id}"}
 
 
-def _texts(rec: Recommendation) -> list[tuple[str, str, str]]:
+def _texts(rec: Recommendation, t: Words) -> list[tuple[str, str, str]]:
     program = rec.program
     if program is None:
         return []
@@ -32,7 +34,7 @@ def _texts(rec: Recommendation) -> list[tuple[str, str, str]]:
     flare = program.flare_plan
     if flare is not None:
         out.append(("flare-plan-detail", next((m.title for m in program.education if m.id == "flare-plan"),
-                                              "Flare plan"),
+                                              t("fhir.education.flare_plan")),
                     " ".join([*flare.first_days, flare.keep, flare.ease, flare.seek_help[0], flare.resume])))
     graded = program.graded_activity
     if graded is not None:
@@ -43,12 +45,14 @@ def _texts(rec: Recommendation) -> list[tuple[str, str, str]]:
 
 
 def education_requests(rec: Recommendation, program_id: str, make_id: Callable[[str], str],
-                       subject: dict[str, Any], device: str) -> list[dict[str, Any]]:
+                       subject: dict[str, Any], device: str, *,
+                       t: Words | None = None) -> list[dict[str, Any]]:
     """One CommunicationRequest per module, then the flare plan and the pathway (none without a
-    program)."""
+    program). The texts are the recommendation's own; ``t`` (the pack's words in the Bundle's
+    language, the bundled English by default) words the flare plan's title when no module names it."""
     return [{"resourceType": "CommunicationRequest", "id": make_id(f"education/{code}"), "status": "active",
              "basedOn": [_ref(program_id)], "subject": subject, "requester": _ref(device),
              "category": [{"coding": [{"system": EDUCATION_SYSTEM, "code": code, "display": title}],
                            "text": title}],
              "payload": [{"contentString": text}]}
-            for code, title, text in _texts(rec)]
+            for code, title, text in _texts(rec, t if t is not None else Texts())]

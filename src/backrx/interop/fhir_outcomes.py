@@ -7,6 +7,10 @@ index also carries its SNOMED CT code 736534008. MSK-HQ and EQ-5D-5L are scores 
 Observation with a component per activity (``valueQuantity`` 0-10, the activity as ``code.text``).
 Which record a measure belongs to is an identifier in ``urn:backrx:outcome-record``: ``baseline``
 (the profile) or ``round-<n>`` (the n-th feedback round, from 1), so a course of care reads back.
+
+Each measure's title (``code.text``) and the category's text are the pack's ``fhir.outcome.*``
+texts in the Bundle's language; the codings keep their code systems' displays (backrx's own
+``urn:backrx:outcome`` displays included), whatever the language.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from backrx.interop.questionnaire import LOINC, SYSTEM_PREFIX
+from backrx.model.words import Words
+from backrx.pack.texts import Texts
 
 __all__ = ["OUTCOME_RECORD_SYSTEM", "OUTCOME_SYSTEM", "observations", "outcomes_by_record"]
 
@@ -22,7 +28,8 @@ OUTCOME_SYSTEM = SYSTEM_PREFIX + "outcome"
 OUTCOME_RECORD_SYSTEM = SYSTEM_PREFIX + "outcome-record"
 _UCUM = "http://unitsofmeasure.org"
 _SURVEY = "http://terminology.hl7.org/CodeSystem/observation-category"
-#: measure -> (display, LOINC code and display or None, UCUM unit code, unit text)
+#: measure -> (display in urn:backrx:outcome, LOINC code and display or None, UCUM unit code, unit
+#: text). The title a person reads is the pack's text (`_titles`).
 MEASURES: dict[str, tuple[str, tuple[str, str] | None, str, str]] = {
     "odi": ("Oswestry Disability Index", None, "{score}", "score"),
     "rmdq": ("Roland-Morris Disability Questionnaire", None, "{score}", "score"),
@@ -50,7 +57,15 @@ def _quantity(value: int | float, measure: str) -> dict[str, Any]:
     return {"value": value, "unit": unit, "system": _UCUM, "code": code}
 
 
-def _code(measure: str) -> dict[str, Any]:
+def _titles(t: Words) -> dict[str, str]:
+    """Each measure's title in the pack's words (``code.text``)."""
+    return {"odi": t("fhir.outcome.odi"), "rmdq": t("fhir.outcome.rmdq"), "nprs": t("fhir.outcome.nprs"),
+            "psfs": t("fhir.outcome.psfs"), "walk_minutes": t("fhir.outcome.walk_minutes"),
+            "mskhq": t("fhir.outcome.mskhq"), "eq5d5l_index": t("fhir.outcome.eq5d5l_index"),
+            "eq5d5l_vas": t("fhir.outcome.eq5d5l_vas")}
+
+
+def _code(measure: str, title: str) -> dict[str, Any]:
     display, loinc, _, _ = MEASURES[measure]
     codings = [{"system": OUTCOME_SYSTEM, "code": measure, "display": display}]
     if loinc is not None:
@@ -58,15 +73,18 @@ def _code(measure: str) -> dict[str, Any]:
     if measure in SNOMED_CODES:
         snomed = SNOMED_CODES[measure]
         codings.insert(0, {"system": _SNOMED, "code": snomed[0], "display": snomed[1]})
-    return {"coding": codings, "text": display}
+    return {"coding": codings, "text": title}
 
 
 def observations(outcomes: Any, record: str, subject: Mapping[str, Any], new_id: Callable[[str], str],
-                 effective: str | None = None) -> list[dict[str, Any]]:
+                 effective: str | None = None, *, t: Words | None = None) -> list[dict[str, Any]]:
     """The Observations of one set of outcome measures (a backrx Outcomes), for ``record``
-    (``baseline`` or ``round-<n>``); ``new_id(key)`` gives each its id."""
+    (``baseline`` or ``round-<n>``); ``new_id(key)`` gives each its id. ``t``: the pack's words
+    in the Bundle's language (the bundled English by default)."""
     if outcomes is None:
         return []
+    t = t if t is not None else Texts()
+    titles = _titles(t)
     out: list[dict[str, Any]] = []
     for measure in MEASURES:
         if measure == "psfs":
@@ -86,8 +104,8 @@ def observations(outcomes: Any, record: str, subject: Mapping[str, Any], new_id:
             "identifier": [{"system": OUTCOME_RECORD_SYSTEM, "value": f"{record}/{measure}"}],
             "status": "final",
             "category": [{"coding": [{"system": _SURVEY, "code": "survey", "display": "Survey"}],
-                          "text": "Survey"}],
-            "code": _code(measure), "subject": dict(subject), **value,
+                          "text": t("fhir.category.survey")}],
+            "code": _code(measure, titles[measure]), "subject": dict(subject), **value,
         }
         if effective is not None:
             resource["effectiveDateTime"] = effective

@@ -14,14 +14,19 @@ from __future__ import annotations
 
 import datetime
 import types
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
 from annotated_types import Ge, Le
 from pydantic import BaseModel
 
 from backrx._version import __version__
 from backrx.model.profile import Profile
+from backrx.pack.texts import Texts
+
+if TYPE_CHECKING:
+    from backrx.ruleset import RuleSet
 
 #: Canonical URL of the questionnaire. backrx owns no web domain, so its identifiers are URNs;
 #: they are local to backrx and registered nowhere.
@@ -45,49 +50,24 @@ STARTBACK_ITEMS: tuple[tuple[str, str], ...] = (
     ("91347-5", "not_enjoying"),
     ("91348-3", "bothersomeness"),
 )
-AGREEMENT: tuple[tuple[str, str], ...] = (("agree", "Agree"), ("disagree", "Disagree"))
+#: The answers of the STarT Back items 1-8, by code (their words are the pack's
+#: ``questionnaire.answer.<code>`` texts).
+AGREEMENT: tuple[str, ...] = ("agree", "disagree")
 #: Item 9, in scale order: the position in this tuple is the Profile's 0..4 value.
-BOTHERSOMENESS: tuple[tuple[str, str], ...] = (
-    ("not_at_all", "Not at all"),
-    ("slightly", "Slightly"),
-    ("moderately", "Moderately"),
-    ("very_much", "Very much"),
-    ("extremely", "Extremely"),
-)
+BOTHERSOMENESS: tuple[str, ...] = ("not_at_all", "slightly", "moderately", "very_much", "extremely")
 #: The answer to a list item that means "asked, none" (the Profile's ``[]``), offered where an
 #: unanswered list means something else (``red_flags`` is required; ``findings`` lists are None
 #: when not examined).
 NO_RED_FLAGS = "none"
-
-# Short form labels. A field without one gets a label made from its name, so a new Profile field
-# still gets an item. The STarT Back wording is backrx's paraphrase: the Keele form's own wording is
-# copyright, so a clinic that holds a licence can put it in its own Questionnaire.
-_LABELS: dict[str, str] = {
-    "age": "Age in years",
-    "duration_weeks": "How many weeks has this episode of back pain lasted?",
-    "stage": "Stage of the episode (when the number of weeks is not known)",
-    "pain_site": "Where is the back pain mainly?",
-    "leg_pain": "How far down the leg do symptoms go?",
-    "bilateral_leg_symptoms": "Are both legs affected?",
-    "pain_intensity": "Typical pain over the last week, 0 (none) to 10 (worst imaginable)",
-    "tolerance": "How much exercise is tolerated now?",
-    "directional_preference": "Repeated movement that eases or centralises the symptoms",
-    "centralizes": "Do the symptoms centralise with that movement?",
-    "red_flags": "Red flags present (answer 'None of these' when screened and none are present)",
-    "findings": "Examination findings (leave out what was not examined)",
-    "history": "Medical history (leave out what is not known)",
-    "startback": "STarT Back screening (paraphrased items)",
-    "startback.leg_pain": "Back pain has spread down one or both legs in the last 2 weeks",
-    "startback.shoulder_neck_pain": "Pain in the shoulder or neck in the last 2 weeks",
-    "startback.walked_short_distances": "Walked only short distances because of back pain",
-    "startback.dressed_slowly": "Dressed more slowly than usual because of back pain",
-    "startback.not_safe_to_be_active": "It is not really safe for someone like me to be physically active",
-    "startback.worrying_thoughts": "Worrying thoughts have been going through my mind a lot",
-    "startback.pain_terrible": "My back pain is terrible and will never get any better",
-    "startback.not_enjoying": "I have not enjoyed the things I usually enjoy",
-    "startback.bothersomeness": "Overall, how bothersome has the back pain been in the last 2 weeks?",
-    "preferences": "Exercise preferences",
-}
+#: Where the words live: every item's text is the pack text ``questionnaire.item.<path>`` (its
+#: dotted Profile path; the STarT Back items under ``startback.<name>``) and every answer's
+#: display is ``questionnaire.answer.<code>``. The STarT Back wording is backrx's paraphrase: the
+#: Keele form's own wording is copyright, so a clinic that holds a licence can put it in its own
+#: Questionnaire. A field the pack has no text for (a new Profile field) still gets an item, worded
+#: from its description, and ``backrx check`` names the missing key.
+ITEM_KEY = "questionnaire.item."
+ANSWER_KEY = "questionnaire.answer."
+_Words = Callable[[str], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -101,14 +81,22 @@ class ItemSpec:
     repeats: bool = False
     codes: tuple[str, ...] = ()
     displays: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()  # displays an older questionnaire gave these codes, also read
 
 
-def _label(path: str, description: str | None = None) -> str:
-    return _LABELS.get(path) or description or path.rsplit(".", 1)[-1].replace("_", " ").capitalize()
+def _label(words: _Words, path: str, description: str | None = None) -> str:
+    return words(ITEM_KEY + path) or description or path.rsplit(".", 1)[-1].replace("_", " ").capitalize()
 
 
-def _display(code: str) -> str:
-    return code.replace("_", " ").capitalize()
+def _legacy(code: str) -> str:
+    """The display backrx's questionnaire gave a code before its words moved to the pack."""
+    return "None of these" if code == NO_RED_FLAGS else code.replace("_", " ").capitalize()
+
+
+def _display(words: _Words, code: str) -> str:
+    return words(ANSWER_KEY + code) or _legacy(code)
+
+
 
 
 def _unwrap(annotation: Any) -> tuple[Any, list[Any]]:
@@ -144,10 +132,10 @@ def _coding(link_id: str, code: str, display: str) -> dict[str, Any]:
     return {"valueCoding": {"system": SYSTEM_PREFIX + link_id, "code": code, "display": display}}
 
 
-def _leaf(path: str, annotation: Any, metadata: list[Any], required: bool,
+def _leaf(words: _Words, path: str, annotation: Any, metadata: list[Any], required: bool,
           none_option: bool, description: str | None = None) -> tuple[dict[str, Any], ItemSpec]:
     names = tuple(path.split("."))
-    item: dict[str, Any] = {"linkId": path, "text": _label(path, description)}
+    item: dict[str, Any] = {"linkId": path, "text": _label(words, path, description)}
     repeats = get_origin(annotation) is list
     base, inner_meta = _unwrap(get_args(annotation)[0]) if repeats else (annotation, [])
     metadata = metadata + inner_meta
@@ -175,10 +163,10 @@ def _leaf(path: str, annotation: Any, metadata: list[Any], required: bool,
         codes = tuple(str(code) for code in get_args(base))
         if repeats and none_option:
             codes = (*codes, NO_RED_FLAGS)
-        displays = tuple("None of these" if c == NO_RED_FLAGS else _display(c) for c in codes)
+        displays = tuple(_display(words, c) for c in codes)
         item["type"] = "choice"
         item["answerOption"] = [_coding(path, c, d) for c, d in zip(codes, displays, strict=True)]
-        spec = ItemSpec(path, names, "choice", repeats, codes, displays)
+        spec = ItemSpec(path, names, "choice", repeats, codes, displays, tuple(map(_legacy, codes)))
     else:  # pragma: no cover - a new field type needs a mapping here
         raise TypeError(f"no questionnaire item type for {path}: {annotation!r}")
     if repeats:
@@ -195,7 +183,7 @@ def _listed_model(annotation: Any) -> type[BaseModel] | None:
     return inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
 
 
-def _startback_items() -> tuple[list[dict[str, Any]], list[ItemSpec]]:
+def _startback_items(words: _Words) -> tuple[list[dict[str, Any]], list[ItemSpec]]:
     items: list[dict[str, Any]] = []
     specs: list[ItemSpec] = []
     for number, (code, name) in enumerate(STARTBACK_ITEMS, start=1):
@@ -206,17 +194,19 @@ def _startback_items() -> tuple[list[dict[str, Any]], list[ItemSpec]]:
             "linkId": code,
             "code": [{"system": LOINC, "code": code}],
             "prefix": str(number),
-            "text": _label(path),
+            "text": _label(words, path),
             "type": "choice",
-            "answerOption": [_coding(system_key, c, d) for c, d in scale],
+            "answerOption": [_coding(system_key, c, _display(words, c)) for c in scale],
         })
         specs.append(ItemSpec(
             code, ("startback", name), "bothersomeness" if name == "bothersomeness" else "agreement",
-            codes=tuple(c for c, _ in scale), displays=tuple(d for _, d in scale)))
+            codes=scale, displays=tuple(_display(words, c) for c in scale),
+            aliases=tuple(map(_legacy, scale))))
     return items, specs
 
 
-def _model_items(model: type[BaseModel], prefix: str) -> tuple[list[dict[str, Any]], list[ItemSpec]]:
+def _model_items(words: _Words, model: type[BaseModel],
+                 prefix: str) -> tuple[list[dict[str, Any]], list[ItemSpec]]:
     items: list[dict[str, Any]] = []
     specs: list[ItemSpec] = []
     for name, field in model.model_fields.items():
@@ -224,53 +214,58 @@ def _model_items(model: type[BaseModel], prefix: str) -> tuple[list[dict[str, An
         base, metadata = _unwrap(field.annotation)
         metadata = list(field.metadata) + metadata
         if path == "startback":
-            children, child_specs = _startback_items()
+            children, child_specs = _startback_items(words)
             items.append({"linkId": path, "code": [{"system": LOINC, "code": STARTBACK_PANEL}],
-                          "text": _label(path), "type": "group", "item": children})
+                          "text": _label(words, path), "type": "group", "item": children})
             specs.extend(child_specs)
         elif isinstance(base, type) and issubclass(base, BaseModel):
-            children, child_specs = _model_items(base, path + ".")
-            items.append({"linkId": path, "text": _label(path), "type": "group", "item": children})
+            children, child_specs = _model_items(words, base, path + ".")
+            items.append({"linkId": path, "text": _label(words, path), "type": "group", "item": children})
             specs.extend(child_specs)
         elif (listed := _listed_model(base)) is not None:
             # A list of objects (e.g. scored activities): a group that repeats, once per object.
-            children, child_specs = _model_items(listed, path + ".")
-            items.append({"linkId": path, "text": _label(path), "type": "group", "repeats": True,
+            children, child_specs = _model_items(words, listed, path + ".")
+            items.append({"linkId": path, "text": _label(words, path), "type": "group", "repeats": True,
                           "item": children})
             specs.extend(child_specs)
         else:
             required = field.is_required()
-            item, spec = _leaf(path, base, metadata, required, required or field.default is None,
+            item, spec = _leaf(words, path, base, metadata, required, required or field.default is None,
                                field.description)
             items.append(item)
             specs.append(spec)
     return items, specs
 
 
-def questionnaire() -> dict[str, Any]:
-    """The backrx profile Questionnaire (FHIR R4 JSON data), generated from the Profile model."""
-    items, _ = _model_items(Profile, "")
+def questionnaire(*, locale: str = "en", rules: RuleSet | None = None) -> dict[str, Any]:
+    """The backrx profile Questionnaire (FHIR R4 JSON data), generated from the Profile model.
+
+    Its title, items and answers are the texts of ``rules`` (the bundled pack by default) in
+    ``locale`` (a language the pack ships; `backrx.RuleError` ``unknown-locale`` otherwise). The
+    linkIds and codes are the same in every language.
+    """
+    from backrx.interop._words import words as _pack_words
+
+    texts = _pack_words(rules, locale)
+    items, _ = _model_items(texts.get, Profile, "")
     return {
         "resourceType": "Questionnaire",
         "id": "backrx-profile",
         "url": QUESTIONNAIRE_URL,
         "version": __version__,
         "name": "BackrxProfile",
-        "title": "backrx back-pain profile",
+        "title": texts("questionnaire.title"),
         "status": "active",
         "subjectType": ["Patient"],
-        "description": (
-            "The answers backrx needs to recommend an exercise program for back pain. Each linkId "
-            "is the Profile field's dotted path; the STarT Back items use their LOINC codes. "
-            "An item left out is unanswered, never a 'no'. backrx does not diagnose."
-        ),
+        "description": texts("questionnaire.description"),
         "item": items,
     }
 
 
 def item_specs() -> dict[str, ItemSpec]:
-    """Every answerable item by linkId (STarT Back items also under ``/<LOINC>``)."""
-    _, specs = _model_items(Profile, "")
+    """Every answerable item by linkId (STarT Back items also under ``/<LOINC>``), with the bundled
+    pack's English answer displays (an importer reads codes first, then these displays)."""
+    _, specs = _model_items(Texts().get, Profile, "")
     found: dict[str, ItemSpec] = {}
     for spec in specs:
         found[spec.link_id] = spec

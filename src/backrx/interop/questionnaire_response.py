@@ -128,8 +128,12 @@ def _choose(spec: ItemSpec, coding: Mapping[str, Any], any_system_display: bool)
     if ours and code in spec.codes:
         return str(code)
     if (ours or any_system_display) and isinstance(display, str):
+        shown = display.strip().casefold()
         for known_code, known_display in zip(spec.codes, spec.displays, strict=True):
-            if display.strip().casefold() == known_display.casefold():
+            if shown == known_display.casefold():
+                return known_code
+        for known_code, alias in zip(spec.codes, spec.aliases, strict=True):  # an older form's words
+            if shown == alias.casefold():
                 return known_code
     return None
 

@@ -5,7 +5,7 @@ sit in rooms above it and import it, so the model never names them. The registry
 is filled from above: ``backrx/__init__.py`` (which Python runs before any ``backrx.*`` module)
 registers the built-in formats with loaders that import their renderer when first used. An
 application adds its own format with `register_format`; the CLI's ``--format`` choices come from
-this table.
+this table, and the CLI writes every format through it (``--view`` only where a format has views).
 """
 
 from __future__ import annotations
@@ -25,11 +25,17 @@ _RESERVED = ("json",)  # the Recommendation itself, written by the CLI without a
 
 @dataclass(frozen=True)
 class Format:
-    """An output format: its name, a loader that returns the rendering function, what it produces."""
+    """An output format: its name, a loader that returns the rendering function, what it produces,
+    and the views (audiences) it can be asked for (empty: one view, ``--view`` is refused).
+
+    The renderer is called as ``render(rec, rules=...)``; a format with views is also given
+    ``view=`` (None: its default), ``template_dir=`` and ``paper=``.
+    """
 
     name: str
     load: Callable[[], Callable[..., Any]]
     produces: str
+    views: tuple[str, ...] = ()
 
     def renderer(self) -> Callable[..., Any]:
         """The rendering function (the loader imports it when first asked for)."""
@@ -56,6 +62,8 @@ def register_format(fmt: Format) -> Format:
                          f"and not {', '.join(_RESERVED)}")
     if not fmt.produces.strip():
         raise ValueError(f"format {fmt.name!r} needs a description of what it produces")
+    if not isinstance(fmt.views, tuple) or not all(isinstance(v, str) and _NAME.match(v) for v in fmt.views):
+        raise ValueError(f"format {fmt.name!r}: views must be a tuple of lower-case names")
     with _lock:
         if fmt.name in _formats:
             raise ValueError(f"a format named {fmt.name!r} is already registered")

@@ -15,7 +15,9 @@ from backrx.model.formats import renderer
 from backrx.model.measures import Compact, IsoDate
 from backrx.model.profile import Profile
 from backrx.model.providers import bundled_disclaimer as provided_disclaimer
+from backrx.model.providers import bundled_words
 from backrx.model.untrusted import PlainText
+from backrx.model.words import Words, dose_words
 from backrx.readers.documents import SHOW_INPUT_IN_ERRORS
 
 _Date = date  # a field below is called `date`
@@ -80,26 +82,13 @@ class Dose(_Out):
     times_per_day: int | None = Field(
         default=None, description="bouts spread through the day (repeated movements), on each day done")
 
-    def describe(self) -> str:
-        """The dose in words, e.g. "2 sets x 10 reps, 3 times a week"."""
-        parts: list[str] = []
-        if self.sets and self.reps:
-            parts.append(f"{self.sets} set{'s' if self.sets != 1 else ''} x {self.reps} reps")
-        elif self.reps:
-            parts.append(f"{self.reps} reps")
-        elif self.sets:
-            parts.append(f"{self.sets} sets")
-        if self.hold_seconds:
-            parts.append(f"hold {self.hold_seconds} s each")
-        if self.minutes:
-            parts.append(f"{self.minutes} minute{'s' if self.minutes != 1 else ''}")
-        if self.times_per_day:
-            n = self.times_per_day
-            parts.append(f"{n} time{'s' if n != 1 else ''} a day, spread through the day")
-        if self.sessions_per_week:
-            n = self.sessions_per_week
-            parts.append("daily" if n >= 7 else f"{n} time{'s' if n != 1 else ''} a week")
-        return ", ".join(parts) if parts else "as advised"
+    def describe(self, t: Words | None = None) -> str:
+        """The dose in the clinician's words, e.g. "2 sets x 10 reps, 3 times a week".
+
+        ``t`` holds the words of one language (default: the bundled pack's English); the wording
+        is `backrx.model.words.dose_words`, the same as every report's.
+        """
+        return dose_words(self, t if t is not None else bundled_words(), clinical=True)
 
 
 class Prescription(_Out):
@@ -563,13 +552,17 @@ class Recommendation(_Out):
         return text
 
     def to_fhir(self, *, patient: str | None = None, start: date | None = None,
-                recorded: datetime | None = None) -> dict[str, Any]:
+                recorded: datetime | None = None, locale: str | None = None,
+                rules: Any = None) -> dict[str, Any]:
         """The recommendation as a FHIR R4 Bundle (JSON data); needs ``backrx[fhir]``.
 
-        ``patient`` (a Patient id), ``start`` (the program's first day) and ``recorded`` (a
-        timezone-aware time for the Provenance) are optional; see `backrx.interop.fhir.to_fhir`.
+        ``patient`` (a Patient id), ``start`` (the program's first day), ``recorded`` (a
+        timezone-aware time for the Provenance), ``locale`` (the language of backrx's labels,
+        default this recommendation's) and ``rules`` (the `backrx.RuleSet` whose texts word them,
+        default the bundled pack) are optional; see `backrx.interop.fhir.to_fhir`.
         """
-        bundle: dict[str, Any] = renderer("fhir")(self, patient=patient, start=start, recorded=recorded)
+        bundle: dict[str, Any] = renderer("fhir")(self, patient=patient, start=start, recorded=recorded,
+                                                  locale=locale, rules=rules)
         return bundle
 
     def to_markdown(self) -> str:

@@ -7,13 +7,15 @@ views and the explanation (`describe`, `override_status`) and by the FHIR export
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from backrx.model import chain
 from backrx.model.recommendation import Change, Override, Recommendation
+from backrx.pack.texts import Texts
 
-_VERBS = {"drop": "dropped", "suspend": "paused", "regress": "stepped back", "progress": "progressed"}
+#: The adjustment actions that can undo an override; each reads as the text ``override.action.<action>``.
+_VERBS = ("drop", "suspend", "regress", "progress")
 
 
 def _undoes(change: Change, item: Override) -> bool:
@@ -31,11 +33,14 @@ def in_effect(rec: Recommendation) -> list[Override]:
     return [item for item, undone in override_status(rec) if undone is None]
 
 
-def override_notices(rec: Recommendation, changes: Iterable[Change]) -> list[tuple[str, str, str]]:
+def override_notices(rec: Recommendation, changes: Iterable[Change],
+                     texts: Mapping[str, str] | None = None) -> list[tuple[str, str, str]]:
     """Warnings for the overrides this adjustment round undid: (code, message, rule id) each.
 
-    ``rec`` is the recommendation before the round; ``changes`` the round's changes.
+    ``rec`` is the recommendation before the round; ``changes`` the round's changes; ``texts``
+    the pack's words (`backrx.pack.texts`; the bundled English by default).
     """
+    t = Texts(texts)
     out: list[tuple[str, str, str]] = []
     number = len(rec.adjustments) + 1
     active = in_effect(rec)
@@ -45,20 +50,30 @@ def override_notices(rec: Recommendation, changes: Iterable[Change]) -> list[tup
                 assert item.after is not None or item.before is not None
                 shown = item.after if item.after is not None else item.before
                 assert shown is not None
-                verb = "had added" if item.kind == "add" else "had accepted" if item.kind == "accept" \
-                    else "had set the dose of"
+                verb = t.get(f"override.verb.{item.kind}") or item.kind
                 rule = change.rule_ids[0] if change.rule_ids else ""
-                out.append((f"override-{item.number}-undone",
-                            f"Adjustment round {number} {_VERBS[change.action]} {shown.exercise.name} "
-                            f"({change.phase}), which {item.by} {verb} (override {item.number}: "
-                            f"{item.reason})" + (f", following rule {rule}." if rule else "."), rule))
+                action, name = _action(t, change.action), shown.exercise.name
+                message = (t("override.undone.rule", round=number, action=action, exercise=name,
+                             phase=change.phase, by=item.by, verb=verb, n=item.number, reason=item.reason,
+                             rule=rule) if rule
+                           else t("override.undone", round=number, action=action, exercise=name,
+                                  phase=change.phase, by=item.by, verb=verb, n=item.number,
+                                  reason=item.reason))
+                out.append((f"override-{item.number}-undone", message, rule))
                 active.remove(item)
                 break
     return out
 
 
-def override_status(rec: Recommendation) -> list[tuple[Override, str | None]]:
-    """Each override with what later undid it (None while it is in effect)."""
+def _action(t: Texts, action: str) -> str:
+    return t.get(f"override.action.{action}") or action
+
+
+def override_status(rec: Recommendation,
+                    texts: Mapping[str, str] | None = None) -> list[tuple[Override, str | None]]:
+    """Each override with what later undid it (None while it is in effect), in the pack's words
+    (``texts``; the bundled English by default)."""
+    t = Texts(texts)
     out: list[tuple[Override, str | None]] = []
     for item in rec.overrides:
         undone: str | None = None
@@ -69,33 +84,38 @@ def override_status(rec: Recommendation) -> list[tuple[Override, str | None]]:
                 break  # a later override took over this exercise first
             change = next((c for c in round_.changes if _undoes(c, item)), None)
             if change is not None:
-                undone = f"{_VERBS[change.action]} in adjustment round {round_.round}"
+                undone = t("override.status.round", action=_action(t, change.action), round=round_.round)
                 break
         if undone is None and any(o.kind == "remove" for o in later):
-            undone = f"removed by override {next(o.number for o in later if o.kind == 'remove')}"
+            undone = t("override.status.removed", n=next(o.number for o in later if o.kind == "remove"))
         out.append((item, undone))
     return out
 
 
-def describe(item: Override) -> str:
-    """One override in words."""
-    what = {"add": f"added {item.exercise_id} to {item.phase}",
-            "remove": f"removed {item.exercise_id} from {item.phase}",
-            "dose": f"changed the dose of {item.exercise_id} in {item.phase}",
-            "phase": f"moved the person from {item.phase_before} to {item.phase}",
-            "accept": f"accepted excluded {item.exercise_id} in {item.phase}",
-            "intervention": f"added {item.intervention}, advised against in routine care "
-                            f"(acknowledged: {item.acknowledgement})"}[item.kind]
+def describe(item: Override, texts: Mapping[str, str] | None = None) -> str:
+    """One override in words: the pack's (``texts``; the bundled English by default)."""
+    t = Texts(texts)
+    exercise, phase, kind = item.exercise_id or "", item.phase or "", item.kind
+    if kind in ("add", "remove", "dose", "accept"):
+        what = t("override.describe.add" if kind == "add" else "override.describe.remove" if kind == "remove"
+                 else "override.describe.dose" if kind == "dose" else "override.describe.accept",
+                 exercise=exercise, phase=phase)
+    elif kind == "phase":
+        what = t("override.describe.phase", before=item.phase_before or "", phase=phase)
+    else:
+        what = t("override.describe.intervention", intervention=item.intervention or "",
+                 acknowledgement=item.acknowledgement or "")
     if item.kind == "dose" and item.before is not None and item.after is not None:
         what += f" ({item.before.dose.describe()} -> {item.after.dose.describe()})"
     extra = []
     if item.overrode:
-        extra.append(f"overrode {', '.join(item.overrode)}")
+        extra.append(t("override.describe.overrode", rules=", ".join(item.overrode)))
     if item.acknowledged:
-        extra.append(f"acknowledged {', '.join(item.acknowledged)}")
-    when = f" at {item.at}" if item.at else ""
-    return (f"#{item.number} {item.by}{when} {what}: {item.reason}"
-            + (f" ({'; '.join(extra)})" if extra else ""))
+        extra.append(t("override.describe.acknowledged", codes=", ".join(item.acknowledged)))
+    line = (t("override.describe.at", n=item.number, by=item.by, at=item.at, what=what, reason=item.reason)
+            if item.at
+            else t("override.describe.line", n=item.number, by=item.by, what=what, reason=item.reason))
+    return line + (f" ({'; '.join(extra)})" if extra else "")
 
 
 def provenance_data(rec: Recommendation) -> list[dict[str, Any]]:

@@ -28,8 +28,8 @@ from backrx.pack.read import ID, Ctx, check_keys, hint, join, line_of, text_valu
 
 FILE = "figures.yaml"
 #: Angles a pose may give, each a joint (or the lean of the whole body) with a range in ``limits:``.
-SINGLE = ("lean", "spine", "neck")
-PER_SIDE = ("hip", "knee", "ankle", "shoulder", "elbow", "hip_out", "arm_out")
+SINGLE = ("lean", "spine", "neck", "twist", "roll")
+PER_SIDE = ("hip", "knee", "ankle", "shoulder", "elbow", "hip_out", "arm_out", "hip_turn")
 ANGLES = (*SINGLE, *PER_SIDE)
 #: Body points a prop or an arrow can be placed at (``far-`` names the far limb: far-hand).
 POINTS = ("pelvis", "neck", "head", "shoulder", "elbow", "hand", "hip", "knee", "heel", "toe",
@@ -37,8 +37,15 @@ POINTS = ("pelvis", "neck", "head", "shoulder", "elbow", "hand", "hip", "knee", 
 #: Points a body can rest on (a contact; ``heel`` means both heels, ``far-heel`` the far one only).
 CONTACTS = tuple(p for p in POINTS if p not in ("front", "back"))
 SHAPES = ("box", "chair", "wheelchair", "circle", "roller", "vline", "hline", "weight", "plate",
-          "line", "water", "belt", "bike", "rod", "strap")
-VIEWS = ("side", "front", "lying-side")
+          "line", "water", "belt", "bike", "rod", "strap", "club", "pulley", "anchor", "backdrop")
+#: Shapes drawn at a place of their own (w across, h up): they need both sizes.
+SIZED = ("pulley", "anchor", "backdrop")
+#: lying-side, lying-back and standing-turn are drawn in depth (`backrx.render.figure_pose`): there a
+#: limb can turn out of the body's plane (hip_out, arm_out, hip_turn) and the body can turn about its
+#: own line (twist: the upper body; roll: the pelvis and legs).
+VIEWS = ("side", "front", "lying-side", "lying-back", "standing-turn")
+DEPTH_VIEWS = VIEWS[2:]
+DEPTH_ANGLES = ("twist", "roll", "hip_turn")
 _POSE_KEYS = ("like", "body", *ANGLES, "props", "rise", "rest", "contacts")
 _FIGURE_KEYS = ("name", "summary", "positions", "props", "move", "ghost")
 
@@ -57,6 +64,7 @@ class Body:
     floats: bool  # held up by water, not resting on the floor
     angles: tuple[tuple[str, Any], ...]
     contacts: tuple[str, ...] = ()
+    above: float | None = None  # a view in depth: how many degrees above the floor it is seen from
 
 
 @dataclass(frozen=True)
@@ -152,7 +160,7 @@ def _bodies(ctx: Ctx, doc: dict[str, Any]) -> dict[str, Body]:
     for name, item in node.items():
         where = join("bodies", str(name))
         if not check_keys(ctx, item, where, ("trunk", "contacts"),
-                          ("trunk", "view", "floats", "contacts", *ANGLES)):
+                          ("trunk", "view", "floats", "contacts", "above", *ANGLES)):
             continue
         contacts = _points(ctx, item, "contacts", where, CONTACTS)
         if contacts is None:
@@ -163,10 +171,17 @@ def _bodies(ctx: Ctx, doc: dict[str, Any]) -> dict[str, Body]:
             ctx.add(line_of(item, "view"), "unknown-value", f"view is one of {', '.join(VIEWS)}",
                     join(where, "view"))
             continue
+        above = item.get("above")
+        if above is not None and (view not in DEPTH_VIEWS or isinstance(above, bool)
+                                  or not isinstance(above, (int, float)) or not 0 <= above <= 90):
+            ctx.add(line_of(item, "above"), "wrong-type",
+                    f"above is 0 to 90 degrees, for a view in depth ({', '.join(DEPTH_VIEWS)})",
+                    join(where, "above"))
+            continue
         if trunk is not None:
             angles = tuple((k, item[k]) for k in ANGLES if k in item)
             out[str(name)] = Body(str(name), trunk, str(view), item.get("floats") is True, angles,
-                                  tuple(contacts))
+                                  tuple(contacts), None if above is None else float(above))
     return out
 
 
@@ -189,6 +204,9 @@ def _props(ctx: Ctx, doc: dict[str, Any]) -> dict[str, Prop]:
         size = [item.get(k, 0) for k in ("w", "h")]
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 400 for v in size):
             ctx.add(line_of(item), "wrong-type", "w and h are sizes from 0 to 400", where)
+            continue
+        if shape in SIZED and not all(size):
+            ctx.add(line_of(item), "missing-value", f"a {shape} needs its width w and height h", where)
             continue
         out[str(name)] = Prop(str(name), str(shape), float(size[0]), float(size[1]),
                               str(item.get("to", "front")))
@@ -283,6 +301,12 @@ class _Reader:
                              join(where, key))
                 return None
             angles.append((key, (float(pair[0]), float(pair[1]))))
+        flat_only = [k for k in DEPTH_ANGLES if k in raw and body.view not in DEPTH_VIEWS]
+        if flat_only:
+            self.ctx.add(line_of(here, flat_only[0]) or line, "figure-angle-view",
+                         f"{flat_only[0]} turns the body in depth: use a body whose view is one of "
+                         f"{', '.join(DEPTH_VIEWS)}", join(where, flat_only[0]))
+            return None
         props = self.prop_uses(raw, where)
         rise = raw.get("rise", 0)
         if isinstance(rise, bool) or not isinstance(rise, (int, float)) or not 0 <= rise <= 200:

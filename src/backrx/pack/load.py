@@ -14,7 +14,7 @@ from backrx.errors import Problem, RuleError
 from backrx.lang.condition import alternatives, fields_of
 from backrx.model.profile import RED_FLAGS
 from backrx.model.vocabulary import CATEGORIES, FieldSpec
-from backrx.pack import parsecache
+from backrx.pack import parsecache, snapshot
 from backrx.pack.conditions import alone_tests, tests_of
 from backrx.pack.donotdo import FILE as DONOTDO_FILE
 from backrx.pack.donotdo import DoNotDoBook, read_donotdo
@@ -24,15 +24,8 @@ from backrx.pack.fields import FILE as FIELDS_FILE
 from backrx.pack.fields import read_field_notes
 from backrx.pack.figures import FILE as FIGURES_FILE
 from backrx.pack.figures import FigureBook, read_figures
-from backrx.pack.limits import (
-    MAX_DERIVED,
-    MAX_FILE_BYTES,
-    MAX_FILES,
-    MAX_PACK_BYTES,
-    MAX_PATTERNS,
-    MAX_RULES,
-    MAX_YAML_ITEMS,
-)
+from backrx.pack.limits import MAX_DERIVED, MAX_FILES
+from backrx.pack.limits import active as active_limits
 from backrx.pack.model import (
     DOSE_KINDS,
     LAYERS,
@@ -133,16 +126,23 @@ def read_pack(path: str | os.PathLike[str] | None = None) -> Pack:
     function with its own problem codes; a pass may stop the load at once (``not-a-pack``,
     ``too-many-files``), otherwise every pass runs and all problems are raised together.
     """
+    root = Path(path) if path is not None else bundled_path()
+    key, kept = snapshot.load(root, Pack)  # a pack read before, from these very bytes and this code
+    if kept is not None:
+        return kept  # type: ignore[no-any-return]
     token = hints_left.set([MAX_HINTS])
     try:
-        r = _Reader(Path(path) if path is not None else bundled_path())
+        r = _Reader(root)
         for check in PASSES:
             check(r)
         if r.problems:
             raise RuleError(r.problems.summarised())
-        return _pack_of(r)
+        pack = _pack_of(r)
     finally:
         hints_left.reset(token)
+    if key is not None and snapshot.key_of(root) == key:  # unchanged while it was read
+        snapshot.store(key, pack)
+    return pack
 
 
 RuleFile = tuple[Ctx, str, str, list[tuple[Any, str]]]  # its reader, layer, inputs, rule nodes
@@ -208,12 +208,13 @@ def _read_files(r: _Reader) -> None:
     not-a-file, file-too-large, the YAML codes, control-character)."""
     contents: dict[str, bytes] = {}
     real_root = r.root.resolve()
-    items = [MAX_YAML_ITEMS]
+    limits = active_limits()
+    items = [limits.yaml_items]
     for f in r.files:
         if f.name in NON_RULE_FILES:
             continue
-        left = MAX_PACK_BYTES - sum(len(data) for data in contents.values())
-        if left < MAX_FILE_BYTES and pack_too_large(f, left, r.problems):
+        left = limits.pack_bytes - sum(len(data) for data in contents.values())
+        if left < limits.file_bytes and pack_too_large(f, left, r.problems):
             break
         doc = read_file(f, f.name, r.problems, real_root, contents, items)
         if doc is not None:
@@ -302,16 +303,17 @@ def _parse_rules(r: _Reader) -> None:
     pack-too-complex, duplicate-id."""
     seen: dict[str, tuple[str, int | None]] = {}
     total = patterns = 0
+    limits = active_limits()
     for ctx, layer, _, nodes in r.rule_files:
         for node, where in nodes:
             total += 1
-            if total > MAX_RULES:
-                ctx.add(line_of(node), "too-many-rules", f"a pack holds at most {MAX_RULES} rules", where)
+            if total > limits.rules:
+                ctx.add(line_of(node), "too-many-rules", f"a pack holds at most {limits.rules} rules", where)
                 break
-            if patterns > MAX_PATTERNS:
+            if patterns > limits.patterns:
                 ctx.rule_id = None
                 ctx.add(line_of(node), "pack-too-complex",
-                        f"the rules up to here already spread into more than {MAX_PATTERNS} "
+                        f"the rules up to here already spread into more than {limits.patterns} "
                         "alternatives (any, in and at_least multiply them); the limit keeps loading "
                         "and memory bounded: simplify or split the conditions", where)
                 break
@@ -472,8 +474,10 @@ def _read_locales(r: _Reader) -> None:
     """The locale files (locales/*.yaml), with `read_locales`' codes."""
     from backrx.pack.locale import read_locales
 
+    rules = [rule for rs in r.by_layer.values() for rule in rs]
     r.locales = read_locales(r.root, r.problems, texts=r.texts, tiers=r.tiers, fmt=r.fmt,
-                             patients={rule.id: rule.patient for rs in r.by_layer.values() for rule in rs})
+                             patients={rule.id: rule.patient for rule in rules},
+                             rationales={rule.id: rule.rationale for rule in rules})
 
 
 def _read_field_notes(r: _Reader) -> None:

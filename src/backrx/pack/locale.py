@@ -1,4 +1,4 @@
-"""Translations of a pack's patient-facing texts: ``locales/<lang>.yaml`` beside the rule files.
+"""Translations of a pack's texts: ``locales/<lang>.yaml`` beside the rule files.
 
 The English texts in the pack are the source. A locale file gives the same texts in another
 language, under the keys of `catalog`::
@@ -7,6 +7,8 @@ language, under the keys of `catalog`::
       heading.why: Por qué este plan
     rules:
       triage.cauda-equina.saddle:
+        title: ...              # the rule's title (the clinician's trace, CDS cards)
+        rationale: ...          # its rationale, with the English rationale's {placeholders}
         patient: ...            # the rule's patient text
         refer: ...              # its referral reason
         safety_net: [..., ...]  # its safety-net advice, item by item
@@ -20,7 +22,11 @@ language, under the keys of `catalog`::
 Flattened, these are keys such as ``rules.triage.safety-net.safety_net.0``. The loader checks the
 file's shape; ``backrx check`` reports, per locale, the keys it misses and the keys the pack does not
 have. A missing key falls back to English, so an unfinished translation still renders.
-Clinician texts (rationales, titles) stay in English.
+
+Both readers' texts are translated: the patient's (patient texts, exercises, phases, referral
+reasons, safety net) and the clinician's (each rule's title and rationale, which the clinician
+view, the trace, FHIR and CDS Hooks show). A rationale is a template: its translation must name
+exactly the fields the English one names, or the pack is refused (``bad-template``).
 """
 
 from __future__ import annotations
@@ -46,9 +52,11 @@ MAX_LOCALES = 20
 
 
 def catalog(pack: Pack) -> dict[str, str]:
-    """Every patient-facing text of a pack, by locale key, in the pack's own (source) language."""
+    """Every translatable text of a pack, by locale key, in the pack's own (source) language."""
     out: dict[str, str] = {f"text.{k}": v for k, v in pack.texts.items()}
     for rule in pack.rules:
+        out[f"rules.{rule.id}.title"] = rule.title
+        out[f"rules.{rule.id}.rationale"] = rule.rationale
         if rule.patient:
             out[f"rules.{rule.id}.patient"] = rule.patient
         if rule.then.refer is not None:
@@ -101,12 +109,13 @@ def _flatten(ctx_add: Any, node: Any, prefix: str, out: dict[str, str], depth: i
 
 def read_locales(root: Path, problems: list[Problem], *, texts: Mapping[str, str] | None = None,
                  tiers: Tiers | None = None, fmt: int = PACK_FORMAT,
-                 patients: Mapping[str, str | None] | None = None) -> dict[str, dict[str, str]]:
+                 patients: Mapping[str, str | None] | None = None,
+                 rationales: Mapping[str, str] | None = None) -> dict[str, dict[str, str]]:
     """The pack's locale files (``locales/*.yaml``), flattened; problems go to ``problems``.
 
-    Besides the shape, every placeholder is checked (`backrx.pack.locale_checks`); given the
-    pack's own ``texts`` and ``tiers``, so is what each blocking tier's words say, in the pack's
-    language and in each locale. ``patients`` are the rules' English patient texts, by rule id.
+    Besides the shape, every placeholder is checked (`backrx.pack.locale_checks`) against the
+    rules' English ``patients`` texts and ``rationales`` (by rule id); given the pack's ``texts``
+    and ``tiers``, so is what each blocking tier's words say, in its language and in each locale.
     """
     from backrx.pack.read import Ctx as _Ctx
     from backrx.pack.read import line_of as _line_of
@@ -165,7 +174,7 @@ def read_locales(root: Path, problems: list[Problem], *, texts: Mapping[str, str
             ctx.add(line if line is not None else lines.get(key), code, message, key)
 
         for key, text in found.items():
-            placeholders_of(add, key, text, lines.get(key), patients)
+            placeholders_of(add, key, text, lines.get(key), patients, rationales)
         if texts is not None and tiers is not None:
             blocking_words(add, found, english_words(texts, tiers), _blocking(tiers, fmt), URGENCY_ORDER)
         out[lang] = found
@@ -195,7 +204,7 @@ def report(pack: Pack) -> dict[str, tuple[list[str], list[str]]]:
 
 
 def localize(pack: Pack, lang: str) -> Pack:
-    """The pack with its patient-facing texts in ``lang`` (English where the locale misses a key)."""
+    """The pack with its texts in ``lang`` (English where the locale misses a key)."""
     tr = pack.locales[lang]
 
     def get(key: str, english: str) -> str:
@@ -209,7 +218,8 @@ def localize(pack: Pack, lang: str) -> Pack:
         safety = tuple(get(f"rules.{rule.id}.safety_net.{i}", s) for i, s in enumerate(then.safety_net))
         patient = get(f"rules.{rule.id}.patient", rule.patient) if rule.patient else None
         return dataclasses.replace(rule, then=dataclasses.replace(then, refer=refer, safety_net=safety),
-                                   patient=patient)
+                                   patient=patient, title=get(f"rules.{rule.id}.title", rule.title),
+                                   rationale=get(f"rules.{rule.id}.rationale", rule.rationale))
 
     def exercise_of(entry: CatalogEntry) -> CatalogEntry:
         return dataclasses.replace(entry, name=get(f"exercises.{entry.id}.name", entry.name),

@@ -2,9 +2,11 @@
 
 Placeholders. A locale's report words (``text.*``) are filled by the renderer with the names
 `backrx.pack.texts.TEXT_FIELDS` lists; a rule's patient text is filled with the fields its
-English text names. Anything else (``{bogus}``, ``{version:>50000000}``) is refused at load, not
-met at render time. Every other section (exercises, phases, tiers, referral reasons, safety net)
-is never filled, so it holds no placeholder.
+English text names. A rule's rationale is filled like its English rationale: its translation names
+exactly the same fields, no more and no fewer (a clinician reading it in Spanish sees the same
+values). Anything else (``{bogus}``, ``{version:>50000000}``) is refused at load, not met at
+render time. Every other section (exercises, phases, tiers, rule titles, referral reasons, safety
+net) is never filled, so it holds no placeholder.
 
 Blocking referrals. Which block of a handout renders is decided by the urgency tier (a tier
 with ``blocks_exercise: true`` renders the referral and no program); a locale only supplies the
@@ -34,9 +36,12 @@ Add = Callable[[str, int | None, str, str], None]  # key, line, code, message
 
 
 def placeholders_of(add: Add, key: str, text: str, line: int | None,
-                    patients: Mapping[str, str | None] | None) -> None:
+                    patients: Mapping[str, str | None] | None,
+                    rationales: Mapping[str, str] | None = None) -> None:
     """A problem when a translated text holds a placeholder its English text is not filled with
-    (a rule's patient text is checked only when the rules' ``patients`` texts are given)."""
+    (a rule's patient text is checked only when the rules' ``patients`` texts are given), or, for
+    a rationale, when its placeholders are not exactly the English rationale's (checked only when
+    the rules' ``rationales`` are given)."""
     if key.startswith("text."):
         why = placeholder_problem(text, TEXT_FIELDS.get(key.removeprefix("text."), ()))
     elif key.startswith("rules.") and key.endswith(".patient"):
@@ -44,14 +49,22 @@ def placeholders_of(add: Add, key: str, text: str, line: int | None,
             return
         english = patients.get(key.removeprefix("rules.").removesuffix(".patient")) or ""
         why = _field_problem(text, english)
+    elif key.startswith("rules.") and key.endswith(".rationale"):
+        if rationales is None:
+            return
+        # A rule that did not load (its own problem is reported) or does not exist (`backrx
+        # check` lists the key as extra): only the placeholders' form is checked.
+        english = rationales.get(key.removeprefix("rules.").removesuffix(".rationale"), text)
+        why = _field_problem(text, english, every=True)
     else:
         why = placeholder_problem(text, ())
     if why is not None:
         add(key, line, "bad-template", f"{key}: {why}")
 
 
-def _field_problem(text: str, english: str) -> str | None:
-    """Why a translated rule text may not be filled like its English text (None: it may)."""
+def _field_problem(text: str, english: str, *, every: bool = False) -> str | None:
+    """Why a translated rule text may not be filled like its English text (None: it may); with
+    ``every``, it must also show every field the English text shows."""
     try:
         names = {n for _, n, _, _ in _FORMATTER.parse(english) if n is not None}
         parts = list(_FORMATTER.parse(text))
@@ -64,6 +77,10 @@ def _field_problem(text: str, english: str) -> str | None:
             return "a placeholder carries a format spec or a conversion; a placeholder is a bare {field}"
         if name not in names:
             return "a placeholder names a field the English text does not fill"
+    dropped = sorted(names - {name for _, name, _, _ in parts if name is not None})
+    if every and dropped:
+        return ("the translation leaves out the placeholder" + ("s " if len(dropped) > 1 else " ")
+                + ", ".join("{" + n + "}" for n in dropped) + " that the English text shows")
     return None
 
 

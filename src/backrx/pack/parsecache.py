@@ -304,6 +304,30 @@ def _prune(fd: int) -> None:
                 os.unlink(name, dir_fd=fd)
 
 
+def read_kept(key: str) -> str | None:
+    """The authentic entry kept on disk under ``key`` (another module's key, such as a pack
+    snapshot's), or None: the disk cache off, no private folder, no entry or a failed check."""
+    folder = _open_folder() if disk_cache_on() else None
+    if folder is None:
+        return None
+    try:
+        return _read_entry(folder, key)
+    finally:
+        os.close(folder[0])
+
+
+def keep(key: str, encoded: str) -> None:
+    """Keep ``encoded`` on disk under ``key``, authenticated as every entry (quietly nothing when
+    the disk cache is off or has no private folder)."""
+    folder = _open_folder() if disk_cache_on() else None
+    if folder is None:
+        return
+    try:
+        _write_entry(folder, key, encoded)
+    finally:
+        os.close(folder[0])
+
+
 def _remember(key: str, encoded: str) -> None:
     with _lock:
         _memo[key] = encoded

@@ -14,7 +14,8 @@ from typing import Any
 
 from backrx.errors import Problem
 from backrx.pack import parsecache
-from backrx.pack.limits import MAX_FILE_BYTES, MAX_PACK_BYTES, MAX_TEXT, MAX_YAML_ITEMS
+from backrx.pack.limits import MAX_TEXT
+from backrx.pack.limits import active as active_limits
 from backrx.readers import documents, safe_yaml
 
 # \Z, not $: "$" also matches before a trailing newline, so "triage.x\n" would pass as an id.
@@ -244,7 +245,7 @@ def read_file(path: Path, rel: str, problems: list[Problem], root: Path | None =
                                 "file into the pack instead"))
         return None
     try:
-        data = documents.read_bytes(real, MAX_FILE_BYTES, follow_symlinks=False)
+        data = documents.read_bytes(real, active_limits().file_bytes, follow_symlinks=False)
     except documents.NotAFileError:
         problems.append(Problem(rel, None, None, "not-a-file",
                                 "not a regular file (a FIFO, a device or a folder); a pack holds "
@@ -252,7 +253,7 @@ def read_file(path: Path, rel: str, problems: list[Problem], root: Path | None =
         return None
     except documents.TooLargeError:
         problems.append(Problem(rel, None, None, "file-too-large",
-                                f"the file is longer than {MAX_FILE_BYTES} bytes, the limit"))
+                                f"the file is longer than {active_limits().file_bytes} bytes, the limit"))
         return None
     except OSError as exc:
         problems.append(Problem(rel, None, None, "unreadable-file", f"cannot read: {exc.strerror}"))
@@ -267,8 +268,9 @@ def read_file(path: Path, rel: str, problems: list[Problem], root: Path | None =
     if items is not None:
         items[0] -= sum(map(text.count, (",", "\n", ":", "[", "{", "- ")))  # about one per YAML node
         if items[0] < 0:
+            limit = active_limits().yaml_items
             problems.append(Problem(rel, None, None, "pack-too-large",
-                                    f"the pack's files hold more than about {MAX_YAML_ITEMS} YAML items, "
+                                    f"the pack's files hold more than about {limit} YAML items, "
                                     "the limit; this file was not parsed"))
             return None
     try:
@@ -292,7 +294,7 @@ def pack_too_large(path: Path, left: int, problems: list[Problem]) -> bool:
     if size <= left:
         return False
     problems.append(Problem(path.name, None, None, "pack-too-large",
-                            f"the pack's files hold more than {MAX_PACK_BYTES} bytes, the limit; "
+                            f"the pack's files hold more than {active_limits().pack_bytes} bytes, the limit; "
                             "this file and the ones after it were not read"))
     return True
 

@@ -60,6 +60,33 @@ TEXT_FIELDS: dict[str, tuple[str, ...]] = {
     "report.round.dated": ("after", "before", "date", "n"), "report.ruleset": ("digest", "name", "version"),
     "report.trace.item": ("evidence", "rule_id", "title"), "report.week.heading": ("minutes",),
     "report.week.through_the_day": ("n", "name"), "week.day": ("n",),
+    # The CDS Hooks cards (interop/cds_hooks.py, _cds_cards.py) and the override notices
+    # (adjust/override_views.py) fill these.
+    "cds.codes.summary": ("n",), "cds.flags.summary": ("flags",),
+    "cds.flags.summary.graded": ("flags", "urgency"),
+    "cds.flags.too_many": ("n",), "cds.more": ("n",), "cds.program.goal": ("phase",),
+    "cds.program.observation": ("name",), "cds.program.phase": ("end", "goal", "start"),
+    "cds.program.phase_careplan": ("phase",), "cds.program.summary": ("phases", "weeks"),
+    "cds.program.summary.risk": ("phases", "risk", "weeks"), "cds.red_flags.recorded": ("flags",),
+    "cds.referral.action": ("urgency",), "cds.referral.go_on": ("urgency",),
+    "cds.referral.label": ("urgency",),
+    "cds.referral.wait": ("urgency",), "cds.review": ("message",), "cds.rules": ("rules",),
+    "override.describe.accept": ("exercise", "phase"), "override.describe.acknowledged": ("codes",),
+    "override.describe.add": ("exercise", "phase"),
+    "override.describe.at": ("at", "by", "n", "reason", "what"),
+    "override.describe.dose": ("exercise", "phase"),
+    "override.describe.intervention": ("acknowledgement", "intervention"),
+    "override.describe.line": ("by", "n", "reason", "what"), "override.describe.overrode": ("rules",),
+    "override.describe.phase": ("before", "phase"), "override.describe.remove": ("exercise", "phase"),
+    "override.status.removed": ("n",), "override.status.round": ("action", "round"),
+    "override.undone": ("action", "by", "exercise", "n", "phase", "reason", "round", "verb"),
+    "override.undone.rule": ("action", "by", "exercise", "n", "phase", "reason", "round", "rule", "verb"),
+    # The FHIR Bundle (interop/fhir.py) fills these.
+    "fhir.goal": ("criteria", "phase"), "fhir.override.acknowledged": ("codes",),
+    "fhir.override.activity": ("kind",), "fhir.phase.description": ("end", "goal", "start"),
+    "fhir.provenance.made_by": ("digest", "pack", "pack_version", "version"),
+    "fhir.provenance.rules": ("rules",), "fhir.referral": ("urgency",), "fhir.rule": ("rule",),
+    "fhir.startback.risk": ("risk",),
 }
 
 

@@ -1,7 +1,9 @@
 """What a report shows, per audience, as plain data for the templates.
 
 Every word a patient reads comes from the Recommendation (the pack's texts, carried through)
-or from the pack's ``text.yaml`` via `backrx.pack.texts.Texts`; nothing here is prose.
+or from the pack's ``text.yaml`` via `backrx.pack.texts.Texts`; doses are worded by
+`backrx.model.words` (``dose_words`` is re-exported here for the templates' callers); nothing
+here is prose.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from backrx.model.feedback import ExerciseResponse, Feedback
 from backrx.model.recommendation import Dose, Exclusion, Phase, Prescription, Program, Recommendation
 from backrx.model.untrusted import is_link
 from backrx.model.vocabulary import URGENCIES
+from backrx.model.words import dose_words as dose_words
 from backrx.pack.model import CatalogEntry, Pack
 from backrx.pack.parts import media_ok
 from backrx.pack.planspec import PlannerSpec
@@ -46,31 +49,6 @@ def pack_texts(pack: Pack, locale: str) -> Texts:
 def steps(instructions: str) -> list[str]:
     """The how-to text split into steps, one sentence each."""
     return [s.strip() for s in _SENTENCE.split(instructions) if s.strip()]
-
-
-def dose_words(dose: Dose, t: Texts) -> str:
-    """A dose in the pack's words, e.g. "2 sets of 10, every day"."""
-    parts: list[str] = []
-    if dose.sets and dose.reps:
-        parts.append(t("dose.set_reps" if dose.sets == 1 else "dose.sets_reps", sets=dose.sets,
-                       reps=dose.reps))
-    elif dose.reps:
-        parts.append(t("dose.reps", reps=dose.reps))
-    elif dose.sets:
-        parts.append(t("dose.sets", sets=dose.sets))
-    if dose.hold_seconds:
-        parts.append(t("dose.hold", seconds=dose.hold_seconds))
-    if dose.minutes:
-        one = t.get("dose.minute") if dose.minutes == 1 else None
-        parts.append(one or t("dose.minutes", minutes=dose.minutes))
-    per_day = getattr(dose, "times_per_day", None)
-    if isinstance(per_day, int) and per_day > 1:
-        parts.append(t("dose.per_day", n=per_day))
-    if dose.sessions_per_week:
-        n = dose.sessions_per_week
-        parts.append(t("dose.daily") if n == 7 else t("dose.once_week") if n == 1 else
-                     t("dose.per_week", n=n))
-    return t("dose.separator").join(parts) if parts else t("dose.as_advised")
 
 
 def media_items(urls: list[str]) -> list[dict[str, str]]:

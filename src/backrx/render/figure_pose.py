@@ -129,7 +129,7 @@ def _put_down(pts: dict[str, Point], heights: dict[str, float], contacts: tuple[
 
 def skeleton(pose: Pose) -> Skeleton:
     """The points of a pose, put down on the floor (y down, floor at 0)."""
-    if pose.body.view == "lying-side":
+    if pose.body.view in FRAMES:
         return _lying_side(pose)
     front = pose.body.view == "front"
     pts = _flat(pose, pose.body.trunk + pose.angle("lean")[0], front)
@@ -185,13 +185,42 @@ def _lift(pts: dict[str, Vec], chain: tuple[str, ...], side: Vec, deg: float, cl
         pts[name] = _spin(pts[name], root, axis, deg)
 
 
+#: The body's axes in the world of the 3-D views (x along the floor, y up, z toward the viewer):
+#: superior (toward the head), anterior (the way the face looks) and the near side.
+FRAMES: dict[str, tuple[Vec, Vec, Vec]] = {
+    "lying-side": ((-1.0, 0.0, 0.0), (0.0, 0.0, 1.0), (0.0, 1.0, 0.0)),
+    "lying-back": ((-1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)),
+    "standing-turn": ((0.0, 1.0, 0.0), (0.0, 0.0, 1.0), (1.0, 0.0, 0.0)),
+}
+UPPER = ("neck", "head", "nose", "spine", "shoulder", "elbow", "hand", "far-shoulder", "far-elbow",
+         "far-hand")
+LEGS = ("hip", "knee", "heel", "toe", "far-hip", "far-knee", "far-heel", "far-toe")
+
+
+def _turn_shank(pts: dict[str, Vec], side: str, lateral: Vec, deg: float) -> None:
+    """Turn the hip (``hip_turn``): the shank and foot swing about the thigh's line; + is outward
+    rotation, which carries a bent knee's foot toward the other leg (the figure-4)."""
+    if not deg:
+        return
+    hip, knee = pts[side + "hip"], pts[side + "knee"]
+    axis = _add(knee, hip, -1.0)
+    swing = _cross(axis, _add(pts[side + "heel"], knee, -1.0))
+    medial = -sum(swing[i] * lateral[i] for i in range(3))
+    angle = deg if medial >= 0 else -deg
+    for name in ("heel", "toe"):
+        pts[side + name] = _spin(pts[side + name], knee, axis, angle)
+
+
 def _lying_side(pose: Pose) -> Skeleton:
-    """A body lying on its side: 3-D points (x along the floor, y up, z toward the viewer), projected."""
-    flat = _flat(pose, 0.0, False)  # as if standing, seen from the side: x forward, y down
-    superior, anterior = (-1.0, 0.0, 0.0), (0.0, 0.0, 1.0)
+    """A body seen in depth (views lying-side, lying-back, standing-turn): 3-D points (x along the floor,
+    y up, z toward the viewer), the limbs turned out of the body's plane, then projected."""
+    view = pose.body.view
+    superior, anterior, near = FRAMES[view]
+    side_lean = view == "lying-side"  # lying on the side, lean bends the trunk sideways
+    flat = _flat(pose, 0.0 if side_lean else pose.angle("lean")[0], False)
 
     def body(p: Point, lateral: float) -> Vec:
-        return _add(_add((0.0, lateral, 0.0), anterior, p[0]), superior, -p[1])
+        return _add(_add(_add((0.0, 0.0, 0.0), near, lateral), anterior, p[0]), superior, -p[1])
 
     pts: dict[str, Vec] = {}
     for name, p in flat.items():
@@ -200,29 +229,43 @@ def _lying_side(pose: Pose) -> Skeleton:
         lateral = sign * half if name.removeprefix("far-") in JOINTS else 0.0
         pts[name] = body(p, lateral)
     for i, side in enumerate(SIDES):
-        up = (0.0, 1.0 if i == 0 else -1.0, 0.0)
+        up = near if i == 0 else (-near[0], -near[1], -near[2])
         leg, arm = (side + "hip", side + "knee", side + "heel", side + "toe"), \
             (side + "shoulder", side + "elbow", side + "hand")
+        _turn_shank(pts, side, up, pose.angle("hip_turn")[i])
         _lift(pts, leg, up, pose.angle("hip_out")[i], pose.angle("knee")[i] >= 45)
         _lift(pts, arm, up, pose.angle("arm_out")[i], False)
-    lean = pose.angle("lean")[0]  # the trunk bent sideways, + lifting the head off the floor
-    for name in ("neck", "head", "nose", "spine", "shoulder", "elbow", "hand", "far-shoulder",
-                 "far-elbow", "far-hand"):
-        pts[name] = _spin(pts[name], (0.0, 0.0, 0.0), anterior, -lean)
+    inward = _cross(anterior, near)  # spinning about it carries the front toward the near side
+    for names, key in ((UPPER, "twist"), (LEGS, "roll")):
+        for name in names if pose.angle(key)[0] else ():
+            pts[name] = _spin(pts[name], (0.0, 0.0, 0.0), inward, pose.angle(key)[0])
+    if side_lean:
+        for name in UPPER:
+            pts[name] = _spin(pts[name], (0.0, 0.0, 0.0), anterior, -pose.angle("lean")[0])
+    return _project(pose, pts)
+
+
+def _project(pose: Pose, pts: dict[str, Vec]) -> Skeleton:
+    """Rest the 3-D body on the floor and project it: seen from ``above`` degrees over the floor."""
     rest = _rests(pose)
     if rest:
         flat2 = {k: (v[0], -v[1]) for k, v in pts.items()}
         turn = _level(flat2, rest)
-        pts = {k: _spin(v, (0.0, 0.0, 0.0), anterior, -turn) for k, v in pts.items()}
+        pts = {k: _spin(v, (0.0, 0.0, 0.0), (0.0, 0.0, 1.0), -turn) for k, v in pts.items()}
     contacts = _spelled(pose.contacts)
     heights = dict(rest)
     floor = min(v[1] - radius(k) - heights.get(k, 0.0) for k, v in pts.items() if k in contacts)
     pts = {k: (v[0], v[1] - floor + pose.rise, v[2]) for k, v in pts.items()}
-    page = {k: (v[0] + SHEAR * v[2], -RISE * v[1] + ELEVATION * v[2]) for k, v in pts.items()}
+    above = pose.body.above
+    rise, elevation = (RISE, ELEVATION) if above is None else \
+        (math.cos(math.radians(above)), math.sin(math.radians(above)))
+    page = {k: (v[0] + SHEAR * v[2], -rise * v[1] + elevation * v[2]) for k, v in pts.items()}
     pts.pop("nose")
-    page.pop("nose")
+    nose: Point | None = page.pop("nose")
+    if nose is not None and math.dist(nose, page["head"]) < HEAD + 1:
+        nose = None  # the face looks at the viewer: no nose pokes out of the head
     lows = {k: v[1] - radius(k) for k, v in pts.items() if k != "spine"}
-    ground = {k: ELEVATION * v[2] for k, v in pts.items()}
+    ground = {k: elevation * v[2] for k, v in pts.items()}
     zs = [v[2] for v in pts.values()]
-    mat = (ELEVATION * (min(zs) - 8), ELEVATION * (max(zs) + 8))
-    return Skeleton(page, lows, ground, "lying-side", None, contacts, mat)
+    mat = (elevation * (min(zs) - 8), elevation * (max(zs) + 8))
+    return Skeleton(page, lows, ground, pose.body.view, nose, contacts, mat)

@@ -27,6 +27,9 @@ FAR, GHOST, INK, PROP_INK, MAT = "#8c8c8c", "#d2d2d2", "#000", "#444", "#f4f4f4"
 #: floor beside the trunk is drawn this much lower on the page (near arm) or higher (far arm), on a
 #: light floor band, so it does not hide behind the trunk.
 BESIDE = 8.0
+#: Props at a fixed place in the scene (w ahead of the pelvis, or behind with to: back; h up), the same
+#: in every panel: a cable's wheel, a band's knot.
+FIXED = ("pulley", "anchor")
 
 
 def _down(theta: float, length: float, at: Point) -> Point:
@@ -120,11 +123,15 @@ def _prop(use: PropUse, sk: Skeleton, span: tuple[float, float]) -> list[str]:
     prop, ((x, y), floor) = use.prop, _anchor(sk, use.at)
     shape, top = prop.shape, y + LIMB / 2
     k = PROP_INK
+    if use.at in ("front", "back") and shape in ("box", "chair", "wheelchair"):
+        top = floor - prop.h  # set down beside the body: it stands on the floor, h high
     if shape == "box":
-        x = {"front": x + prop.w / 2 - 8, "back": x - prop.w / 2 + 8}.get(prop.to, x)
+        x = x + (prop.w / 2 if use.at == "front" else -prop.w / 2) if use.at in ("front", "back") else \
+            {"front": x + prop.w / 2 - 8, "back": x - prop.w / 2 + 8}.get(prop.to, x)
         return [f'<rect x="{_f(x - prop.w / 2)}" y="{_f(top)}" width="{_f(prop.w)}" '
                 f'height="{_f(max(floor - top, 2))}" fill="#eee" stroke="{k}" stroke-width="2"/>']
     if shape in ("chair", "wheelchair"):
+        x = {"front": x + prop.w / 2, "back": x - prop.w / 2}.get(use.at, x)
         back = x - prop.w / 2
         out = [_poly([(back, top - prop.w * 1.1), (back, top), (x + prop.w / 2, top)], k, 4),
                _line((back + 3, top), (back + 3, floor), k, 3), _line((x + prop.w / 2 - 3, top),
@@ -157,6 +164,23 @@ def _prop_far(use: PropUse, sk: Skeleton, floor: float, at: Point, span: tuple[f
               "down": (x, y + prop.w)}.get(prop.to, (x + prop.w, y))
         return [_line((x, y), to, k, 2, ' stroke-dasharray="5 3"'),
                 f'<rect x="{_f(to[0] - 4)}" y="{_f(to[1] - 4)}" width="8" height="8" fill="{k}"/>']
+    if prop.shape == "club":  # a club or stick held in the hand, along the forearm's line
+        elbow = sk.points[use.at.replace("hand", "elbow")] if "hand" in use.at else (x, y - 1)
+        return [_line((x, y), _toward((x, y), elbow, -prop.w), k, 3)]
+    if prop.shape == "pulley":  # a cable from the point to a fixed wheel w ahead, h up, on its column
+        wheel = (-prop.w if prop.to == "back" else prop.w, -prop.h)
+        return [_line((wheel[0], 0.0), (wheel[0], -prop.h - 10), k, 5),
+                f'<circle cx="{_f(wheel[0])}" cy="{_f(wheel[1])}" r="6" fill="#fff" stroke="{k}" '
+                'stroke-width="3"/>', _line((x, y), wheel, k, 2, ' stroke-dasharray="5 3"'),
+                f'<rect x="{_f(x - 4)}" y="{_f(y - 4)}" width="8" height="8" fill="{k}"/>']
+    if prop.shape == "anchor":  # a band tied at a fixed point w ahead (or behind), h up, on a door frame
+        knot = (-prop.w if prop.to == "back" else prop.w, -prop.h)
+        return [_line((knot[0], 0.0), (knot[0], -prop.h - 40), k, 4),
+                _line((x, y), knot, k, 2.5, ' stroke-dasharray="6 3"'),
+                f'<rect x="{_f(knot[0] - 4)}" y="{_f(knot[1] - 4)}" width="8" height="8" fill="{k}"/>']
+    if prop.shape == "backdrop":  # a wall seen face on, behind the body: w wide, h high, on the floor
+        return [f'<rect x="{_f(x - prop.w / 2)}" y="{_f(floor - prop.h)}" width="{_f(prop.w)}" '
+                f'height="{_f(prop.h)}" fill="{MAT}" stroke="{k}" stroke-width="2"/>']
     if prop.shape == "strap":  # a towel or band from the point to the near hand
         return [_line((x, y), sk.points["hand"], k, 3, ' stroke-dasharray="6 3"')]
     if prop.shape == "water":  # a wavy surface h above the point, light water down to w below the floor
@@ -222,7 +246,12 @@ def _panels(figure: Figure) -> list[_Panel]:
 def _fit(panels: list[_Panel]) -> tuple[float, float, float]:
     """One scale and x/ y shifts for every panel, so the figure stays still between them."""
     xs = [x for p in panels for n, (x, _) in p.sk.points.items() if n != "spine"]
-    top = min(y for p in panels for y in (*(y for _, y in p.sk.points.values()), 0.0)) - HEAD
+    wheels = [u.prop for p in panels for u in p.uses if u.prop.shape in FIXED]
+    xs += [(-w.w if w.to == "back" else w.w) + s * 10 for w in wheels for s in (-1, 1)]
+    top = min(y for p in panels for y in (*(y for _, y in p.sk.points.values()), 0.0,
+                                          *(-w.h - 10 for w in wheels))) - HEAD
+    walls = [u.prop.h for p in panels for u in p.uses if u.prop.shape == "backdrop"]
+    top = min(top, *(-h for h in walls)) if walls else top
     band = BESIDE + 3 if any(lying_flat(p.sk) for p in panels) else 0.0
     deep = [u.prop.w for p in panels for u in p.uses if u.prop.shape == "water"]
     bottom = max((p.sk.mat[1] if p.sk.mat else band) for p in panels)

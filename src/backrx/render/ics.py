@@ -24,7 +24,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from backrx.model.recommendation import Phase, Prescription, Recommendation
-from backrx.render.context import dose_words, pack_texts
+from backrx.model.words import dose_words
+from backrx.render.context import pack_texts
 
 if TYPE_CHECKING:
     import icalendar

@@ -18,10 +18,11 @@ _STAGES = ("acute", "subacute", "chronic")
 
 def template_keys() -> set[str]:
     """Every key used: literal ``t("key")`` calls in the templates and the renderers (the Jinja
-    context, and report.py's text and Markdown reports), and the keys built from closed
-    vocabularies (urgencies, stages, risks, change actions, log columns)."""
+    contexts of context.py and account.py, and model/words.py's doses and tiers), and the keys built
+    from closed vocabularies (urgencies, stages, risks, change actions, log columns)."""
     keys: set[str] = set()
-    for path in [*sorted((_HERE / "templates").iterdir()), _HERE / "context.py", _HERE / "report.py"]:
+    for path in [*sorted((_HERE / "templates").iterdir()), _HERE / "context.py", _HERE / "account.py",
+                 _HERE.parent / "model" / "words.py"]:
         keys |= set(_CALL.findall(path.read_text(encoding="utf-8")))
     keys |= set(template_fields())  # also the keys of a t("a" if ... else "b") call
     keys |= {f"urgency.{u}.{part}" for u in URGENCIES for part in ("heading", "advice")}

@@ -96,17 +96,18 @@ class Assembler:
         referral, deferred = self.referral(decision)
         program: Program | None = None
         planned_warnings: tuple[tuple[str, str, str], ...] = ()
-        cited: dict[str, None] = {}
+        cited: set[str] = set()  # the references are listed sorted: order does not matter here
         for f in decision.fired:
-            cited.update(dict.fromkeys(f.rule.sources))
+            cited.update(f.rule.sources)
         if not decision.refers:
             with active(self.seam.plans):
                 program, planned_warnings, program_sources = planned(pack, profile, decision)
-            cited.update(dict.fromkeys(program_sources))
-            parts = education_parts(pack, profile, decision, program, self.locale, list(decision.safety_net))
+            cited.update(program_sources)
+            parts = education_parts(pack, profile, decision, program, self.locale, list(decision.safety_net),
+                                    self.seam.plans.tables)
             if parts:  # the education modules, flare plan and pathway (issue 28)
                 program = program.model_copy(update=parts)
-                cited.update(dict.fromkeys(education_sources(program)))
+                cited.update(education_sources(program))
         trace = [self.firing(f) for f in decision.fired]
         if self.seam.share is not None and self.seam.share_built is not None:
             self.seam.share_built(self.seam.share, None, trace)  # a worker: equal parts become one

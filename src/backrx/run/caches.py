@@ -27,6 +27,10 @@ The caches, by name:
 ``parts``
     Built prescriptions, exclusions, blocked exercises, dose minutes and references
     (`backrx.run.plancache.PARTS_KEPT`).
+``planner``
+    What the planner looks up in the pack, once per pack: fill-order ranks of the rules'
+    prescriptions, population requirements by rule, equipment and setting sentences
+    (`backrx.run.plantables`).
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ if TYPE_CHECKING:
     from backrx.pack.model import Pack
 
 #: Every cache a seam holds, by name (see the module).
-CACHES = ("results", "firings", "fired", "tables", "plans", "parts")
+CACHES = ("results", "firings", "fired", "tables", "plans", "parts", "planner")
 #: Assembled results kept per RuleSet (then the table starts afresh).
 RESULTS_KEPT = 1024
 #: Output firings kept per RuleSet, by serial and by content (then each table starts afresh).
@@ -62,7 +66,8 @@ class CacheSeam:
         self.firings_on = "firings" not in self.off
         self.parts_on = "parts" not in self.off
         self.tables = RuleTables(pack, keep="tables" not in self.off, share="fired" not in self.off)
-        self.plans = PackCache(pack, plans="plans" not in self.off, parts=self.parts_on)
+        self.plans = PackCache(pack, plans="plans" not in self.off, parts=self.parts_on,
+                               tables="planner" not in self.off)
         self.results: dict[tuple[Any, ...], dict[str, Any]] = {}
         self.firing_of: dict[int, Firing] = {}  # by the serial of a runner's firing
         self.firings: dict[tuple[Any, ...], Firing] = {}  # by rule id and the values shown
@@ -94,4 +99,5 @@ class CacheSeam:
         """How many entries each cache holds now (for tests and the benchmarks)."""
         return {"results": len(self.results), "firings": len(self.firings) + len(self.firing_of),
                 "fired": self.tables.fired_count(), "tables": self.tables.built_count(),
-                "plans": len(self.plans), "parts": self.plans.parts_count() + len(self.references)}
+                "plans": len(self.plans), "parts": self.plans.parts_count() + len(self.references),
+                "planner": len(self.plans.tables)}

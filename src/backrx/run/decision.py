@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import string
 import threading
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -14,6 +15,7 @@ from backrx.lang.condition import Value, fields_of
 from backrx.model.vocabulary import URGENCIES
 from backrx.pack.actions import Action, Policy, actions_of, independent_runs
 from backrx.pack.model import ADJUST_ACTIONS, DoseSpec, Exclude, Pack, Prescribe, Rule
+from backrx.pack.texts import Texts
 
 
 @dataclass(frozen=True)
@@ -91,14 +93,36 @@ class Decision:
 _FORMATTER = string.Formatter()
 
 
-def show(value: Value | None) -> str:
-    """A value as a rationale shows it."""
+class ValueWords(NamedTuple):
+    """The words a rationale or a patient text shows for a value with no words of its own: the
+    pack's ``value.*`` texts, in the pack's (or its locale's) language."""
+
+    not_recorded: str
+    yes: str
+    no: str
+    none: str
+
+
+def value_words(texts: Mapping[str, str] | None = None) -> ValueWords:
+    """The ``value.*`` words of a pack's ``texts`` (the bundled pack's where it lacks one)."""
+    t = Texts(texts)
+    return ValueWords(t("value.not_recorded"), t("value.yes"), t("value.no"), t("value.none"))
+
+
+@functools.lru_cache(maxsize=1)
+def _bundled_words() -> ValueWords:
+    return value_words()
+
+
+def show(value: Value | None, words: ValueWords | None = None) -> str:
+    """A value as a rationale shows it, in ``words`` (the bundled pack's English by default)."""
     if value is None:
-        return "not recorded"
+        return (words or _bundled_words()).not_recorded
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        said = words or _bundled_words()
+        return said.yes if value else said.no
     if isinstance(value, frozenset):
-        return ", ".join(sorted(v.replace("_", " ") for v in value)) or "none"
+        return ", ".join(sorted(v.replace("_", " ") for v in value)) or (words or _bundled_words()).none
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, str):
@@ -118,15 +142,15 @@ def parse_template(template: str) -> Template:
     return pieces
 
 
-def fill(template: Template, values: dict[str, Value]) -> str:
-    """A parsed template with the values filled in."""
+def fill(template: Template, values: dict[str, Value], words: ValueWords | None = None) -> str:
+    """A parsed template with the values filled in (see `show` for ``words``)."""
     if isinstance(template, str):
         return template
     out: list[str] = []
     for literal, name in template:
         out.append(literal)
         if name is not None:
-            out.append(show(values.get(name)))
+            out.append(show(values.get(name), words))
     return "".join(out)
 
 
@@ -315,6 +339,7 @@ class RuleRun(NamedTuple):
     shows: tuple[str, ...]
     firings: dict[tuple[Any, ...], Fired]
     share: bool = True
+    words: ValueWords | None = None  # the pack's words for a value (None: the bundled English)
 
     def fired(self, values: dict[str, Value]) -> Fired:
         """The firing of this rule on ``values``: the one met before on equal values, or a new one."""
@@ -323,8 +348,8 @@ class RuleRun(NamedTuple):
         found = self.firings.get(key)
         if found is None:
             matched = {name: values.get(name) for name in self.fields}
-            patient = None if self.patient is None else fill(self.patient, values)
-            found = Fired(self.rule, fill(self.rationale, values), matched, patient)
+            patient = None if self.patient is None else fill(self.patient, values, self.words)
+            found = Fired(self.rule, fill(self.rationale, values, self.words), matched, patient)
             if self.share:
                 if len(self.firings) >= FIRINGS_KEPT:
                     self.firings.clear()  # a crude bound: refilled from the next profiles
@@ -338,7 +363,7 @@ def _names(template: Template | None) -> set[str]:
     return {name for _, name in template if name is not None}
 
 
-def rule_run(rule: Rule, *, share: bool = True) -> RuleRun:
+def rule_run(rule: Rule, *, share: bool = True, words: ValueWords | None = None) -> RuleRun:
     """The run of one rule (see `RuleRun`)."""
     fields = tuple(sorted(fields_of(rule.when)))
     rationale = parse_template(rule.rationale)
@@ -347,7 +372,7 @@ def rule_run(rule: Rule, *, share: bool = True) -> RuleRun:
     return RuleRun(rule, fields, rationale, patient,
                    tuple((merge_of(action), getattr(rule.then, action.writes))
                          for action in actions_of(rule.then)),
-                   shows, {}, share)
+                   shows, {}, share, words)
 
 
 class RuleTables:
@@ -362,12 +387,14 @@ class RuleTables:
         self._layers: list[tuple[RuleRun, ...] | None] = [None] * len(pack.layers)
         self._together: tuple[tuple[int, ...], ...] | None = None
         self._lock = threading.Lock()
+        self.words = value_words(pack.texts)  # in the pack's language (a localised pack: its locale's)
 
     def layer(self, index: int) -> tuple[RuleRun, ...]:
         """The runs of the rules of ``pack.layers[index]``, in order."""
         found = self._layers[index]
         if found is None:
-            found = tuple(rule_run(rule, share=self.share) for rule in self.pack.layers[index].rules)
+            found = tuple(rule_run(rule, share=self.share, words=self.words)
+                          for rule in self.pack.layers[index].rules)
             if self.keep:
                 with self._lock:
                     if self._layers[index] is None:

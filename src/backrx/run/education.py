@@ -10,6 +10,7 @@ everyday activities when none is given). Every word comes from the pack or its l
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from backrx.model.education import EducationModule, ExposureStep, FlarePlan, GradedActivity
@@ -20,19 +21,29 @@ from backrx.pack.education import EducationBook
 from backrx.pack.model import Pack
 from backrx.pack.texts import fill
 from backrx.run.decision import Decision
+from backrx.run.plantables import PlanTables
 
 __all__ = ["education_parts", "education_sources", "exposure_activities"]
 
 
 class _Words:
-    """A pack text in a locale, English where the locale lacks it."""
+    """A pack text in a locale, English where the locale lacks it; a text without values is
+    looked up once per pack and locale when the RuleSet's tables are given (the ``planner``
+    cache of its `backrx.run.caches.CacheSeam`)."""
 
-    def __init__(self, pack: Pack, locale: str) -> None:
+    def __init__(self, pack: Pack, locale: str, tables: PlanTables | None = None) -> None:
         self.texts = pack.texts
         self.words = pack.locales.get(locale, {})
+        self.locale = locale
+        self.tables = tables
 
     def __call__(self, key: str, **values: object) -> str:
         """The text, its bare placeholders filled by name (nothing is evaluated: `fill`)."""
+        if not values and self.tables is not None:
+            return str(self.tables.get("words", (self.locale, key), lambda: self._filled(key, values)))
+        return self._filled(key, values)
+
+    def _filled(self, key: str, values: dict[str, object]) -> str:
         return fill(self.words.get(f"text.{key}", self.texts.get(key, "")), values)
 
 
@@ -41,10 +52,19 @@ def _rule_of(decision: Decision, module: str) -> str:
 
 
 def _modules(book: EducationBook, decision: Decision, t: _Words) -> list[EducationModule]:
-    return [EducationModule(id=m.id, phase=m.phase, title=t(f"education.{m.id}.title"),
-                            text=t(f"education.{m.id}.text"), sources=list(m.sources),
-                            rule_id=_rule_of(decision, m.id))
-            for m in book.ordered(decision.educate)]
+    def built(m: Any, rule_id: str) -> EducationModule:
+        return EducationModule(id=m.id, phase=m.phase, title=t(f"education.{m.id}.title"),
+                               text=t(f"education.{m.id}.text"), sources=list(m.sources), rule_id=rule_id)
+
+    out = []
+    for m in book.ordered(decision.educate):
+        rule_id = _rule_of(decision, m.id)
+        if t.tables is None:
+            out.append(built(m, rule_id))
+        else:  # one immutable module per pack, locale and rule, shared by the results
+            key = (t.locale, m.id, rule_id)
+            out.append(t.tables.get("module", key, functools.partial(built, m, rule_id)))
+    return out
 
 
 def _flare(book: EducationBook, program: Program, profile: Profile, safety_net: list[str],
@@ -105,12 +125,13 @@ def _graded(book: EducationBook, decision: Decision, profile: Profile, t: _Words
 
 
 def education_parts(pack: Pack, profile: Profile, decision: Decision, program: Program, locale: str,
-                    safety_net: list[str]) -> dict[str, Any]:
-    """The Program fields the education parts fill (an update for ``program.model_copy``)."""
+                    safety_net: list[str], tables: PlanTables | None = None) -> dict[str, Any]:
+    """The Program fields the education parts fill (an update for ``program.model_copy``);
+    ``tables``, a RuleSet's per-pack tables, keep the texts and modules once per locale."""
     book = pack.education
     if not book.modules:
         return {}
-    t = _Words(pack, locale)
+    t = _Words(pack, locale, tables)
     return {"education": _modules(book, decision, t),
             "flare_plan": _flare(book, program, profile, safety_net, t),
             "graded_activity": _graded(book, decision, profile, t)}

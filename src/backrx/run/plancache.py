@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
+from backrx.run.plantables import PlanTables
 from backrx.run.week import day_minutes
 
 if TYPE_CHECKING:
@@ -43,8 +44,9 @@ Planned = tuple["Program", tuple[tuple[str, str, str], ...], tuple[str, ...]]
 class PackCache:
     """Minutes of each dose, variant links, and planned programs, for one pack."""
 
-    def __init__(self, pack: Pack, *, plans: bool = True, parts: bool = True) -> None:
+    def __init__(self, pack: Pack, *, plans: bool = True, parts: bool = True, tables: bool = True) -> None:
         assert pack.planner is not None
+        self.tables = PlanTables(pack, on=tables)  # the seam's ``planner`` cache
         self.plans_on = plans
         self.parts_on = parts
         self.owner = weakref.ref(pack)  # held weakly: the cache never keeps its pack alive
@@ -61,6 +63,9 @@ class PackCache:
         self._blocked: dict[Any, frozenset[str]] = {}
         self._exercises = tuple(pack.exercises.values())
         self._lock = threading.Lock()
+        from backrx.model.recommendation import Exclusion, Prescription  # the output models, once
+
+        self._models = (Prescription, Exclusion)
         self.hits = 0
         self.misses = 0
 
@@ -118,20 +123,16 @@ class PackCache:
 
     def prescription(self, data: dict[str, Any]) -> Any:
         """One Prescription model per distinct prescription (programs differ, their parts repeat)."""
-        from backrx.model.recommendation import Prescription
-
         dose, minutes, exercise = data["dose"], data["minutes"], data["exercise"]
         key = ("p", exercise.id, tuple(dose.items()), data["rationale"], tuple(data["sources"]),
                tuple(data["rule_ids"]), minutes, type(minutes))
-        return self._part(key, Prescription, data)
+        return self._part(key, self._models[0], data)
 
     def exclusion(self, data: dict[str, Any]) -> Any:
         """One Exclusion model per distinct exclusion."""
-        from backrx.model.recommendation import Exclusion
-
         key = ("x", data["exercise_id"], data["exercise_name"], tuple(data["phases"]),
                tuple(data["reasons"]), tuple(data["rule_ids"]), tuple(data["codes"]))
-        return self._part(key, Exclusion, data)
+        return self._part(key, self._models[1], data)
 
     def _part(self, key: tuple[Any, ...], kind: Any, data: dict[str, Any]) -> Any:
         found = self._parts.get(key)

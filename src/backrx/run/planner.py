@@ -41,9 +41,9 @@ class _Blocked:
 
     def add(self, phase: str, reasons: list[str], rule_ids: list[str],
             codes: Collection[str] = ()) -> None:
-        groups: tuple[tuple[list[str], Collection[str]], ...] = (
-            (self.phases, [phase]), (self.reasons, reasons), (self.rule_ids, rule_ids), (self.codes, codes))
-        for target, items in groups:
+        if phase not in self.phases:
+            self.phases.append(phase)
+        for target, items in ((self.reasons, reasons), (self.rule_ids, rule_ids), (self.codes, codes)):
             for item in items:
                 if item not in target:
                     target.append(item)
@@ -116,18 +116,24 @@ class Planner(WeekFitter):
         self.minutes = prefs.minutes_per_session or self.spec.minutes_per_session
         self.protect_timed = prefs.minutes_per_session is None  # the default budget cuts no dose
         self.walk = profile.outcomes.walk_minutes if profile.outcomes is not None else None
-        self.preferred = aerobic_order(pack, decision.values)  # populations.yaml `aerobic`
+        self.preferred = self.cache.tables.aerobic(  # populations.yaml `aerobic`
+            decision.values, lambda: aerobic_order(pack, decision.values))
         self.disliked = disliked_ids(self.choosing, pack.exercises, prefs.dislikes)
         self.disliked_kept: list[tuple[str, str]] = []  # a disliked exercise kept: (what, rule id)
         self.checks = PlanChecks(pack, decision, stated=not self.protect_timed
-                                 or prefs.sessions_per_week is not None)
+                                 or prefs.sessions_per_week is not None, lookup=self.cache.tables.requirement)
         self.sessions = prefs.sessions_per_week or self.spec.sessions_per_week
         self.blocked: dict[str, _Blocked] = {}
         self.warnings: list[tuple[str, str, str]] = []  # code, message, rule id
         self._verdicts: dict[tuple[str, str], tuple[list[str], list[str], list[str]]] = {}
-        self._doses: dict[tuple[str, str], tuple[dict[str, int], list[str]]] = {}
         self._fits: dict[tuple[str, str], tuple[CatalogEntry | None, list[str], list[str]]] = {}
-        self._scoped: dict[str, list[tuple[Exclude, Rule, frozenset[str]]]] = {}
+        self._scoped: dict[str, tuple[list[tuple[Exclude, Rule, frozenset[str]]], frozenset[str]]] = {}
+        self._yours = tuple(sorted(self.settings))
+        self._person: dict[str, tuple[list[str], list[str]]] = {}
+        # Doses follow from the rules that set them: people whose rules set the same share them.
+        dosing = tuple([rule.id for _, rule in decision.doses])
+        self._doses: dict[tuple[str, str], tuple[dict[str, int], list[str]]] = self.cache.tables.get(
+            "doses", dosing, dict)
 
     # ---- does it fit the person
 
@@ -139,9 +145,10 @@ class Planner(WeekFitter):
     def verdict(self, entry: CatalogEntry, phase: str) -> tuple[list[str], list[str], list[str]]:
         """Reasons, rule ids and exclusion codes that rule ``entry`` out in ``phase``."""
         key = (entry.id, phase)
-        if key not in self._verdicts:
-            self._verdicts[key] = self._verdict(entry, phase)
-        return self._verdicts[key]
+        found = self._verdicts.get(key)
+        if found is None:
+            found = self._verdicts[key] = self._verdict(entry, phase)
+        return found
 
     def _verdict(self, entry: CatalogEntry, phase: str) -> tuple[list[str], list[str], list[str]]:
         reasons: list[str] = []
@@ -149,24 +156,47 @@ class Planner(WeekFitter):
         codes: list[str] = []
         scoped = self._scoped.get(phase)
         if scoped is None:  # the exclusions that apply in this phase, worked out once
-            scoped = self._scoped[phase] = [
-                (excl, rule, self.cache.blocked_by(excl, blocks)) for excl, rule in self.decision.excludes
-                if not excl.phases or phase in excl.phases]
+            rows = [(excl, rule, self.cache.blocked_by(excl, blocks)) for excl, rule in self.decision.excludes
+                    if not excl.phases or phase in excl.phases]
+            scoped = self._scoped[phase] = (rows, frozenset().union(*(b for _, _, b in rows)))
+        rows, anywhere = scoped
         known = self.pack.exercises.get(entry.id) is entry  # the sets hold the catalog's own entries
-        for excl, rule, blocked in scoped:
-            if (entry.id in blocked) if known else blocks(excl, entry):
-                reasons.append(self.decision.rationale_of(rule.id))
-                rule_ids.append(rule.id)
-                codes.append(excl.code)  # the rule's own code (rules/exclusions.yaml)
-        missing = [e for e in entry.equipment if e not in self.equipment]
-        if missing:
-            reasons.append(self.choosing.needs_equipment.format(equipment=_words(missing)))
-            codes.append("equipment")
-        if not self.settings.intersection(entry.settings):
-            reasons.append(self.choosing.wrong_setting.format(settings=_words(entry.settings),
-                                                              yours=_words(sorted(self.settings))))
+        if not known or entry.id in anywhere:  # else no exclusion of the phase blocks it
+            for excl, rule, blocked in rows:
+                if (entry.id in blocked) if known else blocks(excl, entry):
+                    reasons.append(self.decision.rationale_of(rule.id))
+                    rule_ids.append(rule.id)
+                    codes.append(excl.code)  # the rule's own code (rules/exclusions.yaml)
+        person = self._person.get(entry.id)
+        if person is None:
+            person = self._person[entry.id] = self._person_verdict(entry)
+        if person[0]:
+            reasons += person[0]
+            codes += person[1]
+        return reasons, rule_ids, list(dict.fromkeys(codes)) if len(codes) > 1 else codes
+
+    def _person_verdict(self, entry: CatalogEntry) -> tuple[list[str], list[str]]:
+        """What the person's equipment and settings say of ``entry`` (the same in every phase)."""
+        reasons: list[str] = []
+        codes: list[str] = []
+        if entry.equipment:
+            missing = [e for e in entry.equipment if e not in self.equipment]
+            if missing:
+                reasons.append(self.cache.tables.get("needs", tuple(missing), lambda: (
+                    self.choosing.needs_equipment.format(equipment=_words(missing)))))
+                codes.append("equipment")
+        if self.settings.isdisjoint(entry.settings):
+            reasons.append(self.cache.tables.get("setting", (entry.settings, self._yours), lambda: (
+                self.choosing.wrong_setting.format(settings=_words(entry.settings),
+                                                   yours=_words(self._yours)))))
             codes.append("setting")
-        return reasons, rule_ids, list(dict.fromkeys(codes))
+        return reasons, codes
+
+    def _blocked(self, entry: CatalogEntry) -> _Blocked:
+        found = self.blocked.get(entry.id)
+        if found is None:
+            found = self.blocked[entry.id] = _Blocked(entry.name)
+        return found
 
     def fit(self, candidate: str, phase: str) -> tuple[CatalogEntry | None, list[str], list[str]]:
         """The candidate, or its nearest easier variant that fits; with the rules that moved it."""
@@ -181,12 +211,16 @@ class Planner(WeekFitter):
         entry: CatalogEntry | None = self.pack.exercises[candidate]
         moved_by: list[str] = []
         notes: list[str] = []
+        verdicts = self._verdicts
         for _ in range(self.choosing.max_regressions):
             assert entry is not None
-            reasons, rule_ids, codes = self.verdict(entry, phase)
+            found = verdicts.get((entry.id, phase))
+            if found is None:
+                found = verdicts[(entry.id, phase)] = self._verdict(entry, phase)
+            reasons, rule_ids, codes = found
             if not reasons:
                 return entry, moved_by, notes
-            self.blocked.setdefault(entry.id, _Blocked(entry.name)).add(phase, reasons, rule_ids, codes)
+            self._blocked(entry).add(phase, reasons, rule_ids, codes)
             moved_by.extend(r for r in rule_ids if r not in moved_by)
             notes.append(self.choosing.left_out.format(exercise=entry.name, reasons=" ".join(reasons)))
             if entry.easier is None:
@@ -201,11 +235,16 @@ class Planner(WeekFitter):
         return Dose(**values), rule_ids
 
     def dose_values(self, entry: CatalogEntry, phase: str) -> tuple[dict[str, int], list[str]]:
-        key = (entry.dose_kind, phase)
-        if key not in self._doses:
-            self._doses[key] = self._dose_values(entry, phase)
-        values, rule_ids = self._doses[key]
+        values, rule_ids = self._dose_of(entry, phase)
         return dict(values), list(rule_ids)
+
+    def _dose_of(self, entry: CatalogEntry, phase: str) -> tuple[dict[str, int], list[str]]:
+        """The dose and its rules, shared: never changed in place (a new dict replaces it)."""
+        key = (entry.dose_kind, phase)
+        found = self._doses.get(key)
+        if found is None:  # the same for every person whose rules set the same doses
+            found = self._doses[key] = self._dose_values(entry, phase)
+        return found
 
     def _dose_values(self, entry: CatalogEntry, phase: str) -> tuple[dict[str, int], list[str]]:
         values: dict[str, int] = {}
@@ -233,7 +272,7 @@ class Planner(WeekFitter):
             rationale += " " + self.choosing.instead.format(exercise=entry.name) + " " + " ".join(notes)
         sources = list(dict.fromkeys((*rule.sources, *entry.sources)))
         rule_ids = list(dict.fromkeys((rule.id, *moved_by, *dose_rules)))
-        return {"exercise": exercise_data(entry), "dose": dose, "rationale": rationale,
+        return {"exercise": exercise_data(entry), "dose": dict(dose), "rationale": rationale,
                 "sources": sources, "rule_ids": rule_ids,
                 "minutes": self.minutes_of(entry, dose) if minutes is None else round(minutes, 1)}
 
@@ -249,18 +288,22 @@ class Planner(WeekFitter):
         # Who gets a movement family first: the pack's fill order (for aerobic options, its aerobic
         # choice order), then trace order. The output keeps trace order.
         specs.sort(key=lambda item: (self._spec_rank(item[1]), item[0]))
+        fits = self._fits
         for order, spec, rule in specs:
             count = 0
-            for candidate in liked_first(spec.exercises, self.disliked):
+            for candidate in liked_first(spec.exercises, self.disliked) if self.disliked else spec.exercises:
                 if count >= spec.pick:
                     break
-                entry, moved_by, notes = self.fit(candidate, phase)
+                found = fits.get((candidate, phase))
+                if found is None:
+                    found = fits[(candidate, phase)] = self._fit(candidate, phase)
+                entry, moved_by, notes = found  # shared, never changed in place
                 if entry is None or entry.id in taken or entry.pattern in families or \
                         self._linked(entry, taken):
                     continue
                 taken.add(entry.id)
                 families.add(entry.pattern)
-                dose, dose_rules = self.dose_values(entry, phase)
+                dose, dose_rules = self._dose_of(entry, phase)
                 dose = capped_walk(self.pack, entry, phase, dose, self.walk)
                 role = spec.role or ("advice" if entry.category == "education" and "advice"
                                      in self.spec.fill_order else self.spec.default_role)
@@ -272,6 +315,9 @@ class Planner(WeekFitter):
         return items
 
     def _spec_rank(self, spec: Prescribe) -> int:
+        return int(self.cache.tables.get("rank", (spec.role, spec.exercises[0]), lambda: self._rank_of(spec)))
+
+    def _rank_of(self, spec: Prescribe) -> int:
         role = spec.role or self.spec.default_role
         if self.pack.exercises[spec.exercises[0]].category == "aerobic":
             choice = self.spec.aerobic_choice
@@ -345,8 +391,7 @@ class Planner(WeekFitter):
             if self._place(item, week):
                 kept.append(item)
             else:
-                self.blocked.setdefault(item.entry.id, _Blocked(item.entry.name)).add(
-                    phase, [reason], [], ["time"])
+                self._blocked(item.entry).add(phase, [reason], [], ["time"])
         self._grow(kept, week, full)
         self._check(phase, items, kept, week)
         kept.sort(key=lambda i: i.order)
@@ -370,11 +415,11 @@ class Planner(WeekFitter):
         spec = self.spec
         self.checks.phase(phase, [(i.rule.id, i.entry, i.days) for i in kept], self.blocked_rules(phase))
         # With no budget stated, the aerobic dose the guidance asks for may run past the default.
-        over = {d: used - (0.0 if not self.protect_timed else sum(
-            i.minutes for i in kept if d in i.days and i.timed and i.entry.category == "aerobic"))
-            for d, used in week.used.items()}
         longest = max(week.used.values())
-        if max(over.values()) > self.minutes * (1 + spec.margin) + 1e-6:
+        timed = [i for i in kept if i.timed and i.entry.category == "aerobic"] if self.protect_timed else []
+        over = max(used - sum(i.minutes for i in timed if d in i.days) if timed else used - 0.0
+                   for d, used in week.used.items())
+        if over > self.minutes * (1 + spec.margin) + 1e-6:
             day = max(week.used, key=lambda d: week.used[d])
             rules = [i.rule.id for i in kept if day in i.days]
             message = spec.over_budget.message.format(needed=math.ceil(longest), minutes=self.minutes,

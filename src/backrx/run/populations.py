@@ -8,7 +8,7 @@ became, so no reader holds its own copy of a population's knowledge.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from backrx.engine import make_engine
@@ -16,7 +16,7 @@ from backrx.lang.condition import Value, evaluate
 from backrx.model.profile import Profile
 from backrx.model.recommendation import Program
 from backrx.pack.model import CatalogEntry, Exclude, Pack
-from backrx.pack.popbook import Requirement
+from backrx.pack.popbook import Population, Requirement
 from backrx.run.decision import Decision, decide
 from backrx.run.facts import profile_values
 
@@ -118,9 +118,10 @@ def _holds(pack: Pack, rule_id: str, facts: Mapping[str, Value]) -> bool:
 
 def aerobic_order(pack: Pack, values: Mapping[str, Value]) -> tuple[str, ...]:
     """The preferred aerobic modes of the person's first population that names some (the file's
-    order is the precedence), or () when none does."""
-    ids = members(pack, values)
-    return next((p.aerobic for p in pack.populations.populations if p.id in ids and p.aerobic), ())
+    order is the precedence), or () when none does. Only the populations that name some are
+    read (the others cannot answer)."""
+    return next((p.aerobic for p in pack.populations.populations
+                 if p.aerobic and evaluate(p.when, values)), ())
 
 
 def capped_walk(pack: Pack, entry: CatalogEntry, phase: str, dose: dict[str, int],
@@ -139,13 +140,15 @@ def capped_walk(pack: Pack, entry: CatalogEntry, phase: str, dose: dict[str, int
 class PlanChecks:
     """The planner's checks of one phase against the populations and the four elements."""
 
-    def __init__(self, pack: Pack, decision: Decision, *, stated: bool) -> None:
+    def __init__(self, pack: Pack, decision: Decision, *, stated: bool,
+                 lookup: Callable[[str], tuple[Population, Requirement] | None] | None = None) -> None:
         self.pack = pack
+        requirement = lookup or pack.populations.requirement  # a per-pack table when given
         self.stated = stated  # a time budget the person stated (may cut a floor, with a note)
         self.reqs: dict[str, tuple[str, Requirement]] = {}
         self.found: list[tuple[str, str, str]] = []  # kind, what is missing, rule id
         for _, rule in decision.prescribes:
-            found = pack.populations.requirement(rule.id)
+            found = requirement(rule.id)
             if found is not None:
                 self.reqs[rule.id] = (found[0].name, found[1])
 

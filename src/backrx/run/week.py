@@ -82,13 +82,19 @@ class Week:
         pool = tuple(range(1, DAYS + 1)) if daily else self.sessions
         count = DAYS if daily else min(count, len(pool))
         if not spaced:  # the days with most room (earliest first on a tie) are the best choice
-            open_days = sorted((d for d in pool if len(self.items[d]) < self.max_items),
-                               key=lambda d: (self.used[d], d))[:count]
+            items, used = self.items, self.used
+            # ``pool`` is in day order and the sort is stable: a tie keeps the earlier day first.
+            open_days = sorted([d for d in pool if len(items[d]) < self.max_items],
+                               key=used.__getitem__)[:count]
             if len(open_days) < count:
                 return None
-            if min(self.room(d) for d in open_days) - minutes < -1e-9 and not force:
+            # the least room of the days is the capacity less the most minutes used (exactly): the
+            # last of the days sorted by minutes used
+            most = used[open_days[-1]] if open_days else max([used[d] for d in open_days])
+            if self.capacity - most - minutes < -1e-9 and not force:
                 return None
-            return tuple(sorted(open_days))
+            open_days.sort()
+            return tuple(open_days)
         best: tuple[float, tuple[int, ...]] | None = None
         for days in combinations(pool, count):
             if spaced and _consecutive(days):

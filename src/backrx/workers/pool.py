@@ -5,6 +5,13 @@ the parent's engine locks and C state mid-flight. Each worker receives the pickl
 (it reloads the pack from its content and checks the digest, see `backrx.workers.transport`) and
 then handles chunks of profiles. Results come back in input order.
 
+``workers=N`` means N processes doing the work: N - 1 workers and this process, which runs the
+next chunk itself whenever the result it waits for is not ready (`ordered_map`'s ``local``).
+Measured on 2 cores: with two workers and this process only collecting, the collecting (about
+0.3 ms a result to unpickle and re-validate the profile) and the workers' start-up (about 1 s,
+during which nothing was made) competed with the workers for the cores; now a worker's start-up
+overlaps with work done here, and half of the results never cross a process boundary.
+
 Sending a Recommendation between processes costs about as much as making it (pickling about
 100 pydantic models), so while a worker runs a chunk its RuleSet builds equal prescriptions,
 phases, exclusions and firings once (`share_built`; references and exercises are shared
@@ -105,6 +112,19 @@ def recommend_task(rules: RuleSet, chunk: list[Any]) -> list[Any]:
     return out
 
 
+def recommend_here(rules: RuleSet, chunk: list[Any]) -> list[Any]:
+    """A chunk's recommendations made in this process (profiles kept), ended by an `Invalid`
+    at the first invalid profile, as `recommend_task` ends it."""
+    out: list[Any] = []
+    for index, profile in enumerate(chunk):
+        try:
+            out.append(rules.recommend(profile))
+        except ValidationError:
+            out.append(Invalid(index))
+            break
+    return out
+
+
 def _plain(value: Any, pins: list[Any]) -> Any:
     """A hashable key, equal exactly for equal plain data; numbers keep their type (1, 1.0 and
     true are written differently); a model counts by identity (and is kept alive by ``pins``)."""
@@ -155,46 +175,96 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
+class Done(list):  # type: ignore[type-arg]
+    """The results of a chunk this process ran itself (see `ordered_map`)."""
+
+    __slots__ = ()
+
+
 def ordered_map(rules: Any, items: Iterable[Any], task: Task, *, workers: int,
-                chunk_size: int | None = None) -> Generator[tuple[list[Any], list[Any]], None, None]:
+                chunk_size: int | None = None,
+                local: Task | None = None) -> Generator[tuple[list[Any], list[Any]], None, None]:
     """``(chunk, task(rules, chunk))`` for consecutive chunks of ``items``, in order, computed in
     ``workers`` processes. At most a few chunks per worker are in flight, so a long iterable is
-    never read whole into memory."""
+    never read whole into memory.
+
+    With ``local`` (the task as this process runs it), this process is one of the ``workers``:
+    it starts ``workers - 1`` worker processes, and whenever the next result is not ready yet it
+    runs the next chunk itself (its results come as a `Done` list). It pays no transfer for its
+    own chunks and does not sit idle while the workers start (measured on 2 cores: x1.3 -> x1.8).
+    """
     size = chunk_size or DEFAULT_CHUNK
     if size < 1:
         raise ValueError("chunk_size must be at least 1")
     context = multiprocessing.get_context("spawn")
-    pending: deque[tuple[list[Any], Future[list[Any]]]] = deque()
-    window = workers * 3
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
+    # A slot per chunk, in input order: a Future (a worker's) or a Done (this process's).
+    slots: deque[tuple[list[Any], Future[list[Any]] | Done]] = deque()
+    procs = workers - 1 if local is not None else workers
+    window = procs * 3
+    pool = ProcessPoolExecutor(max_workers=procs, mp_context=context, initializer=_init_worker,
                                initargs=(rules,))
     finished = False
+    chunks = _chunks(items, size)
+    sent = ahead = 0  # chunks in the workers' hands; chunks this process ran, not yet taken
+    exhausted = False  # every chunk has been read from ``items``
     try:
-        chunks = _chunks(items, size)
-        for chunk in chunks:
-            pending.append((chunk, pool.submit(_run_task, task, chunk)))
-            if len(pending) >= window:
-                break
-        while pending:
-            chunk, future = pending.popleft()
-            try:
-                result = future.result()
-            except BrokenProcessPool as exc:
-                raise EngineError(f"a backrx worker process stopped unexpectedly ({exc}); "
-                                  "the batch was not finished") from None
-            nxt = next(chunks, None)
-            if nxt is not None:
-                pending.append((nxt, pool.submit(_run_task, task, nxt)))
+        for chunk in islice(chunks, window):
+            slots.append((chunk, pool.submit(_run_task, task, chunk)))
+            sent += 1
+        while slots:
+            chunk, job = slots[0]
+            if (local is not None and isinstance(job, Future) and not job.done()
+                    and ahead < 2 * window + 2):
+                mine = None if exhausted else next(chunks, None)
+                if mine is not None:  # the workers are busy: run the next chunk here
+                    slots.append((mine, Done(local(rules, mine))))
+                    ahead += 1
+                    continue
+                exhausted = True
+                if _steal(slots, rules, local):  # none left to read: take back a queued one
+                    sent -= 1
+                    ahead += 1
+                    continue
+            slots.popleft()
+            if isinstance(job, Done):
+                result: list[Any] = job
+                ahead -= 1
+            else:
+                result = _result(job)
+                sent -= 1
+            while sent < window and (nxt := next(chunks, None)) is not None:
+                slots.append((nxt, pool.submit(_run_task, task, nxt)))
+                sent += 1
             yield chunk, result
         finished = True
     finally:
-        for _, future in pending:
-            future.cancel()
+        for _, job in slots:
+            if isinstance(job, Future):
+                job.cancel()
         # After an error, an interrupt or a consumer that stopped early, what is queued is
         # cancelled and only the chunks already in a worker's hands are finished (a few
         # seconds at most). Killing the workers instead can leave a half-written result in the
         # pool's pipe, and the pool then never shuts down.
         pool.shutdown(wait=True, cancel_futures=not finished)
+
+
+def _steal(slots: deque[tuple[list[Any], Future[list[Any]] | Done]], rules: Any, local: Task) -> bool:
+    """Run here the last chunk that no worker has taken yet (its future still cancellable), so
+    that at the end of a batch this process does not wait while a worker works through a queue."""
+    for index in range(len(slots) - 1, 0, -1):
+        chunk, job = slots[index]
+        if isinstance(job, Future) and job.cancel():
+            slots[index] = (chunk, Done(local(rules, chunk)))
+            return True
+    return False
+
+
+def _result(future: Future[list[Any]]) -> list[Any]:
+    try:
+        return future.result()
+    except BrokenProcessPool as exc:
+        raise EngineError(f"a backrx worker process stopped unexpectedly ({exc}); "
+                          "the batch was not finished") from None
 
 
 def recommend_parallel(rules: RuleSet, profiles: Iterable[Any], *, workers: int,
@@ -209,7 +279,7 @@ def recommend_parallel(rules: RuleSet, profiles: Iterable[Any], *, workers: int,
 def _collect(rules: RuleSet, profiles: Iterable[Any], workers: int, chunk_size: int | None,
              out: list[Any]) -> None:
     with closing(ordered_map(rules, profiles, recommend_task, workers=workers,
-                             chunk_size=chunk_size)) as chunks:
+                             chunk_size=chunk_size, local=recommend_here)) as chunks:
         _take(rules, chunks, out)
 
 
@@ -218,9 +288,12 @@ def _take(rules: RuleSet, chunks: Iterable[tuple[list[Any], list[Any]]], out: li
 
     for chunk, results in chunks:
         done = results[:-1] if results and isinstance(results[-1], Invalid) else results
-        # Each result gets back the profile it was made for, validated here as the worker did.
-        out.extend(rec.model_copy(update={"profile": validated_profile(profile)})
-                   for rec, profile in zip(done, chunk, strict=False))
+        if isinstance(results, Done):
+            out.extend(done)  # made here, profiles and all
+        else:
+            # Each result gets back the profile it was made for, validated here as the worker did.
+            out.extend(rec.model_copy(update={"profile": validated_profile(profile)})
+                       for rec, profile in zip(done, chunk, strict=False))
         if done is not results:
             rules.recommend(chunk[results[-1].index])  # raises the same ValidationError here
             raise EngineError("a worker refused a profile that validates here")  # pragma: no cover

@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from backrx.errors import Problem, RuleError
+from backrx.pack.limits import DEFAULT_LIMITS, PackLimits, limits_for
+from backrx.pack.limits import active as active_limits
 
 if TYPE_CHECKING:
     from backrx.pack.model import Pack
@@ -36,7 +38,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 _NAME = re.compile(r"\A(?:locales/)?[A-Za-z0-9][A-Za-z0-9_.-]{0,200}\.yaml\Z")
-_READ_LIMIT = 2_000_000  # the loader's per-file limit; a larger file cannot be part of a loaded pack
 _CACHE_SIZE = 4
 
 
@@ -49,6 +50,7 @@ class PackContent:
     path: str
     engine: str
     content_digest: str = ""  # every file carried, translations included
+    limits: PackLimits | None = None  # the raised limits it was loaded with (None: the defaults)
 
 
 def content_digest_of(files: tuple[tuple[str, bytes], ...]) -> str:
@@ -72,8 +74,8 @@ def digest_of_files(files: tuple[tuple[str, bytes], ...], folder: str | None = N
                            Path(folder) if folder else None)
 
 
-def _read_regular(path: Path) -> bytes | None:
-    """The bytes of a regular file, or None (a FIFO, device or oversized file is not read)."""
+def _read_regular(path: Path, limit: int) -> bytes | None:
+    """The bytes of a regular file, or None (a FIFO, device or file over ``limit`` is not read)."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
@@ -82,12 +84,12 @@ def _read_regular(path: Path) -> bytes | None:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
         with os.fdopen(fd, "rb", closefd=False) as f:
-            data = f.read(_READ_LIMIT + 1)
+            data = f.read(limit + 1)
     except OSError:
         return None
     finally:
         os.close(fd)
-    return data if len(data) <= _READ_LIMIT else None
+    return data if len(data) <= limit else None
 
 
 def capture(pack: Pack, engine: str) -> PackContent | None:
@@ -108,13 +110,15 @@ def capture(pack: Pack, engine: str) -> PackContent | None:
             paths += [(f"locales/{p.name}", p) for p in sorted((root / "locales").glob("*.yaml"))]
     except OSError:
         return None
+    limits = active_limits()  # those of the load that made ``pack`` (see backrx.load_rules)
     for name, path in paths:
-        data = _read_regular(path)
+        data = _read_regular(path, limits.file_bytes)
         if data is None:
             return None
         files.append((name, data))
     carried = tuple(sorted(files))
-    return PackContent(carried, pack.digest, pack.path, engine, content_digest_of(carried))
+    return PackContent(carried, pack.digest, pack.path, engine, content_digest_of(carried),
+                       None if limits == DEFAULT_LIMITS else limits)
 
 
 def sendable(content: PackContent | None, pack: Pack) -> bool:
@@ -136,6 +140,9 @@ def _bad(content: PackContent, code: str, message: str) -> RuleError:
 
 _cache: OrderedDict[tuple[str, str], Any] = OrderedDict()
 _cache_lock = threading.Lock()
+#: (hash of every carried file, pack digest) pairs checked in this process: the same bytes
+#: arriving again (Dask and Spark send the RuleSet with every task) are hashed, not parsed again.
+_verified: set[tuple[str, str]] = set()
 
 
 def verify(content: PackContent) -> None:
@@ -150,15 +157,23 @@ def verify(content: PackContent) -> None:
         if (not isinstance(item, tuple) or len(item) != 2 or not isinstance(item[0], str)
                 or not isinstance(item[1], bytes) or not _NAME.match(item[0])):
             raise _bad(content, "bad-pickle", "a pickled RuleSet names a file that is not a pack file")
+    if not isinstance(getattr(content, "limits", None), (PackLimits, type(None))):
+        raise _bad(content, "bad-pickle", "a pickled RuleSet carries limits that are not PackLimits")
     if content.engine not in ("auto", "durable", "reference", "compiled"):
         raise _bad(content, "bad-pickle", f"unknown engine {content.engine!r} in a pickled RuleSet")
-    actual = digest_of_files(content.files, content.path if isinstance(content.path, str) else None)
     carried = content_digest_of(content.files)
+    if carried == content.content_digest and (carried, content.digest) in _verified:
+        return  # these very bytes (by their hash) were parsed here before and gave this digest
+    actual = digest_of_files(content.files, content.path if isinstance(content.path, str) else None)
     if actual != content.digest or carried != content.content_digest:
         raise _bad(content, "digest-mismatch",
                    f"the pickled pack's content has digest {actual} (all files: {carried}), not the "
                    f"{content.digest} ({content.content_digest}) it was sent with; it was changed "
                    "on the way and is refused")
+    with _cache_lock:
+        if len(_verified) >= _CACHE_SIZE * 4:
+            _verified.clear()
+        _verified.add((carried, actual))
 
 
 def reload(content: PackContent) -> Pack:
@@ -173,7 +188,8 @@ def reload(content: PackContent) -> Pack:
             target = Path(tmp, name)
             target.parent.mkdir(exist_ok=True)
             target.write_bytes(data)
-        pack = read_pack(tmp)
+        with limits_for(getattr(content, "limits", None)):  # those it was loaded with
+            pack = read_pack(tmp)
     if pack.digest != content.digest:  # the loader hashes what it read: it must be the same
         raise _bad(content, "digest-mismatch",
                    f"the reloaded pack has digest {pack.digest}, not {content.digest}")
@@ -205,3 +221,4 @@ def clear_cache() -> None:
     """Forget the packs rebuilt from pickles in this process (the next one is reloaded)."""
     with _cache_lock:
         _cache.clear()
+        _verified.clear()
