@@ -12,12 +12,13 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from tests.conftest import base_profile
+from tests.test_doors_output import _refused, _set
 
 import backrx
 from backrx.cli import main
 from backrx.model.recommendation import DISCLAIMER
 from backrx.pack.examples import example_names, example_text
-from backrx.pack.locale import catalog, report
+from backrx.pack.locale import catalog, report, warn_keys
 from backrx.pack.read import bundled_path
 from backrx.render import render, view_formats
 from backrx.testing import profiles
@@ -234,3 +235,32 @@ def test_a_spanish_referral_carries_its_tier_wording_in_spanish(
     for out in (rec.explain(), rec.to_markdown()):
         assert translated["tiers.emergency.header"] in out
         assert tier.header not in out and tier.title not in out
+
+
+_WARN_RULE = "triage.adolescent.adult-rules"  # warns the clinician once, for anyone under 18
+
+
+def test_a_spanish_recommendation_warns_the_clinician_in_spanish(rules: backrx.RuleSet) -> None:
+    """A Spanish warning (Notice.message) is the locale's rules.<id>.warn text; code and rules stay."""
+    english, spanish = (rules.recommend(base_profile(age=15), locale=lang) for lang in ("en", "es"))
+    rule = next(r for r in rules.pack.rules if r.id == _WARN_RULE)
+    [(key, message)] = warn_keys(rule)
+    translated = rules.pack.locales["es"][key]
+    assert [(n.code, n.rule_ids) for n in spanish.warnings] == \
+        [(n.code, n.rule_ids) for n in english.warnings]
+    assert [n.message for n in english.warnings if _WARN_RULE in n.rule_ids] == [message]
+    assert [n.message for n in spanish.warnings if _WARN_RULE in n.rule_ids] == [translated]
+    assert translated != message
+    assert all(n.message != message for n in spanish.warnings)
+
+
+def test_a_warning_translation_with_a_placeholder_the_english_lacks_is_refused(tmp_path: Path) -> None:
+    """A Spanish warning naming a field its English message lacks is refused at load (bad-template)."""
+    pack = _pack_with_spanish(tmp_path)
+    es = pack / "locales" / "es.yaml"
+    line = _set(es, "warn", "Menor de 18 años ({age}): revise el plan.", indent="    ",
+                after=f"  {_WARN_RULE}:")
+    problems = _refused(pack)
+    assert [(p.file, p.line, p.code, p.location) for p in problems] == [
+        ("locales/es.yaml", line, "bad-template", f"rules.{_WARN_RULE}.warn")]
+    assert "names a field the English text does not fill" in problems[0].message

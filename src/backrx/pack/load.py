@@ -472,12 +472,13 @@ def _check_tier_wording(r: _Reader) -> None:
 
 def _read_locales(r: _Reader) -> None:
     """The locale files (locales/*.yaml), with `read_locales`' codes."""
-    from backrx.pack.locale import read_locales
+    from backrx.pack.locale import read_locales, warn_keys
 
     rules = [rule for rs in r.by_layer.values() for rule in rs]
     r.locales = read_locales(r.root, r.problems, texts=r.texts, tiers=r.tiers, fmt=r.fmt,
                              patients={rule.id: rule.patient for rule in rules},
-                             rationales={rule.id: rule.rationale for rule in rules})
+                             rationales={rule.id: rule.rationale for rule in rules},
+                             warns=dict(pair for rule in rules for pair in warn_keys(rule)))
 
 
 def _read_field_notes(r: _Reader) -> None:

@@ -9,6 +9,7 @@ language, under the keys of `catalog`::
       triage.cauda-equina.saddle:
         title: ...              # the rule's title (the clinician's trace, CDS cards)
         rationale: ...          # its rationale, with the English rationale's {placeholders}
+        warn: ...               # its clinician-facing warning (warn: [..., ...] when it has several)
         patient: ...            # the rule's patient text
         refer: ...              # its referral reason
         safety_net: [..., ...]  # its safety-net advice, item by item
@@ -24,9 +25,14 @@ file's shape; ``backrx check`` reports, per locale, the keys it misses and the k
 have. A missing key falls back to English, so an unfinished translation still renders.
 
 Both readers' texts are translated: the patient's (patient texts, exercises, phases, referral
-reasons, safety net) and the clinician's (each rule's title and rationale, which the clinician
-view, the trace, FHIR and CDS Hooks show). A rationale is a template: its translation must name
-exactly the fields the English one names, or the pack is refused (``bad-template``).
+reasons, safety net) and the clinician's (each rule's title, rationale and warning message, which
+the clinician view, the trace, FHIR and CDS Hooks show). A rationale is a template: its translation
+must name exactly the fields the English one names, or the pack is refused (``bad-template``); a
+warning message is checked the same way against its English message.
+
+The words a rationale shows for a profile value (``{tolerance}`` filled with ``low``) are the
+pack's ``value.<field>.<value>`` texts; the catalog lists one for every value of each field a
+rule's rationale or patient text names, so ``backrx check`` reports a locale that lacks one.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from backrx.errors import Problem
+from backrx.model.vocabulary import ADJUST_FIELDS, FIELDS
 from backrx.pack.locale_checks import blocking_words, english_words, placeholders_of
 from backrx.pack.model import PACK_FORMAT, CatalogEntry, Pack, PhaseDef, Rule
 from backrx.pack.read import Ctx
@@ -51,12 +58,40 @@ _SECTIONS = ("text", "rules", "exercises", "phases", "tiers")
 MAX_LOCALES = 20
 
 
+def warn_keys(rule: Rule) -> list[tuple[str, str]]:
+    """A rule's warning messages by locale key: ``rules.<id>.warn`` for its one warning, or
+    ``rules.<id>.warn.<i>`` for each of several (the shape of its ``warn:`` in YAML)."""
+    warns = rule.then.warn
+    if len(warns) == 1:
+        return [(f"rules.{rule.id}.warn", warns[0].message)]
+    return [(f"rules.{rule.id}.warn.{i}", w.message) for i, w in enumerate(warns)]
+
+
+def value_keys(pack: Pack) -> dict[str, str]:
+    """The words of each value a rationale or patient text may show (``text.value.<field>.<value>``),
+    for every field with a fixed vocabulary that one of the pack's rules names in either; the pack's
+    own word where it has one, else the value as the English output shows it."""
+    named: set[str] = set()
+    for rule in pack.rules:
+        for template in (rule.rationale, rule.patient or ""):
+            named.update(re.findall(r"\{([^{}:!]+)\}", template))
+    out: dict[str, str] = {}
+    for field in sorted(named):
+        spec = FIELDS.get(field) or ADJUST_FIELDS.get(field)
+        for value in spec.values if spec is not None else ():
+            key = f"value.{field}.{value}"
+            out[f"text.{key}"] = pack.texts.get(key) or str(value).replace("_", " ")
+    return out
+
+
 def catalog(pack: Pack) -> dict[str, str]:
     """Every translatable text of a pack, by locale key, in the pack's own (source) language."""
     out: dict[str, str] = {f"text.{k}": v for k, v in pack.texts.items()}
+    out.update(value_keys(pack))
     for rule in pack.rules:
         out[f"rules.{rule.id}.title"] = rule.title
         out[f"rules.{rule.id}.rationale"] = rule.rationale
+        out.update(warn_keys(rule))
         if rule.patient:
             out[f"rules.{rule.id}.patient"] = rule.patient
         if rule.then.refer is not None:
@@ -110,11 +145,13 @@ def _flatten(ctx_add: Any, node: Any, prefix: str, out: dict[str, str], depth: i
 def read_locales(root: Path, problems: list[Problem], *, texts: Mapping[str, str] | None = None,
                  tiers: Tiers | None = None, fmt: int = PACK_FORMAT,
                  patients: Mapping[str, str | None] | None = None,
-                 rationales: Mapping[str, str] | None = None) -> dict[str, dict[str, str]]:
+                 rationales: Mapping[str, str] | None = None,
+                 warns: Mapping[str, str] | None = None) -> dict[str, dict[str, str]]:
     """The pack's locale files (``locales/*.yaml``), flattened; problems go to ``problems``.
 
     Besides the shape, every placeholder is checked (`backrx.pack.locale_checks`) against the
-    rules' English ``patients`` texts and ``rationales`` (by rule id); given the pack's ``texts``
+    rules' English ``patients`` texts and ``rationales`` (by rule id) and warning messages
+    (``warns``, by locale key: `warn_keys`); given the pack's ``texts``
     and ``tiers``, so is what each blocking tier's words say, in its language and in each locale.
     """
     from backrx.pack.read import Ctx as _Ctx
@@ -155,17 +192,7 @@ def read_locales(root: Path, problems: list[Problem], *, texts: Mapping[str, str
                         f"unknown section {section!r}; sections are {', '.join(_SECTIONS)}", str(section))
                 continue
             if section == "text":
-                if not isinstance(node, dict):
-                    ctx.add(_line_of(doc, section), "wrong-type", "text must be a mapping", "text")
-                    continue
-                # Text keys hold dots themselves: keep each one whole.
-                for key, value in node.items():
-                    if isinstance(value, str) and value.strip():
-                        found[f"text.{key}"] = re.sub(r"\s+", " ", value)
-                        lines[f"text.{key}"] = _line_of(node, key)
-                    else:
-                        ctx.add(_line_of(node, key), "wrong-type", f"text.{key} must be non-empty text",
-                                f"text.{key}")
+                _read_text_section(ctx, doc, node, found, lines)
                 continue
             _flatten(ctx.add, node, str(section), found, lines=lines)
 
@@ -174,7 +201,7 @@ def read_locales(root: Path, problems: list[Problem], *, texts: Mapping[str, str
             ctx.add(line if line is not None else lines.get(key), code, message, key)
 
         for key, text in found.items():
-            placeholders_of(add, key, text, lines.get(key), patients, rationales)
+            placeholders_of(add, key, text, lines.get(key), patients, rationales, warns)
         if texts is not None and tiers is not None:
             blocking_words(add, found, english_words(texts, tiers), _blocking(tiers, fmt), URGENCY_ORDER)
         out[lang] = found
@@ -187,6 +214,23 @@ def read_locales(root: Path, problems: list[Problem], *, texts: Mapping[str, str
 
         blocking_words(add_own, english, english, _blocking(tiers, fmt), URGENCY_ORDER)
     return out
+
+
+def _read_text_section(ctx: Ctx, doc: dict[Any, Any], node: Any, found: dict[str, str],
+                       lines: dict[str, int | None]) -> None:
+    """A locale file's ``text:`` section into ``found``; its keys hold dots themselves, so each is
+    kept whole."""
+    from backrx.pack.read import line_of as _line_of
+
+    if not isinstance(node, dict):
+        ctx.add(_line_of(doc, "text"), "wrong-type", "text must be a mapping", "text")
+        return
+    for key, value in node.items():
+        if isinstance(value, str) and value.strip():
+            found[f"text.{key}"] = re.sub(r"\s+", " ", value)
+            lines[f"text.{key}"] = _line_of(node, key)
+        else:
+            ctx.add(_line_of(node, key), "wrong-type", f"text.{key} must be non-empty text", f"text.{key}")
 
 
 def _blocking(tiers: Tiers, fmt: int) -> tuple[str, ...]:
@@ -217,7 +261,10 @@ def localize(pack: Pack, lang: str) -> Pack:
             refer = dataclasses.replace(refer, reason=get(f"rules.{rule.id}.refer", refer.reason))
         safety = tuple(get(f"rules.{rule.id}.safety_net.{i}", s) for i, s in enumerate(then.safety_net))
         patient = get(f"rules.{rule.id}.patient", rule.patient) if rule.patient else None
-        return dataclasses.replace(rule, then=dataclasses.replace(then, refer=refer, safety_net=safety),
+        warn = tuple(dataclasses.replace(w, message=get(key, w.message))
+                     for w, (key, _) in zip(then.warn, warn_keys(rule), strict=True))
+        return dataclasses.replace(rule, then=dataclasses.replace(then, refer=refer, safety_net=safety,
+                                                                  warn=warn),
                                    patient=patient, title=get(f"rules.{rule.id}.title", rule.title),
                                    rationale=get(f"rules.{rule.id}.rationale", rule.rationale))
 

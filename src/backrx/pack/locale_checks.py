@@ -4,9 +4,10 @@ Placeholders. A locale's report words (``text.*``) are filled by the renderer wi
 `backrx.pack.texts.TEXT_FIELDS` lists; a rule's patient text is filled with the fields its
 English text names. A rule's rationale is filled like its English rationale: its translation names
 exactly the same fields, no more and no fewer (a clinician reading it in Spanish sees the same
-values). Anything else (``{bogus}``, ``{version:>50000000}``) is refused at load, not met at
-render time. Every other section (exercises, phases, tiers, rule titles, referral reasons, safety
-net) is never filled, so it holds no placeholder.
+values); a rule's warning message is held to its English message by the same check. Anything
+else (``{bogus}``, ``{version:>50000000}``) is refused at load, not met at render time. Every
+other section (exercises, phases, tiers, rule titles, referral reasons, safety net) is never
+filled, so it holds no placeholder.
 
 Blocking referrals. Which block of a handout renders is decided by the urgency tier (a tier
 with ``blocks_exercise: true`` renders the referral and no program); a locale only supplies the
@@ -28,6 +29,7 @@ from backrx.pack.tiers import Tiers
 _FORMATTER = string.Formatter()
 _SENTENCE_END = re.compile(r"[.!?;:]+(?:\s+|\Z)")
 _NOT_WORD = re.compile(r"[^\w\s]+")
+_WARN_KEY = re.compile(r"\.warn(?:\.\d+)?\Z")  # rules.<id>.warn, rules.<id>.warn.<i>
 #: The report words of a plan that goes on, besides the non-blocking tiers' own words.
 PROGRAM_TEXTS = ("title.program", "report.md.title.program", "report.outcome.program")
 _TIER_TEXTS = ("text.urgency.{u}.heading", "text.urgency.{u}.advice", "tiers.{u}.header", "tiers.{u}.title")
@@ -37,11 +39,13 @@ Add = Callable[[str, int | None, str, str], None]  # key, line, code, message
 
 def placeholders_of(add: Add, key: str, text: str, line: int | None,
                     patients: Mapping[str, str | None] | None,
-                    rationales: Mapping[str, str] | None = None) -> None:
+                    rationales: Mapping[str, str] | None = None,
+                    warns: Mapping[str, str] | None = None) -> None:
     """A problem when a translated text holds a placeholder its English text is not filled with
     (a rule's patient text is checked only when the rules' ``patients`` texts are given), or, for
-    a rationale, when its placeholders are not exactly the English rationale's (checked only when
-    the rules' ``rationales`` are given)."""
+    a rationale or a warning message, when its placeholders are not exactly the English text's
+    (checked only when the rules' ``rationales``, by rule id, or ``warns``, by locale key, are
+    given)."""
     if key.startswith("text."):
         why = placeholder_problem(text, TEXT_FIELDS.get(key.removeprefix("text."), ()))
     elif key.startswith("rules.") and key.endswith(".patient"):
@@ -56,6 +60,9 @@ def placeholders_of(add: Add, key: str, text: str, line: int | None,
         # check` lists the key as extra): only the placeholders' form is checked.
         english = rationales.get(key.removeprefix("rules.").removesuffix(".rationale"), text)
         why = _field_problem(text, english, every=True)
+    elif key.startswith("rules.") and warns is not None and _WARN_KEY.search(key):
+        # The same check as a rationale's, against the English message under the same key.
+        why = _field_problem(text, warns.get(key, text), every=True)
     else:
         why = placeholder_problem(text, ())
     if why is not None:

@@ -82,7 +82,7 @@ def _classification(rec: Recommendation, t: Texts) -> str:
     screen = rec.profile.startback if rec.profile is not None else None
     if c.startback_risk and screen is not None and screen.complete:
         risk = t("report.risk.scores", risk=risk, total=screen.total, psychosocial=screen.psychosocial)
-    pathways = ", ".join(p.replace("_", " ") for p in c.pathways) or t("report.pathways.none")
+    pathways = ", ".join(t(f"pathway.{p}") for p in c.pathways) or t("report.pathways.none")
     return t("report.classification", stage=t(f"report.stage.{c.stage}"), pathways=pathways, risk=risk)
 
 

@@ -304,7 +304,7 @@ def build_context(rec: Recommendation, view: str, t: Texts,
     basis = None if patient else {
         "stage": t(f"stage.{c.stage}.clinician"),
         "risk": t(f"risk.{c.startback_risk or 'unknown'}.clinician"),
-        "pathways": [p.replace("_", " ") for p in c.pathways],
+        "pathways": [t(f"pathway.{p}") for p in c.pathways],  # each by its display name
     }
     program = rec.program if not blocking else None  # a blocking tier shows no program at all
     phases, excluded, elimination, names = _program_parts(rec, program, view, t, plain, catalog, planner,

@@ -9,7 +9,7 @@ from typing import get_args
 
 from backrx.model.feedback import ExerciseResponse, Feedback
 from backrx.model.recommendation import Action
-from backrx.model.vocabulary import RISKS, URGENCIES
+from backrx.model.vocabulary import PATHWAYS, RISKS, URGENCIES
 
 _HERE = Path(__file__).resolve().parent
 _CALL = re.compile(r"""\bt(?:\.get)?\(\s*["']([a-z0-9_.]+)["']""")
@@ -19,7 +19,7 @@ _STAGES = ("acute", "subacute", "chronic")
 def template_keys() -> set[str]:
     """Every key used: literal ``t("key")`` calls in the templates and the renderers (the Jinja
     contexts of context.py and account.py, and model/words.py's doses and tiers), and the keys built
-    from closed vocabularies (urgencies, stages, risks, change actions, log columns)."""
+    from closed vocabularies (urgencies, stages, risks, pathways, change actions, log columns)."""
     keys: set[str] = set()
     for path in [*sorted((_HERE / "templates").iterdir()), _HERE / "context.py", _HERE / "account.py",
                  _HERE.parent / "model" / "words.py"]:
@@ -31,6 +31,7 @@ def template_keys() -> set[str]:
     keys |= {f"report.stage.{s}" for s in _STAGES} | {f"report.risk.{r}" for r in RISKS}
     keys |= {f"change.{a}" for a in get_args(Action)}
     keys |= {"direction.extension", "direction.flexion"}
+    keys |= {f"pathway.{p}" for p in PATHWAYS}  # each pathway's display name
     keys |= {f"log.{name}" for name in ExerciseResponse.model_fields}
     keys |= {f"log.{name}.hint" for name in ExerciseResponse.model_fields if name != "exercise_id"}
     keys |= {f"log.{name}" for name in Feedback.model_fields if name != "responses"}

@@ -15,7 +15,7 @@ from backrx.lang.condition import Value, fields_of
 from backrx.model.vocabulary import URGENCIES
 from backrx.pack.actions import Action, Policy, actions_of, independent_runs
 from backrx.pack.model import ADJUST_ACTIONS, DoseSpec, Exclude, Pack, Prescribe, Rule
-from backrx.pack.texts import Texts
+from backrx.pack.texts import Texts, bundled_texts
 
 
 @dataclass(frozen=True)
@@ -94,19 +94,24 @@ _FORMATTER = string.Formatter()
 
 
 class ValueWords(NamedTuple):
-    """The words a rationale or a patient text shows for a value with no words of its own: the
-    pack's ``value.*`` texts, in the pack's (or its locale's) language."""
+    """The words a rationale or a patient text shows for a value: the pack's ``value.*`` texts,
+    in the pack's (or its locale's) language. ``named`` holds the words of a field's vocabulary
+    values (``value.<field>.<value>``), by ``<field>.<value>``."""
 
     not_recorded: str
     yes: str
     no: str
     none: str
+    named: Mapping[str, str] = {}
 
 
 def value_words(texts: Mapping[str, str] | None = None) -> ValueWords:
     """The ``value.*`` words of a pack's ``texts`` (the bundled pack's where it lacks one)."""
     t = Texts(texts)
-    return ValueWords(t("value.not_recorded"), t("value.yes"), t("value.no"), t("value.none"))
+    every = {**bundled_texts(), **(texts or {})}
+    named = {k.removeprefix("value."): v for k, v in every.items()
+             if k.startswith("value.") and k.count(".") >= 2}
+    return ValueWords(t("value.not_recorded"), t("value.yes"), t("value.no"), t("value.none"), named)
 
 
 @functools.lru_cache(maxsize=1)
@@ -114,20 +119,27 @@ def _bundled_words() -> ValueWords:
     return value_words()
 
 
-def show(value: Value | None, words: ValueWords | None = None) -> str:
-    """A value as a rationale shows it, in ``words`` (the bundled pack's English by default)."""
+def show(value: Value | None, words: ValueWords | None = None, field: str = "") -> str:
+    """A value of ``field`` as a rationale shows it, in ``words`` (the bundled pack's English by
+    default): a vocabulary value in its ``value.<field>.<value>`` word where the pack has one."""
     if value is None:
         return (words or _bundled_words()).not_recorded
     if isinstance(value, bool):
         said = words or _bundled_words()
         return said.yes if value else said.no
     if isinstance(value, frozenset):
-        return ", ".join(sorted(v.replace("_", " ") for v in value)) or (words or _bundled_words()).none
+        said = words or _bundled_words()
+        return ", ".join(sorted(_word(v, field, said) for v in value)) or said.none
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, str):
-        return value.replace("_", " ")
+        return _word(value, field, words or _bundled_words())
     return str(value)
+
+
+def _word(value: str, field: str, said: ValueWords) -> str:
+    """A vocabulary value's word (the value itself, underscores as spaces, where it has none)."""
+    return said.named.get(f"{field}.{value}") or value.replace("_", " ")
 
 
 #: A template read once: plain text as it is, or its (literal, field name or None) pieces.
@@ -150,7 +162,7 @@ def fill(template: Template, values: dict[str, Value], words: ValueWords | None 
     for literal, name in template:
         out.append(literal)
         if name is not None:
-            out.append(show(values.get(name), words))
+            out.append(show(values.get(name), words, name))
     return "".join(out)
 
 
