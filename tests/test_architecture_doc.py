@@ -85,7 +85,8 @@ def test_the_doc_checks_see_a_stale_doc() -> None:
     table = ("\n## Rooms, bottom up\n\n| level | room | what it holds |\n|---|---|---|\n"
              "| 0 | `errors.py`, `_yaml.py` | x |\n| 1 | `adjust/` | y |\n\n## Next\n")
     assert doc_rooms(table) == [{"errors", "_yaml"}, {"adjust"}]
-    section = "`run/assemble.py` and `adjust/override.py`, `rules/cases/`, `rulepack` and `model.formats.FORMATS`"
+    section = ("`run/assemble.py` and `adjust/override.py`, `rules/cases/`, `rulepack` and "
+               "`model.formats.FORMATS`")
     assert missing_paths(section) == ["adjust/override.py"]
     assert missing_names("`model.formats.FORMATS`, `text.yaml`, `pack.rulepack.Pack`, `render.NOTHING`") == [
         "pack.rulepack.Pack", "render.NOTHING"]
