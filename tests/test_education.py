@@ -98,7 +98,7 @@ def test_the_flare_plan_keeps_mobility_and_eases_loads(rules: backrx.RuleSet) ->
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(profiles(startback=HIGH_RISK))
+@given(profiles(startback=HIGH_RISK, red_flags=[], red_flags_unsure=[]))
 def test_high_startback_risk_gets_exposure_steps_from_its_goals(rules: backrx.RuleSet,
                                                                data: dict[str, Any]) -> None:
     """A program at high STarT Back risk carries the graded-activity pathway, with a quota ladder
