@@ -126,15 +126,20 @@ def aerobic_order(pack: Pack, values: Mapping[str, Value]) -> tuple[str, ...]:
 
 def capped_walk(pack: Pack, entry: CatalogEntry, phase: str, dose: dict[str, int],
                 walk: int | None) -> dict[str, int]:
-    """The first phase's walking dose, no longer than the walk the person can do now
-    (``outcomes.walk_minutes``), and never under the pack's shortest aerobic dose."""
+    """A walking dose built from the walk the person can do now (``outcomes.walk_minutes``).
+
+    The first phase's walk is no longer than that walk; each later phase starts at most one
+    progression step (the pack's ``adjusting.step_up`` for minutes) per phase above it, and
+    never above the phase's own dose. A timed dose keeps at least one whole minute."""
     minutes = dose.get("minutes")
-    if walk is None or not minutes or not pack.phases or phase != pack.phases[0].id \
+    ids = [p.id for p in pack.phases]
+    if walk is None or not minutes or phase not in ids \
             or entry.category != "aerobic" or WALKING_TAG not in entry.tags:
         return dose
     assert pack.planner is not None
-    shortest = int(pack.planner.shortest_minutes.get("aerobic", 1))
-    return {**dose, "minutes": min(minutes, max(shortest, walk))}
+    step = next((s.step for s in pack.planner.adjusting.step_up if s.part == "minutes"), 0)
+    cap = walk + step * ids.index(phase)
+    return {**dose, "minutes": min(minutes, max(1, cap))}
 
 
 class PlanChecks:
