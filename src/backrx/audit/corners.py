@@ -46,6 +46,7 @@ STATE_CORNERS: tuple[dict[str, Any], ...] = (
     {"age": 51, "duration_weeks": 4.0, "episode": "first", "symptom_trend": "stable"},
     {"age": 13, "duration_weeks": 3.0, "findings": {"night_pain": True, "nothing_eases": True}},
     {"age": 14, "duration_weeks": 3.0, "findings": {"difficulty_walking": True}},
+    {"age": 16, "findings": {"inflammatory_features": _THREE}},
     # after spinal surgery: a wound problem, a worsening deficit, the surgeon's restrictions
     {"leg_pain": "buttock_thigh", "history": {"recent_spinal_surgery_weeks": 2.0},
      "findings": {"wound_problem": True}},
