@@ -59,7 +59,8 @@ def test_after_falls_balance_is_in_every_phase_on_three_days(profile: dict[str, 
                                      "population-requirement-below-floor"}, phase.id
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(data=st.data())
 def test_population_limits_hold_after_an_adjustment(data: st.DataObject, rules: backrx.RuleSet) -> None:
     """After each of three rounds of adjust, no phase holds an exercise the person's populations
