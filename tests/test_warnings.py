@@ -48,7 +48,8 @@ def test_one_notice_per_code_lists_every_rule(pack_copy: Path) -> None:
     """Two rules raising the same code give one Notice naming both rules."""
     _with_warn_rules(pack_copy)
     # 60, not 65: from 65 severe pain is a fracture trigger (states.yaml) and triage refers first.
-    rec = backrx.load_rules(pack_copy).recommend(base_profile(pain_intensity=9, age=60))
+    # A recorded recurrence: over 50 an unrecorded episode raises the pack's malignancy-screen.
+    rec = backrx.load_rules(pack_copy).recommend(base_profile(pain_intensity=9, age=60, episode="recurrence"))
     assert rec.outcome == "program" and len(rec.warnings) == 1
     assert rec.warnings[0].rule_ids == ["classify.test-warning", "classify.test-warning-again"]
 
