@@ -24,11 +24,13 @@ STATE_CORNERS: tuple[dict[str, Any], ...] = (
      "findings": {"inflammatory_features": [*_THREE, "psoriasis"]}},
     {**_IBP, "history": {"back_pain_onset_age": 25}, "findings": {"inflammatory_features": _THREE}},
     {**_IBP, "history": {"back_pain_onset_age": 35}, "findings": {"inflammatory_features": _THREE}},
+    {"age": 52, "duration_weeks": 0.5, "trauma": "minor", "red_flags": ["inflammatory_back_pain"]},
     # vascular pattern and bleeding risk
     {**_AAA, "history": {"smoking": "current"}, "findings": {"abdominal_pain": True}},
     {**_AAA, "history": {"known_aaa": "yes"}, "findings": {"abdominal_pain": False}},
     {"age": 60, "duration_weeks": 0.5, "pain_intensity": 7, "onset": "sudden",
      "history": {"anticoagulant": "yes"}},
+    {"age": 55, "duration_weeks": 0.5, "pain_intensity": 8, "history": {"anticoagulant": "yes"}},
     # neurological status: major motor loss, upper motor neurone signs new and settled
     {"leg_pain": "below_knee", "findings": {"severe_weakness": True, "neuro_trend": "worsening"}},
     {"leg_pain": "below_knee", "symptom_trend": "stable",
