@@ -95,8 +95,10 @@ def _findings(b: Boundaries) -> st.SearchStrategy[dict[str, Any]]:
     slr = _measure(b, "findings.straight_leg_raise_deg")
     sitting = _measure(b, "findings.sitting_hours_per_day")
     sparse, full = _sparse_findings(slr, sitting), _full_findings(slr, sitting)
-    return st.tuples(st.one_of(sparse, full), st.fixed_dictionaries({}, optional=_format3_findings(b))).map(
-        lambda pair: {**pair[0], **pair[1]})
+    # Most people have none of the format-3 signs: half the examples record none of them, so the
+    # pathways (which any serious sign turns into a referral) are reached as often as the signs.
+    signs = st.one_of(st.just({}), st.fixed_dictionaries({}, optional=_format3_findings(b)))
+    return st.tuples(st.one_of(sparse, full), signs).map(lambda pair: {**pair[0], **pair[1]})
 
 
 def _sparse_findings(slr: st.SearchStrategy[Any], sitting: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -118,7 +120,7 @@ def _sparse_findings(slr: st.SearchStrategy[Any], sitting: st.SearchStrategy[Any
 def _full_findings(slr: st.SearchStrategy[Any], sitting: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     """A full examination: every item recorded, leaning towards the values the pathway rules test,
     so that the clusters (Hicks 3 of 4, stenosis 4 of 5, the sitting pattern) are reached often."""
-    return st.fixed_dictionaries({
+    exam = st.fixed_dictionaries({
         "straight_leg_raise_deg": slr,
         "aberrant_movement": st.booleans(),
         "prone_instability_test": st.booleans(),
@@ -127,7 +129,12 @@ def _full_findings(slr: st.SearchStrategy[Any], sitting: st.SearchStrategy[Any])
         "sitting_hours_per_day": sitting,
         "eases_with": _EASES,
         "worse_with": _WORSE,
-    }, optional={"posture": _POSTURE, **{name: st.booleans() for name in _TRIAGE_FINDINGS}})
+    }, optional={"posture": _POSTURE})
+    # The nerve and serious-pathology findings: often all recorded absent (the usual result of a
+    # full examination), otherwise each one possibly recorded either way.
+    signs = st.one_of(st.just(dict.fromkeys(_TRIAGE_FINDINGS, False)),
+                      st.fixed_dictionaries({}, optional={name: st.booleans() for name in _TRIAGE_FINDINGS}))
+    return st.tuples(exam, signs).map(lambda pair: {**pair[0], **pair[1]})
 
 
 def _format3_findings(b: Boundaries) -> dict[str, st.SearchStrategy[Any]]:
@@ -310,8 +317,10 @@ def _profile(draw: st.DrawFn, kit: _Kit, fixed: dict[str, Any]) -> dict[str, Any
         "tolerance": draw(st.sampled_from(get_args(_p.Tolerance))),
         "directional_preference": draw(st.sampled_from(get_args(_p.Direction))),
         "centralizes": draw(_maybe(st.booleans())),
-        "red_flags": draw(_RED_FLAGS),
-        "red_flags_unsure": draw(_UNSURE),
+        # Half the people are screened clear of red flags, as most people with back pain are; the
+        # other half reach every flag and every "not sure".
+        **({"red_flags": [], "red_flags_unsure": []} if draw(st.booleans())
+           else {"red_flags": draw(_RED_FLAGS), "red_flags_unsure": draw(_UNSURE)}),
         "mobility": draw(st.sampled_from(get_args(_p.Mobility))),
     }
     for key, strategy in (("onset", _ONSET), ("symptom_trend", _TREND), ("sex", _SEX), ("episode", _EPISODE),

@@ -33,6 +33,8 @@ STATE_CORNERS: tuple[dict[str, Any], ...] = (
     {"age": 55, "duration_weeks": 0.5, "pain_intensity": 8, "history": {"anticoagulant": "yes"}},
     # neurological status: major motor loss, upper motor neurone signs new and settled
     {"leg_pain": "below_knee", "findings": {"severe_weakness": True, "neuro_trend": "worsening"}},
+    {"leg_pain": "below_knee", "duration_weeks": 1.0, "bilateral_leg_symptoms": False,
+     "findings": {"sexual_dysfunction": True}},
     {"leg_pain": "below_knee", "symptom_trend": "stable",
      "findings": {"severe_weakness": True, "neuro_trend": "stable"}},
     {"duration_weeks": 1.0, "pain_site": "middle", "findings": {"umn_signs": ["clonus"]}},
