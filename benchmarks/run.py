@@ -362,7 +362,8 @@ def breakdown(profiles: list[dict[str, Any]], repeat: int) -> dict[str, float]:
 
     valid = timed("validate the profile (pydantic)", backrx.Profile.model_validate, profiles)
     values = timed("profile to facts", profile_values, valid)
-    decisions = timed("rule engine (all layers)", lambda v: decide(rules.pack, rules._engine, v), values)
+    decisions = timed("rule engine (all layers)",
+                      lambda v: decide(rules.pack, rules._engine, v, tables=rules.caches.tables), values)
     pairs = list(zip(valid, decisions, strict=True))
     timed("planner (no cache)", lambda pd: None if pd[1].refers else plan_data(rules.pack, pd[0], pd[1]),
           pairs)
