@@ -211,12 +211,18 @@ class _Session:
 
     # ---- the five kinds
 
-    def remove(self, item: PhaseExercise, loc: tuple[str | int, ...]) -> None:
-        items = self.phase_items(item.phase, (*loc, "phase"))
-        index = find_prescription(items, item.exercise_id)
+    def present(self, phase: str, exercise_id: str,
+                loc: tuple[str | int, ...]) -> tuple[list[Prescription], int]:
+        """The phase's prescriptions and the place of ``exercise_id`` among them (not-in-phase)."""
+        items = self.phase_items(phase, (*loc, "phase"))
+        index = find_prescription(items, exercise_id)
         if index is None:
-            raise OverrideError("not-in-phase", f"{item.exercise_id!r} is not in phase {item.phase}",
+            raise OverrideError("not-in-phase", f"{exercise_id!r} is not in phase {phase}",
                                 (*loc, "exercise_id"))
+        return items, index
+
+    def remove(self, item: PhaseExercise, loc: tuple[str | int, ...]) -> None:
+        items, index = self.present(item.phase, item.exercise_id, loc)
         if len(items) == 1:
             raise OverrideError("empty-phase", f"removing {item.exercise_id} would leave phase {item.phase} "
                                 "empty; add another exercise first", (*loc, "exercise_id"))
@@ -276,11 +282,7 @@ class _Session:
                     acknowledged=list(dict.fromkeys(item.acknowledge)))
 
     def dose(self, item: DoseOverride, loc: tuple[str | int, ...]) -> None:
-        items = self.phase_items(item.phase, (*loc, "phase"))
-        index = find_prescription(items, item.exercise_id)
-        if index is None:
-            raise OverrideError("not-in-phase", f"{item.exercise_id!r} is not in phase {item.phase}",
-                                (*loc, "exercise_id"))
+        items, index = self.present(item.phase, item.exercise_id, loc)
         given = {name: getattr(item, name) for name in DOSE_FIELDS if getattr(item, name) is not None}
         if not given:
             raise OverrideError("empty-dose", f"give at least one of {', '.join(DOSE_FIELDS)}", loc)

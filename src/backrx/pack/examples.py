@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from backrx.pack.read import shipped_folder
+
 
 def examples_path() -> Path:
     """The folder of the bundled example profiles (inside the wheel, or the checkout's examples/)."""
-    here = Path(__file__).resolve().parent.parent  # the backrx package
-    installed = here / "_examples"
-    if installed.is_dir():
-        return installed
-    return here.parent.parent / "examples"  # a source checkout
+    return shipped_folder("_examples", "examples")
 
 
 def example_names() -> list[str]:

@@ -331,10 +331,14 @@ class Known:
 
 
 
+def shipped_folder(installed: str, checkout: str) -> Path:
+    """A folder shipped with backrx: ``installed`` inside the package (a wheel), else ``checkout``
+    at the top of a source checkout."""
+    here = Path(__file__).resolve().parent.parent  # the backrx package
+    inside = here / installed
+    return inside if inside.is_dir() else here.parent.parent / checkout
+
+
 def bundled_path() -> Path:
     """The folder of the rule pack shipped with backrx."""
-    here = Path(__file__).resolve().parent.parent  # the backrx package
-    installed = here / "_bundled_rules"
-    if installed.is_dir():
-        return installed
-    return here.parent.parent / "rules"  # a source checkout
+    return shipped_folder("_bundled_rules", "rules")
