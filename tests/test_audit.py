@@ -126,8 +126,8 @@ def test_same_seed_gives_the_same_report() -> None:
     """Two audits with the same seed generate the same profiles and report the same results."""
     rules = backrx.load_rules(engine="reference")
     chosen = _only("safety.red-flag-refers")
-    first = audit(rules, max_examples=40, seed=7, invariants=chosen).as_dict()
-    second = audit(rules, max_examples=40, seed=7, invariants=chosen).as_dict()
+    first = audit(rules, fields=False, max_examples=40, seed=7, invariants=chosen).as_dict()
+    second = audit(rules, fields=False, max_examples=40, seed=7, invariants=chosen).as_dict()
     first.pop("seconds")
     second.pop("seconds")
     assert first == second
@@ -136,7 +136,8 @@ def test_same_seed_gives_the_same_report() -> None:
 def test_progress_lines_are_reported() -> None:
     """audit() sends progress lines to the callback: the start, the counts and the end."""
     lines: list[str] = []
-    audit(backrx.load_rules(engine="reference"), max_examples=20, invariants=[], progress=lines.append)
+    audit(backrx.load_rules(engine="reference"), fields=False, max_examples=20, invariants=[],
+          progress=lines.append)
     assert lines[0].startswith("audit: backrx-core")
     assert any("profiles checked" in line for line in lines)
     assert lines[-1].startswith("audit: done")
@@ -153,7 +154,7 @@ def test_prescribing_despite_a_red_flag_is_caught_and_shrunk(tmp_path: Path) -> 
     pack = _copy_pack(tmp_path)
     _edit(pack, "triage.yaml", lambda doc: _rule(doc, "triage.malignancy.history").update(
         when={"all": [{"red_flags": {"contains": "cancer_history"}}, {"age": {"gt": 200}}]}))
-    report = audit(backrx.load_rules(pack, engine="reference"), max_examples=EXAMPLES)
+    report = audit(backrx.load_rules(pack, engine="reference"), fields=False, max_examples=EXAMPLES)
     assert not report.ok
     assert [r.id for r in report.violations] == ["safety.red-flag-refers"]
     found = report.result("safety.red-flag-refers").counterexample
@@ -171,7 +172,7 @@ def test_an_emergency_sign_downgraded_to_urgent_is_caught(tmp_path: Path) -> Non
     pack = _copy_pack(tmp_path)
     _edit(pack, "triage.yaml", lambda doc: _rule(doc, "triage.cauda-equina.saddle")["then"]["refer"].update(
         urgency="urgent", reason="Saddle numbness: see a doctor today."))
-    report = audit(backrx.load_rules(pack, engine="reference"), max_examples=EXAMPLES,
+    report = audit(backrx.load_rules(pack, engine="reference"), fields=False, max_examples=EXAMPLES,
                    invariants=_only("safety.red-flag-refers", "safety.emergency-signs-emergency",
                                     "safety.refer-means-no-program"))
     assert [r.id for r in report.violations] == ["safety.emergency-signs-emergency"]
@@ -187,7 +188,7 @@ def test_an_exercise_against_the_directional_preference_is_caught(tmp_path: Path
     _edit(pack, "components.yaml", _flexion_first_for_extension)
     _edit(pack, "exclusions.yaml", lambda doc: doc.update(rules=[
         r for r in doc["rules"] if r["id"] != "exclude.direction.against-extension-preference"]))
-    report = audit(backrx.load_rules(pack, engine="reference"), max_examples=EXAMPLES)
+    report = audit(backrx.load_rules(pack, engine="reference"), fields=False, max_examples=EXAMPLES)
     assert [r.id for r in report.violations] == ["program.phase-one-direction"]
     found = report.violations[0].counterexample
     assert found is not None and found.shrunk
@@ -202,7 +203,7 @@ def test_a_prescription_against_an_exclusion_is_reported_as_a_conflict(
     """Flexion candidates for an extension preference, exclusion kept: safe, but a reported conflict."""
     pack = _copy_pack(tmp_path)
     _edit(pack, "components.yaml", _flexion_first_for_extension)
-    report = audit(backrx.load_rules(pack, engine="reference"), max_examples=EXAMPLES,
+    report = audit(backrx.load_rules(pack, engine="reference"), fields=False, max_examples=EXAMPLES,
                    invariants=_only("program.phase-one-direction"))
     assert report.ok
     pair = ("components.mckenzie.extension", "exclude.direction.against-extension-preference")
@@ -226,7 +227,8 @@ def test_a_rule_that_never_fires_is_reported(tmp_path: Path) -> None:
         "then": {"prescribe": [{"phase": "calm", "exercises": ["education-stay-active"]}]},
         "rationale": "Toddlers learn to move by playing.", "sources": ["dahm-2010"],
     }))
-    report = audit(backrx.load_rules(pack, engine="reference"), max_examples=EXAMPLES, invariants=[])
+    report = audit(backrx.load_rules(pack, engine="reference"), fields=False, max_examples=EXAMPLES,
+                   invariants=[])
     assert report.ok
     assert report.coverage["components.paediatric.toddler-play"] == 0
     assert report.never_fired == ["components.paediatric.toddler-play"]
@@ -266,7 +268,7 @@ class _LeakyPlanner(backrx.RuleSet):
 @pytest.fixture(scope="module")
 def leaky_report() -> AuditReport:
     """The audit of a RuleSet whose planner ignores equipment."""
-    return audit(_LeakyPlanner(read_pack(), "reference"), max_examples=EXAMPLES,
+    return audit(_LeakyPlanner(read_pack(), "reference"), fields=False, max_examples=EXAMPLES,
                  invariants=_only("program.equipment-and-settings", "engine.agreement"))
 
 
@@ -321,7 +323,7 @@ def test_a_custom_invariant_runs_and_can_fail() -> None:
     def safety_net(rules: backrx.RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
         return None if rec.safety_net else "no safety-net advice"
 
-    report = audit(backrx.load_rules(engine="reference"), max_examples=EXAMPLES,
+    report = audit(backrx.load_rules(engine="reference"), fields=False, max_examples=EXAMPLES,
                    invariants=[strict, safety_net])
     assert report.result("clinic.always-a-safety-net").status == "holds"
     result = report.result("clinic.under-sixty-only")
@@ -342,7 +344,7 @@ def test_a_registered_invariant_joins_the_default_audit() -> None:
         assert len(default_invariants()) == len(BUILTIN_INVARIANTS) + 1
         with pytest.raises(ValueError, match="already registered"):
             register_invariant(item)
-        report = audit(backrx.load_rules(engine="reference"), max_examples=30,
+        report = audit(backrx.load_rules(engine="reference"), fields=False, max_examples=30,
                        invariants=[i for i in default_invariants() if i.id.startswith("clinic.")])
         assert report.result("clinic.under-sixty-only").status == "violated"
     finally:
@@ -360,7 +362,7 @@ def test_invariants_are_validated() -> None:
         register_invariant(Invariant("safety.red-flag-refers", "Shadowing a built-in.", _under_sixty))
     twice = Invariant("clinic.twice", "Listed twice.", _under_sixty)
     with pytest.raises(ValueError, match="unique"):
-        audit(backrx.load_rules(engine="reference"), max_examples=1, invariants=[twice, twice])
+        audit(backrx.load_rules(engine="reference"), fields=False, max_examples=1, invariants=[twice, twice])
 
 
 def test_a_crashing_check_counts_as_a_violation() -> None:
@@ -369,7 +371,7 @@ def test_a_crashing_check_counts_as_a_violation() -> None:
     def crash(rules: backrx.RuleSet, profile: dict[str, Any], rec: Recommendation) -> str | None:
         raise KeyError("missing")
 
-    report = audit(backrx.load_rules(engine="reference"), max_examples=10,
+    report = audit(backrx.load_rules(engine="reference"), fields=False, max_examples=10,
                    invariants=[Invariant("clinic.crashes", "Never crashes.", crash)])
     result = report.result("clinic.crashes")
     assert result.status == "violated"
@@ -390,13 +392,13 @@ def test_adjust_hook_catches_a_dose_raised_after_a_worse_day() -> None:
         return rec.model_copy(update={"program": rec.program.model_copy(
             update={"phases": [phase, *rec.program.phases[1:]]})})
 
-    report = audit(backrx.load_rules(engine="reference"), max_examples=30,
+    report = audit(backrx.load_rules(engine="reference"), fields=False, max_examples=30,
                    invariants=[no_dose_increase_after_worse_day(greedy)])
     result = report.result("adjust.no-dose-increase-after-worse-day")
     assert result.status == "violated"
     assert result.counterexample is not None and "->" in result.counterexample.reason
     kind = no_dose_increase_after_worse_day(lambda rec, fb: rec)
-    assert audit(backrx.load_rules(engine="reference"), max_examples=20, invariants=[kind]).ok
+    assert audit(backrx.load_rules(engine="reference"), fields=False, max_examples=20, invariants=[kind]).ok
 
 
 # --------------------------------------------------------------------------- the command line
@@ -527,7 +529,7 @@ def test_prone_work_in_pregnancy_is_caught(tmp_path: Path) -> None:
     _edit(pack, "components.yaml", lambda doc: _rule(doc, "components.pregnancy.supported")["then"][
         "prescribe"].append({"phase": "calm", "exercises": ["prone-lying"], "role": "pathway"}))
     # (as essential work: the default budget keeps the walk whole, so extras may wait for time)
-    report = audit(backrx.load_rules(pack, engine="reference"), max_examples=EXAMPLES,
+    report = audit(backrx.load_rules(pack, engine="reference"), fields=False, max_examples=EXAMPLES,
                    invariants=_only("population.pregnancy"))
     assert [r.id for r in report.violations] == ["population.pregnancy"]
     found = report.violations[0].counterexample
@@ -539,7 +541,7 @@ def test_walking_for_a_wheelchair_user_is_caught(tmp_path: Path) -> None:
     """Without the seated-program exclusion, the wheelchair invariant fails."""
     pack = _copy_pack(tmp_path)
     _edit(pack, "populations.yaml", _drop_avoid("exclude.wheelchair.seated-program"))
-    report = audit(backrx.load_rules(pack, engine="reference"), max_examples=EXAMPLES,
+    report = audit(backrx.load_rules(pack, engine="reference"), fields=False, max_examples=EXAMPLES,
                    invariants=_only("population.wheelchair-seated"))
     assert [r.id for r in report.violations] == ["population.wheelchair-seated"]
     found = report.violations[0].counterexample
@@ -551,7 +553,7 @@ def test_an_unsure_flag_left_silent_is_caught(tmp_path: Path) -> None:
     pack = _copy_pack(tmp_path)
     _edit(pack, "triage.yaml", lambda doc: _rule(doc, "triage.unsure.iv-drug-use").update(
         when={"all": [{"red_flags_unsure": {"contains": "iv_drug_use"}}, {"age": {"gt": 200}}]}))
-    report = audit(backrx.load_rules(pack, engine="reference"), max_examples=EXAMPLES,
+    report = audit(backrx.load_rules(pack, engine="reference"), fields=False, max_examples=EXAMPLES,
                    invariants=_only("safety.unsure-red-flag-reviewed"))
     assert [r.id for r in report.violations] == ["safety.unsure-red-flag-reviewed"]
     found = report.violations[0].counterexample

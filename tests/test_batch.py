@@ -267,9 +267,9 @@ def test_cli_diff_reports_counts_and_examples(pack_copy: Path, capsys: pytest.Ca
     target = new / "classification.yaml"
     target.write_text(target.read_text(encoding="utf-8").replace(NEEDLE, NEEDLE.replace("6", "2")),
                       encoding="utf-8")
-    assert main(["diff", str(pack_copy), str(new), "--generated", "3000", "--format", "json"]) == 0
+    assert main(["diff", str(pack_copy), str(new), "--generated", "1000", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["profiles"] == 3000 and data["rules_edited"] == ["classify.lower-crossed"]
+    assert data["profiles"] == 1000 and data["rules_edited"] == ["classify.lower-crossed"]
     assert data["changed"] > 0 and data["groups"][0]["rules"] == ["classify.lower-crossed"]
     assert data["groups"][0]["examples"]
 
@@ -298,7 +298,7 @@ def _written(folder: Path, rules: backrx.RuleSet, order: str,
 
 @pytest.mark.slow
 def test_dask_recipe_gives_the_same_rows_as_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The Dask recipe of docs/batch.md, run as written (20,000 profiles, a LocalCluster of 2
+    """The Dask recipe of docs/batch.md, run as written (2,000 profiles, a LocalCluster of 2
     worker processes), writes the rows of a serial run."""
     pytest.importorskip("dask.dataframe")
     pytest.importorskip("distributed")
@@ -306,7 +306,7 @@ def test_dask_recipe_gives_the_same_rows_as_serial(tmp_path: Path, monkeypatch: 
     namespace: dict[str, Any] = {"__name__": "__main__"}
     exec(compile(_recipe("Dask"), "docs/batch.md#dask", "exec"), namespace)
     rules = namespace["rules"]  # the RuleSet the recipe sent to its workers
-    cohort = [{**profile, "patient_id": n} for n, profile in enumerate(batch.generate(20_000, seed=5))]
+    cohort = [{**profile, "patient_id": n} for n, profile in enumerate(batch.generate(2_000, seed=5))]
     serial = [{k: v for k, v in row.items() if k != "row"}
               for row in batch.rows(cohort, rules, id_field="patient_id")]
     assert _written(tmp_path / "results-dask", rules, "id", "patient_id") == serial

@@ -199,7 +199,7 @@ def pages_of(pdf: Path) -> int:
 def test_every_example_prints_on_four_pages_in_chromium(name: str, tmp_path: Path) -> None:
     """In headless Chromium, each example's patient handout prints on at most 4 A4 pages, with no
     console error, and the browser's DOM has the safety net before the first exercise."""
-    from tests.test_html_browser import BROWSER, chromium, console_messages
+    from tests.test_html_browser import BROWSER, open_page
 
     if BROWSER is None:
         pytest.skip("headless chromium is not installed")
@@ -207,11 +207,11 @@ def test_every_example_prints_on_four_pages_in_chromium(name: str, tmp_path: Pat
     page = tmp_path / "handout.html"
     page.write_text(render(_example(example, locale or "en"), "html", view="patient"), encoding="utf-8")
     pdf = tmp_path / "handout.pdf"
-    printed = chromium(page, "--no-pdf-header-footer", f"--print-to-pdf={pdf}")
-    assert console_messages(printed.stderr) == []
+    printed = open_page(page, pdf=pdf)
+    assert printed.console == []
     count = pages_of(pdf)
     assert 1 <= count <= MAX_PAGES
-    dom = chromium(page, "--dump-dom").stdout
+    dom = printed.dom
     first = dom.find("<article")
     assert 0 < dom.index('id="safety-net"') < (first if first > 0 else len(dom))
 
@@ -223,7 +223,7 @@ def test_every_example_prints_on_four_pages_in_chromium(name: str, tmp_path: Pat
 @given(profile=profiles())
 def test_generated_programs_print_on_four_pages_in_chromium(tmp_path: Path, profile: dict[str, Any]) -> None:
     """A sample of generated programs print on at most 4 A4 pages in headless Chromium."""
-    from tests.test_html_browser import BROWSER, chromium
+    from tests.test_html_browser import BROWSER, open_page
 
     if BROWSER is None:
         pytest.skip("headless chromium is not installed")
@@ -232,5 +232,5 @@ def test_generated_programs_print_on_four_pages_in_chromium(tmp_path: Path, prof
     page = tmp_path / "generated.html"
     page.write_text(render(rec, "html", view="patient"), encoding="utf-8")
     pdf = tmp_path / "generated.pdf"
-    chromium(page, "--no-pdf-header-footer", f"--print-to-pdf={pdf}")
+    open_page(page, pdf=pdf)
     assert 1 <= pages_of(pdf) <= MAX_PAGES

@@ -8,13 +8,12 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from tests.browser import Page, browser
 
 import backrx
 from backrx.pack.examples import example_names, example_text
@@ -25,10 +24,6 @@ if BROWSER is None and os.environ.get("CI"):
     raise RuntimeError("CI needs Debian's chromium for the browser tests (.ci/run installs it)")
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(BROWSER is None, reason="headless chromium is not installed")]
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--enable-logging=stderr",
-         "--v=0", "--hide-scrollbars"]
-_CONSOLE = re.compile(r":CONSOLE(?::\d+)?\]\s*(.*)")
 
 # Measures every visible text's contrast in the browser (computed colours, effective background)
 # and the document's structure; the result lands in the DOM for --dump-dom.
@@ -75,17 +70,11 @@ A11Y_SCRIPT = """
 """
 
 
-def chromium(page: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run headless Chromium on a local page with its own throwaway profile."""
+def open_page(page: Path, **outputs: Any) -> Page:
+    """Load a local page in this process's headless Chromium (one browser, a fresh tab per page;
+    see tests/browser.py): its DOM and console, and a PDF or screenshot if asked for."""
     assert BROWSER is not None
-    with tempfile.TemporaryDirectory() as profile:
-        return subprocess.run([BROWSER, *FLAGS, f"--user-data-dir={profile}", *args, page.as_uri()],
-                              capture_output=True, text=True, timeout=120, check=True)
-
-
-def console_messages(stderr: str) -> list[str]:
-    """The page's console messages (errors included) in Chromium's log."""
-    return [m.group(1) for m in map(_CONSOLE.search, stderr.splitlines()) if m]
+    return browser(BROWSER).open(page, **outputs)
 
 
 def _pages(pdf: bytes) -> int:
@@ -121,7 +110,7 @@ def test_console_detection_catches_a_page_error(tmp_path: Path) -> None:
     page = tmp_path / "bad.html"
     page.write_text('<!DOCTYPE html><html lang="en"><body><script>console.error("boom");'
                     "notDefined();</script></body></html>", encoding="utf-8")
-    messages = console_messages(chromium(page, "--dump-dom").stderr)
+    messages = open_page(page).console
     assert any("boom" in m for m in messages) and any("notDefined" in m for m in messages)
 
 
@@ -133,9 +122,9 @@ def test_example_renders_to_png_and_pdf_without_console_errors(
     current phase only), with nothing written to the console."""
     _, page = handouts[name]
     png, pdf = page.with_suffix(".png"), page.with_suffix(".pdf")
-    shot = chromium(page, "--window-size=900,1800", f"--screenshot={png}")
-    printed = chromium(page, "--no-pdf-header-footer", f"--print-to-pdf={pdf}")
-    assert console_messages(shot.stderr + printed.stderr) == []
+    shot = open_page(page, window=(900, 1800), screenshot=png)
+    printed = open_page(page, pdf=pdf)
+    assert shot.console + printed.console == []
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
     data = pdf.read_bytes()
     assert data[:5] == b"%PDF-"
@@ -150,7 +139,7 @@ def test_letter_paper_prints_on_letter(tmp_path: Path) -> None:
     page = tmp_path / "letter.html"
     page.write_text(render(rec, "html", paper="letter"), encoding="utf-8")
     pdf = tmp_path / "letter.pdf"
-    chromium(page, "--no-pdf-header-footer", f"--print-to-pdf={pdf}")
+    open_page(page, pdf=pdf)
     width, height = _media_box(pdf.read_bytes())
     assert abs(width - 612) < 2 and abs(height - 792) < 2
 
@@ -161,7 +150,7 @@ def rec_locale(locale: str) -> dict[str, str]:
 
 
 def _dom(page: Path) -> str:
-    return chromium(page, "--dump-dom").stdout
+    return open_page(page).dom
 
 
 @pytest.mark.parametrize("name", HANDOUTS)

@@ -13,6 +13,7 @@ against it.
 from __future__ import annotations
 
 import datetime
+import functools
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -262,42 +263,72 @@ def questionnaire(*, locale: str = "en", rules: RuleSet | None = None) -> dict[s
     }
 
 
-def item_specs() -> dict[str, ItemSpec]:
-    """Every answerable item by linkId (STarT Back items also under ``/<LOINC>``), with the bundled
-    pack's English answer displays (an importer reads codes first, then these displays)."""
-    _, specs = _model_items(Texts().get, Profile, "")
+@functools.cache
+def _layout() -> tuple[tuple[ItemNode, ...], types.MappingProxyType[str, ItemSpec]]:
+    """The item tree (linkIds, types and children only: the same in every language) and the
+    answerable items with English displays, built once from the Profile model (they depend on
+    nothing else, and an importer needs them on every call)."""
+    items, specs = _model_items(Texts().get, Profile, "")
+
+    def node(item: dict[str, Any]) -> ItemNode:
+        return ItemNode(item["linkId"], item["type"], bool(item.get("repeats")),
+                     tuple(node(child) for child in item.get("item", ())))
+
     found: dict[str, ItemSpec] = {}
     for spec in specs:
         found[spec.link_id] = spec
         if spec.kind in ("agreement", "bothersomeness"):
             found["/" + spec.link_id] = spec
-    return found
+    return tuple(node(item) for item in items), types.MappingProxyType(found)
 
 
+@dataclass(frozen=True)
+class ItemNode:
+    """One item of the questionnaire's tree, without its words."""
+
+    link_id: str
+    type: str
+    repeats: bool
+    children: tuple[ItemNode, ...]
+
+
+def item_tree() -> tuple[ItemNode, ...]:
+    """The questionnaire's items as a tree of linkIds, types and children (built once)."""
+    return _layout()[0]
+
+
+def item_specs() -> dict[str, ItemSpec]:
+    """Every answerable item by linkId (STarT Back items also under ``/<LOINC>``), with the bundled
+    pack's English answer displays (an importer reads codes first, then these displays)."""
+    return dict(_layout()[1])
+
+
+@functools.cache
 def repeating_groups() -> frozenset[str]:
     """The linkIds of groups that repeat: each occurrence is one object of a list field."""
     found: set[str] = set()
 
-    def walk(items: list[dict[str, Any]]) -> None:
+    def walk(items: tuple[ItemNode, ...]) -> None:
         for item in items:
-            if item["type"] == "group":
-                if item.get("repeats"):
-                    found.add(item["linkId"])
-                walk(item["item"])
+            if item.type == "group":
+                if item.repeats:
+                    found.add(item.link_id)
+                walk(item.children)
 
-    walk(questionnaire()["item"])
+    walk(item_tree())
     return frozenset(found)
 
 
+@functools.cache
 def group_ids() -> frozenset[str]:
     """The linkIds of the groups (the STarT Back panel also by its LOINC code)."""
     ids = {"startback", STARTBACK_PANEL, "/" + STARTBACK_PANEL}
 
-    def walk(items: list[dict[str, Any]]) -> None:
+    def walk(items: tuple[ItemNode, ...]) -> None:
         for item in items:
-            if item["type"] == "group":
-                ids.add(item["linkId"])
-                walk(item["item"])
+            if item.type == "group":
+                ids.add(item.link_id)
+                walk(item.children)
 
-    walk(questionnaire()["item"])
+    walk(item_tree())
     return frozenset(ids)

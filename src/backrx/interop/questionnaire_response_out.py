@@ -6,7 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from backrx.interop.questionnaire import NO_RED_FLAGS, QUESTIONNAIRE_URL, SYSTEM_PREFIX, ItemSpec, item_specs
+from backrx.interop.questionnaire import (
+    NO_RED_FLAGS,
+    QUESTIONNAIRE_URL,
+    SYSTEM_PREFIX,
+    ItemNode,
+    ItemSpec,
+    item_specs,
+    item_tree,
+)
 from backrx.model.profile import Profile
 
 __all__ = ["to_questionnaire_response"]
@@ -17,8 +25,6 @@ def to_questionnaire_response(profile: Profile, *, subject: str | None = None) -
 
     The inverse of `from_fhir` (for tests and integrations); needs no FHIR library.
     """
-    from backrx.interop.questionnaire import questionnaire
-
     data = profile.model_dump(mode="json", exclude_unset=True)
     specs = item_specs()
 
@@ -51,23 +57,23 @@ def to_questionnaire_response(profile: Profile, *, subject: str | None = None) -
             node = node[part]
         return True, node
 
-    def build(items: list[dict[str, Any]], root: Any, offset: int) -> list[dict[str, Any]]:
+    def build(items: tuple[ItemNode, ...], root: Any, offset: int) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for item in items:
-            if item["type"] == "group" and item.get("repeats"):
-                path = item["linkId"].split(".")
+            if item.type == "group" and item.repeats:
+                path = item.link_id.split(".")
                 _, objects = lookup(root, path[offset:])
                 for element in objects or []:
-                    children = build(item["item"], element, len(path))
+                    children = build(item.children, element, len(path))
                     if children:
-                        out.append({"linkId": item["linkId"], "item": children})
+                        out.append({"linkId": item.link_id, "item": children})
                 continue
-            if item["type"] == "group":
-                children = build(item["item"], root, offset)
+            if item.type == "group":
+                children = build(item.children, root, offset)
                 if children:
-                    out.append({"linkId": item["linkId"], "item": children})
+                    out.append({"linkId": item.link_id, "item": children})
                 continue
-            spec = specs[item["linkId"]]
+            spec = specs[item.link_id]
             present, value = lookup(root, spec.path[offset:])
             if not present or value is None:
                 continue
@@ -75,14 +81,14 @@ def to_questionnaire_response(profile: Profile, *, subject: str | None = None) -
                 value = [NO_RED_FLAGS]
             values = value if spec.repeats else [value]
             if values:
-                out.append({"linkId": item["linkId"], "answer": [answer(spec, v) for v in values]})
+                out.append({"linkId": item.link_id, "answer": [answer(spec, v) for v in values]})
         return out
 
     response: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
         "questionnaire": QUESTIONNAIRE_URL,
         "status": "completed",
-        "item": build(questionnaire()["item"], data, 0),
+        "item": build(item_tree(), data, 0),
     }
     if subject is not None:
         response["subject"] = {"reference": f"Patient/{subject}"}
