@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 ENGINES = ["reference", "durable"] if durable_available() else ["reference"]
 needs_durable = pytest.mark.skipif(not durable_available(), reason="durable_rules does not import here")
+
+
+@functools.lru_cache(maxsize=8)
+def _any_of(fragments: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, fragments)) + r")(?!\w)")
+
+
+def whole_word_hits(fragments: list[str], text: str) -> list[str]:
+    """The fragments that occur in ``text`` as whole words. One combined search says whether any
+    does (at each position it tries every fragment), so a clean text costs one pass."""
+    if not fragments or _any_of(tuple(fragments)).search(text) is None:
+        return []
+    return [f for f in fragments if re.search(rf"(?<!\w){re.escape(f)}(?!\w)", text)]
 
 
 def base_profile(**overrides: Any) -> dict[str, Any]:

@@ -18,7 +18,8 @@ CASE_KEYS = {key for key, entry in EXPECTATIONS.items() if "recommend" in entry.
 def _cases() -> list[Any]:
     out = []
     for path in sorted((bundled_path() / "cases").glob("*.yaml")):
-        for case in yaml.safe_load(path.read_text(encoding="utf-8"))["cases"]:
+        text = path.read_text(encoding="utf-8")
+        for case in yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["cases"]:
             out.append(pytest.param(case, id=f"{path.stem}/{case['name']}"))
     return out
 

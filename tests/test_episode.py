@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +37,16 @@ EXTENSION = {"age": 34, "duration_weeks": 22, "pain_site": "lower", "leg_pain": 
              "red_flags": []}
 
 
-def _rule(rule_id: str) -> dict[str, Any]:
+@functools.cache
+def _adjust_rules() -> list[dict[str, Any]]:
+    """The adjust layer's rules as written in the pack (read once)."""
     doc = yaml.safe_load((RULES_DIR / "adjust.yaml").read_text(encoding="utf-8"))
-    return next(r for r in doc["rules"] if r["id"] == rule_id)
+    rules: list[dict[str, Any]] = doc["rules"]
+    return rules
+
+
+def _rule(rule_id: str) -> dict[str, Any]:
+    return next(r for r in _adjust_rules() if r["id"] == rule_id)
 
 
 def _threshold(rule_id: str, field: str) -> int:

@@ -6,7 +6,6 @@ English rationale, or the pack is refused at load; a missing one is a `backrx ch
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from backrx.interop.fhir import to_fhir
 from backrx.pack.examples import example_names, example_text
 from backrx.pack.locale import catalog
 from backrx.render import render, view_formats
+from conftest import whole_word_hits
 
 _CLINICIAN = (".rationale", ".title")
 _RULE = "classify.pain.severe"  # a rationale with one placeholder, {pain_intensity}
@@ -40,7 +40,7 @@ def pairs(rules: backrx.RuleSet) -> dict[str, tuple[backrx.Recommendation, backr
 
 
 def _leaks(fragments: list[str], shown: str) -> list[str]:
-    return [f for f in fragments if re.search(rf"(?<!\w){re.escape(f)}(?!\w)", shown)]
+    return whole_word_hits(fragments, shown)
 
 
 def test_the_catalog_holds_every_rules_title_and_rationale(rules: backrx.RuleSet) -> None:
