@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import HealthCheck, assume, given, reject, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
+from tests.test_education import HIGH_RISK  # high risk: the program carries an exposure ladder
 
 import backrx
 from backrx.pack.load import read_pack
@@ -45,6 +47,35 @@ def test_each_cache_turned_off_gives_the_same_json(profile: dict[str, Any],
     for rules in seams.values():
         for _ in range(2):
             assert rules.recommend(profile).model_dump_json() == expected
+
+
+def _reordered(profile: dict[str, Any], data: st.DataObject) -> dict[str, Any]:
+    """``profile`` with each list of its preferences in another order drawn by ``data``."""
+    prefs = dict(profile.get("preferences") or {})
+    for key, value in prefs.items():
+        if isinstance(value, list) and len(value) > 1:
+            prefs[key] = data.draw(st.permutations(value), label=key)
+    return {**profile, "preferences": prefs}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(profile=profiles(startback=HIGH_RISK), data=st.data())
+def test_a_reordered_list_is_not_answered_from_the_cache_of_another_order(
+        profile: dict[str, Any], data: st.DataObject, seams: dict[tuple[str, str], RuleSet]) -> None:
+    """Asked after a profile, the same profile with its goals, dislikes, settings and equipment
+    listed in another order gets what a RuleSet with no cache gives it (the exposure ladder
+    follows the order of the goals, so a cache must not merge two orders)."""
+    try:
+        backrx.Profile.model_validate(profile)
+    except ValidationError:
+        reject()
+    other = _reordered(profile, data)
+    assume(other != profile)
+    for engine in ENGINES:
+        cached = seams[(engine, "")]
+        cached.recommend(profile)
+        assert (cached.recommend(other).model_dump_json()
+                == seams[(engine, "all")].recommend(other).model_dump_json())
 
 
 def test_a_cache_turned_off_keeps_nothing_and_one_on_does() -> None:

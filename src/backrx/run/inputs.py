@@ -30,14 +30,15 @@ PLANNER_FIELDS: tuple[str, ...] = (
 
 def field_value(profile: Profile, path: str) -> Any:
     """The value at a dotted ``path`` of ``profile`` (preferences with their defaults; None when
-    absent); a list comes back as a frozenset."""
+    absent); a list comes back as a tuple in its order (the order can matter: the exposure ladder
+    follows the order of the person's goals, and a cache key must not merge two orders)."""
     head, _, rest = path.partition(".")
     node: Any = profile.resolved_preferences if head == "preferences" else getattr(profile, head)
     for part in rest.split(".") if rest else ():
         if node is None:
             return None
         node = getattr(node, part)
-    return frozenset(node) if isinstance(node, list) else node
+    return tuple(node) if isinstance(node, list) else node
 
 
 def planner_inputs(profile: Profile) -> tuple[Any, ...]:

@@ -552,7 +552,8 @@ def planned(pack: Pack, profile: Profile, decision: Decision) -> Planned:
     planner = Planner(pack, profile, decision)
     key, pins = plan_key(decision, (frozenset(planner.settings), frozenset(planner.equipment),
                                     planner.minutes, planner.sessions, planner.protect_timed,
-                                    planner.walk, planner.preferred, frozenset(planner.disliked)))
+                                    planner.walk, planner.preferred,
+                                    tuple(sorted(planner.disliked.items()))))
     found = planner.cache.plan(key)
     if found is not None:
         return found
