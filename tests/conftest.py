@@ -26,6 +26,15 @@ settings.register_profile(
 settings.load_profile("backrx")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules that hold a test marked ``slow`` run first, each module's tests kept together and in
+    order (module fixtures are built once). Under xdist the long tests then start early, and the
+    last minutes hold short tests that spread evenly over the cores."""
+    heavy = {item.module.__name__ for item in items
+             if item.get_closest_marker("slow") is not None and getattr(item, "module", None) is not None}
+    items.sort(key=lambda item: getattr(getattr(item, "module", None), "__name__", "") not in heavy)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Under pytest-xdist (``-n auto``), idle workers take queued tests from busy ones
     (``--dist worksteal``), so a long test drawn late does not leave one core waiting."""

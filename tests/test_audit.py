@@ -404,6 +404,7 @@ def test_adjust_hook_catches_a_dose_raised_after_a_worse_day() -> None:
 # --------------------------------------------------------------------------- the command line
 
 
+@pytest.mark.slow
 def test_audit_command_passes_the_bundled_pack(capsys: pytest.CaptureFixture[str]) -> None:
     """audit_command exits 0 on the bundled pack and prints the text report."""
     assert audit_command(None, 30, 0, "text") == 0
@@ -443,6 +444,7 @@ def test_audit_command_exits_2_when_the_pack_does_not_load(tmp_path: Path,
 # --------------------------------------------------------------------------- the strategies
 
 
+@pytest.mark.slow
 def test_profiles_reach_every_corner_within_2000_examples() -> None:
     """Within 2,000 examples profiles() reaches every red flag, pathway, boundary and vocabulary value."""
     rules = backrx.load_rules(engine="reference")

@@ -56,6 +56,7 @@ def test_a_malformed_case_is_a_problem_with_file_and_line(pack_with_cases: Path)
     assert not run_cases(backrx.load_rules(pack_with_cases, engine="reference")).ok
 
 
+@pytest.mark.slow
 def test_audit_runs_the_golden_cases_of_the_bundled_pack(capsys: pytest.CaptureFixture[str]) -> None:
     """`backrx audit` on the bundled pack reports its golden cases, all passing, and exits 0."""
     assert cli.main(["audit", "--examples", "10"]) == 0
@@ -64,6 +65,7 @@ def test_audit_runs_the_golden_cases_of_the_bundled_pack(capsys: pytest.CaptureF
     assert f"golden cases: {len(cases)} passed, 0 failed, 0 errors" in out
 
 
+@pytest.mark.slow
 def test_audit_fails_on_a_broken_golden_case_and_shows_where(pack_with_cases: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     """With every invariant holding, one broken expectation makes `backrx audit` exit 1, with file:line."""

@@ -137,6 +137,7 @@ def test_unknown_declared_field_is_a_pack_problem(tmp_path: Path) -> None:
     assert ("fields.yaml", "missing-reason") in problems
 
 
+@pytest.mark.slow
 def test_audit_command_fails_without_a_neurological_rule(tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     """backrx audit exits 1 on a pack copy without triage.neuro.progressive."""

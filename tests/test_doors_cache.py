@@ -310,6 +310,7 @@ def _poison(kind: str, n: int, noise: bytes, entry: bytes, others: list[bytes], 
     return magic + b"\n" + mac + b"\n" + body
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plan=st.dictionaries(st.integers(0, 10**6), _POISON, min_size=1, max_size=8),
        beside=st.booleans())

@@ -171,6 +171,7 @@ def _requests(stored: dict[str, Any], stored_paths: list[tuple[str | int, ...]]
     return random | profile | st.tuples(st.just("/adjust"), rec | feedback)
 
 
+@pytest.mark.slow
 @settings(max_examples=1200, deadline=None, database=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.function_scoped_fixture])

@@ -602,6 +602,7 @@ def test_reference_check_can_fail(example_recs: dict[str, backrx.Recommendation]
     assert _dangling(bundle)
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)  # each example validates a whole R4 Bundle (the slow part)
 @given(testing.profiles())
 def test_any_profile_gives_a_valid_self_contained_bundle(data: dict[str, Any]) -> None:

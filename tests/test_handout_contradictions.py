@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -159,6 +160,7 @@ def test_the_checker_reads_the_handout_exercise_by_exercise() -> None:
     assert all(text for text, _ in found)
 
 
+@pytest.mark.slow
 @_SETTINGS
 @given(profile=profiles(red_flags=[], red_flags_unsure=[]), locale=st.sampled_from(["en", "es"]))
 def test_no_generated_handout_contradicts_its_dose_or_mobility(profile: dict[str, object],

@@ -32,6 +32,7 @@ def seams() -> dict[tuple[str, str], RuleSet]:
 
 
 # 100 examples: each one runs every cache seam on every engine twice (about 20 recommendations).
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(profile=profiles())
 def test_each_cache_turned_off_gives_the_same_json(profile: dict[str, Any],

@@ -106,6 +106,7 @@ def test_every_program_holds_the_four_elements_or_says_why(profile: dict[str, An
             assert first in held or any(first in e.phases for e in excluded), element.name
 
 
+@pytest.mark.slow
 @settings(max_examples=200, suppress_health_check=[HealthCheck.filter_too_much])
 @given(profile=profiles(**STENOSIS))
 def test_stenosis_never_walks_upright_and_keeps_an_aerobic_option(profile: dict[str, Any],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import assume, given, settings
 
 import backrx
@@ -11,6 +12,7 @@ from backrx.pack.model import Pack
 from backrx.testing import profiles
 
 
+@pytest.mark.slow
 @settings(max_examples=300)
 @given(profile=profiles())
 def test_phase_one_never_goes_against_the_preference(profile: dict[str, Any],

@@ -55,6 +55,7 @@ def test_a_moved_cut_off_moves_the_boundaries_and_the_targets(pack_copy: Path, b
     assert before.target_values(SLR) == (91.0, 91.5) and 85.5 not in before.of(SLR)
 
 
+@pytest.mark.slow
 def test_profiles_for_a_pack_reach_its_own_cut_offs(pack_copy: Path, bundled: Pack) -> None:
     """profiles(pack=...) generates the straight-leg raise just over the copy's cut-off, which the
     bundled pack's boundaries never hold."""
