@@ -12,7 +12,6 @@ from __future__ import annotations
 import atexit
 import base64
 import contextlib
-import fcntl
 import json
 import os
 import select
@@ -166,6 +165,8 @@ class Browser:
 
 def _above_four(fd: int) -> int:
     """The same pipe end on a descriptor above 4 (the original is closed)."""
+    import fcntl  # POSIX only: imported here so the module still imports where Chromium is absent
+
     lifted = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
     os.close(fd)
     return lifted
