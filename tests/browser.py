@@ -45,25 +45,39 @@ class Browser:
 
     def __init__(self, binary: str) -> None:
         self._profile = tempfile.mkdtemp(prefix="backrx-chromium-")
+        self._owner = os.getpid()
+        self._closed = False
+        self.broken = False
         to_browser_r, self._write = os.pipe()
         self._read, from_browser_w = os.pipe()
         # Lift the child's ends above 3 and 4, so the shell's moves below cannot overwrite them.
         to_browser_r, from_browser_w = (_above_four(to_browser_r), _above_four(from_browser_w))
-        # bash moves the two pipe ends to the descriptors the protocol expects (3 and 4); dash
-        # (Debian's sh) cannot name a descriptor above 9.
-        self._process = subprocess.Popen(
-            ["bash", "-c", f'exec "$0" "$@" 3<&{to_browser_r} 4>&{from_browser_w}', binary, *FLAGS,
-             "--remote-debugging-pipe", f"--user-data-dir={self._profile}", "about:blank"],
-            pass_fds=(to_browser_r, from_browser_w), stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        os.close(to_browser_r)
-        os.close(from_browser_w)
+        try:
+            # bash moves the two pipe ends to the descriptors the protocol expects (3 and 4),
+            # closing the originals; dash (Debian's sh) cannot name a descriptor above 9.
+            self._process = subprocess.Popen(
+                ["bash", "-c", f'exec "$0" "$@" 3<&{to_browser_r}- 4>&{from_browser_w}-', binary, *FLAGS,
+                 "--remote-debugging-pipe", f"--user-data-dir={self._profile}", "about:blank"],
+                pass_fds=(to_browser_r, from_browser_w), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except BaseException:
+            for fd in (self._write, self._read):
+                os.close(fd)
+            shutil.rmtree(self._profile, ignore_errors=True)
+            raise
+        finally:
+            os.close(to_browser_r)
+            os.close(from_browser_w)
         self._buffer = b""
         self._next_id = 0
         self._events: list[dict[str, Any]] = []
 
     def close(self) -> None:
-        """Stop Chromium and remove its profile folder."""
+        """Stop Chromium and remove its profile folder (only in the process that started it: a
+        forked child that exits must not stop its parent's browser)."""
+        if os.getpid() != self._owner or self._closed:
+            return
+        self._closed = True  # a second close must not close descriptors reused since
         if self._process.poll() is None:
             self._process.terminate()
             try:
@@ -82,9 +96,11 @@ class Browser:
         while b"\0" not in self._buffer:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([self._read], [], [], left)[0]:
+                self.broken = True  # a hung browser: the next page gets a new one
                 raise BrowserError("Chromium did not answer in time")
             chunk = os.read(self._read, 1 << 20)
             if not chunk:
+                self.broken = True
                 raise BrowserError("Chromium closed the DevTools pipe")
             self._buffer += chunk
         raw, self._buffer = self._buffer.split(b"\0", 1)
@@ -97,24 +113,35 @@ class Browser:
         command: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
         if session is not None:
             command["sessionId"] = session
-        os.write(self._write, json.dumps(command).encode() + b"\0")
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            message = self._message(deadline)
-            if message.get("id") == self._next_id:
-                if "error" in message:
-                    raise BrowserError(f"{method}: {message['error']}")
-                return message.get("result", {})
+        try:
+            os.write(self._write, json.dumps(command).encode() + b"\0")
+            deadline = time.monotonic() + TIMEOUT
+            while True:
+                message = self._message(deadline)
+                if message.get("id") == self._next_id:
+                    if "error" in message:
+                        raise BrowserError(f"{method}: {message['error']}")
+                    return message.get("result", {})
+                self._keep(message)
+        except OSError as exc:
+            self.broken = True
+            raise BrowserError(f"{method}: the DevTools pipe failed ({exc})") from exc
+
+    def _keep(self, message: dict[str, Any]) -> None:
+        """Keep an event of an open tab; drop browser-level events and late replies."""
+        if "sessionId" in message and "method" in message:
             self._events.append(message)
 
-    def _wait_for(self, method: str, session: str) -> None:
+    def _wait_for_load(self, session: str, loader: str) -> None:
+        """Wait for the load event of the document ``loader`` (not the blank page's before it)."""
         deadline = time.monotonic() + TIMEOUT
         while True:
-            for n, event in enumerate(self._events):
-                if event.get("method") == method and event.get("sessionId") == session:
-                    del self._events[n]
+            for event in self._events:
+                params = event.get("params", {})
+                if (event.get("sessionId") == session and event.get("method") == "Page.lifecycleEvent"
+                        and params.get("name") == "load" and params.get("loaderId") == loader):
                     return
-            self._events.append(self._message(deadline))
+            self._keep(self._message(deadline))
 
     # -- pages -------------------------------------------------------------------------------
 
@@ -127,16 +154,19 @@ class Browser:
         try:
             for domain in ("Page", "Runtime", "Log"):
                 self.call(f"{domain}.enable", session=session)
+            self.call("Page.setLifecycleEventsEnabled", {"enabled": True}, session=session)
             if window is not None:
                 self.call("Emulation.setDeviceMetricsOverride", {
                     "width": window[0], "height": window[1], "deviceScaleFactor": 1, "mobile": False},
                     session=session)
-            self.call("Page.navigate", {"url": page.resolve().as_uri()}, session=session)
-            self._wait_for("Page.loadEventFired", session)
+            went = self.call("Page.navigate", {"url": page.resolve().as_uri()}, session=session)
+            if went.get("errorText"):
+                raise BrowserError(f"{page}: {went['errorText']}")
+            self._wait_for_load(session, went["loaderId"])
             dom = self.call("Runtime.evaluate", {"expression": "document.documentElement.outerHTML",
                                                  "returnByValue": True}, session=session)
             if pdf is not None:
-                printed = self.call("Page.printToPDF", {"preferCSSPageSize": True,
+                printed = self.call("Page.printToPDF", {"preferCSSPageSize": True, "printBackground": True,
                                                         "displayHeaderFooter": False}, session=session)
                 pdf.write_bytes(base64.b64decode(printed["data"]))
             if screenshot is not None:
@@ -144,7 +174,8 @@ class Browser:
                 screenshot.write_bytes(base64.b64decode(shot["data"]))
             return Page(dom["result"]["value"], self._console(session))
         finally:
-            self.call("Target.closeTarget", {"targetId": target})
+            if not self.broken:
+                self.call("Target.closeTarget", {"targetId": target})
             self._events = [e for e in self._events if e.get("sessionId") != session]
 
     def _console(self, session: str) -> list[str]:
@@ -177,7 +208,10 @@ _RUNNING: dict[str, Browser] = {}
 
 def browser(binary: str) -> Browser:
     """The process's browser, started on first use and stopped when the process exits."""
-    if binary not in _RUNNING or _RUNNING[binary]._process.poll() is not None:
-        _RUNNING[binary] = Browser(binary)
-        atexit.register(_RUNNING[binary].close)
-    return _RUNNING[binary]
+    running = _RUNNING.get(binary)
+    if running is None or running.broken or running._process.poll() is not None:
+        if running is not None:
+            running.close()
+        _RUNNING[binary] = running = Browser(binary)
+        atexit.register(running.close)
+    return running

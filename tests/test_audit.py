@@ -126,8 +126,8 @@ def test_same_seed_gives_the_same_report() -> None:
     """Two audits with the same seed generate the same profiles and report the same results."""
     rules = backrx.load_rules(engine="reference")
     chosen = _only("safety.red-flag-refers")
-    first = audit(rules, fields=False, max_examples=40, seed=7, invariants=chosen).as_dict()
-    second = audit(rules, fields=False, max_examples=40, seed=7, invariants=chosen).as_dict()
+    first = audit(rules, max_examples=40, seed=7, invariants=chosen).as_dict()
+    second = audit(rules, max_examples=40, seed=7, invariants=chosen).as_dict()
     first.pop("seconds")
     second.pop("seconds")
     assert first == second
