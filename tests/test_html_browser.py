@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(BROWSER is None, reason="headless chromium is not installed")]
 
 # Measures every visible text's contrast in the browser (computed colours, effective background)
-# and the document's structure; the result lands in the DOM for --dump-dom.
+# and the document's structure; the result lands in the DOM the tests read.
 A11Y_SCRIPT = """
 <script>
 (function () {

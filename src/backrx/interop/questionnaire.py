@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime
 import functools
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -263,6 +263,16 @@ def questionnaire(*, locale: str = "en", rules: RuleSet | None = None) -> dict[s
     }
 
 
+@dataclass(frozen=True)
+class ItemNode:
+    """One item of the questionnaire's tree, without its words."""
+
+    link_id: str
+    type: str
+    repeats: bool
+    children: tuple[ItemNode, ...]
+
+
 @functools.cache
 def _layout() -> tuple[tuple[ItemNode, ...], types.MappingProxyType[str, ItemSpec]]:
     """The item tree (linkIds, types and children only: the same in every language) and the
@@ -272,7 +282,7 @@ def _layout() -> tuple[tuple[ItemNode, ...], types.MappingProxyType[str, ItemSpe
 
     def node(item: dict[str, Any]) -> ItemNode:
         return ItemNode(item["linkId"], item["type"], bool(item.get("repeats")),
-                     tuple(node(child) for child in item.get("item", ())))
+                        tuple(node(child) for child in item.get("item", ())))
 
     found: dict[str, ItemSpec] = {}
     for spec in specs:
@@ -280,16 +290,6 @@ def _layout() -> tuple[tuple[ItemNode, ...], types.MappingProxyType[str, ItemSpe
         if spec.kind in ("agreement", "bothersomeness"):
             found["/" + spec.link_id] = spec
     return tuple(node(item) for item in items), types.MappingProxyType(found)
-
-
-@dataclass(frozen=True)
-class ItemNode:
-    """One item of the questionnaire's tree, without its words."""
-
-    link_id: str
-    type: str
-    repeats: bool
-    children: tuple[ItemNode, ...]
 
 
 def item_tree() -> tuple[ItemNode, ...]:
@@ -303,32 +303,22 @@ def item_specs() -> dict[str, ItemSpec]:
     return dict(_layout()[1])
 
 
+def _groups(items: tuple[ItemNode, ...]) -> Iterator[ItemNode]:
+    """Every group of ``items``, nested ones included, in order."""
+    for item in items:
+        if item.type == "group":
+            yield item
+            yield from _groups(item.children)
+
+
 @functools.cache
 def repeating_groups() -> frozenset[str]:
     """The linkIds of groups that repeat: each occurrence is one object of a list field."""
-    found: set[str] = set()
-
-    def walk(items: tuple[ItemNode, ...]) -> None:
-        for item in items:
-            if item.type == "group":
-                if item.repeats:
-                    found.add(item.link_id)
-                walk(item.children)
-
-    walk(item_tree())
-    return frozenset(found)
+    return frozenset(group.link_id for group in _groups(item_tree()) if group.repeats)
 
 
 @functools.cache
 def group_ids() -> frozenset[str]:
     """The linkIds of the groups (the STarT Back panel also by its LOINC code)."""
-    ids = {"startback", STARTBACK_PANEL, "/" + STARTBACK_PANEL}
-
-    def walk(items: tuple[ItemNode, ...]) -> None:
-        for item in items:
-            if item.type == "group":
-                ids.add(item.link_id)
-                walk(item.children)
-
-    walk(item_tree())
-    return frozenset(ids)
+    return frozenset({"startback", STARTBACK_PANEL, "/" + STARTBACK_PANEL,
+                      *(group.link_id for group in _groups(item_tree()))})
